@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print the figures the issues ask for."""
