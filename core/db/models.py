@@ -1,0 +1,330 @@
+"""The tables of Ladder's database, as SQLAlchemy 2 declarative models.
+
+Every timestamp is timezone-aware UTC (``UTCDateTime``); money and quantities
+are float64 (``Double``). Constraint names follow ``NAMING_CONVENTION`` so that
+migrations can name, alter and drop them on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+COMMITMENT_SOURCES = ("inventory", "plan")
+PLAN_STATUS_PROPOSED = "proposed"
+ACTION_STATUS_PENDING = "pending"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    Naive datetimes are refused rather than guessed at. SQLite has no time zone
+    type, so the value is stored there as naive UTC and made aware again on read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"timestamp {value!r} must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Ladder table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute as is
+        datetime: UTCDateTime(),
+        float: Double(),
+        # JSON, not JSONB: PostgreSQL's JSONB reorders object keys, and the order of
+        # an offering's covers/rates is its tie-break order.
+        dict[str, Any]: JSON(),
+        dict[str, float]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class DatasetRow(Base):
+    """One ingested FOCUS dataset: where it came from and the hours it spans."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), index=True)
+    sources: Mapped[list[str]]
+    """Paths of the files read, in the order they were read."""
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    """Digest of the files' contents: the same content is never ingested twice."""
+    currency: Mapped[str] = mapped_column(String(3))
+    start_hour: Mapped[datetime]
+    end_hour: Mapped[datetime]
+    """First hour after the data (exclusive)."""
+    rows_read: Mapped[int]
+    rows_used: Mapped[int]
+    ingested_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("end_hour >= start_hour", name="hours_ordered"),
+        Index("ix_datasets_provider_ingested_at", "provider", "ingested_at"),
+    )
+
+
+class UsageKeyRow(Base):
+    """A usage key: one homogeneous stream of usage (DESIGN.md), shared across datasets.
+
+    The parts are null for keys whose string is not the seven-part form
+    (benchmark catalogs name keys freely).
+    """
+
+    __tablename__ = "usage_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    usage_key: Mapped[str] = mapped_column(String(512), unique=True)
+    provider: Mapped[str] = mapped_column(String(64), index=True)
+    scope: Mapped[str | None] = mapped_column(String(128))
+    service: Mapped[str | None] = mapped_column(String(128))
+    region: Mapped[str | None] = mapped_column(String(64))
+    family: Mapped[str | None] = mapped_column(String(128))
+    platform: Mapped[str | None] = mapped_column(String(64))
+    tenancy: Mapped[str | None] = mapped_column(String(32))
+    on_demand_rate: Mapped[float | None]
+    """Dollars per normalised unit-hour, as last ingested or cataloged."""
+
+
+class UsageHour(Base):
+    """Usage of one key in one hour of one dataset."""
+
+    __tablename__ = "usage_hours"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    usage_key_id: Mapped[int] = mapped_column(ForeignKey("usage_keys.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    units: Mapped[float]
+    on_demand_cost: Mapped[float]
+
+    __table_args__ = (
+        Index("ix_usage_hours_dataset_id_hour", "dataset_id", "hour"),
+        Index("ix_usage_hours_usage_key_id", "usage_key_id"),
+    )
+
+
+class CatalogRow(Base):
+    """A provider's current catalog: its currency, source, and its keys in order."""
+
+    __tablename__ = "catalogs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    keys: Mapped[list[CatalogKeyRow]] = relationship(
+        back_populates="catalog", cascade="all, delete-orphan", order_by="CatalogKeyRow.position"
+    )
+
+
+class CatalogKeyRow(Base):
+    """A usage key of a catalog with the catalog's on-demand rate for it."""
+
+    __tablename__ = "catalog_keys"
+
+    catalog_id: Mapped[int] = mapped_column(
+        ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True
+    )
+    usage_key_id: Mapped[int] = mapped_column(ForeignKey("usage_keys.id"), primary_key=True)
+    position: Mapped[int]
+    on_demand_rate: Mapped[float]
+
+    catalog: Mapped[CatalogRow] = relationship(back_populates="keys")
+    usage_key: Mapped[UsageKeyRow] = relationship()
+
+    __table_args__ = (UniqueConstraint("catalog_id", "position"),)
+
+
+class OfferingRow(Base):
+    """Something a provider sells (core.domain.Offering).
+
+    Offerings leave the catalog (``listed`` false) rather than the table, because
+    owned commitments keep referring to them.
+    """
+
+    __tablename__ = "offerings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    offering_id: Mapped[str] = mapped_column(String(256))
+    shape: Mapped[str] = mapped_column(String(8))
+    term_hours: Mapped[int]
+    payment_option: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64), default="")
+    upfront: Mapped[float]
+    hourly: Mapped[float]
+    application_order: Mapped[int]
+    """The offering's ``order``: its rank in the billing engine's application order."""
+    covers: Mapped[dict[str, float]]
+    rates: Mapped[dict[str, float]]
+    description: Mapped[str] = mapped_column(Text, default="")
+    listed: Mapped[bool] = mapped_column(default=True)
+    """Whether the provider's current catalog lists the offering."""
+    position: Mapped[int | None]
+    """Rank in the current catalog; null once unlisted."""
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "offering_id"),
+        CheckConstraint("shape IN ('unit', 'spend')", name="shape"),
+        CheckConstraint("term_hours > 0", name="term_positive"),
+    )
+
+
+class CommitmentRow(Base):
+    """An owned commitment: from the provider's inventory, or bought by a plan."""
+
+    __tablename__ = "commitments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    commitment_id: Mapped[str | None] = mapped_column(String(256))
+    """The provider's identifier; null when it has none (yet)."""
+    offering_pk: Mapped[int] = mapped_column(
+        ForeignKey("offerings.id", ondelete="RESTRICT"), index=True
+    )
+    quantity: Mapped[float]
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    """First hour at which the commitment no longer applies."""
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    offering: Mapped[OfferingRow] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "commitment_id"),
+        CheckConstraint("source IN ('inventory', 'plan')", name="source"),
+        CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
+        Index("ix_commitments_provider_end_at", "provider", "end_at"),
+    )
+
+
+class PlanRow(Base):
+    """A plan the optimizer proposed, with the numbers that justify it."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[str] = mapped_column(String(32), default=PLAN_STATUS_PROPOSED, index=True)
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL"), index=True
+    )
+    window_start: Mapped[datetime]
+    window_hours: Mapped[int]
+    on_demand_equivalent: Mapped[float]
+    cost_before: Mapped[float]
+    cost_after: Mapped[float]
+    esr_before: Mapped[float]
+    esr_after: Mapped[float]
+    upfront_cash: Mapped[float]
+    monthly_commitment: Mapped[float]
+    expected_savings: Mapped[float]
+    solver_status: Mapped[str] = mapped_column(String(64))
+    build_seconds: Mapped[float]
+    solve_seconds: Mapped[float]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    actions: Mapped[list[ActionRow]] = relationship(
+        back_populates="plan",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ActionRow.position",
+    )
+
+    __table_args__ = (Index("ix_plans_provider_created_at", "provider", "created_at"),)
+
+
+class ActionRow(Base):
+    """One step of a plan: buy a quantity of an offering."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    offering_id: Mapped[str] = mapped_column(String(256))
+    """The offering's identifier (not a key: a plan may come from a catalog file)."""
+    quantity: Mapped[float]
+    upfront_cost: Mapped[float]
+    hourly_cost: Mapped[float]
+    amortized_hourly_cost: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32), default=ACTION_STATUS_PENDING)
+
+    plan: Mapped[PlanRow] = relationship(back_populates="actions")
+
+    __table_args__ = (UniqueConstraint("plan_id", "position"),)
+
+
+def table_names() -> list[str]:
+    """Names of every table Ladder creates (without Alembic's version table)."""
+    return sorted(Base.metadata.tables)
+
+
+__all__ = [
+    "ActionRow",
+    "Base",
+    "CatalogKeyRow",
+    "CatalogRow",
+    "CommitmentRow",
+    "DatasetRow",
+    "OfferingRow",
+    "PlanRow",
+    "UTCDateTime",
+    "UsageHour",
+    "UsageKeyRow",
+]

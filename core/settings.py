@@ -1,0 +1,64 @@
+"""Ladder's settings: one pydantic-settings class read from ``LADDER_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATABASE_FILENAME = "ladder.db"
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``platformdirs.user_data_dir("ladder")``)."""
+    return Path(user_data_dir("ladder"))
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path.resolve().as_posix()}"
+
+
+class Settings(BaseSettings):
+    """Everything Ladder reads from its environment.
+
+    ``database_url`` defaults to the SQLite file ``ladder.db`` inside ``data_dir``
+    (which is then created); ``LADDER_DATABASE_URL`` replaces it as a whole and
+    ``LADDER_DATA_DIR`` moves the data directory.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LADDER_", frozen=True, extra="ignore")
+
+    # Declared before database_url: its validator reads the validated data_dir.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = Field(default="", validate_default=True)
+    default_provider: str = "sample"
+    lookback_hours: int = Field(default=2160, gt=0)
+    cost_of_capital: float = Field(default=0.0, ge=0.0)
+    """Annual rate charged on upfront payments."""
+    solver_time_limit_s: float = Field(default=120.0, gt=0.0)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("database_url")
+    @classmethod
+    def _default_database_url(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            return value
+        data_dir = info.data.get("data_dir")
+        if data_dir is None:  # data_dir failed validation; its error is reported instead
+            return value
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return sqlite_url(data_dir / DATABASE_FILENAME)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once; ``get_settings.cache_clear()`` re-reads them."""
+    return Settings()

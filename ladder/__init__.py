@@ -1,0 +1,1 @@
+"""Composition: the ``ladder`` CLI and the end-to-end run."""

@@ -1,0 +1,177 @@
+"""The ``ladder`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from core.db import repository
+from core.db.session import create_engine_for, migrate, session_scope
+from core.errors import LadderError
+from core.settings import Settings, get_settings
+from ladder import pipeline
+from ladder.commands import backtest
+from ladder.render import plan_table, plans_table
+
+app = typer.Typer(
+    name="ladder",
+    help="Ladder: the cheapest safe portfolio of cloud commitments, from FOCUS usage.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+plans_app = typer.Typer(help="Review stored plans.", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+backtest.register(app)
+
+console = Console()
+errors = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (default: LADDER_DATABASE_URL or the "
+                 "SQLite file in the data directory)."),
+]
+ProviderOption = Annotated[
+    str | None, typer.Option("--provider", help="Provider name (default: the sample).")
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = create_engine_for(settings.database_url)
+    migrate(engine)
+    return engine
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    """Turn Ladder's own errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except LadderError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+@app.command()
+def optimize(
+    provider: ProviderOption = None,
+    database_url: DatabaseOption = None,
+    lookback_hours: Annotated[
+        int | None, typer.Option(min=24, help="Hours of past usage to optimise on.")
+    ] = None,
+    cost_of_capital: Annotated[
+        float | None, typer.Option(min=0.0, help="Annual rate charged on upfront payments.")
+    ] = None,
+) -> None:
+    """Ingest usage, solve for the cheapest commitments, store and print the plan.
+
+    With no options this runs on the bundled sample: real AWS prices and 90 days
+    of FOCUS usage, stored in the SQLite database of the data directory.
+    """
+    settings = _settings(database_url)
+    overrides = {k: v for k, v in {"lookback_hours": lookback_hours,
+                                   "cost_of_capital": cost_of_capital}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    with _handled(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                              TimeElapsedColumn(), console=console, transient=False) as progress:
+
+        @contextmanager
+        def step(label: str) -> Iterator[None]:
+            task = progress.add_task(label, total=1)
+            yield
+            progress.update(task, completed=1)
+
+        engine = _engine(settings)
+        outcome = pipeline.optimize(engine, settings, provider_name=provider, step=step)
+    with session_scope(engine) as session:
+        record = repository.get_plan(session, outcome.plan_id)
+        assert record is not None
+        console.print(plan_table(record))
+    console.print(
+        f"LP: {outcome.n_variables} variables, {outcome.n_constraints} constraints; "
+        f"built in {outcome.build_seconds:.2f} s, solved in {outcome.solve_seconds:.2f} s."
+    )
+    if outcome.skipped_keys:
+        console.print(f"[yellow]{len(outcome.skipped_keys)} usage keys have no price in the "
+                      "catalog and were left on demand.[/]")
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A FOCUS CSV or Parquet file, or a folder.")],
+    provider: Annotated[str, typer.Option(help="Provider the data belongs to.")] = "sample",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Validate a FOCUS export and store its hourly compute usage (all or nothing)."""
+    settings = _settings(database_url)
+    with _handled():
+        engine = _engine(settings)
+        with console.status("Reading and storing FOCUS usage"):
+            outcome = pipeline.ingest(engine, path, provider=provider)
+    verb = "Stored" if outcome.created else "Already stored"
+    console.print(
+        f"{verb}: dataset {outcome.dataset_id}, {outcome.keys} usage keys, "
+        f"{outcome.hours} hours ({outcome.start:%Y-%m-%d %H:%M} to {outcome.end:%Y-%m-%d %H:%M} "
+        f"UTC), {outcome.rows_used} of {outcome.rows_read} rows were compute usage."
+    )
+
+
+@plans_app.command("list")
+def plans_list(
+    database_url: DatabaseOption = None,
+    provider: ProviderOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many plans to show.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="How many of the newest to skip.")] = 0,
+) -> None:
+    """List stored plans, newest first."""
+    settings = _settings(database_url)
+    with _handled():
+        engine = _engine(settings)
+        with session_scope(engine) as session:
+            records = repository.list_plans(session, provider=provider, limit=limit,
+                                            offset=offset)
+            if not records:
+                console.print("No plans yet: run `ladder optimize`.")
+                return
+            console.print(plans_table(records))
+
+
+@plans_app.command("show")
+def plans_show(
+    plan_id: Annotated[int, typer.Argument(help="The plan's id (see `ladder plans list`).")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Show one plan: its figures and every action with its reason."""
+    settings = _settings(database_url)
+    with _handled():
+        engine = _engine(settings)
+        with session_scope(engine) as session:
+            record = repository.get_plan(session, plan_id)
+            if record is None:
+                errors.print(f"[bold red]error:[/] no plan with id {plan_id}")
+                raise typer.Exit(code=1)
+            console.print(plan_table(record))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Run the CLI."""
+    app(prog_name="ladder")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

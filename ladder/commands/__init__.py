@@ -1,0 +1,1 @@
+"""Sub-commands of the ``ladder`` CLI, each registering itself on the app."""

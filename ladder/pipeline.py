@@ -1,0 +1,195 @@
+"""The end-to-end run: ingest usage, read prices and inventory, solve, store the plan.
+
+This is composition only: each step belongs to its package (providers read,
+core stores and bills, optimizer decides). Every step that writes runs inside
+one transaction, so a failed run stores nothing partial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core.billing import schedule
+from core.db import repository
+from core.db.session import session_scope
+from core.domain import HOUR, Catalog, Commitment, Plan
+from core.errors import InvalidInput
+from core.settings import Settings
+from optimizer.lp import PurchaseProblem, optimize_purchases
+from optimizer.plan import make_plan
+from providers.base import get_provider
+from providers.focus import FocusUsage, read_focus
+
+# A step reporter: called with a label, returns a context manager that spans the step.
+StepReporter = Callable[[str], AbstractContextManager[object]]
+
+
+def _no_progress(_label: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What an ingest stored (or found already stored)."""
+
+    dataset_id: int
+    created: bool
+    keys: int
+    hours: int
+    rows_read: int
+    rows_used: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeOutcome:
+    """The stored plan and how long each part of the solve took."""
+
+    plan_id: int
+    plan: Plan
+    dataset_id: int
+    build_seconds: float
+    solve_seconds: float
+    n_variables: int
+    n_constraints: int
+    skipped_keys: tuple[str, ...]
+
+
+def content_sha256(files: Sequence[str]) -> str:
+    """Hash of the files' contents, in path order: the identity of a dataset."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        with Path(name).open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> IngestOutcome:
+    """Store a read FOCUS dataset unless the same content is already stored."""
+    sha = content_sha256(usage.files)
+    existing = repository.find_dataset_by_sha(session, sha)
+    if existing is not None:
+        return IngestOutcome(existing.id, False, len(usage.keys), usage.hourly["hour"].nunique(),
+                             existing.rows_read, existing.rows_used, existing.start, existing.end)
+    dataset = repository.add_dataset(
+        session, provider=provider, sources=list(usage.files), sha256=sha,
+        currency=usage.currency, start=usage.start, end=usage.end,
+        rows_read=usage.rows_read, rows_used=usage.rows_used,
+        keys=usage.keys, hourly=usage.hourly,
+    )
+    return IngestOutcome(dataset.id, True, len(usage.keys), usage.hourly["hour"].nunique(),
+                         usage.rows_read, usage.rows_used, usage.start, usage.end)
+
+
+def ingest(engine: Engine, path: str | Path, *, provider: str) -> IngestOutcome:
+    """Read, validate and store a FOCUS file or folder in one transaction."""
+    usage = read_focus(path)
+    with session_scope(engine) as session:
+        return store_usage(session, usage, provider=provider)
+
+
+def _problem_inputs(
+    usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
+    decision_time: datetime, lookback_hours: int, cost_of_capital: float,
+) -> tuple[PurchaseProblem, datetime, tuple[str, ...]]:
+    """Turn the stored usage window into the LP's inputs.
+
+    The last ``lookback_hours`` of usage stand in for the next ``lookback_hours``
+    (no forecast yet: the next issue replaces this with forecast scenarios), so
+    owned commitments count in hour ``h`` of the window only if they are still
+    active at ``decision_time + h``: one expiring next month covers only the
+    first month of the window.
+    """
+    matrix = usage.pivot_table(index="hour", columns="usage_key", values="units",
+                               aggfunc="sum", fill_value=0.0).sort_index()
+    matrix = matrix.iloc[-lookback_hours:]
+    priced = catalog.on_demand_rates()
+    keys = tuple(k for k in catalog.key_ids if k in matrix.columns)
+    skipped = tuple(sorted(set(matrix.columns) - set(keys)))
+    if not keys:
+        raise InvalidInput("no usage key of the dataset is in the provider's catalog: "
+                           "nothing to optimise")
+    window_start = pd.Timestamp(matrix.index[0]).to_pydatetime()
+    owned = [c for c in inventory if c.end > decision_time]
+    owned_quantity = schedule(owned, decision_time, len(matrix))
+    problem = PurchaseProblem(
+        usage=matrix[list(keys)].to_numpy(dtype=np.float64),
+        key_ids=keys,
+        on_demand_rates=np.array([priced[k] for k in keys]),
+        candidates=catalog.offerings,
+        owned=tuple(c.offering for c in owned),
+        owned_quantity=owned_quantity,
+        cost_of_capital=cost_of_capital,
+    )
+    return problem, window_start, skipped
+
+
+def optimize(
+    engine: Engine, settings: Settings, *, provider_name: str | None = None,
+    step: StepReporter = _no_progress,
+) -> OptimizeOutcome:
+    """Ingest the provider's usage, solve the LP on the lookback window and store the plan."""
+    provider = get_provider(provider_name or settings.default_provider)
+    with step("Reading prices and inventory"):
+        catalog = provider.catalog()
+    with step("Reading FOCUS usage"):
+        usage_paths = list(provider.usage_paths())
+        if not usage_paths:
+            raise InvalidInput(f"provider {provider.name!r} has no usage to read")
+        focus = read_focus(usage_paths[0]) if len(usage_paths) == 1 else _read_many(usage_paths)
+    with session_scope(engine) as session:
+        with step("Storing usage, catalog and inventory"):
+            stored = store_usage(session, focus, provider=provider.name)
+            repository.upsert_catalog(session, provider.name, catalog)
+            decision_time = focus.end
+            inventory = list(provider.inventory(decision_time))
+            repository.replace_inventory(session, provider.name, inventory)
+            history = repository.load_usage(session, stored.dataset_id)
+        problem, window_start, skipped = _problem_inputs(
+            history, catalog, inventory, decision_time=decision_time,
+            lookback_hours=settings.lookback_hours, cost_of_capital=settings.cost_of_capital,
+        )
+        with step(f"Solving the LP ({len(problem.key_ids)} keys × {len(problem.usage)} hours)"):
+            solution = optimize_purchases(problem, time_limit_s=settings.solver_time_limit_s)
+        with step("Re-pricing the plan with the billing engine"):
+            plan = make_plan(problem, solution, window_start=decision_time)
+        plan_id = repository.add_plan(
+            session, provider=provider.name, dataset_id=stored.dataset_id, plan=plan,
+            build_seconds=solution.build_seconds, solve_seconds=solution.solve_seconds,
+            details={
+                "history_start": window_start.isoformat(),
+                "decision_time": decision_time.isoformat(),
+                "keys": list(problem.key_ids),
+                "skipped_keys": list(skipped),
+                "owned_commitments": len(problem.owned),
+                "n_variables": solution.n_variables,
+                "n_constraints": solution.n_constraints,
+                "objective": solution.objective,
+            },
+        )
+    return OptimizeOutcome(plan_id, plan, stored.dataset_id, solution.build_seconds,
+                           solution.solve_seconds, solution.n_variables,
+                           solution.n_constraints, skipped)
+
+
+def _read_many(paths: Sequence[Path]) -> FocusUsage:
+    """Read a provider's several usage locations as one dataset (they must share a folder)."""
+    parents = {Path(p).parent for p in paths}
+    if len(parents) != 1:
+        raise InvalidInput("usage files of one provider must share a folder")
+    return read_focus(parents.pop())
+
+
+__all__ = ["HOUR", "IngestOutcome", "OptimizeOutcome", "ingest", "optimize", "store_usage"]

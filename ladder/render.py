@@ -1,0 +1,66 @@
+"""Rich renderings of stored plans for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from core.db.models import PlanRow
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def plans_table(plans: Sequence[PlanRow]) -> Table:
+    """One line per plan: when, status, ESR before and after, savings, cash."""
+    table = Table(title="Plans", title_justify="left")
+    for column in ("id", "created (UTC)", "provider", "status", "actions", "ESR before",
+                   "ESR after", "savings / window", "upfront cash", "new commitment / month"):
+        table.add_column(column, justify="right" if column not in {"provider", "status"}
+                         else "left")
+    for plan in plans:
+        table.add_row(
+            str(plan.id), f"{plan.created_at:%Y-%m-%d %H:%M}", plan.provider, plan.status,
+            str(len(plan.actions)), f"{plan.esr_before:.1%}", f"{plan.esr_after:.1%}",
+            _money(plan.expected_savings), _money(plan.upfront_cash),
+            _money(plan.monthly_commitment),
+        )
+    return table
+
+
+def plan_table(plan: PlanRow) -> Group:
+    """A plan's headline figures and its actions with their reasons."""
+    days = plan.window_hours / 24
+    summary = Text.assemble(
+        (f"Plan {plan.id}", "bold"),
+        f" ({plan.status}, {plan.provider}, solver {plan.solver_status}) — "
+        f"judged on {plan.window_hours} hours ({days:.0f} days) from "
+        f"{plan.window_start:%Y-%m-%d %H:%M} UTC\n",
+        f"On-demand equivalent {_money(plan.on_demand_equivalent)}; "
+        f"cost {_money(plan.cost_before)} now → {_money(plan.cost_after)} with this plan; ",
+        ("saves " + _money(plan.expected_savings), "bold green"),
+        f". ESR {plan.esr_before:.1%} → {plan.esr_after:.1%}.\n",
+        f"Upfront cash {_money(plan.upfront_cash)}; new amortised commitment "
+        f"{_money(plan.monthly_commitment)} per month.",
+    )
+    table = Table(title=f"Actions of plan {plan.id}", title_justify="left", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("buy offering")
+    table.add_column("quantity", justify="right")
+    table.add_column("upfront", justify="right")
+    table.add_column("$/h recurring", justify="right")
+    table.add_column("$/h amortised", justify="right")
+    table.add_column("reason", overflow="fold")
+    for action in plan.actions:
+        table.add_row(
+            str(action.position + 1), action.offering_id, f"{action.quantity:,.2f}",
+            _money(action.upfront_cost), f"{action.hourly_cost:,.4f}",
+            f"{action.amortized_hourly_cost:,.4f}", action.reason,
+        )
+    if not plan.actions:
+        table.add_row("", "nothing to buy", "", "", "", "", "no offering pays for itself")
+    return Group(summary, table)
