@@ -91,7 +91,7 @@ class DatasetRow(Base):
     __tablename__ = "datasets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    provider: Mapped[str] = mapped_column(String(64), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
     sources: Mapped[list[str]]
     """Paths of the files read, in the order they were read."""
     sha256: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,633 @@
+"""Queries of Ladder's database, in SQLAlchemy 2 ``select()`` style.
+
+Functions here ``flush`` and never ``commit``: the caller owns the transaction
+(``core.db.session_scope`` or the API's session dependency). They take and return
+Ladder's domain values (``core.domain``) or frozen records, except datasets,
+which are returned as their ORM rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from core.db.frames import (
+    HOUR_DTYPE,
+    HOURLY_COLUMNS,
+    KEY_COLUMNS,
+    empty_usage,
+    require_columns,
+    utc_hours,
+)
+from core.db.models import (
+    PLAN_STATUS_PROPOSED,
+    ActionRow,
+    CatalogKeyRow,
+    CatalogRow,
+    CommitmentRow,
+    DatasetRow,
+    OfferingRow,
+    PlanRow,
+    UsageHour,
+    UsageKeyRow,
+)
+from core.domain import (
+    Action,
+    ActionKind,
+    Catalog,
+    Commitment,
+    KeyPrice,
+    Offering,
+    PaymentOption,
+    Plan,
+    Shape,
+    UsageKey,
+)
+from core.errors import Conflict, InvalidInput
+
+USAGE_HOURS = cast(Table, UsageHour.__table__)
+CATALOG_KEYS = cast(Table, CatalogKeyRow.__table__)
+
+# Keeps IN (...) lists well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
+
+_KEY_PARTS = ("provider", "scope", "service", "region", "family", "platform", "tenancy")
+
+
+def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
+    for index in range(0, len(values), size):
+        yield values[index : index + size]
+
+
+def _native(value: Any) -> Any:
+    """A database-ready scalar: numpy scalars to Python, NaN and pandas' NA to None."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+# --- usage keys -------------------------------------------------------------------------
+
+
+def upsert_usage_keys(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert new usage keys, update the known ones, and return every key's row id.
+
+    Each row has ``usage_key`` and ``provider``, and optionally the other parts and
+    ``on_demand_rate``; a part given as None leaves the stored value unchanged.
+    """
+    names = list(dict.fromkeys(str(row["usage_key"]) for row in rows))
+    existing: dict[str, UsageKeyRow] = {}
+    for chunk in _chunks(names):
+        rows_stmt = select(UsageKeyRow).where(UsageKeyRow.usage_key.in_(chunk))
+        existing.update((row.usage_key, row) for row in session.scalars(rows_stmt))
+
+    new: dict[str, dict[str, Any]] = {}
+    for raw in rows:
+        values = {name: _native(value) for name, value in raw.items()}
+        known = existing.get(values["usage_key"])
+        if known is None:
+            new.setdefault(values["usage_key"], values)
+            continue
+        for name, value in values.items():
+            if value is not None and getattr(known, name) != value:
+                setattr(known, name, value)
+    if new:
+        session.execute(insert(UsageKeyRow), list(new.values()))
+    session.flush()
+
+    ids = {name: row.id for name, row in existing.items()}
+    missing = [name for name in names if name not in ids]
+    for chunk in _chunks(missing):
+        ids_stmt = select(UsageKeyRow.usage_key, UsageKeyRow.id).where(
+            UsageKeyRow.usage_key.in_(chunk)
+        )
+        ids.update((name, key_id) for name, key_id in session.execute(ids_stmt))
+    return ids
+
+
+def _key_row(usage_key: str, provider: str, on_demand_rate: float | None) -> dict[str, Any]:
+    """A usage-key row from its string; the parts stay unknown unless it is the 7-part form."""
+    try:
+        parts = UsageKey.parse(usage_key)
+    except ValueError:
+        return {"usage_key": usage_key, "provider": provider, "on_demand_rate": on_demand_rate}
+    values: dict[str, Any] = {name: getattr(parts, name) for name in _KEY_PARTS}
+    return values | {"usage_key": usage_key, "on_demand_rate": on_demand_rate}
+
+
+# --- datasets and usage -----------------------------------------------------------------
+
+
+def find_dataset_by_sha(session: Session, sha256: str) -> DatasetRow | None:
+    """The dataset already ingested from content with this digest, if any."""
+    return session.scalar(select(DatasetRow).where(DatasetRow.sha256 == sha256))
+
+
+def get_dataset(session: Session, dataset_id: int) -> DatasetRow | None:
+    """The dataset with this id, or None."""
+    return session.get(DatasetRow, dataset_id)
+
+
+def latest_dataset(session: Session, provider: str) -> DatasetRow | None:
+    """The provider's most recently ingested dataset, or None."""
+    stmt = (
+        select(DatasetRow)
+        .where(DatasetRow.provider == provider)
+        .order_by(DatasetRow.ingested_at.desc(), DatasetRow.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def list_datasets(
+    session: Session, *, provider: str | None = None, limit: int = 50, offset: int = 0
+) -> list[DatasetRow]:
+    """Datasets, the most recently ingested first."""
+    stmt = select(DatasetRow).order_by(DatasetRow.ingested_at.desc(), DatasetRow.id.desc())
+    if provider is not None:
+        stmt = stmt.where(DatasetRow.provider == provider)
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def _hourly_rows(
+    hourly: pd.DataFrame, dataset_id: int, key_ids: Mapping[str, int],
+    start: datetime, end: datetime,
+) -> list[dict[str, Any]]:
+    require_columns(hourly, HOURLY_COLUMNS, name="hourly usage")
+    missing = sorted(set(hourly["usage_key"].unique()) - set(key_ids))
+    if missing:
+        raise InvalidInput(
+            f"hourly usage names usage keys absent from the keys frame: {missing[:5]}",
+            column="usage_key",
+        )
+    hours = utc_hours(hourly["hour"])
+    outside = (hours < pd.Timestamp(start)) | (hours >= pd.Timestamp(end))
+    if outside.any():
+        raise InvalidInput(
+            f"hour {hours[outside][0]} lies outside the dataset's [{start}, {end})",
+            row=int(np.flatnonzero(outside)[0]), column="hour",
+        )
+    units = hourly["units"].to_numpy(dtype=np.float64)
+    costs = hourly["on_demand_cost"].to_numpy(dtype=np.float64)
+    for name, bad, rule in (
+        ("units", ~np.isfinite(units) | (units < 0), "finite and >= 0"),
+        ("on_demand_cost", ~np.isfinite(costs), "finite"),
+    ):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            value = hourly[name].iloc[row]
+            raise InvalidInput(f"{name} must be {rule}, got {value}", row=row, column=name)
+    usage_key_ids = hourly["usage_key"].map(key_ids).to_numpy(dtype=np.int64).tolist()
+    return [
+        {"dataset_id": dataset_id, "usage_key_id": key_id, "hour": hour,
+         "units": unit, "on_demand_cost": cost}
+        for key_id, hour, unit, cost in zip(
+            usage_key_ids, hours.to_pydatetime(), units.tolist(), costs.tolist(), strict=True
+        )
+    ]
+
+
+def add_dataset(
+    session: Session,
+    *,
+    provider: str,
+    sources: Sequence[str | Path],
+    sha256: str,
+    currency: str,
+    start: datetime,
+    end: datetime,
+    rows_read: int,
+    rows_used: int,
+    keys: pd.DataFrame,
+    hourly: pd.DataFrame,
+) -> DatasetRow:
+    """Store an ingested dataset: upsert its usage keys and bulk-insert its hours.
+
+    ``keys`` has the columns ``KEY_COLUMNS`` and ``hourly`` the columns
+    ``HOURLY_COLUMNS`` (``hour`` timezone-aware, inside ``[start, end)``).
+    Content already ingested (same ``sha256``) raises Conflict: look it up first
+    with ``find_dataset_by_sha``. Nothing is committed here; an error leaves the
+    caller's transaction to roll back.
+    """
+    existing = find_dataset_by_sha(session, sha256)
+    if existing is not None:
+        raise Conflict(f"content with sha256 {sha256} was already ingested as dataset "
+                       f"{existing.id}")
+    require_columns(keys, KEY_COLUMNS, name="usage keys")
+    key_ids = upsert_usage_keys(
+        session, cast(list[dict[str, Any]], keys[list(KEY_COLUMNS)].to_dict("records"))
+    )
+    dataset = DatasetRow(
+        provider=provider,
+        sources=[str(source) for source in sources],
+        sha256=sha256,
+        currency=currency,
+        start_hour=start,
+        end_hour=end,
+        rows_read=int(rows_read),
+        rows_used=int(rows_used),
+    )
+    session.add(dataset)
+    session.flush()
+    rows = _hourly_rows(hourly, dataset.id, key_ids, start, end)
+    if rows:
+        session.execute(insert(USAGE_HOURS), rows)
+    return dataset
+
+
+def load_usage(
+    session: Session,
+    dataset_id: int,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """A dataset's usage in ``[start, end)``: columns ``HOURLY_COLUMNS``, by hour then key.
+
+    ``hour`` is ``datetime64[us, UTC]``; ``usage_key`` is a string column.
+    """
+    stmt = (
+        select(UsageHour.hour, UsageKeyRow.usage_key, UsageHour.units, UsageHour.on_demand_cost)
+        .join(UsageKeyRow, UsageKeyRow.id == UsageHour.usage_key_id)
+        .where(UsageHour.dataset_id == dataset_id)
+    )
+    if start is not None:
+        stmt = stmt.where(UsageHour.hour >= start)
+    if end is not None:
+        stmt = stmt.where(UsageHour.hour < end)
+    rows = session.execute(stmt).all()
+    if not rows:
+        return empty_usage()
+    hours, usage_keys, units, costs = zip(*rows, strict=True)
+    frame = pd.DataFrame(
+        {
+            "hour": pd.DatetimeIndex(hours).tz_convert("UTC").as_unit("us"),
+            "usage_key": pd.Series(usage_keys, dtype="str"),
+            "units": np.asarray(units, dtype=np.float64),
+            "on_demand_cost": np.asarray(costs, dtype=np.float64),
+        }
+    )
+    frame["hour"] = frame["hour"].astype(HOUR_DTYPE)
+    # Sorted here, not in SQL: PostgreSQL collations would order keys unlike SQLite.
+    return frame.sort_values(["hour", "usage_key"], kind="stable", ignore_index=True)
+
+
+# --- catalogs and offerings -------------------------------------------------------------
+
+
+def _offering_values(offering: Offering) -> dict[str, Any]:
+    return {
+        "shape": str(offering.shape),
+        "term_hours": offering.term_hours,
+        "payment_option": str(offering.payment_option),
+        "kind": offering.kind,
+        "upfront": offering.upfront,
+        "hourly": offering.hourly,
+        "application_order": offering.order,
+        "covers": dict(offering.covers),
+        "rates": dict(offering.rates),
+        "description": offering.description,
+    }
+
+
+def _offering_from_row(row: OfferingRow) -> Offering:
+    return Offering(
+        offering_id=row.offering_id,
+        shape=Shape(row.shape),
+        term_hours=row.term_hours,
+        upfront=row.upfront,
+        hourly=row.hourly,
+        order=row.application_order,
+        covers=row.covers,
+        rates=row.rates,
+        payment_option=PaymentOption(row.payment_option),
+        kind=row.kind,
+        description=row.description,
+    )
+
+
+def _offering_rows(session: Session, provider: str) -> dict[str, OfferingRow]:
+    stmt = select(OfferingRow).where(OfferingRow.provider == provider)
+    return {row.offering_id: row for row in session.scalars(stmt)}
+
+
+def upsert_catalog(session: Session, provider: str, catalog: Catalog) -> None:
+    """Make ``catalog`` the provider's current catalog.
+
+    Keys and their order are replaced; offerings are updated in place, and those
+    no longer in the catalog are unlisted (commitments may still refer to them).
+    """
+    key_ids = upsert_usage_keys(
+        session, [_key_row(k.usage_key, provider, k.on_demand_rate) for k in catalog.keys]
+    )
+    catalog_row = session.scalar(select(CatalogRow).where(CatalogRow.provider == provider))
+    if catalog_row is None:
+        catalog_row = CatalogRow(provider=provider, currency=catalog.currency,
+                                 source=catalog.source)
+        session.add(catalog_row)
+    else:
+        catalog_row.currency = catalog.currency
+        catalog_row.source = catalog.source
+    session.flush()
+    session.execute(delete(CATALOG_KEYS).where(CATALOG_KEYS.c.catalog_id == catalog_row.id))
+    if catalog.keys:
+        session.execute(
+            insert(CATALOG_KEYS),
+            [
+                {"catalog_id": catalog_row.id, "usage_key_id": key_ids[key.usage_key],
+                 "position": position, "on_demand_rate": key.on_demand_rate}
+                for position, key in enumerate(catalog.keys)
+            ],
+        )
+
+    rows = _offering_rows(session, provider)
+    listed = {offering.offering_id for offering in catalog.offerings}
+    for row in rows.values():
+        if row.offering_id not in listed:
+            row.listed, row.position = False, None
+    for position, offering in enumerate(catalog.offerings):
+        values = _offering_values(offering) | {"listed": True, "position": position}
+        known = rows.get(offering.offering_id)
+        if known is None:
+            session.add(OfferingRow(provider=provider, offering_id=offering.offering_id,
+                                    **values))
+            continue
+        for name, value in values.items():
+            if getattr(known, name) != value:
+                setattr(known, name, value)
+    session.flush()
+
+
+def load_catalog(session: Session, provider: str) -> Catalog | None:
+    """The provider's current catalog as stored by ``upsert_catalog``, or None."""
+    catalog_row = session.scalar(select(CatalogRow).where(CatalogRow.provider == provider))
+    if catalog_row is None:
+        return None
+    key_stmt = (
+        select(UsageKeyRow.usage_key, CatalogKeyRow.on_demand_rate)
+        .join(CatalogKeyRow, CatalogKeyRow.usage_key_id == UsageKeyRow.id)
+        .where(CatalogKeyRow.catalog_id == catalog_row.id)
+        .order_by(CatalogKeyRow.position)
+    )
+    offering_stmt = (
+        select(OfferingRow)
+        .where(OfferingRow.provider == provider, OfferingRow.listed.is_(True))
+        .order_by(OfferingRow.position)
+    )
+    return Catalog(
+        keys=tuple(KeyPrice(key, rate) for key, rate in session.execute(key_stmt)),
+        offerings=tuple(_offering_from_row(row) for row in session.scalars(offering_stmt)),
+        currency=catalog_row.currency,
+        source=catalog_row.source,
+    )
+
+
+# --- commitments ------------------------------------------------------------------------
+
+
+def replace_inventory(
+    session: Session, provider: str, commitments: Sequence[Commitment]
+) -> None:
+    """Replace the provider's inventory commitments with ``commitments``.
+
+    Offerings that the database does not know yet are stored unlisted. A
+    commitment recorded from a plan is dropped once the inventory lists its id.
+    """
+    offerings = _offering_rows(session, provider)
+    for commitment in commitments:
+        offering = commitment.offering
+        if offering.offering_id not in offerings:
+            row = OfferingRow(provider=provider, offering_id=offering.offering_id,
+                              listed=False, position=None, **_offering_values(offering))
+            session.add(row)
+            offerings[offering.offering_id] = row
+    session.flush()
+
+    reported = [c.commitment_id for c in commitments if c.commitment_id]
+    session.execute(
+        delete(CommitmentRow).where(
+            CommitmentRow.provider == provider, CommitmentRow.source == "inventory"
+        )
+    )
+    for chunk in _chunks(reported):
+        session.execute(
+            delete(CommitmentRow).where(
+                CommitmentRow.provider == provider, CommitmentRow.commitment_id.in_(chunk)
+            )
+        )
+    session.add_all(
+        CommitmentRow(
+            provider=provider,
+            commitment_id=commitment.commitment_id or None,
+            offering_pk=offerings[commitment.offering.offering_id].id,
+            quantity=commitment.quantity,
+            start_at=commitment.start,
+            end_at=commitment.end,
+            source="inventory",
+        )
+        for commitment in commitments
+    )
+    session.flush()
+
+
+def list_commitments(
+    session: Session, provider: str, active_at: datetime | None = None
+) -> list[Commitment]:
+    """The provider's commitments (all, or those active at ``active_at``), by start."""
+    stmt = (
+        select(CommitmentRow)
+        .where(CommitmentRow.provider == provider)
+        .order_by(CommitmentRow.start_at, CommitmentRow.id)
+    )
+    if active_at is not None:
+        stmt = stmt.where(CommitmentRow.start_at <= active_at, CommitmentRow.end_at > active_at)
+    return [
+        Commitment(
+            offering=_offering_from_row(row.offering),
+            quantity=row.quantity,
+            start=row.start_at,
+            commitment_id=row.commitment_id or "",
+        )
+        for row in session.scalars(stmt)
+    ]
+
+
+# --- plans ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """A stored action: the domain action with its id, position and status."""
+
+    id: int
+    position: int
+    status: str
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A stored plan: the domain plan with what the database adds to it."""
+
+    id: int
+    provider: str
+    status: str
+    created_at: datetime
+    dataset_id: int | None
+    plan: Plan
+    actions: tuple[ActionRecord, ...]
+    expected_savings: float
+    build_seconds: float
+    solve_seconds: float
+    details: Mapping[str, Any]
+
+
+def _plan_record(row: PlanRow) -> PlanRecord:
+    actions = tuple(
+        ActionRecord(
+            id=action.id,
+            position=action.position,
+            status=action.status,
+            action=Action(
+                kind=ActionKind(action.kind),
+                offering_id=action.offering_id,
+                quantity=action.quantity,
+                upfront_cost=action.upfront_cost,
+                hourly_cost=action.hourly_cost,
+                amortized_hourly_cost=action.amortized_hourly_cost,
+                reason=action.reason,
+            ),
+        )
+        for action in row.actions
+    )
+    plan = Plan(
+        actions=tuple(record.action for record in actions),
+        window_start=row.window_start,
+        window_hours=row.window_hours,
+        on_demand_equivalent=row.on_demand_equivalent,
+        cost_before=row.cost_before,
+        cost_after=row.cost_after,
+        esr_before=row.esr_before,
+        esr_after=row.esr_after,
+        upfront_cash=row.upfront_cash,
+        monthly_commitment=row.monthly_commitment,
+        solver_status=row.solver_status,
+        created_at=row.created_at,
+    )
+    return PlanRecord(
+        id=row.id,
+        provider=row.provider,
+        status=row.status,
+        created_at=row.created_at,
+        dataset_id=row.dataset_id,
+        plan=plan,
+        actions=actions,
+        expected_savings=row.expected_savings,
+        build_seconds=row.build_seconds,
+        solve_seconds=row.solve_seconds,
+        details=dict(row.details),
+    )
+
+
+def add_plan(
+    session: Session,
+    *,
+    provider: str,
+    dataset_id: int | None,
+    plan: Plan,
+    build_seconds: float,
+    solve_seconds: float,
+    details: Mapping[str, Any] | None = None,
+    status: str = PLAN_STATUS_PROPOSED,
+) -> int:
+    """Store a plan and its actions (in order); return the plan's id.
+
+    ``details`` must be JSON-serialisable; ``created_at`` is the plan's own, or now.
+    """
+    row = PlanRow(
+        provider=provider,
+        status=status,
+        dataset_id=dataset_id,
+        window_start=plan.window_start,
+        window_hours=plan.window_hours,
+        on_demand_equivalent=plan.on_demand_equivalent,
+        cost_before=plan.cost_before,
+        cost_after=plan.cost_after,
+        esr_before=plan.esr_before,
+        esr_after=plan.esr_after,
+        upfront_cash=plan.upfront_cash,
+        monthly_commitment=plan.monthly_commitment,
+        expected_savings=plan.expected_savings,
+        solver_status=plan.solver_status,
+        build_seconds=float(build_seconds),
+        solve_seconds=float(solve_seconds),
+        details=dict(details or {}),
+        actions=[
+            ActionRow(
+                position=position,
+                kind=str(action.kind),
+                offering_id=action.offering_id,
+                quantity=action.quantity,
+                upfront_cost=action.upfront_cost,
+                hourly_cost=action.hourly_cost,
+                amortized_hourly_cost=action.amortized_hourly_cost,
+                reason=action.reason,
+            )
+            for position, action in enumerate(plan.actions)
+        ],
+    )
+    if plan.created_at is not None:
+        row.created_at = plan.created_at
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def get_plan(session: Session, plan_id: int) -> PlanRecord | None:
+    """The plan with this id and its actions, or None."""
+    row = session.get(PlanRow, plan_id, options=[selectinload(PlanRow.actions)])
+    return None if row is None else _plan_record(row)
+
+
+def list_plans(
+    session: Session,
+    *,
+    provider: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[PlanRecord]:
+    """Plans, the newest first (ties by id), with their actions."""
+    stmt = (
+        select(PlanRow)
+        .options(selectinload(PlanRow.actions))
+        .order_by(PlanRow.created_at.desc(), PlanRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if provider is not None:
+        stmt = stmt.where(PlanRow.provider == provider)
+    if status is not None:
+        stmt = stmt.where(PlanRow.status == status)
+    return [_plan_record(row) for row in session.scalars(stmt)]
+
+
+def count_plans(session: Session, *, provider: str | None = None) -> int:
+    """How many plans are stored (for the provider), for pagination."""
+    stmt = select(func.count()).select_from(PlanRow)
+    if provider is not None:
+        stmt = stmt.where(PlanRow.provider == provider)
+    return int(session.scalar(stmt) or 0)

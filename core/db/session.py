@@ -1,0 +1,144 @@
+"""Engines, sessions and migrations for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+import core.migrations
+
+MIGRATIONS_DIR = Path(core.migrations.__file__).resolve().parent
+
+# Any constant works; it only has to be the same for every Ladder process.
+_MIGRATION_LOCK_ID = 0x4C414444  # "LADD"
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """Create an engine for a database URL, configured for Ladder.
+
+    SQLite gets foreign keys enforced, write-ahead logging with ``synchronous=NORMAL``
+    (file databases), a busy timeout, and real transactions: SQLAlchemy emits
+    ``BEGIN`` itself, so reads are repeatable and savepoints nest (the sqlite3
+    driver's legacy mode does neither). An in-memory database uses one shared
+    connection. Other backends get ``pool_pre_ping``. ``kwargs`` go to
+    ``sqlalchemy.create_engine``.
+    """
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+
+    memory = _is_sqlite_memory(url)
+    if memory:
+        kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (below)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_sqlite(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@contextmanager
+def session_scope(bind: Engine | Connection) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back on error.
+
+    Objects stay readable after the commit (``expire_on_commit=False``). Given a
+    ``Connection`` already inside a transaction, the session works in a savepoint
+    of it, so that a test can roll everything back at its end.
+    """
+    with (
+        Session(
+            bind=bind,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        ) as session,
+        session.begin(),
+    ):
+        yield session
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic configuration for Ladder's migrations, without any ini file."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # ConfigParser interpolates '%': URL-escaped passwords would break without doubling.
+        rendered = make_url(url).render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def _set_sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
+    # The pragma is a no-op inside a transaction, so it goes to the driver connection
+    # directly, outside SQLAlchemy's BEGIN.
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def migrate(target: str | URL | Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` (Alembic ``upgrade head``); a no-op when current.
+
+    On SQLite, foreign keys are off during the migration, as batch migrations
+    recreate tables, and checked before the commit. On PostgreSQL, an advisory
+    lock serialises concurrent migrations (the scheduler and the API starting
+    together).
+    """
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.connect() as connection:
+            if sqlite:
+                _set_sqlite_foreign_keys(connection, enabled=False)
+            try:
+                with connection.begin():
+                    if engine.dialect.name == "postgresql":
+                        connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:lock)"),
+                            {"lock": _MIGRATION_LOCK_ID},
+                        )
+                    config = alembic_config()
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                    if sqlite:
+                        violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if violations:
+                            raise RuntimeError(
+                                f"migration to {revision} broke foreign keys: {violations[:5]}"
+                            )
+            finally:
+                if sqlite:
+                    _set_sqlite_foreign_keys(connection, enabled=True)
+    finally:
+        if engine is not target:
+            engine.dispose()

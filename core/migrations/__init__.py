@@ -1,0 +1,1 @@
+"""Alembic migrations of Ladder's database; run them with ``core.db.migrate``."""

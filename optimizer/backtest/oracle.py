@@ -1,0 +1,268 @@
+"""The hindsight optimum: one LP that sees the whole trace and buys at every decision hour.
+
+It is the upper limit a policy is measured against (BENCHMARK.md, "The score"):
+the cheapest purchase schedule, with perfect knowledge of the usage, among the
+schedules a policy could make (same decision hours, same allowed offerings, the
+whole term inside the trace). It is for scoring only.
+
+The LP allocates coverage optimally, while the clouds apply commitments greedily
+(unit before spend, by ``order``, highest discount first). Its objective is
+therefore a lower bound on the billed cost of *any* schedule it admits, its own
+included; the runner re-prices its purchases with the billing engine, and the
+difference (``allocation_gap``) is reported. See ``optimizer/backtest/README.md``
+for when the two differ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from core.domain import Catalog, Offering, Shape
+from optimizer.backtest.purchases import Purchase
+from optimizer.backtest.schedule import buyable, decision_hours
+from optimizer.backtest.trace import UsageTrace
+from optimizer.linear_model import LinearModelBuilder, LinearProgram, solve_highs, to_highs
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+QUANTITY_TOLERANCE = 1e-9
+"""Purchases at or below this many units are solver noise and are not made."""
+
+# The hindsight LP
+# ----------------
+# Data: the scored window W = [w, H) (w = warm-up); usage u[h,k] ≥ 0 of key k, on-demand
+# rate r[k]; allowed offerings o with term T[o], amortised price p[o] = upfront/T[o] + hourly
+# per unit-hour, eligible keys E[o] and capacity per unit of coverage a[o,k] (1 / covers[k]
+# for a unit offering, rates[k] for a spend one); decision hours D = {w, w + c, w + 2c, …}
+# (c = cadence) and, per offering, D[o] = {d ∈ D : d + T[o] ≤ H}.
+#
+# Variables: x[o,d] ≥ 0, the units of o bought at d ∈ D[o]; y[o,k,h] ≥ 0, the units of
+# key k's usage that o covers in hour h ∈ W (only where u[h,k] > 0). Tranches of one
+# offering bought at different hours are interchangeable in billing, so coverage is per
+# offering, not per tranche, and o's capacity in hour h is the sum of its active tranches.
+#
+#   minimise   Σ_o Σ_{d∈D[o]} T[o] p[o] x[o,d]  +  Σ_{h∈W} Σ_k r[k] (u[h,k] − Σ_{o: k∈E[o]} y[o,k,h])
+#   subject to Σ_{o: k∈E[o]} y[o,k,h] ≤ u[h,k]                                   (usage)
+#              Σ_{k∈E[o]} a[o,k] y[o,k,h] − Σ_{d∈D[o], d ≤ h < d+T[o]} x[o,d] ≤ 0     (capacity)
+#              x ≥ 0,  0 ≤ y[o,k,h] ≤ u[h,k]
+#
+# A purchase at d ≥ w with d + T[o] ≤ H is active only inside W, so T[o] p[o] x[o,d] is
+# exactly what the billing engine charges it in the window; nothing is owned at the start.
+# The usage row is written only for keys that two or more offerings cover (for the others
+# the bound on y is the same constraint); the constant Σ_W Σ_k r[k] u[h,k] is the offset, so
+# the objective is the window's cost under the LP's allocation of coverage.
+
+
+@dataclass(frozen=True)
+class OracleSolution:
+    """The hindsight schedule and the LP's own figures.
+
+    ``lp_cost`` is the LP's cost over the scored window (a lower bound on the
+    billed cost of any schedule at the same cadence, the oracle's own included).
+    """
+
+    purchases: tuple[Purchase, ...]
+    lp_cost: float
+    status: str
+    n_variables: int
+    n_constraints: int
+    n_nonzeros: int
+    build_seconds: float
+    solve_seconds: float
+
+    def details(self) -> dict[str, float | int | str]:
+        """Figures for a score's ``details``."""
+        return {
+            "lp_cost": self.lp_cost,
+            "lp_status": self.status,
+            "lp_variables": self.n_variables,
+            "lp_constraints": self.n_constraints,
+            "lp_nonzeros": self.n_nonzeros,
+            "lp_build_seconds": self.build_seconds,
+            "lp_solve_seconds": self.solve_seconds,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class _Purchases:
+    """The x columns: offering index and decision hour of each."""
+
+    column: IntArray
+    offering: IntArray
+    hour: IntArray
+
+
+@dataclass(frozen=True, eq=False)
+class _Coverage:
+    """The y columns: offering, key and window hour of each, and its capacity weight."""
+
+    column: IntArray
+    offering: IntArray
+    key: IntArray
+    hour: IntArray
+    weight: FloatArray
+
+
+def _capacity_vector(offering: Offering, key_ids: Sequence[str]) -> tuple[IntArray, FloatArray]:
+    """Key positions an offering covers and the capacity one unit of coverage consumes."""
+    if offering.shape is Shape.UNIT:
+        pairs = [(i, 1.0 / offering.covers[k]) for i, k in enumerate(key_ids)
+                 if k in offering.covers]
+    else:
+        pairs = [(i, float(offering.rates[k])) for i, k in enumerate(key_ids)
+                 if k in offering.rates]
+    return (np.array([p for p, _ in pairs], dtype=np.intp),
+            np.array([w for _, w in pairs], dtype=np.float64))
+
+
+def add_purchase_variables(
+    builder: LinearModelBuilder, offerings: Sequence[Offering], hours: Sequence[int], end: int
+) -> _Purchases:
+    """x[o,d] ≥ 0 for every offering and decision hour where its term fits, at its full price."""
+    offering_of, hour_of, cost = [], [], []
+    for o, offering in enumerate(offerings):
+        fits = [d for d in hours if d + offering.term_hours <= end]
+        offering_of.append(np.full(len(fits), o, dtype=np.intp))
+        hour_of.append(np.array(fits, dtype=np.intp))
+        cost.append(np.full(len(fits), offering.amortized_hourly * offering.term_hours))
+    offering_idx = np.concatenate(offering_of) if offering_of else np.zeros(0, dtype=np.intp)
+    hour_idx = np.concatenate(hour_of) if hour_of else np.zeros(0, dtype=np.intp)
+    if offering_idx.size == 0:
+        return _Purchases(offering_idx, offering_idx, hour_idx)
+    column = builder.add_variables("purchase", (offering_idx, hour_idx),
+                                   cost=np.concatenate(cost))
+    return _Purchases(column, offering_idx, hour_idx)
+
+
+def add_coverage_variables(
+    builder: LinearModelBuilder, usage: FloatArray, rates: FloatArray, warmup: int,
+    vectors: Sequence[tuple[IntArray, FloatArray]], active: npt.NDArray[np.bool_],
+) -> _Coverage:
+    """y[o,k,h] in [0, u[h,k]] where o covers k, u[h,k] > 0 and o can be active in h."""
+    parts: list[tuple[IntArray, IntArray, IntArray, FloatArray]] = []
+    window = usage[warmup:]
+    for o, (keys, weights) in enumerate(vectors):
+        mask = (window[:, keys] > 0) & active[:, o][:, None]
+        h, j = np.nonzero(mask)
+        parts.append((np.full(h.size, o, dtype=np.intp), keys[j], h + warmup, weights[j]))
+    offering = np.concatenate([p[0] for p in parts])
+    key = np.concatenate([p[1] for p in parts])
+    hour = np.concatenate([p[2] for p in parts])
+    weight = np.concatenate([p[3] for p in parts])
+    if offering.size == 0:
+        return _Coverage(offering, offering, key, hour, weight)
+    column = builder.add_variables("coverage", (offering, key, hour), cost=-rates[key],
+                                   upper=usage[hour, key])
+    return _Coverage(column, offering, key, hour, weight)
+
+
+def add_usage_constraints(builder: LinearModelBuilder, coverage: _Coverage, usage: FloatArray,
+                          n_offerings_per_key: IntArray) -> None:
+    """Σ_o y[o,k,h] ≤ u[h,k] for the keys that more than one offering covers."""
+    shared = np.flatnonzero(n_offerings_per_key[coverage.key] > 1)
+    if shared.size == 0:
+        return
+    n_keys = usage.shape[1]
+    cell, row = np.unique(coverage.hour[shared] * n_keys + coverage.key[shared],
+                          return_inverse=True)
+    hour, key = np.divmod(cell, n_keys)
+    builder.add_constraints("usage", (key, hour), row=row.reshape(-1),
+                            column=coverage.column[shared], coefficient=1.0,
+                            upper=usage[hour, key])
+
+
+def add_capacity_constraints(
+    builder: LinearModelBuilder, coverage: _Coverage, purchases: _Purchases,
+    offerings: Sequence[Offering], warmup: int, end: int,
+) -> None:
+    """Σ_k a[o,k] y[o,k,h] ≤ Σ of o's tranches active in h, for every offering and window hour."""
+    if coverage.column.size == 0:
+        return
+    span = end - warmup
+    cell, row = np.unique(coverage.offering * span + (coverage.hour - warmup),
+                          return_inverse=True)
+    row = row.reshape(-1)
+    offering, hour = np.divmod(cell, span)
+    rows, columns, values = [row], [coverage.column], [coverage.weight]
+    for o in range(len(offerings)):
+        mine = np.flatnonzero(purchases.offering == o)
+        if mine.size == 0:
+            continue
+        term = np.arange(offerings[o].term_hours)
+        active = purchases.hour[mine][:, None] + term[None, :]          # (n_d, T) hours
+        cells = o * span + (active - warmup)
+        # A tranche only needs a term in the rows that exist: hours where o covers some usage.
+        found = np.minimum(np.searchsorted(cell, cells), cell.size - 1)
+        keep = cell[found] == cells
+        rows.append(found[keep])
+        columns.append(np.broadcast_to(purchases.column[mine][:, None], cells.shape)[keep])
+        values.append(np.full(int(keep.sum()), -1.0))
+    builder.add_constraints("capacity", (offering, hour + warmup), row=np.concatenate(rows),
+                            column=np.concatenate(columns), coefficient=np.concatenate(values),
+                            upper=0.0)
+
+
+def build_oracle_model(
+    trace: UsageTrace, catalog: Catalog, *, cadence_hours: int, warmup_hours: int
+) -> tuple[LinearProgram, _Purchases, tuple[Offering, ...]]:
+    """Build the hindsight LP (pure): ``catalog`` is the replay's market (schedule.market)."""
+    usage = np.asarray(trace.units, dtype=np.float64)
+    end = trace.hours
+    rates = np.array([catalog.on_demand_rates()[k] for k in trace.key_ids])
+    hours = decision_hours(end, catalog.offerings, cadence_hours=cadence_hours,
+                           warmup_hours=warmup_hours, source=trace.source)
+    offerings = tuple(o for o in catalog.offerings if buyable([o], hours[0], end))
+    vectors = [_capacity_vector(o, trace.key_ids) for o in offerings]
+
+    builder = LinearModelBuilder("hindsight")
+    builder.offset = float((usage[warmup_hours:] @ rates).sum())
+    purchases = add_purchase_variables(builder, offerings, hours, end)
+    # o can only be active in [first decision, last decision + term).
+    active = np.zeros((end - warmup_hours, len(offerings)), dtype=bool)
+    for o, offering in enumerate(offerings):
+        mine = purchases.hour[purchases.offering == o]
+        active[mine.min() - warmup_hours:mine.max() + offering.term_hours - warmup_hours, o] = True
+    coverage = add_coverage_variables(builder, usage, rates, warmup_hours, vectors, active)
+    per_key = np.zeros(len(trace.key_ids), dtype=np.intp)
+    for keys, _ in vectors:
+        per_key[keys] += 1
+    add_usage_constraints(builder, coverage, usage, per_key)
+    add_capacity_constraints(builder, coverage, purchases, offerings, warmup_hours, end)
+    return builder.build(), purchases, offerings
+
+
+def solve_oracle(
+    trace: UsageTrace, catalog: Catalog, *, cadence_hours: int, warmup_hours: int,
+    time_limit_s: float = 600.0,
+) -> OracleSolution:
+    """Solve the hindsight LP; raise :class:`core.errors.SolverError` unless it is optimal."""
+    started = time.perf_counter()
+    program, purchases, offerings = build_oracle_model(
+        trace, catalog, cadence_hours=cadence_hours, warmup_hours=warmup_hours)
+    model = to_highs(program)
+    build_seconds = time.perf_counter() - started
+    solved = solve_highs(model, time_limit_s=time_limit_s)
+    x = solved.x[purchases.column] if purchases.column.size else np.zeros(0)
+    bought = [
+        Purchase(int(d), offerings[int(o)].offering_id, float(q))
+        for o, d, q in zip(purchases.offering.tolist(), purchases.hour.tolist(), x.tolist(),
+                           strict=True)
+        if q > QUANTITY_TOLERANCE
+    ]
+    bought.sort(key=lambda p: (p.hour, p.offering_id))
+    return OracleSolution(
+        purchases=tuple(bought),
+        lp_cost=solved.objective,
+        status=solved.status,
+        n_variables=program.n_variables,
+        n_constraints=program.n_constraints,
+        n_nonzeros=int(program.a_value.size),
+        build_seconds=build_seconds,
+        solve_seconds=solved.seconds,
+    )

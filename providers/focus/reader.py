@@ -1,0 +1,302 @@
+"""Read FOCUS files with DuckDB and reduce them to hourly compute usage per usage key.
+
+The steps, all inside one in-memory DuckDB connection that is closed at the end
+(nothing is written anywhere: the caller stores the result in one transaction,
+so a failed read stores nothing):
+
+1. find the files (one file, or every ``*.csv``, ``*.csv.gz`` and ``*.parquet``
+   under a folder);
+2. load each file's FOCUS columns as text into a temporary table, whose
+   ``rowid`` keeps the file's row order, so every error can name the row;
+3. type, classify and key every row in one pass (``focus_rows``), then run the
+   checks of ``checks.py`` as aggregates over it;
+4. spread each compute row evenly over the hours of its charge period, sum per
+   hour and key, and fill the hours without usage with zeros.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+
+import duckdb
+import pandas as pd
+
+from core.errors import InvalidInput
+from providers.focus import checks
+from providers.focus.compute import (
+    instance_type_sql,
+    is_compute_sql,
+    normalisation_factor_sql,
+    platform_sql,
+    provider_sql,
+    tenancy_sql,
+)
+from providers.focus.schema import NUMERIC, OPTIONAL, REQUIRED, TIMESTAMPS, resolve_columns
+
+SERVICE = "ec2"
+HOURLY_COLUMNS: tuple[str, ...] = ("hour", "usage_key", "units", "on_demand_cost")
+KEY_COLUMNS: tuple[str, ...] = (
+    "usage_key", "provider", "billing_account", "scope", "service", "region", "family",
+    "platform", "tenancy", "on_demand_rate",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class FocusUsage:
+    """Hourly compute usage per usage key, as read from FOCUS files.
+
+    ``hourly`` is dense: every key has a row for every hour of ``[start, end)``,
+    zero where nothing ran; ``units`` are normalised units and ``on_demand_cost``
+    the list cost of that usage. ``keys`` has one row per usage key with its
+    on-demand rate (Σ list cost / Σ units). ``skipped`` counts compute rows left
+    out because their instance size has no normalisation factor (``metal``).
+    """
+
+    hourly: pd.DataFrame
+    keys: pd.DataFrame
+    files: tuple[str, ...]
+    currency: str
+    rows_read: int
+    rows_used: int
+    start: datetime
+    end: datetime
+    skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def read_focus(path: str | Path) -> FocusUsage:
+    """Read a FOCUS file or folder and reduce it to hourly compute usage per key."""
+    root = Path(path)
+    files = _find_files(root)
+    names = tuple(str(f) for f in files)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        rows_read = sum(_load(con, i, file) for i, file in enumerate(files))
+        _classify(con, len(files))
+        checks.check_rows(con, names)
+        currency = checks.check_one_currency(con, names)
+        checks.check_no_overlap(con, names)
+        rows_used, skipped = _counts(con)
+        if rows_used == 0:
+            raise InvalidInput(
+                "no EC2 instance usage found (ChargeCategory 'Usage', hourly ConsumedUnit, "
+                "an instance type such as BoxUsage:m5.large): nothing to optimise",
+                source=str(root),
+            )
+        start, end = _span(con)
+        return FocusUsage(
+            hourly=_hourly(con, start, end),
+            keys=_keys(con),
+            files=names,
+            currency=currency,
+            rows_read=rows_read,
+            rows_used=rows_used,
+            start=start,
+            end=end,
+            skipped=MappingProxyType(skipped),
+        )
+    finally:
+        con.close()
+
+
+def _is_focus_file(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith((".csv", ".csv.gz", ".parquet"))
+
+
+def _find_files(root: Path) -> list[Path]:
+    if root.is_file():
+        if not _is_focus_file(root):
+            raise InvalidInput("unsupported file type: expected .csv, .csv.gz or .parquet",
+                               source=str(root))
+        return [root]
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file() and _is_focus_file(p))
+        if not files:
+            raise InvalidInput("no FOCUS files (*.csv, *.csv.gz, *.parquet) in this folder",
+                               source=str(root))
+        return files
+    raise InvalidInput("no such file or folder", source=str(root))
+
+
+def _reader(path: Path) -> tuple[str, str]:
+    """The DuckDB table function reading ``path`` (path bound as parameter), and its kind."""
+    if path.name.lower().endswith(".parquet"):
+        return "read_parquet(?)", "Parquet"
+    # FOCUS CSV is comma-separated with double quotes; a fixed dialect makes a damaged
+    # file fail loudly instead of being sniffed as some other dialect.
+    return (
+        "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', "
+        "escape = '\"')",
+        "CSV",
+    )
+
+
+def _as_text(column: str | None, column_type: str) -> str:
+    """SQL turning a source column into text, with empty and literal 'NULL' as NULL."""
+    if column is None:
+        return "CAST(NULL AS VARCHAR)"
+    quoted = '"' + column.replace('"', '""') + '"'
+    if column_type.startswith(("STRUCT", "MAP")) or column_type.endswith("[]"):
+        quoted = f"to_json({quoted})"
+    return f"NULLIF(NULLIF(trim(CAST({quoted} AS VARCHAR)), ''), 'NULL')"
+
+
+def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path) -> int:
+    """Load one file's FOCUS columns as text into ``src_<index>``; return its row count."""
+    source = str(path)
+    if path.stat().st_size == 0:
+        raise InvalidInput("the file is empty", source=source)
+    function, kind = _reader(path)
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
+        types = {str(name): str(column_type) for name, column_type, *_ in described}
+        found = resolve_columns(list(types), source=source)
+        projection = ", ".join(
+            f"{_as_text(found[c], types.get(found[c] or '', ''))} AS {c}"
+            for c in (*REQUIRED, *OPTIONAL)
+        )
+        con.execute(f"CREATE TEMP TABLE src_{index} AS SELECT {projection} FROM {function}",
+                    [source])
+    except duckdb.Error as exc:
+        raise _unreadable(exc, kind, source) from exc
+    count = con.execute(f"SELECT count(*) FROM src_{index}").fetchone()
+    rows = int(count[0]) if count else 0
+    if rows == 0:
+        raise InvalidInput("the file has no data rows", source=source)
+    return rows
+
+
+def _unreadable(exc: duckdb.Error, kind: str, source: str) -> InvalidInput:
+    """InvalidInput for a file DuckDB cannot parse, with the row when DuckDB gives its line."""
+    text = str(exc)
+    if kind == "CSV" and ("CSV Error on Line" in text or "sniffing" in text):
+        line = re.search(r"CSV Error on Line: (\d+)", text)
+        fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+        problem = (f"expected {fields[1]} fields as in the header, found {fields[2]}" if fields
+                   else "a quote is not closed or a row has the wrong number of fields")
+        # DuckDB counts lines from the header (line 1); rows are counted without it.
+        return InvalidInput(f"not well-formed CSV: {problem}", source=source,
+                            row=int(line[1]) - 1 if line else None)
+    detail = text.strip().splitlines()[0]
+    return InvalidInput(f"cannot read the file as {kind}: {detail}", source=source)
+
+
+def _classify(con: duckdb.DuckDBPyConnection, file_count: int) -> None:
+    """Build ``focus_rows``: every row typed, classified and, for compute usage, keyed."""
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS _file, rowid + 1 AS _row, * FROM src_{i}" for i in range(file_count)
+    )
+    casts = ", ".join(
+        [f"TRY_CAST({c} AS TIMESTAMPTZ) AS {c}_ts" for c in TIMESTAMPS]
+        + [f"TRY_CAST({c} AS DOUBLE) AS {c}_num" for c in NUMERIC]
+    )
+    con.execute(f"""
+        CREATE TEMP TABLE focus_rows AS
+        WITH raw AS ({union}),
+        typed AS (
+            SELECT *, (CAST(_file AS BIGINT) << {checks.POSITION_BITS}) + _row AS _pos,
+                {casts}, {instance_type_sql()} AS instance_type
+            FROM raw),
+        sized AS (
+            SELECT *, split_part(instance_type, '.', 1) AS family,
+                {normalisation_factor_sql("split_part(instance_type, '.', 2)")} AS factor,
+                {is_compute_sql()} AS is_compute
+            FROM typed),
+        keyed AS (
+            SELECT *, is_compute AND factor IS NOT NULL AS is_used,
+                {provider_sql()} AS provider,
+                coalesce(SubAccountId, BillingAccountId) AS scope,
+                {platform_sql()} AS platform,
+                {tenancy_sql()} AS tenancy,
+                upper(BillingCurrency) AS currency
+            FROM sized)
+        SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{SERVICE}',
+                RegionId, family, platform, tenancy) END AS usage_key
+        FROM keyed
+    """)
+
+
+def _counts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
+    """Rows used, and compute rows skipped per instance type (size without a factor)."""
+    used = con.execute("SELECT count(*) FROM focus_rows WHERE is_used").fetchone()
+    skipped = con.execute("""
+        SELECT instance_type, count(*) FROM focus_rows
+        WHERE is_compute AND factor IS NULL GROUP BY instance_type ORDER BY instance_type
+    """).fetchall()
+    return (int(used[0]) if used else 0), {str(t): int(n) for t, n in skipped}
+
+
+def _span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
+    """[start, end) in whole hours of the usage charges of the providers that have compute.
+
+    The span covers every usage charge of those providers, not only the compute
+    ones: hours of the file where no instance ran are real zeros for the forecast.
+    """
+    row = con.execute("""
+        SELECT date_trunc('hour', min(ChargePeriodStart_ts)),
+               date_trunc('hour', max(ChargePeriodEnd_ts) - INTERVAL 1 MICROSECOND)
+                   + INTERVAL 1 HOUR
+        FROM focus_rows
+        WHERE lower(ChargeCategory) = 'usage'
+          AND ProviderName IN (SELECT ProviderName FROM focus_rows WHERE is_used)
+    """).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Units and list cost per hour and key, each charge spread over its hours by overlap."""
+    frame = con.execute("""
+        WITH spread AS (
+            SELECT usage_key, ConsumedQuantity_num * factor AS units, ListCost_num AS cost,
+                epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
+                unnest(range(date_trunc('hour', ChargePeriodStart_ts), ChargePeriodEnd_ts,
+                             INTERVAL 1 HOUR)) AS hour
+            FROM focus_rows WHERE is_used),
+        weighted AS (
+            SELECT usage_key, hour,
+                (least(e, epoch_us(hour) + 3600000000) - greatest(s, epoch_us(hour)))
+                    / (e - s) AS weight, units, cost
+            FROM spread),
+        summed AS (
+            SELECT usage_key, hour, sum(units * weight) AS units,
+                sum(cost * weight) AS on_demand_cost
+            FROM weighted GROUP BY usage_key, hour),
+        grid AS (
+            SELECT usage_key, unnest(range(CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ),
+                                           INTERVAL 1 HOUR)) AS hour
+            FROM (SELECT DISTINCT usage_key FROM focus_rows WHERE is_used))
+        SELECT grid.hour, grid.usage_key, coalesce(summed.units, 0.0) AS units,
+            coalesce(summed.on_demand_cost, 0.0) AS on_demand_cost
+        FROM grid LEFT JOIN summed USING (usage_key, hour)
+        ORDER BY grid.usage_key, grid.hour
+    """, [start, end]).df()
+    frame["hour"] = frame["hour"].astype("datetime64[ns, UTC]")
+    frame["usage_key"] = frame["usage_key"].astype(str)
+    return frame.astype({"units": "float64", "on_demand_cost": "float64"})[list(HOURLY_COLUMNS)]
+
+
+def _keys(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per usage key with its parts and its on-demand rate per unit-hour.
+
+    The rate is Σ list cost / Σ normalised units; a key whose rows all have zero
+    quantity falls back to the list unit price per normalised unit.
+    """
+    frame = con.execute(f"""
+        SELECT usage_key, any_value(provider) AS provider,
+            min(BillingAccountId) AS billing_account, any_value(scope) AS scope,
+            '{SERVICE}' AS service, any_value(RegionId) AS region,
+            any_value(family) AS family, any_value(platform) AS platform,
+            any_value(tenancy) AS tenancy,
+            coalesce(sum(ListCost_num) / nullif(sum(ConsumedQuantity_num * factor), 0),
+                     avg(ListUnitPrice_num / factor)) AS on_demand_rate
+        FROM focus_rows WHERE is_used
+        GROUP BY usage_key ORDER BY usage_key
+    """).df()
+    return frame.astype({"on_demand_rate": "float64"})[list(KEY_COLUMNS)]

@@ -1,0 +1,115 @@
+"""The sample provider: Ladder's offline default, with bundled data and no cloud account.
+
+Three accounts of one AWS organisation running m4, c4, c5 and r4 instances in
+us-east-1, with a 92-day hourly FOCUS usage history, a catalog of Reserved
+Instances and Savings Plans priced from AWS's real 2017 price grid, and a few
+commitments already owned. ``README.md`` beside this file says how every number
+was derived; ``build.py`` regenerates the data from ``shared/data``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.catalog import load_catalog
+from core.domain import Catalog, Commitment
+from core.errors import InvalidInput
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "data"
+"""Where the bundled files live (resolved from this module, never from the CWD)."""
+
+CATALOG_FILE = "catalog.json"
+USAGE_FILE = "usage.parquet"
+INVENTORY_FILE = "inventory.json"
+
+
+def catalog_path(data_dir: Path | None = None) -> Path:
+    """Path of the bundled pricing catalog (BENCHMARK.md JSON format)."""
+    return (data_dir or SAMPLE_DIR) / CATALOG_FILE
+
+
+def usage_path(data_dir: Path | None = None) -> Path:
+    """Path of the bundled FOCUS usage history (Parquet)."""
+    return (data_dir or SAMPLE_DIR) / USAGE_FILE
+
+
+def inventory_path(data_dir: Path | None = None) -> Path:
+    """Path of the bundled list of commitments already owned."""
+    return (data_dir or SAMPLE_DIR) / INVENTORY_FILE
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive datetime is read as UTC, the only clock Ladder's data uses.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _commitment(raw: Any, index: int, catalog: Catalog, *, source: str) -> Commitment:
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"commitments[{index}] must be an object", source=source)
+    try:
+        offering = catalog.offering(str(raw["offering_id"]))
+        quantity = float(raw["quantity"])
+        start = _utc(datetime.fromisoformat(str(raw["start"])))
+        commitment_id = str(raw["commitment_id"])
+    except KeyError as exc:
+        raise InvalidInput(f"commitments[{index}]: {exc.args[0]}", source=source) from exc
+    except ValueError as exc:
+        raise InvalidInput(f"commitments[{index}]: {exc}", source=source) from exc
+    if quantity <= 0:
+        raise InvalidInput(f"commitments[{index}]: quantity must be > 0", source=source)
+    return Commitment(offering=offering, quantity=quantity, start=start,
+                      commitment_id=commitment_id)
+
+
+def load_inventory(path: Path, catalog: Catalog) -> tuple[Commitment, ...]:
+    """Read an inventory JSON file and resolve its offerings against ``catalog``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InvalidInput("inventory file does not exist", source=str(path)) from exc
+    raw = data.get("commitments") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        raise InvalidInput("inventory must be an object with a 'commitments' list",
+                           source=str(path))
+    return tuple(_commitment(item, i, catalog, source=str(path)) for i, item in enumerate(raw))
+
+
+class SampleProvider:
+    """The bundled offline provider: FOCUS usage, a catalog and an inventory from files."""
+
+    name: str = "sample"
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else SAMPLE_DIR
+        self._catalog: Catalog | None = None
+
+    def usage_paths(self) -> Sequence[Path]:
+        """The bundled FOCUS Parquet file."""
+        return [usage_path(self.data_dir)]
+
+    def catalog(self) -> Catalog:
+        """The bundled catalog, read once per provider."""
+        if self._catalog is None:
+            self._catalog = load_catalog(catalog_path(self.data_dir))
+        return self._catalog
+
+    def inventory(self, at: datetime) -> Sequence[Commitment]:
+        """Commitments active at ``at`` or starting later (naive ``at`` is UTC)."""
+        moment = _utc(at)
+        owned = load_inventory(inventory_path(self.data_dir), self.catalog())
+        return sorted((c for c in owned if c.end > moment),
+                      key=lambda c: (c.start, c.commitment_id))
+
+
+__all__ = [
+    "SAMPLE_DIR",
+    "SampleProvider",
+    "catalog_path",
+    "inventory_path",
+    "load_inventory",
+    "usage_path",
+]
