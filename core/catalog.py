@@ -65,7 +65,7 @@ def _offering(raw: Any, index: int, *, source: str, known: set[str]) -> Offering
     order = raw.get("order", 0)
     if isinstance(order, bool) or not isinstance(order, int):
         raise InvalidInput(f"{where}: order must be an integer, got {order!r}", source=source)
-    extra = {"kind": str(raw.get("kind", "")), "description": str(raw.get("description", ""))}
+    kind, description = str(raw.get("kind", "")), str(raw.get("description", ""))
     shape = raw.get("shape")
     if shape == Shape.UNIT:
         upfront = _number(raw.get("upfront"), source=source, field=f"{where}: upfront")
@@ -77,7 +77,7 @@ def _offering(raw: Any, index: int, *, source: str, known: set[str]) -> Offering
                           known=known, positive=True)
         offering = Offering(
             offering_id=offering_id, shape=Shape.UNIT, term_hours=term, upfront=upfront,
-            hourly=hourly, order=order, covers=covers, **extra,
+            hourly=hourly, order=order, covers=covers, kind=kind, description=description,
         )
         return _with_payment(offering, raw)
     if shape == Shape.SPEND:
@@ -90,7 +90,8 @@ def _offering(raw: Any, index: int, *, source: str, known: set[str]) -> Offering
                          known=known, positive=True)
         offering = Offering.spend(offering_id, term_hours=term, upfront_fraction=fraction,
                                   rates=rates, order=order,
-                                  payment_option=_payment_option(fraction), **extra)
+                                  payment_option=_payment_option(fraction), kind=kind,
+                                  description=description)
         return offering
     raise InvalidInput(f"{where}: shape must be 'unit' or 'spend', got {shape!r}", source=source)
 

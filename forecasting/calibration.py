@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from forecasting.robust import quiet
+
 BUCKET_HOURS = 24
 MIN_ERRORS = 24
 
@@ -20,7 +22,8 @@ class LeadErrors:
     """Scaled forecast errors ``(origins, leads, K)`` with NaN where there is none.
 
     ``quantiles(levels, horizon)`` gives the offsets to add to a point forecast,
-    per unit of level, shape ``(len(levels), horizon, K)``.
+    per unit of level, shape ``(len(levels), horizon, K)``; NaN for a key with
+    too few errors in every bucket.
     """
 
     def __init__(self, errors: np.ndarray) -> None:
@@ -47,11 +50,11 @@ class LeadErrors:
                 counts = (~np.isnan(block)).sum(axis=0)
                 enough = counts >= MIN_ERRORS
                 if enough.any():
-                    with np.errstate(all="ignore"):
+                    with quiet():
                         q = np.nanquantile(block[:, enough], level_array, axis=0)
                     best[:, enough] = q
                     best_bucket[enough] = bucket
                     good |= enough
             widen = np.sqrt((bucket + 1.0) / (best_bucket + 1.0))
-            offsets[:, lo:hi, :] = (np.where(good, 1.0, 0.0) * best * widen)[:, None, :]
+            offsets[:, lo:hi, :] = (np.where(good, best, np.nan) * widen)[:, None, :]
         return offsets

@@ -26,6 +26,7 @@ import numpy as np
 
 from forecasting.base import Forecaster
 from forecasting.calibration import LeadErrors
+from forecasting.robust import quiet
 
 DAY = 24
 WEEK = 168
@@ -54,7 +55,7 @@ def _blocks(history: np.ndarray, length: int, count: int) -> np.ndarray:
 
 def _ratios(blocks: np.ndarray, axis: int) -> np.ndarray:
     """Each value's ratio to the mean of its block along ``axis``; the median over blocks."""
-    with np.errstate(all="ignore"):
+    with quiet():
         means = np.nanmean(blocks, axis=axis, keepdims=True)
         ratio = np.where(means > 0, blocks / means, np.nan)
         # A shape needs two complete periods to be a shape and not one period's noise.
@@ -72,12 +73,12 @@ def profile_forecast(history: np.ndarray, horizon: int, level_hours: int, profil
     """Point forecasts ``(horizon, K)`` and levels ``(K,)`` from a history (NaN before starts)."""
     day_shape = _ratios(_blocks(history, DAY, profile_days), axis=1)  # (24, K)
     weeks = _blocks(history, WEEK, profile_weeks).reshape(profile_weeks, 7, DAY, -1)
-    with np.errstate(all="ignore"):
+    with quiet():
         day_means = np.nanmean(weeks, axis=2)  # (W, 7, K)
         day_means = np.where((~np.isnan(weeks)).all(axis=2), day_means, np.nan)
     week_shape = _ratios(day_means, axis=1)  # (7, K)
     recent = history[-level_hours:]
-    with np.errstate(all="ignore"):
+    with quiet():
         level = np.nanmean(recent, axis=0)
     # The recent hours lie in the last days before the origin: weekly slots 6, 5, ...
     slots = (np.arange(-recent.shape[0], 0) // DAY) % 7
@@ -117,10 +118,10 @@ class SeasonalProfile(Forecaster):
             lookahead = min(self.calibration_hours, n_hours - origin)
             forecast, level = self._point(clean_masked[:origin], lookahead)
             actual = raw_masked[origin: origin + lookahead]
-            with np.errstate(all="ignore"):
+            with quiet():
                 errors[i, :lookahead] = (actual - forecast) / np.where(level > 0, level, 1.0)
         self.errors_ = LeadErrors(errors)
-        with np.errstate(all="ignore"):
+        with quiet():
             level = np.nanmean(clean_masked, axis=0)
             spread = (raw_masked - level) / np.where(level > 0, level, 1.0)
         # Keys too young for any held-out error borrow the spread of their own history.
@@ -129,9 +130,9 @@ class SeasonalProfile(Forecaster):
     def _quantiles(self, horizon: int, levels: tuple[float, ...]) -> np.ndarray:
         forecast, level = self._point(self.history_, horizon)
         offsets = self.errors_.quantiles(levels, horizon)
-        unseen = ~(~np.isnan(self.errors_.errors)).any(axis=(0, 1))
+        unseen = np.isnan(offsets[0, 0])
         if unseen.any():
-            with np.errstate(all="ignore"):
-                spread = np.nan_to_num(np.nanquantile(self.spread_[:, unseen], levels, axis=0))
-            offsets[:, :, unseen] = spread[:, None, :]
+            with quiet():
+                spread = np.nanquantile(self.spread_[:, unseen], levels, axis=0)
+            offsets[:, :, unseen] = np.nan_to_num(spread)[:, None, :]
         return forecast[None] + offsets * level[None, None, :]

@@ -7,6 +7,10 @@ not history, they are the time before the key existed.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 # A spike is a run of hours this far from the seasonal baseline (in robust standard
@@ -14,6 +18,14 @@ import numpy as np
 SPIKE_THRESHOLD = 5.0
 MAX_SPIKE_HOURS = 24
 BASELINE_DAYS = 3
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence numpy's warnings on empty or all-NaN slices, which callers handle themselves."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def first_nonzero(values: np.ndarray) -> np.ndarray:
@@ -75,9 +87,8 @@ def seasonal_baseline(values: np.ndarray, starts: np.ndarray,
             stack[i, : n_hours - lag] = masked[lag:]
         else:
             stack[i, -lag:] = masked[: n_hours + lag]
-    with np.errstate(all="ignore"):
+    with quiet():
         has_value = (~np.isnan(stack)).any(axis=0)
-        stack[0, ~has_value] = 0.0  # keeps nanmedian quiet; restored to NaN below
         baseline = np.nanmedian(stack, axis=0)
     baseline[~has_value] = np.nan
     baseline[np.isnan(masked)] = np.nan
@@ -86,7 +97,7 @@ def seasonal_baseline(values: np.ndarray, starts: np.ndarray,
 
 def robust_scale(deviations: np.ndarray, level: np.ndarray) -> np.ndarray:
     """A robust standard deviation per key (1.4826 × MAD), floored at 2% of the level."""
-    with np.errstate(all="ignore"):
+    with quiet():
         mad = np.nanmedian(np.abs(deviations), axis=0) * 1.4826
     floor = np.maximum(0.02 * np.nan_to_num(level), 1e-9)
     return np.maximum(np.nan_to_num(mad), floor)
@@ -110,7 +121,7 @@ def clip_spikes(values: np.ndarray, starts: np.ndarray,
         return clean
     baseline = seasonal_baseline(values, starts)
     deviations = values - baseline
-    with np.errstate(all="ignore"):
+    with quiet():
         level = np.nanmedian(np.where(np.isnan(baseline), np.nan, values), axis=0)
     scale = robust_scale(deviations, level)
     band = threshold * scale

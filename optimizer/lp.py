@@ -24,7 +24,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from core.domain import Offering, Shape
+from core.domain import Offering
 from optimizer.linear_model import (
     LinearModelBuilder,
     LinearProgram,
@@ -37,8 +37,9 @@ from optimizer.linear_model import (
 )
 from optimizer.reduction import (
     HourGroups,
+    KeyGroups,
     Pattern,
-    PatternIndex,
+    aggregate_keys,
     collapse_hours,
     index_patterns,
     prune_candidates,
@@ -147,8 +148,8 @@ class PurchaseModel:
     """A built purchase LP, ready for :func:`solve`, with what the reductions did.
 
     ``kept`` are the indices of the candidates left after pruning, ``buy_columns``
-    their columns; ``hour_groups`` maps the window's hours to the distinct hours
-    the LP holds.
+    their columns; ``key_groups`` and ``hour_groups`` map the problem's keys and
+    hours to the merged keys and distinct hours the LP holds.
     """
 
     problem: PurchaseProblem
@@ -158,6 +159,7 @@ class PurchaseModel:
     patterns: tuple[Pattern, ...]
     kept: IntArray
     buy_columns: IntArray
+    key_groups: KeyGroups
     hour_groups: HourGroups
     build_seconds: float
     prices: FloatArray = field(repr=False)
@@ -188,7 +190,7 @@ def amortized_with_capital(offering: Offering, cost_of_capital: float) -> float:
 
 # The purchase LP
 # ---------------
-# Data: hours h = 1..H of the window; usage u[h,k] ≥ 0 of key k, on-demand rate r[k];
+# Data: hours h = 1..H of the window; usage u[h,k] >= 0 of key k, on-demand rate r[k];
 # candidates o (bought now, active the whole window) and owned commitments (sunk).
 # Every commitment c has a capacity vector a[c,k]: 1 / covers[c,k] for a unit offering,
 # rates[c,k] for a spend one; its size q[c,h] is x[o] for a candidate and
@@ -199,172 +201,161 @@ def amortized_with_capital(offering: Offering, cost_of_capital: float) -> float:
 # (U upfront, T term in years, i the annual cost of capital; amortized_with_capital).
 #
 #     minimise    H · Σ_o p[o] x[o]  +  Σ_h Σ_k r[k] · (u[h,k] - Σ_c y[h,c,k])
-#     subject to  Σ_c y[h,c,k] ≤ u[h,k]                           (usage)
-#                 Σ_k y[h,c,k] / covers[c,k] ≤ q[c,h]   c unit    (unit_capacity)
-#                 Σ_k rates[c,k] · y[h,c,k] ≤ q[c,h]    c spend   (spend_capacity)
+#     subject to  Σ_c y[h,c,k] ≤ u[h,k]                                   (usage)
+#                 Σ_k y[h,c,k] / covers[c,k] ≤ q[c,h]   for unit c        (capacity)
+#                 Σ_k rates[c,k] · y[h,c,k] ≤ q[c,h]    for spend c       (capacity)
 #                 x ≥ 0,  y ≥ 0
 #
-# As built, three exact reductions (optimizer/reduction.py) make it small:
-# * commitments are grouped by pattern P (same shape, proportional a[c,·]); a[c,k] =
-#   s[c] · â[P,k] with â[P,first key] = 1. Capacity is counted in pattern units, all
-#   commitments of a pattern share one coverage variable per hour and key and one row:
-#       Σ_k â[P,k] y[g,P,k] - x[o] / s[o] ≤ Q[g,P],   Q[g,P] = Σ_{owned c ∈ P} q[c,g] / s[c];
-# * only the cheapest candidate per pattern (p[o] · s[o] per pattern unit) is kept;
+# As built, four exact reductions (optimizer/reduction.py) make it small:
+# * dominated candidates are dropped (another covers every key they cover, each at no
+#   higher price per unit of coverage): among offerings of one pattern only the cheapest;
+# * commitments are grouped by pattern P (proportional a[c,·] on the same keys, either
+#   shape): a[c,k] = s[c] · â[P,k] with â[P,first key] = 1, capacity counted in pattern
+#   units, one coverage variable per hour and key and one capacity row per pattern:
+#       Σ_k â[P,k] y[g,P,k] - Σ_{o ∈ P} x[o] / s[o] ≤ Q[g,P],
+#       Q[g,P] = Σ_{owned c ∈ P} q[c,g] / s[c];
+# * keys with the same rate and the same weight â in every pattern become one key j
+#   with their summed usage;
 # * identical hours (same usage on the keys any pattern covers, same Q) become one
-#   hour g with weight w[g], so the on-demand term is Σ_g w[g] Σ_k r[k] (u[g,k] - Σ_P y).
-# Coverage variables exist only where u[g,k] > 0 and the pattern has capacity in g
-# (a candidate, or owned capacity > 0); the constant Σ_h Σ_k r[k] u[h,k] is the offset.
+#   hour g of weight w[g]: the on-demand term is Σ_g w[g] Σ_j r[j] (u[g,j] - Σ_P y[g,P,j]).
+# Coverage variables exist only where u[g,j] > 0 and P has capacity in g (a candidate,
+# or Q[g,P] > 0); the constant Σ_h Σ_k r[k] u[h,k] is the objective's offset.
 
 
 @dataclass(frozen=True, eq=False)
 class _Reduced:
-    """The problem after the exact reductions, as arrays over distinct hours and patterns."""
+    """The problem after the exact reductions: distinct hours g, patterns P, merged keys j."""
 
     patterns: tuple[Pattern, ...]
-    candidate: IntArray       # (P,) kept candidate of each pattern, -1 if none
-    candidate_scale: FloatArray  # (P,) s[o] of that candidate
-    usage: FloatArray         # (G, K) usage of the distinct hours
-    capacity: FloatArray      # (G, P) owned capacity Q in pattern units
-    weight: FloatArray        # (G,) hours each distinct hour stands for
-    first_hour: IntArray      # (G,) an hour of the window each stands for
+    weights: FloatArray        # (P, J) capacity â[P,j] used per unit covered, 0: not covered
+    rates: FloatArray          # (J,) on-demand rate of each merged key
+    key_groups: KeyGroups      # original key -> merged key
+    kept: IntArray             # (n,) kept candidates
+    kept_pattern: IntArray     # (n,) their pattern
+    kept_scale: FloatArray     # (n,) their s[o]
+    usage: FloatArray          # (G, J) usage of the distinct hours
+    capacity: FloatArray       # (G, P) owned capacity Q in pattern units
+    weight: FloatArray         # (G,) hours each distinct hour stands for
     hour_groups: HourGroups
 
 
 def _reduce(problem: PurchaseProblem, prices: FloatArray) -> _Reduced:
-    n_candidates = len(problem.candidates)
-    index = index_patterns((*problem.candidates, *problem.owned), problem.key_ids)
-    candidate_index = PatternIndex(index.patterns, index.pattern[:n_candidates],
-                                   index.scale[:n_candidates])
-    kept = prune_candidates(problem.candidates, candidate_index, prices)
+    kept = prune_candidates(problem.candidates, problem.key_ids, prices)
+    offerings = (*(problem.candidates[o] for o in kept), *problem.owned)
+    index = index_patterns(offerings, problem.key_ids)
+    n_kept = kept.size
 
-    n_all = len(index.patterns)
-    owned_capacity = np.zeros((problem.hours, n_all))
+    owned_capacity = np.zeros((problem.hours, len(index.patterns)))
     for c in range(len(problem.owned)):
-        p = int(index.pattern[n_candidates + c])
+        p = int(index.pattern[n_kept + c])
         if p >= 0:
-            owned_capacity[:, p] += problem.owned_active[:, c] / index.scale[n_candidates + c]
-    candidate = np.full(n_all, -1, dtype=np.intp)
-    candidate[index.pattern[kept]] = kept
-    used = np.flatnonzero((candidate >= 0) | (owned_capacity.max(axis=0, initial=0.0) > 0))
+            owned_capacity[:, p] += problem.owned_active[:, c] / index.scale[n_kept + c]
+    with_candidate = np.zeros(len(index.patterns), dtype=bool)
+    with_candidate[index.pattern[:n_kept]] = True
+    used = np.flatnonzero(with_candidate | (owned_capacity.max(axis=0, initial=0.0) > 0))
+    renumber = np.full(len(index.patterns), -1, dtype=np.intp)
+    renumber[used] = np.arange(used.size)
 
     patterns = tuple(index.patterns[p] for p in used)
+    dense = np.zeros((len(patterns), len(problem.key_ids)))
+    for p, pattern in enumerate(patterns):
+        dense[p, pattern.key_index] = pattern.weights
+    key_groups = aggregate_keys(dense, problem.on_demand_rates)
+    usage = key_groups.sum_columns(problem.usage)
     capacity = owned_capacity[:, used]
-    covered_keys = np.zeros(len(problem.key_ids), dtype=bool)
-    for pattern in patterns:
-        covered_keys[pattern.key_index] = True
-    groups = collapse_hours(np.hstack([problem.usage[:, covered_keys], capacity]))
+    hour_groups = collapse_hours(np.hstack([usage, capacity]))
     return _Reduced(
         patterns=patterns,
-        candidate=candidate[used],
-        candidate_scale=np.where(candidate[used] >= 0,
-                                 index.scale[np.maximum(candidate[used], 0)], 1.0),
-        usage=problem.usage[groups.first],
-        capacity=capacity[groups.first],
-        weight=groups.count,
-        first_hour=groups.first,
-        hour_groups=groups,
+        weights=dense[:, key_groups.first],
+        rates=problem.on_demand_rates[key_groups.first],
+        key_groups=key_groups,
+        kept=kept,
+        kept_pattern=renumber[index.pattern[:n_kept]],
+        kept_scale=index.scale[:n_kept],
+        usage=usage[hour_groups.first],
+        capacity=capacity[hour_groups.first],
+        weight=hour_groups.count,
+        hour_groups=hour_groups,
     )
 
 
 @dataclass(frozen=True, eq=False)
 class _Coverage:
-    """The coverage variables: columns and, per column, its distinct hour, pattern, key, weight."""
+    """The coverage variables: columns and, per column, its distinct hour, pattern and key."""
 
     column: IntArray
     group: IntArray
     pattern: IntArray
     key: IntArray
-    capacity_weight: FloatArray
 
 
 def add_buy_variables(
     builder: LinearModelBuilder, reduced: _Reduced, prices: FloatArray, hours: int
 ) -> IntArray:
-    """x[o] ≥ 0 for each kept candidate, charged its price over every hour of the window."""
-    kept = reduced.candidate[reduced.candidate >= 0]
-    if kept.size == 0:
+    """x[o] >= 0 for each kept candidate, charged its price over every hour of the window."""
+    if reduced.kept.size == 0:
         return np.zeros(0, dtype=np.intp)
-    return builder.add_variables("buy", (kept,), cost=prices[kept] * hours)
+    return builder.add_variables("buy", (reduced.kept,), cost=prices[reduced.kept] * hours)
 
 
-def add_coverage_variables(
-    builder: LinearModelBuilder, reduced: _Reduced, on_demand_rates: FloatArray
-) -> _Coverage:
-    """y[g,P,k] ≥ 0 where key k has usage in hour g and pattern P has capacity then."""
-    groups, patterns, keys, weights = [], [], [], []
-    for p, pattern in enumerate(reduced.patterns):
-        active = reduced.capacity[:, p] > 0 if reduced.candidate[p] < 0 else None
-        has_usage = reduced.usage[:, pattern.key_index] > 0
-        mask = has_usage if active is None else has_usage & active[:, None]
-        g, j = np.nonzero(mask)
-        groups.append(g)
-        patterns.append(np.full(g.size, p, dtype=np.intp))
-        keys.append(pattern.key_index[j])
-        weights.append(pattern.weights[j])
-    group = np.concatenate(groups) if groups else np.zeros(0, dtype=np.intp)
+def add_coverage_variables(builder: LinearModelBuilder, reduced: _Reduced) -> _Coverage:
+    """y[g,P,j] >= 0 where key j has usage in hour g and pattern P has capacity then."""
+    has_capacity = reduced.capacity > 0
+    has_capacity[:, reduced.kept_pattern] = True
+    mask = ((reduced.usage[:, None, :] > 0) & has_capacity[:, :, None]
+            & (reduced.weights > 0)[None, :, :])
+    group, pattern, key = np.nonzero(mask)
     if group.size == 0:
         empty = np.zeros(0, dtype=np.intp)
-        return _Coverage(empty, empty, empty, empty, np.zeros(0))
-    pattern_of = np.concatenate(patterns)
-    key = np.concatenate(keys)
+        return _Coverage(empty, empty, empty, empty)
+    hours = reduced.hour_groups.first
     column = builder.add_variables(
-        "coverage", (reduced.first_hour[group], pattern_of, key),
-        cost=-reduced.weight[group] * on_demand_rates[key],
+        "coverage", (hours[group], pattern, reduced.key_groups.first[key]),
+        cost=-reduced.weight[group] * reduced.rates[key],
     )
-    return _Coverage(column, group, pattern_of, key, np.concatenate(weights))
+    return _Coverage(column, group, pattern, key)
 
 
 def add_usage_constraints(
     builder: LinearModelBuilder, reduced: _Reduced, coverage: _Coverage
 ) -> None:
-    """Coverage never exceeds usage: Σ_P y[g,P,k] ≤ u[g,k]."""
+    """Coverage never exceeds usage: Σ_P y[g,P,j] ≤ u[g,j]."""
     if coverage.column.size == 0:
         return
     n_keys = reduced.usage.shape[1]
     cell, row = np.unique(coverage.group * n_keys + coverage.key, return_inverse=True)
     group, key = np.divmod(cell, n_keys)
     builder.add_constraints(
-        "usage", (reduced.first_hour[group], key),
+        "usage", (reduced.hour_groups.first[group], reduced.key_groups.first[key]),
         row=row.reshape(-1), column=coverage.column, coefficient=1.0,
         upper=reduced.usage[group, key],
     )
 
 
 def add_capacity_constraints(
-    builder: LinearModelBuilder,
-    reduced: _Reduced,
-    coverage: _Coverage,
-    buy_columns: IntArray,
-    shape: Shape,
+    builder: LinearModelBuilder, reduced: _Reduced, coverage: _Coverage, buy_columns: IntArray
 ) -> None:
-    """A commitment covers at most its size: Σ_k â[P,k] y[g,P,k] - x[o]/s[o] ≤ Q[g,P].
+    """Commitments cover at most their size: Σ_j â[P,j] y[g,P,j] - Σ_o x[o]/s[o] ≤ Q[g,P].
 
-    For unit patterns this is Σ_k y / covers ≤ size, for spend patterns
-    Σ_k rates · y ≤ dollars, both divided by the offering's scale ``s``.
+    Multiplied by ``s``, this is Σ_k y / covers ≤ units for a unit offering and
+    Σ_k rates · y ≤ dollars for a spend one.
     """
-    of_shape = np.array([p.shape is shape for p in reduced.patterns], dtype=bool)
-    selected = np.flatnonzero(of_shape[coverage.pattern]) if coverage.pattern.size else \
-        np.zeros(0, dtype=np.intp)
-    if selected.size == 0:
+    if coverage.column.size == 0:
         return
     n_patterns = len(reduced.patterns)
-    cell, row = np.unique(coverage.group[selected] * n_patterns + coverage.pattern[selected],
-                          return_inverse=True)
+    cell, row = np.unique(coverage.group * n_patterns + coverage.pattern, return_inverse=True)
     group, pattern = np.divmod(cell, n_patterns)
-    row = row.reshape(-1)
-    rows, columns, coefficients = [row], [coverage.column[selected]], \
-        [coverage.capacity_weight[selected]]
-
-    # Buy columns are in the order of patterns that have a candidate.
-    buy_of_pattern = np.full(n_patterns, -1, dtype=np.intp)
-    buy_of_pattern[reduced.candidate >= 0] = buy_columns
-    with_candidate = np.flatnonzero(buy_of_pattern[pattern] >= 0)
-    rows.append(with_candidate)
-    columns.append(buy_of_pattern[pattern[with_candidate]])
-    coefficients.append(-1.0 / reduced.candidate_scale[pattern[with_candidate]])
-
+    rows = [row.reshape(-1)]
+    columns = [coverage.column]
+    coefficients = [reduced.weights[coverage.pattern, coverage.key]]
+    for column, p, scale in zip(buy_columns.tolist(), reduced.kept_pattern.tolist(),
+                                reduced.kept_scale.tolist(), strict=True):
+        in_pattern = np.flatnonzero(pattern == p)
+        rows.append(in_pattern)
+        columns.append(np.full(in_pattern.size, column, dtype=np.intp))
+        coefficients.append(np.full(in_pattern.size, -1.0 / scale))
     builder.add_constraints(
-        f"{shape}_capacity", (reduced.first_hour[group], pattern),
+        "capacity", (reduced.hour_groups.first[group], pattern),
         row=np.concatenate(rows), column=np.concatenate(columns),
         coefficient=np.concatenate(coefficients),
         upper=reduced.capacity[group, pattern],
@@ -381,10 +372,9 @@ def build_model(problem: PurchaseProblem, *, backend: Backend = "auto") -> Purch
     builder = LinearModelBuilder("purchase")
     builder.offset = float((problem.usage @ problem.on_demand_rates).sum())
     buy_columns = add_buy_variables(builder, reduced, prices, problem.hours)
-    coverage = add_coverage_variables(builder, reduced, problem.on_demand_rates)
+    coverage = add_coverage_variables(builder, reduced)
     add_usage_constraints(builder, reduced, coverage)
-    add_capacity_constraints(builder, reduced, coverage, buy_columns, Shape.UNIT)
-    add_capacity_constraints(builder, reduced, coverage, buy_columns, Shape.SPEND)
+    add_capacity_constraints(builder, reduced, coverage, buy_columns)
     program = builder.build()
 
     if backend == "auto":
@@ -398,8 +388,9 @@ def build_model(problem: PurchaseProblem, *, backend: Backend = "auto") -> Purch
         backend=backend,
         solver_model=solver_model,
         patterns=reduced.patterns,
-        kept=reduced.candidate[reduced.candidate >= 0],
+        kept=reduced.kept,
         buy_columns=buy_columns,
+        key_groups=reduced.key_groups,
         hour_groups=reduced.hour_groups,
         build_seconds=time.perf_counter() - started,
         prices=prices,

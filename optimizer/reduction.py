@@ -1,39 +1,45 @@
-"""Exact reductions that make the purchase LP small: coverage patterns and identical hours.
+"""Exact reductions that make the purchase LP small.
 
-Both reductions change the size of the linear program, never its optimum.
+Each changes the size of the linear program, never its optimum. Write the
+capacity constraint of any commitment ``c`` as ``Σ_k a_c[k] · y_ck ≤ q_c`` with
+``a_c[k] = 1 / covers_c[k]`` for a unit offering and ``a_c[k] = rates_c[k]`` for a
+spend offering: covering one unit-hour of key ``k`` uses ``a_c[k]`` of the
+commitment. At a price ``p_c`` per unit-hour, candidate ``c`` covers key ``k`` at
+``p_c · a_c[k]`` per unit-hour of usage when fully used.
 
-**Coverage patterns.** Write the capacity constraint of any commitment ``c`` as
-``Σ_k a_c[k] · y_ck ≤ q_c`` with ``a_c[k] = 1 / covers_c[k]`` for a unit offering
-and ``a_c[k] = rates_c[k]`` for a spend offering. Two offerings of the same shape
-whose vectors ``a`` are proportional on the same key set (``a_B = λ · a_A``) are
-the same constraint up to the size of their unit: one unit of B is ``1 / λ``
-units of A. Dividing ``a_c`` by its first entry ``s_c`` gives the offering's
-*pattern* ``â``, the same for every offering of the group, and measures capacity
-in *pattern units*: covering one unit-hour of the pattern's first key consumes one
-pattern unit, and one unit of offering ``c`` provides ``1 / s_c`` of them.
+**Dominated candidates** (:func:`prune_candidates`). Candidate A dominates B when
+A covers every key B covers, each at a price per unit of coverage no higher:
+``p_A · a_A[k] ≤ p_B · a_B[k]``. Any coverage B gives, A gives for no more money
+(buy ``Σ_k a_A[k] y_k`` of A for B's ``y``), so B is in no optimum that A cannot
+match, and the LP need not hold B. The simplest case is the one of identical
+coverage patterns: offerings whose vectors ``a`` are proportional on the same key
+set (the 12 RI variants of a family, the 6 EC2 Instance Savings Plans of a family)
+are interchangeable up to their price per unit of coverage and only the cheapest
+survives. Prices come from the caller, so a cost of capital on upfront cash
+changes which one that is. Without a risk term in the objective nothing else
+separates them; a risk term would have to enter the comparison.
 
-Consequences, both exact:
+Exact ties (to 1e-12) keep one candidate by a stated rule: the shorter term, then
+the smaller upfront share, then a spend offering before a unit one (a Savings Plan
+is bought to the cent and, at AWS, applies more widely than the RI it ties with),
+then ``offering_id``.
 
-* Among candidates of one pattern, and with no term in the objective other than
-  their price (no risk term), only the one with the lowest price per pattern unit
-  (``price_c · s_c``) can be in an optimum: moving capacity from any other to it
-  keeps every constraint and does not raise the cost. :func:`prune_candidates`
-  keeps that one per pattern (ties: shorter term, then less upfront per pattern
-  unit, then ``offering_id``). The price is the caller's, so a cost of capital on
-  upfront cash changes which offering survives.
-* Commitments of one pattern, owned or new, can share one coverage variable per
-  key and hour and one capacity constraint: any coverage within their summed
-  capacity can be split among them in proportion to their sizes.
+**Coverage patterns** (:func:`index_patterns`). Dividing ``a_c`` by its first entry
+``s_c`` gives the commitment's pattern ``â``. Commitments with the same pattern,
+owned or new, unit or spend, are the same constraint up to the size of their unit
+(one unit of ``c`` is ``1 / s_c`` pattern units), so they share one coverage
+variable per key and hour and one capacity constraint: any coverage within their
+summed capacity splits among them in proportion to their sizes.
 
-Shapes are never merged, although a one-key RI and a one-key EC2 Instance Savings
-Plan have proportional patterns: the clouds apply them at different steps, and
-the choice between equally priced ones is a policy, not an accident of pruning.
+**Identical keys** (:func:`aggregate_keys`). Keys with the same on-demand rate and
+the same weight in every pattern (an RI family's keys in several accounts, with
+Savings Plan rates that do not depend on the account) are one key to the LP: a
+coverage of their summed usage splits among them in proportion to their usage.
 
-**Identical hours.** Given the quantities bought, the LP separates into one
-independent problem per hour, and two hours with the same usage and the same owned
-capacity on every pattern have the same problem. Averaging the coverage of such
-hours is feasible and costs the same (the problem is convex), so they collapse
-into one hour weighted by their count (:func:`collapse_hours`).
+**Identical hours** (:func:`collapse_hours`). Given the quantities bought, the LP
+separates into one problem per hour; hours with the same usage and the same owned
+capacity have the same problem, and averaging their coverage is feasible and costs
+the same (the problem is convex), so they become one hour weighted by their count.
 """
 
 from __future__ import annotations
@@ -49,19 +55,70 @@ from core.domain import Offering, Shape
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-PATTERN_RTOL = 1e-9
-"""Relative tolerance under which two normalised capacity vectors are the same pattern."""
+TIE_RTOL = 1e-12
+"""Relative difference below which two prices are a tie (float noise, not a price)."""
+
+
+def capacity_vector(offering: Offering, key_index: dict[str, int]) -> tuple[IntArray, FloatArray]:
+    """Positions of an offering's known keys (ascending) and ``a[k]``, its use per unit covered."""
+    if offering.shape is Shape.UNIT:
+        weights = {key_index[k]: 1.0 / w for k, w in offering.covers.items() if k in key_index}
+    else:
+        weights = {key_index[k]: float(w) for k, w in offering.rates.items() if k in key_index}
+    positions = np.array(sorted(weights), dtype=np.intp)
+    return positions, np.array([weights[p] for p in positions], dtype=np.float64)
+
+
+def coverage_prices(
+    offerings: Sequence[Offering], key_ids: Sequence[str], prices: FloatArray
+) -> FloatArray:
+    """``(len(offerings), K)`` price per unit-hour of coverage of each key (inf: not covered)."""
+    key_index = {k: i for i, k in enumerate(key_ids)}
+    table = np.full((len(offerings), len(key_ids)), np.inf)
+    for i, offering in enumerate(offerings):
+        positions, weights = capacity_vector(offering, key_index)
+        table[i, positions] = prices[i] * weights
+    return table
+
+
+def _tie_rank(offering: Offering) -> tuple[int, float, bool, str]:
+    return (offering.term_hours, offering.upfront_fraction, offering.shape is Shape.UNIT,
+            offering.offering_id)
+
+
+def prune_candidates(
+    candidates: Sequence[Offering], key_ids: Sequence[str], prices: FloatArray
+) -> IntArray:
+    """Indices (ascending) of the candidates no other candidate dominates.
+
+    ``prices[i]`` is candidate ``i``'s cost per unit-hour as the objective charges
+    it. A candidate that covers none of ``key_ids`` is dropped too.
+    """
+    table = coverage_prices(candidates, key_ids, np.asarray(prices, dtype=np.float64))
+    covers_any = np.asarray(np.isfinite(table).any(axis=1), dtype=bool)
+    # no_worse[a, b]: a covers every key b covers, at no more per unit of coverage.
+    no_worse: npt.NDArray[np.bool_] = np.all(
+        table[:, None, :] <= table[None, :, :] * (1 + TIE_RTOL), axis=2
+    )
+    tie = no_worse & no_worse.T
+    ranks = [_tie_rank(o) for o in candidates]
+    order = np.empty(len(candidates), dtype=np.intp)
+    order[sorted(range(len(candidates)), key=ranks.__getitem__)] = np.arange(len(candidates))
+    earlier = order[:, None] < order[None, :]
+    # a removes b when strictly better, or tied and first by the tie rule.
+    removes = no_worse & (~tie | earlier) & covers_any[:, None]
+    np.fill_diagonal(removes, False)
+    keep = covers_any & ~removes.any(axis=0)
+    return np.flatnonzero(keep).astype(np.intp)
 
 
 @dataclass(frozen=True, eq=False)
 class Pattern:
-    """A coverage pattern: the keys a commitment covers and its capacity per unit of coverage.
+    """A coverage pattern: keys ``key_index`` and the capacity ``weights`` covering each uses.
 
-    ``weights[j]`` is the capacity, in pattern units, consumed by covering one
-    unit-hour of key ``key_index[j]``; ``weights[0] == 1``.
+    Weights are in pattern units, ``weights[0] == 1``.
     """
 
-    shape: Shape
     key_index: IntArray
     weights: FloatArray
 
@@ -79,21 +136,11 @@ class PatternIndex:
     scale: FloatArray
 
 
-def capacity_vector(offering: Offering, key_index: dict[str, int]) -> tuple[IntArray, FloatArray]:
-    """Positions of an offering's known keys (ascending) and its capacity per unit of coverage."""
-    if offering.shape is Shape.UNIT:
-        weights = {key_index[k]: 1.0 / w for k, w in offering.covers.items() if k in key_index}
-    else:
-        weights = {key_index[k]: float(w) for k, w in offering.rates.items() if k in key_index}
-    positions = np.array(sorted(weights), dtype=np.intp)
-    return positions, np.array([weights[p] for p in positions], dtype=np.float64)
-
-
 def index_patterns(offerings: Sequence[Offering], key_ids: Sequence[str]) -> PatternIndex:
-    """Group offerings by coverage pattern (same shape, proportional capacity vectors)."""
+    """Group offerings by coverage pattern (proportional capacity vectors on the same keys)."""
     key_index = {k: i for i, k in enumerate(key_ids)}
     patterns: list[Pattern] = []
-    by_key_set: dict[tuple[Shape, tuple[int, ...]], list[int]] = {}
+    by_key_set: dict[tuple[int, ...], list[int]] = {}
     pattern = np.full(len(offerings), -1, dtype=np.intp)
     scale = np.ones(len(offerings), dtype=np.float64)
     for i, offering in enumerate(offerings):
@@ -102,44 +149,64 @@ def index_patterns(offerings: Sequence[Offering], key_ids: Sequence[str]) -> Pat
             continue
         scale[i] = weights[0]
         normalised = weights / weights[0]
-        group = by_key_set.setdefault((offering.shape, tuple(positions.tolist())), [])
+        group = by_key_set.setdefault(tuple(positions.tolist()), [])
         for p in group:
-            if np.allclose(patterns[p].weights, normalised, rtol=PATTERN_RTOL, atol=0.0):
+            if np.allclose(patterns[p].weights, normalised, rtol=TIE_RTOL, atol=0.0):
                 pattern[i] = p
                 break
         else:
             pattern[i] = len(patterns)
             group.append(len(patterns))
-            patterns.append(Pattern(offering.shape, positions, normalised))
+            patterns.append(Pattern(positions, normalised))
     return PatternIndex(tuple(patterns), pattern, scale)
 
 
-def prune_candidates(
-    candidates: Sequence[Offering], index: PatternIndex, prices: FloatArray
-) -> IntArray:
-    """Indices of the candidates that can be in an optimum: the cheapest of each pattern.
+@dataclass(frozen=True, eq=False)
+class KeyGroups:
+    """Keys merged by :func:`aggregate_keys`: ``group[k]`` is key ``k``'s group, -1 if uncovered.
 
-    ``prices[i]`` is candidate ``i``'s cost per unit-hour as the objective charges it;
-    ``index`` its patterns (from :func:`index_patterns` over the same candidates).
+    ``first[j]`` is the first key of group ``j`` (it names the group).
     """
-    best: dict[int, tuple[float, int, float, str, int]] = {}
-    for i, offering in enumerate(candidates):
-        p = int(index.pattern[i])
-        if p < 0:
-            continue
-        s = float(index.scale[i])
-        rank = (float(prices[i]) * s, offering.term_hours, offering.upfront * s,
-                offering.offering_id, i)
-        if p not in best or rank < best[p]:
-            best[p] = rank
-    return np.array(sorted(rank[-1] for rank in best.values()), dtype=np.intp)
+
+    group: IntArray
+    first: IntArray
+
+    @property
+    def n_groups(self) -> int:
+        """Number of distinct keys the LP holds."""
+        return int(self.first.size)
+
+    def sum_columns(self, values: FloatArray) -> FloatArray:
+        """``(H, n_groups)`` sums of the columns of ``values`` (H, K) within each group."""
+        covered = self.group >= 0
+        summed = np.zeros((values.shape[0], self.n_groups))
+        np.add.at(summed.T, self.group[covered], values[:, covered].T)
+        return summed
+
+
+def aggregate_keys(weights: FloatArray, rates: FloatArray) -> KeyGroups:
+    """Group keys with equal rate and equal weight in every pattern (``weights`` is (P, K)).
+
+    Equality is exact: a missed merge costs size, a wrong one would cost the optimum.
+    """
+    covered = np.flatnonzero((weights > 0).any(axis=0))
+    group = np.full(weights.shape[1], -1, dtype=np.intp)
+    if covered.size == 0:
+        return KeyGroups(group, np.zeros(0, dtype=np.intp))
+    signature = np.column_stack([rates[covered], weights[:, covered].T])
+    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    group[covered] = rank[inverse.reshape(-1)]
+    return KeyGroups(group, covered[first[order]].astype(np.intp))
 
 
 @dataclass(frozen=True, eq=False)
 class HourGroups:
     """Hours grouped by identical rows: ``first[g]`` represents group ``g`` of ``count[g]`` hours.
 
-    ``group[h]`` is the group of hour ``h``.
+    ``group[h]`` is the group of hour ``h``; groups are numbered in order of their first hour.
     """
 
     first: IntArray

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session
 
 from core.db.models import Base
-from core.db.session import make_engine, migrate
+from core.db.session import create_engine_for, migrate
 from core.settings import Settings, get_settings, sqlite_url
 
 POSTGRES_URL_ENV = "LADDER_TEST_DATABASE_URL"
@@ -71,7 +71,7 @@ def postgres_admin() -> Iterator[Engine]:
     url = os.environ.get(POSTGRES_URL_ENV)
     if not url:
         pytest.skip(f"{POSTGRES_URL_ENV} is not set")
-    engine = make_engine(url)
+    engine = create_engine_for(url)
     yield engine
     engine.dispose()
 
@@ -102,7 +102,7 @@ def database(
     if backend == "sqlite":
         url = sqlite_url(tmp_path_factory.mktemp("database") / "ladder.db")
         migrate(url)
-        engine = make_engine(url)
+        engine = create_engine_for(url)
         yield DatabaseUnderTest(backend, url, engine)
         engine.dispose()
         return
@@ -110,7 +110,7 @@ def database(
     schema, url = _new_postgres_schema(admin)
     try:
         migrate(url)
-        engine = make_engine(url)
+        engine = create_engine_for(url)
         yield DatabaseUnderTest(backend, url, engine)
         engine.dispose()
     finally:

@@ -4,6 +4,6 @@ SQLite is the embedded default and PostgreSQL the production database; the same
 models, migrations and queries serve both.
 """
 
-from core.db.session import make_engine, migrate, session_scope
+from core.db.session import create_engine_for, migrate, session_scope
 
-__all__ = ["make_engine", "migrate", "session_scope"]
+__all__ = ["create_engine_for", "migrate", "session_scope"]

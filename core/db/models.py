@@ -97,8 +97,9 @@ class DatasetRow(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     """Digest of the files' contents: the same content is never ingested twice."""
     currency: Mapped[str] = mapped_column(String(3))
-    start_hour: Mapped[datetime]
-    end_hour: Mapped[datetime]
+    start: Mapped[datetime] = mapped_column("start_hour")
+    """First hour of the data."""
+    end: Mapped[datetime] = mapped_column("end_hour")
     """First hour after the data (exclusive)."""
     rows_read: Mapped[int]
     rows_used: Mapped[int]
@@ -162,13 +163,13 @@ class CatalogRow(Base):
     source: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
-    keys: Mapped[list[CatalogKeyRow]] = relationship(
-        back_populates="catalog", cascade="all, delete-orphan", order_by="CatalogKeyRow.position"
-    )
-
 
 class CatalogKeyRow(Base):
-    """A usage key of a catalog with the catalog's on-demand rate for it."""
+    """A usage key of a catalog, at its position, with the catalog's on-demand rate for it.
+
+    Written and read as a whole with Core statements (``upsert_catalog``), hence no
+    relationships.
+    """
 
     __tablename__ = "catalog_keys"
 
@@ -178,9 +179,6 @@ class CatalogKeyRow(Base):
     usage_key_id: Mapped[int] = mapped_column(ForeignKey("usage_keys.id"), primary_key=True)
     position: Mapped[int]
     on_demand_rate: Mapped[float]
-
-    catalog: Mapped[CatalogRow] = relationship(back_populates="keys")
-    usage_key: Mapped[UsageKeyRow] = relationship()
 
     __table_args__ = (UniqueConstraint("catalog_id", "position"),)
 

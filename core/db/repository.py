@@ -1,9 +1,10 @@
 """Queries of Ladder's database, in SQLAlchemy 2 ``select()`` style.
 
 Functions here ``flush`` and never ``commit``: the caller owns the transaction
-(``core.db.session_scope`` or the API's session dependency). They take and return
-Ladder's domain values (``core.domain``) or frozen records, except datasets,
-which are returned as their ORM rows.
+(``core.db.session_scope`` or the API's session dependency). Catalogs and
+commitments go in and out as Ladder's domain values (``core.domain``); datasets
+and plans come back as their ORM rows, loaded so that they stay readable once
+the session is closed (``plan_from_row`` gives a plan's domain value).
 """
 
 from __future__ import annotations
@@ -162,12 +163,21 @@ def list_datasets(
     return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 
-def _hourly_rows(
-    hourly: pd.DataFrame, dataset_id: int, key_ids: Mapping[str, int],
-    start: datetime, end: datetime,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class _HourlyColumns:
+    """The hourly frame, validated, as plain Python lists ready for an executemany."""
+
+    hours: list[datetime]
+    usage_keys: list[str]
+    units: list[float]
+    costs: list[float]
+
+
+def _validated_hourly(
+    hourly: pd.DataFrame, known_keys: set[str], start: datetime, end: datetime
+) -> _HourlyColumns:
     require_columns(hourly, HOURLY_COLUMNS, name="hourly usage")
-    missing = sorted(set(hourly["usage_key"].unique()) - set(key_ids))
+    missing = sorted(set(hourly["usage_key"].unique()) - known_keys)
     if missing:
         raise InvalidInput(
             f"hourly usage names usage keys absent from the keys frame: {missing[:5]}",
@@ -190,14 +200,12 @@ def _hourly_rows(
             row = int(np.flatnonzero(bad)[0])
             value = hourly[name].iloc[row]
             raise InvalidInput(f"{name} must be {rule}, got {value}", row=row, column=name)
-    usage_key_ids = hourly["usage_key"].map(key_ids).to_numpy(dtype=np.int64).tolist()
-    return [
-        {"dataset_id": dataset_id, "usage_key_id": key_id, "hour": hour,
-         "units": unit, "on_demand_cost": cost}
-        for key_id, hour, unit, cost in zip(
-            usage_key_ids, hours.to_pydatetime(), units.tolist(), costs.tolist(), strict=True
-        )
-    ]
+    return _HourlyColumns(
+        hours=list(hours.to_pydatetime()),
+        usage_keys=[str(key) for key in hourly["usage_key"]],
+        units=units.tolist(),
+        costs=costs.tolist(),
+    )
 
 
 def add_dataset(
@@ -217,16 +225,18 @@ def add_dataset(
     """Store an ingested dataset: upsert its usage keys and bulk-insert its hours.
 
     ``keys`` has the columns ``KEY_COLUMNS`` and ``hourly`` the columns
-    ``HOURLY_COLUMNS`` (``hour`` timezone-aware, inside ``[start, end)``).
-    Content already ingested (same ``sha256``) raises Conflict: look it up first
-    with ``find_dataset_by_sha``. Nothing is committed here; an error leaves the
-    caller's transaction to roll back.
+    ``HOURLY_COLUMNS`` (``hour`` timezone-aware, inside ``[start, end)``); both are
+    validated before anything is written. Content already ingested (same
+    ``sha256``) raises Conflict: look it up first with ``find_dataset_by_sha``.
+    Nothing is committed here; on any error the caller's transaction rolls back.
     """
     existing = find_dataset_by_sha(session, sha256)
     if existing is not None:
         raise Conflict(f"content with sha256 {sha256} was already ingested as dataset "
                        f"{existing.id}")
     require_columns(keys, KEY_COLUMNS, name="usage keys")
+    columns = _validated_hourly(hourly, {str(key) for key in keys["usage_key"]}, start, end)
+
     key_ids = upsert_usage_keys(
         session, cast(list[dict[str, Any]], keys[list(KEY_COLUMNS)].to_dict("records"))
     )
@@ -235,16 +245,24 @@ def add_dataset(
         sources=[str(source) for source in sources],
         sha256=sha256,
         currency=currency,
-        start_hour=start,
-        end_hour=end,
+        start=start,
+        end=end,
         rows_read=int(rows_read),
         rows_used=int(rows_used),
     )
     session.add(dataset)
     session.flush()
-    rows = _hourly_rows(hourly, dataset.id, key_ids, start, end)
-    if rows:
-        session.execute(insert(USAGE_HOURS), rows)
+    if columns.hours:
+        session.execute(
+            insert(USAGE_HOURS),
+            [
+                {"dataset_id": dataset.id, "usage_key_id": key_ids[key], "hour": hour,
+                 "units": units, "on_demand_cost": cost}
+                for key, hour, units, cost in zip(
+                    columns.usage_keys, columns.hours, columns.units, columns.costs, strict=True
+                )
+            ],
+        )
     return dataset
 
 
@@ -468,40 +486,11 @@ def list_commitments(
 # --- plans ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRecord:
-    """A stored action: the domain action with its id, position and status."""
-
-    id: int
-    position: int
-    status: str
-    action: Action
-
-
-@dataclass(frozen=True, slots=True)
-class PlanRecord:
-    """A stored plan: the domain plan with what the database adds to it."""
-
-    id: int
-    provider: str
-    status: str
-    created_at: datetime
-    dataset_id: int | None
-    plan: Plan
-    actions: tuple[ActionRecord, ...]
-    expected_savings: float
-    build_seconds: float
-    solve_seconds: float
-    details: Mapping[str, Any]
-
-
-def _plan_record(row: PlanRow) -> PlanRecord:
-    actions = tuple(
-        ActionRecord(
-            id=action.id,
-            position=action.position,
-            status=action.status,
-            action=Action(
+def plan_from_row(row: PlanRow) -> Plan:
+    """The domain plan of a stored plan, its actions in order."""
+    return Plan(
+        actions=tuple(
+            Action(
                 kind=ActionKind(action.kind),
                 offering_id=action.offering_id,
                 quantity=action.quantity,
@@ -509,12 +498,9 @@ def _plan_record(row: PlanRow) -> PlanRecord:
                 hourly_cost=action.hourly_cost,
                 amortized_hourly_cost=action.amortized_hourly_cost,
                 reason=action.reason,
-            ),
-        )
-        for action in row.actions
-    )
-    plan = Plan(
-        actions=tuple(record.action for record in actions),
+            )
+            for action in row.actions
+        ),
         window_start=row.window_start,
         window_hours=row.window_hours,
         on_demand_equivalent=row.on_demand_equivalent,
@@ -526,19 +512,6 @@ def _plan_record(row: PlanRow) -> PlanRecord:
         monthly_commitment=row.monthly_commitment,
         solver_status=row.solver_status,
         created_at=row.created_at,
-    )
-    return PlanRecord(
-        id=row.id,
-        provider=row.provider,
-        status=row.status,
-        created_at=row.created_at,
-        dataset_id=row.dataset_id,
-        plan=plan,
-        actions=actions,
-        expected_savings=row.expected_savings,
-        build_seconds=row.build_seconds,
-        solve_seconds=row.solve_seconds,
-        details=dict(row.details),
     )
 
 
@@ -596,10 +569,9 @@ def add_plan(
     return row.id
 
 
-def get_plan(session: Session, plan_id: int) -> PlanRecord | None:
-    """The plan with this id and its actions, or None."""
-    row = session.get(PlanRow, plan_id, options=[selectinload(PlanRow.actions)])
-    return None if row is None else _plan_record(row)
+def get_plan(session: Session, plan_id: int) -> PlanRow | None:
+    """The plan with this id, its actions loaded (usable after the session closes), or None."""
+    return session.get(PlanRow, plan_id, options=[selectinload(PlanRow.actions)])
 
 
 def list_plans(
@@ -609,8 +581,8 @@ def list_plans(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[PlanRecord]:
-    """Plans, the newest first (ties by id), with their actions."""
+) -> list[PlanRow]:
+    """Plans, the newest first (ties by id), their actions loaded."""
     stmt = (
         select(PlanRow)
         .options(selectinload(PlanRow.actions))
@@ -622,7 +594,7 @@ def list_plans(
         stmt = stmt.where(PlanRow.provider == provider)
     if status is not None:
         stmt = stmt.where(PlanRow.status == status)
-    return [_plan_record(row) for row in session.scalars(stmt)]
+    return list(session.scalars(stmt))
 
 
 def count_plans(session: Session, *, provider: str | None = None) -> int:

@@ -25,7 +25,7 @@ def _is_sqlite_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine for a database URL, configured for Ladder.
 
     SQLite gets foreign keys enforced, write-ahead logging with ``synchronous=NORMAL``
@@ -114,7 +114,7 @@ def migrate(target: str | URL | Engine, revision: str = "head") -> None:
     lock serialises concurrent migrations (the scheduler and the API starting
     together).
     """
-    engine = target if isinstance(target, Engine) else make_engine(target)
+    engine = target if isinstance(target, Engine) else create_engine_for(target)
     sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:

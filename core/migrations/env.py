@@ -64,9 +64,9 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
 
-    from core.db.session import make_engine
+    from core.db.session import create_engine_for
 
-    engine = make_engine(_url())
+    engine = create_engine_for(_url())
     try:
         with engine.connect() as new_connection:
             _configure(new_connection)

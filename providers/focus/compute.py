@@ -66,14 +66,17 @@ _DESCRIPTION = rf"\b({_INSTANCE_TYPE}) (?:Dedicated )?(?:Instance Hour|reserved 
 
 
 def _quote(text: str) -> str:
+    """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
 def _in(expression: str, values: tuple[str, ...]) -> str:
+    """SQL: ``expression IN (values…)``."""
     return f"{expression} IN ({', '.join(_quote(v) for v in values)})"
 
 
 def _sku_details(key: str) -> str:
+    """SQL for one key of the SkuPriceDetails JSON (NULL when the JSON is absent or invalid)."""
     return (
         "CASE WHEN json_valid(SkuPriceDetails) "
         f"THEN json_extract_string(SkuPriceDetails, '$.{key}') END"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
@@ -75,12 +75,12 @@ def read_focus(path: str | Path) -> FocusUsage:
     names = tuple(str(f) for f in files)
     con = duckdb.connect(":memory:")
     try:
+        # Naive timestamps are UTC in FOCUS; and rowid must follow the file's row order.
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET preserve_insertion_order = true")
         rows_read = sum(_load(con, i, file) for i, file in enumerate(files))
         _classify(con, len(files))
         checks.check_rows(con, names)
-        currency = checks.check_one_currency(con, names)
-        checks.check_no_overlap(con, names)
         rows_used, skipped = _counts(con)
         if rows_used == 0:
             raise InvalidInput(
@@ -88,6 +88,8 @@ def read_focus(path: str | Path) -> FocusUsage:
                 "an instance type such as BoxUsage:m5.large): nothing to optimise",
                 source=str(root),
             )
+        currency = checks.check_one_currency(con, names)
+        checks.check_no_overlap(con, names)
         start, end = _span(con)
         return FocusUsage(
             hourly=_hourly(con, start, end),
@@ -105,18 +107,27 @@ def read_focus(path: str | Path) -> FocusUsage:
 
 
 def _is_focus_file(path: Path) -> bool:
+    """Whether the name is one ingestion reads (CSV, gzipped CSV, Parquet)."""
     name = path.name.lower()
     return name.endswith((".csv", ".csv.gz", ".parquet"))
 
 
 def _find_files(root: Path) -> list[Path]:
+    """The file itself, or the FOCUS files under a folder in path order.
+
+    Hidden files and folders (``.part.csv``, ``._x.csv`` left by macOS) are ignored.
+    """
     if root.is_file():
         if not _is_focus_file(root):
             raise InvalidInput("unsupported file type: expected .csv, .csv.gz or .parquet",
                                source=str(root))
         return [root]
     if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.is_file() and _is_focus_file(p))
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and _is_focus_file(p)
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
         if not files:
             raise InvalidInput("no FOCUS files (*.csv, *.csv.gz, *.parquet) in this folder",
                                source=str(root))
@@ -247,11 +258,14 @@ def _span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
           AND ProviderName IN (SELECT ProviderName FROM focus_rows WHERE is_used)
     """).fetchone()
     assert row is not None
-    return row[0], row[1]
+    return row[0].astimezone(UTC), row[1].astimezone(UTC)
 
 
 def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
-    """Units and list cost per hour and key, each charge spread over its hours by overlap."""
+    """Units and list cost per hour and key, each charge spread over its hours by overlap.
+
+    Sorted by hour then key; every key has every hour of ``[start, end)``.
+    """
     frame = con.execute("""
         WITH spread AS (
             SELECT usage_key, ConsumedQuantity_num * factor AS units, ListCost_num AS cost,
@@ -275,7 +289,7 @@ def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> p
         SELECT grid.hour, grid.usage_key, coalesce(summed.units, 0.0) AS units,
             coalesce(summed.on_demand_cost, 0.0) AS on_demand_cost
         FROM grid LEFT JOIN summed USING (usage_key, hour)
-        ORDER BY grid.usage_key, grid.hour
+        ORDER BY grid.hour, grid.usage_key
     """, [start, end]).df()
     frame["hour"] = frame["hour"].astype("datetime64[ns, UTC]")
     frame["usage_key"] = frame["usage_key"].astype(str)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 import core.migrations
-from core.db import make_engine, migrate, session_scope
+from core.db import create_engine_for, migrate, session_scope
 from core.db.frames import usage_matrix
 from core.db.models import (
     Base,
@@ -48,6 +48,7 @@ from core.db.repository import (
     list_plans,
     load_catalog,
     load_usage,
+    plan_from_row,
     replace_inventory,
     upsert_catalog,
 )
@@ -69,7 +70,7 @@ def test_migrate_creates_every_table_and_is_idempotent(empty_db_url: str) -> Non
     migrate(empty_db_url)
     migrate(empty_db_url)
 
-    engine = make_engine(empty_db_url)
+    engine = create_engine_for(empty_db_url)
     try:
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
@@ -81,7 +82,7 @@ def test_migrate_creates_every_table_and_is_idempotent(empty_db_url: str) -> Non
 
 
 def test_migrate_accepts_an_engine(empty_db_url: str) -> None:
-    engine = make_engine(empty_db_url)
+    engine = create_engine_for(empty_db_url)
     try:
         migrate(engine)
         with engine.connect() as connection:
@@ -98,7 +99,7 @@ def test_models_match_the_migration(engine: Engine) -> None:
 
 def test_downgrade_to_base_drops_every_table(empty_db_url: str) -> None:
     migrate(empty_db_url)
-    engine = make_engine(empty_db_url)
+    engine = create_engine_for(empty_db_url)
     try:
         with engine.begin() as connection:
             config = alembic_config()
@@ -135,8 +136,8 @@ def test_dataset_round_trip_returns_the_hourly_frame(session: Session) -> None:
     stored = session.get(DatasetRow, dataset.id)
     assert stored is not None
     assert stored.sources == ["a.csv", "b.csv"]
-    assert (stored.start_hour, stored.end_hour) == (T0, T0 + 30 * HOUR)
-    assert stored.start_hour.tzinfo is not None
+    assert (stored.start, stored.end) == (T0, T0 + 30 * HOUR)
+    assert stored.start.tzinfo is not None
     assert (stored.rows_read, stored.rows_used, stored.currency) == (100, 60, "USD")
     assert stored.ingested_at.tzinfo is not None
 
@@ -194,7 +195,7 @@ def test_failure_midway_through_add_dataset_stores_nothing(db_url: str) -> None:
     """The last step (the bulk insert) fails on a duplicate hour: keys and dataset go too."""
     hourly = make_hourly_frame(hours=10)
     duplicated = pd.concat([hourly, hourly.iloc[[3]]], ignore_index=True)
-    engine = make_engine(db_url)
+    engine = create_engine_for(db_url)
     try:
         with pytest.raises(IntegrityError), session_scope(engine) as session:
             add_dataset(
@@ -368,30 +369,35 @@ def test_replace_inventory_replaces_inventory_and_plan_commitments_it_lists(
 # --- plans --------------------------------------------------------------------------------
 
 
-def test_plan_round_trip_with_actions(session: Session) -> None:
-    dataset = make_dataset(session)
+def test_plan_round_trip_with_actions(db_url: str) -> None:
+    """Stored in one transaction, read in another, used after both sessions closed."""
     plan = make_plan(actions=3)
-    plan_id = add_plan(
-        session, provider="sample", dataset_id=dataset.id, plan=plan, build_seconds=1.5,
-        solve_seconds=0.25, details={"scenarios": 20, "policy": {"max_monthly": 5000.0}},
+    engine = create_engine_for(db_url)
+    try:
+        with session_scope(engine) as session:
+            dataset_id = make_dataset(session).id
+            plan_id = add_plan(
+                session, provider="sample", dataset_id=dataset_id, plan=plan,
+                build_seconds=1.5, solve_seconds=0.25,
+                details={"scenarios": 20, "policy": {"max_monthly": 5000.0}},
+            )
+        with session_scope(engine) as session:
+            row = get_plan(session, plan_id)
+    finally:
+        engine.dispose()
+
+    assert row is not None
+    assert (row.id, row.provider, row.status, row.dataset_id) == (
+        plan_id, "sample", "proposed", dataset_id
     )
-    session.flush()
-    session.expunge_all()
-
-    record = get_plan(session, plan_id)
-
-    assert record is not None
-    assert (record.id, record.provider, record.status) == (plan_id, "sample", "proposed")
-    assert record.dataset_id == dataset.id
-    assert record.created_at.tzinfo is not None
-    assert record.plan == make_plan(actions=3, created_at=record.created_at)
-    assert record.expected_savings == plan.expected_savings
-    assert [a.action for a in record.actions] == list(plan.actions)
-    assert [(a.position, a.status) for a in record.actions] == [
-        (0, "pending"), (1, "pending"), (2, "pending")
+    assert row.created_at.tzinfo is not None
+    assert plan_from_row(row) == make_plan(actions=3, created_at=row.created_at)
+    assert row.expected_savings == plan.expected_savings
+    assert [(a.position, a.status, a.offering_id) for a in row.actions] == [
+        (index, "pending", action.offering_id) for index, action in enumerate(plan.actions)
     ]
-    assert (record.build_seconds, record.solve_seconds) == (1.5, 0.25)
-    assert record.details == {"scenarios": 20, "policy": {"max_monthly": 5000.0}}
+    assert (row.build_seconds, row.solve_seconds) == (1.5, 0.25)
+    assert row.details == {"scenarios": 20, "policy": {"max_monthly": 5000.0}}
 
 
 def test_list_plans_newest_first_with_pagination(session: Session) -> None:
@@ -427,7 +433,8 @@ def test_deleting_a_dataset_keeps_its_plans(session: Session) -> None:
     session.expunge_all()
 
     record = get_plan(session, plan_id)
-    assert record is not None and record.dataset_id is None
+    assert record is not None
+    assert record.dataset_id is None
     assert _count(session, UsageHour) == 0
 
 
@@ -442,8 +449,8 @@ def test_timestamps_come_back_as_utc_and_naive_ones_are_refused(session: Session
     session.expunge_all()
     record = get_plan(session, plan_id)
     assert record is not None
-    assert record.plan.window_start == datetime(2025, 1, 1, tzinfo=UTC)
-    assert record.plan.window_start.utcoffset() == timedelta(0)
+    assert record.window_start == datetime(2025, 1, 1, tzinfo=UTC)
+    assert record.window_start.utcoffset() == timedelta(0)
 
     with pytest.raises(StatementError, match="timezone-aware"):
         add_plan(session, provider="sample", dataset_id=None,

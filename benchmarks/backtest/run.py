@@ -1,0 +1,190 @@
+"""Run every policy on every trace of the backtest suite and print the table.
+
+Run: ``python -m benchmarks.backtest.run`` (or ``python benchmarks/backtest/run.py``).
+Defaults: decisions every 24 h after a 168 h warm-up, lookback 168 h, every offering
+of each trace's catalog. ``--traces-dev`` also runs the shared dev traces
+(``../shared/benchmark/traces-dev``) with their catalog, when they are present.
+
+Per trace and policy the table gives the ESR, the ESR as a fraction of the oracle's,
+coverage, utilisation, the number of purchases and the run time (the oracle's includes
+its LP). Below it: the mean ESR fraction per policy, the check that the oracle's billed
+cost is ≤ every other policy's on every trace (and the LP's allocation gap), and the
+oracle LP's size and time on the 10-key × 2,200-hour trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from core.catalog import load_catalog  # noqa: E402
+from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest  # noqa: E402
+from optimizer.backtest.trace import read_trace  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DEV = HERE.parents[2] / "shared" / "benchmark"
+TIMING_TRACE = "fleet10-tiled"
+TOLERANCE = 1e-6
+"""Relative to the on-demand equivalent: how much more the oracle may bill (solver noise)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A trace and the catalog it is run with."""
+
+    name: str
+    trace: Path
+    catalog: Path
+
+
+def suite_cases(folder: Path) -> list[Case]:
+    """The suite's traces, from its MANIFEST."""
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    return [Case(e["name"], folder / e["file"], folder / e["catalog"]) for e in manifest]
+
+
+def dev_cases(folder: Path) -> list[Case]:
+    """The shared dev traces with the shared short catalog (if present)."""
+    catalog = folder / "catalogs" / "aws-2017-us-east-1-linux-short.json"
+    traces = folder / "traces-dev"
+    if not catalog.exists() or not traces.is_dir():
+        return []
+    return [Case(p.stem, p, catalog) for p in sorted(traces.glob("*.csv"))]
+
+
+def run_case(case: Case, config: BacktestConfig,
+             policies: Sequence[str]) -> tuple[int, int, dict[str, Score]]:
+    """Every policy on one trace: (keys, hours, score per policy)."""
+    catalog = load_catalog(case.catalog)
+    trace = read_trace(case.trace)
+    scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog)).score
+              for p in policies}
+    return len(trace.key_ids), trace.hours, scores
+
+
+def _fraction(esr: float, oracle: float | None) -> str:
+    if oracle is None or oracle <= 0:
+        return "—"
+    return f"{esr / oracle:.3f}"
+
+
+def table(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
+    """The markdown table, one row per trace and policy."""
+    lines = ["| trace | keys | hours | policy | ESR | ESR / oracle | coverage | utilisation "
+             "| purchases | time (s) |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for name, (keys, hours, scores) in results.items():
+        oracle = scores["oracle"].esr if "oracle" in scores else None
+        for policy, s in scores.items():
+            lines.append(
+                f"| {name} | {keys} | {hours} | {policy} | {s.esr:.4f} | "
+                f"{_fraction(s.esr, oracle)} | {s.coverage:.3f} | {s.utilisation:.3f} | "
+                f"{s.n_purchases} | {s.run_seconds:.2f} |")
+    return lines
+
+
+def summary(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
+    """Mean and worst ESR fraction per policy, and the oracle invariant per trace."""
+    lines = []
+    policies = [p for p in POLICY_NAMES if p not in ("none", "oracle")]
+    for policy in policies:
+        fractions = [scores[policy].esr / scores["oracle"].esr
+                     for _, _, scores in results.values()
+                     if policy in scores and "oracle" in scores and scores["oracle"].esr > 0]
+        if fractions:
+            lines.append(f"- {policy}: ESR / oracle mean {sum(fractions) / len(fractions):.3f}, "
+                         f"min {min(fractions):.3f} over {len(fractions)} traces")
+    worst_gap, violations = 0.0, []
+    for name, (_, _, scores) in results.items():
+        if "oracle" not in scores:
+            continue
+        oracle = scores["oracle"]
+        scale = max(oracle.on_demand_equivalent, 1.0)
+        worst_gap = max(worst_gap, float(oracle.details.get("allocation_gap", 0.0)) / scale)
+        for policy, s in scores.items():
+            if oracle.total_cost > s.total_cost + TOLERANCE * scale:
+                violations.append(f"{name}: oracle {oracle.total_cost:.6f} > {policy} "
+                                  f"{s.total_cost:.6f}")
+    lines.append(f"- oracle billed cost ≤ every other policy's on every trace: "
+                 f"{'yes' if not violations else 'NO'}; largest allocation gap (billed − LP) "
+                 f"{worst_gap:.2e} of the on-demand equivalent")
+    lines += [f"  - {v}" for v in violations]
+    return lines
+
+
+def timing(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
+    """The oracle LP's size and time on the timing trace."""
+    if TIMING_TRACE not in results or "oracle" not in results[TIMING_TRACE][2]:
+        return []
+    keys, hours, scores = results[TIMING_TRACE]
+    oracle = scores["oracle"]
+    d = oracle.details
+    total = float(d["lp_build_seconds"]) + float(d["lp_solve_seconds"])
+    return [
+        f"- oracle on {TIMING_TRACE} ({keys} keys × {hours} h, {oracle.decisions} decision "
+        f"hours, {len(oracle.by_offering)} offerings bought): {d['lp_variables']} variables, "
+        f"{d['lp_constraints']} constraints, {d['lp_nonzeros']} non-zeros; built in "
+        f"{float(d['lp_build_seconds']):.2f} s, solved in {float(d['lp_solve_seconds']):.2f} s "
+        f"({total:.1f} s: {'under' if total < 60 else 'OVER'} a minute) on "
+        f"{os.cpu_count()} cores"
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", type=Path, default=HERE, help="suite folder (MANIFEST.json)")
+    parser.add_argument("--traces-dev", action="store_true",
+                        help=f"also run the shared dev traces ({DEV / 'traces-dev'})")
+    parser.add_argument("--dev-folder", type=Path, default=DEV, help=argparse.SUPPRESS)
+    parser.add_argument("--only", nargs="*", help="trace names to run (default: all)")
+    parser.add_argument("--policies", nargs="*", default=list(POLICY_NAMES),
+                        choices=list(POLICY_NAMES))
+    parser.add_argument("--cadence-hours", type=int, default=24)
+    parser.add_argument("--warmup-hours", type=int, default=168)
+    parser.add_argument("--lookback-hours", type=int, default=168)
+    parser.add_argument("--ladder-window-hours", type=int, default=None,
+                        help="the ladder policy's window (default: its own)")
+    args = parser.parse_args(argv)
+
+    config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
+                            lookback_hours=args.lookback_hours)
+    if args.ladder_window_hours:
+        config = BacktestConfig(cadence_hours=args.cadence_hours,
+                                warmup_hours=args.warmup_hours,
+                                lookback_hours=args.lookback_hours,
+                                ladder_window_hours=args.ladder_window_hours)
+    groups = [("Suite", suite_cases(args.suite))]
+    if args.traces_dev:
+        dev = dev_cases(args.dev_folder)
+        if not dev:
+            print(f"(no dev traces under {args.dev_folder})")
+        groups.append(("Shared dev traces", dev))
+    print(f"cadence {config.cadence_hours} h, warm-up {config.warmup_hours} h, lookback "
+          f"{config.lookback_hours} h, ladder window {config.ladder_window_hours} h\n")
+    for title, cases in groups:
+        results = {}
+        for case in cases:
+            if args.only and case.name not in args.only:
+                continue
+            results[case.name] = run_case(case, config, args.policies)
+            print(f"  ran {case.name}", file=sys.stderr, flush=True)
+        if not results:
+            continue
+        print(f"### {title}\n")
+        print("\n".join(table(results)))
+        print()
+        print("\n".join(summary(results) + timing(results)))
+        print()
+
+
+if __name__ == "__main__":
+    main()
