@@ -93,12 +93,13 @@ def grid(*, accounts: int = 3, families: Sequence[str] = tuple(FAMILIES)) -> Gri
                 dict.fromkeys(keys, od * (1 - standard)),
                 upfront_fraction=share, term_hours=term, order=10,
             ))
+    nudge = {family: 0.01 * i for i, family in enumerate(families)}
     for (years, payment), (_, convertible) in RI_DISCOUNTS.items():
-        # Compute SP discounts differ a little by family, as at AWS.
+        # Compute SP discounts differ a little by family (not by account), as at AWS.
         offerings.append(spend(
             f"sp-compute-{years}y-{payment}",
-            {k: r * (1 - convertible + 0.01 * (i % 4)) for i, (k, r) in
-             enumerate(zip(key_ids, rates, strict=True))},
+            {k: r * (1 - convertible + nudge[k.split("/")[4]])
+             for k, r in zip(key_ids, rates, strict=True)},
             upfront_fraction=UPFRONT_SHARE[payment], term_hours=years * HOURS_PER_YEAR,
             order=20,
         ))

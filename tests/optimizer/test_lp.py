@@ -290,14 +290,14 @@ def test_pulp_and_highspy_paths_agree(realistic: PurchaseProblem,
 def test_reductions_leave_the_optimum_unchanged() -> None:
     """The unreduced LP of the brief (one coverage variable per hour, commitment and key, all
     78 candidates) has the same optimum as the reduced one, with owned commitments and a cost
-    of capital, on 48 hours (some repeated, so hours also collapse)."""
+    of capital, on 48 hours (the last 12 repeat hours 12-23, so hours also collapse)."""
     g = grid()
     usage = daily_usage(len(g.key_ids), 36, seed=3)
-    usage = np.vstack([usage, usage[:12]])
+    usage = np.vstack([usage, usage[12:24]])
     owned = (g.offerings[1], g.offerings[-1])
     quantity = np.zeros((48, 2))
     quantity[:, 0] = 60.0
-    quantity[:30, 1] = 1.5
+    quantity[12:, 1] = 1.5
     problem = PurchaseProblem(usage, g.key_ids, g.rates, g.offerings, owned, quantity,
                               cost_of_capital=0.08)
     model = build_model(problem)
