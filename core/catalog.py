@@ -30,7 +30,8 @@ def _weights(
     value: Any, *, source: str, field: str, known: set[str], positive: bool
 ) -> dict[str, float]:
     if not isinstance(value, dict) or not value:
-        raise InvalidInput(f"{field} must be a non-empty object of usage_key: number", source=source)
+        raise InvalidInput(f"{field} must be a non-empty object of usage_key: number",
+                           source=source)
     weights: dict[str, float] = {}
     for key, weight in value.items():
         if key not in known:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -17,17 +18,16 @@ def _money(value: float) -> str:
 
 def plans_table(plans: Sequence[PlanRow]) -> Table:
     """One line per plan: when, status, ESR before and after, savings, cash."""
-    table = Table(title="Plans", title_justify="left")
-    for column in ("id", "created (UTC)", "provider", "status", "actions", "ESR before",
-                   "ESR after", "savings / window", "upfront cash", "new commitment / month"):
+    table = Table(title="Plans", title_justify="left", box=box.SIMPLE_HEAD)
+    # Short headers and values: the list must read on an 80-column terminal.
+    for column in ("id", "created UTC", "provider", "status", "buys", "ESR", "saves", "upfront"):
         table.add_column(column, justify="right" if column not in {"provider", "status"}
-                         else "left")
+                         else "left", no_wrap=True, min_width=len(column))
     for plan in plans:
         table.add_row(
-            str(plan.id), f"{plan.created_at:%Y-%m-%d %H:%M}", plan.provider, plan.status,
-            str(len(plan.actions)), f"{plan.esr_before:.1%}", f"{plan.esr_after:.1%}",
-            _money(plan.expected_savings), _money(plan.upfront_cash),
-            _money(plan.monthly_commitment),
+            str(plan.id), f"{plan.created_at:%m-%d %H:%M}", plan.provider, plan.status,
+            str(len(plan.actions)), f"{plan.esr_before:.0%}→{plan.esr_after:.0%}",
+            f"${plan.expected_savings:,.0f}", f"${plan.upfront_cash:,.0f}",
         )
     return table
 
@@ -47,20 +47,24 @@ def plan_table(plan: PlanRow) -> Group:
         f"Upfront cash {_money(plan.upfront_cash)}; new amortised commitment "
         f"{_money(plan.monthly_commitment)} per month.",
     )
-    table = Table(title=f"Actions of plan {plan.id}", title_justify="left", show_lines=False)
+    table = Table(title=f"Actions of plan {plan.id}", title_justify="left",
+                  box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right")
-    table.add_column("buy offering")
+    table.add_column("buy offering", overflow="fold")
     table.add_column("quantity", justify="right")
     table.add_column("upfront", justify="right")
-    table.add_column("$/h recurring", justify="right")
-    table.add_column("$/h amortised", justify="right")
-    table.add_column("reason", overflow="fold")
+    table.add_column("$/h paid", justify="right")
+    table.add_column("$/h amort.", justify="right")
     for action in plan.actions:
         table.add_row(
             str(action.position + 1), action.offering_id, f"{action.quantity:,.2f}",
             _money(action.upfront_cost), f"{action.hourly_cost:,.4f}",
-            f"{action.amortized_hourly_cost:,.4f}", action.reason,
+            f"{action.amortized_hourly_cost:,.4f}",
         )
     if not plan.actions:
-        table.add_row("", "nothing to buy", "", "", "", "", "no offering pays for itself")
-    return Group(summary, table)
+        return Group(summary, Text("Nothing to buy: no offering pays for itself on this usage."))
+    reasons = Text("Why:\n", style="bold")
+    for action in plan.actions:
+        reasons.append(f"{action.position + 1}. ", style="bold")
+        reasons.append(f"{action.offering_id}: {action.reason}\n", style="")
+    return Group(summary, table, reasons)

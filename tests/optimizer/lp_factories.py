@@ -1,4 +1,4 @@
-"""Small typed factories for the LP tests: offerings, a realistic catalog grid, usage, a reference LP."""
+"""Small typed factories for the LP tests: offerings, a catalog grid, usage, a reference LP."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class Grid:
 
 
 def grid(*, accounts: int = 3, families: Sequence[str] = tuple(FAMILIES)) -> Grid:
-    """Per family: Standard/Convertible RIs × 1y/3y × 3 payments (12 unit offerings over the
+    """Per family: Standard/Convertible RIs x 1y/3y x 3 payments (12 unit offerings over the
     family's keys in every account) and 6 EC2 Instance SPs; one Compute SP per term and payment.
     """
     key_ids: list[str] = []

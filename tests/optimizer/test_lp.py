@@ -104,7 +104,7 @@ def test_pruning_keeps_only_the_cheapest_of_one_pattern() -> None:
 
 
 def test_pruning_sees_proportional_spend_rates_as_one_pattern() -> None:
-    """B's rates are A's × 1.1: one dollar of B covers what $1/1.1 of A covers, so B costs
+    """B's rates are A's x 1.1: one dollar of B covers what $1/1.1 of A covers, so B costs
     1.1 per unit of A's coverage and A dominates."""
     a = spend("a", {K: 0.5, K2: 0.6})
     b = spend("b", {K: 0.55, K2: 0.66})
@@ -123,7 +123,7 @@ def test_pruning_keeps_a_narrow_offering_cheaper_on_its_key() -> None:
 
 def test_cost_of_capital_changes_the_cheapest_of_a_pattern() -> None:
     """All upfront at $0.5/h amortised vs no upfront at $0.52/h, one-year term. At 10% a year,
-    the upfront costs 0.5 × (1 + 0.10 × 1 / 2) = 0.525 per hour > 0.52: no upfront wins."""
+    the upfront costs 0.5 x (1 + 0.10 x 1 / 2) = 0.525 per hour > 0.52: no upfront wins."""
     all_upfront = unit("au", {K: 1.0}, upfront=0.5 * 8760)
     no_upfront = unit("nu", {K: 1.0}, hourly=0.52)
     candidates = (all_upfront, no_upfront)
@@ -146,9 +146,9 @@ def test_a_tie_between_an_ri_and_a_savings_plan_keeps_the_savings_plan() -> None
 def test_one_ri_buys_the_level_used_often_enough(backend: str) -> None:
     """One key, usage [10, 10, 4, 4], an RI at 0.6/h vs on-demand 1.0.
 
-    The k-th unit covers the hours with usage ≥ k: it saves (#those hours) × 1.0 − 4 × 0.6.
-    Units 1–4 save 4 − 2.4 > 0, units 5–10 save 2 − 2.4 < 0: buy 4.
-    Cost = 4 × 0.6 × 4 + on-demand (10 − 4) × 2 = 9.6 + 12 = 21.6.
+    The k-th unit covers the hours with usage ≥ k: it saves (#those hours) x 1.0 - 4 x 0.6.
+    Units 1-4 save 4 - 2.4 > 0, units 5-10 save 2 - 2.4 < 0: buy 4.
+    Cost = 4 x 0.6 x 4 + on-demand (10 - 4) x 2 = 9.6 + 12 = 21.6.
     """
     solution = optimize_purchases(one_key([10, 10, 4, 4], unit("ri", {K: 1.0}, hourly=0.6)),
                                   backend=backend)  # type: ignore[arg-type]
@@ -177,7 +177,7 @@ def test_a_savings_plan_is_sized_on_its_highest_discount(backend: str) -> None:
 
 def test_owned_commitment_reduces_what_is_bought() -> None:
     """As the [10, 10, 4, 4] case with 3 units of the RI owned: the optimum still covers 4,
-    so it buys 1. Its cost: 1 × 0.6 × 4 = 2.4 plus on-demand 6 + 6 = 12 (owned are sunk)."""
+    so it buys 1. Its cost: 1 x 0.6 x 4 = 2.4 plus on-demand 6 + 6 = 12 (owned are sunk)."""
     ri = unit("ri", {K: 1.0}, hourly=0.6)
     solution = optimize_purchases(one_key([10, 10, 4, 4], ri, owned=(ri,),
                                           owned_quantity=np.full((4, 1), 3.0)))
@@ -187,8 +187,8 @@ def test_owned_commitment_reduces_what_is_bought() -> None:
 
 
 def test_owned_commitment_counts_only_while_active() -> None:
-    """Usage 4 every hour; 4 units owned for hours 0–2 then expired. A new unit would cover
-    only hour 3: it saves 1.0 and costs 4 × 0.6 = 2.4, so nothing is bought and hour 3 is
+    """Usage 4 every hour; 4 units owned for hours 0-2 then expired. A new unit would cover
+    only hour 3: it saves 1.0 and costs 4 x 0.6 = 2.4, so nothing is bought and hour 3 is
     paid on demand: objective 4."""
     ri = unit("ri", {K: 1.0}, hourly=0.6)
     owned = np.array([[4.0], [4.0], [4.0], [0.0]])
@@ -200,8 +200,8 @@ def test_owned_commitment_counts_only_while_active() -> None:
 
 def test_cost_of_capital_flips_all_upfront_to_no_upfront() -> None:
     """Usage 10 in each of 4 hours, on-demand 1.0. All upfront: $0.5/h amortised; no upfront:
-    $0.52/h. Without cost of capital buy 10 all upfront (cost 10 × 0.5 × 4 = 20); at 10% a
-    year the upfront one costs 0.525/h and 10 no upfront are bought (10 × 0.52 × 4 = 20.8)."""
+    $0.52/h. Without cost of capital buy 10 all upfront (cost 10 x 0.5 x 4 = 20); at 10% a
+    year the upfront one costs 0.525/h and 10 no upfront are bought (10 x 0.52 x 4 = 20.8)."""
     candidates = (unit("au", {K: 1.0}, upfront=0.5 * 8760), unit("nu", {K: 1.0}, hourly=0.52))
 
     free = optimize_purchases(one_key([10] * 4, *candidates))
@@ -229,7 +229,7 @@ def test_problem_rejects_owned_quantity_of_the_wrong_shape() -> None:
 
 @pytest.fixture(scope="module")
 def realistic() -> PurchaseProblem:
-    """12 keys (4 families × 3 accounts) × 500 hours with daily cycles; the full grid of 78
+    """12 keys (4 families x 3 accounts) x 500 hours with daily cycles; the full grid of 78
     offerings; an owned RI on m4 and an owned Compute SP expiring mid-window."""
     g = grid()
     usage = daily_usage(len(g.key_ids), 500, seed=7)
@@ -287,10 +287,11 @@ def test_pulp_and_highspy_paths_agree(realistic: PurchaseProblem,
     assert through_pulp.objective == pytest.approx(realistic_solution.objective, rel=1e-9)
 
 
-def test_reductions_leave_the_optimum_unchanged() -> None:
+@pytest.mark.parametrize("cost_of_capital", [0.0, 0.08])
+def test_reductions_leave_the_optimum_unchanged(cost_of_capital: float) -> None:
     """The unreduced LP of the brief (one coverage variable per hour, commitment and key, all
-    78 candidates) has the same optimum as the reduced one, with owned commitments and a cost
-    of capital, on 48 hours (the last 12 repeat hours 12-23, so hours also collapse)."""
+    78 candidates) has the same optimum as the reduced one, with owned commitments, on 48
+    hours (the last 12 repeat hours 12-23, so hours also collapse)."""
     g = grid()
     usage = daily_usage(len(g.key_ids), 36, seed=3)
     usage = np.vstack([usage, usage[12:24]])
@@ -299,11 +300,42 @@ def test_reductions_leave_the_optimum_unchanged() -> None:
     quantity[:, 0] = 60.0
     quantity[12:, 1] = 1.5
     problem = PurchaseProblem(usage, g.key_ids, g.rates, g.offerings, owned, quantity,
-                              cost_of_capital=0.08)
+                              cost_of_capital=cost_of_capital)
     model = build_model(problem)
 
     assert model.kept.size < len(g.offerings)
     assert model.hour_groups.n_groups == 36
+    assert solve(model).objective == pytest.approx(reference_objective(problem), rel=1e-9)
+
+
+def test_reductions_are_exact_with_size_weights_and_patterns_across_shapes() -> None:
+    """A size-flexible RI (1 unit covers 1 of A or 2 of B), the same RI in a double size at a
+    worse price, a Savings Plan with the same pattern (rates 0.6, 0.3 ∝ 1, 0.5) owned in part of
+    the window, a plan over A, B, C and D (D priced as A on demand but not in the plan), and
+    A' identical to A in every pattern: the reduced and unreduced LPs agree."""
+    k3 = "aws/1/ec2/us-east-1/r4/linux/shared"
+    k4 = "aws/1/ec2/us-east-1/t2/linux/shared"
+    k5 = "aws/2/ec2/us-east-1/m4/linux/shared"
+    keys = (K, K2, k3, k4, k5)
+    candidates = (
+        unit("ri", {K: 1.0, K2: 2.0, k5: 1.0}, hourly=0.5),
+        unit("ri-double", {K: 2.0, K2: 4.0, k5: 2.0}, hourly=1.05),
+        spend("sp-ab", {K: 0.6, K2: 0.3, k5: 0.6}),
+        spend("sp-all", {K: 0.7, K2: 0.4, k3: 0.75, k4: 0.8, k5: 0.7}),
+    )
+    owned = (spend("sp-ab-owned", {K: 0.6, K2: 0.3, k5: 0.6}),
+             unit("ri-c", {k3: 1.0}, hourly=0.6))
+    usage = daily_usage(5, 60, seed=11) / 10
+    quantity = np.zeros((60, 2))
+    quantity[:20, 0] = 4.0
+    quantity[10:, 1] = 3.0
+    problem = PurchaseProblem(usage, keys, np.array([1.0, 0.55, 1.1, 1.0, 1.0]), candidates,
+                              owned, quantity)
+    model = build_model(problem)
+
+    assert [problem.candidates[o].offering_id for o in model.kept] == ["ri", "sp-all"]
+    assert len(model.patterns) == 3  # ri with the owned sp-ab, sp-all, ri-c
+    assert model.key_groups.group.tolist() == [0, 1, 2, 3, 0]
     assert solve(model).objective == pytest.approx(reference_objective(problem), rel=1e-9)
 
 

@@ -32,8 +32,8 @@ def test_quantities_round_down_to_whole_units_and_cents() -> None:
 
 
 def test_plan_reprices_the_rounded_purchase_with_the_billing_engine() -> None:
-    """Usage [10, 10, 4, 4] at on-demand 1.0, LP quantity 4.6 of an RI at 0.6 → 4 units.
-    Before: 28 on demand. After: 4 × 0.6 × 4 = 9.6 plus (6 + 6) on demand = 21.6."""
+    """Usage [10, 10, 4, 4] at on-demand 1.0, LP quantity 4.6 of an RI at 0.6 -> 4 units.
+    Before: 28 on demand. After: 4 x 0.6 x 4 = 9.6 plus (6 + 6) on demand = 21.6."""
     problem = PurchaseProblem(np.array([[10.0], [10.0], [4.0], [4.0]]), (K,), np.array([1.0]),
                               (unit("ri", {K: 1.0}, hourly=0.6),))
     plan = make_plan(problem, solution(ri=4.6), window_start=START)
@@ -57,8 +57,8 @@ def test_plan_reprices_the_rounded_purchase_with_the_billing_engine() -> None:
 
 
 def test_owned_commitments_are_billed_before_and_after() -> None:
-    """3 RIs owned on usage [10, 10, 4, 4]: before 3 × 0.6 × 4 + (7 + 7 + 1 + 1) = 23.2;
-    the LP buys 1 more: after 4 × 0.6 × 4 + 12 = 21.6."""
+    """3 RIs owned on usage [10, 10, 4, 4]: before 3 x 0.6 x 4 + (7 + 7 + 1 + 1) = 23.2;
+    the LP buys 1 more: after 4 x 0.6 x 4 + 12 = 21.6."""
     ri = unit("ri", {K: 1.0}, hourly=0.6)
     problem = PurchaseProblem(np.array([[10.0], [10.0], [4.0], [4.0]]), (K,), np.array([1.0]),
                               (ri,), owned=(ri,), owned_quantity=np.full((4, 1), 3.0))

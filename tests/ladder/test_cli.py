@@ -1,0 +1,116 @@
+"""`ladder` end to end on the bundled sample, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from core.billing import bill, summarize
+from core.db import repository
+from core.db.models import DatasetRow, PlanRow, UsageHour
+from core.db.session import create_engine_for, session_scope
+from core.domain import Commitment
+from core.settings import Settings
+from ladder.cli import app
+from providers.sample import SampleProvider
+
+runner = CliRunner()
+SHARED_SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "billing" \
+    / "focus-sample" / "focus_sample.csv"
+
+
+def _count(settings: Settings, model: type) -> int:
+    engine = create_engine_for(settings.database_url)
+    with session_scope(engine) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_optimize_stores_and_prints_a_plan_that_reprices(ladder_settings: Settings) -> None:
+    result = runner.invoke(app, ["optimize"])
+    assert result.exit_code == 0, result.output
+    assert "Actions of plan 1" in result.output
+    assert "ESR" in result.output
+
+    engine = create_engine_for(ladder_settings.database_url)
+    with session_scope(engine) as session:
+        plans = repository.list_plans(session)
+        assert len(plans) == 1
+        plan = plans[0]
+        assert plan.solver_status == "Optimal"
+        assert plan.actions, "the sample's usage makes commitments worth buying"
+        assert plan.cost_after < plan.cost_before
+        assert plan.expected_savings == pytest.approx(plan.cost_before - plan.cost_after)
+        catalog = repository.load_catalog(session, "sample")
+        assert catalog is not None
+        history = repository.load_usage(session, plan.dataset_id)
+        decision_time = plan.window_start
+        # Independent re-pricing: the owned inventory plus the plan's purchases,
+        # billed on the last window_hours of usage replayed from the decision time.
+        matrix = history.pivot_table(index="hour", columns="usage_key", values="units",
+                                     fill_value=0.0).sort_index().iloc[-plan.window_hours:]
+        keys = [k for k in catalog.key_ids if k in matrix.columns]
+        rates = np.array([catalog.on_demand_rates()[k] for k in keys])
+        owned = [c for c in SampleProvider().inventory(decision_time) if c.end > decision_time]
+        bought = [Commitment(catalog.offering(a.offering_id), a.quantity, decision_time)
+                  for a in plan.actions]
+        usage = matrix[keys].to_numpy()
+        before = summarize(bill(usage, keys, rates, owned, decision_time))
+        after = summarize(bill(usage, keys, rates, owned + bought, decision_time))
+        assert plan.cost_before == pytest.approx(before.total_cost, rel=1e-9)
+        assert plan.cost_after == pytest.approx(after.total_cost, rel=1e-9)
+        assert plan.esr_after == pytest.approx(after.esr, abs=1e-9)
+        assert plan.upfront_cash == pytest.approx(
+            sum(a.quantity * catalog.offering(a.offering_id).upfront for a in plan.actions))
+
+
+def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings) -> None:
+    assert runner.invoke(app, ["optimize"]).exit_code == 0
+    assert runner.invoke(app, ["optimize"]).exit_code == 0
+    assert _count(ladder_settings, DatasetRow) == 1
+    assert _count(ladder_settings, PlanRow) == 2
+
+
+def test_plans_list_and_show(ladder_settings: Settings) -> None:
+    assert runner.invoke(app, ["plans", "list"]).output.startswith("No plans yet")
+    assert runner.invoke(app, ["optimize"]).exit_code == 0
+    listed = runner.invoke(app, ["plans", "list"])
+    assert listed.exit_code == 0 and "sample" in listed.output and "proposed" in listed.output
+    shown = runner.invoke(app, ["plans", "show", "1"])
+    assert shown.exit_code == 0 and "Why:" in shown.output
+    missing = runner.invoke(app, ["plans", "show", "999"])
+    assert missing.exit_code == 1
+    assert "no plan with id 999" in missing.output
+
+
+@pytest.mark.skipif(not SHARED_SAMPLE.exists(), reason="shared FOCUS sample not present")
+def test_ingest_real_focus_sample(ladder_settings: Settings) -> None:
+    result = runner.invoke(app, ["ingest", str(SHARED_SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "26 of 1000 rows were compute usage" in result.output
+    again = runner.invoke(app, ["ingest", str(SHARED_SAMPLE)])
+    assert "Already stored" in again.output
+    assert _count(ladder_settings, DatasetRow) == 1
+
+
+def test_ingest_bad_file_names_the_problem_and_stores_nothing(
+    ladder_settings: Settings, tmp_path: Path
+) -> None:
+    bad = tmp_path / "not-focus.csv"
+    bad.write_text("a,b,c\n1,2,3\n")
+    result = runner.invoke(app, ["ingest", str(bad)])
+    assert result.exit_code == 2
+    assert "not-focus.csv" in result.output
+    assert _count(ladder_settings, DatasetRow) == 0
+    assert _count(ladder_settings, UsageHour) == 0
+
+
+def test_every_command_has_help() -> None:
+    for command in (["--help"], ["optimize", "--help"], ["ingest", "--help"],
+                    ["plans", "list", "--help"], ["plans", "show", "--help"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output
