@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -32,6 +34,104 @@ class Provider(Protocol):
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
         """Commitments owned and active at ``at`` (or starting later)."""
+        ...
+
+
+class OrderStatus(StrEnum):
+    """Where a provider order stands."""
+
+    ACTIVE = "active"          # bought and applying
+    PENDING = "pending"        # accepted, not yet active (payment pending, queued)
+    FAILED = "failed"          # refused by the provider
+    NOT_FOUND = "not_found"    # the provider has no trace of it (safe to try again)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRequest:
+    """Buy ``quantity`` of an offering; ``idempotency_key`` derives from the plan and action.
+
+    ``limit_upfront`` caps the upfront price the provider may charge (AWS's
+    ``LimitPrice``); ``start`` asks for a queued purchase at a later time.
+    """
+
+    idempotency_key: str
+    offering_id: str
+    quantity: float
+    limit_upfront: float | None = None
+    start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRequest:
+    """Exchange convertible commitments for ``quantity`` of another offering."""
+
+    idempotency_key: str
+    commitment_ids: tuple[str, ...]
+    target_offering_id: str
+    quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    """Return (refund) a commitment while the provider still allows it."""
+
+    idempotency_key: str
+    commitment_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What an order would cost, and whether the provider would accept it."""
+
+    valid: bool
+    upfront: float
+    hourly: float
+    currency: str = "USD"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """The provider's answer to an order, or to a look-up of an earlier one."""
+
+    idempotency_key: str
+    status: OrderStatus
+    commitment_ids: tuple[str, ...] = ()
+    detail: str = ""
+
+
+@runtime_checkable
+class Market(Protocol):
+    """What Ladder needs to act on a cloud: quote, buy, exchange, return — and look first.
+
+    Every order carries an idempotency key. ``find_order`` answers whether an
+    order with that key already reached the provider, so that a retry after an
+    unknown outcome looks before it buys (the executor's exactly-once rule).
+    Errors are :class:`core.errors.ProviderError` with ``retryable`` set.
+    """
+
+    def quote_purchase(self, request: PurchaseRequest) -> Quote:
+        """Price a purchase without making it."""
+        ...
+
+    def purchase(self, request: PurchaseRequest) -> OrderResult:
+        """Place a purchase. Irreversible for most offerings: only the executor calls this."""
+        ...
+
+    def quote_exchange(self, request: ExchangeRequest) -> Quote:
+        """Price an exchange of convertible commitments; ``valid`` says if the provider allows it."""
+        ...
+
+    def exchange(self, request: ExchangeRequest) -> OrderResult:
+        """Exchange convertible commitments."""
+        ...
+
+    def return_commitment(self, request: ReturnRequest) -> OrderResult:
+        """Return a commitment inside the provider's return window."""
+        ...
+
+    def find_order(self, idempotency_key: str) -> OrderResult:
+        """Whether an order with this key reached the provider, and its outcome."""
         ...
 
 
