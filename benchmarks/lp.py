@@ -22,9 +22,15 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.billing import schedule
+from core.billing import apply_commitments, schedule, summarize
 from core.domain import Offering
-from optimizer.lp import PurchaseModel, PurchaseProblem, build_model, solve
+from optimizer.lp import (
+    PurchaseModel,
+    PurchaseProblem,
+    amortized_with_capital,
+    build_model,
+    solve,
+)
 from optimizer.plan import make_plan
 from providers.focus import read_focus
 from providers.sample import SampleProvider
@@ -110,7 +116,21 @@ def main() -> None:
         print(f"    {count:>9,}  {label}")
 
     plan = make_plan(problem, solution, window_start=start)
-    print(f"  LP objective (new commitments + on-demand, owned sunk): ${solution.objective:,.2f}")
+    owned_cost = summarize(apply_commitments(problem.usage, problem.key_ids,
+                                             problem.on_demand_rates, problem.owned,
+                                             problem.owned_active)).commitment_cost
+    by_id = {o.offering_id: o for o in problem.candidates}
+    # The LP charges interest on upfront cash; the billing engine does not: add it back.
+    capital = sum(
+        a.quantity * problem.hours
+        * (amortized_with_capital(by_id[a.offering_id], problem.cost_of_capital)
+           - by_id[a.offering_id].amortized_hourly)
+        for a in plan.actions
+    )
+    billed = plan.cost_after - owned_cost + capital
+    print(f"  LP objective (new commitments + on-demand, owned sunk): ${solution.objective:,.2f}; "
+          f"billed, rounded plan, same terms: ${billed:,.2f} "
+          f"({billed / solution.objective - 1:+.3%})")
     print(f"  billed: on-demand equivalent ${plan.on_demand_equivalent:,.2f}, "
           f"before ${plan.cost_before:,.2f} (ESR {plan.esr_before:.1%}), "
           f"after ${plan.cost_after:,.2f} (ESR {plan.esr_after:.1%})")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from forecasting.base import Forecaster
 from forecasting.calibration import LeadErrors
@@ -93,7 +94,7 @@ class GradientBoostingForecaster(Forecaster):
 
     def __init__(self, horizon: int = WEEK, max_iter: int = 200, learning_rate: float = 0.05,
                  max_leaf_nodes: int = 31, min_samples_leaf: int = 40,
-                 max_rows: int = 200_000, min_rows: int = 2_000,
+                 max_rows: int = 200_000, min_rows: int = 2_000, n_threads: int = 1,
                  random_state: int = 0) -> None:
         self.horizon = horizon
         self.max_iter = max_iter
@@ -102,6 +103,7 @@ class GradientBoostingForecaster(Forecaster):
         self.min_samples_leaf = min_samples_leaf
         self.max_rows = max_rows
         self.min_rows = min_rows
+        self.n_threads = n_threads
         self.random_state = random_state
 
     def _rows(self, clean: np.ndarray, raw: np.ndarray, origins: list[int],
@@ -146,6 +148,11 @@ class GradientBoostingForecaster(Forecaster):
         )
 
     def _fit(self, raw: np.ndarray, clean: np.ndarray) -> None:
+        # OpenMP threads that spin on a busy machine cost more than they give.
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            self._fit_models(raw, clean)
+
+    def _fit_models(self, raw: np.ndarray, clean: np.ndarray) -> None:
         clean_masked = _masked(clean, self.starts_)
         raw_masked = _masked(raw, self.starts_)
         n_hours = raw.shape[0]
@@ -181,6 +188,10 @@ class GradientBoostingForecaster(Forecaster):
     def _quantiles(self, horizon: int, levels: tuple[float, ...]) -> np.ndarray:
         if self.fallback_ is not None:
             return self.fallback_._quantiles(horizon, levels)
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            return self._predict_quantiles(horizon, levels)
+
+    def _predict_quantiles(self, horizon: int, levels: tuple[float, ...]) -> np.ndarray:
         n_keys = len(self.usage_keys_)
         leads = np.arange(1, horizon + 1)
         features, scale = origin_features(self.history_, self.hours_, leads, np.arange(n_keys))

@@ -302,12 +302,17 @@ def add_coverage_variables(builder: LinearModelBuilder, reduced: _Reduced) -> _C
     """y[g,P,j] >= 0 where key j has usage in hour g and pattern P has capacity then."""
     has_capacity = reduced.capacity > 0
     has_capacity[:, reduced.kept_pattern] = True
-    mask = ((reduced.usage[:, None, :] > 0) & has_capacity[:, :, None]
-            & (reduced.weights > 0)[None, :, :])
-    group, pattern, key = np.nonzero(mask)
-    if group.size == 0:
+    groups, patterns, keys = [], [], []
+    for p in range(len(reduced.patterns)):
+        covered = np.flatnonzero(reduced.weights[p] > 0)
+        g, j = np.nonzero((reduced.usage[:, covered] > 0) & has_capacity[:, p, None])
+        groups.append(g)
+        patterns.append(np.full(g.size, p, dtype=np.intp))
+        keys.append(covered[j])
+    if not groups or sum(g.size for g in groups) == 0:
         empty = np.zeros(0, dtype=np.intp)
         return _Coverage(empty, empty, empty, empty)
+    group, pattern, key = (np.concatenate(a).astype(np.intp) for a in (groups, patterns, keys))
     hours = reduced.hour_groups.first
     column = builder.add_variables(
         "coverage", (hours[group], pattern, reduced.key_groups.first[key]),

@@ -1,6 +1,7 @@
 """Exact reductions that make the purchase LP small.
 
-Each changes the size of the linear program, never its optimum. Write the
+Each changes the size of the linear program, never its optimum (two prices within
+a relative 1e-12 count as equal, so "never" is up to that). Write the
 capacity constraint of any commitment ``c`` as ``Σ_k a_c[k] · y_ck ≤ q_c`` with
 ``a_c[k] = 1 / covers_c[k]`` for a unit offering and ``a_c[k] = rates_c[k]`` for a
 spend offering: covering one unit-hour of key ``k`` uses ``a_c[k]`` of the
@@ -10,8 +11,8 @@ commitment. At a price ``p_c`` per unit-hour, candidate ``c`` covers key ``k`` a
 **Dominated candidates** (:func:`prune_candidates`). Candidate A dominates B when
 A covers every key B covers, each at a price per unit of coverage no higher:
 ``p_A · a_A[k] ≤ p_B · a_B[k]``. Any coverage B gives, A gives for no more money
-(buy ``Σ_k a_A[k] y_k`` of A for B's ``y``), so B is in no optimum that A cannot
-match, and the LP need not hold B. The simplest case is the one of identical
+(buy ``Σ_k a_A[k] y_k`` of A for B's ``y``), so some optimum does without B and
+the LP need not hold it. The simplest case is the one of identical
 coverage patterns: offerings whose vectors ``a`` are proportional on the same key
 set (the 12 RI variants of a family, the 6 EC2 Instance Savings Plans of a family)
 are interchangeable up to their price per unit of coverage and only the cheapest
@@ -97,9 +98,9 @@ def prune_candidates(
     table = coverage_prices(candidates, key_ids, np.asarray(prices, dtype=np.float64))
     covers_any = np.asarray(np.isfinite(table).any(axis=1), dtype=bool)
     # no_worse[a, b]: a covers every key b covers, at no more per unit of coverage.
-    no_worse: npt.NDArray[np.bool_] = np.all(
-        table[:, None, :] <= table[None, :, :] * (1 + TIE_RTOL), axis=2
-    )
+    no_worse = np.zeros((len(candidates), len(candidates)), dtype=bool)
+    for a in range(len(candidates)):
+        no_worse[a] = np.all(table[a] <= table * (1 + TIE_RTOL), axis=1)
     tie = no_worse & no_worse.T
     ranks = [_tie_rank(o) for o in candidates]
     order = np.empty(len(candidates), dtype=np.intp)

@@ -135,9 +135,39 @@ class Market(Protocol):
         ...
 
 
+def is_irreversible(market: object) -> bool:
+    """Whether a market's commitments can never be exchanged or returned once bought.
+
+    A market says so with a class attribute ``irreversible = True`` (GCP commitments
+    cannot be cancelled); markets without the attribute are reversible within the
+    provider's own rules. The executor reads this before it buys.
+    """
+    return bool(getattr(market, "irreversible", False))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of ``ladder providers check``: a credential or permission, whether it works."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A provider that can say whether its credentials and permissions work, without buying."""
+
+    def check(self) -> Sequence[CheckResult]:
+        """Probe credentials and each permission Ladder needs; never raises for a failed probe."""
+        ...
+
+
 # name -> "module:factory"; the module is imported only when the provider is asked for.
 _REGISTRY: dict[str, str] = {
     "sample": "providers.sample:SampleProvider",
+    "azure": "providers.azure:AzureProvider",
+    "gcp": "providers.gcp:GcpProvider",
 }
 
 

@@ -42,21 +42,28 @@ QUANTITY_TOLERANCE = 1e-9
 # for a unit offering, rates[k] for a spend one); decision hours D = {w, w + c, w + 2c, …}
 # (c = cadence) and, per offering, D[o] = {d ∈ D : d + T[o] ≤ H}.
 #
-# Variables: x[o,d] ≥ 0, the units of o bought at d ∈ D[o]; y[o,k,h] ≥ 0, the units of
-# key k's usage that o covers in hour h ∈ W (only where u[h,k] > 0). Tranches of one
-# offering bought at different hours are interchangeable in billing, so coverage is per
-# offering, not per tranche, and o's capacity in hour h is the sum of its active tranches.
+# Variables: x[o,d] ≥ 0, the units of o bought at d ∈ D[o]; z[o,s] ≥ 0, o's active size on
+# segment s; y[o,k,h] ≥ 0, the units of key k's usage that o covers in hour h ∈ W. The
+# hours at which o's size can change (its decision hours d and expiries d + T[o]) cut W
+# into segments s = [t[s], t[s+1]); s(h) is the segment of hour h. Tranches of one offering
+# bought at different hours are interchangeable in billing, so coverage is per offering,
+# not per tranche.
 #
 #   minimise   Σ_o Σ_{d∈D[o]} T[o] p[o] x[o,d]  +  Σ_{h∈W} Σ_k r[k] (u[h,k] − Σ_{o: k∈E[o]} y[o,k,h])
-#   subject to Σ_{o: k∈E[o]} y[o,k,h] ≤ u[h,k]                                   (usage)
-#              Σ_{k∈E[o]} a[o,k] y[o,k,h] − Σ_{d∈D[o], d ≤ h < d+T[o]} x[o,d] ≤ 0     (capacity)
-#              x ≥ 0,  0 ≤ y[o,k,h] ≤ u[h,k]
+#   subject to Σ_{o: k∈E[o]} y[o,k,h] ≤ u[h,k]                       (usage)
+#              Σ_{k∈E[o]} a[o,k] y[o,k,h] − z[o,s(h)] ≤ 0              (capacity)
+#              z[o,s] − Σ_{d∈D[o], d ≤ t[s] < d+T[o]} x[o,d] ≤ 0        (tranches)
+#              x ≥ 0,  z ≥ 0,  0 ≤ y[o,k,h] ≤ u[h,k]
 #
 # A purchase at d ≥ w with d + T[o] ≤ H is active only inside W, so T[o] p[o] x[o,d] is
 # exactly what the billing engine charges it in the window; nothing is owned at the start.
-# The usage row is written only for keys that two or more offerings cover (for the others
-# the bound on y is the same constraint); the constant Σ_W Σ_k r[k] u[h,k] is the offset, so
-# the objective is the window's cost under the LP's allocation of coverage.
+# z[o,s] ≤ (not =) its tranches is enough: z only caps coverage. Through z, each x[o,d]
+# appears in the few segments of its term instead of the T[o] hourly capacity rows, which
+# keeps the matrix sparse (an interior point method's normal equations stay sparse too).
+# Coverage exists only where u[h,k] > 0 and o can be active; the usage row is written only
+# for keys that two or more offerings cover (for the others the bound on y is the same
+# constraint). The constant Σ_W Σ_k r[k] u[h,k] is the offset, so the objective is the
+# window's cost under the LP's allocation of coverage.
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,18 @@ class _Purchases:
 
 
 @dataclass(frozen=True, eq=False)
+class _Segments:
+    """The z columns of one offering: segment starts ``t[0] < t[1] < …`` and the end of the last."""
+
+    column: IntArray
+    bounds: IntArray
+
+    def of(self, hours: IntArray) -> IntArray:
+        """The z column of the segment holding each hour (hours inside the segments only)."""
+        return self.column[np.searchsorted(self.bounds, hours, side="right") - 1]
+
+
+@dataclass(frozen=True, eq=False)
 class _Coverage:
     """The y columns: offering, key and window hour of each, and its capacity weight."""
 
@@ -131,26 +150,64 @@ def add_purchase_variables(
         offering_of.append(np.full(len(fits), o, dtype=np.intp))
         hour_of.append(np.array(fits, dtype=np.intp))
         cost.append(np.full(len(fits), offering.amortized_hourly * offering.term_hours))
-    offering_idx = np.concatenate(offering_of) if offering_of else np.zeros(0, dtype=np.intp)
-    hour_idx = np.concatenate(hour_of) if hour_of else np.zeros(0, dtype=np.intp)
-    if offering_idx.size == 0:
-        return _Purchases(offering_idx, offering_idx, hour_idx)
+    offering_idx = np.concatenate(offering_of)
+    hour_idx = np.concatenate(hour_of)
     column = builder.add_variables("purchase", (offering_idx, hour_idx),
                                    cost=np.concatenate(cost))
     return _Purchases(column, offering_idx, hour_idx)
 
 
+def add_segment_variables(
+    builder: LinearModelBuilder, offerings: Sequence[Offering], purchases: _Purchases
+) -> list[_Segments]:
+    """z[o,s] ≥ 0, o's size on each segment between its decision hours and expiries."""
+    segments = []
+    for o, offering in enumerate(offerings):
+        bought = purchases.hour[purchases.offering == o]
+        bounds = np.unique(np.concatenate([bought, bought + offering.term_hours]))
+        starts = bounds[:-1]
+        column = builder.add_variables("size", (np.full(starts.size, o, dtype=np.intp), starts),
+                                       cost=0.0)
+        segments.append(_Segments(column, bounds))
+    return segments
+
+
+def add_tranche_constraints(
+    builder: LinearModelBuilder, offerings: Sequence[Offering], purchases: _Purchases,
+    segments: Sequence[_Segments],
+) -> None:
+    """z[o,s] ≤ Σ of o's tranches active at the segment's start."""
+    rows, columns, values, labels_o, labels_t = [], [], [], [], []
+    first = 0
+    for o, offering in enumerate(offerings):
+        starts = segments[o].bounds[:-1]
+        mine = np.flatnonzero(purchases.offering == o)
+        bought = purchases.hour[mine]
+        # active[s, i]: tranche i is active at the start of segment s.
+        active = (bought[None, :] <= starts[:, None]) & \
+            (starts[:, None] < bought[None, :] + offering.term_hours)
+        s, i = np.nonzero(active)
+        rows += [np.arange(starts.size) + first, s + first]
+        columns += [segments[o].column, purchases.column[mine[i]]]
+        values += [np.ones(starts.size), np.full(s.size, -1.0)]
+        labels_o.append(np.full(starts.size, o, dtype=np.intp))
+        labels_t.append(starts)
+        first += starts.size
+    builder.add_constraints("tranches", (np.concatenate(labels_o), np.concatenate(labels_t)),
+                            row=np.concatenate(rows), column=np.concatenate(columns),
+                            coefficient=np.concatenate(values), upper=0.0)
+
+
 def add_coverage_variables(
-    builder: LinearModelBuilder, usage: FloatArray, rates: FloatArray, warmup: int,
-    vectors: Sequence[tuple[IntArray, FloatArray]], active: npt.NDArray[np.bool_],
+    builder: LinearModelBuilder, usage: FloatArray, rates: FloatArray,
+    vectors: Sequence[tuple[IntArray, FloatArray]], segments: Sequence[_Segments],
 ) -> _Coverage:
     """y[o,k,h] in [0, u[h,k]] where o covers k, u[h,k] > 0 and o can be active in h."""
     parts: list[tuple[IntArray, IntArray, IntArray, FloatArray]] = []
-    window = usage[warmup:]
     for o, (keys, weights) in enumerate(vectors):
-        mask = (window[:, keys] > 0) & active[:, o][:, None]
-        h, j = np.nonzero(mask)
-        parts.append((np.full(h.size, o, dtype=np.intp), keys[j], h + warmup, weights[j]))
+        lo, hi = int(segments[o].bounds[0]), int(segments[o].bounds[-1])
+        h, j = np.nonzero(usage[lo:hi, keys] > 0)
+        parts.append((np.full(h.size, o, dtype=np.intp), keys[j], h + lo, weights[j]))
     offering = np.concatenate([p[0] for p in parts])
     key = np.concatenate([p[1] for p in parts])
     hour = np.concatenate([p[2] for p in parts])
@@ -178,34 +235,25 @@ def add_usage_constraints(builder: LinearModelBuilder, coverage: _Coverage, usag
 
 
 def add_capacity_constraints(
-    builder: LinearModelBuilder, coverage: _Coverage, purchases: _Purchases,
-    offerings: Sequence[Offering], warmup: int, end: int,
+    builder: LinearModelBuilder, coverage: _Coverage, segments: Sequence[_Segments],
+    end: int,
 ) -> None:
-    """Σ_k a[o,k] y[o,k,h] ≤ Σ of o's tranches active in h, for every offering and window hour."""
+    """Σ_k a[o,k] y[o,k,h] ≤ z[o,s(h)] for every offering and hour where o covers usage."""
     if coverage.column.size == 0:
         return
-    span = end - warmup
-    cell, row = np.unique(coverage.offering * span + (coverage.hour - warmup),
-                          return_inverse=True)
-    row = row.reshape(-1)
-    offering, hour = np.divmod(cell, span)
-    rows, columns, values = [row], [coverage.column], [coverage.weight]
-    for o in range(len(offerings)):
-        mine = np.flatnonzero(purchases.offering == o)
-        if mine.size == 0:
-            continue
-        term = np.arange(offerings[o].term_hours)
-        active = purchases.hour[mine][:, None] + term[None, :]          # (n_d, T) hours
-        cells = o * span + (active - warmup)
-        # A tranche only needs a term in the rows that exist: hours where o covers some usage.
-        found = np.minimum(np.searchsorted(cell, cells), cell.size - 1)
-        keep = cell[found] == cells
-        rows.append(found[keep])
-        columns.append(np.broadcast_to(purchases.column[mine][:, None], cells.shape)[keep])
-        values.append(np.full(int(keep.sum()), -1.0))
-    builder.add_constraints("capacity", (offering, hour + warmup), row=np.concatenate(rows),
-                            column=np.concatenate(columns), coefficient=np.concatenate(values),
-                            upper=0.0)
+    cell, row = np.unique(coverage.offering * end + coverage.hour, return_inverse=True)
+    offering, hour = np.divmod(cell, end)
+    size = np.empty(cell.size, dtype=np.intp)
+    for o, segment in enumerate(segments):
+        mine = offering == o
+        size[mine] = segment.of(hour[mine])
+    builder.add_constraints(
+        "capacity", (offering, hour),
+        row=np.concatenate([row.reshape(-1), np.arange(cell.size)]),
+        column=np.concatenate([coverage.column, size]),
+        coefficient=np.concatenate([coverage.weight, np.full(cell.size, -1.0)]),
+        upper=0.0,
+    )
 
 
 def build_oracle_model(
@@ -217,23 +265,20 @@ def build_oracle_model(
     rates = np.array([catalog.on_demand_rates()[k] for k in trace.key_ids])
     hours = decision_hours(end, catalog.offerings, cadence_hours=cadence_hours,
                            warmup_hours=warmup_hours, source=trace.source)
-    offerings = tuple(o for o in catalog.offerings if buyable([o], hours[0], end))
+    offerings = buyable(catalog.offerings, hours[0], end)
     vectors = [_capacity_vector(o, trace.key_ids) for o in offerings]
 
     builder = LinearModelBuilder("hindsight")
     builder.offset = float((usage[warmup_hours:] @ rates).sum())
     purchases = add_purchase_variables(builder, offerings, hours, end)
-    # o can only be active in [first decision, last decision + term).
-    active = np.zeros((end - warmup_hours, len(offerings)), dtype=bool)
-    for o, offering in enumerate(offerings):
-        mine = purchases.hour[purchases.offering == o]
-        active[mine.min() - warmup_hours:mine.max() + offering.term_hours - warmup_hours, o] = True
-    coverage = add_coverage_variables(builder, usage, rates, warmup_hours, vectors, active)
+    segments = add_segment_variables(builder, offerings, purchases)
+    coverage = add_coverage_variables(builder, usage, rates, vectors, segments)
     per_key = np.zeros(len(trace.key_ids), dtype=np.intp)
     for keys, _ in vectors:
         per_key[keys] += 1
     add_usage_constraints(builder, coverage, usage, per_key)
-    add_capacity_constraints(builder, coverage, purchases, offerings, warmup_hours, end)
+    add_capacity_constraints(builder, coverage, segments, end)
+    add_tranche_constraints(builder, offerings, purchases, segments)
     return builder.build(), purchases, offerings
 
 

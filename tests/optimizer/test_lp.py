@@ -341,6 +341,6 @@ def test_reductions_are_exact_with_size_weights_and_patterns_across_shapes() -> 
 
 def test_time_limit_is_a_solver_error_not_an_optimum(realistic: PurchaseProblem) -> None:
     for backend in ("highs", "pulp"):
-        model = build_model(realistic, backend=backend)  # type: ignore[arg-type]
+        model = build_model(realistic, backend=backend)
         with pytest.raises(SolverError, match="Time limit"):
             solve(model, time_limit_s=1e-6)
