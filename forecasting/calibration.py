@@ -1,11 +1,19 @@
-"""Empirical (conformal) quantiles of forecast errors, by lead time.
+"""Empirical (conformal) quantiles of forecast errors, by day of lead.
 
-Forecast errors collected on held-out hours, each divided by the level of the
-series at its origin (so that a key that grew tenfold still borrows the right
-width), are pooled by day of lead: errors of leads 1–24 h, 25–48 h, and so on.
-A bucket with too few errors, and every lead beyond the errors collected, takes
-the last well-filled bucket widened by ``sqrt`` of the ratio of the leads, as
-for a random walk.
+Forecast errors collected on held-out hours — each divided by the level of the
+series at its origin, so that a key that grew tenfold still borrows the right
+width — are pooled by day of lead (leads 1–24 h, 25–48 h, …). From them:
+
+* offsets are **centred** on the errors' median: the point forecast stays the
+  median, because a bias seen over a few origins is more often a level shift
+  that has already happened than a lasting bias;
+* levels are **widened for small samples**, as split conformal prediction does:
+  with errors from ``n`` origins (days are not independent hours, so origins
+  are what count) the level ``τ`` is read at ``0.5 + (τ - 0.5)(1 + 1/n)``,
+  clamped to the observed extremes;
+* a bucket from fewer than ``MIN_ORIGINS`` origins, and every lead beyond the
+  errors collected, takes the last well-filled bucket widened by ``sqrt`` of
+  the ratio of the leads, as for a random walk.
 """
 
 from __future__ import annotations
@@ -15,7 +23,32 @@ import numpy as np
 from forecasting.robust import quiet
 
 BUCKET_HOURS = 24
-MIN_ERRORS = 24
+MIN_ORIGINS = 2
+import os
+SAMPLES_PER_ORIGIN = float(os.environ.get("SPO", "1"))
+
+
+def adjusted_levels(levels: np.ndarray, n_origins: np.ndarray) -> np.ndarray:
+    """Levels widened for a sample of ``n_origins`` origins, shape ``(len(levels), K)``."""
+    n = np.maximum(n_origins, 1)[None, :]
+    return np.clip(0.5 + (levels[:, None] - 0.5) * (1.0 + 1.0 / (SAMPLES_PER_ORIGIN * n)), 0.0, 1.0)
+
+
+def column_quantiles(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Per column ``j`` of ``values`` (NaN ignored), the quantiles at ``levels[:, j]``.
+
+    Linear interpolation, as ``np.quantile``; vectorised over columns, which may
+    each have a different number of values and levels.
+    """
+    ordered = np.sort(values, axis=0)  # NaN last
+    count = (~np.isnan(values)).sum(axis=0)
+    position = levels * np.maximum(count - 1, 0)[None, :]
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, np.maximum(count - 1, 0)[None, :])
+    weight = position - below
+    low = np.take_along_axis(ordered, below, axis=0)
+    high = np.take_along_axis(ordered, above, axis=0)
+    return np.asarray(low + weight * (high - low))
 
 
 class LeadErrors:
@@ -29,11 +62,6 @@ class LeadErrors:
     def __init__(self, errors: np.ndarray) -> None:
         self.errors = errors
 
-    @classmethod
-    def empty(cls, n_keys: int) -> LeadErrors:
-        """No errors at all: every quantile offset is zero."""
-        return cls(np.full((0, BUCKET_HOURS, n_keys), np.nan))
-
     def quantiles(self, levels: tuple[float, ...], horizon: int) -> np.ndarray:
         """Offsets per unit of level for each quantile level, lead and key."""
         n_origins, n_leads, n_keys = self.errors.shape
@@ -42,17 +70,19 @@ class LeadErrors:
         best = np.zeros((len(levels), n_keys))
         best_bucket = np.zeros(n_keys, dtype=int)
         good = np.zeros(n_keys, dtype=bool)
-        level_array = np.asarray(levels)
+        level_array = np.asarray(levels, dtype=float)
         for bucket in range(-(-horizon // BUCKET_HOURS)):
             lo, hi = bucket * BUCKET_HOURS, min((bucket + 1) * BUCKET_HOURS, horizon)
             if bucket < n_buckets and n_origins:
-                block = self.errors[:, lo: (bucket + 1) * BUCKET_HOURS].reshape(-1, n_keys)
-                counts = (~np.isnan(block)).sum(axis=0)
-                enough = counts >= MIN_ERRORS
+                block = self.errors[:, lo: (bucket + 1) * BUCKET_HOURS]
+                origins = (~np.isnan(block)).any(axis=1).sum(axis=0)
+                enough = origins >= MIN_ORIGINS
                 if enough.any():
+                    values = block[:, :, enough].reshape(-1, int(enough.sum()))
                     with quiet():
-                        q = np.nanquantile(block[:, enough], level_array, axis=0)
-                    best[:, enough] = q
+                        centre = np.nanmedian(values, axis=0)
+                    q = column_quantiles(values, adjusted_levels(level_array, origins[enough]))
+                    best[:, enough] = q - centre[None, :]
                     best_bucket[enough] = bucket
                     good |= enough
             widen = np.sqrt((bucket + 1.0) / (best_bucket + 1.0))

@@ -133,6 +133,6 @@ class SeasonalProfile(Forecaster):
         unseen = np.isnan(offsets[0, 0])
         if unseen.any():
             with quiet():
-                spread = np.nanquantile(self.spread_[:, unseen], levels, axis=0)
-            offsets[:, :, unseen] = np.nan_to_num(spread)[:, None, :]
+                spread = np.nanquantile(self.spread_[:, unseen], (*levels, 0.5), axis=0)
+            offsets[:, :, unseen] = np.nan_to_num(spread[:-1] - spread[-1])[:, None, :]
         return forecast[None] + offsets * level[None, None, :]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from core.domain import Catalog, Commitment
+from core.errors import ProviderError
 
 
 @runtime_checkable
@@ -145,6 +146,16 @@ def is_irreversible(market: object) -> bool:
     return bool(getattr(market, "irreversible", False))
 
 
+class ActionNotSupported(ProviderError):
+    """The provider cannot do this at all (GCP commitments can be neither exchanged nor returned).
+
+    Never retryable; ``code`` is ``"NotSupported"``.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, code="NotSupported")
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """One line of ``ladder providers check``: a credential or permission, whether it works."""
@@ -166,6 +177,7 @@ class Checkable(Protocol):
 # name -> "module:factory"; the module is imported only when the provider is asked for.
 _REGISTRY: dict[str, str] = {
     "sample": "providers.sample:SampleProvider",
+    "aws": "providers.aws:AwsProvider",
     "azure": "providers.azure:AzureProvider",
     "gcp": "providers.gcp:GcpProvider",
 }

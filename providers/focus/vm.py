@@ -82,6 +82,7 @@ def read_vm_focus(path: str | Path, rules: VmRules) -> FocusUsage:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
+        con.register("vm_lookup", _lookup(rules))
         rows_read = sum(_load(con, i, file, rules.extra_columns) for i, file in enumerate(files))
         _classify(con, len(files), rules)
         checks.check_rows(con, names)
@@ -145,10 +146,7 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -
         [f"TRY_CAST({c} AS TIMESTAMPTZ) AS {c}_ts" for c in TIMESTAMPS]
         + [f"TRY_CAST({c} AS DOUBLE) AS {c}_num" for c in NUMERIC]
     )
-    lookup = rules.lookup if rules.lookup is not None else pd.DataFrame(
-        {"instance_type": pd.Series([], dtype="object")}
-    )
-    con.register("vm_lookup", lookup)
+    lookup = _lookup(rules)
     lookup_columns = "".join(
         f", vm_lookup.{c} AS lookup_{c}" for c in lookup.columns if c != "instance_type"
     )
@@ -178,7 +176,13 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -
                 RegionId, family, platform, tenancy) END AS usage_key
         FROM keyed
     """)
-    con.unregister("vm_lookup")
+
+
+def _lookup(rules: VmRules) -> pd.DataFrame:
+    """The rules' lookup table, or an empty one keyed by ``instance_type``."""
+    if rules.lookup is not None:
+        return rules.lookup
+    return pd.DataFrame({"instance_type": pd.Series([], dtype="object")})
 
 
 def _counts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:

@@ -1,0 +1,67 @@
+"""GCP errors as Ladder's ProviderError, and which of them are worth retrying."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from core.errors import ProviderError
+
+RETRYABLE: tuple[type[Exception], ...] = (
+    gexc.TooManyRequests,       # 429: throttled, nothing done
+    gexc.InternalServerError,   # 500
+    gexc.BadGateway,            # 502
+    gexc.ServiceUnavailable,    # 503
+    gexc.GatewayTimeout,        # 504
+    gexc.DeadlineExceeded,
+)
+"""Errors the SDK's retry policy retries: throttling and transient server errors."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a retry of the same request may succeed."""
+    return isinstance(exc, RETRYABLE)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The ``Retry-After`` seconds of the HTTP response behind ``exc``, if any."""
+    response: Any = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def error_code(exc: BaseException) -> str:
+    """The most specific code GCP gave: the error reason (``QUOTA_EXCEEDED``) or the status."""
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return str(reason)
+    errors = getattr(exc, "errors", None) or []
+    for item in errors:
+        if isinstance(item, dict) and item.get("reason"):
+            return str(item["reason"])
+    code = getattr(exc, "code", None)
+    name = getattr(code, "name", None)
+    return str(name or code or type(exc).__name__)
+
+
+def to_provider_error(exc: Exception, action: str) -> ProviderError:
+    """The ProviderError for a failed GCP call (never with credentials in its message)."""
+    if isinstance(exc, gexc.RetryError):
+        cause = exc.cause if isinstance(exc.cause, Exception) else exc
+        return ProviderError(
+            f"GCP {action}: gave up after retries ({type(cause).__name__}: "
+            f"{getattr(cause, 'message', cause)})",
+            retryable=True, retry_after_s=retry_after(cause), code=error_code(cause),
+        )
+    if isinstance(exc, gexc.GoogleAPICallError):
+        return ProviderError(
+            f"GCP {action}: {exc.code} {exc.message}",
+            retryable=is_retryable(exc), retry_after_s=retry_after(exc), code=error_code(exc),
+        )
+    return ProviderError(f"GCP {action}: {type(exc).__name__}: {exc}", retryable=True,
+                         code=type(exc).__name__)
