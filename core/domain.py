@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 HOUR = timedelta(hours=1)
+HOURS_PER_MONTH = 730.0
 
 
 class Shape(StrEnum):
@@ -39,9 +40,16 @@ class PaymentOption(StrEnum):
 
 
 class ActionKind(StrEnum):
-    """What an action of a plan does."""
+    """What an action of a plan does.
+
+    ``EXCHANGE`` trades an owned convertible commitment for another offering of at
+    least the same value; ``RETURN`` hands back a spend commitment bought within
+    the provider's return window.
+    """
 
     PURCHASE = "purchase"
+    EXCHANGE = "exchange"
+    RETURN = "return"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +209,54 @@ class Commitment:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionExplanation:
+    """Why an action, in the figures of the scenarios it was decided on (dollars, units, hours).
+
+    ``covered_units_per_hour`` is the usage it covers per hour in the median
+    scenario; ``expected_utilisation`` the used share of what it commits, averaged
+    over the scenarios; ``break_even_hours`` the hours after which its cumulative
+    savings repay its upfront (``None``: never within its term, 0: from the first
+    hour); ``savings_median`` and ``savings_bad`` what it saves over the horizon in
+    the median scenario and in the bad one (the 10th percentile of its savings).
+    """
+
+    covered_units_per_hour: float
+    expected_utilisation: float
+    break_even_hours: float | None
+    savings_median: float
+    savings_bad: float
+    horizon_hours: int
+
+    @property
+    def break_even_month(self) -> float | None:
+        """Break-even in 730-hour months."""
+        return None if self.break_even_hours is None else self.break_even_hours / HOURS_PER_MONTH
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """JSON-ready figures (for a plan's ``details``)."""
+        return {
+            "covered_units_per_hour": self.covered_units_per_hour,
+            "expected_utilisation": self.expected_utilisation,
+            "break_even_hours": self.break_even_hours,
+            "break_even_month": self.break_even_month,
+            "savings_median": self.savings_median,
+            "savings_bad": self.savings_bad,
+            "horizon_hours": self.horizon_hours,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
-    """One step of a plan: buy ``quantity`` of an offering, with the reason why."""
+    """One step of a plan: buy, exchange or return ``quantity`` of an offering, and why.
+
+    For a purchase, ``upfront_cost`` is the cash paid now. For an exchange,
+    ``commitment_id`` names the owned commitment given up, ``offering_id`` its
+    offering and ``quantity`` the units given up; ``target_offering_id`` and
+    ``target_quantity`` say what is received. For a return, ``commitment_id``,
+    ``offering_id`` and ``quantity`` name what is handed back. ``cash_effect`` is
+    the cash paid (positive) or refunded (negative) now, and ``explanation`` the
+    figures behind the decision, when the optimizer computed them.
+    """
 
     kind: ActionKind
     offering_id: str
@@ -211,6 +265,11 @@ class Action:
     hourly_cost: float
     amortized_hourly_cost: float
     reason: str = ""
+    commitment_id: str = ""
+    target_offering_id: str = ""
+    target_quantity: float = 0.0
+    cash_effect: float = 0.0
+    explanation: ActionExplanation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +292,10 @@ class Plan:
     monthly_commitment: float
     solver_status: str = "Optimal"
     created_at: datetime | None = None
+    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def expected_savings(self) -> float:
         """Cost saved over the window by the plan's new commitments."""
         return self.cost_before - self.cost_after
 
-
-HOURS_PER_MONTH = 730.0

@@ -57,6 +57,13 @@ class Conflict(LadderError):
     title = "Conflict"
 
 
+class Forbidden(LadderError):
+    """The caller lacks the role this needs (approving a plan needs ``approver``)."""
+
+    status_code = 403
+    title = "Forbidden"
+
+
 class PolicyViolation(LadderError):
     """An action would break the policy a person set."""
 

@@ -22,6 +22,10 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve().as_posix()}"
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 class Settings(BaseSettings):
     """Everything Ladder reads from its environment.
 
@@ -40,6 +44,29 @@ class Settings(BaseSettings):
     cost_of_capital: float = Field(default=0.0, ge=0.0)
     """Annual rate charged on upfront payments."""
     solver_time_limit_s: float = Field(default=120.0, gt=0.0)
+
+    # --- the executor -------------------------------------------------------------------
+    execute_providers: str = ""
+    """Providers whose approved plans are really bought, comma-separated; all others run dry."""
+    approvers: str = ""
+    """Names that may approve plans from the command line, comma-separated."""
+    webhook_url: str = ""
+    """Where notifications go when the scope's policy names no webhook."""
+    run_lock_lease_s: float = Field(default=900.0, gt=0.0)
+    """How long a SQLite run lock holds without renewal before another process may take it."""
+    provider_retry_attempts: int = Field(default=5, ge=1)
+    """Calls to a provider per step before its outcome is left for reconciliation."""
+    provider_retry_base_s: float = Field(default=1.0, ge=0.0)
+    """First back-off between provider retries (doubling, unless the provider says when)."""
+
+    def executes(self, provider: str) -> bool:
+        """Whether approved plans of ``provider`` are really bought (else they run dry)."""
+        return provider in _names(self.execute_providers)
+
+    @property
+    def approver_names(self) -> frozenset[str]:
+        """The names ``approvers`` lists."""
+        return frozenset(_names(self.approvers))
 
     @field_validator("data_dir")
     @classmethod

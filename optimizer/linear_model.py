@@ -170,6 +170,10 @@ class LinearModelBuilder:
         self.n_constraints += size
         return np.arange(family.start, family.start + size, dtype=np.intp)
 
+    def cost_vector(self) -> FloatArray:
+        """The objective's coefficients of the columns added so far."""
+        return _concat_float(self._cost)
+
     def build(self) -> LinearProgram:
         """Assemble the families into column-wise arrays."""
         rows = _concat_int([t[0] for t in self._terms])

@@ -58,7 +58,7 @@ class Call:
 
 
 @contextmanager
-def logged_call(provider: str, operation: str, **params: Any) -> Iterator[Call]:
+def logged_call(provider: str, operation: str, /, **params: Any) -> Iterator[Call]:
     """Log one provider call when it ends, with its outcome and duration."""
     logger = logging.getLogger(f"ladder.providers.{provider}")
     call = Call(provider, operation, params)

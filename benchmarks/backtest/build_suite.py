@@ -233,7 +233,7 @@ def build_trace(spec: TraceSpec) -> tuple[UsageTrace, dict[str, Any]]:
     """The trace of a spec and its MANIFEST entry."""
     lengths = [len(k.series.values) for k in spec.keys]
     hours = spec.hours or min(lengths)
-    columns, keys = [], []
+    columns, keys, key_ids = [], [], []
     for key in spec.keys:
         values = key.series.values
         if spec.tiled:
@@ -242,6 +242,7 @@ def build_trace(spec: TraceSpec) -> tuple[UsageTrace, dict[str, Any]]:
             raise ValueError(f"{spec.name}: {key.series.series_id} has {len(values)} < {hours} h")
         units, scale = rescale(values[:hours], key.level)
         columns.append(units)
+        key_ids.append(usage_key(key.family))
         keys.append({
             "usage_key": usage_key(key.family),
             "dataset": key.series.dataset,
@@ -257,7 +258,7 @@ def build_trace(spec: TraceSpec) -> tuple[UsageTrace, dict[str, Any]]:
             "licence": LICENCES[key.series.dataset],
         })
     start = spec.keys[0].series.start if not spec.tiled else DC_START
-    trace = UsageTrace(start=start, key_ids=tuple(k["usage_key"] for k in keys),
+    trace = UsageTrace(start=start, key_ids=tuple(key_ids),
                        units=np.column_stack(columns), source=f"{spec.name}.csv")
     entry = {
         "name": spec.name, "file": f"traces/{spec.name}.csv",
@@ -273,104 +274,114 @@ def build_trace(spec: TraceSpec) -> tuple[UsageTrace, dict[str, Any]]:
 # Catalogs -----------------------------------------------------------------------------
 
 
-def unit_prices(data: Path) -> pd.DataFrame:
+@dataclass(frozen=True)
+class FamilyPrices:
+    """One family's prices per normalised unit-hour, from its largest size."""
+
+    family: str
+    size: str
+    normalisation_factor: float
+    on_demand: float
+    effective: dict[str, float]
+
+
+Prices = dict[str, FamilyPrices]
+
+
+def unit_prices(data: Path) -> Prices:
     """Per-normalised-unit prices of each family (largest size), us-east-1 Linux, 2017-11-12."""
     grid = pd.read_csv(data / "pricing" / "aws-ec2-ec2instances-info"
                        / "aws_ec2_ondemand_and_ri_tidy.csv")
     grid = grid[(grid["snapshot_date"] == SNAPSHOT) & (grid["region"] == REGION)
                 & (grid["os"] == "linux")]
-    rows = []
-    for family in FAMILIES:
-        sizes = grid[grid["instance_type"].str.split(".").str[0] == family].copy()
-        sizes["nf"] = sizes["instance_type"].str.split(".").str[1].map(NORMALISATION)
-        if sizes.empty or sizes["nf"].isna().any():
-            raise ValueError(f"family {family}: missing sizes or normalisation factors")
-        largest = sizes.sort_values("nf").iloc[-1]
-        row: dict[str, Any] = {"family": family, "size": largest["instance_type"],
-                               "nf": float(largest["nf"]),
-                               "on_demand": float(largest["ondemand_hourly"]) / largest["nf"]}
+    prices: Prices = {}
+    for record in grid.to_dict("records"):
+        family, _, size = str(record["instance_type"]).partition(".")
+        if family not in FAMILIES:
+            continue
+        if size not in NORMALISATION:
+            raise ValueError(f"{record['instance_type']}: unknown normalisation factor")
+        nf = float(NORMALISATION[size])
+        if family in prices and prices[family].normalisation_factor >= nf:
+            continue
+        effective = {}
         for name, column in PRICE_COLUMNS.items():
-            value = float(largest[column])
+            value = float(record[column])
             if not math.isfinite(value):
-                raise ValueError(f"{largest['instance_type']}: no {name} price")
-            row[name] = value / largest["nf"]
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("family")
+                raise ValueError(f"{record['instance_type']}: no {name} price")
+            effective[name] = value / nf
+        prices[family] = FamilyPrices(family, str(record["instance_type"]), nf,
+                                      float(record["ondemand_hourly"]) / nf, effective)
+    missing = [f for f in FAMILIES if f not in prices]
+    if missing:
+        raise ValueError(f"no prices for {', '.join(missing)}")
+    return prices
 
 
-def _unit(family: str, kind: str, term: int, rate: float, *, all_upfront: bool,
-          order: int) -> Offering:
-    label = "3y-au" if all_upfront else "1y-nu"
+def standard_ri(prices: Prices, family: str, label: str) -> Offering:
+    """A Standard RI of one family: ``label`` "1y-nu" (no upfront) or "3y-au" (all upfront)."""
+    rate = prices[family].effective[f"std-{label}"]
+    all_upfront = label.endswith("au")
+    term = TERM_3Y if label.startswith("3y") else TERM_1Y
     return Offering(
-        offering_id=f"ri-std-{label}/{REGION}/{family}/linux", shape=Shape.UNIT, term_hours=term,
-        upfront=rate * term if all_upfront else 0.0, hourly=0.0 if all_upfront else rate,
-        order=order, covers={usage_key(family): 1.0},
+        offering_id=f"ri-std-{label}/{REGION}/{family}/linux", shape=Shape.UNIT,
+        term_hours=term, upfront=rate * term if all_upfront else 0.0,
+        hourly=0.0 if all_upfront else rate, order=0 if term == TERM_3Y else 1,
+        covers={usage_key(family): 1.0},
         payment_option=PaymentOption.ALL_UPFRONT if all_upfront else PaymentOption.NO_UPFRONT,
-        kind=kind,
+        kind="standard_ri",
     )
 
 
-def _spend(offering_id: str, kind: str, term: int, rates: dict[str, float], *,
-           upfront_fraction: float, order: int) -> Offering:
-    payment = PaymentOption.ALL_UPFRONT if upfront_fraction == 1 else PaymentOption.NO_UPFRONT
-    return Offering.spend(offering_id, term_hours=term, upfront_fraction=upfront_fraction,
-                          rates=rates, order=order, payment_option=payment, kind=kind)
+def savings_plan(prices: Prices, label: str, families: Sequence[str] | None = None) -> Offering:
+    """An EC2 Instance SP of one family (``families`` given) or a Compute SP (all families).
+
+    ``label`` is the term and payment, e.g. "3y-au"; the rates are the Standard RI's
+    (EC2 Instance SP) or the Convertible RI's (Compute SP) of that term and payment.
+    """
+    all_upfront = label.endswith("au")
+    term = TERM_3Y if label.startswith("3y") else TERM_1Y
+    covered: tuple[str, ...]
+    if families is None:
+        offering_id, kind, grid, covered = f"sp-compute-{label}", "compute_sp", "conv", FAMILIES
+        order = 20 + ("1y" in label) * 2 + (not all_upfront)
+    else:
+        offering_id = f"sp-ec2-{label}/{REGION}/{'+'.join(families)}"
+        kind, grid, covered = "ec2_instance_sp", "std", tuple(families)
+        order = 10 + ("1y" in label)
+    return Offering.spend(
+        offering_id, term_hours=term, upfront_fraction=1.0 if all_upfront else 0.0,
+        rates={usage_key(f): prices[f].effective[f"{grid}-{label}"] for f in covered},
+        order=order, kind=kind,
+        payment_option=PaymentOption.ALL_UPFRONT if all_upfront else PaymentOption.NO_UPFRONT,
+    )
 
 
-def short_catalog(prices: pd.DataFrame) -> Catalog:
+def _keys(prices: Prices) -> tuple[KeyPrice, ...]:
+    return tuple(KeyPrice(usage_key(f), prices[f].on_demand) for f in FAMILIES)
+
+
+def short_catalog(prices: Prices) -> Catalog:
     """Every family: Standard RI 1y NU / 3y AU, EC2 Instance SP 1y NU / 3y AU; Compute SP both."""
-    keys = tuple(KeyPrice(usage_key(f), float(prices.loc[f, "on_demand"])) for f in FAMILIES)
     offerings: list[Offering] = []
     for f in FAMILIES:
-        offerings += [
-            _unit(f, "standard_ri", TERM_3Y, prices.loc[f, "std-3y-au"], all_upfront=True,
-                  order=0),
-            _unit(f, "standard_ri", TERM_1Y, prices.loc[f, "std-1y-nu"], all_upfront=False,
-                  order=1),
-            _spend(f"sp-ec2-3y-au/{REGION}/{f}", "ec2_instance_sp", TERM_3Y,
-                   {usage_key(f): float(prices.loc[f, "std-3y-au"])}, upfront_fraction=1.0,
-                   order=10),
-            _spend(f"sp-ec2-1y-nu/{REGION}/{f}", "ec2_instance_sp", TERM_1Y,
-                   {usage_key(f): float(prices.loc[f, "std-1y-nu"])}, upfront_fraction=0.0,
-                   order=11),
-        ]
-    offerings += [
-        _spend("sp-compute-3y-au", "compute_sp", TERM_3Y,
-               {usage_key(f): float(prices.loc[f, "conv-3y-au"]) for f in FAMILIES},
-               upfront_fraction=1.0, order=20),
-        _spend("sp-compute-1y-nu", "compute_sp", TERM_1Y,
-               {usage_key(f): float(prices.loc[f, "conv-1y-nu"]) for f in FAMILIES},
-               upfront_fraction=0.0, order=21),
-    ]
-    return Catalog(keys=keys, offerings=tuple(offerings), source=_catalog_source(
+        offerings += [standard_ri(prices, f, "3y-au"), standard_ri(prices, f, "1y-nu"),
+                      savings_plan(prices, "3y-au", [f]), savings_plan(prices, "1y-nu", [f])]
+    offerings += [savings_plan(prices, "3y-au"), savings_plan(prices, "1y-nu")]
+    return Catalog(keys=_keys(prices), offerings=tuple(offerings), source=_catalog_source(
         "Standard RIs and EC2 Instance SPs per family (1y no upfront, 3y all upfront), "
         "Compute SPs over all families (same)"))
 
 
-def fleet_catalog(prices: pd.DataFrame) -> Catalog:
+def fleet_catalog(prices: Prices) -> Catalog:
     """Eight offerings over the ten families: four Compute SPs, and RIs for m4 and c5."""
-    keys = tuple(KeyPrice(usage_key(f), float(prices.loc[f, "on_demand"])) for f in FAMILIES)
-
-    def compute(label: str, term: int, fraction: float, order: int) -> Offering:
-        return _spend(f"sp-compute-{label}", "compute_sp", term,
-                      {usage_key(f): float(prices.loc[f, f"conv-{label}"]) for f in FAMILIES},
-                      upfront_fraction=fraction, order=order)
-
     offerings = (
-        _unit("m4", "standard_ri", TERM_3Y, prices.loc["m4", "std-3y-au"], all_upfront=True,
-              order=0),
-        _unit("m4", "standard_ri", TERM_1Y, prices.loc["m4", "std-1y-nu"], all_upfront=False,
-              order=1),
-        _unit("c5", "standard_ri", TERM_3Y, prices.loc["c5", "std-3y-au"], all_upfront=True,
-              order=0),
-        _unit("c5", "standard_ri", TERM_1Y, prices.loc["c5", "std-1y-nu"], all_upfront=False,
-              order=1),
-        compute("3y-au", TERM_3Y, 1.0, 20),
-        compute("3y-nu", TERM_3Y, 0.0, 21),
-        compute("1y-au", TERM_1Y, 1.0, 22),
-        compute("1y-nu", TERM_1Y, 0.0, 23),
+        standard_ri(prices, "m4", "3y-au"), standard_ri(prices, "m4", "1y-nu"),
+        standard_ri(prices, "c5", "3y-au"), standard_ri(prices, "c5", "1y-nu"),
+        savings_plan(prices, "3y-au"), savings_plan(prices, "3y-nu"),
+        savings_plan(prices, "1y-au"), savings_plan(prices, "1y-nu"),
     )
-    return Catalog(keys=keys, offerings=offerings, source=_catalog_source(
+    return Catalog(keys=_keys(prices), offerings=offerings, source=_catalog_source(
         "eight offerings: Compute SPs 3y/1y x all/no upfront over all families, Standard RIs "
         "1y NU / 3y AU for m4 and c5"))
 
@@ -383,14 +394,16 @@ def _catalog_source(what: str) -> str:
             f"Convertible RI, same term and payment). {what}.")
 
 
-def prices_table(prices: pd.DataFrame) -> str:
+def prices_table(prices: Prices) -> str:
     """Markdown table of the derived per-unit prices and discounts."""
     lines = ["| family | size | NF | on-demand | " + " | ".join(PRICE_COLUMNS) + " |",
              "|---|---|---|---|" + "---|" * len(PRICE_COLUMNS)]
-    for family, row in prices.iterrows():
-        cells = [f"{row[n]:.6f} ({1 - row[n] / row['on_demand']:.1%})" for n in PRICE_COLUMNS]
-        lines.append(f"| {family} | {row['size']} | {row['nf']:g} | {row['on_demand']:.6f} | "
-                     + " | ".join(cells) + " |")
+    for family in FAMILIES:
+        row = prices[family]
+        cells = [f"{row.effective[n]:.6f} ({1 - row.effective[n] / row.on_demand:.1%})"
+                 for n in PRICE_COLUMNS]
+        lines.append(f"| {family} | {row.size} | {row.normalisation_factor:g} | "
+                     f"{row.on_demand:.6f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

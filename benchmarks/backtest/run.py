@@ -18,16 +18,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.catalog import load_catalog  # noqa: E402
-from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest  # noqa: E402
-from optimizer.backtest.trace import read_trace  # noqa: E402
+from core.catalog import load_catalog
+from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest
+from optimizer.backtest.trace import read_trace
 
 HERE = Path(__file__).resolve().parent
 DEV = HERE.parents[2] / "shared" / "benchmark"
@@ -70,6 +71,20 @@ def run_case(case: Case, config: BacktestConfig,
     return len(trace.key_ids), trace.hours, scores
 
 
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to 2 meanwhile: HiGHS prints a banner from C++ on first use."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _fraction(esr: float, oracle: float | None) -> str:
     if oracle is None or oracle <= 0:
         return "—"
@@ -109,9 +124,9 @@ def summary(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
         oracle = scores["oracle"]
         scale = max(oracle.on_demand_equivalent, 1.0)
         worst_gap = max(worst_gap, float(oracle.details.get("allocation_gap", 0.0)) / scale)
-        for policy, s in scores.items():
+        for other, s in scores.items():
             if oracle.total_cost > s.total_cost + TOLERANCE * scale:
-                violations.append(f"{name}: oracle {oracle.total_cost:.6f} > {policy} "
+                violations.append(f"{name}: oracle {oracle.total_cost:.6f} > {other} "
                                   f"{s.total_cost:.6f}")
     lines.append(f"- oracle billed cost ≤ every other policy's on every trace: "
                  f"{'yes' if not violations else 'NO'}; largest allocation gap (billed − LP) "
@@ -158,10 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
                             lookback_hours=args.lookback_hours)
     if args.ladder_window_hours:
-        config = BacktestConfig(cadence_hours=args.cadence_hours,
-                                warmup_hours=args.warmup_hours,
-                                lookback_hours=args.lookback_hours,
-                                ladder_window_hours=args.ladder_window_hours)
+        config = replace(config, ladder_window_hours=args.ladder_window_hours)
     groups = [("Suite", suite_cases(args.suite))]
     if args.traces_dev:
         dev = dev_cases(args.dev_folder)
@@ -175,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for case in cases:
             if args.only and case.name not in args.only:
                 continue
-            results[case.name] = run_case(case, config, args.policies)
+            with _quiet_stdout():
+                results[case.name] = run_case(case, config, args.policies)
             print(f"  ran {case.name}", file=sys.stderr, flush=True)
         if not results:
             continue

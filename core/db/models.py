@@ -37,6 +37,19 @@ NAMING_CONVENTION = {
 COMMITMENT_SOURCES = ("inventory", "plan")
 PLAN_STATUS_PROPOSED = "proposed"
 ACTION_STATUS_PENDING = "pending"
+DEFAULT_SCOPE = "all"
+"""The scope of a plan, policy or run that covers the whole of a provider."""
+PLAN_STATUSES = (
+    "draft", "proposed", "approved", "rejected", "expired", "executing", "executed",
+    "partially_executed", "failed",
+)
+"""Every status of a plan (``executor.lifecycle`` says which transitions are allowed)."""
+ACTION_STATUSES = ("pending", "intent", "unknown", "ordered", "done", "failed", "skipped")
+"""Every status of an action (``executor.execute`` moves them)."""
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def utc_now() -> datetime:
@@ -274,6 +287,21 @@ class PlanRow(Base):
     build_seconds: Mapped[float]
     solve_seconds: Mapped[float]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scope: Mapped[str] = mapped_column(String(128), default=DEFAULT_SCOPE,
+                                       server_default=DEFAULT_SCOPE)
+    """The part of the provider the plan is for (its policy and run lock are the scope's)."""
+    valid_until: Mapped[datetime | None]
+    """After this the plan cannot be executed: prices and usage have moved."""
+    policy_version: Mapped[int | None]
+    """Version of the scope's policy the plan was last judged against."""
+    policy_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Why the policy held the plan back: one ``{check, severity, message}`` per violation."""
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    """``policy`` for an automatic approval, else the approver's name."""
+    approved_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the plan is in its status, in words."""
+    status_changed_at: Mapped[datetime | None]
 
     actions: Mapped[list[ActionRow]] = relationship(
         back_populates="plan",
@@ -282,7 +310,11 @@ class PlanRow(Base):
         order_by="ActionRow.position",
     )
 
-    __table_args__ = (Index("ix_plans_provider_created_at", "provider", "created_at"),)
+    __table_args__ = (
+        Index("ix_plans_provider_created_at", "provider", "created_at"),
+        Index("ix_plans_provider_scope_status", "provider", "scope", "status"),
+        CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
+    )
 
 
 class ActionRow(Base):
@@ -301,11 +333,145 @@ class ActionRow(Base):
     hourly_cost: Mapped[float]
     amortized_hourly_cost: Mapped[float]
     reason: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(32), default=ACTION_STATUS_PENDING)
+    status: Mapped[str] = mapped_column(String(32), default=ACTION_STATUS_PENDING, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """Derived from the plan and the action; every provider call for the action carries it."""
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Provider calls made to place this action (retries included)."""
+    intent_at: Mapped[datetime | None]
+    """When the intent to call the provider was committed."""
+    finished_at: Mapped[datetime | None]
+    commitment_ids: Mapped[list[str] | None]
+    """The provider's ids of what the action bought."""
+    error: Mapped[str | None] = mapped_column(Text)
 
     plan: Mapped[PlanRow] = relationship(back_populates="actions")
 
-    __table_args__ = (UniqueConstraint("plan_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "position"),
+        CheckConstraint(_in("status", ACTION_STATUSES), name="status"),
+    )
+
+
+class PolicyRow(Base):
+    """One version of the policy of a provider's scope; the highest version is in force.
+
+    Rows are never updated: a change is a new version, with who made it and why.
+    """
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int]
+    body: Mapped[dict[str, Any]]
+    """The policy's fields (``executor.policy.Policy``) as JSON."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("provider", "scope", "version"),)
+
+
+class RunRow(Base):
+    """One autonomous run (``ladder run`` or the scheduler): status, timings, the plan."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(32))
+    """``cli``, ``schedule`` or ``api``."""
+    actor: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    """``running``, then ``succeeded``, ``failed`` or ``skipped`` (another run held the lock)."""
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    """What the run did: ``executed``, ``dry_run``, ``awaiting_approval``, ``blocked``, …"""
+    mode: Mapped[str] = mapped_column(String(16))
+    """``execute`` when the provider's purchases are enabled, else ``dry_run``."""
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    finished_at: Mapped[datetime | None]
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="SET NULL"), index=True
+    )
+    timings: Mapped[dict[str, float]] = mapped_column(default=dict)
+    """Seconds spent in each step."""
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_runs_provider_scope_started_at", "provider", "scope",
+                            "started_at"),)
+
+
+class RunLockRow(Base):
+    """The run lock of a scope on SQLite (PostgreSQL uses an advisory lock instead).
+
+    A process holds the lock while ``owner`` is its token and ``expires_at`` is in
+    the future; it renews the lease as it goes.
+    """
+
+    __tablename__ = "run_locks"
+
+    scope_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    acquired_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
+class AuditEntryRow(Base):
+    """One entry of the append-only audit log; ``hash`` chains it to the entry before."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(256), index=True)
+    """What the entry is about: ``plan:12``, ``action:12/0``, ``policy:sample/all``, …"""
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHeadRow(Base):
+    """The head of the audit chain: its last ``seq`` and ``hash`` (one row, ``id`` 1).
+
+    Every transaction that appends locks this row first, so that appends from
+    concurrent processes queue and the chain never forks.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class NotificationRow(Base):
+    """A notification sent (or attempted) to the webhooks; ``dedup_key`` sends each once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(512), unique=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    sent_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``sent``, ``failed`` or ``unsent`` (no webhook configured)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    payload: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 def table_names() -> list[str]:
@@ -315,13 +481,19 @@ def table_names() -> list[str]:
 
 __all__ = [
     "ActionRow",
+    "AuditEntryRow",
+    "AuditHeadRow",
     "Base",
     "CatalogKeyRow",
     "CatalogRow",
     "CommitmentRow",
     "DatasetRow",
+    "NotificationRow",
     "OfferingRow",
     "PlanRow",
+    "PolicyRow",
+    "RunLockRow",
+    "RunRow",
     "UTCDateTime",
     "UsageHour",
     "UsageKeyRow",

@@ -25,7 +25,13 @@ def _is_sqlite_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
-def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
+def create_engine_for(
+    url: str | URL,
+    *,
+    sqlite_immediate: bool = False,
+    sqlite_busy_timeout_s: float = 5.0,
+    **kwargs: Any,
+) -> Engine:
     """Create an engine for a database URL, configured for Ladder.
 
     SQLite gets foreign keys enforced, write-ahead logging with ``synchronous=NORMAL``
@@ -34,6 +40,13 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
     driver's legacy mode does neither). An in-memory database uses one shared
     connection. Other backends get ``pool_pre_ping``. ``kwargs`` go to
     ``sqlalchemy.create_engine``.
+
+    ``sqlite_immediate`` makes every SQLite transaction ``BEGIN IMMEDIATE``: it takes
+    the write lock at once, so that processes sharing the file queue on the busy
+    timeout instead of failing when a transaction that has read tries to write
+    after another process committed (SQLite's stale-snapshot error). Processes that
+    run concurrently (``ladder run``, ``ladder serve``) use it with a longer
+    ``sqlite_busy_timeout_s``.
     """
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
@@ -52,7 +65,7 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_s * 1000)}")
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -61,7 +74,7 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_sqlite(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
 
     return engine
 

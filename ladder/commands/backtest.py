@@ -75,7 +75,7 @@ def run(
     lookback_hours: Annotated[int | None, typer.Option(
         "--lookback-hours", min=1,
         help="Window of past usage: the lookback policy's N (default 168) or the ladder "
-             "policy's window (default 336).")] = None,
+             "policy's window (default 48).")] = None,
     offerings: Annotated[str | None, typer.Option(
         "--offerings", help="Allowed offering_ids, comma-separated (default: all).")] = None,
     purchases_out: Annotated[Path | None, typer.Option(

@@ -19,20 +19,27 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import numpy.typing as npt
 
 from core.domain import Catalog, Offering, Shape
+from core.errors import SolverError
 from optimizer.backtest.purchases import Purchase
 from optimizer.backtest.schedule import buyable, decision_hours
 from optimizer.backtest.trace import UsageTrace
-from optimizer.linear_model import LinearModelBuilder, LinearProgram, solve_highs, to_highs
+from optimizer.linear_model import LinearModelBuilder, LinearProgram, to_highs
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 QUANTITY_TOLERANCE = 1e-9
 """Purchases at or below this many units are solver noise and are not made."""
+DOMINANCE_RTOL = 1e-12
+"""Relative slack under which two offerings' prices count as equal when pruning."""
+SOLVER = "ipm"
+"""HiGHS's interior point method, with crossover to a vertex (sparse purchases): on the
+10-key timing traces it solved this LP 1.2-3 times faster than the dual simplex."""
 
 # The hindsight LP
 # ----------------
@@ -49,11 +56,14 @@ QUANTITY_TOLERANCE = 1e-9
 # bought at different hours are interchangeable in billing, so coverage is per offering,
 # not per tranche.
 #
-#   minimise   Σ_o Σ_{d∈D[o]} T[o] p[o] x[o,d]  +  Σ_{h∈W} Σ_k r[k] (u[h,k] − Σ_{o: k∈E[o]} y[o,k,h])
-#   subject to Σ_{o: k∈E[o]} y[o,k,h] ≤ u[h,k]                       (usage)
-#              Σ_{k∈E[o]} a[o,k] y[o,k,h] − z[o,s(h)] ≤ 0              (capacity)
-#              z[o,s] − Σ_{d∈D[o], d ≤ t[s] < d+T[o]} x[o,d] ≤ 0        (tranches)
+#   minimise   Σ_o Σ_{d∈D[o]} T[o] p[o] x[o,d] + Σ_{h∈W} Σ_k r[k] (u[h,k] − Σ_{o∋k} y[o,k,h])
+#   subject to Σ_{o∋k} y[o,k,h] ≤ u[h,k]                             (usage)
+#              Σ_{k∈E[o]} a[o,k] y[o,k,h] − z[o,s(h)] ≤ 0            (capacity)
+#              z[o,s] − Σ_{d∈D[o], d ≤ t[s] < d+T[o]} x[o,d] ≤ 0      (tranches)
 #              x ≥ 0,  z ≥ 0,  0 ≤ y[o,k,h] ≤ u[h,k]
+#
+# (o∋k: the offerings o that cover key k, k ∈ E[o].) Offerings that no optimum needs are
+# dropped first (prune_dominated).
 #
 # A purchase at d ≥ w with d + T[o] ≤ H is active only inside W, so T[o] p[o] x[o,d] is
 # exactly what the billing engine charges it in the window; nothing is owned at the start.
@@ -77,6 +87,7 @@ class OracleSolution:
     purchases: tuple[Purchase, ...]
     lp_cost: float
     status: str
+    n_offerings: int
     n_variables: int
     n_constraints: int
     n_nonzeros: int
@@ -88,6 +99,7 @@ class OracleSolution:
         return {
             "lp_cost": self.lp_cost,
             "lp_status": self.status,
+            "lp_offerings": self.n_offerings,
             "lp_variables": self.n_variables,
             "lp_constraints": self.n_constraints,
             "lp_nonzeros": self.n_nonzeros,
@@ -256,6 +268,46 @@ def add_capacity_constraints(
     )
 
 
+def _rank(offering: Offering) -> tuple[bool, int, str]:
+    """Preference among offerings that do exactly the same: unit first (billed first), order, id."""
+    return (offering.shape is not Shape.UNIT, offering.order, offering.offering_id)
+
+
+def prune_dominated(offerings: Sequence[Offering], key_ids: Sequence[str]) -> tuple[Offering, ...]:
+    """Drop the offerings that no optimum of the hindsight LP needs.
+
+    Offering ``a`` dominates ``b`` when they have the same term, ``a`` covers every key
+    ``b`` covers, and ``p[a] · λ ≤ p[b]`` with ``λ = max_k a[a,k] / a[b,k]`` over ``b``'s
+    keys (``p`` amortised price, ``a`` capacity per unit of coverage). Replacing each
+    tranche ``x[b,d]`` by ``λ · x[b,d]`` more of ``a`` at the same hour keeps every
+    coverage feasible (``a[a,k] · y ≤ λ · a[b,k] · y``) over the same hours, at no more
+    cost, so the LP's optimum is unchanged. Among offerings that dominate each other
+    (the same price and coverage, e.g. a one-key Standard RI and the EC2 Instance
+    Savings Plan at the same rate) the first by :func:`_rank` is kept. With real
+    prices this drops the no-upfront twin of an all-upfront Savings Plan of the same
+    term, which covers every key at a higher rate.
+    """
+    vectors = [dict(zip(*(v.tolist() for v in _capacity_vector(o, key_ids)), strict=True))
+               for o in offerings]
+
+    def covers_as_cheaply(a: int, b: int) -> bool:
+        """Whether ``a`` can do all that ``b`` does at no more cost (weak dominance)."""
+        if offerings[a].term_hours != offerings[b].term_hours \
+                or not set(vectors[b]) <= set(vectors[a]):
+            return False
+        ratio = max(vectors[a][k] / vectors[b][k] for k in vectors[b])
+        return offerings[a].amortized_hourly * ratio \
+            <= offerings[b].amortized_hourly * (1 + DOMINANCE_RTOL)
+
+    def dominated_by(a: int, b: int) -> bool:
+        return covers_as_cheaply(a, b) and (
+            not covers_as_cheaply(b, a) or _rank(offerings[a]) < _rank(offerings[b]))
+
+    kept = [b for b in range(len(offerings))
+            if not any(dominated_by(a, b) for a in range(len(offerings)) if a != b)]
+    return tuple(offerings[b] for b in kept)
+
+
 def build_oracle_model(
     trace: UsageTrace, catalog: Catalog, *, cadence_hours: int, warmup_hours: int
 ) -> tuple[LinearProgram, _Purchases, tuple[Offering, ...]]:
@@ -265,7 +317,7 @@ def build_oracle_model(
     rates = np.array([catalog.on_demand_rates()[k] for k in trace.key_ids])
     hours = decision_hours(end, catalog.offerings, cadence_hours=cadence_hours,
                            warmup_hours=warmup_hours, source=trace.source)
-    offerings = buyable(catalog.offerings, hours[0], end)
+    offerings = prune_dominated(buyable(catalog.offerings, hours[0], end), trace.key_ids)
     vectors = [_capacity_vector(o, trace.key_ids) for o in offerings]
 
     builder = LinearModelBuilder("hindsight")
@@ -282,6 +334,27 @@ def build_oracle_model(
     return builder.build(), purchases, offerings
 
 
+def _solve(lp: highspy.HighsLp, *, time_limit_s: float) -> tuple[npt.NDArray[np.float64], float,
+                                                                  str, float]:
+    """Solve with HiGHS's IPM; raise :class:`SolverError` unless HiGHS itself says Optimal."""
+    started = time.perf_counter()
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("solver", SOLVER)
+    highs.setOptionValue("time_limit", float(time_limit_s))
+    if highs.passModel(lp) != highspy.HighsStatus.kOk:
+        raise SolverError("HiGHS rejected the hindsight LP")
+    highs.run()
+    status = highs.getModelStatus()
+    text = str(highs.modelStatusToString(status))
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise SolverError(f"HiGHS did not prove an optimum for the hindsight LP: {text} "
+                          f"(time limit {time_limit_s:g} s)")
+    x = np.array(highs.getSolution().col_value, dtype=np.float64)
+    objective = float(highs.getInfo().objective_function_value)
+    return x, objective, text, time.perf_counter() - started
+
+
 def solve_oracle(
     trace: UsageTrace, catalog: Catalog, *, cadence_hours: int, warmup_hours: int,
     time_limit_s: float = 600.0,
@@ -292,8 +365,8 @@ def solve_oracle(
         trace, catalog, cadence_hours=cadence_hours, warmup_hours=warmup_hours)
     model = to_highs(program)
     build_seconds = time.perf_counter() - started
-    solved = solve_highs(model, time_limit_s=time_limit_s)
-    x = solved.x[purchases.column] if purchases.column.size else np.zeros(0)
+    values, objective, status, seconds = _solve(model, time_limit_s=time_limit_s)
+    x = values[purchases.column]
     bought = [
         Purchase(int(d), offerings[int(o)].offering_id, float(q))
         for o, d, q in zip(purchases.offering.tolist(), purchases.hour.tolist(), x.tolist(),
@@ -303,11 +376,12 @@ def solve_oracle(
     bought.sort(key=lambda p: (p.hour, p.offering_id))
     return OracleSolution(
         purchases=tuple(bought),
-        lp_cost=solved.objective,
-        status=solved.status,
+        lp_cost=objective,
+        status=status,
+        n_offerings=len(offerings),
         n_variables=program.n_variables,
         n_constraints=program.n_constraints,
         n_nonzeros=int(program.a_value.size),
         build_seconds=build_seconds,
-        solve_seconds=solved.seconds,
+        solve_seconds=seconds,
     )

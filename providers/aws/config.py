@@ -44,5 +44,9 @@ class AwsSettings(BaseSettings):
     """Ladder's own attempts per call when AWS keeps throttling (see ``session.py``)."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=60.0, gt=0)
-    match_window_s: float = Field(default=6 * 3600.0, gt=0)
-    """How far back an untagged Reserved Instance may match a purchase (``market.py``)."""
+    match_window_s: float = Field(default=72 * 3600.0, gt=0)
+    """How far back an untagged RI may match a purchase when the intent time is not given.
+
+    Wide on purpose: a wrong match makes Ladder buy one order too few, never one too many
+    (see the matching rule in ``market.py``).
+    """

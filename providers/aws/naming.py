@@ -25,7 +25,7 @@ from core.domain import PaymentOption, UsageKey
 from providers.focus.compute import NORMALISATION_FACTORS, PLATFORM_BY_OPERATION
 
 TERM_SECONDS: dict[str, int] = {"1y": 31_536_000, "3y": 94_608_000}
-"""AWS terms in seconds (365 and 3 × 365 days), as ``Duration`` and ``durationSeconds`` give them."""
+"""AWS terms in seconds (365 and 3 × 365 days), as ``Duration``/``durationSeconds`` give them."""
 TERM_BY_SECONDS: dict[int, str] = {seconds: code for code, seconds in TERM_SECONDS.items()}
 
 PAYMENT_CODES: dict[str, str] = {"No Upfront": "nu", "Partial Upfront": "pu",

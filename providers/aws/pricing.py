@@ -1,4 +1,4 @@
-"""On-demand prices and normalisation factors from the AWS Price List API (``pricing.get_products``).
+"""On-demand prices and normalisation factors from the Price List API (``pricing.get_products``).
 
 Each item of ``PriceList`` is a JSON *string* (one product with its terms), which
 :func:`parse_price_list_item` decodes into a :class:`ProductPrice`. Only what Ladder

@@ -44,7 +44,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from providers.aws.config import AwsSettings
-from providers.aws.errors import MAX_BACKOFF_S, is_throttling, to_provider_error
+from providers.aws.errors import (
+    MAX_BACKOFF_S,
+    AwsProviderError,
+    is_throttling,
+    to_provider_error,
+)
 
 log = logging.getLogger("ladder.providers.aws")
 
@@ -64,7 +69,7 @@ def _masked(value: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         shown = [_masked(item) for item in value[:10]]
-        return shown + [f"... {len(value) - 10} more"] if len(value) > 10 else shown
+        return [*shown, f"... {len(value) - 10} more"] if len(value) > 10 else shown
     text = str(value)
     return text if len(text) <= _MAX_LOGGED_CHARS else text[:_MAX_LOGGED_CHARS] + "..."
 
@@ -109,7 +114,7 @@ class AwsClients:
             "total_max_attempts": self.settings.max_attempts if idempotent else 1,
         }
         return Config(
-            retries=retries,  # type: ignore[arg-type]
+            retries=retries,
             connect_timeout=self.settings.connect_timeout_s,
             read_timeout=self.settings.read_timeout_s,
             user_agent_extra="ladder",
@@ -204,8 +209,7 @@ class AwsClients:
             if token is None:
                 return
             if token in seen:  # a service echoing its token would loop forever
-                raise to_provider_error(
-                    RuntimeError(f"pagination token repeated: {token[:40]}"),
-                    f"{service}.{operation}",
-                )
+                raise AwsProviderError(f"AWS {service}.{operation} repeated a page token",
+                                       code="RepeatedPageToken",
+                                       operation=f"{service}.{operation}")
             seen.add(token)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from providers.azure.sizes import load_sizes
 from providers.focus.reader import FocusUsage
 from providers.focus.vm import VmRules, lookup_frame, read_vm_focus
-from providers.azure.sizes import load_sizes
 
 SERVICE = "vm"
 EXTRA_COLUMNS: tuple[str, ...] = (

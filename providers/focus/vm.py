@@ -36,7 +36,7 @@ from providers.focus.reader import (
     _span,
     _unreadable,
 )
-from providers.focus.schema import NUMERIC, OPTIONAL, REQUIRED, TIMESTAMPS, resolve_columns
+from providers.focus.schema import NUMERIC, TIMESTAMPS, resolve_columns
 
 __all__ = ["HOURLY_COLUMNS", "KEY_COLUMNS", "VmRules", "read_vm_focus"]
 

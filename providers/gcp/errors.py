@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from google.api_core import exceptions as gexc
 
 from core.errors import ProviderError
@@ -17,6 +18,12 @@ RETRYABLE: tuple[type[Exception], ...] = (
     gexc.DeadlineExceeded,
 )
 """Errors the SDK's retry policy retries: throttling and transient server errors."""
+
+
+CALL_ERRORS: tuple[type[Exception], ...] = (
+    gexc.GoogleAPICallError, gexc.RetryError, requests.RequestException,
+)
+"""What a compute client call can raise: API errors, exhausted retries, lost connections."""
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -63,5 +70,7 @@ def to_provider_error(exc: Exception, action: str) -> ProviderError:
             f"GCP {action}: {exc.code} {exc.message}",
             retryable=is_retryable(exc), retry_after_s=retry_after(exc), code=error_code(exc),
         )
-    return ProviderError(f"GCP {action}: {type(exc).__name__}: {exc}", retryable=True,
-                         code=type(exc).__name__)
+    # The connection failed or the answer was lost: the request may or may not have
+    # reached GCP. Retryable, and a purchase must look (find_order) before buying again.
+    return ProviderError(f"GCP {action}: outcome unknown ({type(exc).__name__}: {exc})",
+                         retryable=True, code="UnknownOutcome")

@@ -18,8 +18,8 @@ Commitments cannot be cancelled, exchanged or returned: the market is
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from providers.base import (
 from providers.calllog import logged_call
 from providers.gcp.catalog import CudOffering
 from providers.gcp.clients import GcpClients, make_retry
-from providers.gcp.errors import to_provider_error
+from providers.gcp.errors import CALL_ERRORS, to_provider_error
 from providers.gcp.pricing import MB_PER_GIB, load_prices
 from providers.gcp.settings import GcpSettings
 
@@ -108,8 +108,7 @@ class GcpMarket:
     irreversible = True
     """GCP commitments cannot be cancelled, exchanged or returned once bought."""
 
-    def __init__(self, settings: GcpSettings, project: str, clients: GcpClients,
-                 *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, settings: GcpSettings, project: str, clients: GcpClients) -> None:
         self.settings = settings
         self.project = project
         self.clients = clients
@@ -148,13 +147,16 @@ class GcpMarket:
                              type=spec.commitment_type, amount=order.amount,
                              idempotency_key=request.idempotency_key) as call:
                 operation = self.clients.commitments.insert_unary(
-                    project=self.project, region=spec.region, commitment_resource=commitment,
-                    request_id=request_id(request.idempotency_key), retry=self._retry)
+                    request=compute_v1.InsertRegionCommitmentRequest(
+                        project=self.project, region=spec.region,
+                        commitment_resource=commitment,
+                        request_id=request_id(request.idempotency_key)),
+                    retry=self._retry)
                 call.note(operation=operation.name, status=operation.status.name)
         except gexc.Conflict:
             # The name exists: an earlier attempt with this key bought it. Report that one.
             return self.find_order(request.idempotency_key)
-        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+        except CALL_ERRORS as exc:
             raise to_provider_error(exc, "regionCommitments.insert") from exc
         operation = self._wait(spec.region, operation)
         if operation.status != compute_v1.Operation.Status.DONE:
@@ -171,8 +173,6 @@ class GcpMarket:
 
     def _wait(self, region: str, operation: compute_v1.Operation) -> compute_v1.Operation:
         """Wait for a region operation (GCP's ``wait`` blocks up to two minutes per call)."""
-        import time
-
         deadline = time.monotonic() + self.settings.operation_timeout_s
         while (operation.status != compute_v1.Operation.Status.DONE
                and time.monotonic() < deadline):
@@ -183,7 +183,7 @@ class GcpMarket:
                         project=self.project, region=region, operation=operation.name,
                         retry=self._retry)
                     call.note(status=operation.status.name)
-            except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            except CALL_ERRORS as exc:
                 raise to_provider_error(exc, "regionOperations.wait") from exc
         return operation
 
@@ -211,7 +211,7 @@ class GcpMarket:
                         if commitment.name == name:
                             call.note(found=scope)
                             return scope.removeprefix("regions/"), commitment
-        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+        except CALL_ERRORS as exc:
             raise to_provider_error(exc, "regionCommitments.aggregatedList") from exc
         return None
 

@@ -18,6 +18,7 @@ from typing import Any
 from core.catalog import load_catalog
 from core.domain import Catalog, Commitment
 from core.errors import InvalidInput
+from providers.sample.market import ACCOUNT_FILE, SampleMarket
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data"
 """Where the bundled files live (resolved from this module, never from the CWD)."""
@@ -79,13 +80,32 @@ def load_inventory(path: Path, catalog: Catalog) -> tuple[Commitment, ...]:
 
 
 class SampleProvider:
-    """The bundled offline provider: FOCUS usage, a catalog and an inventory from files."""
+    """The bundled offline provider: FOCUS usage, a catalog and an inventory from files.
+
+    Its simulated account (:class:`providers.sample.market.SampleMarket`) lives in
+    ``account_path``, by default ``sample-account.json`` in Ladder's data directory;
+    what was bought there is part of the inventory.
+    """
 
     name: str = "sample"
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, account_path: Path | None = None) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else SAMPLE_DIR
+        self._account_path = Path(account_path) if account_path is not None else None
         self._catalog: Catalog | None = None
+
+    @property
+    def account_path(self) -> Path:
+        """The simulated account's file (read from the settings when not given)."""
+        if self._account_path is not None:
+            return self._account_path
+        from core.settings import get_settings
+
+        return get_settings().data_dir / ACCOUNT_FILE
+
+    def market(self) -> SampleMarket:
+        """The simulated account, where the executor buys."""
+        return SampleMarket(self.catalog(), self.account_path)
 
     def usage_paths(self) -> Sequence[Path]:
         """The bundled FOCUS Parquet file."""
@@ -98,15 +118,20 @@ class SampleProvider:
         return self._catalog
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
-        """Commitments active at ``at`` or starting later (naive ``at`` is UTC)."""
+        """Commitments active at ``at`` or starting later (naive ``at`` is UTC).
+
+        The bundled inventory plus what was bought in the simulated account.
+        """
         moment = _utc(at)
-        owned = load_inventory(inventory_path(self.data_dir), self.catalog())
+        owned = (*load_inventory(inventory_path(self.data_dir), self.catalog()),
+                 *self.market().commitments())
         return sorted((c for c in owned if c.end > moment),
                       key=lambda c: (c.start, c.commitment_id))
 
 
 __all__ = [
     "SAMPLE_DIR",
+    "SampleMarket",
     "SampleProvider",
     "catalog_path",
     "inventory_path",

@@ -114,7 +114,7 @@ def test_downgrade_to_base_drops_every_table(empty_db_url: str) -> None:
 def test_migrations_folder_is_found_from_the_package() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert Path(script.dir) == Path(core.migrations.__file__).resolve().parent
-    assert [rev.revision for rev in script.walk_revisions()] == ["0001"]
+    assert [rev.revision for rev in script.walk_revisions()] == ["0002", "0001"]
 
 
 # --- datasets and usage -------------------------------------------------------------------

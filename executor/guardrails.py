@@ -1,0 +1,318 @@
+"""Guardrails: each check of a plan against its scope's policy, with the reason in words.
+
+A violation has a severity that says who can get past it:
+
+* ``block`` — the kill switch or a blackout window: nothing is bought now,
+  approved or not; checked again before every purchase;
+* ``rule`` — the plan buys something the policy does not allow at all (an
+  offering, term or payment option outside the allowed lists, an action the
+  executor cannot carry out): no one can approve it, the policy must change;
+* ``limit`` — the plan goes beyond a cap (per run, per month, share of the low
+  forecast, expected utilisation) or the scope has no policy: a person with the
+  approver role may accept it.
+
+The checks read :class:`PlanFacts`. Most facts are the plan's own numbers;
+the low forecast, the capacity of the portfolio and each action's expected
+utilisation come from the planner, in ``plan.details["guardrail_inputs"]``
+(:data:`INPUTS_KEY`). A cap whose fact the plan does not state is a violation:
+the guardrails fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from core.db.models import OfferingRow, PlanRow
+from core.domain import ActionKind
+from executor.policy import Policy
+
+INPUTS_KEY = "guardrail_inputs"
+"""Key of ``plan.details`` holding what the planner states for the guardrails:
+
+``low_forecast_hourly`` (on-demand $/h of the low forecast of eligible usage),
+``low_forecast_source`` (words), ``committed_capacity_hourly`` (on-demand $/h the
+commitments owned and new can cover at most) and ``expected_utilisation`` (one
+share per action, in the actions' order).
+"""
+EXECUTABLE_KINDS = frozenset({ActionKind.PURCHASE.value})
+"""Action kinds the executor can carry out (exchanges and returns need stored targets)."""
+_SLACK = 1e-9
+
+
+class Severity(StrEnum):
+    """Who can get past a violation (see the module's docstring)."""
+
+    BLOCK = "block"
+    RULE = "rule"
+    LIMIT = "limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One guardrail a plan breaks, and why, in words a FinOps engineer can act on."""
+
+    check: str
+    severity: Severity
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The violation as stored in ``plan.policy_reasons``."""
+        return {"check": self.check, "severity": str(self.severity), "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFacts:
+    """What the guardrails know of one action."""
+
+    position: int
+    kind: str
+    offering_id: str
+    quantity: float
+    amortized_hourly: float
+    upfront: float
+    term_hours: int | None
+    """None when the offering is not in the provider's stored catalog."""
+    payment_option: str | None
+    expected_utilisation: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFacts:
+    """What the guardrails judge a plan on."""
+
+    plan_id: int
+    provider: str
+    scope: str
+    actions: tuple[ActionFacts, ...]
+    low_forecast_hourly: float | None = None
+    low_forecast_source: str = ""
+    committed_capacity_hourly: float | None = None
+
+    @property
+    def new_hourly(self) -> float:
+        """New commitment, amortised $/h."""
+        return sum(a.amortized_hourly for a in self.actions)
+
+    @property
+    def new_upfront(self) -> float:
+        """Upfront cash, $."""
+        return sum(a.upfront for a in self.actions)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendToDate:
+    """Commitment already bought, being bought or approved in the month, other plans only."""
+
+    hourly: float
+    upfront: float
+    since: datetime
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def plan_facts(plan: PlanRow, offerings: Mapping[str, OfferingRow]) -> PlanFacts:
+    """The facts of a stored plan; ``offerings`` maps the provider's offering ids to rows."""
+    inputs: Mapping[str, Any] = (plan.details or {}).get(INPUTS_KEY) or {}
+    utilisation = list(inputs.get("expected_utilisation") or [])
+    actions = []
+    for index, action in enumerate(plan.actions):
+        offering = offerings.get(action.offering_id)
+        actions.append(ActionFacts(
+            position=action.position, kind=action.kind, offering_id=action.offering_id,
+            quantity=action.quantity, amortized_hourly=action.amortized_hourly_cost,
+            upfront=action.upfront_cost,
+            term_hours=offering.term_hours if offering is not None else None,
+            payment_option=offering.payment_option if offering is not None else None,
+            expected_utilisation=_float(utilisation[index]) if index < len(utilisation)
+            else None,
+        ))
+    return PlanFacts(
+        plan_id=plan.id, provider=plan.provider, scope=plan.scope, actions=tuple(actions),
+        low_forecast_hourly=_float(inputs.get("low_forecast_hourly")),
+        low_forecast_source=str(inputs.get("low_forecast_source", "")),
+        committed_capacity_hourly=_float(inputs.get("committed_capacity_hourly")),
+    )
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _term(hours: int) -> str:
+    return f"{hours / 8760:g}-year" if hours % 8760 == 0 else f"{hours}-hour"
+
+
+# --- the checks, one function each ---------------------------------------------------------
+
+Check = Callable[[Policy, PlanFacts, SpendToDate, datetime], list[Violation]]
+
+
+def check_kill_switch(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                      now: datetime) -> list[Violation]:
+    """The kill switch stops every purchase of the scope."""
+    if not policy.kill_switch:
+        return []
+    return [Violation("kill_switch", Severity.BLOCK,
+                      f"the kill switch of {facts.provider}/{facts.scope} is on: nothing is "
+                      "bought until it is turned off")]
+
+
+def check_blackout(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                   now: datetime) -> list[Violation]:
+    """Nothing is bought inside a blackout window."""
+    window = policy.blackout_at(now)
+    if window is None:
+        return []
+    return [Violation("blackout", Severity.BLOCK,
+                      f"{now:%Y-%m-%d %H:%M} UTC is inside the blackout window "
+                      f"{window.describe()}")]
+
+
+def check_action_kinds(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                       now: datetime) -> list[Violation]:
+    """Only actions the executor can carry out may be approved."""
+    return [Violation("action_kind", Severity.RULE,
+                      f"action {a.position + 1} is a {a.kind}, which the executor cannot "
+                      "carry out yet")
+            for a in facts.actions if a.kind not in EXECUTABLE_KINDS]
+
+
+def check_allowed(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                  now: datetime) -> list[Violation]:
+    """Offerings, terms and payment options must be in the policy's allowed lists."""
+    found: list[Violation] = []
+    for a in facts.actions:
+        label = f"action {a.position + 1} ({a.offering_id})"
+        if a.term_hours is None:
+            found.append(Violation("offering_unknown", Severity.RULE,
+                                   f"{label}: the offering is not in the provider's stored "
+                                   "catalog"))
+            continue
+        if not policy.allows_offering(a.offering_id):
+            found.append(Violation("allowed_offerings", Severity.RULE,
+                                   f"{label}: the offering is not in the allowed offerings "
+                                   f"({', '.join(policy.allowed_offerings or ())})"))
+        if policy.allowed_terms_hours is not None and \
+                a.term_hours not in policy.allowed_terms_hours:
+            allowed = ", ".join(_term(t) for t in policy.allowed_terms_hours)
+            found.append(Violation("allowed_terms", Severity.RULE,
+                                   f"{label}: a {_term(a.term_hours)} term is not allowed "
+                                   f"(allowed: {allowed or 'none'})"))
+        if policy.allowed_payment_options is not None and \
+                a.payment_option not in {str(p) for p in policy.allowed_payment_options}:
+            allowed = ", ".join(str(p) for p in policy.allowed_payment_options)
+            found.append(Violation("allowed_payment_options", Severity.RULE,
+                                   f"{label}: payment option {a.payment_option} is not allowed "
+                                   f"(allowed: {allowed or 'none'})"))
+    return found
+
+
+def check_run_caps(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                   now: datetime) -> list[Violation]:
+    """New commitment and upfront cash of this plan stay under the per-run caps."""
+    found = []
+    if policy.max_run_hourly is not None and facts.new_hourly > policy.max_run_hourly + _SLACK:
+        found.append(Violation("max_run_hourly", Severity.LIMIT,
+                               f"new commitment of {_money(facts.new_hourly)}/h amortised exceeds "
+                               f"the per-run cap of {_money(policy.max_run_hourly)}/h"))
+    if policy.max_run_upfront is not None and \
+            facts.new_upfront > policy.max_run_upfront + _SLACK:
+        found.append(Violation("max_run_upfront", Severity.LIMIT,
+                               f"upfront cash of {_money(facts.new_upfront)} exceeds the per-run "
+                               f"cap of {_money(policy.max_run_upfront)}"))
+    return found
+
+
+def check_month_caps(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                     now: datetime) -> list[Violation]:
+    """This plan and the month's other commitments stay under the monthly caps."""
+    found = []
+    since = f"since {month.since:%Y-%m-%d}"
+    hourly = month.hourly + facts.new_hourly
+    if policy.max_month_hourly is not None and hourly > policy.max_month_hourly + _SLACK:
+        found.append(Violation("max_month_hourly", Severity.LIMIT,
+                               f"{_money(month.hourly)}/h committed {since} plus "
+                               f"{_money(facts.new_hourly)}/h in this plan exceeds the monthly "
+                               f"cap of {_money(policy.max_month_hourly)}/h"))
+    upfront = month.upfront + facts.new_upfront
+    if policy.max_month_upfront is not None and upfront > policy.max_month_upfront + _SLACK:
+        found.append(Violation("max_month_upfront", Severity.LIMIT,
+                               f"{_money(month.upfront)} upfront {since} plus "
+                               f"{_money(facts.new_upfront)} in this plan exceeds the monthly "
+                               f"cap of {_money(policy.max_month_upfront)}"))
+    return found
+
+
+def check_low_forecast_share(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                             now: datetime) -> list[Violation]:
+    """The portfolio may cover at most a share of the low forecast."""
+    cap = policy.max_low_forecast_share
+    if cap is None or not facts.actions:
+        return []
+    low, capacity = facts.low_forecast_hourly, facts.committed_capacity_hourly
+    if low is None or capacity is None:
+        return [Violation("max_low_forecast_share", Severity.LIMIT,
+                          "the plan states no low forecast or portfolio capacity, so its share "
+                          "of the low forecast cannot be checked")]
+    share = capacity / low if low > 0 else float("inf")
+    if share <= cap + _SLACK:
+        return []
+    source = f" ({facts.low_forecast_source})" if facts.low_forecast_source else ""
+    return [Violation("max_low_forecast_share", Severity.LIMIT,
+                      f"commitments owned and new could cover {_money(capacity)}/h of on-demand "
+                      f"usage, {share:.0%} of the low forecast of {_money(low)}/h{source}; "
+                      f"the policy allows {cap:.0%}")]
+
+
+def check_utilisation(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                      now: datetime) -> list[Violation]:
+    """Each new commitment's expected utilisation stays at or above the floor."""
+    floor = policy.min_utilisation
+    if floor is None:
+        return []
+    found = []
+    for a in facts.actions:
+        label = f"action {a.position + 1} ({a.offering_id})"
+        if a.expected_utilisation is None:
+            found.append(Violation("min_utilisation", Severity.LIMIT,
+                                   f"{label}: the plan states no expected utilisation"))
+        elif a.expected_utilisation < floor - _SLACK:
+            found.append(Violation("min_utilisation", Severity.LIMIT,
+                                   f"{label}: expected utilisation {a.expected_utilisation:.1%} "
+                                   f"is below the floor of {floor:.1%}"))
+    return found
+
+
+GATES: tuple[Check, ...] = (check_kill_switch, check_blackout)
+"""The checks of *when*: run again before every purchase."""
+CHECKS: tuple[Check, ...] = (
+    *GATES, check_action_kinds, check_allowed, check_run_caps, check_month_caps,
+    check_low_forecast_share, check_utilisation,
+)
+
+
+def evaluate(
+    policy: Policy, facts: PlanFacts, *, month: SpendToDate, now: datetime,
+    checks: Sequence[Check] = CHECKS,
+) -> list[Violation]:
+    """Every violation of ``policy`` by the plan, in the order of ``checks``."""
+    return [violation for check in checks for violation in check(policy, facts, month, now)]
+
+
+def no_policy(provider: str, scope: str) -> Violation:
+    """The violation of a scope without a policy: a person must approve."""
+    return Violation("policy", Severity.LIMIT,
+                     f"no policy is stored for {provider}/{scope}, so nothing is approved "
+                     "automatically")
+
+
+def manual_only(version: int) -> Violation:
+    """The violation of a policy that does not approve automatically."""
+    return Violation("auto_approve", Severity.LIMIT,
+                     f"policy v{version} does not approve plans automatically")

@@ -1,0 +1,211 @@
+"""Queries of the executor's tables (SQLAlchemy 2 ``select()`` style).
+
+Functions here ``flush`` and never ``commit``: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from core.db.models import (
+    ActionRow,
+    CommitmentRow,
+    NotificationRow,
+    OfferingRow,
+    PlanRow,
+    RunRow,
+    utc_now,
+)
+from core.domain import HOUR
+from executor.guardrails import SpendToDate
+
+UNFINISHED = ("intent", "unknown", "ordered")
+"""Action statuses whose outcome at the provider is not settled yet."""
+SPENT = ("intent", "unknown", "ordered", "done")
+"""Action statuses that spent money, or may have."""
+
+
+def offerings_by_id(
+    session: Session, provider: str, offering_ids: Iterable[str] | None = None
+) -> dict[str, OfferingRow]:
+    """The provider's offerings (listed or not) by offering id."""
+    stmt = select(OfferingRow).where(OfferingRow.provider == provider)
+    if offering_ids is not None:
+        stmt = stmt.where(OfferingRow.offering_id.in_(sorted(set(offering_ids))))
+    return {row.offering_id: row for row in session.scalars(stmt)}
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of ``now``'s calendar month (UTC)."""
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def spend_to_date(
+    session: Session, provider: str, scope: str, *, since: datetime, exclude_plan_id: int
+) -> SpendToDate:
+    """New commitment of the scope's other plans in the month: placed since ``since``, or
+    approved and still to be placed (so that two approved plans cannot both use the cap)."""
+    placed = and_(ActionRow.status.in_(SPENT), ActionRow.intent_at >= since)
+    reserved = and_(ActionRow.status == "pending",
+                    PlanRow.status.in_(("approved", "executing")))
+    hourly, upfront = session.execute(
+        select(func.coalesce(func.sum(ActionRow.amortized_hourly_cost), 0.0),
+               func.coalesce(func.sum(ActionRow.upfront_cost), 0.0))
+        .join(PlanRow, PlanRow.id == ActionRow.plan_id)
+        .where(PlanRow.provider == provider, PlanRow.scope == scope,
+               PlanRow.id != exclude_plan_id, or_(placed, reserved))
+    ).one()
+    return SpendToDate(float(hourly), float(upfront), since)
+
+
+def unfinished_actions(
+    session: Session, provider: str, scope: str | None = None
+) -> list[ActionRow]:
+    """Actions whose outcome is not settled (intent written, answer unknown or pending)."""
+    stmt = (select(ActionRow).join(PlanRow, PlanRow.id == ActionRow.plan_id)
+            .where(PlanRow.provider == provider, ActionRow.status.in_(UNFINISHED))
+            .order_by(ActionRow.plan_id, ActionRow.position))
+    if scope is not None:
+        stmt = stmt.where(PlanRow.scope == scope)
+    return list(session.scalars(stmt))
+
+
+def unfinished_scopes(session: Session) -> list[tuple[str, str]]:
+    """(provider, scope) of every scope with unsettled actions or executing plans."""
+    stmt = (select(PlanRow.provider, PlanRow.scope)
+            .outerjoin(ActionRow, ActionRow.plan_id == PlanRow.id)
+            .where(or_(ActionRow.status.in_(UNFINISHED), PlanRow.status == "executing"))
+            .distinct().order_by(PlanRow.provider, PlanRow.scope))
+    return [(provider, scope) for provider, scope in session.execute(stmt)]
+
+
+def plans_in(
+    session: Session, provider: str, scope: str | None, statuses: Sequence[str]
+) -> list[PlanRow]:
+    """The provider's plans (of one scope, or all) in any of ``statuses``, oldest first."""
+    stmt = (select(PlanRow).options(selectinload(PlanRow.actions))
+            .where(PlanRow.provider == provider, PlanRow.status.in_(list(statuses)))
+            .order_by(PlanRow.created_at, PlanRow.id))
+    if scope is not None:
+        stmt = stmt.where(PlanRow.scope == scope)
+    return list(session.scalars(stmt))
+
+
+def merge_plan_details(session: Session, plan: PlanRow, extra: Mapping[str, Any]) -> None:
+    """Add keys to a plan's ``details`` (a new dict, so that the JSON change is seen)."""
+    plan.details = {**(plan.details or {}), **extra}
+    session.flush()
+
+
+def record_commitments(
+    session: Session, *, provider: str, offering_id: str, commitment_ids: Sequence[str],
+    quantity: float, start: datetime,
+) -> int:
+    """Record what an action bought as ``plan`` commitments until the inventory lists them.
+
+    Ids already known are left alone; the quantity is split evenly between the
+    ids. Returns how many rows were added (none when the offering is unknown).
+    """
+    offering = session.scalar(select(OfferingRow).where(
+        OfferingRow.provider == provider, OfferingRow.offering_id == offering_id))
+    if offering is None or not commitment_ids:
+        return 0
+    known = set(session.scalars(select(CommitmentRow.commitment_id).where(
+        CommitmentRow.provider == provider,
+        CommitmentRow.commitment_id.in_(list(commitment_ids)))))
+    added = 0
+    for commitment_id in commitment_ids:
+        if commitment_id in known:
+            continue
+        session.add(CommitmentRow(
+            provider=provider, commitment_id=commitment_id, offering_pk=offering.id,
+            quantity=quantity / len(commitment_ids), start_at=start,
+            end_at=start + offering.term_hours * HOUR, source="plan",
+        ))
+        added += 1
+    session.flush()
+    return added
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def add_run(
+    session: Session, *, provider: str, scope: str, trigger: str, actor: str, mode: str,
+    host: str, pid: int,
+) -> RunRow:
+    """Store a run that is starting."""
+    run = RunRow(provider=provider, scope=scope, trigger=trigger, actor=actor,
+                 status="running", mode=mode, host=host, pid=pid, timings={}, summary={})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> RunRow | None:
+    """The run with this id, or None."""
+    return session.get(RunRow, run_id)
+
+
+def list_runs(
+    session: Session, *, provider: str | None = None, scope: str | None = None,
+    limit: int = 20, offset: int = 0,
+) -> list[RunRow]:
+    """Runs, the newest first."""
+    stmt = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc())
+    if provider is not None:
+        stmt = stmt.where(RunRow.provider == provider)
+    if scope is not None:
+        stmt = stmt.where(RunRow.scope == scope)
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def interrupted_runs(session: Session, provider: str, scope: str, *, but: int) -> list[RunRow]:
+    """Runs of the scope still marked running, other than ``but``.
+
+    Called under the scope's run lock: no other run of the scope can be alive,
+    so these ended without finishing (killed, or their machine stopped).
+    """
+    return list(session.scalars(select(RunRow).where(
+        RunRow.provider == provider, RunRow.scope == scope, RunRow.status == "running",
+        RunRow.id != but)))
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def get_notification(session: Session, dedup_key: str) -> NotificationRow | None:
+    """The notification with this de-duplication key, or None."""
+    return session.scalar(select(NotificationRow).where(NotificationRow.dedup_key == dedup_key))
+
+
+def list_notifications(session: Session, *, limit: int = 50) -> list[NotificationRow]:
+    """Notifications, the newest first."""
+    return list(session.scalars(select(NotificationRow)
+                                .order_by(NotificationRow.id.desc()).limit(limit)))
+
+
+__all__ = [
+    "SPENT",
+    "UNFINISHED",
+    "add_run",
+    "get_notification",
+    "get_run",
+    "interrupted_runs",
+    "list_notifications",
+    "list_runs",
+    "merge_plan_details",
+    "month_start",
+    "offerings_by_id",
+    "plans_in",
+    "record_commitments",
+    "spend_to_date",
+    "unfinished_actions",
+    "unfinished_scopes",
+    "utc_now",
+]

@@ -1,0 +1,174 @@
+"""The ladder policy: forecast scenarios, the risk-aware stochastic LP, a tranche per run.
+
+At each decision :class:`ForecastLadder` (the backtest's ``ladder`` policy)
+
+1. fits a forecaster on the usage seen so far and draws ``n_scenarios`` sample
+   paths over the horizon (the forecasting package's ``sample_paths``);
+2. learns each key's rate of decline from the last weeks of history
+   (:func:`optimizer.risk.decline_rates`);
+3. builds the stochastic LP (:mod:`optimizer.stochastic`) with the commitments
+   owned and their expiries, the menu's offerings and the
+   :class:`~optimizer.policy.PurchasePolicy`, and solves it;
+4. buys the policy's ``tranche_fraction`` of the LP's purchases.
+
+The scenario source is a parameter (any callable with the signature of
+:data:`ScenarioSource`), so the policy can be run on any forecaster, or on
+scenarios built another way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from core.domain import HOUR, Catalog
+from optimizer.backtest.policies import UsageHistory
+from optimizer.backtest.purchases import Portfolio
+from optimizer.policy import PurchasePolicy
+from optimizer.risk import decline_rates
+from optimizer.stochastic import (
+    OwnedCommitment,
+    ScenarioSet,
+    StochasticProblem,
+    StochasticSolution,
+    optimize,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+ScenarioSource = Callable[[FloatArray, tuple[str, ...], datetime, int, int, int], FloatArray]
+"""``(history (T, K), key_ids, first hour, horizon, n, seed) -> scenarios (n, horizon, K)``."""
+
+DECLINE_DAYS = 14
+"""Days of history the decline rate is learned from."""
+MAX_HORIZON_HOURS = 336
+"""The longest horizon forecast: longer terms are priced by the term-aware penalty."""
+
+
+def long_frame(history: FloatArray, key_ids: Sequence[str], start: datetime) -> pd.DataFrame:
+    """The history as the long ``hour, usage_key, units`` frame forecasters fit on."""
+    n_hours = history.shape[0]
+    hours = pd.date_range(pd.Timestamp(start), periods=n_hours, freq="h")
+    return pd.DataFrame({
+        "hour": np.repeat(hours.to_numpy(), len(key_ids)),
+        "usage_key": np.tile(np.asarray(key_ids, dtype=object), n_hours),
+        "units": np.asarray(history, dtype=np.float64).reshape(-1),
+    })
+
+
+def forecaster_scenarios(factory: Callable[[], object]) -> ScenarioSource:
+    """A scenario source from a forecaster factory (``fit`` then ``sample_paths``)."""
+
+    def source(history: FloatArray, key_ids: tuple[str, ...], start: datetime, horizon: int,
+               n: int, seed: int) -> FloatArray:
+        forecaster = factory()
+        forecaster.fit(long_frame(history, key_ids, start))  # type: ignore[attr-defined]
+        paths = np.asarray(forecaster.sample_paths(horizon, n, seed),  # type: ignore[attr-defined]
+                           dtype=np.float64)
+        order = [list(forecaster.usage_keys_).index(k) for k in key_ids]  # type: ignore[attr-defined]
+        return paths[:, :, order]
+
+    return source
+
+
+def default_scenarios() -> ScenarioSource:
+    """Scenarios from the forecasting package's seasonal profile forecaster."""
+    from forecasting.profile import SeasonalProfile
+
+    return forecaster_scenarios(SeasonalProfile)
+
+
+@dataclass
+class ForecastLadder:
+    """The backtest's ``ladder`` policy: forecasts, the stochastic LP, tranches.
+
+    ``round_quantities`` rounds purchases down to what a cloud sells (whole units,
+    cents of hourly commitment); the backtest compares policies without it, as the
+    lookback reference and the oracle buy fractional quantities.
+
+    The replay can only buy (its decisions are purchases), so the policy's exchanges
+    and returns are switched off here: left on, the LP would count on returning a
+    recent Savings Plan and buying it again (a term extended for free) that the
+    replay never executes.
+    """
+
+    policy: PurchasePolicy = field(default_factory=PurchasePolicy)
+    scenarios: ScenarioSource | None = None
+    n_scenarios: int = 16
+    max_horizon_hours: int = MAX_HORIZON_HOURS
+    time_limit_s: float = 60.0
+    seed: int = 0
+    round_quantities: bool = False
+    name: str = "ladder"
+    solves_: int = 0
+    seconds_: float = 0.0
+    lp_seconds_: float = 0.0
+    last_solution_: StochasticSolution | None = None
+
+    def decide(self, history: UsageHistory, owned: Portfolio, hour: int,
+               catalog: Catalog) -> list[tuple[str, float]]:
+        """The purchases at ``hour``: the tranche of the LP's optimal increment."""
+        started = time.perf_counter()
+        if history.hours == 0 or not catalog.offerings:
+            return []
+        policy = replace(self.policy, exchanges=False, returns=False)
+        candidates = policy.candidates(catalog.offerings)
+        if not candidates:
+            return []
+        horizon = min(max(o.term_hours for o in candidates), self.max_horizon_hours)
+        source = self.scenarios or default_scenarios()
+        paths = source(np.asarray(history.units), history.key_ids, history.start, horizon,
+                       self.n_scenarios, self.seed + hour)
+        rates = catalog.on_demand_rates()
+        problem = StochasticProblem(
+            scenarios=ScenarioSet(paths, history.key_ids),
+            on_demand_rates=np.array([rates[k] for k in history.key_ids]),
+            candidates=candidates,
+            owned=owned_at(owned, hour),
+            policy=policy,
+            decline=decline_rates(np.asarray(history.units), days=DECLINE_DAYS),
+            recent_usage=np.asarray(history.last(168)).mean(axis=0),
+        )
+        solution = optimize(problem, time_limit_s=self.time_limit_s, backend="highs")
+        self.last_solution_ = solution
+        self.solves_ += 1
+        self.lp_seconds_ += solution.build_seconds + solution.solve_seconds
+        position = {o.offering_id: o for o in candidates}
+        bought = []
+        for offering_id, quantity in sorted(solution.quantities.items()):
+            amount = quantity * self.policy.tranche_fraction
+            if self.round_quantities:
+                from optimizer.plan import round_down
+
+                amount = round_down(position[offering_id], amount)
+            if amount > 0:
+                bought.append((offering_id, float(amount)))
+        self.seconds_ += time.perf_counter() - started
+        return bought
+
+    def details(self) -> dict[str, float | int | str]:
+        """Solves, time in the LP and in all (forecasts included), the policy's risk figures."""
+        return {"lp_solves": self.solves_, "lp_seconds": self.lp_seconds_,
+                "policy_seconds": self.seconds_, "scenarios": self.n_scenarios,
+                "cvar_weight": self.policy.cvar_weight,
+                "tranche_fraction": self.policy.tranche_fraction}
+
+
+def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:
+    """The holdings active at ``hour`` as owned commitments (hours left, age)."""
+    return tuple(
+        OwnedCommitment(offering=h.offering, quantity=h.quantity, hours_left=h.end - hour,
+                        age_hours=hour - h.start,
+                        commitment_id=f"{h.offering.offering_id}@{h.start}")
+        for h in portfolio.holdings if h.is_active(hour)
+    )
+
+
+__all__ = ["HOUR", "ForecastLadder", "ScenarioSource", "default_scenarios",
+           "forecaster_scenarios", "long_frame", "owned_at"]

@@ -1,0 +1,109 @@
+"""The purchase policy: the risk appetite, caps and choices a person sets for the optimizer.
+
+:class:`PurchasePolicy` is the brief's ``Policy`` value. It is named apart from
+:class:`optimizer.backtest.Policy`, the protocol of the replay policies (``none``,
+``lookback``, ``ladder``, ``oracle``), which is a different thing: a replay
+policy *uses* a purchase policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from core.domain import Offering, PaymentOption
+
+RiskAppetite = Literal["cautious", "balanced", "bold"]
+
+_APPETITES: dict[str, tuple[float, float]] = {
+    # (CVaR weight, decline aversion)
+    "cautious": (0.5, 1.5),
+    "balanced": (0.2, 1.0),
+    "bold": (0.0, 0.5),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasePolicy:
+    """What the optimizer may buy and how much risk it takes.
+
+    * ``cvar_alpha``, ``cvar_weight``: the objective is
+      ``(1 - w) · E[cost] + w · CVaR_α(cost)`` over the scenarios; ``w = 0`` is risk
+      neutral. ``cvar_bound`` (dollars over the horizon), when set, also caps the
+      CVaR of the cost outright.
+    * ``decline_aversion`` multiplies the term-aware penalty learned from the
+      history (:mod:`optimizer.risk`): 0 ignores the risk that usage falls after
+      the horizon, 1 prices the learned decline as it is.
+    * ``max_new_hourly``: new amortised commitment per run, dollars per hour;
+      ``max_upfront``: upfront cash per run, dollars.
+    * ``allowed_offerings`` (ids), ``allowed_terms`` (hours), ``allowed_payment_options``,
+      ``allowed_kinds`` (``offering.kind``): ``None`` allows all.
+    * ``cost_of_capital``: annual rate charged on upfront cash.
+    * ``tranche_fraction``: the share of the optimal increment bought on one run
+      (laddering: 1 buys it all, 0.5 half of it, the rest is left to later runs).
+    * ``representative_hours``: how many weighted hours the LP keeps per scenario
+      (``None``: every hour, the full model).
+    * ``exchanges``, ``returns``: whether the plan may exchange convertible
+      commitments and return spend commitments within ``return_window_hours``.
+    """
+
+    cvar_alpha: float = 0.9
+    cvar_weight: float = 0.2
+    cvar_bound: float | None = None
+    decline_aversion: float = 1.0
+    max_new_hourly: float | None = None
+    max_upfront: float | None = None
+    allowed_offerings: tuple[str, ...] | None = None
+    allowed_terms: tuple[int, ...] | None = None
+    allowed_payment_options: tuple[PaymentOption, ...] | None = None
+    allowed_kinds: tuple[str, ...] | None = None
+    cost_of_capital: float = 0.0
+    tranche_fraction: float = 1.0
+    representative_hours: int | None = 240
+    exchanges: bool = True
+    returns: bool = True
+    return_window_hours: int = 168
+
+    def __post_init__(self) -> None:
+        checks = {
+            "cvar_alpha": 0.0 <= self.cvar_alpha < 1.0,
+            "cvar_weight": 0.0 <= self.cvar_weight <= 1.0,
+            "decline_aversion": math.isfinite(self.decline_aversion)
+            and self.decline_aversion >= 0.0,
+            "cost_of_capital": math.isfinite(self.cost_of_capital) and self.cost_of_capital >= 0,
+            "tranche_fraction": 0.0 < self.tranche_fraction <= 1.0,
+            "return_window_hours": self.return_window_hours >= 0,
+        }
+        for name in ("cvar_bound", "max_new_hourly", "max_upfront"):
+            value = getattr(self, name)
+            checks[name] = value is None or (math.isfinite(value) and value >= 0)
+        if self.representative_hours is not None:
+            checks["representative_hours"] = self.representative_hours >= 1
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid policy value(s): {', '.join(bad)}")
+
+    @classmethod
+    def from_appetite(cls, appetite: RiskAppetite, **overrides: object) -> PurchasePolicy:
+        """A policy from a named risk appetite (cautious, balanced, bold), with overrides."""
+        if appetite not in _APPETITES:
+            raise ValueError(f"unknown risk appetite {appetite!r}: choose one of "
+                             f"{', '.join(_APPETITES)}")
+        weight, aversion = _APPETITES[appetite]
+        return replace(cls(cvar_weight=weight, decline_aversion=aversion), **overrides)  # type: ignore[arg-type]
+
+    def allows(self, offering: Offering) -> bool:
+        """Whether the policy lets the optimizer buy this offering."""
+        return (
+            (self.allowed_offerings is None or offering.offering_id in self.allowed_offerings)
+            and (self.allowed_terms is None or offering.term_hours in self.allowed_terms)
+            and (self.allowed_payment_options is None
+                 or offering.payment_option in self.allowed_payment_options)
+            and (self.allowed_kinds is None or offering.kind in self.allowed_kinds)
+        )
+
+    def candidates(self, offerings: Sequence[Offering]) -> tuple[Offering, ...]:
+        """The offerings the policy allows, in their order."""
+        return tuple(o for o in offerings if self.allows(o))

@@ -1,0 +1,461 @@
+"""From a solved stochastic LP to a plan that explains itself, re-priced by the billing engine.
+
+Steps, each stated so that a reviewer can redo it:
+
+1. **Decision.** The LP's purchases are scaled by the policy's ``tranche_fraction``
+   (laddering: only that share of the increment is bought on this run) and rounded
+   *down* to what can be bought (:func:`optimizer.plan.round_down`); returns are
+   all or nothing (a Savings Plan is returned whole: it is returned when the LP
+   returns at least half of it); exchanges give up whole units and receive the
+   whole units that keep the new worth at least the old.
+2. **Billing.** Every scenario is billed hour by hour by :mod:`core.billing` with
+   the portfolio before the plan (owned commitments until they expire) and after
+   it (minus returned and exchanged units, plus received and bought ones, each
+   active for its term within the horizon). The plan's costs are the expectation
+   over the scenarios of those bills, at amortised prices.
+3. **Why.** Each action carries an :class:`~core.domain.ActionExplanation`. A
+   purchase's savings in a scenario are the on-demand dollars it covered minus
+   what it cost (its share of the bill: the purchases' shares add up to the
+   plan's savings against on-demand); a return's or an exchange's are the bill
+   without it minus the bill with it.
+4. **Certificate.** The LP's optimum is a lower bound on the cost of any plan
+   the policy allows (exactly with every hour kept; by Jensen's inequality with
+   representative hours, :mod:`optimizer.representative`); the plan's price is
+   the same objective with its on-demand part taken from the bills. The gap
+   ``(price − bound) / price`` bounds how far the plan can be from the optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from core.billing import BillingResult, apply_commitments, summarize
+from core.domain import (
+    HOURS_PER_MONTH,
+    Action,
+    ActionExplanation,
+    ActionKind,
+    Offering,
+    Plan,
+    Shape,
+)
+from optimizer.plan import round_down
+from optimizer.risk import cvar
+from optimizer.stochastic import StochasticModel, StochasticProblem, StochasticSolution
+
+FloatArray = npt.NDArray[np.float64]
+
+BAD_QUANTILE = 0.1
+"""The bad scenario of an action: the 10th percentile of its savings over the scenarios."""
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """Buy ``quantity`` of ``offering`` now (candidate index ``index``)."""
+
+    index: int
+    offering: Offering
+    quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    """Return owned commitment ``owned`` (its whole ``quantity``)."""
+
+    owned: int
+    quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeAction:
+    """Give up ``give`` units of owned ``owned`` for ``receive`` units of ``target``."""
+
+    owned: int
+    target: Offering
+    give: float
+    receive: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the plan does, in purchasable quantities."""
+
+    purchases: tuple[Purchase, ...]
+    returns: tuple[Return, ...]
+    exchanges: tuple[ExchangeAction, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Each scenario billed with the portfolio before and after the decision.
+
+    ``before[s]``/``after[s]`` are the billing results; ``new_columns`` the
+    columns of the after-bills that hold the purchases (in decision order) and
+    ``received_columns`` those of the exchanges' new units.
+    """
+
+    before: tuple[BillingResult, ...]
+    after: tuple[BillingResult, ...]
+    cost_before: FloatArray
+    cost_after: FloatArray
+    on_demand_after: FloatArray
+    on_demand_equivalent: FloatArray
+    new_columns: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """The LP's lower bound, the billed plan's price under the same objective, and the gap."""
+
+    lower_bound: float
+    plan_price: float
+
+    @property
+    def gap(self) -> float:
+        """``(price − bound) / price``: how far the plan can be from the optimum, at most."""
+        return (self.plan_price - self.lower_bound) / self.plan_price if self.plan_price else 0.0
+
+
+def decide(problem: StochasticProblem, solution: StochasticSolution) -> Decision:
+    """The LP's decision in purchasable quantities, the tranche rule applied to purchases."""
+    position = {o.offering_id: i for i, o in enumerate(problem.candidates)}
+    fraction = problem.policy.tranche_fraction
+    purchases = []
+    for offering_id, quantity in sorted(solution.quantities.items(),
+                                        key=lambda item: position[item[0]]):
+        offering = problem.candidates[position[offering_id]]
+        rounded = round_down(offering, quantity * fraction)
+        if rounded > 0:
+            purchases.append(Purchase(position[offering_id], offering, rounded))
+    returns = tuple(Return(c, problem.owned[c].quantity)
+                    for c, quantity in sorted(solution.returns.items())
+                    if quantity >= 0.5 * problem.owned[c].quantity)
+    exchanges = []
+    given: dict[int, float] = {}
+    for exchange in solution.exchanges:
+        owned = problem.owned[exchange.owned]
+        target = problem.candidates[position[exchange.target]]
+        left = owned.quantity - given.get(exchange.owned, 0.0)
+        give = min(math.floor(exchange.give + 1e-6), math.floor(left + 1e-9))
+        if give <= 0:
+            continue
+        parity = give * owned.offering.amortized_hourly / target.amortized_hourly
+        receive = max(math.ceil(parity - 1e-9), round_down(target, exchange.receive))
+        given[exchange.owned] = given.get(exchange.owned, 0.0) + give
+        exchanges.append(ExchangeAction(exchange.owned, target, float(give), float(receive)))
+    return Decision(tuple(purchases), returns, tuple(exchanges))
+
+
+def _portfolio(problem: StochasticProblem, decision: Decision | None
+               ) -> tuple[list[Offering], FloatArray]:
+    """Offerings and ``(H, C)`` active quantities: owned, received, bought (in that order)."""
+    horizon = problem.horizon
+    hours = np.arange(horizon)[:, None]
+    offerings: list[Offering] = []
+    sizes: list[float] = []
+    ends: list[int] = []
+    taken = np.zeros(len(problem.owned))
+    if decision is not None:
+        for r in decision.returns:
+            taken[r.owned] += r.quantity
+        for e in decision.exchanges:
+            taken[e.owned] += e.give
+    for c, owned in enumerate(problem.owned):
+        offerings.append(owned.offering)
+        sizes.append(max(owned.quantity - taken[c], 0.0))
+        ends.append(owned.hours_left)
+    if decision is not None:
+        for e in decision.exchanges:
+            offerings.append(e.target)
+            sizes.append(e.receive)
+            ends.append(problem.owned[e.owned].hours_left)
+        for p in decision.purchases:
+            offerings.append(p.offering)
+            sizes.append(p.quantity)
+            ends.append(min(p.offering.term_hours, horizon))
+    quantity = np.where(hours < np.array(ends, dtype=np.intp)[None, :],
+                        np.array(sizes)[None, :], 0.0) if offerings else np.zeros((horizon, 0))
+    return offerings, quantity
+
+
+def _bill(problem: StochasticProblem, decision: Decision | None) -> tuple[BillingResult, ...]:
+    offerings, quantity = _portfolio(problem, decision)
+    return tuple(apply_commitments(problem.scenarios.usage[s], problem.key_ids,
+                                   problem.on_demand_rates, offerings, quantity)
+                 for s in range(problem.scenarios.n_scenarios))
+
+
+def evaluate(problem: StochasticProblem, decision: Decision) -> Evaluation:
+    """Bill every scenario, hour by hour, before and after the decision."""
+    before = _bill(problem, None)
+    after = _bill(problem, decision)
+    first_new = len(problem.owned) + len(decision.exchanges)
+    summaries_before = [summarize(b) for b in before]
+    summaries_after = [summarize(a) for a in after]
+    return Evaluation(
+        before=before, after=after,
+        cost_before=np.array([s.total_cost for s in summaries_before]),
+        cost_after=np.array([s.total_cost for s in summaries_after]),
+        on_demand_after=np.array([s.on_demand_cost for s in summaries_after]),
+        on_demand_equivalent=np.array([s.on_demand_equivalent for s in summaries_after]),
+        new_columns=tuple(range(first_new, first_new + len(decision.purchases))),
+    )
+
+
+def certify(model: StochasticModel, solution: StochasticSolution, decision: Decision,
+            evaluation: Evaluation) -> Certificate:
+    """The LP's bound against the billed decision's price under the LP's own objective."""
+    problem = model.problem
+    columns = model.columns
+    x = np.zeros(model.program.n_variables)
+    buy_column = dict(zip(columns.kept.tolist(), columns.buy.tolist(), strict=True))
+    for p in decision.purchases:
+        x[buy_column[p.index]] = p.quantity
+    ret_column = dict(zip(columns.ret_owned.tolist(), columns.ret.tolist(), strict=True))
+    for r in decision.returns:
+        x[ret_column[r.owned]] = r.quantity
+    position = {o.offering_id: i for i, o in enumerate(problem.candidates)}
+    pairs = {(c, t): (g, r) for c, t, g, r in zip(
+        columns.pair_owned.tolist(), columns.pair_target.tolist(), columns.give.tolist(),
+        columns.receive.tolist(), strict=True)}
+    for e in decision.exchanges:
+        give, receive = pairs[(e.owned, position[e.target.offering_id])]
+        x[give] += e.give
+        x[receive] += e.receive
+    decided = np.concatenate([columns.buy, columns.ret, columns.give, columns.receive])
+    commitment = float(model.program.cost[decided] @ x[decided]) + model.owned_cost
+    policy = problem.policy
+    weight = policy.cvar_weight
+    probabilities = problem.scenarios.probabilities
+    on_demand = evaluation.on_demand_after
+    risk = (1 - weight) * float(probabilities @ on_demand)
+    if weight > 0:
+        risk += weight * cvar(on_demand, probabilities, policy.cvar_alpha)
+    return Certificate(lower_bound=solution.objective, plan_price=commitment + risk)
+
+
+def _quantile(values: FloatArray, q: float) -> float:
+    return float(np.quantile(values, q)) if values.size else 0.0
+
+
+def _purchase_explanation(problem: StochasticProblem, evaluation: Evaluation,
+                          purchase: Purchase, column: int) -> ActionExplanation:
+    offering = purchase.offering
+    active = min(offering.term_hours, problem.horizon)
+    covered_units, savings, utilisation, covered_dollars = [], [], [], []
+    for result in evaluation.after:
+        block = result.covered[column]
+        units = block.units[:active]
+        dollars = float((units @ result.on_demand_rates[block.key_index]).sum())
+        paid = purchase.quantity * active
+        used = float(result.used[:active, column].sum())
+        covered_units.append(float(units.sum()) / active)
+        covered_dollars.append(dollars / active)
+        utilisation.append(used / paid if paid else 1.0)
+        savings.append(dollars - purchase.quantity * offering.amortized_hourly * active)
+    savings_array = np.array(savings)
+    hourly_gain = float(np.mean(covered_dollars)) - purchase.quantity * offering.hourly
+    upfront = purchase.quantity * offering.upfront
+    break_even: float | None
+    if hourly_gain <= 0:
+        break_even = None
+    elif upfront <= 0:
+        break_even = 0.0
+    else:
+        break_even = upfront / hourly_gain
+        if break_even > offering.term_hours:
+            break_even = None
+    return ActionExplanation(
+        covered_units_per_hour=float(np.median(covered_units)),
+        expected_utilisation=float(np.mean(utilisation)),
+        break_even_hours=break_even,
+        savings_median=float(np.median(savings_array)),
+        savings_bad=_quantile(savings_array, BAD_QUANTILE),
+        horizon_hours=problem.horizon,
+    )
+
+
+def _marginal_explanation(problem: StochasticProblem, evaluation: Evaluation,
+                          without: Decision, column: int, *, kept_side: bool
+                          ) -> ActionExplanation:
+    """Savings of one return or exchange: the bills without it minus the bills with it.
+
+    Its coverage and utilisation are those of ``column``: in the bills without the
+    action (``kept_side``: what a returned commitment would have done) or with it
+    (what the units received in an exchange do).
+    """
+    kept = _bill(problem, without)
+    cost_kept = np.array([summarize(k).total_cost for k in kept])
+    savings = cost_kept - evaluation.cost_after
+    covered, utilisation = [], []
+    for result in (kept if kept_side else evaluation.after):
+        active = np.flatnonzero(result.quantity[:, column] > 0)
+        if active.size == 0:
+            covered.append(0.0)
+            utilisation.append(1.0)
+            continue
+        block = result.covered[column]
+        covered.append(float(block.units[active].sum()) / active.size)
+        paid = float(result.quantity[active, column].sum())
+        utilisation.append(float(result.used[active, column].sum()) / paid)
+    return ActionExplanation(
+        covered_units_per_hour=float(np.median(covered)),
+        expected_utilisation=float(np.mean(utilisation)),
+        break_even_hours=0.0 if float(np.mean(savings)) > 0 else None,
+        savings_median=float(np.median(savings)),
+        savings_bad=_quantile(savings, BAD_QUANTILE),
+        horizon_hours=problem.horizon,
+    )
+
+
+def _scope(offering: Offering) -> str:
+    keys = offering.eligible_keys
+    return keys[0] if len(keys) == 1 else f"{len(keys)} keys"
+
+
+def _money(value: float) -> str:
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def _words(explanation: ActionExplanation) -> str:
+    months = explanation.break_even_month
+    even = "never within its term" if months is None else (
+        "from the first hour" if months == 0 else f"after {months:.1f} months")
+    return (f"expected utilisation {explanation.expected_utilisation:.0%}; breaks even {even}; "
+            f"saves {_money(explanation.savings_median)} over {explanation.horizon_hours} h in "
+            f"the median scenario, {_money(explanation.savings_bad)} in a bad one")
+
+
+def build_actions(problem: StochasticProblem, decision: Decision,
+                  evaluation: Evaluation) -> tuple[Action, ...]:
+    """The plan's actions, each with its explanation, in the order returns, exchanges, buys."""
+    actions = []
+    for r in decision.returns:
+        owned = problem.owned[r.owned]
+        without = Decision(decision.purchases,
+                           tuple(x for x in decision.returns if x.owned != r.owned),
+                           decision.exchanges)
+        explanation = _marginal_explanation(problem, evaluation, without, r.owned,
+                                            kept_side=True)
+        offering = owned.offering
+        actions.append(Action(
+            kind=ActionKind.RETURN, offering_id=offering.offering_id, quantity=r.quantity,
+            upfront_cost=0.0 - r.quantity * offering.upfront,
+            hourly_cost=0.0 - r.quantity * offering.hourly,
+            amortized_hourly_cost=0.0 - r.quantity * offering.amortized_hourly,
+            commitment_id=owned.commitment_id, cash_effect=0.0 - r.quantity * offering.upfront,
+            explanation=explanation,
+            reason=(f"return ${r.quantity:,.2f}/h of {offering.offering_id} bought "
+                    f"{owned.age_hours} h ago: kept, it would cover "
+                    f"{explanation.covered_units_per_hour:,.1f} units/h in the median scenario, "
+                    f"used {explanation.expected_utilisation:.0%}; returning it saves "
+                    f"{_money(explanation.savings_median)} over {problem.horizon} h in the median "
+                    f"scenario, {_money(explanation.savings_bad)} in a bad one"),
+        ))
+    for i, e in enumerate(decision.exchanges):
+        owned = problem.owned[e.owned]
+        without = Decision(decision.purchases, decision.returns,
+                           tuple(x for j, x in enumerate(decision.exchanges) if j != i))
+        explanation = _marginal_explanation(problem, evaluation, without,
+                                            len(problem.owned) + i, kept_side=False)
+        old, new = owned.offering, e.target
+        true_up = (e.receive * new.amortized_hourly - e.give * old.amortized_hourly) \
+            * owned.hours_left
+        actions.append(Action(
+            kind=ActionKind.EXCHANGE, offering_id=old.offering_id, quantity=e.give,
+            upfront_cost=true_up,
+            hourly_cost=e.receive * new.hourly - e.give * old.hourly,
+            amortized_hourly_cost=e.receive * new.amortized_hourly - e.give * old.amortized_hourly,
+            commitment_id=owned.commitment_id, target_offering_id=new.offering_id,
+            target_quantity=e.receive, cash_effect=true_up, explanation=explanation,
+            reason=(f"exchange {e.give:g} units of {old.offering_id} for {e.receive:g} of "
+                    f"{new.offering_id} (true-up {_money(true_up)}; the new is worth at least the "
+                    f"old); " + _words(explanation)),
+        ))
+    for purchase, column in zip(decision.purchases, evaluation.new_columns, strict=True):
+        offering = purchase.offering
+        explanation = _purchase_explanation(problem, evaluation, purchase, column)
+        what = (f"{purchase.quantity:g} units" if offering.shape is Shape.UNIT
+                else f"${purchase.quantity:,.2f}/h")
+        actions.append(Action(
+            kind=ActionKind.PURCHASE, offering_id=offering.offering_id,
+            quantity=purchase.quantity, upfront_cost=purchase.quantity * offering.upfront,
+            hourly_cost=purchase.quantity * offering.hourly,
+            amortized_hourly_cost=purchase.quantity * offering.amortized_hourly,
+            cash_effect=purchase.quantity * offering.upfront, explanation=explanation,
+            reason=(f"buy {what} of {offering.offering_id} covering "
+                    f"{explanation.covered_units_per_hour:,.1f} units/h of {_scope(offering)} "
+                    f"in the median scenario; " + _words(explanation)),
+        ))
+    return tuple(actions)
+
+
+@dataclass(frozen=True, eq=False)
+class PortfolioPlan:
+    """A plan with what it was computed from: the decision, the bills and the certificate."""
+
+    plan: Plan
+    decision: Decision
+    evaluation: Evaluation
+    certificate: Certificate
+
+
+def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
+                        window_start: datetime) -> PortfolioPlan:
+    """Round, bill every scenario before and after, explain each action, and certify."""
+    problem = model.problem
+    decision = decide(problem, solution)
+    evaluation = evaluate(problem, decision)
+    certificate = certify(model, solution, decision, evaluation)
+    actions = build_actions(problem, decision, evaluation)
+    probabilities = problem.scenarios.probabilities
+    equivalent = float(probabilities @ evaluation.on_demand_equivalent)
+    before = float(probabilities @ evaluation.cost_before)
+    after = float(probabilities @ evaluation.cost_after)
+    alpha = problem.policy.cvar_alpha
+    new_hourly = sum(a.amortized_hourly_cost for a in actions if a.kind is ActionKind.PURCHASE)
+    details = {
+        "horizon_hours": problem.horizon,
+        "scenarios": problem.scenarios.n_scenarios,
+        "representative_hours": solution.n_hours,
+        "exact": solution.exact,
+        "cost_before_cvar": cvar(evaluation.cost_before, probabilities, alpha),
+        "cost_after_cvar": cvar(evaluation.cost_after, probabilities, alpha),
+        "cvar_alpha": alpha,
+        "lp_objective": solution.objective,
+        "lower_bound": certificate.lower_bound,
+        "plan_price": certificate.plan_price,
+        "certified_gap": certificate.gap,
+        "tranche_fraction": problem.policy.tranche_fraction,
+        "n_variables": solution.n_variables,
+        "n_constraints": solution.n_constraints,
+        "build_seconds": solution.build_seconds,
+        "solve_seconds": solution.solve_seconds,
+        "actions": [
+            {"kind": str(a.kind), "offering_id": a.offering_id, "quantity": a.quantity,
+             "commitment_id": a.commitment_id, "target_offering_id": a.target_offering_id,
+             "target_quantity": a.target_quantity, "cash_effect": a.cash_effect,
+             **(a.explanation.to_dict() if a.explanation else {})}
+            for a in actions
+        ],
+    }
+    plan = Plan(
+        actions=actions,
+        window_start=window_start,
+        window_hours=problem.horizon,
+        on_demand_equivalent=equivalent,
+        cost_before=before,
+        cost_after=after,
+        esr_before=1 - before / equivalent if equivalent else 0.0,
+        esr_after=1 - after / equivalent if equivalent else 0.0,
+        upfront_cash=sum(a.cash_effect for a in actions),
+        monthly_commitment=new_hourly * HOURS_PER_MONTH,
+        solver_status=solution.status,
+        details=details,
+    )
+    return PortfolioPlan(plan, decision, evaluation, certificate)

@@ -1,0 +1,103 @@
+"""Risk: the decline of usage learned from the history, the term-aware price, and CVaR.
+
+**Decline.** For each key, the trend of the logarithm of its daily mean usage over
+the history, fitted robustly (Theil–Sen: the median of the slopes between every
+pair of days), gives a rate ``δ[k]`` per hour at which usage shrinks; a key that
+grows or holds gets ``δ = 0`` (growth is not bet on). An offering's rate is the
+mean of its keys' rates weighted by their recent on-demand dollars.
+
+**Term-aware price.** The scenarios cover the horizon ``[0, H)``; a commitment of
+term ``T > H`` is paid for ``T`` hours. If usage falls at rate ``δ``, a commitment
+sized for today is used on average ``g(T) = (1 - e^{-δT}) / (δT)`` of its term, and
+the scenarios already show it ``g(H)`` of it. Its price per unit-hour in the LP
+is multiplied by
+
+    m(T) = g(min(T, H)) / g(T)  ≥ 1,
+
+so that a 3-year commitment pays for the risk that usage falls in years two and
+three, and a commitment no longer than the horizon pays nothing extra. The
+policy's ``decline_aversion`` scales ``δ``.
+
+**CVaR.** ``CVaR_α`` of a discrete cost distribution is the expected cost in its
+worst ``1 - α`` tail (Rockafellar–Uryasev): ``min_η η + E[(X - η)+] / (1 - α)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from core.domain import Offering, Shape
+
+FloatArray = npt.NDArray[np.float64]
+
+DAY = 24
+MIN_DAYS = 3
+"""Fewer whole days of history than this and no decline is learned."""
+MAX_DECLINE_PER_HOUR = 0.05
+"""A rate above this (usage halving within a day) is a decommission, not a trend: capped."""
+
+
+def decline_rates(history: FloatArray, *, days: int | None = None) -> FloatArray:
+    """``(K,)`` rate per hour at which each key's usage declines (0 when it does not).
+
+    ``history`` is ``(T, K)`` hourly units, oldest first; only whole days counted
+    back from the last hour are used, the last ``days`` of them when given.
+    """
+    history = np.asarray(history, dtype=np.float64)
+    n_days = history.shape[0] // DAY
+    if days is not None:
+        n_days = min(n_days, days)
+    rates = np.zeros(history.shape[1])
+    if n_days < MIN_DAYS:
+        return rates
+    daily = history[history.shape[0] - n_days * DAY:].reshape(n_days, DAY, -1).mean(axis=1)
+    scale = np.maximum(daily.mean(axis=0), 1e-12)
+    logs = np.log(np.maximum(daily, 0.01 * scale))
+    i, j = np.triu_indices(n_days, k=1)
+    slopes = (logs[j] - logs[i]) / ((j - i)[:, None] * DAY)
+    trend = np.median(slopes, axis=0)
+    return np.clip(-trend, 0.0, MAX_DECLINE_PER_HOUR)
+
+
+def retained(decline: float, hours: float) -> float:
+    """``g(T)``: mean of ``e^{-δt}`` over ``[0, T)``, the share of today's usage kept on average."""
+    x = decline * hours
+    if x < 1e-9:
+        return 1.0 - x / 2.0
+    return float(-np.expm1(-x) / x)
+
+
+def term_multiplier(decline: float, term_hours: int, horizon_hours: int) -> float:
+    """``m(T) = g(min(T, H)) / g(T)``: the price factor for the term beyond the horizon."""
+    return retained(decline, min(term_hours, horizon_hours)) / retained(decline, term_hours)
+
+
+def offering_decline(
+    offering: Offering, key_ids: Sequence[str], decline: FloatArray, dollars: FloatArray
+) -> float:
+    """An offering's decline rate: its keys' rates weighted by their on-demand ``dollars``."""
+    weights = offering.covers if offering.shape is Shape.UNIT else offering.rates
+    index = [k for k, key in enumerate(key_ids) if key in weights]
+    if not index:
+        return 0.0
+    w = np.asarray(dollars, dtype=np.float64)[index]
+    if w.sum() <= 0:
+        return float(np.mean(decline[index]))
+    return float(w @ decline[index] / w.sum())
+
+
+def cvar(costs: FloatArray, weights: FloatArray, alpha: float) -> float:
+    """CVaR at level ``alpha`` of costs with probabilities ``weights`` (normalised here)."""
+    costs = np.asarray(costs, dtype=np.float64)
+    p = np.asarray(weights, dtype=np.float64)
+    p = p / p.sum()
+    order = np.argsort(-costs)
+    tail = 1.0 - alpha
+    if tail <= 0:
+        return float(costs.max())
+    taken = np.minimum(np.cumsum(p[order]), tail)
+    mass = np.diff(np.concatenate([[0.0], taken]))
+    return float(mass @ costs[order] / tail)

@@ -1,0 +1,819 @@
+"""The stochastic purchase LP: one portfolio decision, judged on every forecast scenario.
+
+:func:`build_model` turns a :class:`StochasticProblem` (scenarios of usage over
+the horizon, the candidates, the commitments owned with their expiries, a
+:class:`~optimizer.policy.PurchasePolicy`) into a linear program; :func:`solve`
+solves it with HiGHS (arrays through highspy for large models, PuLP for small
+readable ones) and returns a frozen :class:`StochasticSolution`;
+:func:`optimize` does both. The quantities it buys, exchanges and returns are the
+same in every scenario; the coverage of each key by each commitment is decided
+per scenario and hour, as it will be once usage is known.
+
+Unlike the foundation LP (:mod:`optimizer.lp`), a commitment counts only while it
+is active: an owned one until it expires, a new one for its term, which may end
+inside the horizon.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Literal
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from core.domain import HOUR, Commitment, Offering, Shape, UsageKey
+from core.errors import InvalidInput
+from optimizer.linear_model import (
+    INF,
+    LinearModelBuilder,
+    LinearProgram,
+    PulpModel,
+    Solved,
+    solve_highs,
+    solve_pulp,
+    to_highs,
+    to_pulp,
+)
+from optimizer.lp import ARRAY_BACKEND_THRESHOLD, QUANTITY_TOLERANCE, amortized_with_capital
+from optimizer.policy import PurchasePolicy
+from optimizer.reduction import KeyGroups, aggregate_keys, index_patterns, prune_candidates
+from optimizer.representative import RepresentativeHours, representative_hours, segment_bounds
+from optimizer.risk import cvar, offering_decline, term_multiplier
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+Backend = Literal["auto", "pulp", "highs"]
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioSet:
+    """Scenarios of hourly usage over the horizon: ``usage[s, h, k]`` with probabilities.
+
+    ``weights`` are normalised to sum to 1 (equal when omitted); ``key_ids[k]``
+    names the last axis.
+    """
+
+    usage: FloatArray
+    key_ids: tuple[str, ...]
+    weights: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        usage = np.asarray(self.usage, dtype=np.float64)
+        key_ids = tuple(self.key_ids)
+        if usage.ndim != 3 or usage.shape[2] != len(key_ids) or usage.shape[0] < 1 \
+                or usage.shape[1] < 1:
+            raise InvalidInput(f"scenarios must be (S ≥ 1, H ≥ 1, {len(key_ids)} keys), "
+                               f"got {usage.shape}")
+        if not np.all(np.isfinite(usage)) or np.any(usage < 0):
+            raise InvalidInput("scenario usage must be finite and >= 0")
+        if self.weights is None:
+            weights = np.full(usage.shape[0], 1.0 / usage.shape[0])
+        else:
+            weights = np.asarray(self.weights, dtype=np.float64)
+            if weights.shape != (usage.shape[0],) or not np.all(np.isfinite(weights)) \
+                    or np.any(weights < 0) or weights.sum() <= 0:
+                raise InvalidInput(f"scenario weights must be ({usage.shape[0]},), finite, "
+                                   ">= 0 and not all zero")
+            weights = weights / weights.sum()
+        object.__setattr__(self, "usage", usage)
+        object.__setattr__(self, "key_ids", key_ids)
+        object.__setattr__(self, "weights", weights)
+
+    @property
+    def probabilities(self) -> FloatArray:
+        """``(S,)`` normalised weights (never ``None``)."""
+        assert self.weights is not None  # set by __post_init__
+        return self.weights
+
+    @property
+    def n_scenarios(self) -> int:
+        """Number of scenarios ``S``."""
+        return int(self.usage.shape[0])
+
+    @property
+    def horizon(self) -> int:
+        """Hours ``H`` of the horizon."""
+        return int(self.usage.shape[1])
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedCommitment:
+    """A commitment owned at the decision hour: active for the first ``hours_left`` hours.
+
+    ``age_hours`` is the time since it was bought (for the return window).
+    """
+
+    offering: Offering
+    quantity: float
+    hours_left: int
+    age_hours: int = 0
+    commitment_id: str = ""
+
+    @classmethod
+    def from_commitment(cls, commitment: Commitment, now: datetime) -> OwnedCommitment:
+        """An owned commitment as seen from the hour ``now``."""
+        return cls(
+            offering=commitment.offering,
+            quantity=commitment.quantity,
+            hours_left=max(int((commitment.end - now) / HOUR), 0),
+            age_hours=max(int((now - commitment.start) / HOUR), 0),
+            commitment_id=commitment.commitment_id,
+        )
+
+
+def is_convertible(offering: Offering) -> bool:
+    """Whether an offering is a convertible reservation (exchangeable at AWS)."""
+    return offering.shape is Shape.UNIT and (
+        "convertible" in offering.kind.lower() or offering.offering_id.startswith("ri-conv"))
+
+
+def regions(offering: Offering) -> frozenset[str]:
+    """The regions of the keys an offering covers (from the keys' names)."""
+    found = set()
+    for key in offering.eligible_keys:
+        try:
+            found.add(UsageKey.parse(key).region)
+        except ValueError:
+            found.update(part for part in key.split("/") if _REGION.match(part))
+    return frozenset(found)
+
+
+def can_exchange(old: Offering, new: Offering) -> bool:
+    """AWS's rule on what a convertible reservation may become: another convertible one,
+    in the same region (value is checked in the LP: the new is worth at least the old)."""
+    return (is_convertible(old) and is_convertible(new) and old.offering_id != new.offering_id
+            and bool(regions(old)) and regions(old) == regions(new))
+
+
+@dataclass(frozen=True, eq=False)
+class StochasticProblem:
+    """What to decide on: scenarios, on-demand rates, candidates, owned commitments, policy.
+
+    ``decline[k]`` is key ``k``'s learned rate of decline per hour
+    (:func:`optimizer.risk.decline_rates`; zeros when omitted) and ``recent_usage``
+    the usage per key that weighs the keys of an offering when its rate is
+    averaged (the scenarios' mean when omitted).
+    """
+
+    scenarios: ScenarioSet
+    on_demand_rates: FloatArray
+    candidates: tuple[Offering, ...]
+    owned: tuple[OwnedCommitment, ...] = ()
+    policy: PurchasePolicy = field(default_factory=PurchasePolicy)
+    decline: FloatArray | None = None
+    recent_usage: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        n_keys = len(self.scenarios.key_ids)
+        rates = np.asarray(self.on_demand_rates, dtype=np.float64)
+        if rates.shape != (n_keys,) or not np.all(np.isfinite(rates)) or np.any(rates < 0):
+            raise InvalidInput(f"on_demand_rates must be ({n_keys},), finite and >= 0")
+        ids = [o.offering_id for o in self.candidates]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("candidates list an offering_id twice")
+        for offering in (*self.candidates, *(c.offering for c in self.owned)):
+            _check_offering(offering)
+        for c in self.owned:
+            if not np.isfinite(c.quantity) or c.quantity < 0 or c.hours_left < 0:
+                raise InvalidInput(f"owned {c.offering.offering_id!r}: quantity and hours_left "
+                                   "must be >= 0")
+        decline = np.zeros(n_keys) if self.decline is None else \
+            np.asarray(self.decline, dtype=np.float64)
+        if decline.shape != (n_keys,) or not np.all(np.isfinite(decline)) or np.any(decline < 0):
+            raise InvalidInput(f"decline must be ({n_keys},), finite and >= 0")
+        recent = self.scenarios.usage.mean(axis=(0, 1)) if self.recent_usage is None else \
+            np.asarray(self.recent_usage, dtype=np.float64)
+        object.__setattr__(self, "on_demand_rates", rates)
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+        object.__setattr__(self, "owned", tuple(self.owned))
+        object.__setattr__(self, "decline", decline)
+        object.__setattr__(self, "recent_usage", recent)
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The usage keys, in the scenarios' order."""
+        return self.scenarios.key_ids
+
+    @property
+    def horizon(self) -> int:
+        """Hours of the horizon."""
+        return self.scenarios.horizon
+
+    def price(self, offering: Offering, term_hours: int) -> float:
+        """Risk-adjusted price per unit-hour over ``term_hours`` of term left: capital on the
+        upfront, times the term multiplier for the hours beyond the horizon."""
+        assert self.decline is not None and self.recent_usage is not None
+        rate = offering_decline(offering, self.key_ids, self.decline,
+                                self.recent_usage * self.on_demand_rates)
+        multiplier = term_multiplier(rate * self.policy.decline_aversion, term_hours,
+                                     self.horizon)
+        return amortized_with_capital(offering, self.policy.cost_of_capital) * multiplier
+
+
+def _check_offering(offering: Offering) -> None:
+    numbers = (offering.upfront, offering.hourly, *offering.covers.values(),
+               *offering.rates.values())
+    if not all(np.isfinite(v) and v >= 0 for v in numbers) or offering.term_hours < 1:
+        raise InvalidInput(f"offering {offering.offering_id!r}: prices, weights and term must be "
+                           "finite and >= 0 (a negative price would make the LP unbounded)")
+
+
+# --- the formulation ------------------------------------------------------------------------
+#
+# Data: scenarios s with probability π[s] of usage u[s,h,k] over hours h ∈ [0, H); on-demand
+# rate r[k]. Candidates o: term T[o], active for A[o] = min(T[o], H) hours from now, price per
+# unit-hour p[o] = (U[o] (1 + i T[o]/2) / T[o] + hourly[o]) · m[o] (capital at the annual rate
+# i on the upfront U, m[o] = g(A[o]) / g(T[o]) the term-aware factor of optimizer.risk). Owned
+# commitments c: size q[c], active for L[c] hours, price p[c] computed the same way over L[c].
+# Every commitment has a capacity vector a[c,k] (1 / covers[k] for a unit offering,
+# rates[k] for a spend one); commitments with proportional vectors share a pattern P
+# (a[c,·] = s[c] â[P,·]; optimizer.reduction), keys with equal rate and weights merge.
+#
+# Segments e = [b[e], b[e+1]) cut the horizon where a term ends or an owned commitment
+# expires, so that every hour of a segment faces the same set of active commitments;
+# representative hours g (optimizer.representative) stand for w[g] hours of their
+# segment e(g), with the mean usage ū[s,g,j] of those hours. act(c, e) says whether c is
+# active in segment e.
+#
+# Variables: x[o] ≥ 0 bought; ρ[c] ∈ [0, q[c]] returned (spend c in its return window);
+# ε[c,t] ≥ 0 units of convertible c given up for target t and ζ[c,t] ≥ 0 units of t received
+# (same expiry as c); y[s,g,P,j] ∈ [0, ū[s,g,j]] coverage; η free, ξ[s] ≥ 0 (CVaR).
+#
+#   C        = Σ_o p[o] A[o] x[o] − Σ_c p[c] L'[c] ρ[c] + Σ_{c,t} (p[t] ζ[c,t] − p[c] ε[c,t]) L'[c]
+#              (L'[c] = min(L[c], H)), the commitment cost decided now;
+#   OD[s]    = Σ_g w[g] Σ_j r[j] (ū[s,g,j] − Σ_P y[s,g,P,j]), scenario s's on-demand cost;
+#
+#   minimise   C + (1 − λ) Σ_s π[s] OD[s] + λ (η + Σ_s π[s] ξ[s] / (1 − α))
+#   subject to Σ_P y[s,g,P,j] ≤ ū[s,g,j]                                         (usage)
+#              Σ_j â[P,j] y[s,g,P,j] − Σ_{o∈P, act(o,e)} x[o]/s[o] + Σ_{c∈P, act} ρ[c]/s[c]
+#                  + Σ_{c∈P, act} ε[c,t]/s[c] − Σ_{t∈P, c act} ζ[c,t]/s[t] ≤ Q[e(g),P]  (capacity)
+#              ξ[s] + η + Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j] ≥ Σ_g w[g] Σ_j r[j] ū[s,g,j]  (tail)
+#              a[c] ε[c,t] − a[t] ζ[c,t] ≤ 0      (value: the new worth at least the old)
+#              Σ_t ε[c,t] ≤ q[c]                                              (exchangeable)
+#              Σ_o amortised[o] x[o] ≤ max_new_hourly,  Σ_o U[o] x[o] ≤ max_upfront    (caps)
+#              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − owned cost          (risk bound)
+#
+# with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortised price of
+# c's offering per unit-hour (AWS values an exchange at the remaining commitment; both
+# sides share the expiry, so hours cancel). λ = cvar_weight, α = cvar_alpha. Since C is
+# the same in every scenario, C + CVaR(OD) is the CVaR of the scenario's total cost.
+# The tail rows and η, ξ exist only when λ > 0 or a bound is set. Coverage exists only
+# where ū > 0 and P can have capacity in the segment. The constant (1 − λ) Σ π OD-at-no-
+# coverage plus the owned commitments' amortised cost over the horizon is the offset,
+# so the objective is the portfolio's risk-weighted cost over the horizon.
+#
+# Dominated candidates are pruned among those with the same active length A[o] and the
+# risk-adjusted prices (exact; skipped when a cap is set, as caps price what pruning
+# does not see). With representative hours the optimum is a lower bound on the full
+# hourly model's (optimizer.representative).
+
+
+@dataclass(frozen=True, eq=False)
+class _Columns:
+    """Decision columns of the model with what they refer to."""
+
+    buy: IntArray              # (n_kept,) columns of x
+    kept: IntArray             # candidate index of each x
+    ret: IntArray              # columns of ρ
+    ret_owned: IntArray        # owned index of each ρ
+    give: IntArray             # columns of ε
+    receive: IntArray          # columns of ζ
+    pair_owned: IntArray       # owned index of each exchange pair
+    pair_target: IntArray      # candidate index of each pair's target
+    eta: int                   # column of η (-1: none)
+    xi: IntArray               # columns of ξ
+
+
+@dataclass(frozen=True, eq=False)
+class StochasticModel:
+    """A built stochastic LP, ready for :func:`solve`, with what it was built from."""
+
+    problem: StochasticProblem
+    program: LinearProgram
+    backend: Literal["pulp", "highs"]
+    solver_model: highspy.HighsLp | PulpModel
+    columns: _Columns
+    coverage: _Coverage
+    representative: RepresentativeHours
+    bounds: IntArray
+    key_groups: KeyGroups
+    prices: FloatArray           # (n_candidates,) risk-adjusted price per unit-hour
+    active: IntArray             # (n_candidates,) hours active within the horizon
+    owned_prices: FloatArray     # (n_owned,) risk-adjusted price per unit-hour
+    owned_cost: float            # amortised cost of the owned commitments over the horizon
+    build_seconds: float
+    exact: bool                  # every hour kept: the full hourly model
+
+    @property
+    def n_variables(self) -> int:
+        """Columns of the LP."""
+        return self.program.n_variables
+
+    @property
+    def n_constraints(self) -> int:
+        """Rows of the LP."""
+        return self.program.n_constraints
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """Give up ``give`` units of owned commitment ``owned`` for ``receive`` units of ``target``."""
+
+    owned: int
+    target: str
+    give: float
+    receive: float
+
+
+@dataclass(frozen=True)
+class StochasticSolution:
+    """The solved LP: what to buy, return and exchange, and the LP's own figures.
+
+    ``objective`` is the LP's risk-weighted cost over the horizon (owned
+    commitments included); with representative hours it is a lower bound on the
+    full hourly model's optimum. ``scenario_costs`` are each scenario's cost under
+    the LP's own allocation of coverage.
+    """
+
+    quantities: Mapping[str, float]
+    returns: Mapping[int, float]
+    exchanges: tuple[Exchange, ...]
+    objective: float
+    expected_cost: float
+    cvar: float
+    scenario_costs: FloatArray
+    status: str
+    build_seconds: float
+    solve_seconds: float
+    n_variables: int
+    n_constraints: int
+    n_hours: int
+    exact: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantities", MappingProxyType(dict(self.quantities)))
+        object.__setattr__(self, "returns", MappingProxyType(dict(self.returns)))
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """The problem after reductions: patterns, merged keys, segments and representative hours."""
+
+    weights: FloatArray          # (P, J) â
+    rates: FloatArray            # (J,)
+    key_groups: KeyGroups
+    pattern_of: IntArray         # pattern of each candidate, then each owned (-1: none)
+    scale_of: FloatArray         # s of each candidate, then each owned
+    bounds: IntArray
+    rep: RepresentativeHours     # usage (S, G, J)
+    capacity: FloatArray         # (E, P) owned capacity Q
+    offset_usage: FloatArray     # (S,) on-demand cost of each scenario with no coverage
+
+
+def _exchange_pairs(problem: StochasticProblem) -> tuple[IntArray, IntArray]:
+    owned_of, target_of = [], []
+    if not problem.policy.exchanges:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    for c, owned in enumerate(problem.owned):
+        if owned.quantity <= 0 or owned.hours_left <= 0 or not is_convertible(owned.offering):
+            continue
+        for t, offering in enumerate(problem.candidates):
+            if problem.policy.allows(offering) and can_exchange(owned.offering, offering):
+                owned_of.append(c)
+                target_of.append(t)
+    return np.array(owned_of, dtype=np.intp), np.array(target_of, dtype=np.intp)
+
+
+def _returnable(problem: StochasticProblem) -> IntArray:
+    if not problem.policy.returns:
+        return np.zeros(0, dtype=np.intp)
+    window = problem.policy.return_window_hours
+    return np.array([c for c, owned in enumerate(problem.owned)
+                     if owned.offering.shape is Shape.SPEND and owned.quantity > 0
+                     and owned.hours_left > 0 and owned.age_hours <= window], dtype=np.intp)
+
+
+def _layout(problem: StochasticProblem, kept: IntArray, active: IntArray,
+            targets: IntArray) -> _Layout:
+    horizon = problem.horizon
+    n_cand = len(problem.candidates)
+    offerings = (*problem.candidates, *(c.offering for c in problem.owned))
+    index = index_patterns(offerings, problem.key_ids)
+    in_model = np.zeros(len(offerings), dtype=bool)
+    in_model[kept] = True
+    in_model[targets] = True
+    in_model[n_cand:] = [c.quantity > 0 and c.hours_left > 0 for c in problem.owned]
+    used = np.unique(index.pattern[in_model & (index.pattern >= 0)])
+    renumber = np.full(len(index.patterns), -1, dtype=np.intp)
+    renumber[used] = np.arange(used.size)
+    pattern_of = np.where(index.pattern >= 0, renumber[np.maximum(index.pattern, 0)], -1)
+    pattern_of[~in_model] = -1
+
+    dense = np.zeros((used.size, len(problem.key_ids)))
+    for p, q in enumerate(used.tolist()):
+        dense[p, index.patterns[q].key_index] = index.patterns[q].weights
+    key_groups = aggregate_keys(dense, problem.on_demand_rates)
+    usage = problem.scenarios.usage
+    merged = np.stack([key_groups.sum_columns(usage[s]) for s in range(usage.shape[0])])
+
+    cuts = [active[kept], active[targets]]
+    cuts.append(np.array([min(c.hours_left, horizon) for c in problem.owned], dtype=np.intp))
+    bounds = segment_bounds(horizon, np.concatenate(cuts) if cuts else [])
+    rates = problem.on_demand_rates[key_groups.first]
+    rep = representative_hours(merged, rates, bounds, problem.policy.representative_hours)
+
+    capacity = np.zeros((bounds.size - 1, used.size))
+    for c, owned in enumerate(problem.owned):
+        p = int(pattern_of[n_cand + c])
+        if p < 0:
+            continue
+        for e in range(bounds.size - 1):
+            if bounds[e] < owned.hours_left:
+                capacity[e, p] += owned.quantity / index.scale[n_cand + c]
+    offset_usage = (usage @ problem.on_demand_rates).sum(axis=1)
+    return _Layout(dense[:, key_groups.first], rates, key_groups, pattern_of, index.scale,
+                   bounds, rep, capacity, offset_usage)
+
+
+def add_buy_variables(builder: LinearModelBuilder, kept: IntArray, prices: FloatArray,
+                      active: IntArray) -> IntArray:
+    """x[o] ≥ 0 for each kept candidate, at its risk-adjusted price over its active hours."""
+    if kept.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    return builder.add_variables("buy", (kept,), cost=prices[kept] * active[kept])
+
+
+def add_return_variables(builder: LinearModelBuilder, problem: StochasticProblem,
+                         returnable: IntArray, owned_prices: FloatArray) -> IntArray:
+    """ρ[c] ∈ [0, q[c]] for each returnable spend commitment, saving its remaining cost."""
+    if returnable.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    horizon = problem.horizon
+    left = np.array([min(problem.owned[c].hours_left, horizon) for c in returnable.tolist()])
+    upper = np.array([problem.owned[c].quantity for c in returnable.tolist()])
+    return builder.add_variables("return", (returnable,), cost=-owned_prices[returnable] * left,
+                                 upper=upper)
+
+
+def add_exchange_variables(
+    builder: LinearModelBuilder, problem: StochasticProblem, pair_owned: IntArray,
+    pair_target: IntArray, owned_prices: FloatArray,
+) -> tuple[IntArray, IntArray]:
+    """ε[c,t] (given up) and ζ[c,t] (received), at the prices of the remaining hours of c."""
+    if pair_owned.size == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    left = np.array([min(problem.owned[c].hours_left, problem.horizon)
+                     for c in pair_owned.tolist()], dtype=np.float64)
+    upper = np.array([problem.owned[c].quantity for c in pair_owned.tolist()])
+    give = builder.add_variables("give", (pair_owned, pair_target),
+                                 cost=-owned_prices[pair_owned] * left, upper=upper)
+    # The target's price over the source's remaining hours, scaled like the source's.
+    target_prices = np.array([
+        problem.price(problem.candidates[t], problem.owned[c].hours_left)
+        for c, t in zip(pair_owned.tolist(), pair_target.tolist(), strict=True)])
+    receive = builder.add_variables("receive", (pair_owned, pair_target),
+                                    cost=target_prices * left)
+    return give, receive
+
+
+@dataclass(frozen=True, eq=False)
+class _Coverage:
+    """The y columns: scenario, representative hour g, pattern and merged key of each, and
+    ``value`` = w[g] r[j], the on-demand dollars one unit of it saves over the horizon."""
+
+    column: IntArray
+    scenario: IntArray
+    hour: IntArray
+    pattern: IntArray
+    key: IntArray
+    value: FloatArray
+
+
+def _pattern_active(layout: _Layout, problem: StochasticProblem, kept: IntArray,
+                    active: IntArray, pair_target: IntArray,
+                    pair_owned: IntArray) -> npt.NDArray[np.bool_]:
+    """(E, P) whether pattern P can have capacity in segment e."""
+    n_segments = layout.bounds.size - 1
+    starts = layout.bounds[:-1]
+    can = layout.capacity > 0
+    for o in kept.tolist():
+        p = int(layout.pattern_of[o])
+        if p >= 0:
+            can[:, p] |= starts < active[o]
+    for c, t in zip(pair_owned.tolist(), pair_target.tolist(), strict=True):
+        p = int(layout.pattern_of[t])
+        if p >= 0:
+            can[:, p] |= starts < problem.owned[c].hours_left
+    assert can.shape[0] == n_segments
+    return can
+
+
+def add_coverage_variables(builder: LinearModelBuilder, layout: _Layout,
+                           can: npt.NDArray[np.bool_],
+                           probabilities: FloatArray, risk_weight: float) -> _Coverage:
+    """y[s,g,P,j] ∈ [0, ū] where key j has usage and pattern P can have capacity."""
+    rep = layout.rep
+    parts = []
+    for p in range(layout.weights.shape[0]):
+        keys = np.flatnonzero(layout.weights[p] > 0)
+        live = can[rep.segment, p]  # (G,)
+        si, gi, ji = np.nonzero((rep.usage[:, :, keys] > 0) & live[None, :, None])
+        parts.append((si, gi, np.full(si.size, p, dtype=np.intp), keys[ji]))
+    if not parts or sum(part[0].size for part in parts) == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return _Coverage(empty, empty, empty, empty, empty, np.zeros(0))
+    s, g, pat, j = (np.concatenate([part[i] for part in parts]).astype(np.intp)
+                    for i in range(4))
+    value = rep.weight[g] * layout.rates[j]
+    column = builder.add_variables("coverage", (s, rep.hour[g], pat, layout.key_groups.first[j]),
+                                   cost=-(1.0 - risk_weight) * probabilities[s] * value,
+                                   upper=rep.usage[s, g, j])
+    return _Coverage(column, s, g, pat, j, value)
+
+
+def add_usage_constraints(builder: LinearModelBuilder, layout: _Layout,
+                          coverage: _Coverage) -> None:
+    """Σ_P y[s,g,P,j] ≤ ū[s,g,j] for the keys two or more patterns cover."""
+    shared = np.flatnonzero((layout.weights > 0).sum(axis=0) > 1)
+    mine = np.flatnonzero(np.isin(coverage.key, shared))
+    if mine.size == 0:
+        return
+    rep = layout.rep
+    n_keys, n_hours = layout.rates.size, rep.n_hours
+    cell, row = np.unique((coverage.scenario[mine] * n_hours + coverage.hour[mine]) * n_keys
+                          + coverage.key[mine], return_inverse=True)
+    rest, j = np.divmod(cell, n_keys)
+    s, g = np.divmod(rest, n_hours)
+    builder.add_constraints("usage", (s, rep.hour[g], layout.key_groups.first[j]),
+                            row=row.reshape(-1), column=coverage.column[mine], coefficient=1.0,
+                            upper=rep.usage[s, g, j])
+
+
+def add_capacity_constraints(
+    builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage, columns: _Columns,
+    problem: StochasticProblem, active: IntArray,
+) -> None:
+    """Coverage within the capacity active in the hour's segment (see the formulation)."""
+    if coverage.column.size == 0:
+        return
+    rep = layout.rep
+    n_patterns, n_hours = layout.weights.shape[0], rep.n_hours
+    cell, row = np.unique((coverage.scenario * n_hours + coverage.hour) * n_patterns
+                          + coverage.pattern, return_inverse=True)
+    rest, pattern = np.divmod(cell, n_patterns)
+    scenario, hour = np.divmod(rest, n_hours)
+    segment_start = layout.bounds[rep.segment[hour]]
+    rows = [row.reshape(-1)]
+    cols = [coverage.column]
+    coefs = [layout.weights[coverage.pattern, coverage.key]]
+    n_cand = len(problem.candidates)
+
+    def attach(column: int, offering_index: int, sign: float, hours_active: int) -> None:
+        p = int(layout.pattern_of[offering_index])
+        if p < 0:
+            return
+        where = np.flatnonzero((pattern == p) & (segment_start < hours_active))
+        rows.append(where)
+        cols.append(np.full(where.size, column, dtype=np.intp))
+        coefs.append(np.full(where.size, sign / layout.scale_of[offering_index]))
+
+    for column, o in zip(columns.buy.tolist(), columns.kept.tolist(), strict=True):
+        attach(column, o, -1.0, int(active[o]))
+    for column, c in zip(columns.ret.tolist(), columns.ret_owned.tolist(), strict=True):
+        attach(column, n_cand + c, 1.0, problem.owned[c].hours_left)
+    for give, receive, c, t in zip(columns.give.tolist(), columns.receive.tolist(),
+                                   columns.pair_owned.tolist(), columns.pair_target.tolist(),
+                                   strict=True):
+        left = problem.owned[c].hours_left
+        attach(give, n_cand + c, 1.0, left)
+        attach(receive, t, -1.0, left)
+    builder.add_constraints(
+        "capacity", (scenario, rep.hour[hour], pattern),
+        row=np.concatenate(rows), column=np.concatenate(cols), coefficient=np.concatenate(coefs),
+        upper=layout.capacity[rep.segment[hour], pattern],
+    )
+
+
+def add_tail_constraints(builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage,
+                         columns: _Columns) -> None:
+    """ξ[s] + η + Σ w r y[s,·] ≥ OD-at-no-coverage[s]: ξ is the cost above η (CVaR)."""
+    if columns.eta < 0:
+        return
+    n_scen = columns.xi.size
+    rows = [np.arange(n_scen), np.arange(n_scen), coverage.scenario]
+    cols = [columns.xi, np.full(n_scen, columns.eta, dtype=np.intp), coverage.column]
+    coefs = [np.ones(n_scen), np.ones(n_scen), coverage.value]
+    builder.add_constraints("tail", (np.arange(n_scen),), row=np.concatenate(rows),
+                            column=np.concatenate(cols), coefficient=np.concatenate(coefs),
+                            lower=layout.offset_usage)
+
+
+def add_exchange_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
+                             columns: _Columns) -> None:
+    """Value parity per pair, and no more given up than owned per commitment."""
+    if columns.give.size == 0:
+        return
+    n = columns.give.size
+    old = np.array([problem.owned[c].offering.amortized_hourly
+                    for c in columns.pair_owned.tolist()])
+    new = np.array([problem.candidates[t].amortized_hourly
+                    for t in columns.pair_target.tolist()])
+    builder.add_constraints("value", (columns.pair_owned, columns.pair_target),
+                            row=np.concatenate([np.arange(n), np.arange(n)]),
+                            column=np.concatenate([columns.give, columns.receive]),
+                            coefficient=np.concatenate([old, -new]), upper=0.0)
+    owners, row = np.unique(columns.pair_owned, return_inverse=True)
+    upper = np.array([problem.owned[c].quantity for c in owners.tolist()])
+    builder.add_constraints("exchangeable", (owners,), row=row.reshape(-1), column=columns.give,
+                            coefficient=1.0, upper=upper)
+
+
+def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
+                        columns: _Columns) -> None:
+    """The policy's caps on new amortised $/h and on upfront cash per run."""
+    policy = problem.policy
+    kept = columns.kept
+    if kept.size == 0:
+        return
+    if policy.max_new_hourly is not None:
+        hourly = np.array([problem.candidates[o].amortized_hourly for o in kept.tolist()])
+        builder.add_constraints("max_new_hourly", (np.zeros(1, dtype=np.intp),),
+                                row=np.zeros(kept.size, dtype=np.intp), column=columns.buy,
+                                coefficient=hourly, upper=policy.max_new_hourly)
+    if policy.max_upfront is not None:
+        upfront = np.array([problem.candidates[o].upfront for o in kept.tolist()])
+        builder.add_constraints("max_upfront", (np.zeros(1, dtype=np.intp),),
+                                row=np.zeros(kept.size, dtype=np.intp), column=columns.buy,
+                                coefficient=upfront, upper=policy.max_upfront)
+
+
+def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, columns: _Columns,
+                   commitment_cost: FloatArray, owned_cost: float) -> None:
+    """C + CVaR_α(OD) ≤ cvar_bound − owned cost, when the policy sets a bound."""
+    policy = problem.policy
+    if policy.cvar_bound is None or columns.eta < 0:
+        return
+    decided = np.concatenate([columns.buy, columns.ret, columns.give, columns.receive])
+    probabilities = problem.scenarios.probabilities
+    cols = np.concatenate([decided, [columns.eta], columns.xi]).astype(np.intp)
+    coefs = np.concatenate([commitment_cost[decided], [1.0],
+                            probabilities / (1.0 - policy.cvar_alpha)])
+    builder.add_constraints("cvar_bound", (np.zeros(1, dtype=np.intp),),
+                            row=np.zeros(cols.size, dtype=np.intp), column=cols,
+                            coefficient=coefs, upper=policy.cvar_bound - owned_cost)
+
+
+def _kept_candidates(problem: StochasticProblem, prices: FloatArray,
+                     active: IntArray) -> IntArray:
+    """Allowed candidates, pruned of the dominated among those active as long (no caps)."""
+    policy = problem.policy
+    allowed = np.array([o for o, offering in enumerate(problem.candidates)
+                        if policy.allows(offering)], dtype=np.intp)
+    if allowed.size == 0:
+        return allowed
+    if policy.max_new_hourly is not None or policy.max_upfront is not None:
+        covers = [o for o in allowed.tolist()
+                  if any(k in problem.key_ids for k in problem.candidates[o].eligible_keys)]
+        return np.array(covers, dtype=np.intp)
+    kept = []
+    for length in np.unique(active[allowed]).tolist():
+        group = allowed[active[allowed] == length]
+        survivors = prune_candidates([problem.candidates[o] for o in group.tolist()],
+                                     problem.key_ids, prices[group])
+        kept.append(group[survivors])
+    return np.sort(np.concatenate(kept)).astype(np.intp)
+
+
+def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> StochasticModel:
+    """Build the stochastic LP (pure: no solving). ``backend="auto"`` picks by size."""
+    started = time.perf_counter()
+    horizon = problem.horizon
+    policy = problem.policy
+    active = np.array([min(o.term_hours, horizon) for o in problem.candidates], dtype=np.intp)
+    prices = np.array([problem.price(o, o.term_hours) for o in problem.candidates])
+    owned_prices = np.array([problem.price(c.offering, max(c.hours_left, 1))
+                             for c in problem.owned])
+    owned_cost = float(sum(c.offering.amortized_hourly * c.quantity * min(c.hours_left, horizon)
+                           for c in problem.owned))
+    kept = _kept_candidates(problem, prices, active)
+    pair_owned, pair_target = _exchange_pairs(problem)
+    returnable = _returnable(problem)
+    layout = _layout(problem, kept, active, pair_target)
+    risk_weight = policy.cvar_weight
+    with_tail = risk_weight > 0 or policy.cvar_bound is not None
+
+    builder = LinearModelBuilder("stochastic")
+    probabilities = problem.scenarios.probabilities
+    builder.offset = owned_cost + (1.0 - risk_weight) * float(probabilities @ layout.offset_usage)
+    buy = add_buy_variables(builder, kept, prices, active)
+    ret = add_return_variables(builder, problem, returnable, owned_prices)
+    give, receive = add_exchange_variables(builder, problem, pair_owned, pair_target,
+                                           owned_prices)
+    eta, xi = -1, np.zeros(0, dtype=np.intp)
+    if with_tail:
+        eta = int(builder.add_variables("eta", (), cost=risk_weight, lower=-INF)[0])
+        xi = builder.add_variables("xi", (np.arange(problem.scenarios.n_scenarios),),
+                                   cost=risk_weight * probabilities / (1.0 - policy.cvar_alpha))
+    columns = _Columns(buy, kept, ret, returnable, give, receive, pair_owned, pair_target,
+                       eta, xi)
+    can = _pattern_active(layout, problem, kept, active, pair_target, pair_owned)
+    coverage = add_coverage_variables(builder, layout, can, probabilities, risk_weight)
+    add_usage_constraints(builder, layout, coverage)
+    add_capacity_constraints(builder, layout, coverage, columns, problem, active)
+    add_tail_constraints(builder, layout, coverage, columns)
+    add_exchange_constraints(builder, problem, columns)
+    add_cap_constraints(builder, problem, columns)
+    commitment_cost = builder.cost_vector()
+    add_risk_bound(builder, problem, columns, commitment_cost, owned_cost)
+    program = builder.build()
+
+    if backend == "auto":
+        backend = "highs" if program.n_variables > ARRAY_BACKEND_THRESHOLD else "pulp"
+    solver_model: highspy.HighsLp | PulpModel = (
+        to_highs(program) if backend == "highs" else to_pulp(program)
+    )
+    return StochasticModel(
+        problem=problem, program=program, backend=backend, solver_model=solver_model,
+        columns=columns, coverage=coverage, representative=layout.rep, bounds=layout.bounds,
+        key_groups=layout.key_groups, prices=prices, active=active, owned_prices=owned_prices,
+        owned_cost=owned_cost, build_seconds=time.perf_counter() - started,
+        exact=layout.rep.n_hours == horizon,
+    )
+
+
+def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
+    """Each scenario's cost at the LP point ``x``: decided commitments, owned, on-demand."""
+    columns = model.columns
+    problem = model.problem
+    decided = np.concatenate([columns.buy, columns.ret, columns.give, columns.receive])
+    commitment = float(model.program.cost[decided] @ x[decided]) if decided.size else 0.0
+    on_demand = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
+    coverage = model.coverage
+    np.subtract.at(on_demand, coverage.scenario, coverage.value * x[coverage.column])
+    return commitment + model.owned_cost + on_demand
+
+
+def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSolution:
+    """Solve a built model; raise :class:`core.errors.SolverError` unless HiGHS proves optimal."""
+    program = model.program
+    if program.n_variables == 0:
+        solved = Solved("Optimal", np.zeros(0), program.offset, 0.0)
+    elif isinstance(model.solver_model, PulpModel):
+        solved = solve_pulp(model.solver_model, time_limit_s=time_limit_s)
+    else:
+        solved = solve_highs(model.solver_model, time_limit_s=time_limit_s)
+    x = np.maximum(solved.x, 0.0) if solved.x.size else np.zeros(0)
+    if model.columns.eta >= 0 and solved.x.size:
+        x[model.columns.eta] = solved.x[model.columns.eta]  # η is free
+    problem = model.problem
+    columns = model.columns
+    quantities = {problem.candidates[o].offering_id: float(x[col])
+                  for col, o in zip(columns.buy.tolist(), columns.kept.tolist(), strict=True)
+                  if x[col] > QUANTITY_TOLERANCE}
+    returns = {c: float(x[col]) for col, c in zip(columns.ret.tolist(),
+                                                  columns.ret_owned.tolist(), strict=True)
+               if x[col] > QUANTITY_TOLERANCE}
+    exchanges = tuple(
+        Exchange(c, problem.candidates[t].offering_id, float(x[g]), float(x[r]))
+        for g, r, c, t in zip(columns.give.tolist(), columns.receive.tolist(),
+                              columns.pair_owned.tolist(), columns.pair_target.tolist(),
+                              strict=True)
+        if x[g] > QUANTITY_TOLERANCE or x[r] > QUANTITY_TOLERANCE
+    )
+    costs = scenario_costs(model, x)
+    probabilities = problem.scenarios.probabilities
+    return StochasticSolution(
+        quantities=quantities, returns=returns, exchanges=exchanges,
+        objective=solved.objective,
+        expected_cost=float(probabilities @ costs),
+        cvar=cvar(costs, probabilities, problem.policy.cvar_alpha),
+        scenario_costs=costs, status=solved.status, build_seconds=model.build_seconds,
+        solve_seconds=solved.seconds, n_variables=program.n_variables,
+        n_constraints=program.n_constraints, n_hours=model.representative.n_hours,
+        exact=model.exact,
+    )
+
+
+def optimize(problem: StochasticProblem, *, time_limit_s: float = 120,
+             backend: Backend = "auto") -> StochasticSolution:
+    """Build and solve the stochastic LP."""
+    return solve(build_model(problem, backend=backend), time_limit_s=time_limit_s)
+
+
+def owned_from(commitments: Sequence[Commitment], now: datetime) -> tuple[OwnedCommitment, ...]:
+    """The commitments still active at ``now``, as the LP sees them."""
+    return tuple(OwnedCommitment.from_commitment(c, now) for c in commitments if c.end > now)

@@ -1,0 +1,232 @@
+"""Cost Explorer's own purchase recommendations, as frames with fixed columns, for reports.
+
+AWS's recommender looks back 7, 30 or 60 days and proposes the commitment that
+would have saved most then (the "lookback recommender" of DESIGN.md). Reports put
+it beside Ladder's plan; ``offering_id`` is the Ladder catalog id when one applies.
+Each Cost Explorer request is billed by AWS (USD 0.01 at the time of writing).
+
+* ``get_savings_plans_purchase_recommendation`` (no paginator: a ``NextPageToken``
+  loop): one row per recommended plan (per account when the scope is LINKED);
+* ``get_reservation_purchase_recommendation`` (paginated): one row per
+  recommended RI (instance type, account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from providers.aws.naming import SP_TYPES, is_region_code
+from providers.aws.session import AwsClients
+
+SP_RECOMMENDATION_COLUMNS: tuple[str, ...] = (
+    "source", "recommendation_id", "generated_at", "lookback_days", "account_scope",
+    "account_id", "savings_plans_type", "term", "payment_option", "region", "family",
+    "offering_id", "aws_offering_id", "hourly_commitment", "upfront_cost",
+    "estimated_monthly_savings", "estimated_savings_pct", "estimated_utilization_pct",
+    "estimated_roi_pct", "currency",
+)
+RI_RECOMMENDATION_COLUMNS: tuple[str, ...] = (
+    "source", "recommendation_id", "generated_at", "lookback_days", "account_scope",
+    "account_id", "offering_class", "term", "payment_option", "region", "location",
+    "instance_type", "family", "platform", "tenancy", "size_flexible", "offering_id",
+    "instances", "normalized_units", "upfront_cost", "recurring_monthly_cost",
+    "estimated_monthly_savings", "estimated_savings_pct", "estimated_utilization_pct",
+    "break_even_months", "currency",
+)
+
+TERMS = {"ONE_YEAR": "1y", "THREE_YEARS": "3y"}
+PAYMENTS = {"NO_UPFRONT": "nu", "PARTIAL_UPFRONT": "pu", "ALL_UPFRONT": "au"}
+LOOKBACK_DAYS = {"SEVEN_DAYS": 7, "THIRTY_DAYS": 30, "SIXTY_DAYS": 60}
+SP_PLAN_TYPES = {"COMPUTE_SP": "Compute", "EC2_INSTANCE_SP": "EC2Instance"}
+RI_SERVICE = "Amazon Elastic Compute Cloud - Compute"
+
+# Cost Explorer names regions by location; the price list uses the same names.
+REGION_BY_LOCATION: dict[str, str] = {
+    "US East (N. Virginia)": "us-east-1",
+    "US East (Ohio)": "us-east-2",
+    "US West (N. California)": "us-west-1",
+    "US West (Oregon)": "us-west-2",
+    "Canada (Central)": "ca-central-1",
+    "EU (Ireland)": "eu-west-1",
+    "EU (London)": "eu-west-2",
+    "EU (Paris)": "eu-west-3",
+    "EU (Frankfurt)": "eu-central-1",
+    "EU (Stockholm)": "eu-north-1",
+    "EU (Milan)": "eu-south-1",
+    "Asia Pacific (Tokyo)": "ap-northeast-1",
+    "Asia Pacific (Seoul)": "ap-northeast-2",
+    "Asia Pacific (Osaka)": "ap-northeast-3",
+    "Asia Pacific (Singapore)": "ap-southeast-1",
+    "Asia Pacific (Sydney)": "ap-southeast-2",
+    "Asia Pacific (Mumbai)": "ap-south-1",
+    "South America (Sao Paulo)": "sa-east-1",
+}
+_RI_PLATFORMS = {"Linux/UNIX": "linux", "Windows": "windows",
+                 "Red Hat Enterprise Linux": "rhel", "SUSE Linux": "suse"}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _region(text: str | None) -> str | None:
+    if not text:
+        return None
+    return text if is_region_code(text) else REGION_BY_LOCATION.get(text)
+
+
+def savings_plans_recommendations(
+    clients: AwsClients,
+    *,
+    plan_types: Sequence[str] = ("COMPUTE_SP", "EC2_INSTANCE_SP"),
+    terms: Sequence[str] = ("ONE_YEAR", "THREE_YEARS"),
+    payment_options: Sequence[str] = ("NO_UPFRONT", "PARTIAL_UPFRONT", "ALL_UPFRONT"),
+    lookback: str = "THIRTY_DAYS",
+    account_scope: str = "PAYER",
+) -> pd.DataFrame:
+    """Cost Explorer's Savings Plans recommendations, one row per recommended plan."""
+    rows: list[dict[str, Any]] = []
+    for plan_type in plan_types:
+        for term in terms:
+            for payment in payment_options:
+                token: str | None = None
+                while True:
+                    params: dict[str, Any] = {
+                        "SavingsPlansType": plan_type, "TermInYears": term,
+                        "PaymentOption": payment, "LookbackPeriodInDays": lookback,
+                        "AccountScope": account_scope,
+                    }
+                    if token:
+                        params["NextPageToken"] = token
+                    page = clients.call("ce", "get_savings_plans_purchase_recommendation",
+                                        **params)
+                    rows.extend(_sp_rows(page))
+                    token = page.get("NextPageToken") or None
+                    if token is None:
+                        break
+    return pd.DataFrame(rows, columns=list(SP_RECOMMENDATION_COLUMNS))
+
+
+def _sp_rows(page: dict[str, Any]) -> list[dict[str, Any]]:
+    meta = page.get("Metadata", {})
+    recommendation = page.get("SavingsPlansPurchaseRecommendation", {})
+    plan_type = SP_PLAN_TYPES.get(str(recommendation.get("SavingsPlansType")))
+    term = TERMS.get(str(recommendation.get("TermInYears")))
+    payment = PAYMENTS.get(str(recommendation.get("PaymentOption")))
+    rows = []
+    for detail in recommendation.get("SavingsPlansPurchaseRecommendationDetails", []):
+        plan = detail.get("SavingsPlansDetails", {})
+        region = _region(plan.get("Region"))
+        family = plan.get("InstanceFamily") or None
+        offering_id = None
+        if plan_type and term and payment:
+            head = f"sp-{SP_TYPES[plan_type]}-{term}-{payment}"
+            if plan_type == "Compute":
+                offering_id = head
+            elif region and family:
+                offering_id = f"{head}/{region}/{family}"
+        rows.append({
+            "source": "aws-cost-explorer",
+            "recommendation_id": meta.get("RecommendationId"),
+            "generated_at": meta.get("GenerationTimestamp"),
+            "lookback_days": LOOKBACK_DAYS.get(str(recommendation.get("LookbackPeriodInDays"))),
+            "account_scope": recommendation.get("AccountScope"),
+            "account_id": detail.get("AccountId"),
+            "savings_plans_type": plan_type,
+            "term": term,
+            "payment_option": payment,
+            "region": region,
+            "family": family,
+            "offering_id": offering_id,
+            "aws_offering_id": plan.get("OfferingId"),
+            "hourly_commitment": _number(detail.get("HourlyCommitmentToPurchase")),
+            "upfront_cost": _number(detail.get("UpfrontCost")),
+            "estimated_monthly_savings": _number(detail.get("EstimatedMonthlySavingsAmount")),
+            "estimated_savings_pct": _number(detail.get("EstimatedSavingsPercentage")),
+            "estimated_utilization_pct": _number(detail.get("EstimatedAverageUtilization")),
+            "estimated_roi_pct": _number(detail.get("EstimatedROI")),
+            "currency": detail.get("CurrencyCode"),
+        })
+    return rows
+
+
+def reservation_recommendations(
+    clients: AwsClients,
+    *,
+    offering_classes: Sequence[str] = ("STANDARD", "CONVERTIBLE"),
+    terms: Sequence[str] = ("ONE_YEAR", "THREE_YEARS"),
+    payment_options: Sequence[str] = ("NO_UPFRONT", "PARTIAL_UPFRONT", "ALL_UPFRONT"),
+    lookback: str = "THIRTY_DAYS",
+    account_scope: str = "PAYER",
+) -> pd.DataFrame:
+    """Cost Explorer's EC2 Reserved Instance recommendations, one row per instance type."""
+    rows: list[dict[str, Any]] = []
+    for offering_class in offering_classes:
+        for term in terms:
+            for payment in payment_options:
+                for page in clients.pages(
+                    "ce", "get_reservation_purchase_recommendation", Service=RI_SERVICE,
+                    AccountScope=account_scope, LookbackPeriodInDays=lookback,
+                    TermInYears=term, PaymentOption=payment,
+                    ServiceSpecification={"EC2Specification": {"OfferingClass": offering_class}},
+                ):
+                    rows.extend(_ri_rows(page))
+    return pd.DataFrame(rows, columns=list(RI_RECOMMENDATION_COLUMNS))
+
+
+def _ri_rows(page: dict[str, Any]) -> list[dict[str, Any]]:
+    meta = page.get("Metadata", {})
+    rows = []
+    for recommendation in page.get("Recommendations", []):
+        spec = recommendation.get("ServiceSpecification", {}).get("EC2Specification", {})
+        offering_class = str(spec.get("OfferingClass", "STANDARD")).lower()
+        term = TERMS.get(str(recommendation.get("TermInYears")))
+        payment = PAYMENTS.get(str(recommendation.get("PaymentOption")))
+        for detail in recommendation.get("RecommendationDetails", []):
+            ec2 = detail.get("InstanceDetails", {}).get("EC2InstanceDetails", {})
+            location = ec2.get("Region")
+            region = _region(location)
+            platform = _RI_PLATFORMS.get(str(ec2.get("Platform")), ec2.get("Platform"))
+            tenancy = str(ec2.get("Tenancy", "Shared")).lower()
+            family = ec2.get("Family")
+            offering_id = None
+            if (term and payment and region and family and platform == "linux"
+                    and tenancy == "shared" and ec2.get("SizeFlexEligible", True)):
+                short = "std" if offering_class == "standard" else "conv"
+                offering_id = f"ri-{short}-{term}-{payment}/{region}/{family}/linux"
+            rows.append({
+                "source": "aws-cost-explorer",
+                "recommendation_id": meta.get("RecommendationId"),
+                "generated_at": meta.get("GenerationTimestamp"),
+                "lookback_days": LOOKBACK_DAYS.get(
+                    str(recommendation.get("LookbackPeriodInDays"))),
+                "account_scope": recommendation.get("AccountScope"),
+                "account_id": detail.get("AccountId"),
+                "offering_class": offering_class,
+                "term": term,
+                "payment_option": payment,
+                "region": region,
+                "location": location,
+                "instance_type": ec2.get("InstanceType"),
+                "family": family,
+                "platform": platform,
+                "tenancy": tenancy,
+                "size_flexible": ec2.get("SizeFlexEligible"),
+                "offering_id": offering_id,
+                "instances": _number(detail.get("RecommendedNumberOfInstancesToPurchase")),
+                "normalized_units": _number(detail.get("RecommendedNormalizedUnitsToPurchase")),
+                "upfront_cost": _number(detail.get("UpfrontCost")),
+                "recurring_monthly_cost": _number(detail.get("RecurringStandardMonthlyCost")),
+                "estimated_monthly_savings": _number(detail.get("EstimatedMonthlySavingsAmount")),
+                "estimated_savings_pct": _number(detail.get("EstimatedMonthlySavingsPercentage")),
+                "estimated_utilization_pct": _number(detail.get("AverageUtilization")),
+                "break_even_months": _number(detail.get("EstimatedBreakEvenInMonths")),
+                "currency": detail.get("CurrencyCode"),
+            })
+    return rows

@@ -1,0 +1,266 @@
+"""The stochastic LP: structure, one hand-solved case per decision, typed errors, invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lp_factories import spend, unit
+
+from core.domain import PaymentOption
+from core.errors import InvalidInput, SolverError
+from optimizer.linear_model import LinearModelBuilder, solve_highs, to_highs
+from optimizer.policy import PurchasePolicy
+from optimizer.stochastic import (
+    OwnedCommitment,
+    ScenarioSet,
+    StochasticProblem,
+    build_model,
+    can_exchange,
+    optimize,
+    solve,
+)
+
+A = "aws/1/ec2/us-east-1/m4/linux/shared"
+B = "aws/1/ec2/us-east-1/c5/linux/shared"
+B_WEST = "aws/1/ec2/us-west-2/c5/linux/shared"
+NEUTRAL = PurchasePolicy(cvar_weight=0.0)
+
+
+def flat(levels: list[float], hours: int = 24, keys: int = 1) -> ScenarioSet:
+    """Scenarios of constant usage: scenario s has ``levels[s]`` units on every key and hour."""
+    usage = np.array(levels, dtype=float)[:, None, None] * np.ones((1, hours, keys))
+    return ScenarioSet(usage, (A, B)[:keys])
+
+
+def problem(scenarios: ScenarioSet, *offerings: object, rates: tuple[float, ...] = (1.0,),
+            policy: PurchasePolicy = NEUTRAL, **extra: object) -> StochasticProblem:
+    """A problem with on-demand ``rates`` per key and the offerings as candidates."""
+    return StochasticProblem(scenarios, np.array(rates), tuple(offerings),  # type: ignore[arg-type]
+                             policy=policy, **extra)  # type: ignore[arg-type]
+
+
+# --- structure --------------------------------------------------------------------------
+
+
+def test_tiny_model_counts_and_names() -> None:
+    """One key, two scenarios of constant usage (10 and 6), 4 hours kept whole, one RI:
+    buy[0]; per scenario and hour one coverage variable (8) and one capacity row (8);
+    a single pattern covers the key, so no usage row (the bound on y is enough)."""
+    model = build_model(problem(flat([10, 6], hours=4), unit("ri", {A: 1.0}, hourly=0.6)))
+
+    assert model.n_variables == 1 + 8
+    assert model.n_constraints == 8
+    names = model.program.column_names() + model.program.row_names()
+    assert len(set(names)) == len(names)
+    assert {f.name for f in model.program.variables} == {"buy", "coverage"}
+    assert {f.name for f in model.program.constraints} == {"capacity"}
+
+
+def test_cvar_adds_eta_xi_and_one_tail_row_per_scenario() -> None:
+    policy = PurchasePolicy(cvar_weight=0.5)
+    model = build_model(problem(flat([10, 6, 3], hours=4), unit("ri", {A: 1.0}, hourly=0.6),
+                                policy=policy))
+    assert model.program.family("xi").size == 3
+    assert model.program.family("eta").size == 1
+    assert model.program.family("tail").size == 3
+
+
+# --- hand-solved decisions --------------------------------------------------------------
+
+
+def test_ri_versus_savings_plan_at_known_prices() -> None:
+    """Usage 10 units/h at $1. An RI covers a unit for $0.60/h; a Savings Plan covers a
+    unit for $0.55 of commitment. Cheaper coverage wins: $5.50/h of the plan, no RI.
+    With the RI at $0.50/h the RI wins: 10 units."""
+    sp = spend("sp", {A: 0.55})
+    solution = optimize(problem(flat([10]), unit("ri", {A: 1.0}, hourly=0.60), sp))
+    assert dict(solution.quantities) == pytest.approx({"sp": 5.5})
+
+    solution = optimize(problem(flat([10]), unit("ri", {A: 1.0}, hourly=0.50), sp))
+    assert dict(solution.quantities) == pytest.approx({"ri": 10.0})
+
+
+def test_ec2_instance_plan_for_its_family_compute_plan_for_the_rest() -> None:
+    """Keys A and B, 10 units/h each at $1. The EC2 Instance SP covers only A at $0.60 a
+    unit; the Compute SP covers A and B at $0.70. Optimal: $6/h of EC2 SP for A (0.60 <
+    0.70) and $7/h of Compute SP for B."""
+    ec2 = spend("sp-ec2", {A: 0.60}, order=10)
+    compute = spend("sp-compute", {A: 0.70, B: 0.70}, order=20)
+    solution = optimize(problem(flat([10], keys=2), ec2, compute, rates=(1.0, 1.0)))
+    assert dict(solution.quantities) == pytest.approx({"sp-ec2": 6.0, "sp-compute": 7.0})
+
+
+def test_risk_neutral_buys_up_to_the_level_that_pays_in_expectation() -> None:
+    """Scenarios of 10 and 6 units (each p = 0.5), a plan at $0.55 per unit covered.
+    A unit up to 6 saves 1 - 0.55 in both; from 6 to 10 it saves 0.5·1 - 0.55 < 0:
+    buy $3.30/h. Cost over 24 h: 24 · (3.30 + 0.5 · 4) = 127.2."""
+    solution = optimize(problem(flat([10, 6]), spend("sp", {A: 0.55})))
+    assert dict(solution.quantities) == pytest.approx({"sp": 3.3})
+    assert solution.objective == pytest.approx(127.2)
+    assert solution.expected_cost == pytest.approx(127.2)
+
+
+def test_cvar_at_the_worst_half_buys_for_the_bad_scenario() -> None:
+    """Same case, objective CVaR at α = 0.5 (the worst of two scenarios, 10 units): every
+    unit up to 10 saves there: buy $5.50/h, cost 24 · 5.5 = 132 in both scenarios."""
+    policy = PurchasePolicy(cvar_weight=1.0, cvar_alpha=0.5)
+    solution = optimize(problem(flat([10, 6]), spend("sp", {A: 0.55}), policy=policy))
+    assert dict(solution.quantities) == pytest.approx({"sp": 5.5})
+    assert solution.cvar == pytest.approx(132.0)
+
+
+def test_one_year_versus_three_years_under_a_known_decline() -> None:
+    """Horizon 100 h of 10 units/h; a "1y" of 100 h at $0.80/h, a "3y" of 300 h at $0.60/h.
+    No decline: the 3y is cheaper. At δ = 0.01/h, g(T) = (1 - e^{-δT}) / (δT) gives
+    g(100) = 0.632, g(300) = 0.317, so the 3y's price is 0.60 · 0.632 / 0.317 = 1.197 > 0.80:
+    the 1y. At δ = 0.001/h the factor is 0.952 / 0.864 = 1.10: 0.66 < 0.80, still the 3y."""
+    one = unit("ri-1y", {A: 1.0}, hourly=0.80, term_hours=100)
+    three = unit("ri-3y", {A: 1.0}, hourly=0.60, term_hours=300)
+    scenarios = flat([10], hours=100)
+    for decline, chosen in ((0.0, "ri-3y"), (0.01, "ri-1y"), (0.001, "ri-3y")):
+        solution = optimize(problem(scenarios, one, three, decline=np.array([decline])))
+        assert dict(solution.quantities) == pytest.approx({chosen: 10.0}), decline
+
+
+def test_upfront_versus_no_upfront_at_a_cost_of_capital() -> None:
+    """A 1-year RI at $0.62/h no upfront, or all upfront at $0.60/h amortised. Interest on
+    half the upfront on average: 0.60 · (1 + i/2) per hour, above 0.62 once i > 6.7%."""
+    term = 8760
+    no_upfront = unit("ri-nu", {A: 1.0}, hourly=0.62, term_hours=term)
+    all_upfront = unit("ri-au", {A: 1.0}, upfront=0.60 * term, term_hours=term)
+    for rate, chosen in ((0.0, "ri-au"), (0.05, "ri-au"), (0.10, "ri-nu")):
+        policy = PurchasePolicy(cvar_weight=0.0, cost_of_capital=rate)
+        solution = optimize(problem(flat([10]), no_upfront, all_upfront, policy=policy))
+        assert dict(solution.quantities) == pytest.approx({chosen: 10.0}), rate
+
+
+def test_a_term_shorter_than_the_horizon_counts_only_for_its_term() -> None:
+    """A 10-hour RI at $0.60 in a 24-hour horizon of 10 units/h: buy 10; it covers hours
+    0-9 only. Cost 10 · 0.60 · 10 + 14 h · 10 units on demand = 60 + 140 = 200."""
+    solution = optimize(problem(flat([10]), unit("ri", {A: 1.0}, hourly=0.6, term_hours=10)))
+    assert dict(solution.quantities) == pytest.approx({"ri": 10.0})
+    assert solution.objective == pytest.approx(200.0)
+
+
+def test_an_owned_commitment_counts_only_until_it_expires() -> None:
+    """10 units/h; 10 owned RI units expire after h hours; a new RI at $0.60/h is paid all
+    24 hours but only saves the 24 - h hours after the expiry: a unit saves 24 - h dollars
+    for 14.40. With h = 12 that is 12 < 14.4: nothing; with h = 6, 18 > 14.4: 10 units."""
+    ri = unit("ri", {A: 1.0}, hourly=0.6, term_hours=8760)
+    for left, bought in ((12, 0.0), (6, 10.0)):
+        owned = (OwnedCommitment(ri, 10.0, hours_left=left, age_hours=1000),)
+        solution = optimize(problem(flat([10]), ri, owned=owned))
+        assert solution.quantities.get("ri", 0.0) == pytest.approx(bought), left
+
+
+def test_an_exchange_that_pays() -> None:
+    """Key A fell to 5 units/h, B runs 10 units/h on demand. 10 owned convertible RI units
+    of A ($0.60/h each) can become convertible RIs of B at $0.30/h: value parity gives 2
+    new units per old one, so the 5 units A no longer uses become the 10 B needs, at no
+    extra cost. Cost: 10 · 0.60 · 48 = 288, all sunk; without the exchange 288 + 480."""
+    conv_a = unit("ri-conv/m4", {A: 1.0}, hourly=0.6, term_hours=8760)
+    conv_b = unit("ri-conv/c5", {B: 1.0}, hourly=0.3, term_hours=8760)
+    usage = np.zeros((1, 48, 2))
+    usage[0, :, 0] = 5.0
+    usage[0, :, 1] = 10.0
+    owned = (OwnedCommitment(conv_a, 10.0, hours_left=5000, age_hours=500, commitment_id="c1"),)
+    solution = optimize(problem(ScenarioSet(usage, (A, B)), conv_b, rates=(1.0, 1.0),
+                                owned=owned))
+    assert len(solution.exchanges) == 1
+    exchange = solution.exchanges[0]
+    assert (exchange.target, exchange.receive) == ("ri-conv/c5", pytest.approx(10.0))
+    assert exchange.give == pytest.approx(5.0)
+    assert solution.objective == pytest.approx(288.0)
+
+
+def test_no_exchange_across_regions_or_from_a_standard_ri() -> None:
+    conv_a = unit("ri-conv/m4", {A: 1.0}, hourly=0.6)
+    assert not can_exchange(conv_a, unit("ri-conv/c5-west", {B_WEST: 1.0}, hourly=0.3))
+    assert not can_exchange(unit("ri-std/m4", {A: 1.0}, hourly=0.5),
+                            unit("ri-conv/c5", {B: 1.0}, hourly=0.3))
+    assert can_exchange(conv_a, unit("ri-conv/c5", {B: 1.0}, hourly=0.3))
+
+
+def test_a_return_that_pays_inside_the_window_only() -> None:
+    """A $5/h Savings Plan bought 48 h ago, and the forecast collapsed to zero: returning it
+    saves 5 · 48 over the horizon. Bought 500 h ago it is past the 168 h window: kept."""
+    sp = spend("sp", {A: 0.5})
+    scenarios = ScenarioSet(np.zeros((2, 48, 1)), (A,))
+    for age, returned in ((48, {0: 5.0}), (500, {})):
+        owned = (OwnedCommitment(sp, 5.0, hours_left=8000, age_hours=age),)
+        solution = optimize(problem(scenarios, owned=owned))
+        assert dict(solution.returns) == pytest.approx(returned), age
+        assert solution.objective == pytest.approx(0.0 if returned else 240.0)
+
+
+def test_caps_limit_new_hourly_commitment() -> None:
+    """Without a cap the LP buys $5.50/h; a cap of $2/h amortised binds."""
+    policy = PurchasePolicy(cvar_weight=0.0, max_new_hourly=2.0)
+    solution = optimize(problem(flat([10]), spend("sp", {A: 0.55}), policy=policy))
+    assert dict(solution.quantities) == pytest.approx({"sp": 2.0})
+
+
+def test_disallowed_offerings_are_not_bought() -> None:
+    policy = PurchasePolicy(cvar_weight=0.0, allowed_payment_options=(PaymentOption.NO_UPFRONT,))
+    all_upfront = unit("ri-au", {A: 1.0}, upfront=0.5 * 8760, term_hours=8760)
+    all_upfront = type(all_upfront)(**{**{f: getattr(all_upfront, f) for f in (
+        "offering_id", "shape", "term_hours", "upfront", "hourly", "order", "covers")},
+        "payment_option": PaymentOption.ALL_UPFRONT})
+    no_upfront = unit("ri-nu", {A: 1.0}, hourly=0.62)
+    solution = optimize(problem(flat([10]), all_upfront, no_upfront, policy=policy))
+    assert dict(solution.quantities) == pytest.approx({"ri-nu": 10.0})
+
+
+# --- typed errors -----------------------------------------------------------------------
+
+
+def test_an_unreachable_cvar_bound_is_an_infeasible_lp_and_a_solver_error() -> None:
+    """10 units/h at $1 over 24 h cost at least 24 · 5.5 = 132 with the best plan: a bound
+    of $50 cannot be met."""
+    policy = PurchasePolicy(cvar_weight=0.0, cvar_bound=50.0)
+    with pytest.raises(SolverError, match="Infeasible"):
+        optimize(problem(flat([10]), spend("sp", {A: 0.55}), policy=policy))
+
+
+def test_an_unbounded_program_is_a_solver_error() -> None:
+    builder = LinearModelBuilder("unbounded")
+    builder.add_variables("x", (np.arange(1),), cost=-1.0)
+    with pytest.raises(SolverError, match="Unbounded|unbounded"):
+        solve_highs(to_highs(builder.build()), time_limit_s=10)
+
+
+def test_a_negative_price_is_rejected_before_it_can_make_the_lp_unbounded() -> None:
+    with pytest.raises(InvalidInput, match="negative price"):
+        problem(flat([10]), unit("ri", {A: 1.0}, hourly=-0.1))
+
+
+@pytest.mark.parametrize("usage", [np.zeros((2, 3)), np.full((1, 3, 1), -1.0),
+                                   np.full((1, 3, 1), np.nan)])
+def test_bad_scenarios_are_invalid_input(usage: np.ndarray) -> None:
+    with pytest.raises(InvalidInput):
+        ScenarioSet(usage, (A,))
+
+
+# --- invariants -------------------------------------------------------------------------
+
+
+def test_pulp_and_highs_routes_agree() -> None:
+    rng = np.random.default_rng(3)
+    usage = rng.uniform(0, 20, (3, 30, 2))
+    offerings = (unit("ri", {A: 1.0}, hourly=0.6, term_hours=20), spend("sp", {A: 0.6, B: 0.7}))
+    p = problem(ScenarioSet(usage, (A, B)), *offerings, rates=(1.0, 1.0),
+                policy=PurchasePolicy(cvar_weight=0.3))
+    pulp_solution = solve(build_model(p, backend="pulp"))
+    highs_solution = solve(build_model(p, backend="highs"))
+    assert pulp_solution.objective == pytest.approx(highs_solution.objective, rel=1e-7)
+
+
+def test_lp_scenario_costs_reproduce_its_objective() -> None:
+    """Objective = (1 - λ) E[cost] + λ CVaR[cost], both from the per-scenario costs."""
+    rng = np.random.default_rng(4)
+    usage = rng.uniform(0, 20, (5, 30, 2))
+    offerings = (unit("ri", {A: 1.0}, hourly=0.6), spend("sp", {A: 0.6, B: 0.7}))
+    policy = PurchasePolicy(cvar_weight=0.4, cvar_alpha=0.8)
+    solution = optimize(problem(ScenarioSet(usage, (A, B)), *offerings, rates=(1.0, 1.0),
+                                policy=policy))
+    assert solution.objective == pytest.approx(0.6 * solution.expected_cost + 0.4 * solution.cvar)
