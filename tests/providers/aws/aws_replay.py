@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.model import Shape
 from botocore.stub import ANY, Stubber
@@ -35,6 +36,21 @@ from botocore.stub import ANY, Stubber
 DATA = Path(__file__).resolve().parents[2] / "data" / "aws"
 FAKE_KEY_ID = "AKIAIOSFODNN7LADDERX"
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYLADDERSECRET"
+
+
+_SHARED: list[botocore.session.Session] = []
+
+
+def replay_session() -> boto3.session.Session:
+    """A boto3 session over one botocore session shared by the tests.
+
+    botocore caches the service models it loads per session; sharing it spares
+    each test reloading EC2's large model. Credentials come from the tests' fake
+    environment (see conftest.py).
+    """
+    if not _SHARED:
+        _SHARED.append(botocore.session.get_session())
+    return boto3.session.Session(botocore_session=_SHARED[0], region_name="us-east-1")
 
 
 def _expected(value: Any) -> Any:

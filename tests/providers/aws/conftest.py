@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import boto3
 import pytest
-from aws_replay import FAKE_KEY_ID, FAKE_SECRET, ClientsFor, Replay
+from aws_replay import FAKE_KEY_ID, FAKE_SECRET, ClientsFor, Replay, replay_session
 
 from providers.aws import AwsClients, AwsSettings
 
@@ -47,7 +46,7 @@ def replay(request: pytest.FixtureRequest) -> Iterator[Callable[[str | None], Re
 
     def load(name: str | None = None) -> Replay:
         folder = name or request.node.originalname
-        replay = Replay(folder, boto3.session.Session(region_name="us-east-1"))
+        replay = Replay(folder, replay_session())
         loaded.append(replay)
         return replay
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import numpy as np
 import pytest
-from aws_replay import Replay
+from aws_replay import Replay, replay_session
 
 from core.catalog import catalog_from_dict, catalog_to_dict
 from core.domain import PaymentOption, Shape
@@ -40,7 +39,7 @@ def built() -> Iterator[AwsCatalog]:
         patch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7LADDERX")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "fake")
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        replay = Replay(FOLDER, boto3.session.Session(region_name="us-east-1"))
+        replay = Replay(FOLDER, replay_session())
         clients = AwsClients(AwsSettings(), session=replay.session,
                              client_factory=replay.factory, sleep=lambda _: None)
         provider = AwsProvider(clients=clients, usage_keys=USAGE_KEYS)
