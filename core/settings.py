@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILENAME = "ladder.db"
@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     """Calls to a provider per step before its outcome is left for reconciliation."""
     provider_retry_base_s: float = Field(default=1.0, ge=0.0)
     """First back-off between provider retries (doubling, unless the provider says when)."""
+
+    # --- the API ------------------------------------------------------------------------
+    api_key_pepper: SecretStr = SecretStr("")
+    """Server-side secret mixed into every API key's hash; changing it invalidates every key."""
 
     def executes(self, provider: str) -> bool:
         """Whether approved plans of ``provider`` are really bought (else they run dry)."""

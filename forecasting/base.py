@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Self
 
 import numpy as np
@@ -132,6 +133,27 @@ def to_wide(history: pd.DataFrame) -> pd.DataFrame:
     wide.index.name = "hour"
     wide.columns.name = "usage_key"
     return wide.astype(float)
+
+
+def history_frame(units: np.ndarray, usage_keys: Sequence[str],
+                  start: pd.Timestamp | datetime) -> pd.DataFrame:
+    """A long ``hour, usage_key, units`` history from an hours × keys matrix starting at ``start``.
+
+    For callers that hold usage as a matrix (the backtest's ``UsageTrace``).
+    """
+    matrix = np.asarray(units, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[1] != len(usage_keys):
+        raise InvalidInput(
+            f"usage matrix of shape {matrix.shape} does not match {len(usage_keys)} usage keys"
+        )
+    first = pd.Timestamp(start)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first.tz_convert("UTC")
+    hours = pd.date_range(first, periods=matrix.shape[0], freq="h")
+    return pd.DataFrame({
+        "hour": np.repeat(hours, matrix.shape[1]),
+        "usage_key": np.tile(np.asarray(usage_keys, dtype=object), matrix.shape[0]),
+        "units": matrix.reshape(-1),
+    })
 
 
 def forecast_hours(last_hour: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:

@@ -18,7 +18,8 @@ from core.db.session import create_engine_for, migrate, session_scope
 from core.errors import LadderError
 from core.settings import Settings, get_settings
 from ladder import pipeline
-from ladder.commands import backtest
+from ladder.commands import approvals, audit, backtest, policy, run, serve
+from ladder.commands import keys as keys_commands
 from ladder.render import plan_table, plans_table
 
 app = typer.Typer(
@@ -30,6 +31,12 @@ app = typer.Typer(
 plans_app = typer.Typer(help="Review stored plans.", no_args_is_help=True)
 app.add_typer(plans_app, name="plans")
 backtest.register(app)
+run.register(app)
+approvals.register(app)
+policy.register(app)
+audit.register(app)
+serve.register(app)
+keys_commands.register(app)
 
 console = Console()
 errors = Console(stderr=True)

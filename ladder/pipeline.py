@@ -29,6 +29,9 @@ from optimizer.lp import PurchaseProblem, optimize_purchases
 from optimizer.plan import make_plan
 from providers.base import get_provider
 from providers.focus import FocusUsage, read_focus
+from providers.focus.costs import read_focus_costs
+from reporting import repository as reporting_repository
+from reporting.snapshot import refresh_facts
 
 # A step reporter: called with a label, returns a context manager that spans the step.
 StepReporter = Callable[[str], AbstractContextManager[object]]
@@ -89,6 +92,9 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> Ingest
         rows_read=usage.rows_read, rows_used=usage.rows_used,
         keys=usage.keys, hourly=usage.hourly,
     )
+    # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
+    reporting_repository.add_cost_lines(session, dataset.id, read_focus_costs(usage.files),
+                                        provider=provider)
     return IngestOutcome(dataset.id, True, len(usage.keys), usage.hourly["hour"].nunique(),
                          usage.rows_read, usage.rows_used, usage.start, usage.end)
 
@@ -157,6 +163,8 @@ def optimize(
             inventory = list(provider.inventory(decision_time))
             repository.replace_inventory(session, provider.name, inventory)
             history = repository.load_usage(session, stored.dataset_id)
+        with step("Refreshing the reporting facts"):
+            refresh_facts(session, provider.name, dataset_id=stored.dataset_id, usage=history)
         problem, window_start, skipped = _problem_inputs(
             history, catalog, inventory, decision_time=decision_time,
             lookback_hours=settings.lookback_hours, cost_of_capital=settings.cost_of_capital,

@@ -77,11 +77,55 @@ def forecaster_scenarios(factory: Callable[[], object]) -> ScenarioSource:
     return source
 
 
+def replay_scenarios(history: FloatArray, horizon: int, n: int) -> FloatArray:
+    """``(n, horizon, K)`` scenarios replaying the history: the hours after ``T`` taken to be
+    those after ``T - 24 j`` (``j = 1 … n``), so each keeps the hour of day; a window that
+    runs past the history wraps to its last day again.
+    """
+    history = np.asarray(history, dtype=np.float64)
+    n_hours = history.shape[0]
+    day = min(24, n_hours)
+    paths = np.empty((n, horizon, history.shape[1]))
+    for j in range(n):
+        back = min(day * (j + 1), n_hours - n_hours % day if n_hours >= day else n_hours)
+        start = n_hours - back
+        offsets = np.arange(horizon)
+        # Past the end of the history, repeat its last whole days (the daily rhythm holds).
+        index = start + offsets
+        over = index >= n_hours
+        index[over] = n_hours - day + (index[over] - n_hours) % day
+        paths[j] = history[index]
+    return paths
+
+
+def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5) -> ScenarioSource:
+    """Forecast paths and history replays side by side (``replay_share`` of them replays).
+
+    The replays are what a lookback recommender sees, made into scenarios; the
+    forecast paths add what the history alone does not say (a trend, a level shift
+    already under way). Either alone is fragile: replays miss a decline, and a
+    forecaster fitted on a week of spiky usage can put its quantiles far off.
+    """
+
+    def source(history: FloatArray, key_ids: tuple[str, ...], start: datetime, horizon: int,
+               n: int, seed: int) -> FloatArray:
+        n_replay = int(round(n * replay_share))
+        parts = []
+        if n - n_replay > 0:
+            parts.append(forecast(history, key_ids, start, horizon, n - n_replay, seed))
+        if n_replay > 0:
+            parts.append(replay_scenarios(history, horizon, n_replay))
+        return np.concatenate(parts, axis=0)
+
+    return source
+
+
 def default_scenarios() -> ScenarioSource:
-    """Scenarios from the forecasting package's seasonal profile forecaster."""
+    """Scenarios from the forecasting package's seasonal profile forecaster, half of them
+    replays of the history (:func:`blended_scenarios`)."""
     from forecasting.profile import SeasonalProfile
 
-    return forecaster_scenarios(SeasonalProfile)
+    return blended_scenarios(forecaster_scenarios(SeasonalProfile))
 
 
 @dataclass

@@ -30,9 +30,11 @@ class PurchasePolicy:
     """What the optimizer may buy and how much risk it takes.
 
     * ``cvar_alpha``, ``cvar_weight``: the objective is
-      ``(1 - w) · E[cost] + w · CVaR_α(cost)`` over the scenarios; ``w = 0`` is risk
-      neutral. ``cvar_bound`` (dollars over the horizon), when set, also caps the
-      CVaR of the cost outright.
+      ``(1 - w) · E[cost] + w · (E[on-demand equivalent] + CVaR_α(loss))`` over the
+      scenarios, the loss being what the portfolio costs beyond paying on-demand
+      (its waste when usage falls); ``w = 0`` is risk neutral. ``cvar_bound``
+      (dollars over the horizon), when set, caps ``CVaR_α(loss)`` outright: 0 says
+      the portfolio must at least pay for itself in the worst ``1 - α`` scenarios.
     * ``decline_aversion`` multiplies the term-aware penalty learned from the
       history (:mod:`optimizer.risk`): 0 ignores the risk that usage falls after
       the horizon, 1 prices the learned decline as it is.
@@ -78,7 +80,8 @@ class PurchasePolicy:
         }
         for name in ("cvar_bound", "max_new_hourly", "max_upfront"):
             value = getattr(self, name)
-            checks[name] = value is None or (math.isfinite(value) and value >= 0)
+            checks[name] = value is None or (math.isfinite(value)
+                                             and (value >= 0 or name == "cvar_bound"))
         if self.representative_hours is not None:
             checks["representative_hours"] = self.representative_hours >= 1
         bad = [name for name, ok in checks.items() if not ok]

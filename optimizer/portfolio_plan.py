@@ -233,10 +233,13 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
     weight = policy.cvar_weight
     probabilities = problem.scenarios.probabilities
     on_demand = evaluation.on_demand_after
-    risk = (1 - weight) * float(probabilities @ on_demand)
+    equivalent = evaluation.on_demand_equivalent
+    # (1 − λ) E[cost] + λ (E[V] + CVaR(loss)), with cost = commitments + on-demand billed.
+    price = commitment + (1 - weight) * float(probabilities @ on_demand)
     if weight > 0:
-        risk += weight * cvar(on_demand, probabilities, policy.cvar_alpha)
-    return Certificate(lower_bound=solution.objective, plan_price=commitment + risk)
+        price += weight * (float(probabilities @ equivalent)
+                           + cvar(on_demand - equivalent, probabilities, policy.cvar_alpha))
+    return Certificate(lower_bound=solution.objective, plan_price=price)
 
 
 def _quantile(values: FloatArray, q: float) -> float:
@@ -424,8 +427,10 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
         "scenarios": problem.scenarios.n_scenarios,
         "representative_hours": solution.n_hours,
         "exact": solution.exact,
-        "cost_before_cvar": cvar(evaluation.cost_before, probabilities, alpha),
-        "cost_after_cvar": cvar(evaluation.cost_after, probabilities, alpha),
+        "loss_before_cvar": cvar(evaluation.cost_before - evaluation.on_demand_equivalent,
+                                 probabilities, alpha),
+        "loss_after_cvar": cvar(evaluation.cost_after - evaluation.on_demand_equivalent,
+                                probabilities, alpha),
         "cvar_alpha": alpha,
         "lp_objective": solution.objective,
         "lower_bound": certificate.lower_bound,

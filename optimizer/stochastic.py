@@ -254,26 +254,32 @@ def _check_offering(offering: Offering) -> None:
 #
 #   C        = Σ_o p[o] A[o] x[o] − Σ_c p[c] L'[c] ρ[c] + Σ_{c,t} (p[t] ζ[c,t] − p[c] ε[c,t]) L'[c]
 #              (L'[c] = min(L[c], H)), the commitment cost decided now;
-#   OD[s]    = Σ_g w[g] Σ_j r[j] (ū[s,g,j] − Σ_P y[s,g,P,j]), scenario s's on-demand cost;
+#   V[s]     = Σ_g w[g] Σ_j r[j] ū[s,g,j], scenario s's on-demand equivalent (a constant);
+#   cov[s]   = Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j], the on-demand dollars covered in s;
+#   cost[s]  = K + C + V[s] − cov[s]   (K: the owned commitments' amortised cost, sunk);
+#   loss[s]  = cost[s] − V[s] = K + C − cov[s], what the portfolio loses against on-demand.
 #
-#   minimise   C + (1 − λ) Σ_s π[s] OD[s] + λ (η + Σ_s π[s] ξ[s] / (1 − α))
+# The bad outcome of a commitment is waste when usage falls, so risk is measured on the
+# loss, not the cost (whose tail is the busy scenarios, where committing more *helps*):
+#
+#   minimise   (1 − λ) Σ_s π[s] cost[s] + λ (Σ_s π[s] V[s] + CVaR_α(loss))
+#            = K + Σ π V + C − (1 − λ) Σ_s π[s] cov[s] + λ (η + Σ_s π[s] ξ[s] / (1 − α))
 #   subject to Σ_P y[s,g,P,j] ≤ ū[s,g,j]                                         (usage)
 #              Σ_j â[P,j] y[s,g,P,j] − Σ_{o∈P, act(o,e)} x[o]/s[o] + Σ_{c∈P, act} ρ[c]/s[c]
 #                  + Σ_{c∈P, act} ε[c,t]/s[c] − Σ_{t∈P, c act} ζ[c,t]/s[t] ≤ Q[e(g),P]  (capacity)
-#              ξ[s] + η + Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j] ≥ Σ_g w[g] Σ_j r[j] ū[s,g,j]  (tail)
+#              ξ[s] + η + cov[s] ≥ 0                                                (tail)
 #              a[c] ε[c,t] − a[t] ζ[c,t] ≤ 0      (value: the new worth at least the old)
 #              Σ_t ε[c,t] ≤ q[c]                                              (exchangeable)
 #              Σ_o amortised[o] x[o] ≤ max_new_hourly,  Σ_o U[o] x[o] ≤ max_upfront    (caps)
-#              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − owned cost          (risk bound)
+#              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − K                  (risk bound)
 #
 # with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortised price of
 # c's offering per unit-hour (AWS values an exchange at the remaining commitment; both
-# sides share the expiry, so hours cancel). λ = cvar_weight, α = cvar_alpha. Since C is
-# the same in every scenario, C + CVaR(OD) is the CVaR of the scenario's total cost.
-# The tail rows and η, ξ exist only when λ > 0 or a bound is set. Coverage exists only
-# where ū > 0 and P can have capacity in the segment. The constant (1 − λ) Σ π OD-at-no-
-# coverage plus the owned commitments' amortised cost over the horizon is the offset,
-# so the objective is the portfolio's risk-weighted cost over the horizon.
+# sides share the expiry, so hours cancel). λ = cvar_weight, α = cvar_alpha; since K + C is
+# the same in every scenario, CVaR_α(loss) = K + C + CVaR_α(−cov), whence the tail rows.
+# With λ = 0 the objective is the expected cost; with identical scenarios it is their cost
+# whatever λ. The tail rows and η, ξ exist only when λ > 0 or a bound is set. Coverage
+# exists only where ū > 0 and P can have capacity in the segment. K + Σ π V is the offset.
 #
 # Dominated candidates are pruned among those with the same active length A[o] and the
 # risk-adjusted prices (exact; skipped when a cap is set, as caps price what pruning
@@ -353,8 +359,9 @@ class StochasticSolution:
     exchanges: tuple[Exchange, ...]
     objective: float
     expected_cost: float
-    cvar: float
+    cvar_loss: float
     scenario_costs: FloatArray
+    scenario_equivalents: FloatArray
     status: str
     build_seconds: float
     solve_seconds: float
@@ -610,7 +617,7 @@ def add_capacity_constraints(
 
 def add_tail_constraints(builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage,
                          columns: _Columns) -> None:
-    """ξ[s] + η + Σ w r y[s,·] ≥ OD-at-no-coverage[s]: ξ is the cost above η (CVaR)."""
+    """ξ[s] + η + cov[s] ≥ 0: ξ[s] is scenario s's loss above η (CVaR of the loss)."""
     if columns.eta < 0:
         return
     n_scen = columns.xi.size
@@ -619,7 +626,7 @@ def add_tail_constraints(builder: LinearModelBuilder, layout: _Layout, coverage:
     coefs = [np.ones(n_scen), np.ones(n_scen), coverage.value]
     builder.add_constraints("tail", (np.arange(n_scen),), row=np.concatenate(rows),
                             column=np.concatenate(cols), coefficient=np.concatenate(coefs),
-                            lower=layout.offset_usage)
+                            lower=0.0)
 
 
 def add_exchange_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
@@ -663,7 +670,7 @@ def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
 
 def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, columns: _Columns,
                    commitment_cost: FloatArray, owned_cost: float) -> None:
-    """C + CVaR_α(OD) ≤ cvar_bound − owned cost, when the policy sets a bound."""
+    """CVaR_α(loss) = K + C + CVaR_α(−cov) ≤ cvar_bound, when the policy sets a bound."""
     policy = problem.policy
     if policy.cvar_bound is None or columns.eta < 0:
         return
@@ -718,7 +725,7 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
 
     builder = LinearModelBuilder("stochastic")
     probabilities = problem.scenarios.probabilities
-    builder.offset = owned_cost + (1.0 - risk_weight) * float(probabilities @ layout.offset_usage)
+    builder.offset = owned_cost + float(probabilities @ layout.offset_usage)
     buy = add_buy_variables(builder, kept, prices, active)
     ret = add_return_variables(builder, problem, returnable, owned_prices)
     give, receive = add_exchange_variables(builder, problem, pair_owned, pair_target,
@@ -795,13 +802,14 @@ def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSol
         if x[g] > QUANTITY_TOLERANCE or x[r] > QUANTITY_TOLERANCE
     )
     costs = scenario_costs(model, x)
+    equivalents = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
     probabilities = problem.scenarios.probabilities
     return StochasticSolution(
         quantities=quantities, returns=returns, exchanges=exchanges,
         objective=solved.objective,
         expected_cost=float(probabilities @ costs),
-        cvar=cvar(costs, probabilities, problem.policy.cvar_alpha),
-        scenario_costs=costs, status=solved.status, build_seconds=model.build_seconds,
+        cvar_loss=cvar(costs - equivalents, probabilities, problem.policy.cvar_alpha),
+        scenario_costs=costs, scenario_equivalents=equivalents, status=solved.status, build_seconds=model.build_seconds,
         solve_seconds=solved.seconds, n_variables=program.n_variables,
         n_constraints=program.n_constraints, n_hours=model.representative.n_hours,
         exact=model.exact,

@@ -251,7 +251,7 @@ def build_trace(spec: TraceSpec) -> tuple[UsageTrace, dict[str, Any]]:
             "source_start": format_hour(key.series.start),
             "source_hours": len(key.series.values),
             "tiled": spec.tiled and len(key.series.values) < hours,
-            "level": key.level,
+            "level": float(key.level),
             "scale_units_per_value": scale,
             "mean_units": float(np.mean(units)),
             "max_units": float(np.max(units)),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -111,12 +112,17 @@ def summary(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
     lines = []
     policies = [p for p in POLICY_NAMES if p not in ("none", "oracle")]
     for policy in policies:
-        fractions = [scores[policy].esr / scores["oracle"].esr
-                     for _, _, scores in results.values()
-                     if policy in scores and "oracle" in scores and scores["oracle"].esr > 0]
+        runs = [scores for _, _, scores in results.values() if policy in scores]
+        fractions = sorted(s[policy].esr / s["oracle"].esr for s in runs
+                           if "oracle" in s and s["oracle"].esr > 0)
+        if not runs:
+            continue
+        line = f"- {policy}: mean ESR {statistics.mean(s[policy].esr for s in runs):.4f}"
         if fractions:
-            lines.append(f"- {policy}: ESR / oracle mean {sum(fractions) / len(fractions):.3f}, "
-                         f"min {min(fractions):.3f} over {len(fractions)} traces")
+            line += (f"; ESR / oracle mean {statistics.mean(fractions):.3f}, median "
+                     f"{statistics.median(fractions):.3f}, min {fractions[0]:.3f} over "
+                     f"{len(fractions)} traces")
+        lines.append(line)
     worst_gap, violations = 0.0, []
     for name, (_, _, scores) in results.items():
         if "oracle" not in scores:
@@ -145,11 +151,11 @@ def timing(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
     total = float(d["lp_build_seconds"]) + float(d["lp_solve_seconds"])
     return [
         f"- oracle on {TIMING_TRACE} ({keys} keys × {hours} h, {oracle.decisions} decision "
-        f"hours, {len(oracle.by_offering)} offerings bought): {d['lp_variables']} variables, "
-        f"{d['lp_constraints']} constraints, {d['lp_nonzeros']} non-zeros; built in "
-        f"{float(d['lp_build_seconds']):.2f} s, solved in {float(d['lp_solve_seconds']):.2f} s "
-        f"({total:.1f} s: {'under' if total < 60 else 'OVER'} a minute) on "
-        f"{os.cpu_count()} cores"
+        f"hours, {d['lp_candidates']} offerings, {d['lp_offerings']} after pruning dominated "
+        f"ones): {d['lp_variables']} variables, {d['lp_constraints']} constraints, "
+        f"{d['lp_nonzeros']} non-zeros; built in {float(d['lp_build_seconds']):.2f} s, solved "
+        f"in {float(d['lp_solve_seconds']):.2f} s ({total:.1f} s: "
+        f"{'under' if total < 60 else 'OVER'} a minute) on {os.cpu_count()} cores"
     ]
 
 

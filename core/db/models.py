@@ -474,6 +474,33 @@ class NotificationRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+API_KEY_ROLES = ("viewer", "finance", "approver", "admin")
+"""Every role an API key may carry (``api/roles.py`` says what each may do)."""
+
+
+class ApiKeyRow(Base):
+    """An API key: who holds it, its role, and a keyed hash of it (never the key itself).
+
+    ``prefix`` is the public part of the key, used to find the row; the secret
+    part is only ever compared through its hash, in constant time.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    """Who holds the key; the actor the audit log records for what it does."""
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    """HMAC-SHA256 of the whole key with the server's pepper, hex."""
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint(_in("role", API_KEY_ROLES), name="role"),)
+
+
 def table_names() -> list[str]:
     """Names of every table Ladder creates (without Alembic's version table)."""
     return sorted(Base.metadata.tables)
@@ -481,6 +508,7 @@ def table_names() -> list[str]:
 
 __all__ = [
     "ActionRow",
+    "ApiKeyRow",
     "AuditEntryRow",
     "AuditHeadRow",
     "Base",
@@ -498,3 +526,6 @@ __all__ = [
     "UsageHour",
     "UsageKeyRow",
 ]
+
+# The reporting tables live in a module of their own; importing it puts them on Base.metadata.
+from core.db import reporting_models as reporting_models  # noqa: E402

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from providers.base import CheckResult, Checkable, get_provider, provider_names
+from providers.base import Checkable, CheckResult, get_provider, provider_names
 
 console = Console()
 

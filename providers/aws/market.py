@@ -55,7 +55,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
-from core.errors import InvalidInput
 from providers.aws.catalog import OfferingRef, RiRef, SpRef
 from providers.aws.errors import AwsProviderError
 from providers.aws.inventory import fetch_savings_plans
@@ -113,11 +112,22 @@ _SP_STATUS = {
     "queued-deleted": OrderStatus.FAILED,
 }
 
+_RETURN_STATUS = {
+    "pending-return": OrderStatus.PENDING,
+    "returned": OrderStatus.ACTIVE,
+}
+"""A return order: accepted and pending, or done."""
+
 Request = PurchaseRequest | ExchangeRequest | ReturnRequest
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _refused(message: str, code: str) -> AwsProviderError:
+    """Ladder's own refusal of a request AWS could never accept (not retryable)."""
+    return AwsProviderError(message, code=code, operation="ladder")
 
 
 def tag_value(idempotency_key: str) -> str:
@@ -139,8 +149,8 @@ def sp_commitment(quantity: float) -> str:
     """
     amount = Decimal(repr(float(quantity))).quantize(_SP_QUANTUM, rounding=ROUND_DOWN)
     if amount <= 0:
-        raise InvalidInput(f"a Savings Plan commitment of {quantity} $/h rounds to zero "
-                           "(AWS takes at most 5 decimals)")
+        raise _refused(f"a Savings Plan commitment of {quantity} $/h rounds to zero "
+                       "(AWS takes at most 5 decimals)", "InvalidQuantity")
     return format(amount.normalize(), "f")
 
 
@@ -149,9 +159,10 @@ def instance_count(quantity: float, factor: float, instance_type: str) -> int:
     count = quantity / factor
     whole = round(count)
     if whole < 1 or abs(count - whole) > 1e-6:
-        raise InvalidInput(
+        raise _refused(
             f"{quantity:g} normalised units is not a whole number of {instance_type} "
-            f"(factor {factor:g}); round it with purchasable_quantity() first"
+            f"(factor {factor:g}); round it with purchasable_quantity() first",
+            "InvalidQuantity",
         )
     return int(whole)
 
@@ -206,7 +217,7 @@ class AwsMarket:
             try:
                 parsed = parse_offering_id(offering_id)
             except ValueError as exc:
-                raise InvalidInput(str(exc)) from exc
+                raise _refused(str(exc), "UnknownOffering") from exc
             if isinstance(parsed, RiId):
                 self._refs[offering_id] = self._resolve_ri(offering_id, parsed)
             else:
@@ -216,7 +227,8 @@ class AwsMarket:
     def _resolve_ri(self, offering_id: str, rid: RiId) -> RiRef:
         description = RI_PRODUCT_DESCRIPTION.get(rid.platform)
         if description is None:
-            raise InvalidInput(f"{offering_id}: Ladder buys size-flexible RIs only (Linux)")
+            raise _refused(f"{offering_id}: Ladder buys size-flexible RIs only (Linux)",
+                           "UnknownOffering")
         group = PriceGroup(rid.region, rid.family, rid.platform, "shared")
         reference = reference_products(fetch_products(self.clients, [group])).get(group)
         if reference is None or reference.normalization_factor is None:
@@ -477,10 +489,11 @@ class AwsMarket:
     def _exchange_target(self, request: ExchangeRequest) -> tuple[RiRef, int]:
         ref = self.resolve(request.target_offering_id)
         if not isinstance(ref, RiRef) or ref.offering.offering_class != "convertible":
-            raise InvalidInput(f"{request.target_offering_id}: an exchange targets a "
-                               "convertible Reserved Instance offering")
+            raise _refused(f"{request.target_offering_id}: an exchange targets a "
+                           "convertible Reserved Instance offering", "InvalidExchange")
         if not request.commitment_ids:
-            raise InvalidInput("an exchange needs at least one Reserved Instance to give")
+            raise _refused("an exchange needs at least one Reserved Instance to give",
+                           "InvalidExchange")
         count = instance_count(request.quantity, ref.normalization_factor,
                                ref.offering.instance_type)
         return ref, count
@@ -502,8 +515,9 @@ class AwsMarket:
                 "to AWS (Reserved Instances cannot)", code="NotReturnable",
                 operation="savingsplans.ReturnSavingsPlan")
         plan = plans[0]
-        if plan.get("state") in ("pending-return", "returned"):
-            return self._sp_result(request.idempotency_key, plans, request.commitment_id)
+        if plan.get("state") in _RETURN_STATUS:
+            return self._sp_result(request.idempotency_key, plans, request.commitment_id,
+                                   returning=True)
         until = parse_time(plan.get("returnableUntil"))
         now = self._clock()
         if until is None or until <= now:
@@ -516,7 +530,8 @@ class AwsMarket:
                           savingsPlanId=request.commitment_id,
                           clientToken=client_token(request.idempotency_key))
         plans = fetch_savings_plans(self.clients, None, savingsPlanIds=[request.commitment_id])
-        return self._sp_result(request.idempotency_key, plans, request.commitment_id)
+        return self._sp_result(request.idempotency_key, plans, request.commitment_id,
+                               returning=True)
 
     # -- looking up ------------------------------------------------------------------
 
@@ -537,8 +552,9 @@ class AwsMarket:
         if isinstance(request, ReturnRequest):
             plans = fetch_savings_plans(self.clients, None,
                                         savingsPlanIds=[request.commitment_id])
-            if plans and plans[0].get("state") in ("pending-return", "returned"):
-                return self._sp_result(idempotency_key, plans, request.commitment_id)
+            if plans and plans[0].get("state") in _RETURN_STATUS:
+                return self._sp_result(idempotency_key, plans, request.commitment_id,
+                                       returning=True)
             return OrderResult(idempotency_key, OrderStatus.NOT_FOUND)
         ref = None
         if isinstance(request, PurchaseRequest):
@@ -557,10 +573,10 @@ class AwsMarket:
             if mine:
                 return self._sp_result(idempotency_key, mine, str(mine[0]["savingsPlanId"]))
             returned = [p for p in plans if (p.get("tags") or {}).get(TAG_RETURN) == value
-                        and p.get("state") in ("pending-return", "returned")]
+                        and p.get("state") in _RETURN_STATUS]
             if returned:
                 return self._sp_result(idempotency_key, returned,
-                                       str(returned[0]["savingsPlanId"]))
+                                       str(returned[0]["savingsPlanId"]), returning=True)
         if isinstance(request, PurchaseRequest) and isinstance(ref, RiRef):
             return self._claim_untagged(request, ref, since)
         return OrderResult(idempotency_key, OrderStatus.NOT_FOUND)
@@ -665,11 +681,13 @@ class AwsMarket:
                                                          OrderStatus.PENDING) for ri in ris),
                            tuple(ids), detail=", ".join(str(ri.get("State")) for ri in ris))
 
-    def _sp_result(self, key: str, plans: Sequence[Mapping[str, Any]],
-                   plan_id: str) -> OrderResult:
+    def _sp_result(self, key: str, plans: Sequence[Mapping[str, Any]], plan_id: str,
+                   *, returning: bool = False) -> OrderResult:
+        """The state of a plan as the outcome of a purchase, or of a return."""
         mine = [p for p in plans if p.get("savingsPlanId") == plan_id] or list(plans)
         if not mine:
             return OrderResult(key, OrderStatus.PENDING, (plan_id,), detail="not listed yet")
         state = str(mine[0].get("state"))
-        return OrderResult(key, _SP_STATUS.get(state, OrderStatus.PENDING), (plan_id,),
+        statuses = _RETURN_STATUS if returning else _SP_STATUS
+        return OrderResult(key, statuses.get(state, OrderStatus.PENDING), (plan_id,),
                            detail=f"Savings Plan {state}")

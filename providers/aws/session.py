@@ -156,6 +156,8 @@ class AwsClients:
             try:
                 response: dict[str, Any] = getattr(client, operation)(**params)
             except (ClientError, BotoCoreError) as exc:
+                if isinstance(exc, AssertionError):  # a Stubber's verdict on the request
+                    raise
                 elapsed = time.monotonic() - started
                 if is_throttling(exc) and attempt < attempts:
                     delay = self._jitter() * min(MAX_BACKOFF_S, 2.0 ** attempt)

@@ -84,7 +84,7 @@ def _kill_self() -> None:
 
 
 class SampleMarket:
-    """A simulated cloud account selling the sample catalog's offerings (``providers.base.Market``)."""
+    """A simulated account selling the sample catalog's offerings (a ``providers.base.Market``)."""
 
     irreversible = False
 

@@ -114,7 +114,9 @@ def test_downgrade_to_base_drops_every_table(empty_db_url: str) -> None:
 def test_migrations_folder_is_found_from_the_package() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert Path(script.dir) == Path(core.migrations.__file__).resolve().parent
-    assert [rev.revision for rev in script.walk_revisions()] == ["0002", "0001"]
+    revisions = [rev.revision for rev in script.walk_revisions()]
+    # One linear chain, numbered without gaps: 0001, 0002, … up to the head.
+    assert revisions == [f"{number:04d}" for number in range(len(revisions), 0, -1)]
 
 
 # --- datasets and usage -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from core.catalog import catalog_from_dict, catalog_to_dict
 from core.domain import Catalog, KeyPrice, Offering, Shape
@@ -40,8 +41,7 @@ def catalog(offerings: Sequence[Offering], rates: dict[str, float] | None = None
                    offerings=tuple(offerings))
 
 
-def trace(units: Sequence[Sequence[float]] | Sequence[float], keys: Sequence[str] = (M5,)
-          ) -> UsageTrace:
+def trace(units: npt.ArrayLike, keys: Sequence[str] = (M5,)) -> UsageTrace:
     """A trace from hourly rows (one value per key), starting 2024-01-01T00:00Z."""
     return trace_from_array(np.asarray(units, dtype=float), keys)
 

@@ -202,7 +202,7 @@ def test_a_policy_never_sees_the_decision_hour_or_after() -> None:
 
 def test_the_peeking_check_would_catch_a_view_of_the_trace() -> None:
     """The check above is not vacuous: a history that is a view of the trace fails it."""
-    units = (1000.0 + np.arange(12))[:, None]
+    units = (1000.0 + np.arange(12, dtype=np.float64))[:, None]
     leaky = UsageHistory(start=trace([0.0]).start, key_ids=(M5,), units=units[:5])
     assert leaky.units.base is not None and np.any(leaky.units.base >= 1005)
     honest = UsageHistory.before(units, 5, start=trace([0.0]).start, key_ids=(M5,))

@@ -100,13 +100,25 @@ def test_risk_neutral_buys_up_to_the_level_that_pays_in_expectation() -> None:
     assert solution.expected_cost == pytest.approx(127.2)
 
 
-def test_cvar_at_the_worst_half_buys_for_the_bad_scenario() -> None:
-    """Same case, objective CVaR at α = 0.5 (the worst of two scenarios, 10 units): every
-    unit up to 10 saves there: buy $5.50/h, cost 24 · 5.5 = 132 in both scenarios."""
-    policy = PurchasePolicy(cvar_weight=1.0, cvar_alpha=0.5)
-    solution = optimize(problem(flat([10, 6]), spend("sp", {A: 0.55}), policy=policy))
-    assert dict(solution.quantities) == pytest.approx({"sp": 5.5})
-    assert solution.cvar == pytest.approx(132.0)
+def test_cvar_of_the_loss_sizes_for_the_scenario_where_usage_falls() -> None:
+    """Scenarios of 10, 6 and 2 units (p = 1/3 each), a plan at $0.55 per unit covered.
+    Risk neutral: a unit between 2 and 6 saves in two scenarios of three (2/3 > 0.55), one
+    above 6 in one (1/3 < 0.55): $3.30/h. With all weight on the CVaR of the loss at
+    α = 2/3 (the worst third: the 2-unit scenario, where committed units go to waste) only
+    the 2 units used everywhere are bought: $1.10/h. Its objective over 24 h is
+    E[on-demand equivalent] + CVaR(loss) = 24·6 + 24·(1.10 − 2) = 122.4, its expected cost
+    24·(1.10 + 6 − 2) = 122.4 too; the neutral plan's expected cost is lower, 111.2."""
+    sp = spend("sp", {A: 0.55})
+    neutral = optimize(problem(flat([10, 6, 2]), sp))
+    assert dict(neutral.quantities) == pytest.approx({"sp": 3.3})
+    assert neutral.expected_cost == pytest.approx(111.2)
+
+    cautious = optimize(problem(flat([10, 6, 2]), sp,
+                                policy=PurchasePolicy(cvar_weight=1.0, cvar_alpha=2 / 3)))
+    assert dict(cautious.quantities) == pytest.approx({"sp": 1.1})
+    assert cautious.objective == pytest.approx(122.4)
+    assert cautious.expected_cost == pytest.approx(122.4)
+    assert cautious.cvar_loss == pytest.approx(24 * (1.1 - 2))
 
 
 def test_one_year_versus_three_years_under_a_known_decline() -> None:
@@ -215,9 +227,9 @@ def test_disallowed_offerings_are_not_bought() -> None:
 
 
 def test_an_unreachable_cvar_bound_is_an_infeasible_lp_and_a_solver_error() -> None:
-    """10 units/h at $1 over 24 h cost at least 24 · 5.5 = 132 with the best plan: a bound
-    of $50 cannot be met."""
-    policy = PurchasePolicy(cvar_weight=0.0, cvar_bound=50.0)
+    """10 units/h at $1 over 24 h: the best plan saves 24 · 10 · 0.45 = 108 against
+    on-demand, so a bound asking to save $200 even in the bad scenarios cannot be met."""
+    policy = PurchasePolicy(cvar_weight=0.0, cvar_bound=-200.0)
     with pytest.raises(SolverError, match="Infeasible"):
         optimize(problem(flat([10]), spend("sp", {A: 0.55}), policy=policy))
 
@@ -256,11 +268,13 @@ def test_pulp_and_highs_routes_agree() -> None:
 
 
 def test_lp_scenario_costs_reproduce_its_objective() -> None:
-    """Objective = (1 - λ) E[cost] + λ CVaR[cost], both from the per-scenario costs."""
+    """Objective = (1 - λ) E[cost] + λ (E[equivalent] + CVaR[cost - equivalent])."""
     rng = np.random.default_rng(4)
     usage = rng.uniform(0, 20, (5, 30, 2))
     offerings = (unit("ri", {A: 1.0}, hourly=0.6), spend("sp", {A: 0.6, B: 0.7}))
     policy = PurchasePolicy(cvar_weight=0.4, cvar_alpha=0.8)
     solution = optimize(problem(ScenarioSet(usage, (A, B)), *offerings, rates=(1.0, 1.0),
                                 policy=policy))
-    assert solution.objective == pytest.approx(0.6 * solution.expected_cost + 0.4 * solution.cvar)
+    equivalent = float(solution.scenario_equivalents.mean())
+    assert solution.objective == pytest.approx(
+        0.6 * solution.expected_cost + 0.4 * (equivalent + solution.cvar_loss))

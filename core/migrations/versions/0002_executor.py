@@ -1,4 +1,4 @@
-"""The executor: plan lifecycle and actions' intents, policies, runs, run locks, audit, notifications.
+"""The executor: lifecycle columns, action intents, policies, runs, locks, audit, notifications.
 
 Revision ID: 0002
 Revises: 0001

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore.config import Config
 from botocore.model import Shape
 from botocore.stub import ANY, Stubber
@@ -38,19 +37,20 @@ FAKE_KEY_ID = "AKIAIOSFODNN7LADDERX"
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYLADDERSECRET"
 
 
-_SHARED: list[botocore.session.Session] = []
+_SHARED: list[boto3.session.Session] = []
 
 
 def replay_session() -> boto3.session.Session:
-    """A boto3 session over one botocore session shared by the tests.
+    """One boto3 session shared by the tests.
 
     botocore caches the service models it loads per session; sharing it spares
-    each test reloading EC2's large model. Credentials come from the tests' fake
-    environment (see conftest.py).
+    each test reloading EC2's large model. Each client made from it is new (and
+    stubbed on its own). Credentials come from the tests' fake environment
+    (conftest.py), read when the first client is made.
     """
     if not _SHARED:
-        _SHARED.append(botocore.session.get_session())
-    return boto3.session.Session(botocore_session=_SHARED[0], region_name="us-east-1")
+        _SHARED.append(boto3.session.Session(region_name="us-east-1"))
+    return _SHARED[0]
 
 
 def _expected(value: Any) -> Any:
@@ -70,12 +70,12 @@ def _materialise(shape: Shape | None, value: Any) -> Any:
     if shape.type_name == "timestamp" and isinstance(value, str):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     if shape.type_name == "structure" and isinstance(value, dict):
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         return {k: _materialise(members.get(k), v) for k, v in value.items()}
     if shape.type_name == "list" and isinstance(value, list):
-        return [_materialise(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return [_materialise(shape.member, v) for v in value]
     if shape.type_name == "map" and isinstance(value, dict):
-        return {k: _materialise(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _materialise(shape.value, v) for k, v in value.items()}
     return value
 
 

@@ -8,7 +8,8 @@ recording or served by moto.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 from aws_replay import FAKE_KEY_ID, FAKE_SECRET, ClientsFor, Replay, replay_session
@@ -31,6 +32,16 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _refuse_connect(sock: socket.socket, address: object) -> None:
+    raise AssertionError(f"an AWS test tried to open a connection to {address}")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AWS test is offline: opening any socket connection fails the test."""
+    monkeypatch.setattr(socket.socket, "connect", _refuse_connect)
 
 
 @pytest.fixture
@@ -70,7 +81,9 @@ def aws_clients(replay: Callable[[str | None], Replay], sleeps: list[float]) -> 
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember each phase's report on the item, so fixtures can see whether the test passed."""
     report = yield
     setattr(item, f"rep_{report.when}", report)

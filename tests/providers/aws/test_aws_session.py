@@ -8,7 +8,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.endpoint
 import pytest
+from aws_replay import FAKE_KEY_ID, FAKE_SECRET, ClientsFor, replay_session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
     ClientError,
@@ -17,8 +19,6 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from aws_replay import FAKE_KEY_ID, FAKE_SECRET, ClientsFor
-from moto import mock_aws
 
 from core.errors import ProviderError
 from providers.aws import AwsClients, AwsSettings
@@ -69,7 +69,8 @@ def test_retry_after_header_is_kept() -> None:
 
 def test_clients_use_botocore_retry_modes_and_never_retry_non_idempotent_calls() -> None:
     """Idempotent clients get the configured mode and attempts; purchases exactly one attempt."""
-    clients = AwsClients(AwsSettings(retry_mode="adaptive", max_attempts=7))
+    clients = AwsClients(AwsSettings(retry_mode="adaptive", max_attempts=7),
+                         session=replay_session())
     safe = clients.client("ec2", "eu-west-1")
     once = clients.client("ec2", "eu-west-1", idempotent=False)
     assert safe is not once
@@ -126,20 +127,17 @@ def test_secret_looking_parameters_are_masked_in_the_log() -> None:
 class _Injector:
     """Answers an operation on the wire (botocore's ``before-send``) with recorded HTTP answers.
 
-    Out of answers it lets moto answer (``then_moto``) or fails the test: a request
-    sent more often than recorded is a resend that must not happen.
+    Out of answers it fails the test: a request sent more often than recorded is a
+    resend that must not happen (and nothing ever reaches the network).
     """
 
-    def __init__(self, answers: list[tuple[int, bytes]], *, then_moto: bool = False) -> None:
+    def __init__(self, answers: list[tuple[int, bytes]]) -> None:
         self.answers = answers
-        self.then_moto = then_moto
         self.sent = 0
 
-    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+    def __call__(self, request: Any, **_: Any) -> AWSResponse:
         self.sent += 1
         if not self.answers:
-            if self.then_moto:
-                return None
             raise AssertionError(f"sent again: {request.url}")
         status, body = self.answers.pop(0)
         return AWSResponse(request.url, status, {"content-type": "text/xml"}, _Raw(body))
@@ -159,24 +157,31 @@ def _ec2_error(code: str, message: str) -> bytes:
             "<RequestID>5d6c1e9e-9f3a-4a39-9b1a-0e7e6c1c2f11</RequestID></Response>").encode()
 
 
-@mock_aws
-def test_botocore_retries_throttling_on_the_wire_for_idempotent_calls() -> None:
-    """Standard mode: a throttled describe is resent by botocore and moto answers it."""
-    clients = AwsClients(AwsSettings(), sleep=lambda _: None)
-    injector = _Injector([(503, _ec2_error("RequestLimitExceeded", "Request limit exceeded."))],
-                         then_moto=True)
+def test_botocore_retries_throttling_on_the_wire_for_idempotent_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Standard mode: a throttled describe is resent by botocore itself, after its backoff."""
+    backoffs: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", backoffs.append)
+    ladder_sleeps: list[float] = []
+    clients = AwsClients(AwsSettings(), session=replay_session(), sleep=ladder_sleeps.append)
+    listing = (b"<DescribeReservedInstancesResponse "
+               b"xmlns='http://ec2.amazonaws.com/doc/2016-11-15/'>"
+               b"<requestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</requestId>"
+               b"<reservedInstancesSet/></DescribeReservedInstancesResponse>")
+    injector = _Injector([(503, _ec2_error("RequestLimitExceeded", "Request limit exceeded.")),
+                          (200, listing)])
     client = clients.client("ec2", "us-east-1")
-    client.meta.events.register("before-send.ec2.DescribeReservedInstancesOfferings", injector)
-    response = clients.call("ec2", "describe_reserved_instances_offerings",
-                            Filters=[{"Name": "instance-type", "Values": ["m5.large"]}])
-    assert injector.sent == 2
+    client.meta.events.register("before-send.ec2.DescribeReservedInstances", injector)
+    response = clients.call("ec2", "describe_reserved_instances")
+    assert injector.sent == 2 and len(backoffs) == 1 and ladder_sleeps == []
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
-    assert response["ReservedInstancesOfferings"]
+    assert response["ReservedInstances"] == []
 
 
 def test_botocore_never_resends_a_purchase_after_a_server_error() -> None:
     """A 500 to a purchase is sent once and reported as an unknown outcome, never resent."""
-    clients = AwsClients(AwsSettings(), sleep=lambda _: None)
+    clients = AwsClients(AwsSettings(), session=replay_session(), sleep=lambda _: None)
     injector = _Injector([(500, _ec2_error("InternalError", "An internal error has occurred."))])
     client = clients.client("ec2", "us-east-1", idempotent=False)
     client.meta.events.register("before-send.ec2.PurchaseReservedInstancesOffering", injector)
@@ -192,7 +197,8 @@ def test_botocore_never_resends_a_purchase_after_a_server_error() -> None:
 def test_ladder_retries_a_throttled_purchase_on_the_wire() -> None:
     """The purchase client has no botocore retries: Ladder resends a throttled purchase."""
     sleeps: list[float] = []
-    clients = AwsClients(AwsSettings(), sleep=sleeps.append, jitter=lambda: 0.25)
+    clients = AwsClients(AwsSettings(), session=replay_session(), sleep=sleeps.append,
+                         jitter=lambda: 0.25)
     success = (b"<PurchaseReservedInstancesOfferingResponse "
                b"xmlns='http://ec2.amazonaws.com/doc/2016-11-15/'>"
                b"<requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>"

@@ -13,7 +13,7 @@ import pytest
 from aws_factories import Clock, market, recorded_id, ri_ref, sp_ref
 from aws_replay import ClientsFor
 
-from core.errors import InvalidInput, ProviderError
+from core.errors import ProviderError
 from providers.aws import AwsClients, AwsSettings
 from providers.aws.errors import AwsProviderError
 from providers.aws.market import AwsMarket, instance_count
@@ -100,9 +100,9 @@ def test_ri_offering_resolved_from_aws_when_not_in_the_catalog(aws_clients: Clie
 def test_quantities_must_be_whole_instances() -> None:
     """Normalised units are bought as whole reference-size instances, never rounded up."""
     assert instance_count(32.0, 4.0, "m5.large") == 8
-    with pytest.raises(InvalidInput):
+    with pytest.raises(AwsProviderError, match=r"whole number|rounds to zero"):
         instance_count(30.0, 4.0, "m5.large")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(AwsProviderError, match=r"whole number|rounds to zero"):
         instance_count(0.0, 4.0, "m5.large")
 
 

@@ -1,0 +1,154 @@
+"""The FastAPI application: ``create_app(settings)`` builds it, ``ladder serve`` serves it.
+
+Run it alone with ``uvicorn --factory api.app:create_app`` (settings from the
+``LADDER_*`` environment). Everything under ``/v1`` needs an API key; ``/docs``,
+``/openapi.json`` and ``/healthz`` do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+
+from api.audit.routes import router as audit_router
+from api.commitments.routes import router as commitments_router
+from api.deps import Engines
+from api.errors import PROBLEM_RESPONSES, FieldProblem, Problem, install_error_handlers
+from api.keys.routes import router as keys_router
+from api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from api.plans.routes import router as plans_router
+from api.policy.routes import router as policy_router
+from api.runs.routes import router as runs_router
+from api.runs.service import RunLauncher
+from core.db.session import create_engine_for, migrate
+from core.settings import Settings, get_settings
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+"""How long a request waits for another process's SQLite write lock."""
+
+DESCRIPTION = """\
+Plans for FinOps engineers, savings realisation and budgets for finance.
+
+Send an API key (`ladder keys create --role …`) as `Authorization: Bearer <key>`
+or `X-API-Key: <key>`. Errors are RFC 9457 problem details
+(`application/problem+json`). Lists are paginated with `limit` and `offset`;
+periods are `start` (inclusive) and `end` (exclusive) ISO dates, UTC.
+"""
+
+
+class Health(BaseModel):
+    """Whether the server can reach its database."""
+
+    status: str
+    database: str
+
+
+def _version() -> str:
+    try:
+        return version("ladder")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
+
+
+def engines_for(settings: Settings) -> Engines:
+    """The request engines for the settings' database (see ``api.deps.Engines``)."""
+    url = settings.database_url
+    reader = create_engine_for(url, sqlite_busy_timeout_s=SQLITE_BUSY_TIMEOUT_S,
+                               **_pool_options(url))
+    if reader.dialect.name != "sqlite":
+        return Engines(reader=reader, writer=reader)
+    writer = create_engine_for(url, sqlite_immediate=True,
+                               sqlite_busy_timeout_s=SQLITE_BUSY_TIMEOUT_S)
+    return Engines(reader=reader, writer=writer)
+
+
+def _pool_options(url: str) -> dict[str, Any]:
+    # Enough connections for uvicorn's thread pool under a few dozen concurrent clients.
+    return {} if url.startswith("sqlite") else {"pool_size": 20, "max_overflow": 20}
+
+
+def _api_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+    for child in (runs_router, plans_router, commitments_router, audit_router, policy_router,
+                  keys_router):
+        router.include_router(child)
+    return router
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the problem-details schemas the error responses name."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, FieldProblem):
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            body.pop("$defs", None)
+            schemas[model.__name__] = body
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    run_launcher: RunLauncher | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    migrate_on_start: bool = True,
+) -> FastAPI:
+    """Build the API.
+
+    ``engine`` (owned by the caller) replaces the engines made from
+    ``settings.database_url``; the database is migrated when the app starts,
+    unless ``migrate_on_start`` is false. ``run_launcher`` starts runs for
+    ``POST /v1/runs`` (``ladder serve`` passes one); without it that route
+    answers 503.
+    """
+    settings = settings or get_settings()
+    owned = engine is None
+    engines = engines_for(settings) if engine is None else Engines(engine, engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate_on_start:
+            migrate(engines.writer)
+        try:
+            yield
+        finally:
+            if owned:
+                engines.reader.dispose()
+                engines.writer.dispose()
+
+    app = FastAPI(
+        title="Ladder",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engines = engines
+    app.state.run_launcher = run_launcher
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.include_router(_api_router())
+
+    @app.get("/healthz", tags=["health"], summary="Health")
+    def healthz() -> Health:
+        """Whether the database answers (no API key needed)."""
+        with engines.reader.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return Health(status="ok", database="ok")
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

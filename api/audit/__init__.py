@@ -1,0 +1,1 @@
+"""The audit log: list its entries, show one, verify its chain."""

@@ -1,0 +1,1 @@
+"""Commitments: the inventory, and what expires soon."""

@@ -1,0 +1,1 @@
+"""API keys: created once, stored as a keyed hash, each with a role."""

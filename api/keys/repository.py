@@ -1,0 +1,61 @@
+"""Queries of the ``api_keys`` table (SQLAlchemy 2 ``select()`` style); flush, never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.db.models import ApiKeyRow
+
+
+def add_key(session: Session, *, name: str, prefix: str, hash_: str, role: str) -> ApiKeyRow:
+    """Store a new key's row and return it (flushed)."""
+    row = ApiKeyRow(name=name, prefix=prefix, hash=hash_, role=role)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_key(session: Session, key_id: int) -> ApiKeyRow | None:
+    """The key with this id, or None."""
+    return session.get(ApiKeyRow, key_id)
+
+
+def find_by_prefix(session: Session, prefix: str) -> ApiKeyRow | None:
+    """The key whose public prefix is ``prefix``, or None."""
+    return session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+
+
+def list_keys(
+    session: Session, *, include_revoked: bool, limit: int, offset: int
+) -> tuple[list[ApiKeyRow], int]:
+    """Keys, the newest first, and how many there are in all."""
+    where = [] if include_revoked else [ApiKeyRow.revoked_at.is_(None)]
+    total = session.scalar(select(func.count()).select_from(ApiKeyRow).where(*where)) or 0
+    rows = session.scalars(
+        select(ApiKeyRow).where(*where)
+        .order_by(ApiKeyRow.created_at.desc(), ApiKeyRow.id.desc())
+        .limit(limit).offset(offset)
+    )
+    return list(rows), int(total)
+
+
+def touch(session: Session, key_id: int, now: datetime, *, every: timedelta) -> None:
+    """Record that the key was used at ``now``, at most once per ``every``.
+
+    The row is locked with SKIP LOCKED on PostgreSQL: a request never waits for
+    another one that is recording the same key's use.
+    """
+    stale = or_(ApiKeyRow.last_used_at.is_(None), ApiKeyRow.last_used_at < now - every)
+    locked = session.scalar(
+        select(ApiKeyRow.id).where(ApiKeyRow.id == key_id, stale)
+        .with_for_update(skip_locked=True)
+    )
+    if locked is None:
+        return
+    session.execute(
+        update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,39 @@
+"""Schemas of API keys: ``ApiKeyCreate`` in, ``ApiKeyRead`` out, ``ApiKeyCreated`` once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.params import Label
+from api.roles import Role
+
+
+class ApiKeyCreate(BaseModel):
+    """A key to create: who holds it and its role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Label = Field(description="Who holds the key; the actor the audit log records.")
+    role: Role
+
+
+class ApiKeyRead(BaseModel):
+    """A key as stored: everything but the key itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str = Field(description="The key's public part (``ladder_<prefix>_…``).")
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    """A key just created, with the key itself: it is shown this once and never again."""
+
+    key: str = Field(description="Send as ``Authorization: Bearer <key>`` or ``X-API-Key``.")

@@ -1,0 +1,125 @@
+"""Validated request parameters shared by the routes: pagination, periods, names and texts.
+
+Every bound is explicit so that a bad parameter is a 422 problem document, never
+a database error: limits and offsets are bounded, a period's start comes before
+its end, and strings that a database cannot store (NUL, lone surrogates) are
+refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000
+DEFAULT_LIMIT = 50
+
+T = TypeVar("T")
+
+
+def _storable(value: str) -> str:
+    """Refuse what SQLite or PostgreSQL cannot store: NUL and text that is not UTF-8."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
+]
+"""A provider, scope or similar identifier: letters, digits and ``. _ : @ -``."""
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=128),
+                  AfterValidator(_storable)]
+"""A person's or a key's name: any text of 1 to 128 characters."""
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_storable)]
+"""Free text (a reason, a note), at most 2000 characters."""
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: its items, how many there are in all, and where the page starts."""
+
+    items: list[T]
+    total: int = Field(ge=0, description="How many items match, over all pages.")
+    limit: int = Field(ge=1, le=MAX_LIMIT)
+    offset: int = Field(ge=0)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which page a list request asks for."""
+
+    limit: int
+    offset: int
+
+    def page(self, items: Sequence[T], total: int) -> Page[T]:
+        """The page of ``items`` out of ``total``."""
+        return Page[T](items=list(items), total=total, limit=self.limit, offset=self.offset)
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+) -> PageRequest:
+    """The page asked for (``limit``, ``offset``)."""
+    return PageRequest(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A half-open period of days, ``[start, end)``; either side may be open."""
+
+    start: date | None
+    end: date | None
+
+    @property
+    def start_at(self) -> datetime | None:
+        """The first instant of the period (UTC midnight of ``start``)."""
+        return None if self.start is None else datetime.combine(self.start, time(), UTC)
+
+    @property
+    def end_at(self) -> datetime | None:
+        """The first instant after the period (UTC midnight of ``end``)."""
+        return None if self.end is None else datetime.combine(self.end, time(), UTC)
+
+
+def invalid(
+    location: str, field: str, message: str, value: object = None
+) -> RequestValidationError:
+    """A request validation error on one field, rendered as a 422 problem document."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (location, field), "msg": message, "input": value}]
+    )
+
+
+def period(
+    start: Annotated[
+        date | None, Query(description="First day of the period (ISO date, UTC), inclusive.")
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="Day after the period (ISO date, UTC), exclusive.")
+    ] = None,
+) -> Period:
+    """The period asked for; ``start`` must come before ``end``."""
+    if start is not None and end is not None and start >= end:
+        raise invalid("query", "end", f"end ({end}) must come after start ({start})", str(end))
+    return Period(start=start, end=end)
+
+
+PeriodDep = Annotated[Period, Depends(period)]

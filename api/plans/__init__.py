@@ -1,0 +1,1 @@
+"""Plans: list, show with actions and reasons, approve, reject."""

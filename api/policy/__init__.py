@@ -1,0 +1,1 @@
+"""Policies: read them (everyone), change them (admin)."""

@@ -1,0 +1,1 @@
+"""Runs: trigger one, list them, show one."""

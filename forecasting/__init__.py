@@ -1,0 +1,26 @@
+"""Probabilistic hourly usage forecasts per key: quantiles and scenarios, honestly scored.
+
+``forecasting`` imports only ``core``: it knows usage, not prices or commitments.
+
+* ``base``: the interface (``Forecaster``: ``fit``, ``predict``, ``sample_paths``)
+  and the validation of histories;
+* ``naive``, ``profile``, ``stats``, ``boosting``: the forecasters; ``chooser``
+  picks one per key by rolling-origin backtest; ``registry`` names them;
+* ``robust``: new keys, decommissioned keys, spikes; ``calibration``: conformal
+  quantiles of held-out errors; ``scenarios``: sample paths;
+* ``evaluate``: rolling-origin evaluation (pinball loss, coverage, skill).
+"""
+
+from forecasting.base import QUANTILES, Forecaster, history_frame, quantile_column, to_wide
+from forecasting.registry import DEFAULT, FORECASTERS, make_forecaster
+
+__all__ = [
+    "DEFAULT",
+    "FORECASTERS",
+    "QUANTILES",
+    "Forecaster",
+    "history_frame",
+    "make_forecaster",
+    "quantile_column",
+    "to_wide",
+]

@@ -1,0 +1,123 @@
+"""``ladder plans approve | reject | execute``: a person's part in a plan's lifecycle.
+
+Approving and rejecting need the approver role: from the command line, the
+name given with ``--as`` (or the login name) must be in ``LADDER_APPROVERS``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from core.db.session import session_scope
+from core.errors import Forbidden, NotFound
+from core.settings import Settings
+from executor.approval import APPROVER, Actor, approve, load_plan, reject
+from executor.execute import Executor
+from executor.locks import run_lock
+from ladder.commands.common import (
+    ActorOption,
+    DatabaseOption,
+    actor_name,
+    console,
+    engine_for,
+    handled,
+    settings_for,
+)
+from ladder.run import market_for
+from providers.base import get_provider
+
+PlanIdArgument = Annotated[int, typer.Argument(help="The plan's id (see `ladder plans list`).")]
+
+
+def _approver(settings: Settings, given: str | None) -> Actor:
+    name = actor_name(given)
+    if name not in settings.approver_names:
+        raise Forbidden(f"{name} does not have the approver role (LADDER_APPROVERS lists "
+                        "who does)")
+    return Actor(name, frozenset({APPROVER}))
+
+
+def approve_plan(
+    plan_id: PlanIdArgument,
+    note: Annotated[str, typer.Option("--note", help="Why it is approved (audited).")] = "",
+    actor: ActorOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Approve a proposed plan, accepting the limits it goes beyond (never the rules)."""
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
+        person = _approver(settings, actor)
+        with session_scope(engine) as session:
+            decision = approve(session, plan_id, actor=person, note=note)
+    console.print(f"Plan {plan_id} is {decision.status}.")
+    for reason in decision.reasons:
+        console.print(escape(f"  accepted: {reason}"))
+
+
+def reject_plan(
+    plan_id: PlanIdArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is rejected (audited).")] = "",
+    actor: ActorOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Reject a plan that is not executing yet."""
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
+        person = _approver(settings, actor)
+        with session_scope(engine) as session:
+            decision = reject(session, plan_id, actor=person, reason=reason)
+    console.print(f"Plan {plan_id} is {decision.status}.")
+
+
+def execute_plan(
+    plan_id: PlanIdArgument,
+    wait: Annotated[float, typer.Option(
+        min=0.0, help="Seconds to wait for the scope's run lock.")] = 60.0,
+    actor: ActorOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Execute an approved plan now (a dry run unless LADDER_EXECUTE_PROVIDERS names its
+    provider), after reconciling earlier orders; resumes a plan left executing."""
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
+        with session_scope(engine) as session:
+            plan = load_plan(session, plan_id)
+            provider, scope = plan.provider, plan.scope
+        market = market_for(get_provider(provider))
+        if market is None:
+            raise NotFound(f"provider {provider!r} cannot buy")
+        executor = Executor(engine, market, settings=settings, actor=actor_name(actor))
+        with run_lock(engine, provider, scope, lease_s=settings.run_lock_lease_s,
+                      wait_s=wait) as lock:
+            report = executor.execute(plan_id, lock)
+    console.print(f"Plan {plan_id} is {report.plan_status}"
+                  + (" (dry run: nothing bought)" if report.dry_run else "") + ".")
+    for action in report.actions:
+        ids = ", ".join(action.commitment_ids)
+        console.print(escape(
+            f"  {action.position + 1}. {action.offering_id} × {action.quantity:g}: "
+            f"{action.status}{f' ({ids})' if ids else ''}"
+            f"{f' — {action.detail}' if action.detail else ''}"))
+
+
+def _plans_group(app: typer.Typer) -> typer.Typer:
+    for group in app.registered_groups:
+        if group.name == "plans" and group.typer_instance is not None:
+            return group.typer_instance
+    plans = typer.Typer(help="Review stored plans.", no_args_is_help=True)
+    app.add_typer(plans, name="plans")
+    return plans
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``approve``, ``reject`` and ``execute`` to the CLI's ``plans`` group."""
+    plans = _plans_group(app)
+    plans.command("approve")(approve_plan)
+    plans.command("reject")(reject_plan)
+    plans.command("execute")(execute_plan)

@@ -1,0 +1,83 @@
+"""``ladder forecast-eval``: rolling-origin evaluation of the forecasters on a usage trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import LadderError
+from forecasting.base import history_frame
+from forecasting.evaluate import BASELINE, Evaluation, evaluate
+from forecasting.registry import FORECASTERS, make_forecaster
+from optimizer.backtest.trace import read_trace
+
+ALL = "all"
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """A usage trace CSV (BENCHMARK.md) as a long ``hour, usage_key, units`` frame."""
+    trace = read_trace(path)
+    return history_frame(trace.units, trace.key_ids, trace.start)
+
+
+def evaluation_table(result: Evaluation, title: str) -> Table:
+    """One row per model: pinball losses, scaled loss, 80% coverage, skill, time."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("model")
+    for column in ("pinball q0.1", "pinball q0.5", "pinball q0.9", "mean pinball",
+                   "scaled pinball", "80% coverage", "skill vs seasonal naive", "seconds"):
+        table.add_column(column, justify="right")
+    for name, row in result.table.iterrows():
+        table.add_row(
+            str(name), f"{row['pinball_q0.1']:.3f}", f"{row['pinball_q0.5']:.3f}",
+            f"{row['pinball_q0.9']:.3f}", f"{row['pinball']:.3f}",
+            f"{row['scaled_pinball']:.2%}", f"{row['coverage']:.1%}", f"{row['skill']:+.1%}",
+            f"{row['seconds']:.1f}",
+        )
+    return table
+
+
+def forecast_eval(
+    usage: Annotated[Path, typer.Option("--usage", help="Usage trace CSV (hour,usage_key,units).",
+                                        show_default=False)],
+    model: Annotated[str, typer.Option(
+        "--model", help=f"Forecaster to score against seasonal naive, or '{ALL}': "
+                        f"{', '.join(FORECASTERS)}.")] = ALL,
+    horizon: Annotated[int, typer.Option("--horizon", min=1,
+                                         help="Hours forecast from each origin.")] = 168,
+    origins: Annotated[int, typer.Option("--origins", min=1,
+                                         help="Number of rolling origins, evenly spread.")] = 5,
+    min_history: Annotated[int, typer.Option(
+        "--min-history", min=1, help="Hours of history before the first origin.")] = 168,
+) -> None:
+    """Score forecasters by rolling origin: pinball loss, 80% coverage, skill vs seasonal naive.
+
+    At each origin every forecaster is fitted on the hours before it only and
+    forecasts the next HORIZON hours, as the backtest's policies would.
+    """
+    console = Console()
+    try:
+        history = read_history(usage)
+        names = list(FORECASTERS) if model == ALL else [BASELINE, model]
+        models = {name: make_forecaster(name) for name in dict.fromkeys(names)}
+        with console.status(f"Fitting {len(models)} forecasters at {origins} origins"):
+            result = evaluate(history, models, horizon=horizon, n_origins=origins,
+                              min_history=min_history)
+    except LadderError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    first, last = result.origins[0], result.origins[-1]
+    title = (f"{usage.name}: {history['usage_key'].nunique()} keys, "
+             f"{len(result.origins)} origins from {first:%Y-%m-%d %H:%M} to "
+             f"{last:%Y-%m-%d %H:%M} UTC, {horizon} h ahead")
+    console.print(evaluation_table(result, title))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``forecast-eval`` to the ``ladder`` app."""
+    app.command("forecast-eval")(forecast_eval)

@@ -1,0 +1,192 @@
+"""``ladder serve``: the scheduler of autonomous runs, and a health endpoint, in one process.
+
+Every policy with a ``schedule`` (a cron expression, UTC) has its scope run at
+those times by :func:`ladder.run.run_once`; the scope's run lock keeps two
+servers (or a server and a person's ``ladder run``) from running it at once.
+On start-up the scheduler reconciles every scope with unfinished intents before
+it schedules anything.
+
+The health endpoint (``GET /healthz``) answers 200 with the database reachable,
+503 otherwise, and shows the scheduler's next and last runs. The REST API joins
+this process when it exists; until then this is the whole server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from croniter import croniter
+from sqlalchemy import Engine, text
+
+from core.db.models import utc_now
+from core.db.session import session_scope
+from core.settings import Settings
+from executor import repository as repo
+from executor.execute import Executor
+from executor.locks import ScopeLocked, run_lock
+from executor.policy import list_policies
+from ladder.run import RunOutcome, market_for, run_once
+from providers.base import get_provider
+
+log = logging.getLogger("ladder.scheduler")
+
+RunFunction = Callable[[str, str], RunOutcome]
+"""Runs one scope (provider, scope) and says how it ended."""
+
+
+@dataclass(slots=True)
+class Job:
+    """A scheduled scope: its cron expression and when it runs next."""
+
+    provider: str
+    scope: str
+    cron: str
+    next_at: datetime
+    last_run_id: int | None = None
+    last_status: str | None = None
+    last_outcome: str | None = None
+
+
+class Scheduler:
+    """Runs each scheduled scope when its cron expression comes due."""
+
+    def __init__(self, engine: Engine, run: RunFunction) -> None:
+        self.engine = engine
+        self.run = run
+        self.jobs: dict[tuple[str, str], Job] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self, now: datetime) -> list[Job]:
+        """Read the policies' schedules: add, change and drop jobs; keep their next times."""
+        with session_scope(self.engine) as session:
+            schedules = {(p.provider, p.scope): p.policy.schedule for p in list_policies(session)
+                         if p.policy.schedule}
+        with self._lock:
+            for key in list(self.jobs):
+                if key not in schedules:
+                    del self.jobs[key]
+            for (provider, scope), cron in schedules.items():
+                assert cron is not None
+                job = self.jobs.get((provider, scope))
+                if job is None or job.cron != cron:
+                    next_at = croniter(cron, now).get_next(datetime)
+                    self.jobs[(provider, scope)] = Job(provider, scope, cron, next_at)
+            return list(self.jobs.values())
+
+    def tick(self, now: datetime) -> list[RunOutcome]:
+        """Run every job due at ``now``, one after the other; move each to its next time."""
+        self.refresh(now)
+        with self._lock:
+            due = sorted((job for job in self.jobs.values() if job.next_at <= now),
+                         key=lambda job: job.next_at)
+        outcomes = []
+        for job in due:
+            outcome = self.run(job.provider, job.scope)
+            with self._lock:
+                job.last_run_id, job.last_status = outcome.run_id, outcome.status
+                job.last_outcome = outcome.outcome
+                job.next_at = croniter(job.cron, max(now, utc_now())).get_next(datetime)
+            outcomes.append(outcome)
+        return outcomes
+
+    def status(self) -> list[dict[str, Any]]:
+        """The jobs, for the health endpoint."""
+        with self._lock:
+            return [{"provider": j.provider, "scope": j.scope, "cron": j.cron,
+                     "next_at": j.next_at.isoformat(), "last_run_id": j.last_run_id,
+                     "last_status": j.last_status, "last_outcome": j.last_outcome}
+                    for j in sorted(self.jobs.values(), key=lambda j: (j.provider, j.scope))]
+
+    def serve(self, stop: threading.Event, *, poll_s: float = 30.0) -> None:
+        """Tick until ``stop`` is set, sleeping at most ``poll_s`` between ticks."""
+        while not stop.is_set():
+            try:
+                self.tick(utc_now())
+            except Exception:  # the scheduler outlives any one failure
+                log.exception("scheduler tick failed")
+            with self._lock:
+                upcoming = min((job.next_at for job in self.jobs.values()), default=None)
+            wait = poll_s if upcoming is None else max(
+                0.0, min(poll_s, (upcoming - utc_now()).total_seconds()))
+            stop.wait(wait)
+
+
+def reconcile_all(engine: Engine, settings: Settings, *, actor: str = "scheduler") -> list[str]:
+    """Reconcile every scope that has unfinished intents (start-up); lines saying what was done."""
+    with session_scope(engine) as session:
+        scopes = repo.unfinished_scopes(session)
+    lines = []
+    for provider_name, scope in scopes:
+        try:
+            market = market_for(get_provider(provider_name))
+            if market is None:
+                lines.append(f"{provider_name}/{scope}: the provider cannot buy; left as is")
+                continue
+            executor = Executor(engine, market, settings=settings, actor=actor)
+            with run_lock(engine, provider_name, scope, lease_s=settings.run_lock_lease_s):
+                report = executor.reconcile(provider_name, scope)
+            lines.append(f"{provider_name}/{scope}: {report.checked} checked, settled "
+                         f"{report.settled or 'none'}, {len(report.unresolved)} unresolved")
+        except ScopeLocked:
+            lines.append(f"{provider_name}/{scope}: another run holds the lock; it reconciles")
+        except Exception as exc:  # one scope's failure must not stop the others
+            log.exception("start-up reconciliation of %s/%s failed", provider_name, scope)
+            lines.append(f"{provider_name}/{scope}: failed: {exc}")
+    return lines
+
+
+def health(engine: Engine, scheduler: Scheduler | None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of the health endpoint."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        database = f"unreachable: {type(exc).__name__}"
+    body: dict[str, Any] = {"status": "ok" if database == "ok" else "degraded",
+                            "database": database}
+    if scheduler is not None:
+        body["scheduler"] = scheduler.status()
+    return (200 if database == "ok" else 503), body
+
+
+def health_server(engine: Engine, scheduler: Scheduler | None, host: str,
+                  port: int) -> ThreadingHTTPServer:
+    """An HTTP server answering ``GET /healthz`` (call ``serve_forever`` in a thread)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] not in ("/healthz", "/v1/healthz"):
+                self._send(404, {"status": "not found"})
+                return
+            self._send(*health(engine, scheduler))
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            payload = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("health: " + format, *args)
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def scheduled_run(engine: Engine, settings: Settings) -> RunFunction:
+    """The run function of the scheduler: :func:`run_once` with the ``schedule`` trigger."""
+
+    def run(provider: str, scope: str) -> RunOutcome:
+        return run_once(engine, settings, provider_name=provider, scope=scope,
+                        trigger="schedule", actor="scheduler")
+
+    return run

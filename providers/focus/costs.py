@@ -1,0 +1,161 @@
+"""Read the cost side of FOCUS files: daily costs per usage key, tag set and commitment.
+
+``read_focus`` (``reader.py``) reduces FOCUS to hourly units per usage key and
+drops the rest. Reports need more of each row: its ``Tags``, and its
+``BilledCost``, ``EffectiveCost`` and ``ContractedCost`` beside ``ListCost``.
+This module reads the same files with the same classification (the rows and
+usage keys are exactly those of ``read_focus``: it reuses the reader's loading
+and ``focus_rows`` step) and sums them per UTC day, usage key, tag set and
+``CommitmentDiscountId``, each row spread over the days of its charge period in
+proportion to the overlap, as the reader spreads it over hours.
+
+``EffectiveCost``, ``ContractedCost``, ``Tags`` and ``CommitmentDiscountId`` are
+optional: a file without them gives NULL costs (FOCUS ESR then reads as unknown),
+empty tags and no commitment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from core.errors import InvalidInput
+from providers.focus import checks
+from providers.focus.reader import _as_text, _classify, _find_files, _reader, _unreadable
+from providers.focus.schema import OPTIONAL, REQUIRED, resolve_columns
+
+COST_COLUMNS: tuple[str, ...] = (
+    "day", "usage_key", "tags", "commitment_discount_id", "units", "list_cost", "billed_cost",
+    "effective_cost", "contracted_cost",
+)
+"""Columns of the frame ``read_focus_costs`` returns."""
+
+EXTRA: tuple[str, ...] = ("Tags", "EffectiveCost", "ContractedCost", "CommitmentDiscountId")
+"""FOCUS columns read here beyond those ``read_focus`` reads."""
+
+NO_TAGS = "{}"
+
+
+def read_focus_costs(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+    """Daily FOCUS costs per usage key, tag set and commitment of a file, folder or file list.
+
+    Returns the columns ``COST_COLUMNS``: ``day`` (``datetime.date``, UTC),
+    ``usage_key``, ``tags`` (canonical JSON), ``commitment_discount_id`` (None
+    when absent), ``units`` (normalised unit-hours), and the four costs summed.
+    """
+    files = _files(path)
+    names = tuple(str(f) for f in files)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET preserve_insertion_order = true")
+        for index, file in enumerate(files):
+            _load(con, index, file)
+        _classify(con, len(files))
+        checks.check_rows(con, names)
+        frame = _daily(con)
+    finally:
+        con.close()
+    return _canonical_tags(frame)
+
+
+def _files(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(path, str | Path):
+        return _find_files(Path(path))
+    files = [Path(p) for p in path]
+    if not files:
+        raise InvalidInput("no FOCUS files given")
+    return [f for p in files for f in _find_files(p)]
+
+
+def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path) -> None:
+    """Load one file's FOCUS columns, the extra cost columns included, into ``src_<index>``."""
+    source = str(path)
+    function, kind = _reader(path)
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
+        types = {str(name): str(column_type) for name, column_type, *_ in described}
+        found = resolve_columns(list(types), source=source)
+        by_lower = {name.lower(): name for name in types}
+        found.update({column: by_lower.get(column.lower()) for column in EXTRA})
+        projection = ", ".join(
+            f"{_as_text(found[c], types.get(found[c] or '', ''))} AS {c}"
+            for c in (*REQUIRED, *OPTIONAL, *EXTRA)
+        )
+        con.execute(f"CREATE TEMP TABLE src_{index} AS SELECT {projection} FROM {function}",
+                    [source])
+    except duckdb.Error as exc:
+        raise _unreadable(exc, kind, source) from exc
+
+
+def _daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Sum the compute usage rows per UTC day, key, tags and commitment, spread by overlap."""
+    frame = con.execute("""
+        WITH rows AS (
+            SELECT usage_key, coalesce(Tags, '{}') AS tags,
+                CommitmentDiscountId AS commitment_discount_id,
+                ConsumedQuantity_num * factor AS units, ListCost_num AS list_cost,
+                coalesce(BilledCost_num, 0.0) AS billed_cost,
+                TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
+                TRY_CAST(ContractedCost AS DOUBLE) AS contracted_cost,
+                epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
+                ChargePeriodStart_ts AS start_ts, ChargePeriodEnd_ts AS end_ts
+            FROM focus_rows WHERE is_used),
+        spread AS (
+            SELECT *, unnest(range(date_trunc('day', start_ts), end_ts, INTERVAL 1 DAY)) AS day
+            FROM rows),
+        weighted AS (
+            SELECT *, (least(e, epoch_us(day) + 86400000000) - greatest(s, epoch_us(day)))
+                / (e - s) AS w
+            FROM spread)
+        SELECT CAST(day AS DATE) AS day, usage_key, tags, commitment_discount_id,
+            sum(units * w) AS units, sum(list_cost * w) AS list_cost,
+            sum(billed_cost * w) AS billed_cost, sum(effective_cost * w) AS effective_cost,
+            sum(contracted_cost * w) AS contracted_cost
+        FROM weighted
+        GROUP BY ALL
+        ORDER BY day, usage_key, tags, commitment_discount_id
+    """).df()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame
+
+
+def _canonical(tags: str) -> str:
+    """Tags as JSON with sorted keys and string values; anything that is not an object is none."""
+    try:
+        value = json.loads(tags)
+    except (TypeError, ValueError):
+        return NO_TAGS
+    if not isinstance(value, dict):
+        return NO_TAGS
+    return json.dumps({str(k): "" if v is None else str(v) for k, v in value.items()},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rewrite ``tags`` canonically and merge the lines that become identical."""
+    mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
+    frame["tags"] = frame["tags"].map(mapping)
+    frame["commitment_discount_id"] = frame["commitment_discount_id"].astype(object)
+    frame = frame.where(frame.notna(), None) if frame.empty else frame
+    keys = ["day", "usage_key", "tags", "commitment_discount_id"]
+    merged = (
+        frame.groupby(keys, sort=True, dropna=False)
+        .agg(units=("units", "sum"), list_cost=("list_cost", "sum"),
+             billed_cost=("billed_cost", "sum"),
+             effective_cost=("effective_cost", lambda s: s.sum(min_count=1)),
+             contracted_cost=("contracted_cost", lambda s: s.sum(min_count=1)))
+        .reset_index()
+    )
+    merged["commitment_discount_id"] = merged["commitment_discount_id"].astype(object).where(
+        merged["commitment_discount_id"].notna(), None
+    )
+    merged["usage_key"] = merged["usage_key"].astype(str)
+    return merged[list(COST_COLUMNS)]
+
+
+__all__ = ["COST_COLUMNS", "read_focus_costs"]

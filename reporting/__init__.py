@@ -1,0 +1,3 @@
+"""Financial reporting: realised savings, ESR, coverage, utilisation, amortisation, chargeback,
+budgets and the commitment calendar — every figure from the billing engine and FOCUS data.
+"""

@@ -1,0 +1,294 @@
+"""Queries of the reporting tables, in SQLAlchemy 2 style; they ``flush``, never ``commit``.
+
+Large frames (daily facts, cost lines) are written with ``bulk_insert``: a
+PostgreSQL ``COPY`` when the session is on PostgreSQL, a Core ``executemany``
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from core.db.models import DatasetRow, UsageKeyRow
+from core.db.reporting_models import (
+    BudgetRow,
+    FocusCostLineRow,
+    ReportAllocationRow,
+    ReportCommitmentDayRow,
+    ReportCommitmentRow,
+    ReportKeyDayRow,
+    ReportSnapshotRow,
+)
+from core.db.repository import upsert_usage_keys
+from core.errors import InvalidInput
+
+COST_LINE_COLUMNS = (
+    "day", "usage_key", "tags", "commitment_discount_id", "units", "list_cost", "billed_cost",
+    "effective_cost", "contracted_cost",
+)
+"""Columns of the cost-line frame ``add_cost_lines`` takes (``providers.focus.costs``)."""
+
+_BATCH = 5000
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _copy_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named as the table's) into ``table``.
+
+    On PostgreSQL the rows go through ``COPY … FROM STDIN`` (CSV), an order of
+    magnitude faster than INSERTs for the hundreds of thousands of daily facts
+    of a year; elsewhere through batched Core ``executemany``. Returns the rows written.
+    """
+    if frame.empty:
+        return 0
+    columns = list(frame.columns)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for row in frame.itertuples(index=False, name=None):
+            writer.writerow(["\\N" if (v := _copy_value(value)) is None else v for value in row])
+        names = ", ".join(f'"{c}"' for c in columns)
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+            f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')'
+        ) as copy:
+            copy.write(buffer.getvalue())
+        return len(frame)
+    records = [
+        {column: _copy_value(value) if not isinstance(value, date | datetime) else value
+         for column, value in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+    for index in range(0, len(records), _BATCH):
+        session.execute(insert(table), records[index:index + _BATCH])
+    return len(frame)
+
+
+def usage_key_ids(session: Session, usage_keys: Sequence[str]) -> dict[str, int]:
+    """Row ids of known usage keys (unknown ones are left out)."""
+    ids: dict[str, int] = {}
+    names = list(dict.fromkeys(usage_keys))
+    for index in range(0, len(names), 500):
+        stmt = select(UsageKeyRow.usage_key, UsageKeyRow.id).where(
+            UsageKeyRow.usage_key.in_(names[index:index + 500]))
+        ids.update((name, key_id) for name, key_id in session.execute(stmt))
+    return ids
+
+
+# --- FOCUS cost lines -------------------------------------------------------------------
+
+
+def add_cost_lines(session: Session, dataset_id: int, lines: pd.DataFrame, *,
+                   provider: str) -> int:
+    """Store a dataset's daily FOCUS cost lines (``COST_LINE_COLUMNS``); return the rows.
+
+    Usage keys unknown to the database are added (with the provider) first.
+    """
+    missing = [c for c in COST_LINE_COLUMNS if c not in lines.columns]
+    if missing:
+        raise InvalidInput(f"the cost-line frame has no {missing[0]!r} column",
+                           column=missing[0])
+    if lines.empty:
+        return 0
+    names = [str(k) for k in lines["usage_key"].unique()]
+    ids = usage_key_ids(session, names)
+    unknown = [n for n in names if n not in ids]
+    if unknown:
+        ids.update(upsert_usage_keys(session, [{"usage_key": n, "provider": provider}
+                                               for n in unknown]))
+    frame = pd.DataFrame({
+        "dataset_id": dataset_id,
+        "usage_key_id": lines["usage_key"].map(ids).astype(np.int64),
+        "day": lines["day"],
+        "tags": lines["tags"].fillna("{}").astype(str),
+        "commitment_discount_id": lines["commitment_discount_id"].astype(object).where(
+            lines["commitment_discount_id"].notna(), None),
+        "units": lines["units"].astype(np.float64),
+        "list_cost": lines["list_cost"].astype(np.float64),
+        "billed_cost": lines["billed_cost"].astype(np.float64),
+        "effective_cost": lines["effective_cost"].astype(np.float64),
+        "contracted_cost": lines["contracted_cost"].astype(np.float64),
+    })
+    written = bulk_insert(session, _table(FocusCostLineRow), frame)
+    session.flush()
+    return written
+
+
+def load_cost_lines(session: Session, dataset_id: int) -> pd.DataFrame:
+    """A dataset's cost lines with ``usage_key_id`` (not the key's string), ``day`` as date."""
+    table = _table(FocusCostLineRow)
+    stmt = select(table.c.day, table.c.usage_key_id, table.c.tags,
+                  table.c.commitment_discount_id, table.c.units, table.c.list_cost,
+                  table.c.billed_cost, table.c.effective_cost, table.c.contracted_cost).where(
+        table.c.dataset_id == dataset_id)
+    rows = session.execute(stmt).all()
+    columns = ["day", "usage_key_id", "tags", "commitment_discount_id", "units", "list_cost",
+               "billed_cost", "effective_cost", "contracted_cost"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in columns[4:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+    return frame
+
+
+# --- snapshots --------------------------------------------------------------------------
+
+
+def latest_snapshots(session: Session, provider: str | None = None) -> list[ReportSnapshotRow]:
+    """The newest snapshot of each provider (or of one), by provider."""
+    newest = select(func.max(ReportSnapshotRow.id)).group_by(ReportSnapshotRow.provider)
+    if provider is not None:
+        newest = newest.where(ReportSnapshotRow.provider == provider)
+    stmt = (select(ReportSnapshotRow).where(ReportSnapshotRow.id.in_(newest.scalar_subquery()))
+            .order_by(ReportSnapshotRow.provider))
+    return list(session.scalars(stmt))
+
+
+def get_snapshot(session: Session, snapshot_id: int) -> ReportSnapshotRow | None:
+    """The snapshot with this id, or None."""
+    return session.get(ReportSnapshotRow, snapshot_id)
+
+
+def delete_snapshots(session: Session, provider: str, *, keep: int) -> int:
+    """Delete the provider's snapshots but the ``keep`` newest; return how many went."""
+    ids = list(session.scalars(
+        select(ReportSnapshotRow.id).where(ReportSnapshotRow.provider == provider)
+        .order_by(ReportSnapshotRow.id.desc()).offset(keep)))
+    for model in (ReportAllocationRow, ReportCommitmentDayRow, ReportKeyDayRow,
+                  ReportCommitmentRow):
+        table = _table(model)
+        session.execute(delete(table).where(table.c.snapshot_id.in_(ids)))
+    session.execute(delete(ReportSnapshotRow).where(ReportSnapshotRow.id.in_(ids)))
+    session.flush()
+    return len(ids)
+
+
+def _frame(session: Session, model: type[Any], snapshot_id: int,
+           columns: Sequence[str]) -> pd.DataFrame:
+    table = _table(model)
+    stmt = select(*(table.c[c] for c in columns)).where(table.c.snapshot_id == snapshot_id)
+    return pd.DataFrame(session.execute(stmt).all(), columns=list(columns))
+
+
+def load_snapshot_frames(session: Session, snapshot_id: int) -> dict[str, pd.DataFrame]:
+    """The snapshot's commitments, key-days and commitment-days as frames (allocations apart)."""
+    commitments = _frame(session, ReportCommitmentRow, snapshot_id, (
+        "position", "commitment_id", "offering_id", "shape", "kind", "payment_option",
+        "term_hours", "quantity", "upfront", "hourly", "start_at", "end_at"))
+    key_days = _frame(session, ReportKeyDayRow, snapshot_id, (
+        "day", "usage_key_id", "units", "on_demand_equivalent", "covered_on_demand",
+        "on_demand_cost", "commitment_used_cost", "commitment_unused_cost"))
+    commitment_days = _frame(session, ReportCommitmentDayRow, snapshot_id, (
+        "day", "position", "active_hours", "quantity_hours", "used_quantity_hours",
+        "commitment_cost", "used_cost", "covered_units", "covered_on_demand",
+        "unallocated_cost"))
+    return {"commitments": commitments, "key_days": key_days,
+            "commitment_days": commitment_days}
+
+
+def load_allocations(session: Session, snapshot_id: int) -> pd.DataFrame:
+    """The snapshot's (day, key, commitment) allocation rows."""
+    return _frame(session, ReportAllocationRow, snapshot_id, (
+        "day", "usage_key_id", "position", "covered_units", "covered_on_demand", "used_cost",
+        "unused_cost"))
+
+
+def load_keys(session: Session, key_ids: Sequence[int]) -> pd.DataFrame:
+    """Usage keys by id: ``usage_key_id``, ``usage_key``, provider, account, service, region."""
+    rows: list[Any] = []
+    ids = sorted({int(k) for k in key_ids})
+    for index in range(0, len(ids), 500):
+        stmt = select(UsageKeyRow.id, UsageKeyRow.usage_key, UsageKeyRow.provider,
+                      UsageKeyRow.scope, UsageKeyRow.service, UsageKeyRow.region).where(
+            UsageKeyRow.id.in_(ids[index:index + 500]))
+        rows.extend(session.execute(stmt).all())
+    frame = pd.DataFrame(rows, columns=["usage_key_id", "usage_key", "provider", "account",
+                                        "service", "region"])
+    for column in ("account", "service", "region"):
+        frame[column] = frame[column].fillna("(unknown)")
+    return frame
+
+
+def dataset_for(session: Session, provider: str, dataset_id: int | None) -> DatasetRow:
+    """The dataset asked for, or the provider's latest; InvalidInput when there is none."""
+    if dataset_id is not None:
+        dataset = session.get(DatasetRow, dataset_id)
+        if dataset is None or dataset.provider != provider:
+            raise InvalidInput(f"dataset {dataset_id} of provider {provider!r} does not exist",
+                               column="dataset_id")
+        return dataset
+    stmt = (select(DatasetRow).where(DatasetRow.provider == provider)
+            .order_by(DatasetRow.ingested_at.desc(), DatasetRow.id.desc()).limit(1))
+    dataset = session.scalar(stmt)
+    if dataset is None:
+        raise InvalidInput(f"provider {provider!r} has no ingested dataset to report on",
+                           column="provider")
+    return dataset
+
+
+# --- budgets ----------------------------------------------------------------------------
+
+
+def budget_rows(session: Session, *, provider: str | None = None, limit: int = 50,
+                offset: int = 0) -> list[BudgetRow]:
+    """Budgets by name (those of one provider, or all)."""
+    stmt = select(BudgetRow).order_by(BudgetRow.name, BudgetRow.id).limit(limit).offset(offset)
+    if provider is not None:
+        stmt = stmt.where(BudgetRow.provider == provider)
+    return list(session.scalars(stmt))
+
+
+def count_budget_rows(session: Session, *, provider: str | None = None) -> int:
+    """How many budgets there are (of one provider, or all)."""
+    stmt = select(func.count()).select_from(BudgetRow)
+    if provider is not None:
+        stmt = stmt.where(BudgetRow.provider == provider)
+    return int(session.scalar(stmt) or 0)
+
+
+def budget_by_name(session: Session, name: str) -> BudgetRow | None:
+    """The budget with this name, or None."""
+    return session.scalar(select(BudgetRow).where(BudgetRow.name == name))
+
+
+__all__ = [
+    "COST_LINE_COLUMNS",
+    "add_cost_lines",
+    "budget_by_name",
+    "budget_rows",
+    "bulk_insert",
+    "count_budget_rows",
+    "dataset_for",
+    "delete_snapshots",
+    "get_snapshot",
+    "latest_snapshots",
+    "load_allocations",
+    "load_cost_lines",
+    "load_keys",
+    "load_snapshot_frames",
+    "usage_key_ids",
+]

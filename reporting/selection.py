@@ -1,0 +1,170 @@
+"""Selecting the daily facts a report reads: window, scope, tag split, grouping, periods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from reporting.common import (
+    Dimension,
+    Granularity,
+    Report,
+    ReportQuery,
+    Scope,
+    add_period_columns,
+    frozen,
+    period_starts,
+)
+from reporting.definitions import UNALLOCATED
+from reporting.money import round_frame
+from reporting.snapshot import ReportData
+
+ALL = "all"
+
+
+def data_days(data: ReportData) -> tuple[date, date]:
+    """First UTC day of the data and the first day after it."""
+    start, end = data.window
+    return start.date(), (end - timedelta(microseconds=1)).date() + timedelta(days=1)
+
+
+def window(data: ReportData, query: ReportQuery) -> tuple[date, date]:
+    """The days a report covers: the query's window, else the data's."""
+    first, last = data_days(data)
+    return (query.start or first, query.end or last)
+
+
+def in_window(days: np.ndarray, bounds: tuple[date, date]) -> np.ndarray:
+    lo, hi = (np.datetime64(bounds[0], "D"), np.datetime64(bounds[1], "D"))
+    return (days >= lo) & (days < hi)  # type: ignore[no-any-return]
+
+
+def scope_mask(frame: pd.DataFrame, scope: Scope) -> np.ndarray:
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in (("provider", scope.provider), ("account", scope.account),
+                          ("service", scope.service), ("usage_key", scope.usage_key)):
+        if value is not None:
+            mask &= (frame[column] == value).to_numpy(dtype=bool)
+    return mask
+
+
+def key_rows(data: ReportData, session: Session, query: ReportQuery,
+             figures: Sequence[str], *, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows of ``frame`` (default the key-days) in the window and scope, tag-split if asked.
+
+    The result has ``period_key`` (``datetime64[D]``), ``group`` and ``figures``;
+    with a tag in the scope, figures are multiplied by the tag set's share of
+    each key-day (``definitions.TAG_RULE``).
+    """
+    source = data.key_days if frame is None else frame
+    bounds = window(data, query)
+    mask = in_window(source["day"].to_numpy(), bounds) & scope_mask(source, query.scope)
+    rows = source.loc[mask]
+    scope = query.scope
+    if scope.tag_key is not None:
+        shares = data.tag_shares(session, scope.tag_key)
+        if scope.tag_value is not None:
+            shares = shares[shares["tag"] == scope.tag_value]
+        rows = rows.merge(shares, on=["day", "usage_key_id"], how="inner")
+        rows[list(figures)] = rows[list(figures)].mul(rows["share"], axis=0)
+    out = pd.DataFrame({"period_key": period_starts(rows["day"].to_numpy(),
+                                                    query.granularity)})
+    out["group"] = _group(rows, query.group_by)
+    for column in figures:
+        out[column] = rows[column].to_numpy(dtype=np.float64)
+    if query.granularity is Granularity.TOTAL:
+        out["period_key"] = np.datetime64(bounds[0], "D")
+    return out
+
+
+def _group(rows: pd.DataFrame, dimension: Dimension) -> np.ndarray:
+    if dimension is Dimension.NONE:
+        return np.full(len(rows), ALL, dtype=object)
+    if dimension is Dimension.TAG:
+        return rows["tag"].to_numpy(dtype=object)
+    if dimension is Dimension.COMMITMENT:
+        return rows["label"].astype(object).to_numpy()
+    return rows[dimension.value].astype(object).to_numpy()
+
+
+def unallocated_rows(data: ReportData, query: ReportQuery, *, column: str) -> pd.DataFrame:
+    """Unused commitment cost of hours without eligible usage, as ``column``, per day.
+
+    Empty when the scope is narrower than providers: that cost belongs to no
+    account, service, key or tag. Grouped under the provider for ``provider``,
+    under the commitment for ``commitment``, else under ``(unallocated)``.
+    """
+    scope = query.scope
+    days = data.commitment_days
+    if scope.narrowed or days.empty:
+        return pd.DataFrame(columns=["period_key", "group", column])
+    bounds = window(data, query)
+    mask = in_window(days["day"].to_numpy(), bounds) & (days["unallocated_cost"] != 0)
+    if scope.provider is not None:
+        mask &= (days["provider"] == scope.provider).to_numpy()
+    rows = days.loc[mask]
+    if query.group_by is Dimension.PROVIDER:
+        group = rows["provider"].astype(object).to_numpy()
+    elif query.group_by is Dimension.COMMITMENT:
+        group = rows["label"].astype(object).to_numpy()
+    elif query.group_by is Dimension.NONE:
+        group = np.full(len(rows), ALL, dtype=object)
+    else:
+        group = np.full(len(rows), UNALLOCATED, dtype=object)
+    period = (np.full(len(rows), np.datetime64(bounds[0], "D"))
+              if query.granularity is Granularity.TOTAL
+              else period_starts(rows["day"].to_numpy(), query.granularity))
+    return pd.DataFrame({"period_key": period, "group": group,
+                         column: rows["unallocated_cost"].to_numpy(dtype=np.float64)})
+
+
+def hours_per_period(data: ReportData, query: ReportQuery) -> pd.Series:
+    """Hours of data per period key inside the window (for the ``hours`` column)."""
+    start, end = data.window
+    bounds = window(data, query)
+    hours = pd.date_range(start, end, freq="h", inclusive="left")
+    days = np.asarray(hours.tz_convert("UTC").tz_localize(None).floor("D").to_numpy(),
+                      dtype="datetime64[D]")
+    days = days[in_window(days, bounds)]
+    keys = (np.full(days.shape, np.datetime64(bounds[0], "D"))
+            if query.granularity is Granularity.TOTAL
+            else period_starts(days, query.granularity))
+    return pd.Series(keys).value_counts()
+
+
+def summed(frame: pd.DataFrame, figures: Sequence[str]) -> pd.DataFrame:
+    """Σ figures per (period_key, group), sorted by period then group."""
+    if frame.empty:
+        return pd.DataFrame(columns=["period_key", "group", *figures])
+    out = frame.groupby(["period_key", "group"], sort=True, observed=True)[list(figures)].sum()
+    return out.reset_index()
+
+
+__all__ = ["ALL", "data_days", "finish", "hours_per_period", "in_window", "key_rows", "scope_mask", "summed", "unallocated_rows",
+           "window"]
+
+
+def finish(name: str, frame: pd.DataFrame, columns: Sequence[str], *, money: Sequence[str],
+           data: ReportData, query: ReportQuery, notes: Sequence[str] = ()) -> Report:
+    """Periods labelled, money rounded (rows of a period add up), columns fixed: a Report."""
+    bounds = window(data, query)
+    frame = add_period_columns(frame, query.granularity, window=bounds)
+    if "hours" in columns:
+        hours = hours_per_period(data, query)
+        frame["hours"] = frame["period_key"].map(hours).fillna(0).astype(np.int64) \
+            if len(frame) else pd.Series(dtype=np.int64)
+    frame = round_frame(frame, list(money), groups=["period_key"] if len(frame) else [])
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = pd.Series(dtype=object)
+    frame = frame.sort_values(["period_key", "group"] if "group" in frame.columns
+                              else ["period_key"], kind="stable") if len(frame) else frame
+    return Report(
+        name=name, columns=tuple(columns), frame=frame[list(columns)].reset_index(drop=True),
+        parameters=frozen(query.to_dict()), currency=data.currency, sources=data.sources,
+        notes=tuple(notes), money=tuple(money),
+    )
