@@ -29,7 +29,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from core.db.models import RunLockRow, utc_now
 from core.errors import Conflict
@@ -101,7 +101,7 @@ class AdvisoryLock:
                 text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
                      "AND pid = pg_backend_pid()")
             ).scalar_one()
-        except DBAPIError as exc:
+        except SQLAlchemyError as exc:
             raise LockLost(f"the connection holding the run lock of {self.name} is gone") from exc
         if not held:
             raise LockLost(f"the run lock of {self.name} is no longer held")
@@ -125,7 +125,7 @@ def _advisory_lock(engine: Engine, name: str, owner: str, *, wait_s: float,
             try:
                 connection.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"),
                                    {"name": name})
-            except DBAPIError:
+            except SQLAlchemyError:
                 connection.invalidate()  # the server drops the lock with the connection
     finally:
         connection.close()

@@ -89,8 +89,11 @@ class WebhookNotifier:
                 try:
                     response = client.post(url, json=payload)
                     response.raise_for_status()
+                except httpx.HTTPStatusError as exc:
+                    errors.append(f"{_host(url)}: HTTP {exc.response.status_code}")
                 except httpx.HTTPError as exc:
-                    errors.append(f"{_host(url)}: {type(exc).__name__}: {exc}")
+                    shown = str(exc).replace(url, _host(url))
+                    errors.append(f"{_host(url)}: {type(exc).__name__}: {shown}")
         return "; ".join(errors) or None
 
 

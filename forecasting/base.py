@@ -161,7 +161,7 @@ def forecast_hours(last_hour: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:
     return pd.date_range(last_hour + HOUR, periods=horizon, freq="h")
 
 
-class Forecaster(BaseEstimator, ABC):  # type: ignore[misc]
+class Forecaster(BaseEstimator, ABC):
     """Probabilistic hourly forecasts of usage per key (see the module docstring).
 
     Subclasses implement ``_fit`` and ``_quantiles``; this class validates the

@@ -140,7 +140,7 @@ def evaluate(history: pd.DataFrame, models: Mapping[str, Forecaster], *, horizon
         rows.append({"model": name, **score(forecasts[name]),
                      "seconds": time.perf_counter() - started})
     table = pd.DataFrame(rows).set_index("model")
-    reference = table.loc[baseline, "scaled_pinball"]
+    reference = float(table["scaled_pinball"].loc[baseline])
     table["skill"] = 1.0 - table["scaled_pinball"] / reference if reference > 0 else 0.0
     return Evaluation(table=table, forecasts=forecasts,
                       origins=tuple(wide.index[o] for o in origins), horizon=horizon)

@@ -83,6 +83,8 @@ def seasonal_baseline(values: np.ndarray, starts: np.ndarray,
     stack = np.full((2 * days + 1, n_hours, n_keys), np.nan)
     for i, shift in enumerate(range(-days, days + 1)):
         lag = 24 * shift
+        if abs(lag) >= n_hours:
+            continue
         if lag >= 0:
             stack[i, : n_hours - lag] = masked[lag:]
         else:

@@ -68,7 +68,7 @@ def block_bootstrap(scores: np.ndarray, hours: pd.DatetimeIndex, horizon: int, n
     ``hours[-1]``), so the daily rhythm of the shocks stays in phase. Hours a key
     has no score for (before it started) get independent N(0, 1) draws.
     """
-    n_hours, n_keys = scores.shape
+    n_hours = scores.shape[0]
     length = block_length(n_hours)
     if length == 1:
         starts_allowed = np.arange(n_hours)

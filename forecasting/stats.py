@@ -78,7 +78,9 @@ class MSTLForecaster(Forecaster):
         out = self.fallback_._quantiles(horizon, levels)
         intervals, columns = interval_columns("MSTL", levels)
         for seasons, keys in self.groups_.items():
-            forecast = self.models_[seasons].predict(h=horizon, level=intervals or None)
+            # statsforecast takes fractional levels (e.g. 95.0) although it annotates int.
+            forecast = self.models_[seasons].predict(
+                h=horizon, level=intervals or None)  # type: ignore[arg-type]
             forecast = forecast.sort_values(["unique_id", "ds"])
             for k, (_, rows) in zip(keys, forecast.groupby("unique_id", sort=True), strict=True):
                 out[:, :, k] = rows[columns].to_numpy().T

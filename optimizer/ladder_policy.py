@@ -109,7 +109,7 @@ def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5) ->
 
     def source(history: FloatArray, key_ids: tuple[str, ...], start: datetime, horizon: int,
                n: int, seed: int) -> FloatArray:
-        n_replay = int(round(n * replay_share))
+        n_replay = round(n * replay_share)
         parts = []
         if n - n_replay > 0:
             parts.append(forecast(history, key_ids, start, horizon, n - n_replay, seed))

@@ -49,6 +49,9 @@ class PurchasePolicy:
       (``None``: every hour, the full model).
     * ``exchanges``, ``returns``: whether the plan may exchange convertible
       commitments and return spend commitments within ``return_window_hours``.
+    * ``plan_ahead``: let the LP plan purchases at later runs inside the horizon
+      (when owned commitments expire), so that it does not buy today for a gap
+      that opens later; only today's purchases are made.
     """
 
     cvar_alpha: float = 0.9
@@ -67,6 +70,7 @@ class PurchasePolicy:
     exchanges: bool = True
     returns: bool = True
     return_window_hours: int = 168
+    plan_ahead: bool = True
 
     def __post_init__(self) -> None:
         checks = {

@@ -56,11 +56,13 @@ BAD_QUANTILE = 0.1
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """Buy ``quantity`` of ``offering`` now (candidate index ``index``)."""
+    """Buy ``quantity`` of ``offering`` (candidate index ``index``) at hour ``start``: now (0),
+    or later for a purchase the LP only plans."""
 
     index: int
     offering: Offering
     quantity: float
+    start: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +85,12 @@ class ExchangeAction:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What the plan does, in purchasable quantities."""
+    """What the plan does, in purchasable quantities, and what the LP plans for later runs."""
 
     purchases: tuple[Purchase, ...]
     returns: tuple[Return, ...]
     exchanges: tuple[ExchangeAction, ...]
+    planned: tuple[Purchase, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,16 +151,20 @@ def decide(problem: StochasticProblem, solution: StochasticSolution) -> Decision
         receive = max(math.ceil(parity - 1e-9), round_down(target, exchange.receive))
         given[exchange.owned] = given.get(exchange.owned, 0.0) + give
         exchanges.append(ExchangeAction(exchange.owned, target, float(give), float(receive)))
-    return Decision(tuple(purchases), returns, tuple(exchanges))
+    planned = tuple(Purchase(position[p.offering_id], problem.candidates[position[p.offering_id]],
+                             p.quantity, p.hour) for p in solution.planned)
+    return Decision(tuple(purchases), returns, tuple(exchanges), planned)
 
 
-def _portfolio(problem: StochasticProblem, decision: Decision | None
-               ) -> tuple[list[Offering], FloatArray]:
-    """Offerings and ``(H, C)`` active quantities: owned, received, bought (in that order)."""
+def _portfolio(problem: StochasticProblem, decision: Decision | None, *,
+               with_planned: bool = False) -> tuple[list[Offering], FloatArray]:
+    """Offerings and ``(H, C)`` active quantities: owned, received, bought (in that order),
+    then the planned purchases when ``with_planned``."""
     horizon = problem.horizon
     hours = np.arange(horizon)[:, None]
     offerings: list[Offering] = []
     sizes: list[float] = []
+    starts: list[int] = []
     ends: list[int] = []
     taken = np.zeros(len(problem.owned))
     if decision is not None:
@@ -168,32 +175,40 @@ def _portfolio(problem: StochasticProblem, decision: Decision | None
     for c, owned in enumerate(problem.owned):
         offerings.append(owned.offering)
         sizes.append(max(owned.quantity - taken[c], 0.0))
+        starts.append(0)
         ends.append(owned.hours_left)
     if decision is not None:
         for e in decision.exchanges:
             offerings.append(e.target)
             sizes.append(e.receive)
+            starts.append(0)
             ends.append(problem.owned[e.owned].hours_left)
-        for p in decision.purchases:
+        for p in (*decision.purchases, *(decision.planned if with_planned else ())):
             offerings.append(p.offering)
             sizes.append(p.quantity)
-            ends.append(min(p.offering.term_hours, horizon))
-    quantity = np.where(hours < np.array(ends, dtype=np.intp)[None, :],
-                        np.array(sizes)[None, :], 0.0) if offerings else np.zeros((horizon, 0))
-    return offerings, quantity
+            starts.append(p.start)
+            ends.append(min(p.start + p.offering.term_hours, horizon))
+    if not offerings:
+        return offerings, np.zeros((horizon, 0))
+    active = (hours >= np.array(starts, dtype=np.intp)[None, :]) \
+        & (hours < np.array(ends, dtype=np.intp)[None, :])
+    return offerings, np.where(active, np.array(sizes)[None, :], 0.0)
 
 
-def _bill(problem: StochasticProblem, decision: Decision | None) -> tuple[BillingResult, ...]:
-    offerings, quantity = _portfolio(problem, decision)
+def _bill(problem: StochasticProblem, decision: Decision | None, *,
+          with_planned: bool = False) -> tuple[BillingResult, ...]:
+    offerings, quantity = _portfolio(problem, decision, with_planned=with_planned)
     return tuple(apply_commitments(problem.scenarios.usage[s], problem.key_ids,
                                    problem.on_demand_rates, offerings, quantity)
                  for s in range(problem.scenarios.n_scenarios))
 
 
-def evaluate(problem: StochasticProblem, decision: Decision) -> Evaluation:
-    """Bill every scenario, hour by hour, before and after the decision."""
+def evaluate(problem: StochasticProblem, decision: Decision, *,
+             with_planned: bool = False) -> Evaluation:
+    """Bill every scenario, hour by hour, before and after the decision (and, when
+    ``with_planned``, the purchases the LP plans for later runs)."""
     before = _bill(problem, None)
-    after = _bill(problem, decision)
+    after = _bill(problem, decision, with_planned=with_planned)
     first_new = len(problem.owned) + len(decision.exchanges)
     summaries_before = [summarize(b) for b in before]
     summaries_after = [summarize(a) for a in after]
@@ -209,13 +224,21 @@ def evaluate(problem: StochasticProblem, decision: Decision) -> Evaluation:
 
 def certify(model: StochasticModel, solution: StochasticSolution, decision: Decision,
             evaluation: Evaluation) -> Certificate:
-    """The LP's bound against the billed decision's price under the LP's own objective."""
+    """The LP's bound against the billed decision's price under the LP's own objective.
+
+    The price is that of the decision together with the purchases the LP plans
+    for later runs (billed with them when there are any): that is the solution
+    the LP's bound is for.
+    """
     problem = model.problem
     columns = model.columns
+    if decision.planned:
+        evaluation = evaluate(problem, decision, with_planned=True)
     x = np.zeros(model.program.n_variables)
-    buy_column = dict(zip(columns.kept.tolist(), columns.buy.tolist(), strict=True))
-    for p in decision.purchases:
-        x[buy_column[p.index]] = p.quantity
+    buy_column = {(o, t): c for o, t, c in zip(columns.kept.tolist(), columns.start.tolist(),
+                                               columns.buy.tolist(), strict=True)}
+    for p in (*decision.purchases, *decision.planned):
+        x[buy_column[(p.index, p.start)]] += p.quantity
     ret_column = dict(zip(columns.ret_owned.tolist(), columns.ret.tolist(), strict=True))
     for r in decision.returns:
         x[ret_column[r.owned]] = r.quantity
@@ -437,6 +460,8 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
         "plan_price": certificate.plan_price,
         "certified_gap": certificate.gap,
         "tranche_fraction": problem.policy.tranche_fraction,
+        "planned": [{"hour": p.start, "offering_id": p.offering.offering_id,
+                     "quantity": p.quantity} for p in decision.planned],
         "n_variables": solution.n_variables,
         "n_constraints": solution.n_constraints,
         "build_seconds": solution.build_seconds,

@@ -98,8 +98,12 @@ def _cluster(features: FloatArray, k: int, seed: int) -> IntArray:
         return np.arange(n, dtype=np.intp)
     if k <= 1:
         return np.zeros(n, dtype=np.intp)
-    model = KMeans(n_clusters=k, n_init=3, random_state=seed)
-    labels = model.fit_predict(features)
+    distinct, inverse = np.unique(features, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if k >= distinct.shape[0]:
+        labels = inverse  # identical hours share a cluster: exact
+    else:
+        labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(features)
     # Relabel in order of first appearance, dropping empty clusters.
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")

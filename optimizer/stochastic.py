@@ -53,6 +53,8 @@ IntArray = npt.NDArray[np.intp]
 Backend = Literal["auto", "pulp", "highs"]
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+MAX_EPOCHS = 16
+"""At most this many decision hours (now and planned) in one model."""
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -248,12 +250,20 @@ def _check_offering(offering: Offering) -> None:
 # segment e(g), with the mean usage ū[s,g,j] of those hours. act(c, e) says whether c is
 # active in segment e.
 #
-# Variables: x[o] ≥ 0 bought; ρ[c] ∈ [0, q[c]] returned (spend c in its return window);
-# ε[c,t] ≥ 0 units of convertible c given up for target t and ζ[c,t] ≥ 0 units of t received
+# Epochs t ∈ E: now (0) and the hours inside the horizon where an owned commitment expires
+# or a term bought now ends (at most MAX_EPOCHS). x[o,0] is bought now; x[o,t], t > 0, is
+# *planned* for that later run: not bought now, but it lets the LP cover a gap that opens
+# at t by buying at t rather than today (which would pay for overlapping coverage before
+# t). x[o,t] is active for [t, min(t + T[o], H)) and costs p[o] per hour of that; below,
+# "x[o] active in e" ranges over every (o, t) active in segment e.
+#
+# Variables: x[o,t] ≥ 0 bought or planned; ρ[c] ∈ [0, q[c]] returned (spend c in its return window);
+# ε[c,d] ≥ 0 units of convertible c given up for target d and ζ[c,d] ≥ 0 units of d received
 # (same expiry as c); y[s,g,P,j] ∈ [0, ū[s,g,j]] coverage; η free, ξ[s] ≥ 0 (CVaR).
 #
-#   C        = Σ_o p[o] A[o] x[o] − Σ_c p[c] L'[c] ρ[c] + Σ_{c,t} (p[t] ζ[c,t] − p[c] ε[c,t]) L'[c]
-#              (L'[c] = min(L[c], H)), the commitment cost decided now;
+#   C        = Σ_{o,t} p[o] (min(t + T[o], H) − t) x[o,t] − Σ_c p[c] L'[c] ρ[c]
+#              + Σ_{c,d} (p[d] ζ[c,d] − p[c] ε[c,d]) L'[c]      (L'[c] = min(L[c], H)),
+#              the commitment cost decided now and planned;
 #   V[s]     = Σ_g w[g] Σ_j r[j] ū[s,g,j], scenario s's on-demand equivalent (a constant);
 #   cov[s]   = Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j], the on-demand dollars covered in s;
 #   cost[s]  = K + C + V[s] − cov[s]   (K: the owned commitments' amortised cost, sunk);
@@ -266,11 +276,12 @@ def _check_offering(offering: Offering) -> None:
 #            = K + Σ π V + C − (1 − λ) Σ_s π[s] cov[s] + λ (η + Σ_s π[s] ξ[s] / (1 − α))
 #   subject to Σ_P y[s,g,P,j] ≤ ū[s,g,j]                                         (usage)
 #              Σ_j â[P,j] y[s,g,P,j] − Σ_{o∈P, act(o,e)} x[o]/s[o] + Σ_{c∈P, act} ρ[c]/s[c]
-#                  + Σ_{c∈P, act} ε[c,t]/s[c] − Σ_{t∈P, c act} ζ[c,t]/s[t] ≤ Q[e(g),P]  (capacity)
+#                  + Σ_{c∈P, act} ε[c,d]/s[c] − Σ_{d∈P, c act} ζ[c,d]/s[d] ≤ Q[e(g),P]  (capacity)
 #              ξ[s] + η + cov[s] ≥ 0                                                (tail)
-#              a[c] ε[c,t] − a[t] ζ[c,t] ≤ 0      (value: the new worth at least the old)
-#              Σ_t ε[c,t] ≤ q[c]                                              (exchangeable)
-#              Σ_o amortised[o] x[o] ≤ max_new_hourly,  Σ_o U[o] x[o] ≤ max_upfront    (caps)
+#              a[c] ε[c,d] − a[d] ζ[c,d] ≤ 0      (value: the new worth at least the old)
+#              Σ_d ε[c,d] ≤ q[c]                                              (exchangeable)
+#              Σ_o amortised[o] x[o,t] ≤ max_new_hourly,  Σ_o U[o] x[o,t] ≤ max_upfront
+#                                                                          (caps, per epoch t)
 #              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − K                  (risk bound)
 #
 # with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortised price of
@@ -291,8 +302,10 @@ def _check_offering(offering: Offering) -> None:
 class _Columns:
     """Decision columns of the model with what they refer to."""
 
-    buy: IntArray              # (n_kept,) columns of x
+    buy: IntArray              # columns of x, one per kept candidate and epoch
     kept: IntArray             # candidate index of each x
+    start: IntArray            # epoch (hour) of each x: 0 now, > 0 planned
+    end: IntArray              # hour its term (or the horizon) ends
     ret: IntArray              # columns of ρ
     ret_owned: IntArray        # owned index of each ρ
     give: IntArray             # columns of ε
@@ -344,9 +357,23 @@ class Exchange:
     receive: float
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A purchase the LP plans for a later run (at hour ``hour`` of the horizon): not made now."""
+
+    hour: int
+    offering_id: str
+    quantity: float
+
+
 @dataclass(frozen=True)
 class StochasticSolution:
-    """The solved LP: what to buy, return and exchange, and the LP's own figures.
+    """The solved LP: what to buy, return and exchange now, and the LP's own figures.
+
+    ``planned`` are the purchases the LP expects to make at later runs inside the
+    horizon (when owned commitments expire or terms end); they are not bought now,
+    but knowing they can be made keeps the LP from buying a long term today to
+    cover a gap that opens next week.
 
     ``objective`` is the LP's risk-weighted cost over the horizon (owned
     commitments included); with representative hours it is a lower bound on the
@@ -357,6 +384,7 @@ class StochasticSolution:
     quantities: Mapping[str, float]
     returns: Mapping[int, float]
     exchanges: tuple[Exchange, ...]
+    planned: tuple[Planned, ...]
     objective: float
     expected_cost: float
     cvar_loss: float
@@ -388,6 +416,7 @@ class _Layout:
     rep: RepresentativeHours     # usage (S, G, J)
     capacity: FloatArray         # (E, P) owned capacity Q
     offset_usage: FloatArray     # (S,) on-demand cost of each scenario with no coverage
+    epochs: IntArray             # decision hours: 0 now, then the planned ones
 
 
 def _exchange_pairs(problem: StochasticProblem) -> tuple[IntArray, IntArray]:
@@ -438,7 +467,14 @@ def _layout(problem: StochasticProblem, kept: IntArray, active: IntArray,
 
     cuts = [active[kept], active[targets]]
     cuts.append(np.array([min(c.hours_left, horizon) for c in problem.owned], dtype=np.intp))
-    bounds = segment_bounds(horizon, np.concatenate(cuts) if cuts else [])
+    base = segment_bounds(horizon, np.concatenate(cuts))
+    epochs = base[:-1] if problem.policy.plan_ahead else base[:1]
+    if epochs.size > MAX_EPOCHS:
+        epochs = epochs[np.unique(np.linspace(0, epochs.size - 1, MAX_EPOCHS).round()
+                                  .astype(np.intp))]
+    terms = np.array([problem.candidates[o].term_hours for o in kept.tolist()], dtype=np.intp)
+    ends = (epochs[:, None] + terms[None, :]).reshape(-1)
+    bounds = segment_bounds(horizon, np.concatenate([base, ends]))
     rates = problem.on_demand_rates[key_groups.first]
     rep = representative_hours(merged, rates, bounds, problem.policy.representative_hours)
 
@@ -452,15 +488,27 @@ def _layout(problem: StochasticProblem, kept: IntArray, active: IntArray,
                 capacity[e, p] += owned.quantity / index.scale[n_cand + c]
     offset_usage = (usage @ problem.on_demand_rates).sum(axis=1)
     return _Layout(dense[:, key_groups.first], rates, key_groups, pattern_of, index.scale,
-                   bounds, rep, capacity, offset_usage)
+                   bounds, rep, capacity, offset_usage, epochs)
 
 
-def add_buy_variables(builder: LinearModelBuilder, kept: IntArray, prices: FloatArray,
-                      active: IntArray) -> IntArray:
-    """x[o] ≥ 0 for each kept candidate, at its risk-adjusted price over its active hours."""
+def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, kept: IntArray,
+                      epochs: IntArray, prices: FloatArray
+                      ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """x[o,t] ≥ 0 for each kept candidate and epoch t, at its risk-adjusted price over the
+    hours it is active inside the horizon, ``[t, min(t + T[o], H))``.
+
+    Returns the columns and, per column, the candidate, its start and its end.
+    """
+    empty = np.zeros(0, dtype=np.intp)
     if kept.size == 0:
-        return np.zeros(0, dtype=np.intp)
-    return builder.add_variables("buy", (kept,), cost=prices[kept] * active[kept])
+        return empty, empty, empty, empty
+    terms = np.array([problem.candidates[o].term_hours for o in kept.tolist()], dtype=np.intp)
+    offering = np.tile(kept, epochs.size)
+    start = np.repeat(epochs, kept.size)
+    end = np.minimum(start + np.tile(terms, epochs.size), problem.horizon)
+    columns = builder.add_variables("buy", (offering, start),
+                                    cost=prices[offering] * (end - start))
+    return columns, offering, start, end
 
 
 def add_return_variables(builder: LinearModelBuilder, problem: StochasticProblem,
@@ -510,17 +558,17 @@ class _Coverage:
     value: FloatArray
 
 
-def _pattern_active(layout: _Layout, problem: StochasticProblem, kept: IntArray,
-                    active: IntArray, pair_target: IntArray,
-                    pair_owned: IntArray) -> npt.NDArray[np.bool_]:
+def _pattern_active(layout: _Layout, problem: StochasticProblem, columns: _Columns,
+                    pair_target: IntArray, pair_owned: IntArray) -> npt.NDArray[np.bool_]:
     """(E, P) whether pattern P can have capacity in segment e."""
     n_segments = layout.bounds.size - 1
     starts = layout.bounds[:-1]
     can = layout.capacity > 0
-    for o in kept.tolist():
+    for o, first, last in zip(columns.kept.tolist(), columns.start.tolist(),
+                              columns.end.tolist(), strict=True):
         p = int(layout.pattern_of[o])
         if p >= 0:
-            can[:, p] |= starts < active[o]
+            can[:, p] |= (starts >= first) & (starts < last)
     for c, t in zip(pair_owned.tolist(), pair_target.tolist(), strict=True):
         p = int(layout.pattern_of[t])
         if p >= 0:
@@ -572,7 +620,7 @@ def add_usage_constraints(builder: LinearModelBuilder, layout: _Layout,
 
 def add_capacity_constraints(
     builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage, columns: _Columns,
-    problem: StochasticProblem, active: IntArray,
+    problem: StochasticProblem,
 ) -> None:
     """Coverage within the capacity active in the hour's segment (see the formulation)."""
     if coverage.column.size == 0:
@@ -589,17 +637,20 @@ def add_capacity_constraints(
     coefs = [layout.weights[coverage.pattern, coverage.key]]
     n_cand = len(problem.candidates)
 
-    def attach(column: int, offering_index: int, sign: float, hours_active: int) -> None:
+    def attach(column: int, offering_index: int, sign: float, hours_active: int,
+               first: int = 0) -> None:
         p = int(layout.pattern_of[offering_index])
         if p < 0:
             return
-        where = np.flatnonzero((pattern == p) & (segment_start < hours_active))
+        where = np.flatnonzero((pattern == p) & (segment_start >= first)
+                               & (segment_start < hours_active))
         rows.append(where)
         cols.append(np.full(where.size, column, dtype=np.intp))
         coefs.append(np.full(where.size, sign / layout.scale_of[offering_index]))
 
-    for column, o in zip(columns.buy.tolist(), columns.kept.tolist(), strict=True):
-        attach(column, o, -1.0, int(active[o]))
+    for column, o, first, last in zip(columns.buy.tolist(), columns.kept.tolist(),
+                                      columns.start.tolist(), columns.end.tolist(), strict=True):
+        attach(column, o, -1.0, last, first)
     for column, c in zip(columns.ret.tolist(), columns.ret_owned.tolist(), strict=True):
         attach(column, n_cand + c, 1.0, problem.owned[c].hours_left)
     for give, receive, c, t in zip(columns.give.tolist(), columns.receive.tolist(),
@@ -651,20 +702,20 @@ def add_exchange_constraints(builder: LinearModelBuilder, problem: StochasticPro
 
 def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
                         columns: _Columns) -> None:
-    """The policy's caps on new amortised $/h and on upfront cash per run."""
+    """The policy's caps on new amortised $/h and on upfront cash, per run (per epoch)."""
     policy = problem.policy
     kept = columns.kept
     if kept.size == 0:
         return
+    epochs, row = np.unique(columns.start, return_inverse=True)
+    row = row.reshape(-1)
     if policy.max_new_hourly is not None:
         hourly = np.array([problem.candidates[o].amortized_hourly for o in kept.tolist()])
-        builder.add_constraints("max_new_hourly", (np.zeros(1, dtype=np.intp),),
-                                row=np.zeros(kept.size, dtype=np.intp), column=columns.buy,
+        builder.add_constraints("max_new_hourly", (epochs,), row=row, column=columns.buy,
                                 coefficient=hourly, upper=policy.max_new_hourly)
     if policy.max_upfront is not None:
         upfront = np.array([problem.candidates[o].upfront for o in kept.tolist()])
-        builder.add_constraints("max_upfront", (np.zeros(1, dtype=np.intp),),
-                                row=np.zeros(kept.size, dtype=np.intp), column=columns.buy,
+        builder.add_constraints("max_upfront", (epochs,), row=row, column=columns.buy,
                                 coefficient=upfront, upper=policy.max_upfront)
 
 
@@ -726,7 +777,8 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     builder = LinearModelBuilder("stochastic")
     probabilities = problem.scenarios.probabilities
     builder.offset = owned_cost + float(probabilities @ layout.offset_usage)
-    buy = add_buy_variables(builder, kept, prices, active)
+    buy, buy_offering, buy_start, buy_end = add_buy_variables(builder, problem, kept,
+                                                              layout.epochs, prices)
     ret = add_return_variables(builder, problem, returnable, owned_prices)
     give, receive = add_exchange_variables(builder, problem, pair_owned, pair_target,
                                            owned_prices)
@@ -735,12 +787,12 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
         eta = int(builder.add_variables("eta", (), cost=risk_weight, lower=-INF)[0])
         xi = builder.add_variables("xi", (np.arange(problem.scenarios.n_scenarios),),
                                    cost=risk_weight * probabilities / (1.0 - policy.cvar_alpha))
-    columns = _Columns(buy, kept, ret, returnable, give, receive, pair_owned, pair_target,
-                       eta, xi)
-    can = _pattern_active(layout, problem, kept, active, pair_target, pair_owned)
+    columns = _Columns(buy, buy_offering, buy_start, buy_end, ret, returnable, give, receive,
+                       pair_owned, pair_target, eta, xi)
+    can = _pattern_active(layout, problem, columns, pair_target, pair_owned)
     coverage = add_coverage_variables(builder, layout, can, probabilities, risk_weight)
     add_usage_constraints(builder, layout, coverage)
-    add_capacity_constraints(builder, layout, coverage, columns, problem, active)
+    add_capacity_constraints(builder, layout, coverage, columns, problem)
     add_tail_constraints(builder, layout, coverage, columns)
     add_exchange_constraints(builder, problem, columns)
     add_cap_constraints(builder, problem, columns)
@@ -788,9 +840,16 @@ def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSol
         x[model.columns.eta] = solved.x[model.columns.eta]  # η is free
     problem = model.problem
     columns = model.columns
-    quantities = {problem.candidates[o].offering_id: float(x[col])
-                  for col, o in zip(columns.buy.tolist(), columns.kept.tolist(), strict=True)
-                  if x[col] > QUANTITY_TOLERANCE}
+    quantities: dict[str, float] = {}
+    planned: list[Planned] = []
+    for col, o, start in zip(columns.buy.tolist(), columns.kept.tolist(),
+                             columns.start.tolist(), strict=True):
+        if x[col] <= QUANTITY_TOLERANCE:
+            continue
+        if start == 0:
+            quantities[problem.candidates[o].offering_id] = float(x[col])
+        else:
+            planned.append(Planned(start, problem.candidates[o].offering_id, float(x[col])))
     returns = {c: float(x[col]) for col, c in zip(columns.ret.tolist(),
                                                   columns.ret_owned.tolist(), strict=True)
                if x[col] > QUANTITY_TOLERANCE}
@@ -805,11 +864,12 @@ def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSol
     equivalents = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
     probabilities = problem.scenarios.probabilities
     return StochasticSolution(
-        quantities=quantities, returns=returns, exchanges=exchanges,
+        quantities=quantities, returns=returns, exchanges=exchanges, planned=tuple(planned),
         objective=solved.objective,
         expected_cost=float(probabilities @ costs),
         cvar_loss=cvar(costs - equivalents, probabilities, problem.policy.cvar_alpha),
-        scenario_costs=costs, scenario_equivalents=equivalents, status=solved.status, build_seconds=model.build_seconds,
+        scenario_costs=costs, scenario_equivalents=equivalents, status=solved.status,
+        build_seconds=model.build_seconds,
         solve_seconds=solved.seconds, n_variables=program.n_variables,
         n_constraints=program.n_constraints, n_hours=model.representative.n_hours,
         exact=model.exact,

@@ -6,13 +6,14 @@ Import them as ``from executor_factories import store_plan`` (``tests/`` is on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from factories import T0, make_catalog
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session
 
 from core.db import repository
@@ -87,6 +88,25 @@ def set_policy(session: Session, policy: Policy = GENEROUS, *, actor: str = "ali
 def make_market(path: Path, catalog: Catalog | None = None) -> SampleMarket:
     """A simulated account selling the test catalog, kept in ``path``."""
     return SampleMarket(catalog or make_catalog(), path)
+
+
+APPEND_ONLY_TRIGGER = (
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be updated'); END"
+)
+
+
+@contextmanager
+def trigger_disabled(connection: Connection) -> Iterator[None]:
+    """What someone with write access to the database could do: switch the guard off."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        yield
+        connection.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+    else:
+        connection.execute(text("DROP TRIGGER audit_log_append_only"))
+        yield
+        connection.execute(text(APPEND_ONLY_TRIGGER))
 
 
 def assert_consistent(engine: Engine, market: SampleMarket) -> None:

@@ -106,16 +106,16 @@ def reconcile(
 
 def _runs_table(runs: list[RunRow]) -> Table:
     table = Table(title="Runs", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("id", "started UTC", "scope", "trigger", "mode", "status", "outcome",
-                   "plan", "seconds"):
-        table.add_column(column, no_wrap=True)
+    # Trigger, mode and actor are in `ladder runs show`: the list must fit 80 columns.
+    for column in ("id", "started UTC", "scope", "status", "outcome", "plan", "s"):
+        table.add_column(column, overflow="fold")
     for run_row in runs:
         seconds = ((run_row.finished_at - run_row.started_at).total_seconds()
                    if run_row.finished_at else None)
         table.add_row(str(run_row.id), f"{run_row.started_at:%m-%d %H:%M:%S}",
-                      f"{run_row.provider}/{run_row.scope}", run_row.trigger, run_row.mode,
-                      run_row.status, run_row.outcome or "",
-                      str(run_row.plan_id or ""), f"{seconds:.1f}" if seconds is not None else "")
+                      f"{run_row.provider}/{run_row.scope}", run_row.status,
+                      run_row.outcome or "", str(run_row.plan_id or ""),
+                      f"{seconds:.1f}" if seconds is not None else "")
     return table
 
 

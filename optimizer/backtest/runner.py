@@ -170,6 +170,7 @@ def score_purchases(
     if not 0 <= warmup_hours < trace.hours:
         raise InvalidInput(f"warmup_hours must be in [0, {trace.hours}), got {warmup_hours}",
                            source=trace.source)
+    trace = trace.for_catalog(catalog)  # billing breaks ties by catalog order
     billing = bill_purchases(trace, catalog, purchases)
     summary = summarize(billing, slice(warmup_hours, None))
     offerings = tuple(OfferingScore(o.offering_id, o.commitment_cost, o.used_cost,

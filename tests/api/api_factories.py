@@ -47,6 +47,10 @@ def build_app(engine: Engine, session: Session, *, launcher: RecordingLauncher |
                      max_body_bytes=max_body_bytes, migrate_on_start=False)
 
     def test_session() -> Iterator[Session]:
+        # What the test stored before the request is committed (to a savepoint of the
+        # test's transaction), as it would be in a real database: a failing request
+        # rolls back its own work only.
+        session.commit()
         try:
             yield session
         except BaseException:

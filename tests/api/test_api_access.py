@@ -42,9 +42,9 @@ def _permissions(app: FastAPI) -> dict[tuple[str, str], Permission | None]:
     return {route: next(iter(permissions), None) for route, permissions in found.items()}
 
 
-ROUTES = sorted(route for route in _permissions(create_app(get_settings(),
-                                                           migrate_on_start=False))
-                if route[1].startswith("/v1/"))
+# Read once: building the OpenAPI document takes a second.
+PERMISSIONS = _permissions(create_app(get_settings(), migrate_on_start=False))
+ROUTES = sorted(route for route in PERMISSIONS if route[1].startswith("/v1/"))
 
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
@@ -52,10 +52,9 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
     return client.request(method, url, headers=headers, json=BODIES.get((method, path)))
 
 
-def test_every_v1_route_requires_a_permission(app: FastAPI) -> None:
-    permissions = _permissions(app)
+def test_every_v1_route_requires_a_permission() -> None:
     assert ROUTES, "no routes found"
-    unguarded = [route for route in ROUTES if permissions[route] is None]
+    unguarded = [route for route in ROUTES if PERMISSIONS[route] is None]
     assert unguarded == []
 
 
@@ -78,9 +77,9 @@ def test_unknown_key_is_401(client: TestClient, method: str, path: str) -> None:
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 def test_each_role_is_refused_or_let_through_as_the_matrix_says(
-    app: FastAPI, client: TestClient, headers: dict[Role, dict[str, str]], method: str, path: str
+    client: TestClient, headers: dict[Role, dict[str, str]], method: str, path: str
 ) -> None:
-    permission = _permissions(app)[(method, path)]
+    permission = PERMISSIONS[(method, path)]
     assert permission is not None
     for role in Role:
         response = _call(client, method, path, headers[role])
@@ -106,9 +105,8 @@ def _readme_matrix() -> dict[tuple[str, str], set[Role]]:
     return rows
 
 
-def test_readme_states_the_role_matrix_of_every_route(app: FastAPI) -> None:
-    permissions = _permissions(app)
-    expected = {route: {role for role in Role if permissions[route] in GRANTS[role]}
+def test_readme_states_the_role_matrix_of_every_route() -> None:
+    expected = {route: {role for role in Role if PERMISSIONS[route] in GRANTS[role]}
                 for route in ROUTES}
 
     assert _readme_matrix() == expected

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, select, text, update
+from executor_factories import trigger_disabled
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.db.models import AuditEntryRow, AuditHeadRow
 from core.db.session import session_scope
 from executor import audit
-
-APPEND_ONLY_TRIGGER = (
-    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be updated'); END"
-)
-
-
-@contextmanager
-def trigger_disabled(connection: Connection) -> Iterator[None]:
-    """What someone with write access to the database could do: switch the guard off."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        yield
-        connection.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
-    else:
-        connection.execute(text("DROP TRIGGER audit_log_append_only"))
-        yield
-        connection.execute(text(APPEND_ONLY_TRIGGER))
 
 
 def _append(session: Session, count: int, *, actor: str = "tester") -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from executor_factories import (
     DEFAULT_BUYS,
+    GENEROUS,
     PROVIDER,
     SCOPE,
     assert_consistent,
@@ -31,7 +32,6 @@ from executor.approval import review
 from executor.execute import ExecutionReport, Executor, RetryPolicy, UnresolvedIntents
 from executor.locks import LockLost, run_lock
 from executor.policy import BlackoutWindow
-from executor_factories import GENEROUS
 from providers.sample.market import FaultKind, SampleMarket
 
 

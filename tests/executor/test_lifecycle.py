@@ -72,8 +72,7 @@ def test_a_plan_moved_by_someone_else_meanwhile_is_a_conflict(session: Session) 
 
 def test_the_database_refuses_an_unknown_status(session: Session) -> None:
     plan_id = store_plan(session)
-    with pytest.raises(Exception, match="(?i)check"):
-        with session.begin_nested():
-            session.execute(update(PlanRow).where(PlanRow.id == plan_id)
-                            .values(status="bought")
-                            .execution_options(synchronize_session=False))
+    with pytest.raises(Exception, match=r"(?i)check"), session.begin_nested():
+        session.execute(update(PlanRow).where(PlanRow.id == plan_id)
+                        .values(status="bought")
+                        .execution_options(synchronize_session=False))

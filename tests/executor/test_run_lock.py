@@ -83,9 +83,9 @@ def test_sqlite_lock_of_a_live_process_elsewhere_holds_until_its_lease_ends(
         session.add(RunLockRow(scope_key="sample/all", owner="other-host:1:x",
                                host="other-host", pid=1, acquired_at=now,
                                expires_at=now + timedelta(hours=1)))
-    with pytest.raises(ScopeLocked, match="held by other-host:1:x"):
-        with run_lock(engine, "sample", "all"):
-            pass
+    with pytest.raises(ScopeLocked, match="held by other-host:1:x"), \
+            run_lock(engine, "sample", "all"):
+        pass
     with session_scope(engine) as session:
         session.execute(update(RunLockRow).values(expires_at=now - timedelta(seconds=1)))
     with run_lock(engine, "sample", "all") as lock:

@@ -8,7 +8,6 @@ from forecasting_factories import WEEK, daily_cycle, make_history, weekly_patter
 
 from core.errors import InvalidInput
 from forecasting.evaluate import evaluate, pinball_loss, rolling_origins
-from forecasting.naive import SeasonalNaive
 from forecasting.profile import SeasonalProfile
 
 KEY = "aws/a/ec2/us-east-1/m5/linux/shared"

@@ -28,7 +28,7 @@ def two_keys(hours: int = 400) -> pd.DataFrame:
 def test_missing_hour_is_an_error_not_zero() -> None:
     history = two_keys(100)
     gap = history.drop(index=history.index[(history["usage_key"] == C5)][50])
-    with pytest.raises(InvalidInput, match="not dense.*1 .*missing.*c5"):
+    with pytest.raises(InvalidInput, match=r"not dense.*1 .*missing.*c5"):
         SeasonalNaive().fit(gap)
 
 

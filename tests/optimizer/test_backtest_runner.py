@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +183,7 @@ class Peeker:
                catalog: Catalog) -> Decision:
         """Look everywhere the history leads, and try to write to it."""
         assert history.hours == hour and history.units.shape == (hour, 1)
-        assert history.now == history.start + (history.now - history.start)
+        assert history.now == history.start + timedelta(hours=hour)
         assert np.all(history.units < 1000 + hour)
         assert history.units.base is None or np.all(np.asarray(history.units.base) < 1000 + hour)
         assert not history.units.flags.writeable

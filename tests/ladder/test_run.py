@@ -1,0 +1,216 @@
+"""``ladder run`` on the bundled sample, end to end, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from executor_factories import GENEROUS, assert_consistent, trigger_disabled
+from sqlalchemy import Engine, select, text
+from typer.testing import CliRunner
+from webhook_server import Webhook, webhook_server
+
+from core.db import repository
+from core.db.models import AuditEntryRow, PlanRow, RunRow
+from core.db.session import create_engine_for, session_scope
+from core.settings import Settings, get_settings
+from executor.policy import Policy, save_policy
+from ladder.cli import app
+from ladder.run import run_once
+from providers.sample import SampleProvider
+from providers.sample.market import SAMPLE_ACCOUNT_NOW
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def settings(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The sample with a short lookback, so that each run solves in well under a second."""
+    monkeypatch.setenv("LADDER_LOOKBACK_HOURS", "336")
+    monkeypatch.setenv("LADDER_PROVIDER_RETRY_BASE_S", "0")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def run_engine(settings: Settings) -> Iterator[Engine]:
+    engine = create_engine_for(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def hook() -> Iterator[Webhook]:
+    with webhook_server() as server:
+        yield server
+
+
+def _execute(settings: Settings) -> Settings:
+    return settings.model_copy(update={"execute_providers": "sample"})
+
+
+def _policy(engine: Engine, policy: Policy = GENEROUS) -> None:
+    with session_scope(engine) as session:
+        save_policy(session, "sample", "all", policy, actor="alice", reason="test")
+
+
+def test_a_plan_outside_policy_waits_for_an_approver_who_is_told(
+    settings: Settings, run_engine: Engine, hook: Webhook
+) -> None:
+    settings = settings.model_copy(update={"webhook_url": hook.url})
+    outcome = run_once(run_engine, settings)
+
+    assert (outcome.status, outcome.outcome, outcome.mode) == (
+        "succeeded", "awaiting_approval", "dry_run")
+    texts = hook.texts()
+    assert any(t.startswith(f"Plan {outcome.plan_id} needs an approver") for t in texts)
+    # The bundled r4 reservation ends 29 days after the sample's decision time.
+    assert any("sample-ri-r4-2023-10 expires within 30 days" in t for t in texts)
+    with session_scope(run_engine) as session:
+        plan = repository.get_plan(session, outcome.plan_id or 0)
+        assert plan is not None and plan.status == "proposed"
+        assert plan.policy_reasons and plan.policy_reasons[0]["check"] == "policy"
+    assert SampleProvider().market().orders() == []
+
+
+def test_run_executes_inside_the_policy_and_the_inventory_shows_it(
+    settings: Settings, run_engine: Engine
+) -> None:
+    _policy(run_engine)
+    before = {c.commitment_id for c in SampleProvider().inventory(SAMPLE_ACCOUNT_NOW)}
+    outcome = run_once(run_engine, _execute(settings))
+
+    assert (outcome.status, outcome.outcome, outcome.mode) == ("succeeded", "executed",
+                                                               "execute")
+    assert outcome.execution is not None and outcome.execution.actions
+    bought = {cid for a in outcome.execution.actions for cid in a.commitment_ids}
+    after = {c.commitment_id for c in SampleProvider().inventory(SAMPLE_ACCOUNT_NOW)}
+    assert bought and after == before | bought
+    assert_consistent(run_engine, SampleProvider().market())
+
+    with session_scope(run_engine) as session:
+        run = session.get(RunRow, outcome.run_id)
+        assert run is not None and (run.status, run.outcome, run.plan_id) == (
+            "succeeded", "executed", outcome.plan_id)
+        assert {"reconcile", "plan", "review", "execute", "alerts"} <= set(run.timings)
+        assert run.finished_at is not None and run.summary["decision"]["status"] == "approved"
+        plan = session.get(PlanRow, outcome.plan_id)
+        assert plan is not None and plan.status == "executed"
+        inputs = plan.details["guardrail_inputs"]
+        assert inputs["low_forecast_hourly"] > 0
+        assert len(inputs["expected_utilisation"]) == len(outcome.execution.actions)
+
+    # The next run sees what was bought: it never buys the same thing twice.
+    again = run_once(run_engine, _execute(settings))
+    assert again.status == "succeeded"
+    assert_consistent(run_engine, SampleProvider().market())
+
+
+def test_run_is_a_dry_run_unless_the_provider_is_enabled(
+    settings: Settings, run_engine: Engine
+) -> None:
+    _policy(run_engine)
+    outcome = run_once(run_engine, settings)
+    assert (outcome.outcome, outcome.mode) == ("dry_run", "dry_run")
+    assert SampleProvider().market().orders() == []
+    with session_scope(run_engine) as session:
+        plan = session.get(PlanRow, outcome.plan_id)
+        assert plan is not None and plan.status == "approved"
+
+
+def test_utilisation_below_the_floor_is_told(
+    settings: Settings, run_engine: Engine, hook: Webhook
+) -> None:
+    _policy(run_engine, GENEROUS.model_copy(update={"min_utilisation": 0.999999,
+                                                    "webhook_urls": (hook.url,)}))
+    run_once(run_engine, settings)
+    assert any(t.startswith("Utilisation ") and "below the floor of 100.0%" in t
+               for t in hook.texts())
+
+
+def test_cli_run_then_audit_verify_and_a_tampered_entry_is_detected(
+    settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    monkeypatch.setenv("LADDER_EXECUTE_PROVIDERS", "sample")
+    get_settings.cache_clear()
+    policy = runner.invoke(app, ["policy", "set", "--set", "max_run_upfront=1e7",
+                                 "--reason", "let it buy", "--as", "alice"])
+    assert policy.exit_code == 0, policy.output
+    result = runner.invoke(app, ["run", "--as", "cron"])
+    assert result.exit_code == 0, result.output
+    assert "executed" in result.output and "done (sample-000001)" in result.output
+
+    verified = runner.invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0 and "The audit chain verifies" in verified.output
+
+    with run_engine.begin() as connection:
+        seq = connection.execute(select(AuditEntryRow.seq).where(
+            AuditEntryRow.event == "provider.purchase").limit(1)).scalar_one()
+        with trigger_disabled(connection):
+            connection.execute(text("UPDATE audit_log SET reason = 'nothing bought' "
+                                    "WHERE seq = :seq"), {"seq": seq})
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert f"entry {seq} (provider.purchase" in broken.output
+    assert "altered after it was written" in broken.output
+
+
+def test_cli_approval_and_execution_of_a_held_plan(
+    settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LADDER_APPROVERS", "alice")
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["policy", "set", "--set", "max_run_upfront=1",
+                               "--as", "alice"]).exit_code == 0
+    held = runner.invoke(app, ["run"])
+    assert held.exit_code == 0 and "awaiting_approval" in held.output
+    assert "[limit] upfront cash of" in held.output
+
+    refused = runner.invoke(app, ["plans", "approve", "1", "--as", "mallory"])
+    assert refused.exit_code == 2 and "mallory does not have the approver role" in \
+        refused.output
+    approved = runner.invoke(app, ["plans", "approve", "1", "--as", "alice",
+                                   "--note", "reviewed with finance"])
+    assert approved.exit_code == 0 and "Plan 1 is approved" in approved.output
+    assert "accepted: upfront cash" in approved.output
+
+    dry = runner.invoke(app, ["plans", "execute", "1"])
+    assert dry.exit_code == 0 and "dry run: nothing bought" in dry.output
+    monkeypatch.setenv("LADDER_EXECUTE_PROVIDERS", "sample")
+    get_settings.cache_clear()
+    bought = runner.invoke(app, ["plans", "execute", "1"])
+    assert bought.exit_code == 0 and "Plan 1 is executed" in bought.output
+    assert_consistent(run_engine, SampleProvider().market())
+
+
+def test_cli_policy_kill_switch_runs_and_history(settings: Settings, run_engine: Engine) -> None:
+    assert runner.invoke(app, ["policy", "kill-switch", "on", "--as", "alice"]).exit_code == 0
+    shown = runner.invoke(app, ["policy", "show"])
+    assert '"kill_switch": true' in shown.output and "version 1" in shown.output
+    assert runner.invoke(app, ["policy", "kill-switch", "off", "--as", "bob"]).exit_code == 0
+    history = runner.invoke(app, ["policy", "history"])
+    assert history.output.index("version 2") < history.output.index("version 1")
+    bad = runner.invoke(app, ["policy", "set", "--set", "schedule=every day"])
+    assert bad.exit_code == 2 and "schedule" in bad.output
+
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    listed = runner.invoke(app, ["runs", "list"])
+    assert listed.exit_code == 0
+    assert "succeeded" in listed.output and "awaiting_approval" in listed.output
+    shown_run = runner.invoke(app, ["runs", "show", "1"])
+    body = json.loads(shown_run.output)
+    assert body["status"] == "succeeded" and body["plan_id"] == 1 and "plan" in body["timings"]
+    entries = runner.invoke(app, ["audit", "list", "--json", "--subject", "run:1"])
+    events = [json.loads(line)["event"] for line in entries.output.splitlines()]
+    assert events == ["run.finish", "run.start"]
+
+
+def test_every_new_command_has_help() -> None:
+    for command in (["run"], ["reconcile"], ["runs", "list"], ["runs", "show"],
+                    ["plans", "approve"], ["plans", "reject"], ["plans", "execute"],
+                    ["policy", "show"], ["policy", "set"], ["policy", "kill-switch"],
+                    ["policy", "history"], ["audit", "verify"], ["audit", "list"], ["serve"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output

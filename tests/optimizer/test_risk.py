@@ -1,0 +1,54 @@
+"""Risk helpers: the decline learned from history, the term multiplier, CVaR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer.policy import PurchasePolicy
+from optimizer.risk import cvar, decline_rates, retained, term_multiplier
+
+
+def test_decline_rate_of_an_exponential_decay_is_recovered() -> None:
+    """Usage 100 · e^{-0.002 t} over 21 days: the learned rate is 0.002 per hour."""
+    t = np.arange(21 * 24)
+    history = np.column_stack([100 * np.exp(-0.002 * t), 100 + 0 * t, 50 * np.exp(0.001 * t)])
+    rates = decline_rates(history)
+    assert rates[0] == pytest.approx(0.002, rel=0.02)
+    assert rates[1] == 0.0  # flat
+    assert rates[2] == 0.0  # growing: no bet on growth
+
+
+def test_decline_is_robust_to_a_spike_and_needs_three_days() -> None:
+    history = np.full((10 * 24, 1), 40.0)
+    history[100:104] = 400.0
+    assert decline_rates(history)[0] == pytest.approx(0.0, abs=1e-12)
+    assert decline_rates(np.full((48, 1), 40.0))[0] == 0.0
+
+
+def test_term_multiplier_prices_only_the_term_beyond_the_horizon() -> None:
+    """g(T) = (1 - e^{-δT}) / (δT); m = g(min(T, H)) / g(T)."""
+    assert term_multiplier(0.01, 100, 100) == 1.0
+    assert term_multiplier(0.0, 300, 100) == pytest.approx(1.0)
+    assert term_multiplier(0.01, 300, 100) == pytest.approx(
+        (1 - np.exp(-1)) / ((1 - np.exp(-3)) / 3))
+    assert retained(1e-12, 10) == pytest.approx(1.0)
+
+
+def test_cvar_is_the_mean_of_the_worst_tail() -> None:
+    costs = np.array([1.0, 2.0, 3.0, 10.0])
+    weights = np.full(4, 0.25)
+    assert cvar(costs, weights, 0.75) == pytest.approx(10.0)
+    assert cvar(costs, weights, 0.5) == pytest.approx(6.5)
+    assert cvar(costs, weights, 0.0) == pytest.approx(4.0)
+    assert cvar(costs, weights, 0.875) == pytest.approx(10.0)
+
+
+def test_policy_validates_and_filters() -> None:
+    with pytest.raises(ValueError, match="tranche_fraction"):
+        PurchasePolicy(tranche_fraction=0.0)
+    with pytest.raises(ValueError, match="cvar_alpha"):
+        PurchasePolicy(cvar_alpha=1.0)
+    cautious = PurchasePolicy.from_appetite("cautious", tranche_fraction=0.5)
+    assert cautious.cvar_weight > PurchasePolicy.from_appetite("bold").cvar_weight
+    assert cautious.tranche_fraction == 0.5
