@@ -158,13 +158,36 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _path_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("^" + "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                                    for part in parts) + "$")
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for a request path (for ``Allow``)."""
+    patterns: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "allow_patterns", None)
+    if patterns is None:
+        patterns = [(_path_pattern(template), [method.upper() for method in operations])
+                    for template, operations in app.openapi().get("paths", {}).items()]
+        app.state.allow_patterns = patterns
+    methods = {method for pattern, listed in patterns if pattern.match(path) for method in listed}
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     phrase = HTTPStatus(status).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
-    return problem(status, detail=detail, instance=request.url.path,
-                   headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if status == 405:
+        # Starlette names the methods of the first route that matched the path only.
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem(status, detail=detail, instance=request.url.path, headers=headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -8,14 +8,24 @@ refused.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
@@ -41,12 +51,42 @@ Name = Annotated[
 ]
 """A provider, scope or similar identifier: letters, digits and ``. _ : @ -``."""
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=128),
-                  AfterValidator(_storable)]
-"""A person's or a key's name: any text of 1 to 128 characters."""
+Label = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    AfterValidator(_storable),
+]
+"""A person's or a key's name: 1 to 128 characters, no control characters."""
 
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_storable)]
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$"),
+                 AfterValidator(_storable)]
 """Free text (a reason, a note), at most 2000 characters."""
+
+
+class JsonBody(BaseModel):
+    """Base of every request body: validated as strict JSON, unknown fields refused.
+
+    FastAPI validates a parsed body in pydantic's lax Python mode, where ``"1"``
+    or ``true`` pass for the number 1; a body is re-validated here as the JSON it
+    was, strictly, so that what the OpenAPI document says is what is accepted.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _strict_json(
+        cls, value: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        if info.mode != "python" or not isinstance(value, dict):
+            return handler(value)
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except ValueError as exc:
+            raise ValueError("numbers must be finite (no NaN or Infinity)") from exc
+        except TypeError:  # not JSON: a body built in Python, validated as such
+            return handler(value)
+        return cls.model_validate_json(text, strict=True)
 
 
 class Page(BaseModel, Generic[T]):

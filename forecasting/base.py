@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
@@ -109,30 +110,37 @@ def to_wide(history: pd.DataFrame) -> pd.DataFrame:
     if negative.any():
         row = int(np.flatnonzero(negative)[0])
         raise InvalidInput(f"units {units[row]} is negative", row=row, column="units")
-    keys = history["usage_key"].astype(str).to_numpy()
-    frame = pd.DataFrame({"hour": hours.to_numpy(), "usage_key": keys, "units": units})
-    duplicated = frame.duplicated(["hour", "usage_key"]).to_numpy()
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated)[0])
+    codes, key_names = pd.factorize(history["usage_key"].astype(str), sort=True)
+    nanoseconds = pd.DatetimeIndex(hours).asi8
+    first = int(nanoseconds.min())
+    position = (nanoseconds - first) // HOUR.value
+    n_hours, n_keys = int(position.max()) + 1, len(key_names)
+    cell = position * n_keys + codes
+    counts = np.bincount(cell, minlength=n_hours * n_keys)
+    if (counts > 1).any():
+        row = int(np.flatnonzero(pd.Series(cell).duplicated().to_numpy())[0])
         raise InvalidInput(
-            f"usage key {keys[row]!r} has two rows for hour {hours.iloc[row]}", row=row
+            f"usage key {key_names[codes[row]]!r} has two rows for hour {hours.iloc[row]}",
+            row=row,
         )
-    wide = frame.pivot(index="hour", columns="usage_key", values="units")
-    full = pd.date_range(wide.index.min(), wide.index.max(), freq="h", tz="UTC")
-    wide = wide.reindex(full).sort_index(axis=1)
-    holes = wide.isna().to_numpy()
+    matrix = np.full(n_hours * n_keys, np.nan)
+    matrix[cell] = units
+    matrix = matrix.reshape(n_hours, n_keys)
+    full = pd.date_range(pd.Timestamp(first, tz="UTC"), periods=n_hours, freq="h")
+    holes = counts.reshape(n_hours, n_keys) == 0
     if holes.any():
         n_missing = int(holes.sum())
         first_hour, first_key = np.argwhere(holes)[0]
         raise InvalidInput(
             f"the history is not dense: {n_missing} (hour, usage_key) row(s) are missing "
             f"between {full[0]} and {full[-1]}, the first for key "
-            f"{wide.columns[first_key]!r} at {full[first_hour]}; a missing hour is an error, "
+            f"{key_names[first_key]!r} at {full[first_hour]}; a missing hour is an error, "
             "not zero (fill it at ingestion if the usage really was zero)"
         )
+    wide = pd.DataFrame(matrix, index=full, columns=pd.Index(list(key_names)))
     wide.index.name = "hour"
     wide.columns.name = "usage_key"
-    return wide.astype(float)
+    return wide
 
 
 def history_frame(units: np.ndarray, usage_keys: Sequence[str],
@@ -161,6 +169,36 @@ def forecast_hours(last_hour: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:
     return pd.date_range(last_hour + HOUR, periods=horizon, freq="h")
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A validated history ready to fit on: raw and spike-clipped usage, and what all models share.
+
+    ``starts[k]`` is key ``k``'s first non-zero hour (leading zeros are not
+    history); ``decommissioned[k]`` says it has been switched off.
+    """
+
+    usage_keys: tuple[str, ...]
+    hours: pd.DatetimeIndex
+    raw: np.ndarray
+    clean: np.ndarray
+    starts: np.ndarray
+    decommissioned: np.ndarray
+
+
+def prepare(wide: pd.DataFrame) -> Prepared:
+    """Prepare a validated wide history (``to_wide``): starts, decommissioned keys, clipped spikes."""
+    raw = wide.to_numpy(dtype=float)
+    starts = robust.first_nonzero(raw)
+    return Prepared(
+        usage_keys=tuple(str(k) for k in wide.columns),
+        hours=pd.DatetimeIndex(wide.index),
+        raw=raw,
+        clean=robust.clip_spikes(raw, starts),
+        starts=starts,
+        decommissioned=robust.decommissioned(raw, starts, DECOMMISSION_HOURS),
+    )
+
+
 class Forecaster(BaseEstimator, ABC):
     """Probabilistic hourly forecasts of usage per key (see the module docstring).
 
@@ -171,21 +209,21 @@ class Forecaster(BaseEstimator, ABC):
 
     def fit(self, history: pd.DataFrame) -> Self:
         """Learn from a long ``hour, usage_key, units`` history; return ``self``."""
-        self._fit_wide(to_wide(history))
-        return self
+        return self.fit_prepared(prepare(to_wide(history)))
 
-    def _fit_wide(self, wide: pd.DataFrame) -> None:
-        """Fit on an already validated wide history (hours × keys)."""
-        raw = wide.to_numpy(dtype=float)
-        self.usage_keys_: tuple[str, ...] = tuple(str(k) for k in wide.columns)
-        self.hours_: pd.DatetimeIndex = pd.DatetimeIndex(wide.index)
-        self.last_hour_: pd.Timestamp = self.hours_[-1]
-        self.starts_: np.ndarray = robust.first_nonzero(raw)
-        self.decommissioned_: np.ndarray = robust.decommissioned(raw, self.starts_,
-                                                                 DECOMMISSION_HOURS)
-        clean = robust.clip_spikes(raw, self.starts_)
-        self.shocks_: np.ndarray = scenarios.normal_scores(clean, self.starts_)
-        self._fit(raw, clean)
+    def fit_prepared(self, prepared: Prepared) -> Self:
+        """Learn from a history already validated and prepared (``prepare``); return ``self``.
+
+        For callers that fit several forecasters on one history (evaluation, choosers).
+        """
+        self.usage_keys_: tuple[str, ...] = prepared.usage_keys
+        self.hours_: pd.DatetimeIndex = prepared.hours
+        self.last_hour_: pd.Timestamp = prepared.hours[-1]
+        self.starts_: np.ndarray = prepared.starts
+        self.decommissioned_: np.ndarray = prepared.decommissioned
+        self.clean_: np.ndarray = prepared.clean
+        self._fit(prepared.raw, prepared.clean)
+        return self
 
     @abstractmethod
     def _fit(self, raw: np.ndarray, clean: np.ndarray) -> None:
@@ -248,9 +286,13 @@ class Forecaster(BaseEstimator, ABC):
         if n < 1:
             raise InvalidInput(f"the number of scenarios must be at least 1, got {n}")
         grid = self.quantile_array(horizon, SCENARIO_LEVELS)
+        shocks = scenarios.normal_scores(self.clean_, self.starts_)
         rng = np.random.default_rng(seed)
-        scores = scenarios.block_bootstrap(self.shocks_, self.hours_, horizon, n, rng)
-        return scenarios.paths_from_scores(grid, SCENARIO_LEVELS, scores)
+        paths = np.empty((n, horizon, len(self.usage_keys_)))
+        for i in range(n):  # one path at a time keeps the temporaries to one path's size
+            scores = scenarios.block_bootstrap(shocks, self.hours_, horizon, 1, rng)
+            paths[i] = scenarios.paths_from_scores(grid, SCENARIO_LEVELS, scores)[0]
+        return paths
 
     def forecast_hours(self, horizon: int) -> pd.DatetimeIndex:
         """The hours a forecast of ``horizon`` hours covers."""
@@ -260,7 +302,7 @@ class Forecaster(BaseEstimator, ABC):
     def _fit_child(self, child: Forecaster, raw: np.ndarray, clean: np.ndarray) -> Forecaster:
         """Fit another forecaster on the same prepared history (for fallbacks and choosers)."""
         for name in ("usage_keys_", "hours_", "last_hour_", "starts_", "decommissioned_",
-                     "shocks_"):
+                     "clean_"):
             setattr(child, name, getattr(self, name))
         child._fit(raw, clean)
         return child

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 from forecasting.base import Forecaster
 from forecasting.calibration import LeadErrors
 from forecasting.profile import SeasonalProfile, _masked
-from forecasting.robust import quiet
+from forecasting.robust import nanmedian, quiet
 
 DAY = 24
 WEEK = 168
@@ -60,7 +60,7 @@ def origin_features(history: np.ndarray, hours: pd.DatetimeIndex, leads: np.ndar
         first_day = np.nanmean(week[:DAY], axis=0)
         days = np.full((7 * DAY, history.shape[1]), np.nan)
         days[-min(n_hours, 7 * DAY):] = history[-7 * DAY:]
-        profile = np.nanmedian(days.reshape(7, DAY, -1), axis=0)  # by position from origin
+        profile = nanmedian(days.reshape(7, DAY, -1))  # by position from origin
     scale = np.where(np.nan_to_num(scale) > 0, scale, 1.0)
     lead_index = n_hours - 1 + leads  # index of each target in the extended series
     day_lag = lead_index - DAY * (-(-leads // DAY))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecasting.robust import quiet
+from forecasting.robust import nanmedian, quiet
 
 BUCKET_HOURS = 24
 MIN_ORIGINS = 2
@@ -80,7 +80,7 @@ class LeadErrors:
                 if enough.any():
                     values = block[:, :, enough].reshape(-1, int(enough.sum()))
                     with quiet():
-                        centre = np.nanmedian(values, axis=0)
+                        centre = nanmedian(values)
                     q = column_quantiles(values, adjusted_levels(level_array, origins[enough]))
                     best[:, enough] = q - centre[None, :]
                     best_bucket[enough] = bucket

@@ -24,7 +24,14 @@ import pandas as pd
 from sklearn.base import clone
 
 from core.errors import InvalidInput
-from forecasting.base import QUANTILES, Forecaster, check_horizon, quantile_column, to_wide
+from forecasting.base import (
+    QUANTILES,
+    Forecaster,
+    check_horizon,
+    prepare,
+    quantile_column,
+    to_wide,
+)
 
 BASELINE = "seasonal-naive"
 MIN_HISTORY_HOURS = 72
@@ -59,23 +66,27 @@ def rolling_origins(n_hours: int, horizon: int, n_origins: int,
     return sorted(int(last - b) for b in back)
 
 
-def backtest(forecaster: Forecaster, wide: pd.DataFrame, horizon: int,
-             origins: list[int]) -> pd.DataFrame:
-    """Forecasts of a fresh copy of ``forecaster`` at each origin, joined with the actual usage.
+def backtest(forecasters: Mapping[str, Forecaster], wide: pd.DataFrame, horizon: int,
+             origins: list[int]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Forecasts of fresh copies of each forecaster at each origin, joined with the actual usage.
 
-    Returns a long frame ``origin, usage_key, hour, lead, actual, q0.1, q0.5, q0.9``.
+    Returns per forecaster a long frame ``origin, usage_key, hour, q0.1, q0.5,
+    q0.9, actual, lead``, and the seconds it spent fitting and predicting.
     """
-    frames = []
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in forecasters}
+    seconds = dict.fromkeys(forecasters, 0.0)
     for origin in origins:
-        model = clone(forecaster)
-        model._fit_wide(wide.iloc[:origin])
-        forecast = model.predict(horizon, QUANTILES)
-        actual = wide.iloc[origin: origin + horizon]
-        forecast["actual"] = actual.to_numpy().T.reshape(-1)
-        forecast["lead"] = np.tile(np.arange(1, horizon + 1), len(model.usage_keys_))
-        forecast.insert(0, "origin", wide.index[origin])
-        frames.append(forecast)
-    return pd.concat(frames, ignore_index=True)
+        prepared = prepare(wide.iloc[:origin])
+        actual = wide.iloc[origin: origin + horizon].to_numpy().T.reshape(-1)
+        for name, forecaster in forecasters.items():
+            started = time.perf_counter()
+            forecast = clone(forecaster).fit_prepared(prepared).predict(horizon, QUANTILES)
+            seconds[name] += time.perf_counter() - started
+            forecast["actual"] = actual
+            forecast["lead"] = np.tile(np.arange(1, horizon + 1), wide.shape[1])
+            forecast.insert(0, "origin", wide.index[origin])
+            frames[name].append(forecast)
+    return {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}, seconds
 
 
 def scaled(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -132,13 +143,9 @@ def evaluate(history: pd.DataFrame, models: Mapping[str, Forecaster], *, horizon
     candidates = dict(models)
     if baseline not in candidates:
         candidates[baseline] = SeasonalNaive()
-    forecasts: dict[str, pd.DataFrame] = {}
-    rows = []
-    for name, model in candidates.items():
-        started = time.perf_counter()
-        forecasts[name] = backtest(model, wide, horizon, origins)
-        rows.append({"model": name, **score(forecasts[name]),
-                     "seconds": time.perf_counter() - started})
+    forecasts, seconds = backtest(candidates, wide, horizon, origins)
+    rows = [{"model": name, **score(forecasts[name]), "seconds": seconds[name]}
+            for name in candidates]
     table = pd.DataFrame(rows).set_index("model")
     reference = float(table["scaled_pinball"].loc[baseline])
     table["skill"] = 1.0 - table["scaled_pinball"] / reference if reference > 0 else 0.0

@@ -26,7 +26,7 @@ import numpy as np
 
 from forecasting.base import Forecaster
 from forecasting.calibration import LeadErrors
-from forecasting.robust import quiet
+from forecasting.robust import nanmedian, quiet
 
 DAY = 24
 WEEK = 168
@@ -62,7 +62,7 @@ def _ratios(blocks: np.ndarray, axis: int) -> np.ndarray:
         complete = (~np.isnan(blocks)).all(axis=axis, keepdims=True)
         ratio = np.where(complete, ratio, np.nan)
         enough = (~np.isnan(ratio)).sum(axis=0) >= 2
-        shape = np.nanmedian(ratio, axis=0)
+        shape = nanmedian(ratio)
         shape = np.where(enough, shape, 1.0)
         norm = np.nanmean(shape, axis=0, keepdims=True)
         return np.asarray(np.where(norm > 0, shape / norm, 1.0))

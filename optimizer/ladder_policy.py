@@ -30,6 +30,7 @@ import pandas as pd
 from core.domain import HOUR, Catalog
 from optimizer.backtest.policies import UsageHistory
 from optimizer.backtest.purchases import Portfolio
+from optimizer.plan import round_down
 from optimizer.policy import PurchasePolicy
 from optimizer.risk import decline_rates
 from optimizer.stochastic import (
@@ -77,24 +78,27 @@ def forecaster_scenarios(factory: Callable[[], object]) -> ScenarioSource:
     return source
 
 
+REPLAY_HOURS = 168
+"""The replays draw on the last week of history (whole days only when shorter)."""
+
+
 def replay_scenarios(history: FloatArray, horizon: int, n: int) -> FloatArray:
-    """``(n, horizon, K)`` scenarios replaying the history: the hours after ``T`` taken to be
-    those after ``T - 24 j`` (``j = 1 … n``), so each keeps the hour of day; a window that
-    runs past the history wraps to its last day again.
+    """``(n, horizon, K)`` scenarios that replay the last week of history cyclically.
+
+    Scenario ``j`` starts ``j`` days into the last ``L`` hours of history (``L`` a
+    week, or the whole days available) and runs through them in a loop, so every
+    scenario holds the same hours in a different order of days: the distribution a
+    lookback recommender sees, with the hour of day kept.
     """
     history = np.asarray(history, dtype=np.float64)
     n_hours = history.shape[0]
-    day = min(24, n_hours)
+    length = min(REPLAY_HOURS, n_hours - n_hours % 24) if n_hours >= 24 else n_hours
+    recent = history[n_hours - length:]
+    days = max(length // 24, 1)
     paths = np.empty((n, horizon, history.shape[1]))
     for j in range(n):
-        back = min(day * (j + 1), n_hours - n_hours % day if n_hours >= day else n_hours)
-        start = n_hours - back
-        offsets = np.arange(horizon)
-        # Past the end of the history, repeat its last whole days (the daily rhythm holds).
-        index = start + offsets
-        over = index >= n_hours
-        index[over] = n_hours - day + (index[over] - n_hours) % day
-        paths[j] = history[index]
+        offset = (j % days) * 24 if length >= 24 else 0
+        paths[j] = recent[(offset + np.arange(horizon)) % length]
     return paths
 
 
@@ -155,22 +159,21 @@ class ForecastLadder:
     lp_seconds_: float = 0.0
     last_solution_: StochasticSolution | None = None
 
-    def decide(self, history: UsageHistory, owned: Portfolio, hour: int,
-               catalog: Catalog) -> list[tuple[str, float]]:
-        """The purchases at ``hour``: the tranche of the LP's optimal increment."""
-        started = time.perf_counter()
+    def problem_at(self, history: UsageHistory, owned: Portfolio, hour: int,
+                   catalog: Catalog) -> StochasticProblem | None:
+        """The stochastic problem the policy solves at ``hour`` (``None``: nothing to decide)."""
         if history.hours == 0 or not catalog.offerings:
-            return []
+            return None
         policy = replace(self.policy, exchanges=False, returns=False)
         candidates = policy.candidates(catalog.offerings)
         if not candidates:
-            return []
+            return None
         horizon = min(max(o.term_hours for o in candidates), self.max_horizon_hours)
         source = self.scenarios or default_scenarios()
         paths = source(np.asarray(history.units), history.key_ids, history.start, horizon,
                        self.n_scenarios, self.seed + hour)
         rates = catalog.on_demand_rates()
-        problem = StochasticProblem(
+        return StochasticProblem(
             scenarios=ScenarioSet(paths, history.key_ids),
             on_demand_rates=np.array([rates[k] for k in history.key_ids]),
             candidates=candidates,
@@ -179,17 +182,23 @@ class ForecastLadder:
             decline=decline_rates(np.asarray(history.units), days=DECLINE_DAYS),
             recent_usage=np.asarray(history.last(168)).mean(axis=0),
         )
+
+    def decide(self, history: UsageHistory, owned: Portfolio, hour: int,
+               catalog: Catalog) -> list[tuple[str, float]]:
+        """The purchases at ``hour``: the tranche of the LP's optimal increment."""
+        started = time.perf_counter()
+        problem = self.problem_at(history, owned, hour, catalog)
+        if problem is None:
+            return []
         solution = optimize(problem, time_limit_s=self.time_limit_s, backend="highs")
         self.last_solution_ = solution
         self.solves_ += 1
         self.lp_seconds_ += solution.build_seconds + solution.solve_seconds
-        position = {o.offering_id: o for o in candidates}
+        position = {o.offering_id: o for o in problem.candidates}
         bought = []
         for offering_id, quantity in sorted(solution.quantities.items()):
             amount = quantity * self.policy.tranche_fraction
             if self.round_quantities:
-                from optimizer.plan import round_down
-
                 amount = round_down(position[offering_id], amount)
             if amount > 0:
                 bought.append((offering_id, float(amount)))

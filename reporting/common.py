@@ -101,9 +101,12 @@ class Scope:
 
     @property
     def narrowed(self) -> bool:
-        """Whether the scope is narrower than whole providers (then unallocated costs are out)."""
+        """Whether the scope is narrower than whole providers (then unallocated costs are out).
+
+        ``tag_key`` alone only names the tag to split or group by: it narrows nothing.
+        """
         return any(v is not None for v in (self.account, self.service, self.usage_key,
-                                           self.tag_key))
+                                           self.tag_value))
 
     def to_dict(self) -> dict[str, str | None]:
         """The scope's fields, for a response."""

@@ -94,7 +94,7 @@ def cents_of(values: pd.Series | Sequence[float]) -> npt.NDArray[np.int64]:
 
 def to_decimal(value: float) -> Decimal:
     """An amount rounded by ``round_frame`` as an exact ``Decimal`` with two places."""
-    return (Decimal(int(round(value * 100))) / 100).quantize(CENT)
+    return (Decimal(round(value * 100)) / 100).quantize(CENT)
 
 
 __all__ = ["CENT", "allocate_cents", "cents_of", "round_cents", "round_frame", "to_decimal"]

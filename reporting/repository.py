@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.db.models import DatasetRow, UsageKeyRow
+from core.db.models import CommitmentRow, DatasetRow, UsageKeyRow
 from core.db.reporting_models import (
     BudgetRow,
     FocusCostLineRow,
@@ -250,6 +250,14 @@ def dataset_for(session: Session, provider: str, dataset_id: int | None) -> Data
     return dataset
 
 
+def commitment_providers(session: Session, provider: str | None = None) -> list[str]:
+    """Providers with stored commitments (or just ``provider``)."""
+    if provider is not None:
+        return [provider]
+    stmt = select(CommitmentRow.provider).distinct().order_by(CommitmentRow.provider)
+    return list(session.scalars(stmt))
+
+
 # --- budgets ----------------------------------------------------------------------------
 
 
@@ -281,6 +289,7 @@ __all__ = [
     "budget_by_name",
     "budget_rows",
     "bulk_insert",
+    "commitment_providers",
     "count_budget_rows",
     "dataset_for",
     "delete_snapshots",

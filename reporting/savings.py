@@ -24,10 +24,11 @@ from reporting.common import Dimension, Granularity, Report, ReportQuery, period
 from reporting.definitions import UNTAGGED, UNUSED_RULE
 from reporting.selection import (
     ALL,
-    in_window,
-    scope_mask,
+    concat,
     finish,
+    in_window,
     key_rows,
+    scope_mask,
     summed,
     unallocated_rows,
     window,
@@ -65,8 +66,8 @@ def savings_frame(data: ReportData, session: Session, query: ReportQuery) -> pd.
         rows = key_rows(data, session, query, figures)
         rows["commitment_cost"] = rows["commitment_used_cost"] + rows["commitment_unused_cost"]
         extra = unallocated_rows(data, query, column="commitment_cost")
-        both = pd.concat([rows.drop(columns=["commitment_used_cost", "commitment_unused_cost"]),
-                          extra], ignore_index=True).fillna(0.0)
+        both = concat([rows.drop(columns=["commitment_used_cost", "commitment_unused_cost"]),
+                       extra]).fillna(0.0)
         billing = summed(both, ["on_demand_equivalent", "on_demand_cost", "commitment_cost"])
     billing["amortized_cost"] = billing["on_demand_cost"] + billing["commitment_cost"]
     billing["realised_savings"] = billing["on_demand_equivalent"] - billing["amortized_cost"]
@@ -96,8 +97,7 @@ def _by_commitment(data: ReportData, session: Session, query: ReportQuery) -> pd
     rows["commitment_cost"] = rows["used_cost"] + rows["unused_cost"]
     rows["on_demand_cost"] = 0.0
     extra = unallocated_rows(data, query, column="commitment_cost")
-    both = pd.concat([rows.drop(columns=["used_cost", "unused_cost"]), extra],
-                     ignore_index=True).fillna(0.0)
+    both = concat([rows.drop(columns=["used_cost", "unused_cost"]), extra]).fillna(0.0)
     return summed(both, ["on_demand_equivalent", "on_demand_cost", "commitment_cost"])
 
 

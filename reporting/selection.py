@@ -40,7 +40,7 @@ def window(data: ReportData, query: ReportQuery) -> tuple[date, date]:
 
 def in_window(days: np.ndarray, bounds: tuple[date, date]) -> np.ndarray:
     lo, hi = (np.datetime64(bounds[0], "D"), np.datetime64(bounds[1], "D"))
-    return (days >= lo) & (days < hi)  # type: ignore[no-any-return]
+    return (days >= lo) & (days < hi)
 
 
 def scope_mask(frame: pd.DataFrame, scope: Scope) -> np.ndarray:
@@ -136,6 +136,14 @@ def hours_per_period(data: ReportData, query: ReportQuery) -> pd.Series:
     return pd.Series(keys).value_counts()
 
 
+def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Frames stacked, empty ones left out (their dtypes would muddle the result's)."""
+    kept = [frame for frame in frames if len(frame)]
+    if not kept:
+        return frames[0].iloc[0:0] if frames else pd.DataFrame()
+    return pd.concat(kept, ignore_index=True)
+
+
 def summed(frame: pd.DataFrame, figures: Sequence[str]) -> pd.DataFrame:
     """Σ figures per (period_key, group), sorted by period then group."""
     if frame.empty:
@@ -144,25 +152,37 @@ def summed(frame: pd.DataFrame, figures: Sequence[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-__all__ = ["ALL", "data_days", "finish", "hours_per_period", "in_window", "key_rows", "scope_mask", "summed", "unallocated_rows",
-           "window"]
+__all__ = [
+    "ALL",
+    "concat",
+    "data_days",
+    "finish",
+    "hours_per_period",
+    "in_window",
+    "key_rows",
+    "scope_mask",
+    "summed",
+    "unallocated_rows",
+    "window",
+]
 
 
 def finish(name: str, frame: pd.DataFrame, columns: Sequence[str], *, money: Sequence[str],
-           data: ReportData, query: ReportQuery, notes: Sequence[str] = ()) -> Report:
-    """Periods labelled, money rounded (rows of a period add up), columns fixed: a Report."""
+           data: ReportData, query: ReportQuery, notes: Sequence[str] = (),
+           round_by: Sequence[str] = ("period_key",)) -> Report:
+    """Periods labelled, money rounded (rows of each ``round_by`` group add up): a Report."""
     bounds = window(data, query)
     frame = add_period_columns(frame, query.granularity, window=bounds)
     if "hours" in columns:
         hours = hours_per_period(data, query)
         frame["hours"] = frame["period_key"].map(hours).fillna(0).astype(np.int64) \
             if len(frame) else pd.Series(dtype=np.int64)
-    frame = round_frame(frame, list(money), groups=["period_key"] if len(frame) else [])
+    frame = round_frame(frame, list(money), groups=list(round_by) if len(frame) else [])
     for column in columns:
         if column not in frame.columns:
             frame[column] = pd.Series(dtype=object)
-    frame = frame.sort_values(["period_key", "group"] if "group" in frame.columns
-                              else ["period_key"], kind="stable") if len(frame) else frame
+    order = ["period_key", *(c for c in ("commitment", "group") if c in frame.columns)]
+    frame = frame.sort_values(order, kind="stable") if len(frame) else frame
     return Report(
         name=name, columns=tuple(columns), frame=frame[list(columns)].reset_index(drop=True),
         parameters=frozen(query.to_dict()), currency=data.currency, sources=data.sources,

@@ -19,7 +19,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ def _info(row: ReportSnapshotRow) -> SnapshotInfo:
 
 
 def _table(model: type[object]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def refresh_facts(
@@ -184,7 +185,9 @@ class ReportData:
     commitments: pd.DataFrame
     commitment_days: pd.DataFrame
     _lazy: dict[str, pd.DataFrame] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _cube: KeyCube | None = None
+    _tag_cubes: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def currency(self) -> str:
@@ -272,6 +275,20 @@ class ReportData:
                              ignore_index=True)
         return self._once(f"tag:{tag_key}", build)
 
+    def cube(self) -> KeyCube:
+        """The key-days as dense (day × key) arrays, built once: what fast reports sum."""
+        with self._lock:
+            if self._cube is None:
+                self._cube = _build_cube(self)
+            return self._cube
+
+    def tag_cube(self, session: Session, tag_key: str) -> tuple[tuple[str, ...], np.ndarray]:
+        """Tag values of ``tag_key`` and their (day × key × value) shares (``TAG_RULE``)."""
+        with self._lock:
+            if tag_key not in self._tag_cubes:
+                self._tag_cubes[tag_key] = _build_tag_cube(self, session, tag_key)
+            return self._tag_cubes[tag_key]
+
     def _with_key_attributes(self, frame: pd.DataFrame) -> pd.DataFrame:
         if "usage_key_id" not in frame.columns:
             return frame
@@ -279,6 +296,68 @@ class ReportData:
         for column in ("usage_key", "provider", "account", "service", "region"):
             frame[column] = frame["usage_key_id"].map(attributes[column]).astype("category")
         return frame
+
+
+KEY_FIGURES = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost",
+               "commitment_used_cost", "commitment_unused_cost")
+"""The figures of a key-day, as stored in ``report_key_days``."""
+
+
+@dataclass(frozen=True, eq=False)
+class KeyCube:
+    """Key-day figures as dense arrays: ``values[figure][d, k]`` for ``days[d]``, key ``k``.
+
+    ``keys`` holds the key attributes in column order (``usage_key_id``,
+    ``usage_key``, provider, account, service, region).
+    """
+
+    days: np.ndarray
+    keys: pd.DataFrame
+    values: Mapping[str, np.ndarray]
+
+    def day_index(self, day: np.datetime64) -> int:
+        """Position of ``day`` in ``days`` (clipped to the cube's range)."""
+        return int(np.clip(np.searchsorted(self.days, day), 0, len(self.days)))
+
+
+def _build_cube(data: ReportData) -> KeyCube:
+    start, end = data.window
+    first = np.datetime64(start.date(), "D")
+    last = np.datetime64((end - timedelta(microseconds=1)).date(), "D")
+    days = np.arange(first, last + np.timedelta64(1, "D"))
+    keys = data.keys.sort_values("usage_key_id", kind="stable").reset_index(drop=True)
+    position = pd.Series(np.arange(len(keys)), index=keys["usage_key_id"].to_numpy())
+    rows = data.key_days
+    d = ((rows["day"].to_numpy().astype("datetime64[D]") - first).astype(np.int64))
+    k = position.reindex(rows["usage_key_id"].to_numpy()).to_numpy()
+    values = {}
+    for figure in KEY_FIGURES:
+        dense = np.zeros((len(days), len(keys)))
+        np.add.at(dense, (d, k), rows[figure].to_numpy(dtype=np.float64))
+        values[figure] = dense
+    return KeyCube(days=days, keys=keys, values=MappingProxyType(values))
+
+
+def _build_tag_cube(data: ReportData, session: Session,
+                    tag_key: str) -> tuple[tuple[str, ...], np.ndarray]:
+    cube = data.cube()
+    shares = data.tag_shares(session, tag_key)
+    tags = tuple(sorted(shares["tag"].unique()))
+    position = pd.Series(np.arange(len(cube.keys)), index=cube.keys["usage_key_id"].to_numpy())
+    d = (shares["day"].to_numpy().astype("datetime64[D]") - cube.days[0]).astype(np.int64)
+    k = position.reindex(shares["usage_key_id"].to_numpy()).to_numpy()
+    t = pd.Index(tags).get_indexer(shares["tag"])
+    kept = (d >= 0) & (d < len(cube.days)) & ~np.isnan(k)
+    dense = np.zeros((len(cube.days), len(cube.keys), len(tags)))
+    np.add.at(dense, (d[kept], k[kept].astype(np.int64), t[kept]),
+              shares["share"].to_numpy(dtype=np.float64)[kept])
+    if UNTAGGED not in tags:
+        tags = (*tags, UNTAGGED)
+        dense = np.concatenate([dense, np.zeros(dense.shape[:2] + (1,))], axis=2)
+    # Key-days the shares do not cover are untagged as a whole.
+    missing = dense.sum(axis=2) == 0
+    dense[missing, tags.index(UNTAGGED)] = 1.0
+    return tags, dense
 
 
 def _load(session: Session, rows: Sequence[ReportSnapshotRow]) -> ReportData:
@@ -293,13 +372,17 @@ def _load(session: Session, rows: Sequence[ReportSnapshotRow]) -> ReportData:
         ref += len(refs)
         by_position = dict(zip(refs["position"], refs["ref"], strict=True))
         commitments.append(refs)
-        key_days.append(frames["key_days"])
+        key_days.append(frames["key_days"].assign(source=source.provider))
         commitment_days.append(frames["commitment_days"].assign(
             ref=frames["commitment_days"]["position"].map(by_position),
             provider=source.provider))
     key_frame = pd.concat(key_days, ignore_index=True)
     key_frame["day"] = _days(key_frame["day"])
     keys = repository.load_keys(session, key_frame["usage_key_id"].unique().tolist())
+    # "provider" is Ladder's provider (sample, aws, …) whose data it is, not the key's prefix.
+    owner = key_frame.drop_duplicates("usage_key_id").set_index("usage_key_id")["source"]
+    keys["provider"] = keys["usage_key_id"].map(owner)
+    key_frame = key_frame.drop(columns="source")
     commitment_frame = pd.concat(commitments, ignore_index=True)
     commitment_frame["label"] = [
         cid if cid else f"{offering}@{start:%Y-%m-%dT%H}"

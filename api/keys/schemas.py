@@ -6,16 +6,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.params import Label
+from api.keys.service import RESERVED_NAMES
+from api.params import JsonBody, Label
 from api.roles import Role
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(JsonBody):
     """A key to create: who holds it and its role."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: Label = Field(description="Who holds the key; the actor the audit log records.")
+    name: Label = Field(
+        description="Who holds the key; the actor the audit log records. Names Ladder "
+        "itself writes there are refused.",
+        json_schema_extra={"not": {"enum": sorted(RESERVED_NAMES)}},
+    )
     role: Role
 
 

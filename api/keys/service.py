@@ -74,10 +74,9 @@ def create_key(
     session: Session, *, name: str, role: Role, pepper: str, actor: str
 ) -> NewKey:
     """Create a key for ``name`` with ``role`` and audit it; the returned key is never stored."""
-    name = name.strip()
-    if not name:
+    if not name.strip():
         raise InvalidInput("a key needs the name of who holds it", column="name")
-    if name.lower() in RESERVED_NAMES:
+    if name in RESERVED_NAMES:
         raise InvalidInput(f"{name!r} is an actor Ladder itself uses; choose another name",
                            column="name")
     audit.lock_chain(session)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.params import Text
+from api.params import JsonBody, Text
 from executor.guardrails import Severity
 from executor.lifecycle import PlanStatus
 
@@ -83,18 +83,14 @@ class PlanRead(PlanSummary):
     details: dict[str, Any] = Field(description="What the planner recorded about its inputs.")
 
 
-class PlanApprove(BaseModel):
+class PlanApprove(JsonBody):
     """An approval: an optional note recorded in the audit log."""
-
-    model_config = ConfigDict(extra="forbid")
 
     note: Text = ""
 
 
-class PlanReject(BaseModel):
+class PlanReject(JsonBody):
     """A rejection: why, recorded on the plan and in the audit log."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: Text = Field(min_length=1)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.params import Text
+from api.params import JsonBody, Text
 from executor.policy import Policy
 
 
@@ -28,10 +28,8 @@ class PolicyRead(BaseModel):
     reason: str
 
 
-class PolicyUpdate(BaseModel):
+class PolicyUpdate(JsonBody):
     """A new version of a scope's policy, and why it changes."""
-
-    model_config = ConfigDict(extra="forbid")
 
     policy: Policy
     reason: Text = Field(min_length=1, description="Why the policy changes (audited).")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.params import Name
+from api.params import JsonBody, Name
 from core.db.models import DEFAULT_SCOPE
+from providers.base import provider_names
 
 
 class RunStatus(StrEnum):
@@ -52,12 +53,17 @@ class RunRead(BaseModel):
     error: str | None
 
 
-class RunCreate(BaseModel):
+def _registered(provider: str) -> str:
+    if provider not in provider_names():
+        raise ValueError(f"unknown provider; known: {', '.join(provider_names())}")
+    return provider
+
+
+class RunCreate(JsonBody):
     """A run to start: which provider and scope."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    provider: Name
+    provider: Annotated[Name, AfterValidator(_registered)] = Field(
+        json_schema_extra={"enum": provider_names()})
     scope: Name = DEFAULT_SCOPE
 
 

@@ -108,11 +108,12 @@ def _runs_table(runs: list[RunRow]) -> Table:
     table = Table(title="Runs", title_justify="left", box=box.SIMPLE_HEAD)
     # Trigger, mode and actor are in `ladder runs show`: the list must fit 80 columns.
     for column in ("id", "started UTC", "scope", "status", "outcome", "plan", "s"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("status", "outcome"),
+                         min_width=17 if column == "outcome" else None)
     for run_row in runs:
         seconds = ((run_row.finished_at - run_row.started_at).total_seconds()
                    if run_row.finished_at else None)
-        table.add_row(str(run_row.id), f"{run_row.started_at:%m-%d %H:%M:%S}",
+        table.add_row(str(run_row.id), f"{run_row.started_at:%m-%d %H:%M}",
                       f"{run_row.provider}/{run_row.scope}", run_row.status,
                       run_row.outcome or "", str(run_row.plan_id or ""),
                       f"{seconds:.1f}" if seconds is not None else "")

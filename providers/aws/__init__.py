@@ -68,6 +68,7 @@ class AwsProvider:
         self._usage_path: Path | None = None
         self._built: AwsCatalog | None = None
         self._account: str | None = None
+        self._market: AwsMarket | None = None
 
     # -- usage -----------------------------------------------------------------------
 
@@ -148,9 +149,16 @@ class AwsProvider:
     # -- market and check ----------------------------------------------------------
 
     def market(self) -> AwsMarket:
-        """The market, knowing the AWS offering behind each catalog offering built so far."""
-        refs = self._built.refs if self._built is not None else {}
-        return AwsMarket(self.clients, refs, regions=self.settings.regions)
+        """The provider's one market, knowing the AWS offering behind each catalog offering.
+
+        One instance per provider, so that what it remembers of the RI purchases it
+        sent (see ``AwsMarket.find_order``) serves every later look-up of this process.
+        """
+        if self._market is None:
+            self._market = AwsMarket(self.clients, regions=self.settings.regions)
+        if self._built is not None:
+            self._market.know(self._built.refs)
+        return self._market
 
     def check(self) -> Sequence[CheckResult]:
         """Credentials and permission probes; never raises for a failed probe."""

@@ -205,9 +205,21 @@ class AwsMarket:
         self.clients = clients
         self._refs: dict[str, OfferingRef] = dict(refs or {})
         self._clock = clock
-        ref_regions = {r.offering.region for r in self._refs.values() if isinstance(r, RiRef)}
-        self.regions = tuple(regions) or tuple(sorted(ref_regions)) or (
-            clients.settings.regions or (clients.settings.home_region,))
+        # RI purchases sent by this market: find_order(key) alone can then apply the
+        # matching rule too (a process restart forgets them; purchase(request) never does).
+        self._sent: dict[str, tuple[PurchaseRequest, datetime]] = {}
+        self._regions = tuple(regions)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Regions searched for tagged RIs: given, else the known RIs', settings', home."""
+        known = sorted({r.offering.region for r in self._refs.values() if isinstance(r, RiRef)})
+        settings = self.clients.settings
+        return self._regions or tuple(known) or settings.regions or (settings.home_region,)
+
+    def know(self, refs: Mapping[str, OfferingRef]) -> None:
+        """Learn what AWS sells behind catalog offerings (from a catalog built later)."""
+        self._refs.update(refs)
 
     # -- offerings -------------------------------------------------------------------
 
@@ -393,6 +405,7 @@ class AwsMarket:
         if queued:
             params["PurchaseTime"] = queued
         sent_at = self._clock()
+        self._sent.setdefault(request.idempotency_key, (request, sent_at))
         log.info("aws purchase %s: %d × %s (%s), upfront $%.2f", request.idempotency_key,
                  count, offering.instance_type, offering.offering_id, upfront)
         try:
@@ -545,10 +558,14 @@ class AwsMarket:
         """Whether an order with this key reached AWS, and its outcome.
 
         With the key alone, RIs (in ``regions``) and Savings Plans tagged with it are
-        searched. With the ``request``, the search is narrowed to its kind and an RI
-        purchase also applies the matching rule to untagged RIs (see the module doc).
+        searched. With the ``request`` (or for an RI purchase this market sent), the
+        search is narrowed to its kind and an RI purchase also applies the matching
+        rule to untagged RIs (see the module doc).
         """
         value = tag_value(idempotency_key)
+        if request is None and idempotency_key in self._sent:
+            request, sent_at = self._sent[idempotency_key]
+            since = since or sent_at
         if isinstance(request, ReturnRequest):
             plans = fetch_savings_plans(self.clients, None,
                                         savingsPlanIds=[request.commitment_id])
@@ -563,10 +580,14 @@ class AwsMarket:
             ref = self._exchange_target(request)[0]
         if request is None or isinstance(ref, RiRef):
             regions = (ref.offering.region,) if isinstance(ref, RiRef) else self.regions
+            tags = ((TAG_EXCHANGE,) if isinstance(request, ExchangeRequest) else
+                    (TAG_PURCHASE,) if isinstance(request, PurchaseRequest) else
+                    (TAG_PURCHASE, TAG_EXCHANGE))
             for region in regions:
-                found = self._find_tagged_ris(idempotency_key, value, region)
-                if found is not None:
-                    return found
+                for tag in tags:
+                    found = self._find_tagged_ris(idempotency_key, value, region, tag)
+                    if found is not None:
+                        return found
         if request is None or isinstance(ref, SpRef):
             plans = fetch_savings_plans(self.clients, None)
             mine = [p for p in plans if (p.get("tags") or {}).get(TAG_PURCHASE) == value]
@@ -581,11 +602,13 @@ class AwsMarket:
             return self._claim_untagged(request, ref, since)
         return OrderResult(idempotency_key, OrderStatus.NOT_FOUND)
 
-    def _find_tagged_ris(self, key: str, value: str, region: str) -> OrderResult | None:
+    def _find_tagged_ris(self, key: str, value: str, region: str,
+                         tag: str) -> OrderResult | None:
+        """The order of RIs tagged ``tag=value``: bought (purchase tag), or exchanged."""
         response = self.clients.call("ec2", "describe_reserved_instances", region=region,
-                                     Filters=[{"Name": "tag-value", "Values": [value]}])
+                                     Filters=[{"Name": f"tag:{tag}", "Values": [value]}])
         ris = response.get("ReservedInstances", [])
-        bought = [ri for ri in ris if _tags(ri).get(TAG_PURCHASE) == value]
+        bought = [ri for ri in ris if tag == TAG_PURCHASE and _tags(ri).get(tag) == value]
         if bought:
             return OrderResult(key, _combined(_RI_STATUS.get(ri.get("State", ""),
                                                              OrderStatus.PENDING)
@@ -593,7 +616,7 @@ class AwsMarket:
                                tuple(str(ri["ReservedInstancesId"]) for ri in bought),
                                detail=f"RI in {region}: " + ", ".join(
                                    str(ri.get("State")) for ri in bought))
-        given = [ri for ri in ris if _tags(ri).get(TAG_EXCHANGE) == value]
+        given = [ri for ri in ris if tag == TAG_EXCHANGE and _tags(ri).get(tag) == value]
         if given and all(ri.get("State") == "retired" for ri in given):
             return OrderResult(key, OrderStatus.ACTIVE, (),
                                detail=f"exchanged: {len(given)} RIs retired in {region}")

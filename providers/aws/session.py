@@ -2,8 +2,9 @@
 
 Every AWS call of the provider goes through :meth:`AwsClients.call`, which
 
-* logs the call (service, operation, region, parameters with anything secret-looking
-  masked) and its outcome (request id, botocore's retry count, duration);
+* logs each call once it ends, on ``ladder.providers.aws``: INFO ``aws ok`` or WARNING
+  ``aws failed``, with the operation, region, parameters (anything secret-looking
+  masked), and the request id and botocore's retry count, or the error code;
 * retries **throttling** with exponential backoff and full jitter, at most
   ``throttle_attempts`` times: a throttled request was refused before AWS acted on
   it, so sending it again can never do anything twice;
@@ -70,6 +71,8 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list | tuple):
         shown = [_masked(item) for item in value[:10]]
         return [*shown, f"... {len(value) - 10} more"] if len(value) > 10 else shown
+    if value is None or isinstance(value, bool | int | float):
+        return value
     text = str(value)
     return text if len(text) <= _MAX_LOGGED_CHARS else text[:_MAX_LOGGED_CHARS] + "..."
 
@@ -150,8 +153,9 @@ class AwsClients:
         name = f"{service}.{client.meta.method_to_api_mapping.get(operation, operation)}"
         where = client.meta.region_name
         attempts = self.settings.throttle_attempts
+        shown = _masked(params)
         for attempt in range(1, attempts + 1):
-            log.info("aws call %s region=%s params=%s", name, where, _masked(params))
+            log.debug("aws call %s region=%s params=%s", name, where, shown)
             started = time.monotonic()
             try:
                 response: dict[str, Any] = getattr(client, operation)(**params)
@@ -166,12 +170,13 @@ class AwsClients:
                     self._sleep(delay)
                     continue
                 error = to_provider_error(exc, name)
-                log.warning("aws failed %s region=%s code=%s retryable=%s after %.2f s",
-                            name, where, error.code, error.retryable, elapsed)
+                log.warning("aws failed %s region=%s params=%s code=%s retryable=%s "
+                            "after %.2f s", name, where, shown, error.code, error.retryable,
+                            elapsed)
                 raise error from exc
             meta = response.get("ResponseMetadata", {})
-            log.info("aws done %s region=%s request_id=%s retries=%s in %.2f s", name, where,
-                     meta.get("RequestId", "-"), meta.get("RetryAttempts", 0),
+            log.info("aws ok %s region=%s params=%s request_id=%s retries=%s in %.2f s", name,
+                     where, shown, meta.get("RequestId", "-"), meta.get("RetryAttempts", 0),
                      time.monotonic() - started)
             return response
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

@@ -99,3 +99,15 @@ def test_commitments_without_a_catalog_still_cover_their_own_account() -> None:
     assert dict(owned.offering.covers) == {
         f"aws/{ACCOUNT}/ec2/eu-west-1/r5/linux/shared": 1.0}
     assert owned.quantity == 16.0
+
+
+def test_provider_inventory_reads_every_region_of_the_usage(aws_clients: ClientsFor) -> None:
+    """AwsProvider.inventory: catalog, RIs of the usage's regions, plans, the account id."""
+    provider = AwsProvider(clients=aws_clients(), usage_keys=USAGE_KEYS)
+    assert provider.regions() == ("us-east-1",)
+    owned = _by_id(list(provider.inventory(datetime(2024, 9, 2))))  # naive: read as UTC
+    assert set(owned) == {recorded_id("ri:a"), recorded_id("sp:compute")}
+    ri = owned[recorded_id("ri:a")]
+    assert dict(ri.offering.covers) == {M5_A: 1.0, M5_B: 1.0}
+    sp = owned[recorded_id("sp:compute")]
+    assert set(sp.offering.rates) == {C5_A, M5_A, M5_B, M5_WIN_B}

@@ -72,6 +72,26 @@ def test_ri_purchase_retry_after_unknown_outcome_does_not_buy_twice(
     assert found.status is OrderStatus.ACTIVE and found.commitment_ids == (NEW_RI,)
 
 
+def test_find_order_by_key_alone_sees_an_untagged_purchase_this_market_sent(
+    aws_clients: ClientsFor,
+) -> None:
+    """The executor's reconciliation asks with the key only: the market remembers the request."""
+    aws = market(aws_clients(), ri_ref(), clock=Clock())
+    with pytest.raises(AwsProviderError) as raised:
+        aws.purchase(REQUEST)
+    assert raised.value.outcome_unknown and raised.value.code == "ServiceUnavailable"
+    found = aws.find_order(KEY)
+    assert found.status is OrderStatus.PENDING and found.commitment_ids == (NEW_RI,)
+
+
+def test_two_untagged_matches_are_ambiguous(aws_clients: ClientsFor) -> None:
+    """Two untagged RIs fit the rule: nothing is bought or claimed, a person decides."""
+    with pytest.raises(AwsProviderError) as raised:
+        market(aws_clients(), ri_ref()).purchase(REQUEST)
+    assert raised.value.code == "AmbiguousOrder" and not raised.value.retryable
+    assert NEW_RI in str(raised.value)
+
+
 def test_ri_purchase_refuses_price_above_limit(aws_clients: ClientsFor) -> None:
     """The live price rose to $279 an instance: above the limit, nothing is bought."""
     with pytest.raises(AwsProviderError) as raised:

@@ -65,7 +65,7 @@ def test_usage_is_downloaded_from_s3_and_read_like_a_local_export(tmp_path: Path
     caplog.set_level(logging.INFO, logger="ladder.providers.aws")
     fresh = AwsProvider(clients=AwsClients(settings, session=replay_session()))
     assert fresh.usage_paths() == [folder]
-    calls = [r.getMessage() for r in caplog.records if r.getMessage().startswith("aws call")]
+    calls = [r.getMessage() for r in caplog.records if r.getMessage().startswith("aws ok")]
     assert any("s3.ListObjectsV2" in c for c in calls)
     assert not any("s3.GetObject" in c for c in calls)
 
@@ -110,3 +110,17 @@ def test_check_without_credentials_says_so_and_calls_nothing(
     (result,) = provider.check()
     assert result.name == "credentials" and not result.ok
     assert "standard chain" in result.detail
+
+
+def test_market_is_one_per_provider_and_learns_the_catalog() -> None:
+    """provider.market() is the same market each time; it learns refs and their regions."""
+    from aws_factories import ri_ref
+
+    provider = AwsProvider(AwsSettings(home_region="eu-west-1"))
+    market = provider.market()
+    assert provider.market() is market
+    assert market.regions == ("eu-west-1",)
+    ref = ri_ref()
+    market.know({ref.offering_id: ref})
+    assert market.resolve(ref.offering_id) is ref
+    assert market.regions == ("us-east-1",)

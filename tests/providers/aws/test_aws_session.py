@@ -106,8 +106,9 @@ def test_every_call_is_logged_without_secrets(
     with pytest.raises(AwsProviderError):
         clients.call("savingsplans", "describe_savings_plans", states=states)
     ours = [r.getMessage() for r in caplog.records if r.name == "ladder.providers.aws"]
-    assert any("aws call ec2.DescribeReservedInstances region=us-east-1" in m for m in ours)
-    assert any("aws done ec2.DescribeReservedInstances" in m for m in ours)
+    assert any(m.startswith("aws ok ec2.DescribeReservedInstances region=us-east-1 params=")
+               and "'Values': ['active', 'payment-pending', 'queued']" in m
+               and "request_id=" in m for m in ours)
     assert any("aws failed savingsplans.DescribeSavingsPlans" in m
                and "code=ValidationException" in m for m in ours)
     everything = caplog.text + "\n".join(ours)

@@ -1,0 +1,208 @@
+"""Amortised against cash basis, and the schedule of future commitment payments.
+
+* amortised basis: each commitment costs ``quantity × (upfront ÷ term hours +
+  hourly)`` in every active hour, plus the on-demand cost;
+* cash basis: the upfront fee when it is paid (the day the commitment starts),
+  recurring fees for the hours they are billed, plus the on-demand cost;
+* the schedule lists, month by month from ``as_of`` until every commitment has
+  ended, what each commitment will still cost in cash and amortised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from core.db import repository as core_repository
+from core.db.models import utc_now
+from core.domain import HOUR, Commitment
+from core.errors import InvalidInput
+from reporting import repository
+from reporting.common import (
+    Dimension,
+    Granularity,
+    Report,
+    ReportQuery,
+    frozen,
+    period_end,
+    period_label,
+    period_starts,
+)
+from reporting.money import round_frame
+from reporting.selection import ALL, concat, finish, in_window, key_rows, summed, window
+from reporting.snapshot import ReportData, load_report_data
+
+ON_DEMAND = "(on-demand)"
+"""The group of on-demand cost when amortisation is grouped by commitment."""
+
+AMORTISATION_COLUMNS = (
+    "period", "period_start", "period_end", "group", "hours", "on_demand_cost",
+    "commitment_amortized_cost", "amortized_cost", "upfront_paid", "recurring_paid",
+    "cash_cost", "cash_minus_amortized",
+)
+AMORTISATION_MONEY = AMORTISATION_COLUMNS[5:]
+
+SCHEDULE_COLUMNS = (
+    "period", "period_start", "period_end", "provider", "commitment_id", "offering_id",
+    "payment_option", "expires_at", "upfront_due", "recurring_due", "cash_due",
+    "amortized_due",
+)
+SCHEDULE_MONEY = ("upfront_due", "recurring_due", "cash_due", "amortized_due")
+
+
+def commitment_cash_days(data: ReportData, query: ReportQuery) -> pd.DataFrame:
+    """Per (day, commitment ``ref``) in the window: amortised, recurring and upfront dollars."""
+    bounds = window(data, query)
+    days = data.commitment_days
+    mask = in_window(days["day"].to_numpy(), bounds)
+    if query.scope.provider is not None:
+        mask &= (days["provider"] == query.scope.provider).to_numpy()
+    rows = days.loc[mask]
+    commitments = data.commitments.set_index("ref")
+    hourly = rows["ref"].map(commitments["hourly"]).to_numpy(dtype=np.float64)
+    recurring = pd.DataFrame({
+        "day": rows["day"].to_numpy(), "ref": rows["ref"].to_numpy(),
+        "provider": rows["provider"].astype(object).to_numpy(),
+        "label": rows["label"].astype(object).to_numpy(),
+        "commitment_amortized_cost": rows["commitment_cost"].to_numpy(dtype=np.float64),
+        "recurring_paid": rows["quantity_hours"].to_numpy(dtype=np.float64) * hourly,
+        "upfront_paid": 0.0,
+    })
+    starts = pd.to_datetime(data.commitments["start_at"], utc=True)
+    start_days = np.asarray(starts.dt.tz_localize(None).dt.floor("D").to_numpy(),
+                            dtype="datetime64[D]")
+    paid = in_window(start_days, bounds) & (data.commitments["upfront"].to_numpy() > 0)
+    if query.scope.provider is not None:
+        paid &= (data.commitments["provider"] == query.scope.provider).to_numpy()
+    upfront = data.commitments.loc[paid]
+    upfronts = pd.DataFrame({
+        "day": start_days[paid], "ref": upfront["ref"].to_numpy(),
+        "provider": upfront["provider"].to_numpy(dtype=object),
+        "label": upfront["label"].to_numpy(dtype=object),
+        "commitment_amortized_cost": 0.0, "recurring_paid": 0.0,
+        "upfront_paid": (upfront["quantity"] * upfront["upfront"]).to_numpy(dtype=np.float64),
+    })
+    return concat([recurring, upfronts])
+
+
+def amortisation(session: Session, query: ReportQuery | None = None) -> Report:
+    """Amortised against cash cost per period: overall, per provider or per commitment."""
+    query = query or ReportQuery()
+    if query.scope.narrowed or query.scope.tag_key is not None:
+        raise InvalidInput("amortisation is reported per provider: narrow it by provider only",
+                           column="scope")
+    if query.group_by not in (Dimension.NONE, Dimension.PROVIDER, Dimension.COMMITMENT):
+        raise InvalidInput("amortisation groups by none, provider or commitment",
+                           column="group_by")
+    data = load_report_data(session, query.scope.provider)
+    bounds = window(data, query)
+    cash = commitment_cash_days(data, query)
+    period = (np.full(len(cash), np.datetime64(bounds[0], "D"))
+              if query.granularity is Granularity.TOTAL
+              else period_starts(np.asarray(cash["day"].to_numpy(), dtype="datetime64[D]"),
+                                 query.granularity))
+    group = {Dimension.NONE: np.full(len(cash), ALL, dtype=object),
+             Dimension.PROVIDER: cash["provider"].to_numpy(dtype=object),
+             Dimension.COMMITMENT: cash["label"].to_numpy(dtype=object)}[query.group_by]
+    figures = ["commitment_amortized_cost", "recurring_paid", "upfront_paid"]
+    commitment_rows = pd.DataFrame({"period_key": period, "group": group})
+    for column in figures:
+        commitment_rows[column] = cash[column].to_numpy(dtype=np.float64)
+    if query.group_by is Dimension.COMMITMENT:
+        on_demand = key_rows(data, session, replace(query, group_by=Dimension.NONE),
+                             ("on_demand_cost",)).assign(group=ON_DEMAND)
+    else:
+        on_demand = key_rows(data, session, query, ("on_demand_cost",))
+    frame = summed(concat([commitment_rows, on_demand]).fillna(0.0),
+                   ["on_demand_cost", *figures])
+    frame["amortized_cost"] = frame["on_demand_cost"] + frame["commitment_amortized_cost"]
+    frame["cash_cost"] = frame["on_demand_cost"] + frame["upfront_paid"] \
+        + frame["recurring_paid"]
+    frame["cash_minus_amortized"] = frame["cash_cost"] - frame["amortized_cost"]
+    return finish("amortisation", frame, AMORTISATION_COLUMNS, money=AMORTISATION_MONEY,
+                  data=data, query=query)
+
+
+# --- the schedule of future payments ----------------------------------------------------
+
+
+def _month_start(moment: datetime) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def schedule_rows(commitments: Sequence[tuple[str, Commitment]], as_of: datetime
+                  ) -> pd.DataFrame:
+    """Per (month, commitment): cash and amortised cost still to come from ``as_of`` on."""
+    rows = []
+    for provider, commitment in commitments:
+        if commitment.end <= as_of:
+            continue
+        offering = commitment.offering
+        month = _month_start(max(commitment.start, as_of))
+        while datetime(month.year, month.month, 1, tzinfo=UTC) < commitment.end:
+            following = period_end(month, Granularity.MONTH)
+            lo = max(commitment.start, as_of, datetime(month.year, month.month, 1, tzinfo=UTC))
+            hi = min(commitment.end, datetime(following.year, following.month, 1, tzinfo=UTC))
+            hours = max((hi - lo) / HOUR, 0.0)
+            upfront = (commitment.quantity * offering.upfront
+                       if commitment.start >= as_of and _month_start(commitment.start) == month
+                       else 0.0)
+            recurring = commitment.quantity * offering.hourly * hours
+            rows.append({
+                "period_key": np.datetime64(month, "D"), "provider": provider,
+                "commitment_id": commitment.commitment_id,
+                "offering_id": offering.offering_id,
+                "payment_option": str(offering.payment_option),
+                "expires_at": commitment.end, "upfront_due": upfront,
+                "recurring_due": recurring, "cash_due": upfront + recurring,
+                "amortized_due": commitment.quantity * offering.amortized_hourly * hours,
+            })
+            month = following
+    columns = ["period_key", *SCHEDULE_COLUMNS[3:]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def payment_schedule(session: Session, *, provider: str | None = None,
+                     as_of: datetime | None = None) -> Report:
+    """Future commitment payments per month and commitment, until every commitment ends.
+
+    Reads the commitments stored now (inventory and bought by plans). ``as_of``
+    defaults to the end of the newest reporting data (else now); a commitment
+    starting after ``as_of`` brings its upfront fee in its first month.
+    """
+    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
+        raise InvalidInput("as_of must be timezone-aware", column="as_of")
+    snapshots = repository.latest_snapshots(session, provider)
+    if as_of is None:
+        as_of = max((s.end for s in snapshots), default=utc_now())
+    as_of = as_of.astimezone(UTC)
+    owned = [(name, c) for name in repository.commitment_providers(session, provider)
+             for c in core_repository.list_commitments(session, name)]
+    frame = schedule_rows(owned, as_of).sort_values(["period_key", "provider", "commitment_id"],
+                                                    kind="stable")
+    starts = {key: pd.Timestamp(key).date() for key in frame["period_key"].unique()}
+    frame["period"] = frame["period_key"].map(
+        {k: period_label(v, Granularity.MONTH) for k, v in starts.items()})
+    frame["period_start"] = frame["period_key"].map(starts)
+    frame["period_end"] = frame["period_key"].map(
+        {k: period_end(v, Granularity.MONTH) for k, v in starts.items()})
+    frame = round_frame(frame, list(SCHEDULE_MONEY), groups=["period_key"] if len(frame) else [])
+    currencies = {s.currency for s in snapshots}
+    return Report(
+        name="payment_schedule", columns=SCHEDULE_COLUMNS,
+        frame=frame[list(SCHEDULE_COLUMNS)].reset_index(drop=True),
+        parameters=frozen({"provider": provider, "as_of": as_of.isoformat()}),
+        currency=currencies.pop() if len(currencies) == 1 else "USD",
+        money=SCHEDULE_MONEY,
+        notes=("Commitments as stored now; the last month ends when the last commitment "
+               f"does (as of {as_of:%Y-%m-%d %H:%M} UTC).",),
+    )
+
+
+__all__ = ["AMORTISATION_COLUMNS", "ON_DEMAND", "SCHEDULE_COLUMNS", "amortisation",
+           "commitment_cash_days", "payment_schedule", "schedule_rows"]

@@ -1,0 +1,133 @@
+"""Coverage and utilisation over time, and unused commitment (waste) per commitment.
+
+* coverage = covered on-demand dollars ÷ on-demand equivalent, per period and key
+  dimension or tag (DESIGN.md, Money);
+* utilisation = used ÷ paid commitment dollars (amortised), per period, overall,
+  per provider or per commitment; waste = the unused dollars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from reporting.common import Dimension, Granularity, Report, ReportQuery, period_starts, ratio
+from reporting.selection import ALL, finish, in_window, key_rows, summed, window
+from reporting.snapshot import ReportData, load_report_data
+
+COVERAGE_COLUMNS = (
+    "period", "period_start", "period_end", "group", "hours", "units", "on_demand_equivalent",
+    "covered_on_demand", "on_demand_cost", "coverage",
+)
+COVERAGE_MONEY = ("on_demand_equivalent", "covered_on_demand", "on_demand_cost")
+
+UTILISATION_COLUMNS = (
+    "period", "period_start", "period_end", "group", "hours", "commitments", "quantity_hours",
+    "used_quantity_hours", "commitment_cost", "used_cost", "unused_cost", "unallocated_cost",
+    "utilisation",
+)
+UTILISATION_MONEY = ("commitment_cost", "used_cost", "unused_cost", "unallocated_cost")
+
+WASTE_COLUMNS = (
+    "period", "period_start", "period_end", "group", "provider", "commitment_id",
+    "offering_id", "shape", "quantity", "start_at", "expires_at", "hours", "quantity_hours",
+    "used_quantity_hours", "commitment_cost", "used_cost", "unused_cost", "unallocated_cost",
+    "utilisation",
+)
+
+
+def coverage(session: Session, query: ReportQuery | None = None) -> Report:
+    """Coverage per period and ``query.group_by`` (a key dimension, a tag, or none)."""
+    query = query or ReportQuery()
+    if query.group_by is Dimension.COMMITMENT:
+        raise InvalidInput("coverage is a property of usage: group it by provider, account, "
+                           "service, region, usage_key or tag", column="group_by")
+    data = load_report_data(session, query.scope.provider)
+    figures = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
+    frame = summed(key_rows(data, session, query, figures), figures)
+    frame["coverage"] = ratio(frame["covered_on_demand"], frame["on_demand_equivalent"])
+    return finish("coverage", frame, COVERAGE_COLUMNS, money=COVERAGE_MONEY, data=data,
+                  query=query)
+
+
+def _commitment_rows(data: ReportData, query: ReportQuery) -> pd.DataFrame:
+    scope = query.scope
+    if scope.narrowed or scope.tag_key is not None:
+        raise InvalidInput("utilisation is a property of commitments: narrow it by provider "
+                           "only", column="scope")
+    if query.group_by not in (Dimension.NONE, Dimension.PROVIDER, Dimension.COMMITMENT):
+        raise InvalidInput("utilisation groups by none, provider or commitment",
+                           column="group_by")
+    days = data.commitment_days
+    mask = in_window(days["day"].to_numpy(), window(data, query))
+    if scope.provider is not None:
+        mask &= (days["provider"] == scope.provider).to_numpy()
+    rows = days.loc[mask]
+    bounds = window(data, query)
+    period = (np.full(len(rows), np.datetime64(bounds[0], "D"))
+              if query.granularity is Granularity.TOTAL
+              else period_starts(rows["day"].to_numpy(), query.granularity))
+    if query.group_by is Dimension.NONE:
+        group = np.full(len(rows), ALL, dtype=object)
+    elif query.group_by is Dimension.PROVIDER:
+        group = rows["provider"].astype(object).to_numpy()
+    else:
+        group = rows["label"].astype(object).to_numpy()
+    figures = ["quantity_hours", "used_quantity_hours", "commitment_cost", "used_cost",
+               "unallocated_cost"]
+    frame = pd.DataFrame({"period_key": period, "group": group, "ref": rows["ref"].to_numpy()})
+    for column in figures:
+        frame[column] = rows[column].to_numpy(dtype=np.float64)
+    return frame
+
+
+def _utilisation_frame(data: ReportData, query: ReportQuery) -> pd.DataFrame:
+    rows = _commitment_rows(data, query)
+    figures = ["quantity_hours", "used_quantity_hours", "commitment_cost", "used_cost",
+               "unallocated_cost"]
+    frame = summed(rows, figures)
+    counts = (rows.groupby(["period_key", "group"])["ref"].nunique().rename("commitments")
+              .reset_index()) if len(rows) else pd.DataFrame(
+        columns=["period_key", "group", "commitments"])
+    frame = frame.merge(counts, on=["period_key", "group"], how="left")
+    frame["unused_cost"] = (frame["commitment_cost"] - frame["used_cost"]).clip(lower=0.0)
+    frame["utilisation"] = ratio(frame["used_cost"], frame["commitment_cost"], empty=1.0)
+    return frame
+
+
+def utilisation(session: Session, query: ReportQuery | None = None) -> Report:
+    """Utilisation and unused commitment per period, overall, per provider or per commitment."""
+    query = query or ReportQuery()
+    data = load_report_data(session, query.scope.provider)
+    frame = _utilisation_frame(data, query)
+    return finish("utilisation", frame, UTILISATION_COLUMNS, money=UTILISATION_MONEY,
+                  data=data, query=query)
+
+
+def waste(session: Session, query: ReportQuery | None = None) -> Report:
+    """Unused commitment (waste) per commitment and period, with what each commitment is.
+
+    ``query.group_by`` is ignored (always per commitment); ``granularity`` ``total``
+    gives one row per commitment over the window.
+    """
+    query = query or ReportQuery(granularity=Granularity.TOTAL)
+    query = ReportQuery(start=query.start, end=query.end, granularity=query.granularity,
+                        group_by=Dimension.COMMITMENT, scope=query.scope)
+    data = load_report_data(session, query.scope.provider)
+    frame = _utilisation_frame(data, query)
+    attributes = data.commitments.drop_duplicates("label").set_index("label")
+    frame["provider"] = frame["group"].map(attributes["provider"])
+    frame["commitment_id"] = frame["group"].map(attributes["commitment_id"])
+    frame["offering_id"] = frame["group"].map(attributes["offering_id"])
+    frame["shape"] = frame["group"].map(attributes["shape"])
+    frame["quantity"] = frame["group"].map(attributes["quantity"])
+    frame["start_at"] = frame["group"].map(attributes["start_at"])
+    frame["expires_at"] = frame["group"].map(attributes["end_at"])
+    return finish("waste", frame, WASTE_COLUMNS, money=UTILISATION_MONEY, data=data,
+                  query=query)
+
+
+__all__ = ["COVERAGE_COLUMNS", "UTILISATION_COLUMNS", "WASTE_COLUMNS", "coverage",
+           "utilisation", "waste"]

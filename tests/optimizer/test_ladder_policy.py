@@ -1,0 +1,72 @@
+"""The forecast-driven ladder policy in the replay: scenarios, tranches, planning ahead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+from backtest_factories import M5, catalog, trace, unit
+
+from optimizer.backtest.runner import BacktestConfig, run_backtest
+from optimizer.ladder_policy import (
+    ForecastLadder,
+    ScenarioSource,
+    blended_scenarios,
+    replay_scenarios,
+)
+from optimizer.policy import PurchasePolicy
+
+
+def flat_source(level: float) -> ScenarioSource:
+    """Scenarios of constant usage at ``level`` (a stand-in forecaster)."""
+
+    def source(history: np.ndarray, key_ids: tuple[str, ...], start: datetime, horizon: int,
+               n: int, seed: int) -> np.ndarray:
+        return np.full((n, horizon, len(key_ids)), level)
+
+    return source
+
+
+def test_replays_hold_the_last_week_in_day_rotations() -> None:
+    history = np.arange(240, dtype=float)[:, None]
+    paths = replay_scenarios(history, 30, 3)
+    assert paths.shape == (3, 30, 1)
+    assert paths[0, 0, 0] == 72.0      # the last 168 hours start at hour 72
+    assert paths[1, 0, 0] == 96.0      # one day in
+    assert set(paths[:, :, 0].ravel()) <= set(range(72, 240))
+
+
+def test_blended_scenarios_put_forecasts_and_replays_side_by_side() -> None:
+    source = blended_scenarios(flat_source(7.0), replay_share=0.25)
+    paths = source(np.full((48, 1), 3.0), (M5,), datetime(2024, 1, 1), 24, 8, 0)
+    assert paths.shape == (8, 24, 1)
+    assert (paths[:6] == 7.0).all() and (paths[6:] == 3.0).all()
+
+
+def _run(policy: PurchasePolicy, level: float = 10.0) -> list[tuple[int, str, float]]:
+    prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
+    usage = trace(np.full((24 * 8, 1), level))
+    ladder = ForecastLadder(policy=policy, scenarios=flat_source(level), n_scenarios=2,
+                            max_horizon_hours=48)
+    result = run_backtest(usage, prices, ladder, BacktestConfig(cadence_hours=24,
+                                                                warmup_hours=24))
+    return [(p.hour, p.offering_id, p.quantity) for p in result.purchases]
+
+
+def test_steady_usage_is_covered_once_and_renewed_at_expiry() -> None:
+    """10 units/h, a 48 h RI: buy 10 at hour 24; at hour 48 the LP plans the renewal at the
+    expiry (hour 72) instead of buying overlapping coverage; renew at 72, 120, …"""
+    purchases = _run(PurchasePolicy(cvar_weight=0.0))
+    assert purchases[0] == (24, "ri", pytest.approx(10.0))
+    hours = [h for h, _, _ in purchases]
+    assert 48 not in hours
+    assert 72 in hours
+    assert sum(q for h, _, q in purchases if h == 72) == pytest.approx(10.0)
+
+
+def test_a_tranche_fraction_buys_part_of_the_gap_on_each_run() -> None:
+    """With half the gap per run: 5 at hour 24, then half the remaining gap at hour 48, …"""
+    purchases = _run(PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5))
+    assert purchases[0] == (24, "ri", pytest.approx(5.0))
+    assert purchases[1][0] == 48 and purchases[1][2] == pytest.approx(2.5, rel=0.05)
