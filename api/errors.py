@@ -78,6 +78,7 @@ def problem_doc(description: str) -> dict[str, Any]:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: problem_doc("The request could not be read (a body that is not UTF-8, say)."),
     401: problem_doc("No API key, or an unknown or revoked one."),
     403: problem_doc("The key's role does not allow this."),
     413: problem_doc("The request body is larger than the limit."),

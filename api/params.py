@@ -9,6 +9,7 @@ refused.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -19,11 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
     StringConstraints,
     ValidationInfo,
+    create_model,
     model_validator,
 )
 
@@ -45,6 +48,21 @@ def _storable(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` for a date (pydantic would read ``0`` as 1970-01-01)."""
+    if isinstance(value, str):
+        if not _ISO_DATE.match(value):
+            raise ValueError("must be an ISO date, YYYY-MM-DD")
+        return date.fromisoformat(value)
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar day written ``YYYY-MM-DD``."""
+
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
@@ -63,11 +81,29 @@ Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$"),
 """Free text (a reason, a note), at most 2000 characters."""
 
 
+_STRICT_TWINS: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def _strict_twin(model: type[BaseModel]) -> type[BaseModel]:
+    """The same fields without ``JsonBody``'s validator, to validate JSON strictly.
+
+    Strictness must reach nested models as JSON: below a wrap validator pydantic
+    hands on Python values, where a strict tuple refuses a list.
+    """
+    twin = _STRICT_TWINS.get(model)
+    if twin is None:
+        fields: dict[str, Any] = {name: (field.annotation, field)
+                                  for name, field in model.model_fields.items()}
+        twin = create_model(model.__name__, __config__=ConfigDict(extra="forbid"), **fields)
+        _STRICT_TWINS[model] = twin
+    return twin
+
+
 class JsonBody(BaseModel):
     """Base of every request body: validated as strict JSON, unknown fields refused.
 
     FastAPI validates a parsed body in pydantic's lax Python mode, where ``"1"``
-    or ``true`` pass for the number 1; a body is re-validated here as the JSON it
+    or ``true`` pass for the number 1; a body is validated here as the JSON it
     was, strictly, so that what the OpenAPI document says is what is accepted.
     """
 
@@ -86,7 +122,8 @@ class JsonBody(BaseModel):
             raise ValueError("numbers must be finite (no NaN or Infinity)") from exc
         except TypeError:  # not JSON: a body built in Python, validated as such
             return handler(value)
-        return cls.model_validate_json(text, strict=True)
+        strict = _strict_twin(cls).model_validate_json(text, strict=True)
+        return handler({name: getattr(strict, name) for name in cls.model_fields})
 
 
 class Page(BaseModel, Generic[T]):
@@ -150,10 +187,11 @@ def invalid(
 
 def period(
     start: Annotated[
-        date | None, Query(description="First day of the period (ISO date, UTC), inclusive.")
+        IsoDate | None, Query(description="First day of the period (ISO date, UTC), inclusive.")
     ] = None,
     end: Annotated[
-        date | None, Query(description="Day after the period (ISO date, UTC), exclusive.")
+        IsoDate | None, Query(description="Day after the period (ISO date, UTC), exclusive; "
+                              "after start.")
     ] = None,
 ) -> Period:
     """The period asked for; ``start`` must come before ``end``."""

@@ -176,7 +176,7 @@ class GradientBoostingForecaster(Forecaster):
         scores = (y_cal - median) / width
         errors = np.full((len(scores), self.horizon, 1), np.nan)
         errors[np.arange(len(scores)), lead_cal - 1, 0] = scores
-        self.errors_ = LeadErrors(errors)
+        self.errors_: LeadErrors = LeadErrors(errors)
         self.history_: np.ndarray = clean_masked
 
     def _median_width(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

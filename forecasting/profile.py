@@ -83,7 +83,8 @@ def profile_forecast(history: np.ndarray, horizon: int, level_hours: int, profil
     # The recent hours lie in the last days before the origin: weekly slots 6, 5, ...
     slots = (np.arange(-recent.shape[0], 0) // DAY) % 7
     recent_factor = week_shape[slots].mean(axis=0)
-    level = np.nan_to_num(np.where(recent_factor > 0, level / recent_factor, level))
+    with quiet():
+        level = np.nan_to_num(np.where(recent_factor > 0, level / recent_factor, level))
     lead = np.arange(horizon)
     forecast = level[None, :] * week_shape[(lead // DAY) % 7] * day_shape[lead % DAY]
     return forecast, level
@@ -120,7 +121,7 @@ class SeasonalProfile(Forecaster):
             actual = raw_masked[origin: origin + lookahead]
             with quiet():
                 errors[i, :lookahead] = (actual - forecast) / np.where(level > 0, level, 1.0)
-        self.errors_ = LeadErrors(errors)
+        self.errors_: LeadErrors = LeadErrors(errors)
         with quiet():
             level = np.nanmean(clean_masked, axis=0)
             spread = (raw_masked - level) / np.where(level > 0, level, 1.0)

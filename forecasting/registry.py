@@ -8,6 +8,7 @@ from core.errors import InvalidInput
 from forecasting.base import Forecaster
 from forecasting.boosting import GradientBoostingForecaster
 from forecasting.chooser import BacktestChooser
+from forecasting.ensemble import QuantileAverage
 from forecasting.naive import SeasonalNaive
 from forecasting.profile import SeasonalProfile
 from forecasting.stats import MSTLForecaster
@@ -20,6 +21,7 @@ FORECASTERS: dict[str, Callable[[], Forecaster]] = {
     "seasonal-profile": SeasonalProfile,
     "mstl": MSTLForecaster,
     "gradient-boosting": GradientBoostingForecaster,
+    "ensemble": QuantileAverage,
     "chooser": BacktestChooser,
 }
 

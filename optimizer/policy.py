@@ -49,6 +49,9 @@ class PurchasePolicy:
       (``None``: every hour, the full model).
     * ``exchanges``, ``returns``: whether the plan may exchange convertible
       commitments and return spend commitments within ``return_window_hours``.
+    * ``min_utilisation``: a floor on the expected utilisation (over the scenarios
+      and hours) of every coverage pattern the plan buys into; soft, so that
+      owned commitments already below it do not make the LP infeasible.
     * ``plan_ahead``: let the LP plan purchases at later runs inside the horizon
       (when owned commitments expire), so that it does not buy today for a gap
       that opens later; only today's purchases are made.
@@ -71,6 +74,7 @@ class PurchasePolicy:
     returns: bool = True
     return_window_hours: int = 168
     plan_ahead: bool = True
+    min_utilisation: float | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -86,6 +90,8 @@ class PurchasePolicy:
             value = getattr(self, name)
             checks[name] = value is None or (math.isfinite(value)
                                              and (value >= 0 or name == "cvar_bound"))
+        if self.min_utilisation is not None:
+            checks["min_utilisation"] = 0.0 < self.min_utilisation <= 1.0
         if self.representative_hours is not None:
             checks["representative_hours"] = self.representative_hours >= 1
         bad = [name for name, ok in checks.items() if not ok]

@@ -283,6 +283,8 @@ def _check_offering(offering: Offering) -> None:
 #              Σ_o amortised[o] x[o,t] ≤ max_new_hourly,  Σ_o U[o] x[o,t] ≤ max_upfront
 #                                                                          (caps, per epoch t)
 #              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − K                  (risk bound)
+#              Σ_s π Σ_g w Σ_j â[P,j] y[s,g,P,j] − u Σ_{(o,t)∈P} (end − start) x[o,t]/s[o]
+#                  + v[P] ≥ u Σ_e len(e) Q[e,P]              (utilisation floor u, soft)
 #
 # with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortised price of
 # c's offering per unit-hour (AWS values an exchange at the remaining commitment; both
@@ -719,6 +721,54 @@ def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
                                 coefficient=upfront, upper=policy.max_upfront)
 
 
+UTILISATION_PENALTY = 10.0
+"""A shortfall below the utilisation floor costs this many times the commitment's price."""
+
+
+def add_utilisation_floor(builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage,
+                          columns: _Columns, problem: StochasticProblem,
+                          prices: FloatArray) -> None:
+    """Expected utilisation of each pattern that can be bought ≥ the policy's floor (soft).
+
+    Σ_s π Σ_g w Σ_j â y[s,g,P,j] − u Σ_{(o,t) ∈ P} (end − start) x[o,t] / s[o] + v[P]
+    ≥ u Σ_e len(e) Q[e,P], with the shortfall v[P] ≥ 0 priced at UTILISATION_PENALTY
+    times P's dearest price per pattern unit-hour: the floor holds unless the owned
+    commitments alone already break it, and then new capacity must be used at least
+    ``u`` at the margin.
+    """
+    floor = problem.policy.min_utilisation
+    if floor is None or columns.buy.size == 0:
+        return
+    buy_pattern = layout.pattern_of[columns.kept]
+    patterns = np.unique(buy_pattern[buy_pattern >= 0])
+    if patterns.size == 0:
+        return
+    scale = layout.scale_of[columns.kept]
+    penalty = np.array([UTILISATION_PENALTY * float(np.max(
+        (prices[columns.kept] * scale)[buy_pattern == p])) for p in patterns.tolist()])
+    slack = builder.add_variables("shortfall", (patterns,), cost=penalty)
+    row_of = np.full(layout.weights.shape[0], -1, dtype=np.intp)
+    row_of[patterns] = np.arange(patterns.size)
+    probabilities = problem.scenarios.probabilities
+    rep = layout.rep
+    on_cov = np.flatnonzero(row_of[coverage.pattern] >= 0)
+    on_buy = np.flatnonzero(buy_pattern >= 0)
+    lengths = np.diff(layout.bounds).astype(np.float64)
+    lower = floor * (lengths @ layout.capacity[:, patterns])
+    builder.add_constraints(
+        "utilisation", (patterns,),
+        row=np.concatenate([row_of[coverage.pattern[on_cov]], row_of[buy_pattern[on_buy]],
+                            np.arange(patterns.size)]),
+        column=np.concatenate([coverage.column[on_cov], columns.buy[on_buy], slack]),
+        coefficient=np.concatenate([
+            probabilities[coverage.scenario[on_cov]] * rep.weight[coverage.hour[on_cov]]
+            * layout.weights[coverage.pattern[on_cov], coverage.key[on_cov]],
+            -floor * (columns.end - columns.start)[on_buy] / scale[on_buy],
+            np.ones(patterns.size)]),
+        lower=lower,
+    )
+
+
 def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, columns: _Columns,
                    commitment_cost: FloatArray, owned_cost: float) -> None:
     """CVaR_α(loss) = K + C + CVaR_α(−cov) ≤ cvar_bound, when the policy sets a bound."""
@@ -796,6 +846,7 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     add_tail_constraints(builder, layout, coverage, columns)
     add_exchange_constraints(builder, problem, columns)
     add_cap_constraints(builder, problem, columns)
+    add_utilisation_floor(builder, layout, coverage, columns, problem, prices)
     commitment_cost = builder.cost_vector()
     add_risk_bound(builder, problem, columns, commitment_cost, owned_cost)
     program = builder.build()

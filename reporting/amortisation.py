@@ -100,6 +100,11 @@ def amortisation(session: Session, query: ReportQuery | None = None) -> Report:
         raise InvalidInput("amortisation groups by none, provider or commitment",
                            column="group_by")
     data = load_report_data(session, query.scope.provider)
+    return data.memo(("amortisation", query),
+                     lambda: _amortisation(data, session, query)).copy()
+
+
+def _amortisation(data: ReportData, session: Session, query: ReportQuery) -> Report:
     bounds = window(data, query)
     cash = commitment_cash_days(data, query)
     period = (np.full(len(cash), np.datetime64(bounds[0], "D"))

@@ -418,6 +418,13 @@ def budget_status(session: Session, budget: Budget | int, *, as_of: date | None 
     spec = budget.spec
     forecaster = forecaster or RunRate()
     data = load_report_data(session, spec.scope.provider)
+    key = ("budget_status", budget.id, spec, as_of, forecaster.name)
+    return data.memo(key, lambda: _status(data, session, budget, as_of, forecaster))
+
+
+def _status(data: ReportData, session: Session, budget: Budget, as_of: date | None,
+            forecaster: SpendForecaster) -> BudgetStatus:
+    spec = budget.spec
     if data.currency != spec.currency:
         raise InvalidInput(f"the budget is in {spec.currency}, the data in {data.currency}",
                            column="currency")

@@ -26,7 +26,7 @@ from core.errors import InvalidInput
 from reporting.common import Dimension, Report, ReportQuery
 from reporting.definitions import TAG_RULE, UNALLOCATED, UNUSED_RULE
 from reporting.selection import concat, finish, key_rows, summed, unallocated_rows
-from reporting.snapshot import load_report_data
+from reporting.snapshot import ReportData, load_report_data
 
 CHARGEBACK_COLUMNS = (
     "period", "period_start", "period_end", "group", "on_demand_equivalent", "on_demand_cost",
@@ -54,6 +54,10 @@ def chargeback(session: Session, query: ReportQuery | None = None) -> Report:
     query = query or ReportQuery(group_by=Dimension.ACCOUNT)
     _check(query)
     data = load_report_data(session, query.scope.provider)
+    return data.memo(("chargeback", query), lambda: _chargeback(data, session, query)).copy()
+
+
+def _chargeback(data: ReportData, session: Session, query: ReportQuery) -> Report:
     figures = ("on_demand_equivalent", "on_demand_cost", "commitment_used_cost",
                "commitment_unused_cost")
     rows = key_rows(data, session, query, figures)
@@ -71,6 +75,10 @@ def commitment_showback(session: Session, query: ReportQuery | None = None) -> R
     query = query or ReportQuery(group_by=Dimension.ACCOUNT)
     _check(query)
     data = load_report_data(session, query.scope.provider)
+    return data.memo(("showback", query), lambda: _showback(data, session, query)).copy()
+
+
+def _showback(data: ReportData, session: Session, query: ReportQuery) -> Report:
     allocations = data.allocations(session).copy()
     labels = data.commitments.set_index("ref")["label"]
     allocations["commitment"] = allocations["ref"].map(labels)

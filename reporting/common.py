@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -233,6 +233,10 @@ class Report:
     def definitions(self) -> dict[str, str]:
         """Definition of every column of the report that has one."""
         return definitions_for(self.columns)
+
+    def copy(self) -> Report:
+        """The same report with its own copy of the frame (cached reports hand out copies)."""
+        return replace(self, frame=self.frame.copy())
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (dates as ISO strings, NaN as None)."""

@@ -69,9 +69,8 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        for row in frame.itertuples(index=False, name=None):
-            writer.writerow(["\\N" if (v := _copy_value(value)) is None else v for value in row])
+        frame.to_csv(buffer, index=False, header=False, na_rep="\\N", lineterminator="\n",
+                     quoting=csv.QUOTE_MINIMAL)
         names = ", ".join(f'"{c}"' for c in columns)
         raw = connection.connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]

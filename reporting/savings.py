@@ -51,30 +51,42 @@ def savings(session: Session, query: ReportQuery | None = None) -> Report:
     """Realised savings and both ESRs per period and ``query.group_by``."""
     query = query or ReportQuery()
     data = load_report_data(session, query.scope.provider)
-    frame = savings_frame(data, session, query)
-    return finish("savings", frame, SAVINGS_COLUMNS, money=SAVINGS_MONEY, data=data,
-                  query=query, notes=(UNUSED_RULE,))
+    return data.memo(("savings", query), lambda: finish(
+        "savings", savings_frame(data, session, query), SAVINGS_COLUMNS, money=SAVINGS_MONEY,
+        data=data, query=query, notes=(UNUSED_RULE,))).copy()
+
+
+_KNOWN = ("focus_contracted_known", "focus_effective_known")
 
 
 def savings_frame(data: ReportData, session: Session, query: ReportQuery) -> pd.DataFrame:
     """Unrounded savings figures per (period_key, group), FOCUS figures included."""
+    # FOCUS figures ride on the key-day cube unless a tag splits them: lines carry tags exactly.
+    inline_focus = query.group_by is not Dimension.COMMITMENT and query.scope.tag_key is None
     if query.group_by is Dimension.COMMITMENT:
         billing = _by_commitment(data, session, query)
     else:
         figures = ("on_demand_equivalent", "on_demand_cost", "commitment_used_cost",
-                   "commitment_unused_cost")
+                   "commitment_unused_cost", *((*_FOCUS, *_KNOWN) if inline_focus else ()))
         rows = key_rows(data, session, query, figures)
         rows["commitment_cost"] = rows["commitment_used_cost"] + rows["commitment_unused_cost"]
         extra = unallocated_rows(data, query, column="commitment_cost")
         both = concat([rows.drop(columns=["commitment_used_cost", "commitment_unused_cost"]),
                        extra]).fillna(0.0)
-        billing = summed(both, ["on_demand_equivalent", "on_demand_cost", "commitment_cost"])
+        billing = summed(both, ["on_demand_equivalent", "on_demand_cost", "commitment_cost",
+                                *((*_FOCUS, *_KNOWN) if inline_focus else ())])
     billing["amortized_cost"] = billing["on_demand_cost"] + billing["commitment_cost"]
     billing["realised_savings"] = billing["on_demand_equivalent"] - billing["amortized_cost"]
     billing["esr_billing"] = ratio(billing["realised_savings"],
                                    billing["on_demand_equivalent"])
-    focus = focus_frame(data, session, query)
-    merged = billing.merge(focus, on=["period_key", "group"], how="outer")
+    if inline_focus:
+        merged = billing
+        for cost, known in (("focus_contracted_cost", "focus_contracted_known"),
+                            ("focus_effective_cost", "focus_effective_known")):
+            merged[cost] = merged[cost].where(merged[known] > 0)
+    else:
+        focus = focus_frame(data, session, query)
+        merged = billing.merge(focus, on=["period_key", "group"], how="outer")
     for column in ("on_demand_equivalent", "on_demand_cost", "commitment_cost",
                    "amortized_cost", "realised_savings"):
         merged[column] = merged[column].fillna(0.0)

@@ -52,15 +52,80 @@ def scope_mask(frame: pd.DataFrame, scope: Scope) -> np.ndarray:
     return mask
 
 
+def key_sums(data: ReportData, session: Session, query: ReportQuery,
+             figures: Sequence[str]) -> pd.DataFrame:
+    """Key-day figures in the window and scope, summed per (period_key, group).
+
+    Works on the snapshot's dense (day × key) cube: a window is a slice of
+    days, the scope a mask of keys, a tag a weight per (day, key, tag value)
+    (``definitions.TAG_RULE``), a group a one-hot matrix over keys — a few numpy
+    operations whatever the number of keys. Rows whose figures are all zero are
+    left out.
+    """
+    cube = data.cube()
+    bounds = window(data, query)
+    lo = cube.day_index(np.datetime64(bounds[0], "D"))
+    hi = cube.day_index(np.datetime64(bounds[1], "D"))
+    days = cube.days[lo:hi]
+    keys = cube.keys
+    mask = scope_mask(keys, query.scope)
+    scope = query.scope
+    focus = (data.focus_cube(session) if any(f not in cube.values for f in figures)
+             else cube.values)
+    values = [(cube.values[f] if f in cube.values else focus[f])[lo:hi][:, mask]
+              for f in figures]
+    dimension = query.group_by
+    if scope.tag_key is not None:
+        tags, shares = data.tag_cube(session, scope.tag_key)
+        weights = shares[lo:hi][:, mask]
+        if scope.tag_value is not None:
+            keep = [i for i, tag in enumerate(tags) if tag == scope.tag_value]
+            weights = weights[:, :, keep]
+            tags = tuple(tags[i] for i in keep)
+    if dimension is Dimension.TAG:
+        labels = np.array(tags, dtype=object)
+        per_day = [np.einsum("dk,dkt->dt", v, weights) for v in values]
+    else:
+        if scope.tag_key is not None:
+            values = [v * weights.sum(axis=2) for v in values]
+        selected = keys.loc[mask]
+        if dimension is Dimension.NONE:
+            codes, labels = np.zeros(len(selected), dtype=np.int64), np.array([ALL], dtype=object)
+        else:
+            codes, uniques = pd.factorize(selected[dimension.value].astype(object), sort=True)
+            labels = np.asarray(uniques, dtype=object)
+        onehot = np.zeros((len(selected), len(labels)))
+        onehot[np.arange(len(selected)), codes] = 1.0
+        per_day = [v @ onehot for v in values]
+    periods = (np.full(len(days), np.datetime64(bounds[0], "D"))
+               if query.granularity is Granularity.TOTAL
+               else period_starts(days, query.granularity))
+    if len(days) == 0 or len(labels) == 0:
+        return pd.DataFrame(columns=["period_key", "group", *figures])
+    starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
+    sums = [np.add.reduceat(p, starts, axis=0) for p in per_day]
+    n_periods, n_groups = len(starts), len(labels)
+    out = pd.DataFrame({
+        "period_key": np.repeat(periods[starts], n_groups),
+        "group": np.tile(labels, n_periods),
+    })
+    for figure, total in zip(figures, sums, strict=True):
+        out[figure] = total.ravel()
+    nonzero = (out[list(figures)] != 0).any(axis=1)
+    return out.loc[nonzero].reset_index(drop=True)
+
+
 def key_rows(data: ReportData, session: Session, query: ReportQuery,
              figures: Sequence[str], *, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows of ``frame`` (default the key-days) in the window and scope, tag-split if asked.
+    """Rows of ``frame`` in the window and scope, tag-split if asked (default: ``key_sums``).
 
     The result has ``period_key`` (``datetime64[D]``), ``group`` and ``figures``;
     with a tag in the scope, figures are multiplied by the tag set's share of
     each key-day (``definitions.TAG_RULE``).
     """
-    source = data.key_days if frame is None else frame
+    if frame is None:
+        return key_sums(data, session, query, figures)
+    source = frame
     bounds = window(data, query)
     mask = in_window(source["day"].to_numpy(), bounds) & scope_mask(source, query.scope)
     rows = source.loc[mask]
@@ -160,6 +225,7 @@ __all__ = [
     "hours_per_period",
     "in_window",
     "key_rows",
+    "key_sums",
     "scope_mask",
     "summed",
     "unallocated_rows",

@@ -17,10 +17,11 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,13 @@ from reporting.common import SnapshotInfo
 from reporting.definitions import UNTAGGED
 from reporting.facts import compute_facts
 
+T = TypeVar("T")
+
 CACHE_SIZE = 8
 """Snapshots (combinations of providers) whose frames stay in memory."""
+
+RESULTS_KEPT = 256
+"""Report results kept per cached snapshot."""
 
 SNAPSHOTS_KEPT = 3
 """Snapshots kept per provider by ``refresh_facts``; older ones are deleted."""
@@ -185,7 +191,9 @@ class ReportData:
     commitments: pd.DataFrame
     commitment_days: pd.DataFrame
     _lazy: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _results: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
     _cube: KeyCube | None = None
+    _focus: Mapping[str, np.ndarray] | None = None
     _tag_cubes: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -275,12 +283,40 @@ class ReportData:
                              ignore_index=True)
         return self._once(f"tag:{tag_key}", build)
 
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The result of ``build`` for ``key``, computed once per snapshot (LRU of 256).
+
+        Snapshots never change, so a report over them is computed once per set of
+        parameters; reports hand out copies of their frames.
+        """
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return cast(T, self._results[key])
+        value = build()
+        with self._lock:
+            self._results[key] = value
+            while len(self._results) > RESULTS_KEPT:
+                self._results.popitem(last=False)
+        return value
+
     def cube(self) -> KeyCube:
         """The key-days as dense (day × key) arrays, built once: what fast reports sum."""
         with self._lock:
             if self._cube is None:
                 self._cube = _build_cube(self)
             return self._cube
+
+    def focus_cube(self, session: Session) -> Mapping[str, np.ndarray]:
+        """FOCUS cost-line sums as (day × key) arrays aligned with ``cube()`` (``FOCUS_FIGURES``).
+
+        ``focus_*_known`` count the lines that carried the cost, so that a sum of
+        nothing known reads as unknown rather than 0.
+        """
+        with self._lock:
+            if self._focus is None:
+                self._focus = _build_focus(self, session)
+            return self._focus
 
     def tag_cube(self, session: Session, tag_key: str) -> tuple[tuple[str, ...], np.ndarray]:
         """Tag values of ``tag_key`` and their (day × key × value) shares (``TAG_RULE``)."""
@@ -338,6 +374,32 @@ def _build_cube(data: ReportData) -> KeyCube:
     return KeyCube(days=days, keys=keys, values=MappingProxyType(values))
 
 
+FOCUS_FIGURES = ("focus_billed_cost", "focus_contracted_cost", "focus_effective_cost",
+                 "focus_contracted_known", "focus_effective_known")
+"""FOCUS sums kept per key-day (``*_known``: lines carrying the cost)."""
+
+
+def _build_focus(data: ReportData, session: Session) -> Mapping[str, np.ndarray]:
+    cube = data.cube()
+    lines = data.cost_lines(session)
+    shape = (len(cube.days), len(cube.keys))
+    values = {name: np.zeros(shape) for name in FOCUS_FIGURES}
+    if len(lines):
+        position = pd.Series(np.arange(len(cube.keys)),
+                             index=cube.keys["usage_key_id"].to_numpy())
+        d = (lines["day"].to_numpy().astype("datetime64[D]") - cube.days[0]).astype(np.int64)
+        k = position.reindex(lines["usage_key_id"].to_numpy()).to_numpy()
+        kept = (d >= 0) & (d < shape[0]) & ~np.isnan(k)
+        at = (d[kept], k[kept].astype(np.int64))
+        for name, column in (("billed", "billed_cost"), ("contracted", "contracted_cost"),
+                             ("effective", "effective_cost")):
+            raw = lines[column].to_numpy(dtype=np.float64)[kept]
+            np.add.at(values[f"focus_{name}_cost"], at, np.nan_to_num(raw))
+            if name != "billed":
+                np.add.at(values[f"focus_{name}_known"], at, (~np.isnan(raw)).astype(float))
+    return MappingProxyType(values)
+
+
 def _build_tag_cube(data: ReportData, session: Session,
                     tag_key: str) -> tuple[tuple[str, ...], np.ndarray]:
     cube = data.cube()
@@ -353,7 +415,7 @@ def _build_tag_cube(data: ReportData, session: Session,
               shares["share"].to_numpy(dtype=np.float64)[kept])
     if UNTAGGED not in tags:
         tags = (*tags, UNTAGGED)
-        dense = np.concatenate([dense, np.zeros(dense.shape[:2] + (1,))], axis=2)
+        dense = np.concatenate([dense, np.zeros((*dense.shape[:2], 1))], axis=2)
     # Key-days the shares do not cover are untagged as a whole.
     missing = dense.sum(axis=2) == 0
     dense[missing, tags.index(UNTAGGED)] = 1.0

@@ -45,11 +45,15 @@ def coverage(session: Session, query: ReportQuery | None = None) -> Report:
         raise InvalidInput("coverage is a property of usage: group it by provider, account, "
                            "service, region, usage_key or tag", column="group_by")
     data = load_report_data(session, query.scope.provider)
-    figures = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
-    frame = summed(key_rows(data, session, query, figures), figures)
-    frame["coverage"] = ratio(frame["covered_on_demand"], frame["on_demand_equivalent"])
-    return finish("coverage", frame, COVERAGE_COLUMNS, money=COVERAGE_MONEY, data=data,
-                  query=query)
+
+    def build() -> Report:
+        figures = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
+        frame = summed(key_rows(data, session, query, figures), figures)
+        frame["coverage"] = ratio(frame["covered_on_demand"], frame["on_demand_equivalent"])
+        return finish("coverage", frame, COVERAGE_COLUMNS, money=COVERAGE_MONEY, data=data,
+                      query=query)
+
+    return data.memo(("coverage", query), build).copy()
 
 
 def _commitment_rows(data: ReportData, query: ReportQuery) -> pd.DataFrame:
@@ -101,9 +105,9 @@ def utilisation(session: Session, query: ReportQuery | None = None) -> Report:
     """Utilisation and unused commitment per period, overall, per provider or per commitment."""
     query = query or ReportQuery()
     data = load_report_data(session, query.scope.provider)
-    frame = _utilisation_frame(data, query)
-    return finish("utilisation", frame, UTILISATION_COLUMNS, money=UTILISATION_MONEY,
-                  data=data, query=query)
+    return data.memo(("utilisation", query), lambda: finish(
+        "utilisation", _utilisation_frame(data, query), UTILISATION_COLUMNS,
+        money=UTILISATION_MONEY, data=data, query=query)).copy()
 
 
 def waste(session: Session, query: ReportQuery | None = None) -> Report:
@@ -116,6 +120,10 @@ def waste(session: Session, query: ReportQuery | None = None) -> Report:
     query = ReportQuery(start=query.start, end=query.end, granularity=query.granularity,
                         group_by=Dimension.COMMITMENT, scope=query.scope)
     data = load_report_data(session, query.scope.provider)
+    return data.memo(("waste", query), lambda: _waste(data, query)).copy()
+
+
+def _waste(data: ReportData, query: ReportQuery) -> Report:
     frame = _utilisation_frame(data, query)
     attributes = data.commitments.drop_duplicates("label").set_index("label")
     frame["provider"] = frame["group"].map(attributes["provider"])

@@ -18,6 +18,7 @@ from forecasting_factories import (
 from forecasting.base import Forecaster
 from forecasting.boosting import GradientBoostingForecaster
 from forecasting.chooser import BacktestChooser, default_candidates
+from forecasting.ensemble import QuantileAverage
 from forecasting.naive import SeasonalNaive
 from forecasting.profile import SeasonalProfile
 from forecasting.stats import MSTLForecaster
@@ -32,6 +33,7 @@ FORECASTERS: dict[str, Callable[[], Forecaster]] = {
     "mstl": MSTLForecaster,
     "gradient-boosting": lambda: GradientBoostingForecaster(horizon=48, max_iter=20,
                                                             min_rows=200),
+    "ensemble": lambda: QuantileAverage({"naive": SeasonalNaive(), "profile": SeasonalProfile()}),
     "chooser": lambda: BacktestChooser({"naive": SeasonalNaive(), "profile": SeasonalProfile()},
                                        horizon=48),
 }
@@ -65,6 +67,7 @@ def test_a_key_that_dropped_to_zero_forecasts_zero(name: str) -> None:
     np.testing.assert_array_equal(paths[:, :, 1], 0.0)
 
 
+@pytest.mark.slow
 def test_the_default_chooser_forecasts_zero_for_a_key_that_dropped_to_zero() -> None:
     hours = 4 * WEEK
     history = make_history({KEY: dropped_to_zero(hours, 30), OTHER: daily_cycle(hours, seed=3)})

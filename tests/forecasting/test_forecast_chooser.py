@@ -29,7 +29,7 @@ def test_chooser_picks_the_better_model_per_key() -> None:
     chooser = BacktestChooser(
         {"last-hour": SeasonalNaive(season_length=1),
          "yesterday": SeasonalNaive(season_length=24)},
-        horizon=24, n_origins=3,
+        horizon=24, n_origins=3, step=24, ensemble=False,
     ).fit(history)
     assert chooser.choices_ == {CYCLE: "yesterday", WALK: "last-hour"}
     assert set(chooser.scores_.columns) == {"last-hour", "yesterday"}
@@ -39,7 +39,7 @@ def test_chooser_picks_the_better_model_per_key() -> None:
     assert abs(median[0, keys.index(WALK)] - last) < 2.0
 
 
-def test_keys_too_young_to_score_take_the_first_candidate() -> None:
+def test_keys_too_young_to_score_take_the_default() -> None:
     hours = 3 * WEEK
     young = np.zeros(hours)
     young[-30:] = 20.0
@@ -47,4 +47,17 @@ def test_keys_too_young_to_score_take_the_first_candidate() -> None:
     chooser = BacktestChooser(
         {"first": SeasonalNaive(), "second": SeasonalNaive(season_length=1)}, horizon=24,
     ).fit(history)
-    assert chooser.choices_[WALK] == "first"
+    assert chooser.choices_[WALK] == "ensemble"
+    assert np.isnan(chooser.scores_.loc[WALK]).all()
+
+
+def test_a_candidate_must_beat_the_default_by_the_margin() -> None:
+    history = make_history({CYCLE: daily_cycle(3 * WEEK, base=100, amplitude=30, noise=0.5)})
+    candidates = {"last-hour": SeasonalNaive(season_length=1),
+                  "yesterday": SeasonalNaive(season_length=24)}
+    strict = BacktestChooser(candidates, horizon=24, ensemble=False, margin=0.99).fit(history)
+    assert strict.choices_ == {CYCLE: "last-hour"}
+    with_ensemble = BacktestChooser(candidates, horizon=24, margin=0.0).fit(history)
+    assert with_ensemble.choices_ == {CYCLE: "yesterday"}
+    ensemble_score, yesterday_score = with_ensemble.scores_.loc[CYCLE, ["ensemble", "yesterday"]]
+    assert yesterday_score < ensemble_score

@@ -12,6 +12,7 @@ from core.errors import InvalidInput
 from forecasting.base import history_frame, to_wide
 from forecasting.boosting import GradientBoostingForecaster
 from forecasting.chooser import BacktestChooser
+from forecasting.ensemble import QuantileAverage
 from forecasting.naive import SeasonalNaive
 from forecasting.profile import SeasonalProfile
 from forecasting.registry import FORECASTERS, make_forecaster
@@ -96,6 +97,7 @@ FAST_FORECASTERS = {
     "mstl": MSTLForecaster,
     "gradient-boosting": lambda: GradientBoostingForecaster(horizon=48, max_iter=20,
                                                             min_rows=200),
+    "ensemble": lambda: QuantileAverage({"naive": SeasonalNaive(), "profile": SeasonalProfile()}),
     "chooser": lambda: BacktestChooser({"naive": SeasonalNaive(), "profile": SeasonalProfile()},
                                        horizon=48),
 }

@@ -223,6 +223,22 @@ def test_a_return_that_pays_inside_the_window_only() -> None:
         assert solution.objective == pytest.approx(0.0 if returned else 240.0)
 
 
+def test_a_utilisation_floor_keeps_commitment_below_the_troughs_it_would_waste() -> None:
+    """Usage 10 units in 8 hours of 10 and 5 in the other 2; an RI at $0.50. Risk neutral:
+    a unit between 5 and 10 is used 80% of the time and saves 0.8 > 0.5: buy 10, used
+    (2·5 + 8·10) / 100 = 90%. With a floor of 95%: (2·5 + 8·c) / (10·c) ≥ 0.95 gives
+    c ≤ 10 / 1.5 = 6.67 units."""
+    usage = np.array([10.0] * 8 + [5.0] * 2)[None, :, None]
+    scenarios = ScenarioSet(usage, (A,))
+    ri = unit("ri", {A: 1.0}, hourly=0.5)
+    neutral = optimize(problem(scenarios, ri, policy=PurchasePolicy(cvar_weight=0.0,
+                                                                    representative_hours=None)))
+    assert dict(neutral.quantities) == pytest.approx({"ri": 10.0})
+    floored = optimize(problem(scenarios, ri, policy=PurchasePolicy(
+        cvar_weight=0.0, representative_hours=None, min_utilisation=0.95)))
+    assert dict(floored.quantities) == pytest.approx({"ri": 10 / 1.5})
+
+
 def test_caps_limit_new_hourly_commitment() -> None:
     """Without a cap the LP buys $5.50/h; a cap of $2/h amortised binds."""
     policy = PurchasePolicy(cvar_weight=0.0, max_new_hourly=2.0)
