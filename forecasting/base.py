@@ -186,7 +186,7 @@ class Prepared:
 
 
 def prepare(wide: pd.DataFrame) -> Prepared:
-    """Prepare a validated wide history (``to_wide``): starts, decommissioned keys, clipped spikes."""
+    """Prepare a validated wide history (``to_wide``): starts, switched-off keys, clipped spikes."""
     raw = wide.to_numpy(dtype=float)
     starts = robust.first_nonzero(raw)
     return Prepared(

@@ -109,12 +109,15 @@ class GradientBoostingForecaster(Forecaster):
     def _rows(self, clean: np.ndarray, raw: np.ndarray, origins: list[int],
               rng: np.random.Generator, limit: int | None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Features, clean target, raw target, scale and lead of (origin, lead, key) rows."""
+        """Features, clean target, raw target, lead and (origin, key) group of training rows.
+
+        A row is one (origin, lead, key); at most ``limit`` rows, sampled evenly over origins.
+        """
         n_hours, n_keys = clean.shape
         keys = np.arange(n_keys)
         parts: list[tuple[np.ndarray, ...]] = []
         per_origin = None if limit is None else max(1, limit // max(1, len(origins)))
-        for origin in origins:
+        for number, origin in enumerate(origins):
             leads = np.arange(1, min(self.horizon, n_hours - origin) + 1)
             active = keys[origin - self.starts_ >= MIN_ORIGIN_HISTORY]
             if leads.size == 0 or active.size == 0:
@@ -126,17 +129,20 @@ class GradientBoostingForecaster(Forecaster):
             y_clean = clean[target_index, key_index] / scale
             y_raw = raw[target_index, key_index] / scale
             lead = np.tile(leads, active.size)
+            group = number * n_keys + key_index
             keep = np.isfinite(y_clean)
             if per_origin is not None and keep.sum() > per_origin:
                 chosen = rng.choice(np.flatnonzero(keep), per_origin, replace=False)
                 keep = np.zeros_like(keep)
                 keep[chosen] = True
-            parts.append((features[keep], y_clean[keep], y_raw[keep], scale[keep], lead[keep]))
+            parts.append((features[keep], y_clean[keep], y_raw[keep], lead[keep], group[keep]))
         if not parts:
             empty = np.zeros((0, len(FEATURES)))
-            return empty, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=int)
+            nothing = np.zeros(0, dtype=int)
+            return empty, np.zeros(0), np.zeros(0), nothing, nothing
         stacked = [np.concatenate([p[i] for p in parts]) for i in range(5)]
-        return stacked[0], stacked[1], stacked[2], stacked[3], stacked[4].astype(int)
+        return (stacked[0], stacked[1], stacked[2], stacked[3].astype(int),
+                stacked[4].astype(int))
 
     def _model(self, level: float) -> object:
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -170,12 +176,13 @@ class GradientBoostingForecaster(Forecaster):
         self.models_: dict[float, object] = {}
         for level in (0.1, 0.5, 0.9):
             self.models_[level] = self._model(level).fit(x_train, y_train)  # type: ignore[attr-defined]
-        x_cal, _, y_cal, _, lead_cal = self._rows(clean_masked, raw_masked, calibration_origins,
-                                                  rng, None)
+        x_cal, _, y_cal, lead_cal, group_cal = self._rows(clean_masked, raw_masked,
+                                                          calibration_origins, rng, None)
         median, width = self._median_width(x_cal)
-        scores = (y_cal - median) / width
-        errors = np.full((len(scores), self.horizon, 1), np.nan)
-        errors[np.arange(len(scores)), lead_cal - 1, 0] = scores
+        # Scaled errors pooled over keys: each (origin, key) is one sample of a lead path.
+        groups, group_index = np.unique(group_cal, return_inverse=True)
+        errors = np.full((len(groups), self.horizon, 1), np.nan)
+        errors[group_index, lead_cal - 1, 0] = (y_cal - median) / width
         self.errors_: LeadErrors = LeadErrors(errors)
         self.history_: np.ndarray = clean_masked
 

@@ -68,7 +68,7 @@ def origin_losses(candidates: Mapping[str, Forecaster], wide: pd.DataFrame, orig
 
 
 class BacktestChooser(Forecaster):
-    """Per key, the candidate (or their ensemble) with the lowest backtest loss (module docstring)."""
+    """Per key, the candidate (or the ensemble) with the lowest backtest loss (see the module)."""
 
     def __init__(self, candidates: Mapping[str, Forecaster] | None = None, horizon: int = 168,
                  n_origins: int = 6, step: int = 48, min_history: int = MIN_HISTORY,

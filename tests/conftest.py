@@ -19,6 +19,7 @@ Which fixture to use:
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,9 +190,24 @@ def _isolated_settings(
         if name.startswith("LADDER_") and name != POSTGRES_URL_ENV:
             monkeypatch.delenv(name)
     monkeypatch.setenv("LADDER_DATA_DIR", str(tmp_path_factory.getbasetemp() / "ladder-data"))
+    # Never let a credential chain probe a cloud metadata service from a test.
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setattr(socket.socket, "connect", _connect_unless_metadata)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+_REAL_CONNECT = socket.socket.connect
+METADATA_HOSTS = {"169.254.169.254", "metadata.google.internal", "fd00:ec2::254"}
+
+
+def _connect_unless_metadata(sock: socket.socket, address: object) -> None:
+    """socket.connect that refuses the cloud metadata endpoints (GCE, Azure IMDS, EC2)."""
+    host = address[0] if isinstance(address, tuple) else address
+    if host in METADATA_HOSTS:
+        raise ConnectionRefusedError(f"tests may not reach the cloud metadata service ({host})")
+    _REAL_CONNECT(sock, address)  # type: ignore[arg-type]
 
 
 @pytest.fixture
