@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from api.audit.routes import router as audit_router
+from api.budgets.routes import router as budgets_router
 from api.commitments.routes import router as commitments_router
 from api.deps import Engines
 from api.errors import PROBLEM_RESPONSES, FieldProblem, Problem, install_error_handlers
@@ -25,6 +26,7 @@ from api.keys.routes import router as keys_router
 from api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from api.plans.routes import router as plans_router
 from api.policy.routes import router as policy_router
+from api.reports.routes import router as reports_router
 from api.runs.routes import router as runs_router
 from api.runs.service import RunLauncher
 from core.db.session import create_engine_for, migrate
@@ -76,8 +78,8 @@ def _pool_options(url: str) -> dict[str, Any]:
 
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
-    for child in (runs_router, plans_router, commitments_router, audit_router, policy_router,
-                  keys_router):
+    for child in (runs_router, plans_router, commitments_router, reports_router, budgets_router,
+                  audit_router, policy_router, keys_router):
         router.include_router(child)
     return router
 

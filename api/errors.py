@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import LadderError
+from core.errors import InvalidInput, LadderError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:ladder:problem:"
@@ -135,12 +135,19 @@ async def _ladder_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code >= 500:
         logger.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path,
                      exc)
+    errors = None
+    if isinstance(exc, InvalidInput) and exc.column:
+        # Ladder's services name the field; where it was sent follows from the method.
+        where = "query" if request.method in ("GET", "HEAD", "DELETE") else "body"
+        errors = [FieldProblem(location=where, field=exc.column, message=str(exc),
+                               type="value_error")]
     return problem(
         exc.status_code,
         title=exc.title,
         detail=str(exc) or None,
         instance=request.url.path,
         type_="about:blank" if exc.status_code == 401 else PROBLEM_TYPE_PREFIX + _slug(exc.title),
+        errors=errors,
         headers=headers,
     )
 

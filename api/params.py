@@ -76,6 +76,16 @@ Label = Annotated[
 ]
 """A person's or a key's name: 1 to 128 characters, no control characters."""
 
+Filter = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=256,
+        pattern=r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$",
+    ),
+    AfterValidator(_storable),
+]
+"""A value to filter on (an account, a service, a tag): no surrounding spaces or controls."""
+
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$"),
                  AfterValidator(_storable)]
 """Free text (a reason, a note), at most 2000 characters."""
@@ -123,7 +133,7 @@ class JsonBody(BaseModel):
         except TypeError:  # not JSON: a body built in Python, validated as such
             return handler(value)
         strict = _strict_twin(cls).model_validate_json(text, strict=True)
-        return handler({name: getattr(strict, name) for name in cls.model_fields})
+        return handler({name: getattr(strict, name) for name in strict.model_fields_set})
 
 
 class Page(BaseModel, Generic[T]):

@@ -259,16 +259,21 @@ class Executor:
     def _settle_action(self, action_id: int, status: str, found: OrderResult, *,
                        event: str) -> str:
         """Record what ``find_order`` said of an unfinished action; its new status."""
-        if found.status is OrderStatus.NOT_FOUND:
-            new = ActionStatus.PENDING if status != ActionStatus.ORDERED else ActionStatus.UNKNOWN
-            detail = ("the provider has no order with this key: nothing was bought"
-                      if new == ActionStatus.PENDING
-                      else "the provider accepted this order before and no longer knows it")
+        if found.status is OrderStatus.NOT_FOUND and status == ActionStatus.ORDERED:
+            # Accepted once, gone now: not owned, and never bought again automatically.
+            new = ActionStatus.FAILED
+            detail = ("the provider accepted this order earlier and no longer has it: it is "
+                      "not owned; check with the provider before buying it again")
+        elif found.status is OrderStatus.NOT_FOUND:
+            new = ActionStatus.PENDING
+            detail = "the provider has no order with this key: nothing was bought"
         else:
             new, detail = _FROM_ORDER[found.status], found.detail
         with self._tx() as session:
             action = session.get(ActionRow, action_id)
             assert action is not None
+            if action.status != status:  # settled meanwhile by someone else
+                return action.status
             plan = action.plan
             self._record(session, plan, action, new, found.commitment_ids, detail)
             self._audit(session, f"{event}.find_order", f"action:{plan.id}/{action.position}",

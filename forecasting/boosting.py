@@ -92,9 +92,9 @@ def origin_features(history: np.ndarray, hours: pd.DatetimeIndex, leads: np.ndar
 class GradientBoostingForecaster(Forecaster):
     """Global HistGradientBoosting quantile models, direct over leads, conformally widened."""
 
-    def __init__(self, horizon: int = WEEK, max_iter: int = 200, learning_rate: float = 0.05,
+    def __init__(self, horizon: int = WEEK, max_iter: int = 100, learning_rate: float = 0.1,
                  max_leaf_nodes: int = 31, min_samples_leaf: int = 40,
-                 max_rows: int = 200_000, min_rows: int = 2_000, n_threads: int = 1,
+                 max_rows: int = 50_000, min_rows: int = 2_000, n_threads: int = 1,
                  random_state: int = 0) -> None:
         self.horizon = horizon
         self.max_iter = max_iter

@@ -71,8 +71,9 @@ class BacktestChooser(Forecaster):
     """Per key, the candidate (or the ensemble) with the lowest backtest loss (see the module)."""
 
     def __init__(self, candidates: Mapping[str, Forecaster] | None = None, horizon: int = 168,
-                 n_origins: int = 6, step: int = 48, min_history: int = MIN_HISTORY,
-                 ensemble: bool = True, margin: float = 0.1, n_jobs: int = 1) -> None:
+                 n_origins: int = 4, step: int = 48, min_history: int = MIN_HISTORY,
+                 ensemble: bool = True, margin: float = 0.1, consistency: float = 0.0,
+                 n_jobs: int = 1) -> None:
         self.candidates = candidates
         self.horizon = horizon
         self.n_origins = n_origins
@@ -80,6 +81,7 @@ class BacktestChooser(Forecaster):
         self.min_history = min_history
         self.ensemble = ensemble
         self.margin = margin
+        self.consistency = consistency
         self.n_jobs = n_jobs
 
     def _origins(self, n_hours: int) -> tuple[list[int], int]:
@@ -101,16 +103,21 @@ class BacktestChooser(Forecaster):
                  for origin in origins)
         per_origin = Parallel(n_jobs=self.n_jobs)(tasks) if origins else []
         losses = np.zeros((len(names), n_keys))
+        wins = np.zeros((len(names), n_keys))
         scored = np.zeros(n_keys, dtype=bool)
         for origin, at_origin in zip(origins, per_origin, strict=True):
             scale = at_origin.mean(axis=0)
             losses += at_origin / np.where(scale > 0, scale, 1.0)
+            wins += at_origin < at_origin[0]
             scored |= self.starts_ <= origin - DAY
         losses[:, ~scored] = np.nan
         self.scores_: pd.DataFrame = pd.DataFrame(losses.T, index=list(self.usage_keys_),
                                                   columns=names)
         best = np.argmin(np.nan_to_num(losses, nan=np.inf), axis=0)
         clear_win = losses[best, np.arange(n_keys)] < (1.0 - self.margin) * losses[0]
+        if origins:
+            # ... and at most origins: one lucky week is not evidence.
+            clear_win &= wins[best, np.arange(n_keys)] >= self.consistency * len(origins)
         self.choice_: np.ndarray = np.where(scored & clear_win, best, 0)
         self.choices_: dict[str, str] = {key: names[c] for key, c in
                                          zip(self.usage_keys_, self.choice_, strict=True)}

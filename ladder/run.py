@@ -96,12 +96,14 @@ class _Timer:
 
     @contextmanager
     def __call__(self, label: str) -> Iterator[None]:
+        # Steps may name their sizes in parentheses; timings are kept per step.
+        name = label.split(" (", 1)[0]
         started = time.perf_counter()
         try:
             yield
         finally:
-            self.timings[label] = round(self.timings.get(label, 0.0)
-                                        + time.perf_counter() - started, 4)
+            self.timings[name] = round(self.timings.get(name, 0.0)
+                                       + time.perf_counter() - started, 4)
 
 
 def _start_run(engine: Engine, *, provider: str, scope: str, trigger: str, actor: str,
@@ -229,6 +231,7 @@ def run_once(
 
     @contextmanager
     def timed(label: str) -> Iterator[None]:
+        """Time a step, and show it to the caller's reporter."""
         with timer(label):
             if step is None:
                 yield

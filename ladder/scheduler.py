@@ -162,7 +162,10 @@ def health_server(engine: Engine, scheduler: Scheduler | None, host: str,
     """An HTTP server answering ``GET /healthz`` (call ``serve_forever`` in a thread)."""
 
     class Handler(BaseHTTPRequestHandler):
+        """Answers the health check; every other path is a 404."""
+
         def do_GET(self) -> None:
+            """``GET /healthz``."""
             if self.path.split("?", 1)[0] not in ("/healthz", "/v1/healthz"):
                 self._send(404, {"status": "not found"})
                 return
@@ -177,6 +180,7 @@ def health_server(engine: Engine, scheduler: Scheduler | None, host: str,
             self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:
+            """Access lines go to the debug log, not to stderr."""
             log.debug("health: " + format, *args)
 
     return ThreadingHTTPServer((host, port), Handler)
@@ -186,6 +190,7 @@ def scheduled_run(engine: Engine, settings: Settings) -> RunFunction:
     """The run function of the scheduler: :func:`run_once` with the ``schedule`` trigger."""
 
     def run(provider: str, scope: str) -> RunOutcome:
+        """One scheduled run of the scope."""
         return run_once(engine, settings, provider_name=provider, scope=scope,
                         trigger="schedule", actor="scheduler")
 

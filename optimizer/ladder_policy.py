@@ -82,17 +82,18 @@ REPLAY_HOURS = 168
 """The replays draw on the last week of history (whole days only when shorter)."""
 
 
-def replay_scenarios(history: FloatArray, horizon: int, n: int) -> FloatArray:
-    """``(n, horizon, K)`` scenarios that replay the last week of history cyclically.
+def replay_scenarios(history: FloatArray, horizon: int, n: int, *,
+                     replay_hours: int = REPLAY_HOURS) -> FloatArray:
+    """``(n, horizon, K)`` scenarios that replay the last ``replay_hours`` cyclically.
 
-    Scenario ``j`` starts ``j`` days into the last ``L`` hours of history (``L`` a
-    week, or the whole days available) and runs through them in a loop, so every
+    Scenario ``j`` starts ``j`` days into the last ``L`` hours of history (``L`` =
+    ``replay_hours``, or the whole days available) and runs through them in a loop, so every
     scenario holds the same hours in a different order of days: the distribution a
     lookback recommender sees, with the hour of day kept.
     """
     history = np.asarray(history, dtype=np.float64)
     n_hours = history.shape[0]
-    length = min(REPLAY_HOURS, n_hours - n_hours % 24) if n_hours >= 24 else n_hours
+    length = min(replay_hours, n_hours - n_hours % 24) if n_hours >= 24 else n_hours
     recent = history[n_hours - length:]
     days = max(length // 24, 1)
     paths = np.empty((n, horizon, history.shape[1]))
@@ -102,7 +103,8 @@ def replay_scenarios(history: FloatArray, horizon: int, n: int) -> FloatArray:
     return paths
 
 
-def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5) -> ScenarioSource:
+def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5,
+                      replay_hours: int = REPLAY_HOURS) -> ScenarioSource:
     """Forecast paths and history replays side by side (``replay_share`` of them replays).
 
     The replays are what a lookback recommender sees, made into scenarios; the
@@ -118,7 +120,8 @@ def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5) ->
         if n - n_replay > 0:
             parts.append(forecast(history, key_ids, start, horizon, n - n_replay, seed))
         if n_replay > 0:
-            parts.append(replay_scenarios(history, horizon, n_replay))
+            parts.append(replay_scenarios(history, horizon, n_replay,
+                                          replay_hours=replay_hours))
         return np.concatenate(parts, axis=0)
 
     return source

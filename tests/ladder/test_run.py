@@ -214,3 +214,24 @@ def test_every_new_command_has_help() -> None:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, command
         assert "Usage" in result.output
+
+
+def test_a_failed_run_is_recorded_and_told(
+    settings: Settings, run_engine: Engine, hook: Webhook
+) -> None:
+    from core.errors import InvalidInput
+
+    def broken_planner(*_args: object) -> int:
+        raise InvalidInput("usage.parquet: column ChargePeriodStart is missing")
+
+    outcome = run_once(run_engine, settings.model_copy(update={"webhook_url": hook.url}),
+                       planner=broken_planner)
+    assert (outcome.status, outcome.outcome) == ("failed", "error")
+    assert hook.texts() == [f"Run {outcome.run_id} failed: usage.parquet: column "
+                            "ChargePeriodStart is missing"]
+    with session_scope(run_engine) as session:
+        run = session.get(RunRow, outcome.run_id)
+        assert run is not None and run.status == "failed"
+        assert run.error == "usage.parquet: column ChargePeriodStart is missing"
+    # The lock was released: the next run is not skipped.
+    assert run_once(run_engine, settings, planner=broken_planner).outcome == "error"

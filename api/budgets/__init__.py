@@ -1,0 +1,1 @@
+"""Budgets: create, read, update, delete, and their status against actual cost."""

@@ -1,0 +1,137 @@
+"""Schemas of budgets: ``BudgetCreate``, ``BudgetUpdate`` in; ``BudgetRead``,
+``BudgetStatusRead`` out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from api.params import Filter, JsonBody
+from reporting.budgets import MAX_THRESHOLDS, BudgetBasis, BudgetPeriod
+
+Amount = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False,
+                                description="The budget for one period, in its currency.")]
+Threshold = Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+BudgetName = Annotated[Filter, StringConstraints(max_length=128)]
+
+TAG_RULE = "tag_key and tag_value go together: both or neither."
+
+
+class BudgetCreate(JsonBody):
+    """A budget: an amount per period for a scope, on the amortised or the cash basis."""
+
+    name: BudgetName = Field(description="Unique.")
+    amount: Amount
+    period: BudgetPeriod = BudgetPeriod.MONTH
+    basis: BudgetBasis = Field(default=BudgetBasis.AMORTIZED, description="amortized: "
+                               "upfront fees spread over the term; cash: fees when billed.")
+    provider: Filter | None = None
+    account: Filter | None = None
+    tag_key: Filter | None = Field(default=None, description=TAG_RULE)
+    tag_value: Filter | None = Field(default=None, description=TAG_RULE)
+    thresholds: list[Threshold] = Field(
+        default=[0.8, 1.0], max_length=MAX_THRESHOLDS,
+        description="Alert shares of the amount (0.8 = 80 %).")
+    currency: Currency = "USD"
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    """Document an optional field as never null (leaving it out leaves the value as is)."""
+    branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    schema.pop("default", None)
+
+
+NOT_NULL = Field(default=None, json_schema_extra=_not_null)
+SCOPE_FIELDS = ("provider", "account", "tag_key", "tag_value")
+
+
+class BudgetUpdate(JsonBody):
+    """Fields of a budget to change; the others stay. ``null`` clears a scope field."""
+
+    name: BudgetName | None = NOT_NULL
+    amount: Amount | None = NOT_NULL
+    period: BudgetPeriod | None = NOT_NULL
+    basis: BudgetBasis | None = NOT_NULL
+    provider: Filter | None = None
+    account: Filter | None = None
+    tag_key: Filter | None = Field(default=None, description=TAG_RULE)
+    tag_value: Filter | None = Field(default=None, description=TAG_RULE)
+    thresholds: list[Threshold] | None = Field(default=None, max_length=MAX_THRESHOLDS,
+                                               json_schema_extra=_not_null)
+    currency: Currency | None = NOT_NULL
+
+    @field_validator("name", "amount", "period", "basis", "thresholds", "currency",
+                     mode="before")
+    @classmethod
+    def _given_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value
+
+
+class BudgetRead(BaseModel):
+    """A stored budget."""
+
+    id: int
+    name: str
+    amount: float
+    currency: str
+    period: BudgetPeriod
+    basis: BudgetBasis
+    thresholds: list[float]
+    provider: str | None
+    account: str | None
+    tag_key: str | None
+    tag_value: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ThresholdRead(BaseModel):
+    """One alert threshold: whether actual cost, or the forecast, reached it."""
+
+    threshold: float
+    amount: float
+    reached: bool
+    forecast_reached: bool
+
+
+class StatusSource(BaseModel):
+    """The reporting snapshot the figures come from."""
+
+    snapshot_id: int
+    provider: str
+    dataset_id: int
+    currency: str
+    start: datetime
+    end: datetime
+    created_at: datetime
+
+
+class BudgetStatusRead(BaseModel):
+    """Where a budget stands in its current period: actual, forecast, variance, alerts."""
+
+    budget: BudgetRead
+    period: str
+    period_start: date
+    period_end: date
+    as_of: date
+    days_elapsed: int
+    days_remaining: int
+    actual: float
+    forecast: float
+    forecast_method: str
+    variance: float
+    variance_ratio: float | None
+    consumed: float | None
+    forecast_consumed: float | None
+    thresholds: list[ThresholdRead]
+    state: str = Field(description="ok, warning, forecast_over or over_budget.")
+    currency: str
+    definitions: dict[str, str]
+    sources: list[StatusSource]

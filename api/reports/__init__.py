@@ -1,0 +1,1 @@
+"""Reports for finance and FinOps: JSON, or CSV to download."""

@@ -1,0 +1,119 @@
+"""Reports as the API sends them: the request mapped to ``reporting``'s query, the result
+to JSON (one page of rows) or CSV (every row).
+
+The figures are ``reporting``'s; nothing here computes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from fastapi import Response
+from sqlalchemy.orm import Session
+
+import reporting
+from api.params import Period
+from api.reports.schemas import ReportFormat, ReportRead, ReportSource
+from reporting import Report, ReportQuery, Scope
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeFilter:
+    """The usage a report covers: every field set narrows it."""
+
+    provider: str | None = None
+    account: str | None = None
+    service: str | None = None
+    usage_key: str | None = None
+    tag_key: str | None = None
+    tag_value: str | None = None
+
+    def scope(self) -> Scope:
+        """As ``reporting``'s scope."""
+        return Scope(provider=self.provider, account=self.account, service=self.service,
+                     usage_key=self.usage_key, tag_key=self.tag_key, tag_value=self.tag_value)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """How to send a report: its format and, for JSON, which rows."""
+
+    format: ReportFormat
+    limit: int
+    offset: int
+
+
+def query(period: Period, granularity: str, group_by: str, where: ScopeFilter) -> ReportQuery:
+    """``reporting``'s query for the request (InvalidInput names a bad field)."""
+    return ReportQuery(start=period.start, end=period.end, granularity=granularity,
+                       group_by=group_by, scope=where.scope())
+
+
+def as_of_instant(day: date | None) -> datetime | None:
+    """UTC midnight of ``day``."""
+    return None if day is None else datetime.combine(day, time(), UTC)
+
+
+def _filename(report: Report) -> str:
+    parameters = report.parameters
+    span = "_".join(str(parameters[name]) for name in ("start", "end", "as_of")
+                    if parameters.get(name))
+    return f"{report.name}{'_' + span if span else ''}.csv"
+
+
+def render(report: Report, how: Rendering) -> ReportRead | Response:
+    """The report as JSON (one page of rows) or as a CSV download (every row)."""
+    if how.format is ReportFormat.CSV:
+        return Response(report.to_csv(), media_type=CSV_MEDIA_TYPE, headers={
+            "Content-Disposition": f'attachment; filename="{_filename(report)}"'})
+    rows = report.records()
+    return ReportRead(
+        report=report.name, currency=report.currency, parameters=dict(report.parameters),
+        columns=list(report.columns), definitions=report.definitions, notes=list(report.notes),
+        totals=report.totals(),
+        sources=[ReportSource.model_validate(source.to_dict()) for source in report.sources],
+        rows=rows[how.offset:how.offset + how.limit], total_rows=len(rows),
+        limit=how.limit, offset=how.offset,
+    )
+
+
+QueryReport = Callable[[Session, ReportQuery], Report]
+
+REPORTS: dict[str, QueryReport] = {
+    "savings": reporting.savings,
+    "coverage": reporting.coverage,
+    "utilisation": reporting.utilisation,
+    "waste": reporting.waste,
+    "amortisation": reporting.amortisation,
+    "chargeback": reporting.chargeback,
+    "showback": reporting.commitment_showback,
+}
+"""The reports over a period, by their route's name."""
+
+
+def period_report(session: Session, name: str, report_query: ReportQuery) -> Report:
+    """One of the period reports (``REPORTS``)."""
+    return REPORTS[name](session, report_query)
+
+
+def payment_schedule(session: Session, *, provider: str | None, as_of: date | None) -> Report:
+    """Future commitment payments per month and commitment."""
+    return reporting.payment_schedule(session, provider=provider, as_of=as_of_instant(as_of))
+
+
+def expirations(session: Session, *, provider: str | None, as_of: date | None,
+                months: int | None, window_days: int) -> Report:
+    """Each commitment expiring, and the on-demand exposure it adds."""
+    return reporting.expirations(session, provider=provider, as_of=as_of_instant(as_of),
+                                 months=months, window_days=window_days)
+
+
+def calendar(session: Session, *, provider: str | None, as_of: date | None,
+             months: int | None, window_days: int) -> Report:
+    """Expirations per month and the exposure they add."""
+    return reporting.commitment_calendar(session, provider=provider, as_of=as_of_instant(as_of),
+                                         months=months, window_days=window_days)
