@@ -54,7 +54,9 @@ class PurchasePolicy:
       owned commitments already below it do not make the LP infeasible.
     * ``plan_ahead``: let the LP plan purchases at later runs inside the horizon
       (when owned commitments expire), so that it does not buy today for a gap
-      that opens later; only today's purchases are made.
+      that opens later; only today's purchases are made. Later runs are every
+      ``cadence_hours`` (and at each expiry); with ``recourse`` each scenario plans
+      its own later purchases (wait and see), otherwise one plan for all.
     """
 
     cvar_alpha: float = 0.9
@@ -74,6 +76,8 @@ class PurchasePolicy:
     returns: bool = True
     return_window_hours: int = 168
     plan_ahead: bool = True
+    recourse: bool = True
+    cadence_hours: int | None = 24
     min_utilisation: float | None = None
 
     def __post_init__(self) -> None:
@@ -90,6 +94,8 @@ class PurchasePolicy:
             value = getattr(self, name)
             checks[name] = value is None or (math.isfinite(value)
                                              and (value >= 0 or name == "cvar_bound"))
+        if self.cadence_hours is not None:
+            checks["cadence_hours"] = self.cadence_hours >= 1
         if self.min_utilisation is not None:
             checks["min_utilisation"] = 0.0 < self.min_utilisation <= 1.0
         if self.representative_hours is not None:

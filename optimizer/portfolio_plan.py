@@ -63,6 +63,7 @@ class Purchase:
     offering: Offering
     quantity: float
     start: int = 0
+    scenario: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +153,14 @@ def decide(problem: StochasticProblem, solution: StochasticSolution) -> Decision
         given[exchange.owned] = given.get(exchange.owned, 0.0) + give
         exchanges.append(ExchangeAction(exchange.owned, target, float(give), float(receive)))
     planned = tuple(Purchase(position[p.offering_id], problem.candidates[position[p.offering_id]],
-                             p.quantity, p.hour) for p in solution.planned)
+                             p.quantity, p.hour, p.scenario) for p in solution.planned)
     return Decision(tuple(purchases), returns, tuple(exchanges), planned)
 
 
 def _portfolio(problem: StochasticProblem, decision: Decision | None, *,
-               with_planned: bool = False) -> tuple[list[Offering], FloatArray]:
+               planned_in: int | None = None) -> tuple[list[Offering], FloatArray]:
     """Offerings and ``(H, C)`` active quantities: owned, received, bought (in that order),
-    then the planned purchases when ``with_planned``."""
+    then the purchases planned in scenario ``planned_in`` (none when ``None``)."""
     horizon = problem.horizon
     hours = np.arange(horizon)[:, None]
     offerings: list[Offering] = []
@@ -183,7 +184,9 @@ def _portfolio(problem: StochasticProblem, decision: Decision | None, *,
             sizes.append(e.receive)
             starts.append(0)
             ends.append(problem.owned[e.owned].hours_left)
-        for p in (*decision.purchases, *(decision.planned if with_planned else ())):
+        later = () if planned_in is None else tuple(
+            p for p in decision.planned if p.scenario in (-1, planned_in))
+        for p in (*decision.purchases, *later):
             offerings.append(p.offering)
             sizes.append(p.quantity)
             starts.append(p.start)
@@ -197,10 +200,13 @@ def _portfolio(problem: StochasticProblem, decision: Decision | None, *,
 
 def _bill(problem: StochasticProblem, decision: Decision | None, *,
           with_planned: bool = False) -> tuple[BillingResult, ...]:
-    offerings, quantity = _portfolio(problem, decision, with_planned=with_planned)
-    return tuple(apply_commitments(problem.scenarios.usage[s], problem.key_ids,
-                                   problem.on_demand_rates, offerings, quantity)
-                 for s in range(problem.scenarios.n_scenarios))
+    bills = []
+    for s in range(problem.scenarios.n_scenarios):
+        offerings, quantity = _portfolio(problem, decision,
+                                         planned_in=s if with_planned else None)
+        bills.append(apply_commitments(problem.scenarios.usage[s], problem.key_ids,
+                                       problem.on_demand_rates, offerings, quantity))
+    return tuple(bills)
 
 
 def evaluate(problem: StochasticProblem, decision: Decision, *,
@@ -235,10 +241,11 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
     if decision.planned:
         evaluation = evaluate(problem, decision, with_planned=True)
     x = np.zeros(model.program.n_variables)
-    buy_column = {(o, t): c for o, t, c in zip(columns.kept.tolist(), columns.start.tolist(),
-                                               columns.buy.tolist(), strict=True)}
+    buy_column = {(o, t, s): c for o, t, s, c in zip(
+        columns.kept.tolist(), columns.start.tolist(), columns.scenario.tolist(),
+        columns.buy.tolist(), strict=True)}
     for p in (*decision.purchases, *decision.planned):
-        x[buy_column[(p.index, p.start)]] += p.quantity
+        x[buy_column[(p.index, p.start, p.scenario)]] += p.quantity
     ret_column = dict(zip(columns.ret_owned.tolist(), columns.ret.tolist(), strict=True))
     for r in decision.returns:
         x[ret_column[r.owned]] = r.quantity
@@ -250,12 +257,18 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
         give, receive = pairs[(e.owned, position[e.target.offering_id])]
         x[give] += e.give
         x[receive] += e.receive
-    decided = np.concatenate([columns.buy, columns.ret, columns.give, columns.receive])
-    commitment = float(model.program.cost[decided] @ x[decided]) + model.owned_cost
+    shared = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
+                             columns.receive])
+    commitment = float(model.program.cost[shared] @ x[shared]) + model.owned_cost
+    planned = np.flatnonzero(columns.scenario >= 0)
+    planned_cost = np.zeros(problem.scenarios.n_scenarios)
+    np.add.at(planned_cost, columns.scenario[planned],
+              columns.span_cost[planned] * x[columns.buy[planned]])
     policy = problem.policy
     weight = policy.cvar_weight
     probabilities = problem.scenarios.probabilities
-    on_demand = evaluation.on_demand_after
+    # Purchases planned in one scenario are part of that scenario's cost, like on-demand.
+    on_demand = evaluation.on_demand_after + planned_cost
     equivalent = evaluation.on_demand_equivalent
     # (1 − λ) E[cost] + λ (E[V] + CVaR(loss)), with cost = commitments + on-demand billed.
     price = commitment + (1 - weight) * float(probabilities @ on_demand)
@@ -421,6 +434,19 @@ def build_actions(problem: StochasticProblem, decision: Decision,
     return tuple(actions)
 
 
+def _expected_planned(problem: StochasticProblem,
+                      decision: Decision) -> list[dict[str, float | int | str]]:
+    """Planned purchases by hour and offering, in expectation over the scenarios."""
+    probabilities = problem.scenarios.probabilities
+    expected: dict[tuple[int, str], float] = {}
+    for p in decision.planned:
+        weight = 1.0 if p.scenario < 0 else float(probabilities[p.scenario])
+        key = (p.start, p.offering.offering_id)
+        expected[key] = expected.get(key, 0.0) + weight * p.quantity
+    return [{"hour": hour, "offering_id": offering_id, "expected_quantity": quantity}
+            for (hour, offering_id), quantity in sorted(expected.items())]
+
+
 @dataclass(frozen=True, eq=False)
 class PortfolioPlan:
     """A plan with what it was computed from: the decision, the bills and the certificate."""
@@ -460,8 +486,7 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
         "plan_price": certificate.plan_price,
         "certified_gap": certificate.gap,
         "tranche_fraction": problem.policy.tranche_fraction,
-        "planned": [{"hour": p.start, "offering_id": p.offering.offering_id,
-                     "quantity": p.quantity} for p in decision.planned],
+        "planned": _expected_planned(problem, decision),
         "n_variables": solution.n_variables,
         "n_constraints": solution.n_constraints,
         "build_seconds": solution.build_seconds,

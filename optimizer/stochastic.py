@@ -255,7 +255,14 @@ def _check_offering(offering: Offering) -> None:
 # *planned* for that later run: not bought now, but it lets the LP cover a gap that opens
 # at t by buying at t rather than today (which would pay for overlapping coverage before
 # t). x[o,t] is active for [t, min(t + T[o], H)) and costs p[o] per hour of that; below,
-# "x[o] active in e" ranges over every (o, t) active in segment e.
+# "x[o] active in e" ranges over every (o, t) active in segment e. Epochs are the runs every
+# cadence_hours and the expiries. With recourse (the default) a planned purchase is one
+# x[o,t,s] per scenario: a later run will have seen more of the usage, so it buys only in
+# the scenarios that need it (wait and see) and today's purchase is what every scenario
+# can use. Its cost C[s] = Σ p[o] (min(t + T[o], H) − t) x[o,t,s] enters scenario s's cost
+# and loss: cost[s] and loss[s] below gain + C[s], the objective (1 − λ) Σ π[s] C[s], and
+# the tail row of s − C[s]. (Each x[o,t,s] knows scenario s's whole path from t on: an
+# optimistic view of later runs, the usual two-stage approximation of a multi-stage one.)
 #
 # Variables: x[o,t] ≥ 0 bought or planned; ρ[c] ∈ [0, q[c]] returned (spend c in its return window);
 # ε[c,d] ≥ 0 units of convertible c given up for target d and ζ[c,d] ≥ 0 units of d received
@@ -308,6 +315,8 @@ class _Columns:
     kept: IntArray             # candidate index of each x
     start: IntArray            # epoch (hour) of each x: 0 now, > 0 planned
     end: IntArray              # hour its term (or the horizon) ends
+    scenario: IntArray         # the scenario of a planned x (recourse), -1: every scenario
+    span_cost: FloatArray      # p[o] (end − start): its cost if bought
     ret: IntArray              # columns of ρ
     ret_owned: IntArray        # owned index of each ρ
     give: IntArray             # columns of ε
@@ -361,11 +370,16 @@ class Exchange:
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """A purchase the LP plans for a later run (at hour ``hour`` of the horizon): not made now."""
+    """A purchase the LP plans for a later run (at hour ``hour`` of the horizon): not made now.
+
+    ``scenario`` is the scenario it is planned in (recourse: later runs will know more),
+    or -1 when it is planned in every scenario.
+    """
 
     hour: int
     offering_id: str
     quantity: float
+    scenario: int = -1
 
 
 @dataclass(frozen=True)
@@ -470,7 +484,12 @@ def _layout(problem: StochasticProblem, kept: IntArray, active: IntArray,
     cuts = [active[kept], active[targets]]
     cuts.append(np.array([min(c.hours_left, horizon) for c in problem.owned], dtype=np.intp))
     base = segment_bounds(horizon, np.concatenate(cuts))
-    epochs = base[:-1] if problem.policy.plan_ahead else base[:1]
+    cadence = problem.policy.cadence_hours
+    if problem.policy.plan_ahead:
+        runs = np.arange(cadence, horizon, cadence) if cadence else np.zeros(0, dtype=np.intp)
+        epochs = segment_bounds(horizon, np.concatenate([base, runs]))[:-1]
+    else:
+        epochs = base[:1]
     if epochs.size > MAX_EPOCHS:
         epochs = epochs[np.unique(np.linspace(0, epochs.size - 1, MAX_EPOCHS).round()
                                   .astype(np.intp))]
@@ -495,22 +514,41 @@ def _layout(problem: StochasticProblem, kept: IntArray, active: IntArray,
 
 def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, kept: IntArray,
                       epochs: IntArray, prices: FloatArray
-                      ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """x[o,t] ≥ 0 for each kept candidate and epoch t, at its risk-adjusted price over the
-    hours it is active inside the horizon, ``[t, min(t + T[o], H))``.
+                      ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray, FloatArray]:
+    """x[o,t] ≥ 0 for each kept candidate and epoch t (now: t = 0), at its risk-adjusted
+    price over the hours it is active inside the horizon, ``[t, min(t + T[o], H))``; with
+    recourse, one x[o,t,s] per scenario for t > 0, charged (1 − λ) π[s] of that.
 
-    Returns the columns and, per column, the candidate, its start and its end.
+    Returns the columns and, per column, the candidate, its start, its end, its scenario
+    (-1: all) and its cost if bought.
     """
     empty = np.zeros(0, dtype=np.intp)
     if kept.size == 0:
-        return empty, empty, empty, empty
+        return empty, empty, empty, empty, empty, np.zeros(0)
+    policy = problem.policy
     terms = np.array([problem.candidates[o].term_hours for o in kept.tolist()], dtype=np.intp)
-    offering = np.tile(kept, epochs.size)
-    start = np.repeat(epochs, kept.size)
-    end = np.minimum(start + np.tile(terms, epochs.size), problem.horizon)
-    columns = builder.add_variables("buy", (offering, start),
-                                    cost=prices[offering] * (end - start))
-    return columns, offering, start, end
+    later = epochs[epochs > 0]
+    n_scen = problem.scenarios.n_scenarios
+    if policy.recourse and later.size:
+        shared = np.zeros(1, dtype=np.intp)
+        offering = np.concatenate([kept, np.tile(kept, later.size * n_scen)])
+        start = np.concatenate([np.zeros(kept.size, dtype=np.intp),
+                                np.repeat(np.tile(later, n_scen), kept.size)])
+        scenario = np.concatenate([np.full(kept.size, -1, dtype=np.intp),
+                                   np.repeat(np.arange(n_scen), later.size * kept.size)])
+        term = np.tile(terms, 1 + later.size * n_scen)
+    else:
+        shared = epochs
+        offering = np.tile(kept, shared.size)
+        start = np.repeat(shared, kept.size)
+        scenario = np.full(offering.size, -1, dtype=np.intp)
+        term = np.tile(terms, shared.size)
+    end = np.minimum(start + term, problem.horizon)
+    span_cost = prices[offering] * (end - start)
+    weight = np.where(scenario >= 0, (1.0 - policy.cvar_weight)
+                      * problem.scenarios.probabilities[np.maximum(scenario, 0)], 1.0)
+    columns = builder.add_variables("buy", (offering, start, scenario), cost=span_cost * weight)
+    return columns, offering, start, end, scenario, span_cost
 
 
 def add_return_variables(builder: LinearModelBuilder, problem: StochasticProblem,
@@ -640,19 +678,22 @@ def add_capacity_constraints(
     n_cand = len(problem.candidates)
 
     def attach(column: int, offering_index: int, sign: float, hours_active: int,
-               first: int = 0) -> None:
+               first: int = 0, only: int = -1) -> None:
         p = int(layout.pattern_of[offering_index])
         if p < 0:
             return
-        where = np.flatnonzero((pattern == p) & (segment_start >= first)
-                               & (segment_start < hours_active))
+        mask = (pattern == p) & (segment_start >= first) & (segment_start < hours_active)
+        if only >= 0:
+            mask &= scenario == only
+        where = np.flatnonzero(mask)
         rows.append(where)
         cols.append(np.full(where.size, column, dtype=np.intp))
         coefs.append(np.full(where.size, sign / layout.scale_of[offering_index]))
 
-    for column, o, first, last in zip(columns.buy.tolist(), columns.kept.tolist(),
-                                      columns.start.tolist(), columns.end.tolist(), strict=True):
-        attach(column, o, -1.0, last, first)
+    for column, o, first, last, only in zip(
+            columns.buy.tolist(), columns.kept.tolist(), columns.start.tolist(),
+            columns.end.tolist(), columns.scenario.tolist(), strict=True):
+        attach(column, o, -1.0, last, first, only)
     for column, c in zip(columns.ret.tolist(), columns.ret_owned.tolist(), strict=True):
         attach(column, n_cand + c, 1.0, problem.owned[c].hours_left)
     for give, receive, c, t in zip(columns.give.tolist(), columns.receive.tolist(),
@@ -670,13 +711,16 @@ def add_capacity_constraints(
 
 def add_tail_constraints(builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage,
                          columns: _Columns) -> None:
-    """ξ[s] + η + cov[s] ≥ 0: ξ[s] is scenario s's loss above η (CVaR of the loss)."""
+    """ξ[s] + η + cov[s] − C[s] ≥ 0: ξ[s] is scenario s's loss above η (CVaR of the loss),
+    C[s] the cost of the purchases planned in scenario s only."""
     if columns.eta < 0:
         return
     n_scen = columns.xi.size
-    rows = [np.arange(n_scen), np.arange(n_scen), coverage.scenario]
-    cols = [columns.xi, np.full(n_scen, columns.eta, dtype=np.intp), coverage.column]
-    coefs = [np.ones(n_scen), np.ones(n_scen), coverage.value]
+    planned = np.flatnonzero(columns.scenario >= 0)
+    rows = [np.arange(n_scen), np.arange(n_scen), coverage.scenario, columns.scenario[planned]]
+    cols = [columns.xi, np.full(n_scen, columns.eta, dtype=np.intp), coverage.column,
+            columns.buy[planned]]
+    coefs = [np.ones(n_scen), np.ones(n_scen), coverage.value, -columns.span_cost[planned]]
     builder.add_constraints("tail", (np.arange(n_scen),), row=np.concatenate(rows),
                             column=np.concatenate(cols), coefficient=np.concatenate(coefs),
                             lower=0.0)
@@ -709,15 +753,19 @@ def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
     kept = columns.kept
     if kept.size == 0:
         return
-    epochs, row = np.unique(columns.start, return_inverse=True)
+    n_scen = problem.scenarios.n_scenarios
+    cell, row = np.unique(columns.start * (n_scen + 1) + columns.scenario + 1,
+                          return_inverse=True)
+    epoch, scenario = np.divmod(cell, n_scen + 1)
+    labels = (epoch, scenario - 1)
     row = row.reshape(-1)
     if policy.max_new_hourly is not None:
         hourly = np.array([problem.candidates[o].amortized_hourly for o in kept.tolist()])
-        builder.add_constraints("max_new_hourly", (epochs,), row=row, column=columns.buy,
+        builder.add_constraints("max_new_hourly", labels, row=row, column=columns.buy,
                                 coefficient=hourly, upper=policy.max_new_hourly)
     if policy.max_upfront is not None:
         upfront = np.array([problem.candidates[o].upfront for o in kept.tolist()])
-        builder.add_constraints("max_upfront", (epochs,), row=row, column=columns.buy,
+        builder.add_constraints("max_upfront", labels, row=row, column=columns.buy,
                                 coefficient=upfront, upper=policy.max_upfront)
 
 
@@ -763,7 +811,9 @@ def add_utilisation_floor(builder: LinearModelBuilder, layout: _Layout, coverage
         coefficient=np.concatenate([
             probabilities[coverage.scenario[on_cov]] * rep.weight[coverage.hour[on_cov]]
             * layout.weights[coverage.pattern[on_cov], coverage.key[on_cov]],
-            -floor * (columns.end - columns.start)[on_buy] / scale[on_buy],
+            -floor * (columns.end - columns.start)[on_buy] / scale[on_buy]
+            * np.where(columns.scenario[on_buy] >= 0,
+                       probabilities[np.maximum(columns.scenario[on_buy], 0)], 1.0),
             np.ones(patterns.size)]),
         lower=lower,
     )
@@ -775,7 +825,8 @@ def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, colu
     policy = problem.policy
     if policy.cvar_bound is None or columns.eta < 0:
         return
-    decided = np.concatenate([columns.buy, columns.ret, columns.give, columns.receive])
+    decided = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
+                              columns.receive])
     probabilities = problem.scenarios.probabilities
     cols = np.concatenate([decided, [columns.eta], columns.xi]).astype(np.intp)
     coefs = np.concatenate([commitment_cost[decided], [1.0],
@@ -827,8 +878,8 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     builder = LinearModelBuilder("stochastic")
     probabilities = problem.scenarios.probabilities
     builder.offset = owned_cost + float(probabilities @ layout.offset_usage)
-    buy, buy_offering, buy_start, buy_end = add_buy_variables(builder, problem, kept,
-                                                              layout.epochs, prices)
+    buy, buy_offering, buy_start, buy_end, buy_scenario, span_cost = add_buy_variables(
+        builder, problem, kept, layout.epochs, prices)
     ret = add_return_variables(builder, problem, returnable, owned_prices)
     give, receive = add_exchange_variables(builder, problem, pair_owned, pair_target,
                                            owned_prices)
@@ -837,8 +888,8 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
         eta = int(builder.add_variables("eta", (), cost=risk_weight, lower=-INF)[0])
         xi = builder.add_variables("xi", (np.arange(problem.scenarios.n_scenarios),),
                                    cost=risk_weight * probabilities / (1.0 - policy.cvar_alpha))
-    columns = _Columns(buy, buy_offering, buy_start, buy_end, ret, returnable, give, receive,
-                       pair_owned, pair_target, eta, xi)
+    columns = _Columns(buy, buy_offering, buy_start, buy_end, buy_scenario, span_cost, ret,
+                       returnable, give, receive, pair_owned, pair_target, eta, xi)
     can = _pattern_active(layout, problem, columns, pair_target, pair_owned)
     coverage = add_coverage_variables(builder, layout, can, probabilities, risk_weight)
     add_usage_constraints(builder, layout, coverage)
@@ -869,9 +920,13 @@ def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
     """Each scenario's cost at the LP point ``x``: decided commitments, owned, on-demand."""
     columns = model.columns
     problem = model.problem
-    decided = np.concatenate([columns.buy, columns.ret, columns.give, columns.receive])
+    decided = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
+                              columns.receive])
     commitment = float(model.program.cost[decided] @ x[decided]) if decided.size else 0.0
     on_demand = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
+    planned = np.flatnonzero(columns.scenario >= 0)
+    np.add.at(on_demand, columns.scenario[planned],
+              columns.span_cost[planned] * x[columns.buy[planned]])
     coverage = model.coverage
     np.subtract.at(on_demand, coverage.scenario, coverage.value * x[coverage.column])
     return commitment + model.owned_cost + on_demand
@@ -893,14 +948,16 @@ def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSol
     columns = model.columns
     quantities: dict[str, float] = {}
     planned: list[Planned] = []
-    for col, o, start in zip(columns.buy.tolist(), columns.kept.tolist(),
-                             columns.start.tolist(), strict=True):
+    for col, o, start, only in zip(columns.buy.tolist(), columns.kept.tolist(),
+                                   columns.start.tolist(), columns.scenario.tolist(),
+                                   strict=True):
         if x[col] <= QUANTITY_TOLERANCE:
             continue
         if start == 0:
             quantities[problem.candidates[o].offering_id] = float(x[col])
         else:
-            planned.append(Planned(start, problem.candidates[o].offering_id, float(x[col])))
+            planned.append(Planned(start, problem.candidates[o].offering_id, float(x[col]),
+                                   only))
     returns = {c: float(x[col]) for col, c in zip(columns.ret.tolist(),
                                                   columns.ret_owned.tolist(), strict=True)
                if x[col] > QUANTITY_TOLERANCE}

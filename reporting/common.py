@@ -340,13 +340,17 @@ def add_period_columns(frame: pd.DataFrame, granularity: Granularity, *,
     if frame.empty:
         return frame.assign(period=pd.Series(dtype=object), period_start=pd.Series(dtype=object),
                             period_end=pd.Series(dtype=object))
-    starts = {key: pd.Timestamp(key).date() for key in frame["period_key"].unique()}
-    labels = {key: period_label(day, granularity) for key, day in starts.items()}
-    ends = {key: period_end(day, granularity, window[1]) for key, day in starts.items()}
+    keys, inverse = np.unique(frame["period_key"].to_numpy().astype("datetime64[D]"),
+                              return_inverse=True)
+    starts = [pd.Timestamp(key).date() for key in keys]
+    labels = np.array([period_label(day, granularity) for day in starts], dtype=object)
+    firsts = np.array([max(day, window[0]) for day in starts], dtype=object)
+    lasts = np.array([min(period_end(day, granularity, window[1]), window[1])
+                      for day in starts], dtype=object)
     out = frame.copy()
-    out["period"] = out["period_key"].map(labels)
-    out["period_start"] = out["period_key"].map(lambda k: max(starts[k], window[0]))
-    out["period_end"] = out["period_key"].map(lambda k: min(ends[k], window[1]))
+    out["period"] = labels[inverse]
+    out["period_start"] = firsts[inverse]
+    out["period_end"] = lasts[inverse]
     return out
 
 

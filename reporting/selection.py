@@ -94,9 +94,12 @@ def key_sums(data: ReportData, session: Session, query: ReportQuery,
         else:
             codes, uniques = pd.factorize(selected[dimension.value].astype(object), sort=True)
             labels = np.asarray(uniques, dtype=object)
-        onehot = np.zeros((len(selected), len(labels)))
-        onehot[np.arange(len(selected)), codes] = 1.0
-        per_day = [v @ onehot for v in values]
+        # Keys sorted by group, then each group's columns summed: O(days × keys).
+        order = np.argsort(codes, kind="stable")
+        edges = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) \
+            else np.zeros(0, dtype=np.int64)
+        per_day = [np.add.reduceat(v[:, order], edges, axis=1) if len(order)
+                   else np.zeros((v.shape[0], 0)) for v in values]
     periods = (np.full(len(days), np.datetime64(bounds[0], "D"))
                if query.granularity is Granularity.TOTAL
                else period_starts(days, query.granularity))

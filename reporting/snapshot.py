@@ -381,22 +381,21 @@ FOCUS_FIGURES = ("focus_billed_cost", "focus_contracted_cost", "focus_effective_
 
 def _build_focus(data: ReportData, session: Session) -> Mapping[str, np.ndarray]:
     cube = data.cube()
-    lines = data.cost_lines(session)
     shape = (len(cube.days), len(cube.keys))
     values = {name: np.zeros(shape) for name in FOCUS_FIGURES}
-    if len(lines):
-        position = pd.Series(np.arange(len(cube.keys)),
-                             index=cube.keys["usage_key_id"].to_numpy())
-        d = (lines["day"].to_numpy().astype("datetime64[D]") - cube.days[0]).astype(np.int64)
-        k = position.reindex(lines["usage_key_id"].to_numpy()).to_numpy()
+    position = pd.Series(np.arange(len(cube.keys)), index=cube.keys["usage_key_id"].to_numpy())
+    for source in data.sources:
+        sums = repository.load_focus_sums(session, source.dataset_id)
+        if sums.empty:
+            continue
+        d = (_days(sums["day"]) - cube.days[0]).astype(np.int64)
+        k = position.reindex(sums["usage_key_id"].to_numpy()).to_numpy()
         kept = (d >= 0) & (d < shape[0]) & ~np.isnan(k)
         at = (d[kept], k[kept].astype(np.int64))
-        for name, column in (("billed", "billed_cost"), ("contracted", "contracted_cost"),
-                             ("effective", "effective_cost")):
-            raw = lines[column].to_numpy(dtype=np.float64)[kept]
-            np.add.at(values[f"focus_{name}_cost"], at, np.nan_to_num(raw))
-            if name != "billed":
-                np.add.at(values[f"focus_{name}_known"], at, (~np.isnan(raw)).astype(float))
+        for name in ("billed_cost", "contracted_cost", "effective_cost", "contracted_known",
+                     "effective_known"):
+            target = f"focus_{name}"
+            np.add.at(values[target], at, np.nan_to_num(sums[name].to_numpy()[kept]))
     return MappingProxyType(values)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from factories import KEYS, make_catalog, make_plan
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from api.roles import Role
 from core.db import repository
 from core.db.models import RunRow, utc_now
 from core.domain import Commitment
-from core.settings import get_settings
+from core.settings import Settings
 from executor import repository as executor_repository
 from executor.policy import Policy, save_policy
 
@@ -40,11 +41,8 @@ class RecordingLauncher:
         self.calls.append({"provider": provider, "scope": scope, "actor": actor})
 
 
-def build_app(engine: Engine, session: Session, *, launcher: RecordingLauncher | None,
-              max_body_bytes: int = 1024 * 1024) -> FastAPI:
-    """The app on the test's session."""
-    app = create_app(get_settings(), engine=engine, run_launcher=launcher,
-                     max_body_bytes=max_body_bytes, migrate_on_start=False)
+def use_session(app: FastAPI, session: Session) -> None:
+    """Serve the app's requests on the test's session (with the production semantics)."""
 
     def test_session() -> Iterator[Session]:
         # What the test stored before the request is committed (to a savepoint of the
@@ -59,6 +57,17 @@ def build_app(engine: Engine, session: Session, *, launcher: RecordingLauncher |
         session.commit()
 
     app.dependency_overrides[get_session] = test_session
+
+
+def build_app(engine: Engine, session: Session | None, *, launcher: RecordingLauncher | None,
+              max_body_bytes: int = 1024 * 1024) -> FastAPI:
+    """The app on ``engine``, serving its requests on the test's session if given."""
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False),
+                        api_key_pepper=SecretStr(""))
+    app = create_app(settings, engine=engine, run_launcher=launcher,
+                     max_body_bytes=max_body_bytes, migrate_on_start=False)
+    if session is not None:
+        use_session(app, session)
     return app
 
 

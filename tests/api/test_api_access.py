@@ -24,7 +24,8 @@ from core.settings import get_settings
 
 README = Path(__file__).resolve().parents[2] / "api" / "README.md"
 PATH_VALUES = {"plan_id": "999999", "run_id": "999999", "commitment_pk": "999999",
-               "seq": "999999", "key_id": "999999", "provider": "sample", "scope": "all"}
+               "seq": "999999", "key_id": "999999", "budget_id": "999999",
+               "provider": "sample", "scope": "all"}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/runs"): {"provider": "sample", "scope": "all"},
     ("POST", "/v1/plans/{plan_id}/reject"): {"reason": "too much upfront"},
@@ -32,6 +33,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/policies/{provider}/{scope}"): {"policy": {"max_run_hourly": 1.0},
                                                   "reason": "caps"},
     ("POST", "/v1/keys"): {"name": "carol", "role": "viewer"},
+    ("POST", "/v1/budgets"): {"name": "compute", "amount": 100.0},
+    ("PATCH", "/v1/budgets/{budget_id}"): {"amount": 200.0},
 }
 
 
@@ -94,7 +97,7 @@ def _readme_matrix() -> dict[tuple[str, str], set[Role]]:
     rows: dict[tuple[str, str], set[Role]] = {}
     roles = list(Role)
     for line in README.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"^\| (GET|POST|PUT|DELETE) \| `([^`]+)` \|(.*)\|\s*$", line)
+        match = re.match(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \|(.*)\|\s*$", line)
         if match is None:
             continue
         cells = [cell.strip() for cell in match.group(3).split("|")]
