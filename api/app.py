@@ -7,15 +7,17 @@ Run it alone with ``uvicorn --factory api.app:create_app`` (settings from the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.audit.routes import router as audit_router
 from api.budgets.routes import router as budgets_router
@@ -46,10 +48,17 @@ periods are `start` (inclusive) and `end` (exclusive) ISO dates, UTC.
 
 
 class Health(BaseModel):
-    """Whether the server can reach its database."""
+    """Whether the server can reach its database (and, under ``ladder serve``, what is
+    scheduled)."""
 
-    status: str
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="ok, or degraded when the database does not answer.")
     database: str
+
+
+HealthCheck = Callable[[], tuple[int, dict[str, Any]]]
+"""(HTTP status, body) of ``/healthz``; ``ladder serve`` adds the scheduler's jobs."""
 
 
 def _version() -> str:
@@ -57,6 +66,15 @@ def _version() -> str:
         return version("ladder")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0"
+
+
+def _database_health(engine: Engine) -> tuple[int, dict[str, Any]]:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return 503, {"status": "degraded", "database": f"unreachable: {type(exc).__name__}"}
+    return 200, {"status": "ok", "database": "ok"}
 
 
 def engines_for(settings: Settings) -> Engines:
@@ -103,6 +121,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     run_launcher: RunLauncher | None = None,
+    health: HealthCheck | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     migrate_on_start: bool = True,
 ) -> FastAPI:
@@ -112,7 +131,7 @@ def create_app(
     ``settings.database_url``; the database is migrated when the app starts,
     unless ``migrate_on_start`` is false. ``run_launcher`` starts runs for
     ``POST /v1/runs`` (``ladder serve`` passes one); without it that route
-    answers 503.
+    answers 503. ``health`` replaces the database check of ``/healthz``.
     """
     settings = settings or get_settings()
     owned = engine is None
@@ -145,12 +164,16 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.include_router(_api_router())
 
-    @app.get("/healthz", tags=["health"], summary="Health")
-    def healthz() -> Health:
+    @app.get("/healthz", tags=["health"], summary="Health", response_model=Health,
+             responses={503: {"model": Health, "description": "The database does not answer."}})
+    def healthz() -> JSONResponse:
         """Whether the database answers (no API key needed)."""
-        with engines.reader.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return Health(status="ok", database="ok")
+        status, body = health() if health is not None else _database_health(engines.reader)
+        return JSONResponse(Health.model_validate(body).model_dump(mode="json"),
+                            status_code=status)
+
+    # Where ``ladder serve``'s health endpoint also answered before the API joined it.
+    app.add_api_route("/v1/healthz", healthz, methods=["GET"], include_in_schema=False)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

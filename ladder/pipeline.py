@@ -103,7 +103,12 @@ def ingest(engine: Engine, path: str | Path, *, provider: str) -> IngestOutcome:
     """Read, validate and store a FOCUS file or folder in one transaction."""
     usage = read_focus(path)
     with session_scope(engine) as session:
-        return store_usage(session, usage, provider=provider)
+        outcome = store_usage(session, usage, provider=provider)
+        if outcome.created:
+            # Reports follow the new data at once (with the commitments stored so far).
+            refresh_facts(session, provider, dataset_id=outcome.dataset_id,
+                          usage=usage.hourly)
+        return outcome
 
 
 def _problem_inputs(

@@ -62,7 +62,8 @@ def _chargeback(data: ReportData, session: Session, query: ReportQuery) -> Repor
                "commitment_unused_cost")
     rows = key_rows(data, session, query, figures)
     extra = unallocated_rows(data, query, column="commitment_unused_cost")
-    frame = summed(concat([rows, extra]).fillna(0.0), figures)
+    frame = (summed(concat([rows, extra]).fillna(0.0), figures) if len(extra)
+             else summed(rows, figures, unique=True))
     frame["amortized_cost"] = (frame["on_demand_cost"] + frame["commitment_used_cost"]
                                + frame["commitment_unused_cost"])
     frame["benefit"] = frame["on_demand_equivalent"] - frame["amortized_cost"]

@@ -62,7 +62,8 @@ _DEFINITIONS: dict[str, str] = {
                              "files do not carry it).",
     "focus_effective_cost": "Σ FOCUS EffectiveCost of the compute usage rows (null when the "
                             "files do not carry it).",
-    "focus_billed_cost": "Σ FOCUS BilledCost of the compute usage rows.",
+    "focus_billed_cost": "Σ FOCUS BilledCost of the compute usage rows (null when no FOCUS "
+                         "cost lines were stored for them).",
     "esr_focus": "Effective Savings Rate as the FOCUS data states it: (ContractedCost − "
                  "EffectiveCost) ÷ ContractedCost over the compute usage rows Ladder keys "
                  "(unused-commitment rows carry no usage key and are not included).",

@@ -214,11 +214,12 @@ def load_focus_sums(session: Session, dataset_id: int) -> pd.DataFrame:
     table = _table(FocusCostLineRow)
     stmt = (select(table.c.day, table.c.usage_key_id, func.sum(table.c.billed_cost),
                    func.sum(table.c.contracted_cost), func.sum(table.c.effective_cost),
-                   func.count(table.c.contracted_cost), func.count(table.c.effective_cost))
+                   func.count(table.c.contracted_cost), func.count(table.c.effective_cost),
+                   func.count())
             .where(table.c.dataset_id == dataset_id)
             .group_by(table.c.day, table.c.usage_key_id))
     columns = ["day", "usage_key_id", "billed_cost", "contracted_cost", "effective_cost",
-               "contracted_known", "effective_known"]
+               "contracted_known", "effective_known", "billed_known"]
     frame = pd.DataFrame(session.execute(stmt).all(), columns=columns)
     for column in columns[2:]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)

@@ -56,7 +56,7 @@ def savings(session: Session, query: ReportQuery | None = None) -> Report:
         data=data, query=query, notes=(UNUSED_RULE,))).copy()
 
 
-_KNOWN = ("focus_contracted_known", "focus_effective_known")
+_KNOWN = ("focus_billed_known", "focus_contracted_known", "focus_effective_known")
 
 
 def savings_frame(data: ReportData, session: Session, query: ReportQuery) -> pd.DataFrame:
@@ -72,16 +72,18 @@ def savings_frame(data: ReportData, session: Session, query: ReportQuery) -> pd.
         rows["commitment_cost"] = rows["commitment_used_cost"] + rows["commitment_unused_cost"]
         extra = unallocated_rows(data, query, column="commitment_cost")
         both = concat([rows.drop(columns=["commitment_used_cost", "commitment_unused_cost"]),
-                       extra]).fillna(0.0)
+                       extra]).fillna(0.0) if len(extra) else rows
         billing = summed(both, ["on_demand_equivalent", "on_demand_cost", "commitment_cost",
-                                *((*_FOCUS, *_KNOWN) if inline_focus else ())])
+                                *((*_FOCUS, *_KNOWN) if inline_focus else ())],
+                         unique=not len(extra))
     billing["amortized_cost"] = billing["on_demand_cost"] + billing["commitment_cost"]
     billing["realised_savings"] = billing["on_demand_equivalent"] - billing["amortized_cost"]
     billing["esr_billing"] = ratio(billing["realised_savings"],
                                    billing["on_demand_equivalent"])
     if inline_focus:
         merged = billing
-        for cost, known in (("focus_contracted_cost", "focus_contracted_known"),
+        for cost, known in (("focus_billed_cost", "focus_billed_known"),
+                            ("focus_contracted_cost", "focus_contracted_known"),
                             ("focus_effective_cost", "focus_effective_known")):
             merged[cost] = merged[cost].where(merged[known] > 0)
     else:

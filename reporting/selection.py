@@ -108,14 +108,13 @@ def key_sums(data: ReportData, session: Session, query: ReportQuery,
     starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
     sums = [np.add.reduceat(p, starts, axis=0) for p in per_day]
     n_periods, n_groups = len(starts), len(labels)
-    out = pd.DataFrame({
-        "period_key": np.repeat(periods[starts], n_groups),
-        "group": np.tile(labels, n_periods),
+    flat = [total.ravel() for total in sums]
+    nonzero = np.any(np.stack(flat) != 0, axis=0)
+    return pd.DataFrame({
+        "period_key": np.repeat(periods[starts], n_groups)[nonzero],
+        "group": np.tile(labels, n_periods)[nonzero],
+        **{figure: values[nonzero] for figure, values in zip(figures, flat, strict=True)},
     })
-    for figure, total in zip(figures, sums, strict=True):
-        out[figure] = total.ravel()
-    nonzero = (out[list(figures)] != 0).any(axis=1)
-    return out.loc[nonzero].reset_index(drop=True)
 
 
 def key_rows(data: ReportData, session: Session, query: ReportQuery,
@@ -212,8 +211,15 @@ def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True)
 
 
-def summed(frame: pd.DataFrame, figures: Sequence[str]) -> pd.DataFrame:
-    """Σ figures per (period_key, group), sorted by period then group."""
+def summed(frame: pd.DataFrame, figures: Sequence[str], *, unique: bool = False
+           ) -> pd.DataFrame:
+    """Σ figures per (period_key, group), sorted by period then group.
+
+    ``unique``: the rows are already one per (period_key, group) (``key_sums``
+    gives them so), and only the columns are kept.
+    """
+    if unique:
+        return frame[["period_key", "group", *figures]].copy()
     if frame.empty:
         return pd.DataFrame(columns=["period_key", "group", *figures])
     out = frame.groupby(["period_key", "group"], sort=True, observed=True)[list(figures)].sum()

@@ -375,7 +375,7 @@ def _build_cube(data: ReportData) -> KeyCube:
 
 
 FOCUS_FIGURES = ("focus_billed_cost", "focus_contracted_cost", "focus_effective_cost",
-                 "focus_contracted_known", "focus_effective_known")
+                 "focus_billed_known", "focus_contracted_known", "focus_effective_known")
 """FOCUS sums kept per key-day (``*_known``: lines carrying the cost)."""
 
 
@@ -392,8 +392,8 @@ def _build_focus(data: ReportData, session: Session) -> Mapping[str, np.ndarray]
         k = position.reindex(sums["usage_key_id"].to_numpy()).to_numpy()
         kept = (d >= 0) & (d < shape[0]) & ~np.isnan(k)
         at = (d[kept], k[kept].astype(np.int64))
-        for name in ("billed_cost", "contracted_cost", "effective_cost", "contracted_known",
-                     "effective_known"):
+        for name in ("billed_cost", "contracted_cost", "effective_cost", "billed_known",
+                     "contracted_known", "effective_known"):
             target = f"focus_{name}"
             np.add.at(values[target], at, np.nan_to_num(sums[name].to_numpy()[kept]))
     return MappingProxyType(values)

@@ -48,7 +48,7 @@ def coverage(session: Session, query: ReportQuery | None = None) -> Report:
 
     def build() -> Report:
         figures = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
-        frame = summed(key_rows(data, session, query, figures), figures)
+        frame = summed(key_rows(data, session, query, figures), figures, unique=True)
         frame["coverage"] = ratio(frame["covered_on_demand"], frame["on_demand_equivalent"])
         return finish("coverage", frame, COVERAGE_COLUMNS, money=COVERAGE_MONEY, data=data,
                       query=query)

@@ -102,11 +102,13 @@ def authenticate(
         return None
     if row.revoked_at is not None:
         return None
-    try:
-        with session.begin_nested():
-            repo.touch(session, row.id, now or utc_now(), every=TOUCH_EVERY)
-    except OperationalError:  # a busy SQLite must not fail the request: the stamp can wait
-        log.warning("could not record the use of API key %s", row.prefix)
+    moment = now or utc_now()
+    if row.last_used_at is None or row.last_used_at < moment - TOUCH_EVERY:
+        try:
+            with session.begin_nested():
+                repo.touch(session, row.id, moment, every=TOUCH_EVERY)
+        except OperationalError:  # a busy SQLite must not fail the request: it can wait
+            log.warning("could not record the use of API key %s", row.prefix)
     return Caller(key_id=row.id, name=row.name, role=Role(row.role))
 
 

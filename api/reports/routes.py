@@ -108,7 +108,7 @@ WindowQuery = Annotated[int, Query(ge=1, le=366, description="Days of recent usa
 
 
 def _period_report(session: Session, name: str, period: PeriodDep, granularity: str,
-                   group_by: str, where: ScopeFilter, how: Rendering) -> ReportRead | Response:
+                   group_by: str, where: ScopeFilter, how: Rendering) -> Response:
     query = service.query(period, granularity, group_by, where)
     return service.render(service.period_report(session, name, query), how)
 
@@ -121,7 +121,7 @@ def _period_report(session: Session, name: str, period: PeriodDep, granularity: 
                                    "esr_billing", "esr_focus")))
 def savings(session: SessionDep, _caller: Reader, period: PeriodDep, where: UsageScope,
             how: RenderingDep, granularity: GranularityQuery = Granularity.MONTH,
-            group_by: SavingsGroup = SavingsGroup.NONE) -> ReportRead | Response:
+            group_by: SavingsGroup = SavingsGroup.NONE) -> Response:
     """Realised savings and ESR."""
     return _period_report(session, "savings", period, granularity, group_by, where, how)
 
@@ -133,7 +133,7 @@ def savings(session: SessionDep, _caller: Reader, period: PeriodDep, where: Usag
                                   ("covered_on_demand", "on_demand_equivalent", "coverage")))
 def coverage(session: SessionDep, _caller: Reader, period: PeriodDep, where: UsageScope,
              how: RenderingDep, granularity: GranularityQuery = Granularity.MONTH,
-             group_by: UsageGroup = UsageGroup.NONE) -> ReportRead | Response:
+             group_by: UsageGroup = UsageGroup.NONE) -> Response:
     """Coverage."""
     return _period_report(session, "coverage", period, granularity, group_by, where, how)
 
@@ -145,7 +145,7 @@ def coverage(session: SessionDep, _caller: Reader, period: PeriodDep, where: Usa
                                    "utilisation")))
 def utilisation(session: SessionDep, _caller: Reader, period: PeriodDep, where: ProviderScope,
                 how: RenderingDep, granularity: GranularityQuery = Granularity.MONTH,
-                group_by: CommitmentGroup = CommitmentGroup.NONE) -> ReportRead | Response:
+                group_by: CommitmentGroup = CommitmentGroup.NONE) -> Response:
     """Utilisation."""
     return _period_report(session, "utilisation", period, granularity, group_by, where, how)
 
@@ -156,7 +156,7 @@ def utilisation(session: SessionDep, _caller: Reader, period: PeriodDep, where: 
                                   ("unused_cost", "unallocated_cost", "utilisation")))
 def waste(session: SessionDep, _caller: Reader, period: PeriodDep, where: ProviderScope,
           how: RenderingDep,
-          granularity: GranularityQuery = Granularity.TOTAL) -> ReportRead | Response:
+          granularity: GranularityQuery = Granularity.TOTAL) -> Response:
     """Unused commitment per commitment."""
     return _period_report(session, "waste", period, granularity, "commitment", where, how)
 
@@ -169,7 +169,7 @@ def waste(session: SessionDep, _caller: Reader, period: PeriodDep, where: Provid
 def amortisation(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
                  where: ProviderScope, how: RenderingDep,
                  granularity: GranularityQuery = Granularity.MONTH,
-                 group_by: CommitmentGroup = CommitmentGroup.NONE) -> ReportRead | Response:
+                 group_by: CommitmentGroup = CommitmentGroup.NONE) -> Response:
     """Amortised against cash cost."""
     return _period_report(session, "amortisation", period, granularity, group_by, where, how)
 
@@ -184,7 +184,7 @@ def amortisation(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
 def chargeback(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
                where: UsageScope, how: RenderingDep,
                granularity: GranularityQuery = Granularity.MONTH,
-               group_by: ChargeGroup = ChargeGroup.ACCOUNT) -> ReportRead | Response:
+               group_by: ChargeGroup = ChargeGroup.ACCOUNT) -> Response:
     """Chargeback."""
     return _period_report(session, "chargeback", period, granularity, group_by, where, how)
 
@@ -196,7 +196,7 @@ def chargeback(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
                                   ("commitment_cost", "benefit")))
 def showback(session: SessionDep, _caller: FinanceReader, period: PeriodDep, where: UsageScope,
              how: RenderingDep, granularity: GranularityQuery = Granularity.MONTH,
-             group_by: ChargeGroup = ChargeGroup.ACCOUNT) -> ReportRead | Response:
+             group_by: ChargeGroup = ChargeGroup.ACCOUNT) -> Response:
     """Showback per commitment."""
     return _period_report(session, "showback", period, granularity, group_by, where, how)
 
@@ -209,7 +209,7 @@ def showback(session: SessionDep, _caller: FinanceReader, period: PeriodDep, whe
                                    "amortized_due")))
 def payment_schedule(session: SessionDep, _caller: FinanceReader, how: RenderingDep,
                      provider: ProviderQuery = None,
-                     as_of: AsOfQuery = None) -> ReportRead | Response:
+                     as_of: AsOfQuery = None) -> Response:
     """Future commitment payments."""
     return service.render(service.payment_schedule(session, provider=provider, as_of=as_of),
                           how)
@@ -224,7 +224,7 @@ def payment_schedule(session: SessionDep, _caller: FinanceReader, how: Rendering
 def expirations(session: SessionDep, _caller: Reader, how: RenderingDep,
                 provider: ProviderQuery = None, as_of: AsOfQuery = None,
                 months: MonthsQuery = None, window_days: WindowQuery = 30,
-                ) -> ReportRead | Response:
+                ) -> Response:
     """Commitments expiring."""
     return service.render(service.expirations(session, provider=provider, as_of=as_of,
                                               months=months, window_days=window_days), how)
@@ -239,7 +239,7 @@ def expirations(session: SessionDep, _caller: Reader, how: RenderingDep,
 def calendar(session: SessionDep, _caller: Reader, how: RenderingDep,
              provider: ProviderQuery = None, as_of: AsOfQuery = None,
              months: MonthsQuery = None, window_days: WindowQuery = 30,
-             ) -> ReportRead | Response:
+             ) -> Response:
     """Commitment calendar."""
     return service.render(service.calendar(session, provider=provider, as_of=as_of,
                                            months=months, window_days=window_days), how)

@@ -141,7 +141,6 @@ def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
     mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
     frame["tags"] = frame["tags"].map(mapping)
     frame["commitment_discount_id"] = frame["commitment_discount_id"].astype(object)
-    frame = frame.where(frame.notna(), None) if frame.empty else frame
     keys = ["day", "usage_key", "tags", "commitment_discount_id"]
     merged = (
         frame.groupby(keys, sort=True, dropna=False)

@@ -30,11 +30,13 @@ def flat_source(level: float) -> ScenarioSource:
 
 def test_replays_hold_the_last_week_in_day_rotations() -> None:
     history = np.arange(240, dtype=float)[:, None]
-    paths = replay_scenarios(history, 30, 3)
+    paths = replay_scenarios(history, 30, 3, replay_hours=168)
     assert paths.shape == (3, 30, 1)
     assert paths[0, 0, 0] == 72.0      # the last 168 hours start at hour 72
     assert paths[1, 0, 0] == 96.0      # one day in
     assert set(paths[:, :, 0].ravel()) <= set(range(72, 240))
+    # The default replays the last two days.
+    assert set(replay_scenarios(history, 100, 2)[:, :, 0].ravel()) == set(range(192, 240))
 
 
 def test_blended_scenarios_put_forecasts_and_replays_side_by_side() -> None:

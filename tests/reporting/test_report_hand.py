@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session
 from core.billing import bill, summarize
 from core.errors import InvalidInput, NotFound
 from reporting import (
+    BudgetBasis,
+    BudgetPeriod,
     BudgetSpec,
+    Dimension,
+    Granularity,
     ReportQuery,
     Scope,
     amortisation,
@@ -36,6 +40,8 @@ from reporting import (
 from reporting.definitions import UNALLOCATED, UNTAGGED
 from reporting.money import cents_of
 
+G, D = Granularity, Dimension
+
 SCOPE = Scope(provider=PROVIDER)
 
 
@@ -51,7 +57,7 @@ def _rows(report: object, key: str = "group") -> dict[str, dict[str, object]]:
 
 
 def test_savings_per_day_match_the_hand_computation(hand: Session) -> None:
-    report = savings(hand, ReportQuery(granularity="day", scope=SCOPE))
+    report = savings(hand, ReportQuery(granularity=G.DAY, scope=SCOPE))
     rows = _rows(report)
     jan, feb = rows["2025-01-31|all"], rows["2025-02-01|all"]
     assert (jan["on_demand_equivalent"], jan["amortized_cost"]) == (43.2, 30.72)
@@ -76,20 +82,20 @@ def test_savings_agree_with_the_billing_engine_summary(hand: Session) -> None:
     matrix = usage.pivot(index="hour", columns="usage_key", values="units")[keys].to_numpy()
     active = [c for c in COMMITMENTS if c.start < START]
     summary = summarize(bill(matrix, keys, np.array([RATES[k] for k in keys]), active, START))
-    report = savings(hand, ReportQuery(granularity="total", scope=SCOPE))
+    report = savings(hand, ReportQuery(granularity=G.TOTAL, scope=SCOPE))
     (row,) = report.records()
     assert row["on_demand_equivalent"] == pytest.approx(summary.on_demand_equivalent, abs=0.005)
     assert row["amortized_cost"] == pytest.approx(summary.total_cost, abs=0.005)
     assert row["realised_savings"] == pytest.approx(summary.savings, abs=0.005)
-    cov = coverage(hand, ReportQuery(granularity="total", scope=SCOPE)).records()[0]
+    cov = coverage(hand, ReportQuery(granularity=G.TOTAL, scope=SCOPE)).records()[0]
     assert cov["coverage"] == pytest.approx(summary.coverage)
-    util = utilisation(hand, ReportQuery(granularity="total", scope=SCOPE)).records()[0]
+    util = utilisation(hand, ReportQuery(granularity=G.TOTAL, scope=SCOPE)).records()[0]
     assert util["utilisation"] == pytest.approx(summary.utilisation)
     assert util["unused_cost"] == pytest.approx(summary.waste, abs=0.005)
 
 
 def test_savings_by_account_month_put_unallocated_waste_on_its_own_row(hand: Session) -> None:
-    rows = _rows(savings(hand, ReportQuery(group_by="account", scope=SCOPE)))
+    rows = _rows(savings(hand, ReportQuery(group_by=D.ACCOUNT, scope=SCOPE)))
     assert set(rows) == {"2025-01|acct-a", "2025-01|acct-b", f"2025-01|{UNALLOCATED}",
                          "2025-02|acct-a", "2025-02|acct-b", f"2025-02|{UNALLOCATED}"}
     assert rows["2025-01|acct-a"]["amortized_cost"] == 8.64  # 6 units × $0.06 × 24
@@ -100,7 +106,7 @@ def test_savings_by_account_month_put_unallocated_waste_on_its_own_row(hand: Ses
 
 def test_savings_by_commitment_compare_each_commitment_with_what_it_covered(
         hand: Session) -> None:
-    rows = _rows(savings(hand, ReportQuery(group_by="commitment", granularity="total",
+    rows = _rows(savings(hand, ReportQuery(group_by=D.COMMITMENT, granularity=G.TOTAL,
                                            scope=SCOPE)))
     ri, sp, r5 = rows["total|ri-m5"], rows["total|sp"], rows["total|ri-r5"]
     assert (ri["on_demand_equivalent"], ri["commitment_cost"]) == (33.6, 23.04)
@@ -110,7 +116,7 @@ def test_savings_by_commitment_compare_each_commitment_with_what_it_covered(
 
 
 def test_savings_by_tag_split_each_key_day_by_its_tag_shares(hand: Session) -> None:
-    query = ReportQuery(group_by="tag", granularity="total", scope=Scope(provider=PROVIDER,
+    query = ReportQuery(group_by=D.TAG, granularity=G.TOTAL, scope=Scope(provider=PROVIDER,
                                                                          tag_key="team"))
     rows = _rows(savings(hand, query))
     # K1 (14.4 + 14.4 od) 2/3 web, 1/3 api; K2 (9.6) web; K3 (38.4) untagged.
@@ -124,18 +130,18 @@ def test_savings_by_tag_split_each_key_day_by_its_tag_shares(hand: Session) -> N
 
 
 def test_coverage_per_day(hand: Session) -> None:
-    rows = _rows(coverage(hand, ReportQuery(granularity="day", scope=SCOPE)))
+    rows = _rows(coverage(hand, ReportQuery(granularity=G.DAY, scope=SCOPE)))
     assert rows["2025-01-31|all"]["coverage"] == pytest.approx(1.6 / 1.8)
     assert rows["2025-01-31|all"]["covered_on_demand"] == 38.4
     assert rows["2025-02-01|all"]["coverage"] == pytest.approx(1.0)
-    per_key = _rows(coverage(hand, ReportQuery(granularity="total", group_by="usage_key",
+    per_key = _rows(coverage(hand, ReportQuery(granularity=G.TOTAL, group_by=D.USAGE_KEY,
                                                scope=SCOPE)))
     assert per_key[f"total|{K2}"]["coverage"] == pytest.approx(0.5)
     assert per_key[f"total|{K3}"]["coverage"] == pytest.approx(1.0)
 
 
 def test_utilisation_and_waste_per_commitment(hand: Session) -> None:
-    rows = _rows(utilisation(hand, ReportQuery(granularity="day", group_by="commitment",
+    rows = _rows(utilisation(hand, ReportQuery(granularity=G.DAY, group_by=D.COMMITMENT,
                                                scope=SCOPE)))
     assert rows["2025-01-31|ri-m5"]["utilisation"] == pytest.approx(1.0)
     assert rows["2025-02-01|ri-m5"]["utilisation"] == pytest.approx(0.75)
@@ -148,7 +154,7 @@ def test_utilisation_and_waste_per_commitment(hand: Session) -> None:
 
 
 def test_chargeback_rows_add_up_to_the_bill_to_the_cent(hand: Session) -> None:
-    report = chargeback(hand, ReportQuery(granularity="day", group_by="account", scope=SCOPE))
+    report = chargeback(hand, ReportQuery(granularity=G.DAY, group_by=D.ACCOUNT, scope=SCOPE))
     frame = report.frame
     bills = {"2025-01-31": 3072, "2025-02-01": 2592}
     for period, cents in bills.items():
@@ -160,7 +166,7 @@ def test_chargeback_rows_add_up_to_the_bill_to_the_cent(hand: Session) -> None:
 
 def test_commitment_showback_splits_each_commitment_by_the_benefit_received(
         hand: Session) -> None:
-    report = commitment_showback(hand, ReportQuery(granularity="total", group_by="account",
+    report = commitment_showback(hand, ReportQuery(granularity=G.TOTAL, group_by=D.ACCOUNT,
                                                    scope=SCOPE))
     rows = {(r["commitment"], r["group"]): r for r in report.records()}
     # ri-m5: acct-a covered 12 units×48 h, acct-b 2 units×24 h; acct-a takes the unused part.
@@ -172,13 +178,13 @@ def test_commitment_showback_splits_each_commitment_by_the_benefit_received(
 
 
 def test_amortised_and_cash_basis(hand: Session) -> None:
-    rows = _rows(amortisation(hand, ReportQuery(granularity="day", scope=SCOPE)))
+    rows = _rows(amortisation(hand, ReportQuery(granularity=G.DAY, scope=SCOPE)))
     jan = rows["2025-01-31|all"]
     assert jan["amortized_cost"] == 30.72
     # Cash: 4.80 od + RIs' hourly fees 11.52 + 2.40, + the SP's hourly half ($0.25/h) 6.00.
     assert jan["cash_cost"] == 24.72
     assert jan["cash_minus_amortized"] == -6.0
-    per = _rows(amortisation(hand, ReportQuery(granularity="total", group_by="commitment",
+    per = _rows(amortisation(hand, ReportQuery(granularity=G.TOTAL, group_by=D.COMMITMENT,
                                                scope=SCOPE)))
     assert per["total|sp"]["recurring_paid"] == 12.0
     assert per["total|(on-demand)"]["on_demand_cost"] == 4.8
@@ -239,9 +245,10 @@ def test_budget_status_math(hand: Session) -> None:
 def test_budget_status_of_an_account_on_cash_and_amortised_bases(hand: Session) -> None:
     scope = Scope(provider=PROVIDER, account="acct-a")
     cash = create_budget(hand, BudgetSpec(name="a cash", amount=50.0, scope=scope,
-                                          basis="cash", period="quarter"))
+                                          basis=BudgetBasis.CASH, period=BudgetPeriod.QUARTER))
     amortised = create_budget(hand, BudgetSpec(name="a amortised", amount=50.0, scope=scope,
-                                               basis="amortised", period="quarter"))
+                                               basis=BudgetBasis.AMORTIZED,
+                                               period=BudgetPeriod.QUARTER))
     cash_status = budget_status(hand, cash, as_of=date(2025, 2, 2))
     amortised_status = budget_status(hand, amortised, as_of=date(2025, 2, 2))
     assert cash_status is not None and amortised_status is not None
@@ -271,22 +278,22 @@ def test_bad_parameters_raise_invalid_input(query: dict[str, object]) -> None:
 
 def test_reports_refuse_groupings_they_cannot_make(hand: Session) -> None:
     with pytest.raises(InvalidInput):
-        coverage(hand, ReportQuery(group_by="commitment", scope=SCOPE))
+        coverage(hand, ReportQuery(group_by=D.COMMITMENT, scope=SCOPE))
     with pytest.raises(InvalidInput):
         utilisation(hand, ReportQuery(scope=Scope(provider=PROVIDER, account="acct-a")))
     with pytest.raises(InvalidInput):
-        chargeback(hand, ReportQuery(group_by="none", scope=SCOPE))
+        chargeback(hand, ReportQuery(group_by=D.NONE, scope=SCOPE))
 
 
 def test_a_window_narrows_every_report(hand: Session) -> None:
-    query = ReportQuery(start=date(2025, 2, 1), granularity="month", scope=SCOPE)
+    query = ReportQuery(start=date(2025, 2, 1), granularity=G.MONTH, scope=SCOPE)
     (row,) = savings(hand, query).records()
     assert (row["period"], row["period_start"], row["amortized_cost"]) == (
         "2025-02", "2025-02-01", 25.92)
 
 
 def test_report_serialises_to_json_and_csv(hand: Session) -> None:
-    report = savings(hand, ReportQuery(group_by="account", scope=SCOPE))
+    report = savings(hand, ReportQuery(group_by=D.ACCOUNT, scope=SCOPE))
     body = report.to_dict()
     assert body["columns"][0] == "period"
     assert set(body["definitions"]) <= set(body["columns"])
@@ -297,5 +304,13 @@ def test_report_serialises_to_json_and_csv(hand: Session) -> None:
     assert any(",8.64," in line for line in csv)
 
 
-def test_keys_of_the_fixture_are_known() -> None:
+def test_without_cost_lines_focus_figures_are_unknown_not_zero(session: Session) -> None:
+    store_hand_fixture(session, cost_lines=False)
+    (row,) = savings(session, ReportQuery(granularity=G.TOTAL, scope=SCOPE)).records()
+    assert row["amortized_cost"] == pytest.approx(30.72 + 25.92)
+    assert (row["focus_billed_cost"], row["focus_contracted_cost"], row["esr_focus"]) == (
+        None, None, None)
+    tagged = savings(session, ReportQuery(group_by=D.TAG, granularity=G.TOTAL,
+                                          scope=Scope(provider=PROVIDER, tag_key="team")))
+    assert {r["group"] for r in tagged.records()} == {UNTAGGED, UNALLOCATED}
     assert {K1, K2, K3}
