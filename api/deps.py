@@ -43,8 +43,12 @@ class Engines:
     writer: Engine
 
 
-def get_settings(request: Request) -> Settings:
-    """The application's settings."""
+async def get_settings(request: Request) -> Settings:
+    """The application's settings.
+
+    Dependencies that do no I/O are ``async``: FastAPI runs them on the event loop
+    instead of handing each to a worker thread.
+    """
     settings: Settings = request.app.state.settings
     return settings
 
@@ -97,7 +101,7 @@ def current_key(
 CurrentKey = Annotated[Caller, Depends(current_key)]
 
 
-def authorise(required: SecurityScopes, caller: CurrentKey) -> Caller:
+async def authorise(required: SecurityScopes, caller: CurrentKey) -> Caller:
     """The caller, if the key's role grants every permission the route names; else 403.
 
     Routes name their permission as a security scope (``Security(authorise,

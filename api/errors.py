@@ -77,7 +77,10 @@ def problem_doc(description: str) -> dict[str, Any]:
     }
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+Responses = dict[int | str, dict[str, Any]]
+"""Extra responses of a route, for the OpenAPI document."""
+
+PROBLEM_RESPONSES: Responses = {
     400: problem_doc("The request could not be read (a body that is not UTF-8, say)."),
     401: problem_doc("No API key, or an unknown or revoked one."),
     403: problem_doc("The key's role does not allow this."),
@@ -86,8 +89,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """Problems every authenticated route may answer, for the OpenAPI document."""
 
-NOT_FOUND = {404: problem_doc("No such resource.")}
-CONFLICT = {409: problem_doc("The request conflicts with the resource's current state.")}
+NOT_FOUND: Responses = {404: problem_doc("No such resource.")}
+CONFLICT: Responses = {409: problem_doc("The request conflicts with the resource's current "
+                                        "state.")}
 
 
 def _slug(title: str) -> str:

@@ -157,7 +157,7 @@ class PageRequest:
         return Page[T](items=list(items), total=total, limit=self.limit, offset=self.offset)
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageRequest:
@@ -195,7 +195,7 @@ def invalid(
     )
 
 
-def period(
+async def period(
     start: Annotated[
         IsoDate | None, Query(description="First day of the period (ISO date, UTC), inclusive.")
     ] = None,

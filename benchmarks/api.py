@@ -4,7 +4,7 @@ reports, with 16 concurrent clients, over HTTP on loopback, on PostgreSQL.
 One year of hourly usage for 500 keys (``benchmarks.reporting_data``: 4.38M usage
 hours, daily FOCUS cost lines with tags, 26 commitments, a monthly budget) is
 stored in a schema of its own, then ``uvicorn --factory api.app:create_app``
-serves it in a separate process (one worker), and the clients (``httpx``, async)
+serves it in a separate process (one worker per core), and the clients (``httpx``, async)
 each send their requests one after the other::
 
     python -m benchmarks.api --url postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -95,12 +95,13 @@ def _free_port() -> int:
         return port
 
 
-def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, *, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LADDER_DATABASE_URL": _schema_url(url, SCHEMA),
            "LADDER_API_KEY_PEPPER": ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+         "--no-access-log"],
         env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -172,8 +173,9 @@ async def _load(base_url: str, key: str, request: Request, *, clients: int,
 
 
 def measure(base_url: str, key: str, requests_by_name: dict[str, Request], *, clients: int,
-            requests: int) -> dict[str, dict[str, float]]:
-    """Cold first call, then p50/p95 ms and throughput of each scenario under load."""
+            requests: int, workers: int = 1) -> dict[str, dict[str, float]]:
+    """First call (the first after start-up loads the reporting snapshot), then p50/p95 ms
+    and throughput of each scenario under load, every worker warmed up first."""
     results: dict[str, dict[str, float]] = {}
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
                       timeout=300) as client:
@@ -181,6 +183,8 @@ def measure(base_url: str, key: str, requests_by_name: dict[str, Request], *, cl
             began = time.perf_counter()
             client.get(request(10_000)).raise_for_status()
             results[name] = {"first_ms": (time.perf_counter() - began) * 1000}
+    for request in requests_by_name.values():  # reach every worker, untimed
+        asyncio.run(_load(base_url, key, request, clients=4 * workers, requests=2))
     for name, request in requests_by_name.items():
         latencies, wall = asyncio.run(_load(base_url, key, request, clients=clients,
                                             requests=requests))
@@ -200,6 +204,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=25, help="per client and scenario")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="uvicorn worker processes (default: one per core)")
     parser.add_argument("--provider", default="bench")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the data an earlier run left in the schema")
@@ -210,19 +216,22 @@ def main() -> None:
 
     budget_id, key = _prepare(args.url, args.provider, keys=args.keys, days=args.days,
                               reuse=args.reuse)
+    load = os.getloadavg()[0]
     port = _free_port()
-    server = _serve(args.url, port)
+    server = _serve(args.url, port, workers=args.workers)
     try:
         results = measure(f"http://127.0.0.1:{port}", key,
                           scenarios(args.provider, budget_id, args.days),
-                          clients=args.clients, requests=args.requests)
+                          clients=args.clients, requests=args.requests, workers=args.workers)
     finally:
         server.terminate()
         server.wait(timeout=30)
         if args.drop:
             _drop(args.url)
     print(f"{args.clients} concurrent clients × {args.requests} requests per scenario, "
-          f"uvicorn (1 worker) on loopback, PostgreSQL; {args.keys} keys × {args.days} days")
+          f"uvicorn ({args.workers} worker(s)) on loopback, PostgreSQL; {args.keys} keys × "
+          f"{args.days} days; {os.cpu_count()} cores, load average "
+          f"{load:.1f} before the run")
     print(f"{'scenario':<46} {'first':>8} {'p50':>7} {'p95':>7} {'max':>7} {'req/s':>6}")
     worst = 0.0
     for name, figures in results.items():

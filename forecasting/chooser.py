@@ -11,8 +11,9 @@ With ``ensemble=True`` the average of all candidates' quantiles
 (``ensemble.average_quantiles``) is one more candidate, placed first, at no
 extra fitting cost. The first candidate is the default: another one is chosen
 for a key only if its loss is lower by more than ``margin`` (a share of the
-default's loss). A few origins are noisy evidence, and on the benchmark traces
-switching on small differences chose worse than staying. Keys too young to be
+default's loss). A few origins are noisy evidence of the weeks to come: on the
+benchmark traces, switching away from the ensemble on gains under 25% chose
+worse more often than better (benchmarks/README.md). Keys too young to be
 scored keep the default.
 
 The chosen candidates are then fitted on the whole history; ``choices_`` maps
@@ -72,8 +73,7 @@ class BacktestChooser(Forecaster):
 
     def __init__(self, candidates: Mapping[str, Forecaster] | None = None, horizon: int = 168,
                  n_origins: int = 4, step: int = 48, min_history: int = MIN_HISTORY,
-                 ensemble: bool = True, margin: float = 0.1, consistency: float = 0.0,
-                 n_jobs: int = 1) -> None:
+                 ensemble: bool = True, margin: float = 0.25, n_jobs: int = 1) -> None:
         self.candidates = candidates
         self.horizon = horizon
         self.n_origins = n_origins
@@ -81,7 +81,6 @@ class BacktestChooser(Forecaster):
         self.min_history = min_history
         self.ensemble = ensemble
         self.margin = margin
-        self.consistency = consistency
         self.n_jobs = n_jobs
 
     def _origins(self, n_hours: int) -> tuple[list[int], int]:
@@ -103,21 +102,16 @@ class BacktestChooser(Forecaster):
                  for origin in origins)
         per_origin = Parallel(n_jobs=self.n_jobs)(tasks) if origins else []
         losses = np.zeros((len(names), n_keys))
-        wins = np.zeros((len(names), n_keys))
         scored = np.zeros(n_keys, dtype=bool)
         for origin, at_origin in zip(origins, per_origin, strict=True):
             scale = at_origin.mean(axis=0)
             losses += at_origin / np.where(scale > 0, scale, 1.0)
-            wins += at_origin < at_origin[0]
             scored |= self.starts_ <= origin - DAY
         losses[:, ~scored] = np.nan
         self.scores_: pd.DataFrame = pd.DataFrame(losses.T, index=list(self.usage_keys_),
                                                   columns=names)
         best = np.argmin(np.nan_to_num(losses, nan=np.inf), axis=0)
         clear_win = losses[best, np.arange(n_keys)] < (1.0 - self.margin) * losses[0]
-        if origins:
-            # ... and at most origins: one lucky week is not evidence.
-            clear_win &= wins[best, np.arange(n_keys)] >= self.consistency * len(origins)
         self.choice_: np.ndarray = np.where(scored & clear_win, best, 0)
         self.choices_: dict[str, str] = {key: names[c] for key, c in
                                          zip(self.usage_keys_, self.choice_, strict=True)}

@@ -191,8 +191,14 @@ def unallocated_rows(data: ReportData, query: ReportQuery, *, column: str) -> pd
 
 def hours_per_period(data: ReportData, query: ReportQuery) -> pd.Series:
     """Hours of data per period key inside the window (for the ``hours`` column)."""
-    start, end = data.window
     bounds = window(data, query)
+    return data.memo(("hours", query.granularity, bounds),
+                     lambda: _hours_per_period(data, query, bounds))
+
+
+def _hours_per_period(data: ReportData, query: ReportQuery,
+                      bounds: tuple[date, date]) -> pd.Series:
+    start, end = data.window
     hours = pd.date_range(start, end, freq="h", inclusive="left")
     days = np.asarray(hours.tz_convert("UTC").tz_localize(None).floor("D").to_numpy(),
                       dtype="datetime64[D]")

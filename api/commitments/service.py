@@ -8,7 +8,12 @@ from sqlalchemy.orm import Session
 
 from api.commitments import repository as repo
 from api.commitments.repository import CommitmentFilter
-from api.commitments.schemas import CommitmentRead, ExpiringCommitmentRead
+from api.commitments.schemas import (
+    CommitmentRead,
+    CommitmentShape,
+    CommitmentSource,
+    ExpiringCommitmentRead,
+)
 from core.db.models import CommitmentRow
 
 
@@ -19,9 +24,10 @@ def commitment_read(row: CommitmentRow) -> CommitmentRead:
     hourly = row.quantity * offering.hourly
     return CommitmentRead(
         id=row.id, provider=row.provider, commitment_id=row.commitment_id,
-        offering_id=offering.offering_id, shape=offering.shape, kind=offering.kind,
+        offering_id=offering.offering_id, shape=CommitmentShape(offering.shape), kind=offering.kind,
         payment_option=offering.payment_option, term_hours=offering.term_hours,
-        quantity=row.quantity, start_at=row.start_at, end_at=row.end_at, source=row.source,
+        quantity=row.quantity, start_at=row.start_at, end_at=row.end_at,
+        source=CommitmentSource(row.source),
         upfront_cost=upfront, hourly_cost=hourly,
         amortized_hourly_cost=upfront / offering.term_hours + hourly,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from api.keys.service import RESERVED_NAMES
 from api.params import JsonBody, Label
@@ -17,7 +18,7 @@ class ApiKeyCreate(JsonBody):
     name: Label = Field(
         description="Who holds the key; the actor the audit log records. Names Ladder "
         "itself writes there are refused.",
-        json_schema_extra={"not": {"enum": sorted(RESERVED_NAMES)}},
+        json_schema_extra={"not": {"enum": cast(list[JsonValue], sorted(RESERVED_NAMES))}},
     )
     role: Role
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import PlanDecider, Reader, SessionDep
-from api.errors import CONFLICT, NOT_FOUND, problem_doc
+from api.errors import CONFLICT, NOT_FOUND, Responses, problem_doc
 from api.params import Name, Page, PageDep, PeriodDep
 from api.plans import service
 from api.plans.repository import PlanFilter
@@ -18,7 +18,7 @@ from executor.lifecycle import PlanStatus
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The plan's id.")]
-POLICY_VIOLATION = {403: problem_doc(
+POLICY_VIOLATION: Responses = {403: problem_doc(
     "The key's role does not allow this, or the plan breaks a rule of its policy that no "
     "approver can accept (the policy must change first).")}
 

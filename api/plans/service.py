@@ -17,6 +17,7 @@ from core.db.models import PlanRow
 from executor import approval
 from executor.approval import Decision
 from executor.guardrails import Violation
+from executor.lifecycle import PlanStatus
 
 
 def _summary_fields(row: PlanRow) -> dict[str, object]:
@@ -64,7 +65,7 @@ def _reasons(violations: tuple[Violation, ...]) -> list[PolicyReason]:
 def _decision(session: Session, decision: Decision) -> PlanDecision:
     row = core_repository.get_plan(session, decision.plan_id)
     assert row is not None  # the executor just moved it
-    return PlanDecision(plan_id=decision.plan_id, status=decision.status,
+    return PlanDecision(plan_id=decision.plan_id, status=PlanStatus(decision.status),
                         approved=decision.approved, policy_version=decision.policy_version,
                         violations=_reasons(decision.violations), plan=plan_read(row))
 

@@ -49,7 +49,7 @@ def _describe(summary: str, columns: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def rendering(
+async def rendering(
     request: Request,
     format_: Annotated[ReportFormat | None, Query(
         alias="format", description="json (default) or csv; `Accept: text/csv` also asks "
@@ -71,7 +71,7 @@ RenderingDep = Annotated[Rendering, Depends(rendering)]
 ProviderQuery = Annotated[Filter | None, Query(description="Only this provider (aws, sample, …).")]
 
 
-def usage_scope(
+async def usage_scope(
     provider: ProviderQuery = None,
     account: Annotated[Filter | None, Query(
         description="Only this billing scope (AWS account, Azure subscription, GCP project).")
@@ -89,7 +89,7 @@ def usage_scope(
                        usage_key=usage_key, tag_key=tag_key, tag_value=tag_value)
 
 
-def provider_scope(provider: ProviderQuery = None) -> ScopeFilter:
+async def provider_scope(provider: ProviderQuery = None) -> ScopeFilter:
     """The provider a commitment report covers."""
     return ScopeFilter(provider=provider)
 

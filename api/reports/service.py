@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import reporting
 from api.params import Period
 from api.reports.schemas import ReportFormat
-from reporting import Report, ReportQuery, Scope
+from reporting import Dimension, Granularity, Report, ReportQuery, Scope
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
@@ -53,8 +53,8 @@ class Rendering:
 
 def query(period: Period, granularity: str, group_by: str, where: ScopeFilter) -> ReportQuery:
     """``reporting``'s query for the request (InvalidInput names a bad field)."""
-    return ReportQuery(start=period.start, end=period.end, granularity=granularity,
-                       group_by=group_by, scope=where.scope())
+    return ReportQuery(start=period.start, end=period.end, granularity=Granularity(granularity),
+                       group_by=Dimension(group_by), scope=where.scope())
 
 
 def as_of_instant(day: date | None) -> datetime | None:
@@ -81,8 +81,7 @@ def _fallback(value: object) -> object:
 def page_rows(report: Report, offset: int, limit: int) -> list[dict[str, Any]]:
     """One page of the report's rows, keyed by column (native Python values)."""
     page = report.frame.iloc[offset:offset + limit][list(report.columns)]
-    rows: list[dict[str, Any]] = page.to_dict(orient="records")
-    return rows
+    return cast(list[dict[str, Any]], page.to_dict(orient="records"))
 
 
 def render(report: Report, how: Rendering) -> Response:

@@ -48,7 +48,7 @@ def get_run(run_id: RunId, session: SessionDep, _caller: Reader) -> RunRead:
 
 @router.post(
     "", status_code=status.HTTP_202_ACCEPTED, summary="Trigger a run",
-    responses=CONFLICT | {503: problem_doc("This server was started without a run launcher.")},
+    responses={**CONFLICT, 503: problem_doc("This server was started without a run launcher.")},
 )
 def trigger_run(
     body: RunCreate, request: Request, response: Response, session: SessionDep,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from api.params import JsonBody, Name
 from core.db.models import DEFAULT_SCOPE
@@ -63,7 +63,7 @@ class RunCreate(JsonBody):
     """A run to start: which provider and scope."""
 
     provider: Annotated[Name, AfterValidator(_registered)] = Field(
-        json_schema_extra={"enum": provider_names()})
+        json_schema_extra={"enum": cast(list[JsonValue], provider_names())})
     scope: Name = DEFAULT_SCOPE
 
 

@@ -183,3 +183,17 @@ def test_budget_report_lists_every_budget_status(client: TestClient, hand: None,
     assert body["items"][0]["actual"] == 25.92  # Feb 1, amortised
     assert_problem(client.get("/v1/reports/budgets?as_of=tomorrow",
                               headers=headers[Role.FINANCE]), 422)
+
+
+def test_json_rows_are_the_reports_own_records(client: TestClient, session: Session,
+                                               hand: None, headers: Headers) -> None:
+    import reporting
+
+    expected = reporting.waste(session).records()
+
+    rows = client.get("/v1/reports/waste", headers=headers[Role.VIEWER]).json()["rows"]
+
+    # The same values; timestamps in UTC written with Z rather than +00:00.
+    normalised = [{k: v.replace("+00:00", "Z") if isinstance(v, str) else v
+                   for k, v in row.items()} for row in expected]
+    assert rows == normalised

@@ -47,10 +47,22 @@ def _positive(case: Any) -> bool:
 
 
 def filter_case(_context: Any, case: Any) -> bool:
-    """A period's start comes before its end."""
+    """A period's start comes before its end; a tag's value needs its key (and a budget's
+    tag both); grouping by tag needs the tag's key."""
     query = case.query if isinstance(case.query, dict) else {}
     start, end = query.get("start"), query.get("end")
-    return not (isinstance(start, str) and isinstance(end, str) and start >= end)
+    if isinstance(start, str) and isinstance(end, str) and start >= end:
+        return False
+    if _positive(case):
+        if query.get("tag_value") is not None and query.get("tag_key") is None:
+            return False
+        if query.get("group_by") == "tag" and query.get("tag_key") is None:
+            return False
+        body = case.body if isinstance(case.body, dict) else {}
+        if case.method.upper() in ("POST", "PATCH") and (body.get("tag_key") is None) != (
+                body.get("tag_value") is None):
+            return False
+    return True
 
 
 def _valid_blackout(window: Any) -> Any:
