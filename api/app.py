@@ -7,18 +7,22 @@ Run it alone with ``uvicorn --factory api.app:create_app`` (settings from the
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+import reporting
 from api.audit.routes import router as audit_router
 from api.budgets.routes import router as budgets_router
 from api.commitments.routes import router as commitments_router
@@ -26,6 +30,7 @@ from api.deps import Engines
 from api.errors import PROBLEM_RESPONSES, FieldProblem, Problem, install_error_handlers
 from api.keys.routes import router as keys_router
 from api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from api.params import single_valued_query
 from api.plans.routes import router as plans_router
 from api.policy.routes import router as policy_router
 from api.reports.routes import router as reports_router
@@ -33,6 +38,8 @@ from api.runs.routes import router as runs_router
 from api.runs.service import RunLauncher
 from core.db.session import create_engine_for, migrate
 from core.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 """How long a request waits for another process's SQLite write lock."""
@@ -77,6 +84,19 @@ def _database_health(engine: Engine) -> tuple[int, dict[str, Any]]:
     return 200, {"status": "ok", "database": "ok"}
 
 
+def _warm_reports(engine: Engine) -> None:
+    """Load every provider's reporting snapshot into memory (one savings report each)."""
+    try:
+        with Session(engine) as session:
+            providers = sorted({status.snapshot.provider
+                                for status in reporting.snapshot_status(session)})
+            for provider in providers:
+                reporting.savings(session, reporting.ReportQuery(
+                    scope=reporting.Scope(provider=provider)))
+    except Exception:  # a cold cache is slower, not broken
+        logger.exception("could not warm the reporting snapshots")
+
+
 def engines_for(settings: Settings) -> Engines:
     """The request engines for the settings' database (see ``api.deps.Engines``)."""
     url = settings.database_url
@@ -95,7 +115,8 @@ def _pool_options(url: str) -> dict[str, Any]:
 
 
 def _api_router() -> APIRouter:
-    router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+    router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES,
+                       dependencies=[Depends(single_valued_query)])
     for child in (runs_router, plans_router, commitments_router, reports_router, budgets_router,
                   audit_router, policy_router, keys_router):
         router.include_router(child)
@@ -124,6 +145,7 @@ def create_app(
     health: HealthCheck | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     migrate_on_start: bool = True,
+    warm_reports: bool = False,
 ) -> FastAPI:
     """Build the API.
 
@@ -132,6 +154,8 @@ def create_app(
     unless ``migrate_on_start`` is false. ``run_launcher`` starts runs for
     ``POST /v1/runs`` (``ladder serve`` passes one); without it that route
     answers 503. ``health`` replaces the database check of ``/healthz``.
+    ``warm_reports`` loads each provider's reporting snapshot in the background
+    at start-up, so that the first report requested does not wait seconds for it.
     """
     settings = settings or get_settings()
     owned = engine is None
@@ -141,6 +165,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
             migrate(engines.writer)
+        if warm_reports:
+            threading.Thread(target=_warm_reports, args=(engines.reader,), name="warm-reports",
+                             daemon=True).start()
         try:
             yield
         finally:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
@@ -134,6 +134,15 @@ class JsonBody(BaseModel):
             return handler(value)
         strict = _strict_twin(cls).model_validate_json(text, strict=True)
         return handler({name: getattr(strict, name) for name in strict.model_fields_set})
+
+
+async def single_valued_query(request: Request) -> None:
+    """Refuse a query parameter given twice: every parameter of the API takes one value."""
+    seen: set[str] = set()
+    for name, _value in request.query_params.multi_items():
+        if name in seen:
+            raise invalid("query", name, "given more than once; it takes one value")
+        seen.add(name)
 
 
 class Page(BaseModel, Generic[T]):

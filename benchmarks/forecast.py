@@ -78,14 +78,14 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
         "traces better than seasonal naive": by_model["skill"].apply(lambda s: int((s > 0).sum())),
         "seconds per trace": by_model["seconds"].mean(),
     })
-    baseline = table.loc[BASELINE, "scaled pinball"]
+    baseline = float(table["scaled pinball"].loc[BASELINE])
     table.insert(1, "skill", 1.0 - table["scaled pinball"] / baseline)
     return table
 
 
 def markdown(table: pd.DataFrame, formats: dict[str, str]) -> str:
     """A markdown table with the given column formats (``"{:.1%}"`` …)."""
-    header = "| " + " | ".join([table.index.name or "", *table.columns]) + " |"
+    header = "| " + " | ".join([str(table.index.name or ""), *map(str, table.columns)]) + " |"
     rule = "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|"
     lines = [header, rule]
     for name, row in table.iterrows():

@@ -123,9 +123,9 @@ def to_wide(history: pd.DataFrame) -> pd.DataFrame:
             f"usage key {key_names[codes[row]]!r} has two rows for hour {hours.iloc[row]}",
             row=row,
         )
-    matrix = np.full(n_hours * n_keys, np.nan)
-    matrix[cell] = units
-    matrix = matrix.reshape(n_hours, n_keys)
+    flat = np.full(n_hours * n_keys, np.nan)
+    flat[cell] = units
+    matrix = flat.reshape(n_hours, n_keys)
     full = pd.date_range(pd.Timestamp(first, tz="UTC"), periods=n_hours, freq="h")
     holes = counts.reshape(n_hours, n_keys) == 0
     if holes.any():

@@ -56,7 +56,7 @@ def serve(
         scheduler = Scheduler(engine, scheduled_run(engine, settings))
         runs = BackgroundRuns(engine, settings)
         # The API opens engines of its own: reads must not queue behind SQLite's write lock.
-        app = create_app(settings, run_launcher=runs, migrate_on_start=False,
+        app = create_app(settings, run_launcher=runs, migrate_on_start=False, warm_reports=True,
                          health=lambda: health(engine, scheduler))
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         # uvicorn installs no signal handlers outside the main thread: ours stop both.

@@ -84,3 +84,9 @@ def test_openapi_and_docs_are_served_without_a_key(client: TestClient) -> None:
     assert "Problem" in schema["components"]["schemas"]
     assert client.get("/docs").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_a_query_parameter_given_twice_is_422(client: TestClient, headers: Headers) -> None:
+    body = assert_problem(client.get("/v1/plans?provider=aws&provider=sample",
+                                     headers=headers[Role.VIEWER]), 422)
+    assert body["errors"][0]["field"] == "provider"

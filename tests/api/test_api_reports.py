@@ -197,3 +197,30 @@ def test_json_rows_are_the_reports_own_records(client: TestClient, session: Sess
     normalised = [{k: v.replace("+00:00", "Z") if isinstance(v, str) else v
                    for k, v in row.items()} for row in expected]
     assert rows == normalised
+
+
+def test_warm_reports_loads_each_providers_snapshot_at_start_up(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import reporting
+    from api.app import create_app
+    from core.db.session import create_engine_for, session_scope
+    from core.settings import Settings
+
+    engine = create_engine_for(db_url)
+    with session_scope(engine) as session:
+        store_hand_fixture(session)
+    engine.dispose()
+    warmed: list[str | None] = []
+    monkeypatch.setattr(reporting, "savings",
+                        lambda _session, query: warmed.append(query.scope.provider))
+
+    with TestClient(create_app(Settings(database_url=db_url), migrate_on_start=False,
+                               warm_reports=True)):
+        for thread in threading.enumerate():
+            if thread.name == "warm-reports":
+                thread.join(timeout=30)
+
+    assert warmed == [PROVIDER]

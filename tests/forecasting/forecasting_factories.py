@@ -53,11 +53,10 @@ def correlated_fleet(hours: int, *, seed: int = 0) -> dict[str, np.ndarray]:
     own = np.zeros((hours, 3))
     innovations = rng.normal(0, 1, hours)
     own_innovations = rng.normal(0, 1, (hours, 3))
-    for t in range(1, hours):
-        shared[t] = 0.9 * shared[t - 1] + innovations[t]
-        own[t] = 0.9 * own[t - 1] + own_innovations[t]
-    t = np.arange(hours)
-    cycle = np.sin(2 * np.pi * t / DAY)
+    for hour in range(1, hours):
+        shared[hour] = 0.9 * shared[hour - 1] + innovations[hour]
+        own[hour] = 0.9 * own[hour - 1] + own_innovations[hour]
+    cycle = np.sin(2 * np.pi * np.arange(hours) / DAY)
     return {
         "aws/a/ec2/us-east-1/m5/linux/shared": 100 + 10 * cycle + 6 * shared + 2 * own[:, 0],
         "aws/a/ec2/us-east-1/c5/linux/shared": 60 + 4 * cycle + 4 * shared + 1.5 * own[:, 1],

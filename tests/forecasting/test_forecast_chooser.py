@@ -59,5 +59,5 @@ def test_a_candidate_must_beat_the_default_by_the_margin() -> None:
     assert strict.choices_ == {CYCLE: "last-hour"}
     with_ensemble = BacktestChooser(candidates, horizon=24, margin=0.0).fit(history)
     assert with_ensemble.choices_ == {CYCLE: "yesterday"}
-    ensemble_score, yesterday_score = with_ensemble.scores_.loc[CYCLE, ["ensemble", "yesterday"]]
-    assert yesterday_score < ensemble_score
+    scores = with_ensemble.scores_.to_dict("index")[CYCLE]
+    assert scores["yesterday"] < scores["ensemble"]

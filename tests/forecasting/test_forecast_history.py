@@ -49,9 +49,9 @@ def test_negative_units_are_an_error() -> None:
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, "many"])
-def test_units_that_are_not_finite_numbers_are_an_error(value: object) -> None:
+def test_units_that_are_not_finite_numbers_are_an_error(value: float | str) -> None:
     history = two_keys(50).astype({"units": object})
-    history.loc[3, "units"] = value
+    history.at[3, "units"] = value
     with pytest.raises(InvalidInput, match="not a finite number"):
         to_wide(history)
 
