@@ -63,11 +63,18 @@ def _iso_date(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar day written ``YYYY-MM-DD``."""
 
-Name = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
-]
-"""A provider, scope or similar identifier: letters, digits and ``. _ : @ -``."""
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+FILTER_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+
+# Lengths are those of the columns the values are stored in (providers 64, scopes,
+# accounts and tag keys 128), so that no value that passes can fail a database write.
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+"""A scope or similar identifier: letters, digits and ``. _ : @ -``, up to 128."""
+
+ProviderName = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                                pattern=NAME_PATTERN)]
+"""A provider's name (``aws``, ``sample``), as ``Name`` but up to 64."""
 
 Label = Annotated[
     str,
@@ -76,15 +83,20 @@ Label = Annotated[
 ]
 """A person's or a key's name: 1 to 128 characters, no control characters."""
 
-Filter = Annotated[
-    str,
-    StringConstraints(
-        min_length=1, max_length=256,
-        pattern=r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$",
-    ),
-    AfterValidator(_storable),
-]
-"""A value to filter on (an account, a service, a tag): no surrounding spaces or controls."""
+Filter = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=FILTER_PATTERN),
+                   AfterValidator(_storable)]
+"""A value to filter on (a service, a usage key, a tag's value): no surrounding spaces or
+control characters, up to 256."""
+
+ShortFilter = Annotated[str, StringConstraints(min_length=1, max_length=128,
+                                               pattern=FILTER_PATTERN),
+                        AfterValidator(_storable)]
+"""As ``Filter``, up to 128 (an account, a tag's key, a budget's name)."""
+
+ProviderFilter = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                                  pattern=FILTER_PATTERN),
+                           AfterValidator(_storable)]
+"""As ``Filter``, up to 64 (a provider)."""
 
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$"),
                  AfterValidator(_storable)]

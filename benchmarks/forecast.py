@@ -178,6 +178,7 @@ def main() -> None:
               f"{args.origins} origins after {args.min_history} h:\n")
         print(markdown(table, {"scaled pinball": "{:.2%}", "skill": "{:+.1%}",
                                "80% coverage": "{:.1%}", "mean skill per trace": "{:+.1%}",
+                               "traces better than seasonal naive": "{:.0f}",
                                "seconds per trace": "{:.2f}"}))
         skill = results.pivot(index="trace", columns="model", values="skill")[models]
         skill.index.name = "skill vs seasonal naive"

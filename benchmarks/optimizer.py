@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -161,9 +162,8 @@ def run_scale(full: bool) -> list[str]:
     return lines
 
 
-def _epoch():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _epoch() -> datetime:
+    """The (arbitrary) first hour of the synthetic horizon."""
     return datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -175,7 +175,7 @@ def run_suite(n_hours: int, every: int) -> list[str]:
     from core.catalog import load_catalog
     from core.domain import Catalog
     from optimizer.backtest.policies import UsageHistory
-    from optimizer.backtest.purchases import Portfolio
+    from optimizer.backtest.purchases import Portfolio, Purchase
     from optimizer.backtest.schedule import buyable, decision_hours, market
     from optimizer.backtest.trace import read_trace
     from optimizer.ladder_policy import ForecastLadder
@@ -212,10 +212,8 @@ def run_suite(n_hours: int, every: int) -> list[str]:
                     f"| {case.name} | {hour} | {len(trace.key_ids)} | "
                     f"{problem.scenarios.n_scenarios} × {problem.horizon} | {reduced.n_hours} | "
                     f"{exact.objective:,.2f} | {reduced.objective:,.2f} | {diff:.3%} |")
-            bought = [(o, q) for o, q in reduced.quantities.items()]
-            from optimizer.backtest.purchases import Purchase
-
-            owned = owned.with_purchases([Purchase(hour, o, q) for o, q in bought], replay)
+            owned = owned.with_purchases(
+                [Purchase(hour, o, q) for o, q in reduced.quantities.items()], replay)
     lines.append("")
     lines.append(f"- largest difference: {worst:.3%} "
                  f"({'within' if worst <= 0.005 else 'OVER'} 0.5%)")
@@ -229,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="also compare representative and full models on the suite")
     parser.add_argument("--full", action="store_true",
                         help="also solve the scale instance's full hourly model")
-    parser.add_argument("--representative-hours", type=int, default=120)
+    parser.add_argument("--representative-hours", type=int, default=240)
     parser.add_argument("--every", type=int, default=7)
     args = parser.parse_args(argv)
     print("### Scale\n")

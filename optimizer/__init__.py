@@ -1,4 +1,16 @@
-"""The optimizer: the purchase linear program (``lp``), plans (``plan``) and the backtest.
+"""The optimizer: what to buy, exchange and return.
+
+* ``lp``, ``reduction``, ``linear_model``, ``plan``: the foundation LP on past usage, its
+  exact reductions, the array model handed to HiGHS, and its plans;
+* ``stochastic``: the risk-aware stochastic LP over forecast scenarios (purchases,
+  planned later purchases, exchanges, returns; CVaR of the loss; term-aware prices);
+* ``representative``: representative hours (k-means, peaks and troughs kept);
+* ``risk``: the decline learned from history, the term multiplier, CVaR;
+* ``policy``: :class:`~optimizer.policy.PurchasePolicy`, the risk appetite and caps;
+* ``portfolio_plan``: plans from the stochastic LP, billed per scenario, explained and
+  certified;
+* ``ladder_policy``: the forecast-driven, laddered policy of the backtest;
+* ``backtest``: the replay of history with a policy.
 
 Importing this package imports nothing heavy; ``optimizer.lp`` brings in PuLP and
 highspy when it is imported.

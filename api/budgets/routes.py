@@ -10,7 +10,7 @@ from api.budgets import service
 from api.budgets.schemas import BudgetCreate, BudgetRead, BudgetStatusRead, BudgetUpdate
 from api.deps import BudgetWriter, FinanceReader, SessionDep
 from api.errors import CONFLICT, NOT_FOUND, problem_doc
-from api.params import Filter, IsoDate, Page, PageDep
+from api.params import IsoDate, Page, PageDep, ProviderFilter
 from core.errors import NotFound
 
 router = APIRouter(prefix="/budgets", tags=["budgets"])
@@ -27,7 +27,8 @@ def list_budgets(
     session: SessionDep,
     _caller: FinanceReader,
     page: PageDep,
-    provider: Annotated[Filter | None, Query(description="Only this provider's budgets.")] = None,
+    provider: Annotated[ProviderFilter | None, Query(
+        description="Only this provider's budgets.")] = None,
 ) -> Page[BudgetRead]:
     """Budgets, by name."""
     items, total = service.list_budgets(session, provider=provider, limit=page.limit,

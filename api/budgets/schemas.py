@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from api.params import Filter, JsonBody
+from api.params import Filter, JsonBody, ProviderFilter, ShortFilter
 from reporting.budgets import MAX_THRESHOLDS, BudgetBasis, BudgetPeriod
 
 Amount = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False,
                                 description="The budget for one period, in its currency.")]
 Threshold = Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-BudgetName = Annotated[Filter, StringConstraints(max_length=128)]
+BudgetName = ShortFilter
 
 TAG_RULE = "tag_key and tag_value go together: both or neither."
 
@@ -28,9 +28,9 @@ class BudgetCreate(JsonBody):
     period: BudgetPeriod = BudgetPeriod.MONTH
     basis: BudgetBasis = Field(default=BudgetBasis.AMORTIZED, description="amortized: "
                                "upfront fees spread over the term; cash: fees when billed.")
-    provider: Filter | None = None
-    account: Filter | None = None
-    tag_key: Filter | None = Field(default=None, description=TAG_RULE)
+    provider: ProviderFilter | None = None
+    account: ShortFilter | None = None
+    tag_key: ShortFilter | None = Field(default=None, description=TAG_RULE)
     tag_value: Filter | None = Field(default=None, description=TAG_RULE)
     thresholds: list[Threshold] = Field(
         default=[0.8, 1.0], max_length=MAX_THRESHOLDS,
@@ -57,9 +57,9 @@ class BudgetUpdate(JsonBody):
     amount: Amount | None = NOT_NULL
     period: BudgetPeriod | None = NOT_NULL
     basis: BudgetBasis | None = NOT_NULL
-    provider: Filter | None = None
-    account: Filter | None = None
-    tag_key: Filter | None = Field(default=None, description=TAG_RULE)
+    provider: ProviderFilter | None = None
+    account: ShortFilter | None = None
+    tag_key: ShortFilter | None = Field(default=None, description=TAG_RULE)
     tag_value: Filter | None = Field(default=None, description=TAG_RULE)
     thresholds: list[Threshold] | None = Field(default=None, max_length=MAX_THRESHOLDS,
                                                json_schema_extra=_not_null)

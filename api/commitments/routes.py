@@ -18,7 +18,7 @@ from api.commitments.schemas import (
 )
 from api.deps import Reader, SessionDep
 from api.errors import NOT_FOUND
-from api.params import Name, Page, PageDep
+from api.params import Page, PageDep, ProviderName
 from core.db.models import utc_now
 from core.errors import NotFound
 
@@ -27,7 +27,8 @@ router = APIRouter(prefix="/commitments", tags=["commitments"])
 CommitmentPk = Annotated[int, Path(ge=1, le=2**31 - 1, description="Ladder's id of it.")]
 OfferingId = Annotated[str, StringConstraints(min_length=1, max_length=256,
                                               pattern=r"^[A-Za-z0-9._:/@+-]+$")]
-ProviderQuery = Annotated[Name | None, Query(description="Only this provider's commitments.")]
+ProviderQuery = Annotated[ProviderName | None,
+                          Query(description="Only this provider's commitments.")]
 SourceQuery = Annotated[CommitmentSource | None, Query(description="inventory or plan.")]
 ShapeQuery = Annotated[CommitmentShape | None, Query(description="unit or spend.")]
 OfferingQuery = Annotated[OfferingId | None, Query(description="Only this offering.")]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import PlanDecider, Reader, SessionDep
 from api.errors import CONFLICT, NOT_FOUND, Responses, problem_doc
-from api.params import Name, Page, PageDep, PeriodDep
+from api.params import Name, Page, PageDep, PeriodDep, ProviderName
 from api.plans import service
 from api.plans.repository import PlanFilter
 from api.plans.schemas import PlanApprove, PlanDecision, PlanRead, PlanReject, PlanSummary
@@ -29,7 +29,8 @@ def list_plans(
     _caller: Reader,
     page: PageDep,
     period: PeriodDep,
-    provider: Annotated[Name | None, Query(description="Only this provider's plans.")] = None,
+    provider: Annotated[ProviderName | None,
+                        Query(description="Only this provider's plans.")] = None,
     scope: Annotated[Name | None, Query(description="Only this scope's plans.")] = None,
     status: Annotated[PlanStatus | None, Query(description="Only plans in this status.")] = None,
 ) -> Page[PlanSummary]:

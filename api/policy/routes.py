@@ -8,14 +8,14 @@ from fastapi import APIRouter, Path
 
 from api.deps import PolicyWriter, Reader, SessionDep
 from api.errors import CONFLICT, NOT_FOUND
-from api.params import Name, Page, PageDep
+from api.params import Name, Page, PageDep, ProviderName
 from api.policy import service
 from api.policy.schemas import PolicyRead, PolicyUpdate
 from core.errors import NotFound
 
 router = APIRouter(prefix="/policies", tags=["policy"])
 
-Provider = Annotated[Name, Path(description="The provider, e.g. aws.")]
+Provider = Annotated[ProviderName, Path(description="The provider, e.g. aws.")]
 Scope = Annotated[Name, Path(description="The part of the provider, e.g. all.")]
 
 

@@ -16,7 +16,16 @@ from api.budgets.schemas import BudgetStatusRead
 from api.budgets.service import budget_statuses
 from api.deps import FinanceReader, Reader, SessionDep
 from api.errors import problem_doc
-from api.params import MAX_OFFSET, Filter, IsoDate, Page, PageDep, PeriodDep
+from api.params import (
+    MAX_OFFSET,
+    Filter,
+    IsoDate,
+    Page,
+    PageDep,
+    PeriodDep,
+    ProviderFilter,
+    ShortFilter,
+)
 from api.reports import service
 from api.reports.schemas import (
     ChargeGroup,
@@ -68,17 +77,18 @@ async def rendering(
 
 RenderingDep = Annotated[Rendering, Depends(rendering)]
 
-ProviderQuery = Annotated[Filter | None, Query(description="Only this provider (aws, sample, …).")]
+ProviderQuery = Annotated[ProviderFilter | None, Query(
+    description="Only this provider (aws, sample, …).")]
 
 
 async def usage_scope(
     provider: ProviderQuery = None,
-    account: Annotated[Filter | None, Query(
+    account: Annotated[ShortFilter | None, Query(
         description="Only this billing scope (AWS account, Azure subscription, GCP project).")
     ] = None,
     service: Annotated[Filter | None, Query(description="Only this service.")] = None,
     usage_key: Annotated[Filter | None, Query(description="Only this usage key.")] = None,
-    tag_key: Annotated[Filter | None, Query(
+    tag_key: Annotated[ShortFilter | None, Query(
         description="A FOCUS tag: group_by=tag groups by its values; with tag_value, only "
         "usage carrying it.")] = None,
     tag_value: Annotated[Filter | None, Query(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.deps import Reader, RunTrigger, SessionDep
 from api.errors import CONFLICT, NOT_FOUND, problem_doc
-from api.params import Name, Page, PageDep, PeriodDep
+from api.params import Name, Page, PageDep, PeriodDep, ProviderName
 from api.runs import service
 from api.runs.repository import RunFilter
 from api.runs.schemas import RunAccepted, RunCreate, RunRead, RunStatus, RunTriggerKind
@@ -25,7 +25,8 @@ def list_runs(
     _caller: Reader,
     page: PageDep,
     period: PeriodDep,
-    provider: Annotated[Name | None, Query(description="Only this provider's runs.")] = None,
+    provider: Annotated[ProviderName | None,
+                        Query(description="Only this provider's runs.")] = None,
     scope: Annotated[Name | None, Query(description="Only this scope's runs.")] = None,
     status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
     trigger: Annotated[RunTriggerKind | None, Query(description="Only runs started so.")] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
-from api.params import JsonBody, Name
+from api.params import JsonBody, Name, ProviderName
 from core.db.models import DEFAULT_SCOPE
 from providers.base import provider_names
 
@@ -62,7 +62,7 @@ def _registered(provider: str) -> str:
 class RunCreate(JsonBody):
     """A run to start: which provider and scope."""
 
-    provider: Annotated[Name, AfterValidator(_registered)] = Field(
+    provider: Annotated[ProviderName, AfterValidator(_registered)] = Field(
         json_schema_extra={"enum": cast(list[JsonValue], provider_names())})
     scope: Name = DEFAULT_SCOPE
 

@@ -55,6 +55,9 @@ def test_a_taken_name_is_409(client: TestClient, headers: Headers) -> None:
     ({"name": " padded"}, "name"),
     ({"tag_key": "team"}, "tag_key"),
     ({"service": "ec2"}, "service"),
+    ({"provider": "p" * 65}, "provider"),
+    ({"account": "a" * 129}, "account"),
+    ({"tag_key": "k" * 129, "tag_value": "v"}, "tag_key"),
 ])
 def test_an_invalid_budget_is_422_naming_the_field(client: TestClient, headers: Headers,
                                                    change: dict[str, Any], field: str) -> None:

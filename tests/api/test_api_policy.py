@@ -91,3 +91,15 @@ def test_update_rejects_an_invalid_policy(client: TestClient, headers: Headers) 
         problem = assert_problem(client.put("/v1/policies/sample/all", headers=admin,
                                             json=body), 422)
         assert problem["errors"][0]["field"].startswith(field), problem
+
+
+def test_names_longer_than_their_columns_are_422_not_a_database_error(
+    client: TestClient, headers: Headers
+) -> None:
+    body = {"policy": {}, "reason": "x"}
+    assert_problem(client.put(f"/v1/policies/{'p' * 65}/all", headers=headers[Role.ADMIN],
+                              json=body), 422)
+    assert_problem(client.put(f"/v1/policies/sample/{'s' * 129}", headers=headers[Role.ADMIN],
+                              json=body), 422)
+    assert client.put(f"/v1/policies/{'p' * 64}/{'s' * 128}", headers=headers[Role.ADMIN],
+                      json=body).status_code == 200

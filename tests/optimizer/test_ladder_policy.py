@@ -46,11 +46,12 @@ def test_blended_scenarios_put_forecasts_and_replays_side_by_side() -> None:
     assert (paths[:6] == 7.0).all() and (paths[6:] == 3.0).all()
 
 
-def _run(policy: PurchasePolicy, level: float = 10.0) -> list[tuple[int, str, float]]:
+def _run(policy: PurchasePolicy, level: float = 10.0, *,
+         safe_core: bool = True) -> list[tuple[int, str, float]]:
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
     usage = trace(np.full((24 * 8, 1), level))
     ladder = ForecastLadder(policy=policy, scenarios=flat_source(level), n_scenarios=2,
-                            max_horizon_hours=48)
+                            max_horizon_hours=48, safe_core=safe_core)
     result = run_backtest(usage, prices, ladder, BacktestConfig(cadence_hours=24,
                                                                 warmup_hours=24))
     return [(p.hour, p.offering_id, p.quantity) for p in result.purchases]
@@ -69,6 +70,14 @@ def test_steady_usage_is_covered_once_and_renewed_at_expiry() -> None:
 
 def test_a_tranche_fraction_buys_part_of_the_gap_on_each_run() -> None:
     """With half the gap per run: 5 at hour 24, then half the remaining gap at hour 48, …"""
-    purchases = _run(PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5))
+    half = PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5)
+    purchases = _run(half, safe_core=False)
     assert purchases[0] == (24, "ri", pytest.approx(5.0))
     assert purchases[1][0] == 48 and purchases[1][2] == pytest.approx(2.5, rel=0.05)
+
+
+def test_the_safe_core_is_bought_whole_whatever_the_tranche() -> None:
+    """Usage certain at 10 units: every scenario uses all 10, so the core is the whole
+    increment and the tranche rule leaves nothing for later."""
+    purchases = _run(PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5))
+    assert purchases[0] == (24, "ri", pytest.approx(10.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -104,6 +105,10 @@ def test_returns_and_exchanges_are_actions_with_their_cash_effect() -> None:
     assert exchanged.cash_effect == pytest.approx(0.0)
     assert returned.explanation is not None and returned.explanation.savings_median > 0
     assert result.plan.cost_after < result.plan.cost_before
+    # Fields the database's action rows do not hold travel in the plan's JSON details.
+    details = json.loads(json.dumps(dict(result.plan.details)))
+    assert {a["kind"] for a in details["actions"]} == {"return", "exchange"}
+    assert {a["commitment_id"] for a in details["actions"]} == {"sp-1", "ri-1"}
 
 
 def test_plan_reconciles_with_the_billing_engine_on_the_same_portfolio() -> None:
