@@ -41,14 +41,14 @@ FEATURES = ("lead", "hour", "weekday", "lag_day", "lag_week", "profile", "last_6
             "last_24h", "week_spread", "week_trend")
 
 
-def origin_features(history: np.ndarray, hours: pd.DatetimeIndex, leads: np.ndarray,
-                    keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features for the targets ``origin + leads`` of ``keys``, the origin being the history's end.
+def origin_features(history: np.ndarray, last_hour: pd.Timestamp, rows_lead: np.ndarray,
+                    rows_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the targets ``origin + rows_lead`` of keys ``rows_key``, at the history's end.
 
-    ``history`` is hours × keys with NaN before a key's start; ``hours`` its
-    hours. Returns the feature matrix (rows, len(FEATURES)) and each row's
-    scale (the key's mean usage over the last week), by which features and
-    targets are divided.
+    ``history`` is hours × keys with NaN before a key's start and ``last_hour``
+    its last hour (the origin is the hour after). Returns the feature matrix
+    (rows, len(FEATURES)) and each row's scale (the key's mean usage over the
+    last week), by which features and targets are divided.
     """
     n_hours = history.shape[0]
     week = history[-WEEK:]
@@ -60,33 +60,30 @@ def origin_features(history: np.ndarray, hours: pd.DatetimeIndex, leads: np.ndar
         first_day = np.nanmean(week[:DAY], axis=0)
         days = np.full((7 * DAY, history.shape[1]), np.nan)
         days[-min(n_hours, 7 * DAY):] = history[-7 * DAY:]
-        profile = nanmedian(days.reshape(7, DAY, -1))  # by position from origin
+        profile = nanmedian(days.reshape(7, DAY, -1))  # by position from the origin
     scale = np.where(np.nan_to_num(scale) > 0, scale, 1.0)
-    lead_index = n_hours - 1 + leads  # index of each target in the extended series
-    day_lag = lead_index - DAY * (-(-leads // DAY))
-    week_lag = lead_index - WEEK * (-(-leads // WEEK))
-    rows_key = np.repeat(keys, leads.size)
-    rows_lead = np.tile(leads, keys.size)
-    rows_day = np.tile(day_lag, keys.size)
-    rows_week = np.tile(week_lag, keys.size)
-    target_hours = hours[-1] + pd.to_timedelta(rows_lead, unit="h")
+    target_index = n_hours - 1 + rows_lead  # index of each target in the extended series
+    # The most recent same hour of day, and of week, at or before the origin.
+    day_lag = target_index - DAY * (-(-rows_lead // DAY))
+    week_lag = target_index - WEEK * (-(-rows_lead // WEEK))
+    hour_of_week = (last_hour.dayofweek * DAY + last_hour.hour + rows_lead) % WEEK
+    row_scale = scale[rows_key]
     with quiet():
-        lag_day = np.where(rows_day >= 0, history[np.maximum(rows_day, 0), rows_key], np.nan)
-        lag_week = np.where(rows_week >= 0, history[np.maximum(rows_week, 0), rows_key], np.nan)
-        position = (rows_lead - 1) % DAY
+        lag_day = np.where(day_lag >= 0, history[np.maximum(day_lag, 0), rows_key], np.nan)
+        lag_week = np.where(week_lag >= 0, history[np.maximum(week_lag, 0), rows_key], np.nan)
         features = np.column_stack([
             rows_lead,
-            target_hours.hour,
-            target_hours.dayofweek,
-            lag_day / scale[rows_key],
-            lag_week / scale[rows_key],
-            profile[position, rows_key] / scale[rows_key],
-            last_6h[rows_key] / scale[rows_key],
-            last_24h[rows_key] / scale[rows_key],
-            spread[rows_key] / scale[rows_key],
-            (last_24h - first_day)[rows_key] / scale[rows_key],
+            hour_of_week % DAY,
+            hour_of_week // DAY,
+            lag_day / row_scale,
+            lag_week / row_scale,
+            profile[(rows_lead - 1) % DAY, rows_key] / row_scale,
+            last_6h[rows_key] / row_scale,
+            last_24h[rows_key] / row_scale,
+            spread[rows_key] / row_scale,
+            (last_24h - first_day)[rows_key] / row_scale,
         ])
-    return features, scale[rows_key]
+    return features, row_scale
 
 
 class GradientBoostingForecaster(Forecaster):
@@ -109,9 +106,10 @@ class GradientBoostingForecaster(Forecaster):
     def _rows(self, clean: np.ndarray, raw: np.ndarray, origins: list[int],
               rng: np.random.Generator, limit: int | None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Features, clean target, raw target, lead and (origin, key) group of training rows.
+        """Features, clean target, raw target, lead and (origin, key) group of rows.
 
-        A row is one (origin, lead, key); at most ``limit`` rows, sampled evenly over origins.
+        A row is one (origin, lead, key) with the key's history ending at the
+        origin; at most ``limit`` rows, sampled evenly over origins.
         """
         n_hours, n_keys = clean.shape
         keys = np.arange(n_keys)
@@ -120,21 +118,23 @@ class GradientBoostingForecaster(Forecaster):
         for number, origin in enumerate(origins):
             leads = np.arange(1, min(self.horizon, n_hours - origin) + 1)
             active = keys[origin - self.starts_ >= MIN_ORIGIN_HISTORY]
-            if leads.size == 0 or active.size == 0:
+            pairs = leads.size * active.size
+            if pairs == 0:
                 continue
-            features, scale = origin_features(clean[:origin], self.hours_[:origin], leads,
-                                              active)
-            target_index = origin - 1 + np.tile(leads, active.size)
-            key_index = np.repeat(active, leads.size)
+            # Sample (lead, key) pairs before building features: most would be thrown away.
+            if per_origin is not None and pairs > per_origin:
+                chosen = rng.choice(pairs, per_origin, replace=False)
+            else:
+                chosen = np.arange(pairs)
+            lead = leads[chosen % leads.size]
+            key_index = active[chosen // leads.size]
+            features, scale = origin_features(clean[:origin], self.hours_[origin - 1], lead,
+                                              key_index)
+            target_index = origin - 1 + lead
             y_clean = clean[target_index, key_index] / scale
             y_raw = raw[target_index, key_index] / scale
-            lead = np.tile(leads, active.size)
             group = number * n_keys + key_index
             keep = np.isfinite(y_clean)
-            if per_origin is not None and keep.sum() > per_origin:
-                chosen = rng.choice(np.flatnonzero(keep), per_origin, replace=False)
-                keep = np.zeros_like(keep)
-                keep[chosen] = True
             parts.append((features[keep], y_clean[keep], y_raw[keep], lead[keep], group[keep]))
         if not parts:
             empty = np.zeros((0, len(FEATURES)))
@@ -177,7 +177,7 @@ class GradientBoostingForecaster(Forecaster):
         for level in (0.1, 0.5, 0.9):
             self.models_[level] = self._model(level).fit(x_train, y_train)  # type: ignore[attr-defined]
         x_cal, _, y_cal, lead_cal, group_cal = self._rows(clean_masked, raw_masked,
-                                                          calibration_origins, rng, None)
+                                                          calibration_origins, rng, self.max_rows)
         median, width = self._median_width(x_cal)
         # Scaled errors pooled over keys: each (origin, key) is one sample of a lead path.
         groups, group_index = np.unique(group_cal, return_inverse=True)
@@ -201,11 +201,19 @@ class GradientBoostingForecaster(Forecaster):
     def _predict_quantiles(self, horizon: int, levels: tuple[float, ...]) -> np.ndarray:
         n_keys = len(self.usage_keys_)
         leads = np.arange(1, horizon + 1)
-        features, scale = origin_features(self.history_, self.hours_, leads, np.arange(n_keys))
-        # Leads past the trained horizon are read as the last trained lead.
+        # Past the trained horizon the lead is read as the last trained one, and every
+        # other feature repeats weekly: one week of those leads stands for all of them.
+        beyond = leads > self.horizon
+        representative = np.where(beyond, self.horizon + (leads - self.horizon - 1) % WEEK + 1,
+                                  leads)
+        unique, position = np.unique(representative, return_inverse=True)
+        features, scale = origin_features(self.history_, self.last_hour_,
+                                          np.tile(unique, n_keys),
+                                          np.repeat(np.arange(n_keys), unique.size))
         features[:, 0] = np.minimum(features[:, 0], self.horizon)
         median, width = self._median_width(features)
+        shape = (n_keys, unique.size)
+        median, width, scale = (a.reshape(shape)[:, position] for a in (median, width, scale))
         offsets = np.nan_to_num(self.errors_.quantiles(levels, horizon)[:, :, 0])  # (L, H)
-        lead_rows = np.tile(leads - 1, n_keys)
-        values = (median[None, :] + offsets[:, lead_rows] * width[None, :]) * scale[None, :]
-        return values.reshape(len(levels), n_keys, horizon).transpose(0, 2, 1)
+        values = (median[None] + offsets[:, None, :] * width[None]) * scale[None]  # (L, K, H)
+        return values.transpose(0, 2, 1)

@@ -94,12 +94,21 @@ def paths_from_scores(grid: np.ndarray, levels: tuple[float, ...],
     the path takes the outermost quantile.
     """
     level_array = np.asarray(levels, dtype=float)
+    n_levels, n_hours, n_keys = grid.shape
     u = ndtr(scores)
-    upper = np.clip(np.searchsorted(level_array, u), 1, len(level_array) - 1)
-    lower = upper - 1
-    weight = np.clip((u - level_array[lower]) / (level_array[upper] - level_array[lower]), 0, 1)
-    hour_index = np.arange(grid.shape[1])[None, :, None]
-    key_index = np.arange(grid.shape[2])[None, None, :]
-    low = grid[lower, hour_index, key_index]
-    high = grid[upper, hour_index, key_index]
+    spacing = np.diff(level_array)
+    if spacing.size and np.allclose(spacing, spacing[0]):
+        position = np.clip((u - level_array[0]) / spacing[0], 0.0, n_levels - 1.0)
+        lower = np.minimum(position.astype(np.intp), max(n_levels - 2, 0))
+        weight = np.clip(position - lower, 0.0, 1.0)
+    else:
+        upper = np.clip(np.searchsorted(level_array, u), 1, n_levels - 1)
+        lower = upper - 1
+        weight = np.clip((u - level_array[lower]) / (level_array[upper] - level_array[lower]),
+                         0.0, 1.0)
+    flat = grid.reshape(-1)
+    cell = np.arange(n_hours * n_keys).reshape(n_hours, n_keys)
+    index = lower * (n_hours * n_keys) + cell
+    low = np.take(flat, index)
+    high = np.take(flat, np.minimum(index + n_hours * n_keys, flat.size - 1))
     return np.asarray(low + weight * (high - low))

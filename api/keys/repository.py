@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -23,9 +24,26 @@ def get_key(session: Session, key_id: int) -> ApiKeyRow | None:
     return session.get(ApiKeyRow, key_id)
 
 
-def find_by_prefix(session: Session, prefix: str) -> ApiKeyRow | None:
-    """The key whose public prefix is ``prefix``, or None."""
-    return session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+@dataclass(frozen=True, slots=True)
+class KeyCheck:
+    """What checking a key needs of its row (read without the ORM: it runs on every request)."""
+
+    id: int
+    name: str
+    hash: str
+    role: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def find_by_prefix(session: Session, prefix: str) -> KeyCheck | None:
+    """What checking the key whose public prefix is ``prefix`` needs, or None."""
+    row = session.execute(
+        select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.hash, ApiKeyRow.role,
+               ApiKeyRow.revoked_at, ApiKeyRow.last_used_at)
+        .where(ApiKeyRow.prefix == prefix)
+    ).one_or_none()
+    return None if row is None else KeyCheck(*row)
 
 
 def list_keys(

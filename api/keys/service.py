@@ -108,7 +108,7 @@ def authenticate(
             with session.begin_nested():
                 repo.touch(session, row.id, moment, every=TOUCH_EVERY)
         except OperationalError:  # a busy SQLite must not fail the request: it can wait
-            log.warning("could not record the use of API key %s", row.prefix)
+            log.warning("could not record the use of API key %s", match.group(1))
     return Caller(key_id=row.id, name=row.name, role=Role(row.role))
 
 
