@@ -18,7 +18,7 @@ from core.db.session import create_engine_for, migrate, session_scope
 from core.errors import LadderError
 from core.settings import Settings, get_settings
 from ladder import pipeline
-from ladder.commands import approvals, audit, backtest, policy, run, serve
+from ladder.commands import approvals, audit, backtest, forecast_eval, policy, providers, run, serve
 from ladder.commands import keys as keys_commands
 from ladder.render import plan_table, plans_table
 
@@ -37,6 +37,8 @@ policy.register(app)
 audit.register(app)
 serve.register(app)
 keys_commands.register(app)
+forecast_eval.register(app)
+providers.register(app)
 
 console = Console()
 errors = Console(stderr=True)
