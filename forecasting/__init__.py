@@ -4,8 +4,9 @@
 
 * ``base``: the interface (``Forecaster``: ``fit``, ``predict``, ``sample_paths``)
   and the validation of histories;
-* ``naive``, ``profile``, ``stats``, ``boosting``: the forecasters; ``chooser``
-  picks one per key by rolling-origin backtest; ``registry`` names them;
+* ``naive``, ``profile``, ``stats``, ``boosting``: the forecasters; ``ensemble``
+  averages their quantiles; ``chooser`` picks one per key by rolling-origin
+  backtest (the default); ``registry`` names them;
 * ``robust``: new keys, decommissioned keys, spikes; ``calibration``: conformal
   quantiles of held-out errors; ``scenarios``: sample paths;
 * ``evaluate``: rolling-origin evaluation (pinball loss, coverage, skill).

@@ -18,8 +18,14 @@ errors, divided by the width of the model's own 10–90% interval, give the
 calibrated quantiles by day of lead (normalised conformal prediction, pooled
 over keys). The forecast is ``median + width × quantile of scaled errors``.
 
-When the history is too short for enough rows (less than ``horizon`` plus two
-weeks, typically), the forecaster falls back to ``SeasonalProfile``.
+**Cost.** At most ``max_rows`` rows are drawn for training and as many for
+calibration, before their features are built. Past the trained ``horizon`` the
+lead is read as the last trained one and every other feature repeats weekly,
+so one week of those leads is predicted and repeated.
+
+When the history gives fewer than ``min_rows`` training rows (about four weeks
+for a single key, less for a fleet), the forecaster falls back to
+``SeasonalProfile``.
 """
 
 from __future__ import annotations

@@ -223,7 +223,8 @@ class ForecastLadder:
         if fraction < 1.0 and self.safe_core and solution.quantities:
             # The part every scenario uses is bought whole; only the rest is laddered.
             # (Weight 0.95, not 1: with no weight on the other scenarios their coverage
-            # is free and the LP so degenerate that HiGHS slows down tenfold.)
+            # is free, and the LP so degenerate that HiGHS hit its time limit on the
+            # suite's fleet10-tiled.)
             cautious = replace(problem, policy=replace(problem.policy,
                                                        cvar_weight=SAFE_CORE_WEIGHT))
             safe = optimize(cautious, time_limit_s=self.time_limit_s, backend="highs")

@@ -18,9 +18,9 @@ from core.domain import Offering, PaymentOption
 RiskAppetite = Literal["cautious", "balanced", "bold"]
 
 _APPETITES: dict[str, tuple[float, float]] = {
-    # (CVaR weight, decline aversion)
-    "cautious": (0.5, 1.5),
-    "balanced": (0.2, 1.0),
+    # (CVaR weight, decline aversion); "cautious" is the backtest ladder's CVaR weight.
+    "cautious": (0.8, 1.5),
+    "balanced": (0.5, 1.0),
     "bold": (0.0, 0.5),
 }
 

@@ -5,9 +5,10 @@ the horizon, the candidates, the commitments owned with their expiries, a
 :class:`~optimizer.policy.PurchasePolicy`) into a linear program; :func:`solve`
 solves it with HiGHS (arrays through highspy for large models, PuLP for small
 readable ones) and returns a frozen :class:`StochasticSolution`;
-:func:`optimize` does both. The quantities it buys, exchanges and returns are the
-same in every scenario; the coverage of each key by each commitment is decided
-per scenario and hour, as it will be once usage is known.
+:func:`optimize` does both. What it buys, exchanges and returns now is the same in
+every scenario; what it plans to buy at later runs, and the coverage of each key by
+each commitment, are decided per scenario (and hour), as they will be once more of
+the usage is known.
 
 Unlike the foundation LP (:mod:`optimizer.lp`), a commitment counts only while it
 is active: an owned one until it expires, a new one for its term, which may end

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -27,15 +28,19 @@ def read_history(path: Path) -> pd.DataFrame:
 
 def evaluation_table(result: Evaluation, title: str) -> Table:
     """One row per model: pinball losses, scaled loss, 80% coverage, skill, time."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("model")
-    for column in ("pinball q0.1", "pinball q0.5", "pinball q0.9", "mean pinball",
-                   "scaled pinball", "80% coverage", "skill vs seasonal naive", "seconds"):
-        table.add_column(column, justify="right")
+    table = Table(title=title, title_justify="left", caption_justify="left",
+                  box=box.SIMPLE_HEAD, caption=(
+                      "q0.1, q0.5, q0.9: pinball loss at each quantile, and their mean, in units; "
+                      "scaled: the mean divided by the key's mean usage; cover: share of outcomes "
+                      "in \\[q0.1, q0.9] (80% is ideal); skill: 1 - scaled / seasonal naive's; "
+                      "s: seconds"))
+    table.add_column("model", overflow="fold")
+    for column in ("q0.1", "q0.5", "q0.9", "mean", "scaled", "cover", "skill", "s"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, row in result.table.iterrows():
         table.add_row(
-            str(name), f"{row['pinball_q0.1']:.3f}", f"{row['pinball_q0.5']:.3f}",
-            f"{row['pinball_q0.9']:.3f}", f"{row['pinball']:.3f}",
+            str(name), f"{row['pinball_q0.1']:.2f}", f"{row['pinball_q0.5']:.2f}",
+            f"{row['pinball_q0.9']:.2f}", f"{row['pinball']:.2f}",
             f"{row['scaled_pinball']:.2%}", f"{row['coverage']:.1%}", f"{row['skill']:+.1%}",
             f"{row['seconds']:.1f}",
         )
@@ -72,8 +77,9 @@ def forecast_eval(
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
     first, last = result.origins[0], result.origins[-1]
-    title = (f"{usage.name}: {history['usage_key'].nunique()} keys, "
-             f"{len(result.origins)} origins from {first:%Y-%m-%d %H:%M} to "
+    n_keys, n_origins = history["usage_key"].nunique(), len(result.origins)
+    title = (f"{usage.name}: {n_keys} key{'s' * (n_keys != 1)}, {n_origins} "
+             f"origin{'s' * (n_origins != 1)} from {first:%Y-%m-%d %H:%M} to "
              f"{last:%Y-%m-%d %H:%M} UTC, {horizon} h ahead")
     console.print(evaluation_table(result, title))
 
