@@ -8,6 +8,7 @@ sent. Services only flush.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -56,17 +57,23 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+@contextmanager
+def request_transaction(session: Session) -> Iterator[Session]:
+    """The request's work on ``session``: committed on success, rolled back on error."""
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
     engines: Engines = request.app.state.engines
     engine = engines.reader if request.method in READ_METHODS else engines.writer
-    with Session(bind=engine, expire_on_commit=False) as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    with Session(bind=engine, expire_on_commit=False) as session, request_transaction(session):
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

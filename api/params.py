@@ -177,6 +177,10 @@ class PageRequest:
         """The page of ``items`` out of ``total``."""
         return Page[T](items=list(items), total=total, limit=self.limit, offset=self.offset)
 
+    def slice(self, items: Sequence[T]) -> Page[T]:
+        """The page of ``items``, a whole list held in memory."""
+        return self.page(items[self.offset:self.offset + self.limit], len(items))
+
 
 async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,

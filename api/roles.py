@@ -53,9 +53,6 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
 }
 """What each role may do."""
 
-EXECUTOR_APPROVER_ROLE = "approver"
-"""The role ``executor.approval`` demands of whoever approves or rejects a plan."""
-
 assert {str(role) for role in Role} == set(API_KEY_ROLES), "roles differ from the table's"
 
 

@@ -39,10 +39,7 @@ def synthetic_portfolio(
         covers = {keys[family * 6 + a]: 1.0 for a in range(6)}
         offerings.append(Offering(f"ri{c}", Shape.UNIT, 8760, 0.0, 0.015, c % 3, covers=covers))
     for c in range(n_spend):
-        if c % 2:
-            scope = keys
-        else:
-            scope = keys[(c % families) * 6:(c % families) * 6 + 6]
+        scope = keys if c % 2 else keys[c % families * 6:c % families * 6 + 6]
         rates_sp = {k: rates[keys.index(k)] * rng.uniform(0.55, 0.75) for k in scope}
         offerings.append(Offering.spend(f"sp{c}", term_hours=8760, upfront_fraction=0.0,
                                         rates=rates_sp, order=10 + (c % 2) * 10))

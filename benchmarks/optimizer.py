@@ -174,6 +174,7 @@ def run_suite(n_hours: int, every: int) -> list[str]:
     from benchmarks.backtest.run import HERE, suite_cases
     from core.catalog import load_catalog
     from core.domain import Catalog
+    from ladder.scenarios import default_scenarios
     from optimizer.backtest.policies import UsageHistory
     from optimizer.backtest.purchases import Portfolio, Purchase
     from optimizer.backtest.schedule import buyable, decision_hours, market
@@ -185,7 +186,8 @@ def run_suite(n_hours: int, every: int) -> list[str]:
              "full optimum | representative optimum | difference |",
              "|---|---:|---:|---|---:|---:|---:|---:|"]
     worst = 0.0
-    ladder = ForecastLadder(policy=PurchasePolicy(representative_hours=n_hours), n_scenarios=8)
+    ladder = ForecastLadder(scenarios=default_scenarios(),
+                            policy=PurchasePolicy(representative_hours=n_hours), n_scenarios=8)
     for case in suite_cases(HERE):
         catalog = load_catalog(case.catalog)
         trace = read_trace(case.trace).for_catalog(catalog)

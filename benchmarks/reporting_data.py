@@ -195,7 +195,8 @@ def generate_reporting_data(
     timings["inventory_and_budget"] = time.perf_counter() - began
 
     began = time.perf_counter()
-    refresh_facts(session, provider, dataset_id=dataset.id, usage=hourly, commitments=owned)
+    refresh_facts(session, provider, dataset_id=dataset.id, usage=hourly, commitments=owned,
+                  rates=catalog.on_demand_rates())
     timings["refresh_facts"] = time.perf_counter() - began
     return BenchmarkData(provider=provider, dataset_id=dataset.id, budget_id=budget.id,
                          keys=len(key_ids), hours=hours, usage_rows=len(hourly),

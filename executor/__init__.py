@@ -12,7 +12,7 @@
 The executor decides nothing about *what* to buy: plans come from the optimizer.
 """
 
-from executor.approval import Actor, Decision, approve, reject, review
+from executor.approval import Actor, Decision, approve, decide, reject, review
 from executor.execute import ExecutionReport, Executor, ReconcileReport, RetryPolicy
 from executor.lifecycle import PlanStatus
 from executor.locks import LockLost, ScopeLocked, run_lock
@@ -32,6 +32,7 @@ __all__ = [
     "ScopeLocked",
     "StoredPolicy",
     "approve",
+    "decide",
     "load_policy",
     "reject",
     "review",

@@ -8,6 +8,12 @@ limit (and with a policy that approves automatically) the plan is approved by
 (the policy must change first); ``block`` violations (kill switch, blackout) do
 not prevent approval but keep the executor from buying while they hold.
 
+A refused approval is a result, not an error: :func:`decide` audits it in the
+caller's transaction and returns it (``Decision.refused``), so that the refusal
+is kept by a caller that commits and then reports ``Decision.refusal()``.
+:func:`approve` raises that error itself, for callers that need no audit trail
+of refusals (a caller that rolls back on error loses the entry).
+
 Services here flush and never commit; each takes the audit chain's lock first.
 """
 
@@ -61,6 +67,8 @@ class Decision:
     status: str
     violations: tuple[Violation, ...]
     policy_version: int | None
+    refused: bool = False
+    """A person asked to approve and the policy's rules forbid it (the plan is unchanged)."""
 
     @property
     def approved(self) -> bool:
@@ -71,6 +79,11 @@ class Decision:
     def reasons(self) -> list[str]:
         """The violations' messages."""
         return [v.message for v in self.violations]
+
+    def refusal(self) -> PolicyViolation:
+        """The error that reports a refused approval (the rules it breaks)."""
+        rules = "; ".join(v.message for v in self.violations if v.severity is Severity.RULE)
+        return PolicyViolation(f"plan {self.plan_id} cannot be approved: {rules}")
 
 
 def load_plan(session: Session, plan_id: int) -> PlanRow:
@@ -110,6 +123,18 @@ def _store_reasons(plan: PlanRow, stored: StoredPolicy | None,
     plan.policy_version = stored.version if stored is not None else None
 
 
+def _judge_live(session: Session, plan: PlanRow, *, actor: str,
+                now: datetime) -> tuple[StoredPolicy | None, list[Violation]] | None:
+    """The scope's policy and the plan's violations of it; None when the plan expired instead."""
+    stored = load_policy(session, plan.provider, plan.scope)
+    policy = stored.policy if stored is not None else None
+    if plan.valid_until is None:
+        plan.valid_until = valid_until(plan, policy)
+    if _expire_if_stale(session, plan, policy, actor=actor, now=now):
+        return None
+    return stored, judge(session, plan, stored, now)
+
+
 def _expire_if_stale(session: Session, plan: PlanRow, policy: Policy | None, *, actor: str,
                      now: datetime) -> bool:
     until = valid_until(plan, policy)
@@ -133,13 +158,10 @@ def review(
                    reason="proposed for review")
     if plan.status != PlanStatus.PROPOSED:
         raise Conflict(f"plan {plan_id} is {plan.status}: only a proposed plan is reviewed")
-    stored = load_policy(session, plan.provider, plan.scope)
-    policy = stored.policy if stored is not None else None
-    if plan.valid_until is None:
-        plan.valid_until = valid_until(plan, policy)
-    if _expire_if_stale(session, plan, policy, actor=actor, now=moment):
+    judged = _judge_live(session, plan, actor=actor, now=moment)
+    if judged is None:
         return Decision(plan.id, plan.status, (), plan.policy_version)
-    violations = judge(session, plan, stored, moment)
+    stored, violations = judged
     _store_reasons(plan, stored, violations)
     if not violations:
         assert stored is not None
@@ -159,24 +181,25 @@ def review(
     return Decision(plan.id, plan.status, tuple(violations), plan.policy_version)
 
 
-def approve(
+def decide(
     session: Session, plan_id: int, *, actor: Actor, note: str = "", now: datetime | None = None
 ) -> Decision:
-    """A person approves a proposed plan, accepting its ``limit`` violations, if any."""
+    """A person approves a proposed plan, accepting its ``limit`` violations, if any.
+
+    A plan that breaks a ``rule`` is refused: the refusal is audited in the
+    caller's transaction and returned (``refused``), the plan left as it was.
+    A plan past its validity is expired instead.
+    """
     actor.require(APPROVER)
     audit.lock_chain(session)
     moment = now or utc_now()
     plan = load_plan(session, plan_id)
     if plan.status != PlanStatus.PROPOSED:
         raise Conflict(f"plan {plan_id} is {plan.status}: only a proposed plan can be approved")
-    stored = load_policy(session, plan.provider, plan.scope)
-    policy = stored.policy if stored is not None else None
-    if plan.valid_until is None:
-        plan.valid_until = valid_until(plan, policy)
-    if _expire_if_stale(session, plan, policy, actor=actor.name, now=moment):
+    judged = _judge_live(session, plan, actor=actor.name, now=moment)
+    if judged is None:
         return Decision(plan.id, plan.status, (), plan.policy_version)
-    violations = judge(session, plan, stored, moment)
-    _store_reasons(plan, stored, violations)
+    stored, violations = judged
     rules = [v for v in violations if v.severity is Severity.RULE]
     if rules:
         session.flush()
@@ -184,8 +207,9 @@ def approve(
                      subject=f"plan:{plan.id}", at=moment,
                      reason="; ".join(v.message for v in rules),
                      data={"violations": [v.to_dict() for v in rules]})
-        raise PolicyViolation(f"plan {plan_id} cannot be approved: "
-                              + "; ".join(v.message for v in rules))
+        return Decision(plan.id, plan.status, tuple(violations),
+                        stored.version if stored is not None else None, refused=True)
+    _store_reasons(plan, stored, violations)
     accepted = [v for v in violations if v.severity is Severity.LIMIT]
     plan.approved_by, plan.approved_at = actor.name, moment
     session.flush()
@@ -196,6 +220,20 @@ def approve(
                data={"accepted": [v.to_dict() for v in accepted],
                      "policy_version": plan.policy_version})
     return Decision(plan.id, plan.status, tuple(violations), plan.policy_version)
+
+
+def approve(
+    session: Session, plan_id: int, *, actor: Actor, note: str = "", now: datetime | None = None
+) -> Decision:
+    """:func:`decide`, raising PolicyViolation when the approval is refused.
+
+    The refusal's audit entry is in the caller's transaction: a caller that
+    rolls back on error loses it (call :func:`decide` to keep it).
+    """
+    decision = decide(session, plan_id, actor=actor, note=note, now=now)
+    if decision.refused:
+        raise decision.refusal()
+    return decision
 
 
 def reject(

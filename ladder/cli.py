@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
 from core.db import repository
-from core.db.session import create_engine_for, migrate, session_scope
-from core.errors import LadderError
-from core.settings import Settings, get_settings
+from core.db.session import session_scope
 from ladder import pipeline
 from ladder.commands import approvals, audit, backtest, forecast_eval, policy, providers, run, serve
 from ladder.commands import keys as keys_commands
+from ladder.commands.common import (
+    DatabaseOption,
+    ProviderOption,
+    console,
+    engine_for,
+    errors,
+    handled,
+    settings_for,
+)
 from ladder.render import plan_table, plans_table
 
 app = typer.Typer(
@@ -40,42 +44,6 @@ keys_commands.register(app)
 forecast_eval.register(app)
 providers.register(app)
 
-console = Console()
-errors = Console(stderr=True)
-
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (default: LADDER_DATABASE_URL or the "
-                 "SQLite file in the data directory)."),
-]
-ProviderOption = Annotated[
-    str | None, typer.Option("--provider", help="Provider name (default: the sample).")
-]
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = get_settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = create_engine_for(settings.database_url)
-    migrate(engine)
-    return engine
-
-
-@contextmanager
-def _handled() -> Iterator[None]:
-    """Turn Ladder's own errors into a one-line message and exit code 2."""
-    try:
-        yield
-    except LadderError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
-
-
 @app.command()
 def optimize(
     provider: ProviderOption = None,
@@ -92,11 +60,11 @@ def optimize(
     With no options this runs on the bundled sample: real AWS prices and 90 days
     of FOCUS usage, stored in the SQLite database of the data directory.
     """
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     overrides = {k: v for k, v in {"lookback_hours": lookback_hours,
                                    "cost_of_capital": cost_of_capital}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
-    with _handled(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
+    with handled(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
                               TimeElapsedColumn(), console=console, transient=False) as progress:
 
         @contextmanager
@@ -105,7 +73,7 @@ def optimize(
             yield
             progress.update(task, completed=1)
 
-        engine = _engine(settings)
+        engine = engine_for(settings)
         outcome = pipeline.optimize(engine, settings, provider_name=provider, step=step)
     with session_scope(engine) as session:
         record = repository.get_plan(session, outcome.plan_id)
@@ -127,9 +95,9 @@ def ingest(
     database_url: DatabaseOption = None,
 ) -> None:
     """Validate a FOCUS export and store its hourly compute usage (all or nothing)."""
-    settings = _settings(database_url)
-    with _handled():
-        engine = _engine(settings)
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
         with console.status("Reading and storing FOCUS usage"):
             outcome = pipeline.ingest(engine, path, provider=provider)
     verb = "Stored" if outcome.created else "Already stored"
@@ -148,9 +116,9 @@ def plans_list(
     offset: Annotated[int, typer.Option(min=0, help="How many of the newest to skip.")] = 0,
 ) -> None:
     """List stored plans, newest first."""
-    settings = _settings(database_url)
-    with _handled():
-        engine = _engine(settings)
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
         with session_scope(engine) as session:
             records = repository.list_plans(session, provider=provider, limit=limit,
                                             offset=offset)
@@ -166,9 +134,9 @@ def plans_show(
     database_url: DatabaseOption = None,
 ) -> None:
     """Show one plan: its figures and every action with its reason."""
-    settings = _settings(database_url)
-    with _handled():
-        engine = _engine(settings)
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
         with session_scope(engine) as session:
             record = repository.get_plan(session, plan_id)
             if record is None:
@@ -183,4 +151,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

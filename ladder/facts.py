@@ -17,48 +17,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.billing import apply_commitments, bill, schedule, summarize
 from core.db import repository
-from core.db.models import PlanRow
-from core.domain import Catalog, Commitment, Offering, Shape
+from core.db.models import DatasetRow, PlanRow
+from core.domain import HOUR, Catalog, Commitment, Offering, Shape
 from executor.guardrails import INPUTS_KEY
+from ladder.pipeline import Window, usage_window
 
 LOW_QUANTILE = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """The usage a plan was judged on: hours × keys, with on-demand rates."""
-
-    start: datetime
-    keys: tuple[str, ...]
-    rates: np.ndarray
-    usage: np.ndarray
-
-
 def _window(session: Session, plan: PlanRow, catalog: Catalog) -> Window | None:
-    if plan.dataset_id is None:
+    """The last ``plan.window_hours`` of the plan's dataset, over the keys the catalog prices."""
+    dataset = session.get(DatasetRow, plan.dataset_id) if plan.dataset_id is not None else None
+    if dataset is None:
         return None
-    history = repository.load_usage(session, plan.dataset_id)
+    history = repository.load_usage(session, dataset.id,
+                                    start=dataset.end - plan.window_hours * HOUR)
     if history.empty:
         return None
-    matrix = history.pivot_table(index="hour", columns="usage_key", values="units",
-                                 aggfunc="sum", fill_value=0.0).sort_index()
-    matrix = matrix.iloc[-plan.window_hours:]
-    priced = catalog.on_demand_rates()
-    keys = tuple(k for k in catalog.key_ids if k in matrix.columns)
-    if not keys:
-        return None
-    return Window(start=pd.Timestamp(matrix.index[0]).to_pydatetime(), keys=keys,
-                  rates=np.array([priced[k] for k in keys], dtype=np.float64),
-                  usage=matrix[list(keys)].to_numpy(dtype=np.float64))
+    window = usage_window(history, catalog, hours=plan.window_hours)
+    return window if window.keys else None
 
 
 def capacity_hourly(offering: Offering, quantity: float, rates: Mapping[str, float]) -> float:

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from core.billing import schedule
 from core.db import repository
+from core.db.frames import usage_matrix
 from core.db.session import session_scope
-from core.domain import HOUR, Catalog, Commitment, Plan
+from core.domain import Catalog, Commitment, Plan
 from core.errors import InvalidInput
 from core.settings import Settings
 from optimizer.lp import PurchaseProblem, optimize_purchases
@@ -82,21 +83,20 @@ def content_sha256(files: Sequence[str]) -> str:
 def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> IngestOutcome:
     """Store a read FOCUS dataset unless the same content is already stored."""
     sha = content_sha256(usage.files)
-    existing = repository.find_dataset_by_sha(session, sha)
-    if existing is not None:
-        return IngestOutcome(existing.id, False, len(usage.keys), usage.hourly["hour"].nunique(),
-                             existing.rows_read, existing.rows_used, existing.start, existing.end)
-    dataset = repository.add_dataset(
-        session, provider=provider, sources=list(usage.files), sha256=sha,
-        currency=usage.currency, start=usage.start, end=usage.end,
-        rows_read=usage.rows_read, rows_used=usage.rows_used,
-        keys=usage.keys, hourly=usage.hourly,
-    )
-    # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
-    reporting_repository.add_cost_lines(session, dataset.id, read_focus_costs(usage.files),
-                                        provider=provider)
-    return IngestOutcome(dataset.id, True, len(usage.keys), usage.hourly["hour"].nunique(),
-                         usage.rows_read, usage.rows_used, usage.start, usage.end)
+    dataset = repository.find_dataset_by_sha(session, sha)
+    created = dataset is None
+    if dataset is None:
+        dataset = repository.add_dataset(
+            session, provider=provider, sources=list(usage.files), sha256=sha,
+            currency=usage.currency, start=usage.start, end=usage.end,
+            rows_read=usage.rows_read, rows_used=usage.rows_used,
+            keys=usage.keys, hourly=usage.hourly,
+        )
+        # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
+        reporting_repository.add_cost_lines(session, dataset.id, read_focus_costs(usage.files),
+                                            provider=provider)
+    return IngestOutcome(dataset.id, created, len(usage.keys), dataset.hours,
+                         dataset.rows_read, dataset.rows_used, dataset.start, dataset.end)
 
 
 def ingest(engine: Engine, path: str | Path, *, provider: str) -> IngestOutcome:
@@ -111,10 +111,34 @@ def ingest(engine: Engine, path: str | Path, *, provider: str) -> IngestOutcome:
         return outcome
 
 
-def _problem_inputs(
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Usage over the last hours of a dataset: hours × the keys the catalog prices."""
+
+    start: datetime
+    keys: tuple[str, ...]
+    rates: np.ndarray
+    usage: np.ndarray
+    skipped: tuple[str, ...]
+    """Keys of the usage that the catalog does not price (left out of ``usage``)."""
+
+
+def usage_window(usage: pd.DataFrame, catalog: Catalog, *, hours: int) -> Window:
+    """The last ``hours`` of a (non-empty) usage frame, over the keys the catalog prices."""
+    present = set(usage["usage_key"].unique())
+    priced = catalog.on_demand_rates()
+    keys = tuple(k for k in catalog.key_ids if k in present)
+    matrix = usage_matrix(usage, keys=keys)
+    hours = min(hours, len(matrix.hours))
+    return Window(start=matrix.hours[-hours].to_pydatetime(), keys=keys,
+                  rates=np.array([priced[k] for k in keys], dtype=np.float64),
+                  usage=matrix.values[-hours:], skipped=tuple(sorted(present - set(keys))))
+
+
+def problem_inputs(
     usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
     decision_time: datetime, lookback_hours: int, cost_of_capital: float,
-) -> tuple[PurchaseProblem, datetime, tuple[str, ...]]:
+) -> tuple[PurchaseProblem, Window]:
     """Turn the stored usage window into the LP's inputs.
 
     The last ``lookback_hours`` of usage stand in for the next ``lookback_hours``
@@ -123,28 +147,21 @@ def _problem_inputs(
     active at ``decision_time + h``: one expiring next month covers only the
     first month of the window.
     """
-    matrix = usage.pivot_table(index="hour", columns="usage_key", values="units",
-                               aggfunc="sum", fill_value=0.0).sort_index()
-    matrix = matrix.iloc[-lookback_hours:]
-    priced = catalog.on_demand_rates()
-    keys = tuple(k for k in catalog.key_ids if k in matrix.columns)
-    skipped = tuple(sorted(set(matrix.columns) - set(keys)))
-    if not keys:
+    window = usage_window(usage, catalog, hours=lookback_hours)
+    if not window.keys:
         raise InvalidInput("no usage key of the dataset is in the provider's catalog: "
                            "nothing to optimise")
-    window_start = pd.Timestamp(matrix.index[0]).to_pydatetime()
     owned = [c for c in inventory if c.end > decision_time]
-    owned_quantity = schedule(owned, decision_time, len(matrix))
     problem = PurchaseProblem(
-        usage=matrix[list(keys)].to_numpy(dtype=np.float64),
-        key_ids=keys,
-        on_demand_rates=np.array([priced[k] for k in keys]),
+        usage=window.usage,
+        key_ids=window.keys,
+        on_demand_rates=window.rates,
         candidates=catalog.offerings,
         owned=tuple(c.offering for c in owned),
-        owned_quantity=owned_quantity,
+        owned_quantity=schedule(owned, decision_time, len(window.usage)),
         cost_of_capital=cost_of_capital,
     )
-    return problem, window_start, skipped
+    return problem, window
 
 
 def optimize(
@@ -156,10 +173,11 @@ def optimize(
     with step("Reading prices and inventory"):
         catalog = provider.catalog()
     with step("Reading FOCUS usage"):
-        usage_paths = list(provider.usage_paths())
-        if not usage_paths:
-            raise InvalidInput(f"provider {provider.name!r} has no usage to read")
-        focus = read_focus(usage_paths[0]) if len(usage_paths) == 1 else _read_many(usage_paths)
+        locations = list(provider.usage_paths())
+        if len(locations) != 1:
+            raise InvalidInput(f"provider {provider.name!r} must name one FOCUS file or folder "
+                               f"of usage, not {len(locations)}")
+        focus = read_focus(locations[0])
     with session_scope(engine) as session:
         with step("Storing usage, catalog and inventory"):
             stored = store_usage(session, focus, provider=provider.name)
@@ -167,11 +185,12 @@ def optimize(
             decision_time = focus.end
             inventory = list(provider.inventory(decision_time))
             repository.replace_inventory(session, provider.name, inventory)
-            history = repository.load_usage(session, stored.dataset_id)
+        # The stored dataset has the same content as the files just read.
         with step("Refreshing the reporting facts"):
-            refresh_facts(session, provider.name, dataset_id=stored.dataset_id, usage=history)
-        problem, window_start, skipped = _problem_inputs(
-            history, catalog, inventory, decision_time=decision_time,
+            refresh_facts(session, provider.name, dataset_id=stored.dataset_id,
+                          usage=focus.hourly)
+        problem, window = problem_inputs(
+            focus.hourly, catalog, inventory, decision_time=decision_time,
             lookback_hours=settings.lookback_hours, cost_of_capital=settings.cost_of_capital,
         )
         with step(f"Solving the LP ({len(problem.key_ids)} keys × {len(problem.usage)} hours)"):
@@ -182,10 +201,10 @@ def optimize(
             session, provider=provider.name, dataset_id=stored.dataset_id, plan=plan,
             build_seconds=solution.build_seconds, solve_seconds=solution.solve_seconds,
             details={
-                "history_start": window_start.isoformat(),
+                "history_start": window.start.isoformat(),
                 "decision_time": decision_time.isoformat(),
                 "keys": list(problem.key_ids),
-                "skipped_keys": list(skipped),
+                "skipped_keys": list(window.skipped),
                 "owned_commitments": len(problem.owned),
                 "n_variables": solution.n_variables,
                 "n_constraints": solution.n_constraints,
@@ -194,15 +213,8 @@ def optimize(
         )
     return OptimizeOutcome(plan_id, plan, stored.dataset_id, solution.build_seconds,
                            solution.solve_seconds, solution.n_variables,
-                           solution.n_constraints, skipped)
+                           solution.n_constraints, window.skipped)
 
 
-def _read_many(paths: Sequence[Path]) -> FocusUsage:
-    """Read a provider's several usage locations as one dataset (they must share a folder)."""
-    parents = {Path(p).parent for p in paths}
-    if len(parents) != 1:
-        raise InvalidInput("usage files of one provider must share a folder")
-    return read_focus(parents.pop())
-
-
-__all__ = ["HOUR", "IngestOutcome", "OptimizeOutcome", "ingest", "optimize", "store_usage"]
+__all__ = ["IngestOutcome", "OptimizeOutcome", "Window", "ingest", "optimize", "problem_inputs",
+           "store_usage", "usage_window"]

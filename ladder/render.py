@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from core.db.models import PlanRow
+from executor.execute import ActionOutcome
 
 
 def _money(value: float) -> str:
@@ -68,3 +70,15 @@ def plan_table(plan: PlanRow) -> Group:
         reasons.append(f"{action.position + 1}. ", style="bold")
         reasons.append(f"{action.offering_id}: {action.reason}\n", style="")
     return Group(summary, table, reasons)
+
+
+def action_outcome_lines(actions: Sequence[ActionOutcome]) -> list[str]:
+    """One escaped line per executed action: what it bought, its status and ids, and why."""
+    lines = []
+    for action in actions:
+        ids = ", ".join(action.commitment_ids)
+        lines.append(escape(
+            f"  {action.position + 1}. {action.offering_id} × {action.quantity:g}: "
+            f"{action.status}{f' ({ids})' if ids else ''}"
+            f"{f' — {action.detail}' if action.detail else ''}"))
+    return lines

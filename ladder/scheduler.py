@@ -1,4 +1,4 @@
-"""``ladder serve``: the scheduler of autonomous runs, and a health endpoint, in one process.
+"""``ladder serve``'s scheduler of autonomous runs, and its health check.
 
 Every policy with a ``schedule`` (a cron expression, UTC) has its scope run at
 those times by :func:`ladder.run.run_once`; the scope's run lock keeps two
@@ -6,20 +6,18 @@ servers (or a server and a person's ``ladder run``) from running it at once.
 On start-up the scheduler reconciles every scope with unfinished intents before
 it schedules anything.
 
-The health endpoint (``GET /healthz``) answers 200 with the database reachable,
-503 otherwise, and shows the scheduler's next and last runs. The REST API joins
-this process when it exists; until then this is the whole server.
+:func:`health` is what the API's ``GET /healthz`` answers under ``ladder serve``:
+200 with the database reachable, 503 otherwise, and the scheduler's next and
+last runs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from croniter import croniter
@@ -155,35 +153,6 @@ def health(engine: Engine, scheduler: Scheduler | None) -> tuple[int, dict[str, 
     if scheduler is not None:
         body["scheduler"] = scheduler.status()
     return (200 if database == "ok" else 503), body
-
-
-def health_server(engine: Engine, scheduler: Scheduler | None, host: str,
-                  port: int) -> ThreadingHTTPServer:
-    """An HTTP server answering ``GET /healthz`` (call ``serve_forever`` in a thread)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        """Answers the health check; every other path is a 404."""
-
-        def do_GET(self) -> None:
-            """``GET /healthz``."""
-            if self.path.split("?", 1)[0] not in ("/healthz", "/v1/healthz"):
-                self._send(404, {"status": "not found"})
-                return
-            self._send(*health(engine, scheduler))
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Access lines go to the debug log, not to stderr."""
-            log.debug("health: " + format, *args)
-
-    return ThreadingHTTPServer((host, port), Handler)
 
 
 def scheduled_run(engine: Engine, settings: Settings) -> RunFunction:

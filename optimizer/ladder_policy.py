@@ -2,8 +2,8 @@
 
 At each decision :class:`ForecastLadder` (the backtest's ``ladder`` policy)
 
-1. fits a forecaster on the usage seen so far and draws ``n_scenarios`` sample
-   paths over the horizon (the forecasting package's ``sample_paths``);
+1. draws ``n_scenarios`` sample paths of usage over the horizon from its scenario
+   source, given the usage seen so far;
 2. learns each key's rate of decline from the last weeks of history
    (:func:`optimizer.risk.decline_rates`);
 3. builds the stochastic LP (:mod:`optimizer.stochastic`) with the commitments
@@ -16,19 +16,19 @@ At each decision :class:`ForecastLadder` (the backtest's ``ladder`` policy)
 
 The scenario source is a parameter (any callable with the signature of
 :data:`ScenarioSource`), so the policy can be run on any forecaster, or on
-scenarios built another way.
+scenarios built another way. The optimizer does not import forecasting: the
+forecast-based sources, and the default one, are composed in :mod:`ladder.scenarios`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from core.domain import HOUR, Catalog
 from optimizer.backtest.policies import UsageHistory
@@ -53,32 +53,6 @@ DECLINE_DAYS = 14
 """Days of history the decline rate is learned from."""
 MAX_HORIZON_HOURS = 336
 """The longest horizon forecast: longer terms are priced by the term-aware penalty."""
-
-
-def long_frame(history: FloatArray, key_ids: Sequence[str], start: datetime) -> pd.DataFrame:
-    """The history as the long ``hour, usage_key, units`` frame forecasters fit on."""
-    n_hours = history.shape[0]
-    hours = pd.date_range(pd.Timestamp(start), periods=n_hours, freq="h")
-    return pd.DataFrame({
-        "hour": np.repeat(hours.to_numpy(), len(key_ids)),
-        "usage_key": np.tile(np.asarray(key_ids, dtype=object), n_hours),
-        "units": np.asarray(history, dtype=np.float64).reshape(-1),
-    })
-
-
-def forecaster_scenarios(factory: Callable[[], object]) -> ScenarioSource:
-    """A scenario source from a forecaster factory (``fit`` then ``sample_paths``)."""
-
-    def source(history: FloatArray, key_ids: tuple[str, ...], start: datetime, horizon: int,
-               n: int, seed: int) -> FloatArray:
-        forecaster = factory()
-        forecaster.fit(long_frame(history, key_ids, start))  # type: ignore[attr-defined]
-        paths = np.asarray(forecaster.sample_paths(horizon, n, seed),  # type: ignore[attr-defined]
-                           dtype=np.float64)
-        order = [list(forecaster.usage_keys_).index(k) for k in key_ids]  # type: ignore[attr-defined]
-        return paths[:, :, order]
-
-    return source
 
 
 REPLAY_HOURS = 48
@@ -130,20 +104,6 @@ def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5,
     return source
 
 
-def default_scenarios() -> ScenarioSource:
-    """Half forecast paths of the forecasting package's seasonal profile forecaster, half
-    replays of the last two days of history (:func:`blended_scenarios`).
-
-    Chosen by measurement on the backtest suite (``benchmarks/README.md``, "Optimizer"):
-    forecast paths alone put the spiky and growing traces 2–5 points of ESR below the
-    lookback reference (a week of spiky history gives quantiles far off); replays of a
-    week lag growth (7 points lost on ``asg-wc98-mix``); two days follow it.
-    """
-    from forecasting.profile import SeasonalProfile
-
-    return blended_scenarios(forecaster_scenarios(SeasonalProfile))
-
-
 SAFE_CORE_WEIGHT = 0.95
 """CVaR weight of the LP that sizes the safe core (the worst tenth of the scenarios)."""
 
@@ -169,8 +129,8 @@ class ForecastLadder:
     replay never executes.
     """
 
+    scenarios: ScenarioSource
     policy: PurchasePolicy = LADDER_POLICY
-    scenarios: ScenarioSource | None = None
     n_scenarios: int = 8
     max_horizon_hours: int = MAX_HORIZON_HOURS
     time_limit_s: float = 60.0
@@ -193,9 +153,8 @@ class ForecastLadder:
         if not candidates:
             return None
         horizon = min(max(o.term_hours for o in candidates), self.max_horizon_hours)
-        source = self.scenarios or default_scenarios()
-        paths = source(np.asarray(history.units), history.key_ids, history.start, horizon,
-                       self.n_scenarios, self.seed + hour)
+        paths = self.scenarios(np.asarray(history.units), history.key_ids, history.start,
+                               horizon, self.n_scenarios, self.seed + hour)
         rates = catalog.on_demand_rates()
         return StochasticProblem(
             scenarios=ScenarioSet(paths, history.key_ids),
@@ -259,5 +218,5 @@ def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:
     )
 
 
-__all__ = ["HOUR", "ForecastLadder", "ScenarioSource", "default_scenarios",
-           "forecaster_scenarios", "long_frame", "owned_at"]
+__all__ = ["HOUR", "ForecastLadder", "ScenarioSource", "blended_scenarios", "owned_at",
+           "replay_scenarios"]

@@ -17,9 +17,13 @@ Either way HiGHS solves it and its own model status is checked: PuLP 3.3 reports
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import highspy
 import numpy as np
@@ -32,6 +36,10 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 INF = float("inf")
+
+Backend = Literal["auto", "pulp", "highs"]
+ARRAY_BACKEND_THRESHOLD = 50_000
+"""Models with more variables than this go to HiGHS as arrays; smaller ones through PuLP."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,24 +295,32 @@ def to_pulp(program: LinearProgram) -> PulpModel:
     return PulpModel(problem, variables)
 
 
-def _check_status(highs: highspy.Highs, model_name: str) -> str:
+def _check_status(highs: highspy.Highs, model_name: str, time_limit_s: float) -> str:
     status = highs.getModelStatus()
     text = str(highs.modelStatusToString(status))
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        text += f" (time limit {time_limit_s:g} s)"
     if status != highspy.HighsModelStatus.kOptimal:
         raise SolverError(f"HiGHS did not prove an optimum for {model_name!r}: {text}")
     return text
 
 
-def solve_highs(lp: highspy.HighsLp, *, time_limit_s: float) -> Solved:
-    """Solve a ``HighsLp`` with highspy; raise :class:`SolverError` unless HiGHS says Optimal."""
+def solve_highs(lp: highspy.HighsLp, *, time_limit_s: float,
+                options: Mapping[str, bool | int | float | str] | None = None) -> Solved:
+    """Solve a ``HighsLp`` with highspy; raise :class:`SolverError` unless HiGHS says Optimal.
+
+    ``options`` are further HiGHS options (``{"solver": "ipm"}``).
+    """
     started = time.perf_counter()
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
+    for name, value in (options or {}).items():
+        highs.setOptionValue(name, value)
     highs.setOptionValue("time_limit", float(time_limit_s))
     if highs.passModel(lp) != highspy.HighsStatus.kOk:
         raise SolverError(f"HiGHS rejected the model {lp.model_name_!r}")
     highs.run()
-    status = _check_status(highs, lp.model_name_)
+    status = _check_status(highs, lp.model_name_, time_limit_s)
     x = np.array(highs.getSolution().col_value, dtype=np.float64)
     objective = float(highs.getInfo().objective_function_value)
     return Solved(status, x, objective, time.perf_counter() - started)
@@ -315,7 +331,51 @@ def solve_pulp(model: PulpModel, *, time_limit_s: float) -> Solved:
     started = time.perf_counter()
     model.problem.solve(pulp.HiGHS(msg=False, timeLimit=float(time_limit_s)))
     # PuLP maps a HiGHS time-out to LpStatusOptimal: ask HiGHS itself.
-    status = _check_status(model.problem.solverModel, model.problem.name)
+    status = _check_status(model.problem.solverModel, model.problem.name, time_limit_s)
     x = np.array([v.varValue or 0.0 for v in model.variables], dtype=np.float64)
     objective = float(pulp.value(model.problem.objective))
     return Solved(status, x, objective, time.perf_counter() - started)
+
+
+def to_solver(program: LinearProgram,
+              backend: Backend) -> tuple[Literal["pulp", "highs"], highspy.HighsLp | PulpModel]:
+    """The program in the backend's form; ``"auto"`` picks arrays for large models (STYLE.md)."""
+    if backend == "auto":
+        backend = "highs" if program.n_variables > ARRAY_BACKEND_THRESHOLD else "pulp"
+    return backend, (to_highs(program) if backend == "highs" else to_pulp(program))
+
+
+def solve_program(program: LinearProgram, solver_model: highspy.HighsLp | PulpModel, *,
+                  time_limit_s: float) -> Solved:
+    """Solve a program in the form :func:`to_solver` gave it.
+
+    A program with no variable has nothing to decide and is optimal by inspection:
+    the solver is not called.
+    """
+    if program.n_variables == 0:
+        return Solved("Optimal", np.zeros(0), program.offset, 0.0)
+    if isinstance(solver_model, PulpModel):
+        return solve_pulp(solver_model, time_limit_s=time_limit_s)
+    return solve_highs(solver_model, time_limit_s=time_limit_s)
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send anything written to file descriptor 1 to 2 meanwhile.
+
+    HiGHS prints a banner from C++ on first use; a command whose stdout carries
+    data (JSON, a table) solves inside this so that the output can be piped.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

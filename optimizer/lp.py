@@ -26,14 +26,12 @@ import numpy.typing as npt
 
 from core.domain import Offering
 from optimizer.linear_model import (
+    Backend,
     LinearModelBuilder,
     LinearProgram,
     PulpModel,
-    Solved,
-    solve_highs,
-    solve_pulp,
-    to_highs,
-    to_pulp,
+    solve_program,
+    to_solver,
 )
 from optimizer.reduction import (
     HourGroups,
@@ -48,13 +46,9 @@ from optimizer.reduction import (
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-Backend = Literal["auto", "pulp", "highs"]
-
 HOURS_PER_YEAR = 8760.0
 QUANTITY_TOLERANCE = 1e-7
 """Quantities at or below this are reported as not bought."""
-ARRAY_BACKEND_THRESHOLD = 50_000
-"""Models with more variables than this go to HiGHS as arrays; smaller ones through PuLP."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -382,15 +376,11 @@ def build_model(problem: PurchaseProblem, *, backend: Backend = "auto") -> Purch
     add_capacity_constraints(builder, reduced, coverage, buy_columns)
     program = builder.build()
 
-    if backend == "auto":
-        backend = "highs" if program.n_variables > ARRAY_BACKEND_THRESHOLD else "pulp"
-    solver_model: highspy.HighsLp | PulpModel = (
-        to_highs(program) if backend == "highs" else to_pulp(program)
-    )
+    chosen, solver_model = to_solver(program, backend)
     return PurchaseModel(
         problem=problem,
         program=program,
-        backend=backend,
+        backend=chosen,
         solver_model=solver_model,
         patterns=reduced.patterns,
         kept=reduced.kept,
@@ -409,12 +399,7 @@ def solve(model: PurchaseModel, *, time_limit_s: float = 120) -> PurchaseSolutio
     capacity meets any usage) and is optimal by inspection: the solver is not called.
     """
     program = model.program
-    if program.n_variables == 0:
-        solved = Solved("Optimal", np.zeros(0), program.offset, 0.0)
-    elif isinstance(model.solver_model, PulpModel):
-        solved = solve_pulp(model.solver_model, time_limit_s=time_limit_s)
-    else:
-        solved = solve_highs(model.solver_model, time_limit_s=time_limit_s)
+    solved = solve_program(program, model.solver_model, time_limit_s=time_limit_s)
     bought = np.maximum(solved.x[model.buy_columns], 0.0).tolist() if solved.x.size else []
     candidates = model.problem.candidates
     quantities = {

@@ -162,6 +162,15 @@ def index_patterns(offerings: Sequence[Offering], key_ids: Sequence[str]) -> Pat
     return PatternIndex(tuple(patterns), pattern, scale)
 
 
+def first_appearance_rank(first: IntArray) -> IntArray:
+    """``rank[u]``: the number of unique value ``u`` when the values are numbered in order of
+    their first appearance ``first[u]`` (np.unique's ``return_index``), not in sorted order."""
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank
+
+
 @dataclass(frozen=True, eq=False)
 class KeyGroups:
     """Keys merged by :func:`aggregate_keys`: ``group[k]`` is key ``k``'s group, -1 if uncovered.
@@ -196,11 +205,8 @@ def aggregate_keys(weights: FloatArray, rates: FloatArray) -> KeyGroups:
         return KeyGroups(group, np.zeros(0, dtype=np.intp))
     signature = np.column_stack([rates[covered], weights[:, covered].T])
     _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    group[covered] = rank[inverse.reshape(-1)]
-    return KeyGroups(group, covered[first[order]].astype(np.intp))
+    group[covered] = first_appearance_rank(first)[inverse.reshape(-1)]
+    return KeyGroups(group, covered[np.sort(first)].astype(np.intp))
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,8 +238,7 @@ def collapse_hours(rows: FloatArray) -> HourGroups:
     _, first, group, count = np.unique(rows, axis=0, return_index=True, return_inverse=True,
                                        return_counts=True)
     # Number the groups in order of their first hour, not in np.unique's sorted order.
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
+    rank = first_appearance_rank(first)
+    order = np.argsort(rank)
     return HourGroups(first[order].astype(np.intp), count[order].astype(np.float64),
                       rank[group.reshape(-1)].astype(np.intp))

@@ -35,6 +35,8 @@ import numpy.typing as npt
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
+from optimizer.reduction import first_appearance_rank
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
@@ -110,10 +112,7 @@ def _cluster(features: FloatArray, k: int, seed: int) -> IntArray:
             labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(features)
     # Relabel in order of first appearance, dropping empty clusters.
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return rank[inverse.reshape(-1)].astype(np.intp)
+    return first_appearance_rank(first)[inverse.reshape(-1)].astype(np.intp)
 
 
 def representative_hours(

@@ -33,16 +33,14 @@ from core.domain import HOUR, Commitment, Offering, Shape, UsageKey
 from core.errors import InvalidInput
 from optimizer.linear_model import (
     INF,
+    Backend,
     LinearModelBuilder,
     LinearProgram,
     PulpModel,
-    Solved,
-    solve_highs,
-    solve_pulp,
-    to_highs,
-    to_pulp,
+    solve_program,
+    to_solver,
 )
-from optimizer.lp import ARRAY_BACKEND_THRESHOLD, QUANTITY_TOLERANCE, amortized_with_capital
+from optimizer.lp import QUANTITY_TOLERANCE, amortized_with_capital
 from optimizer.policy import PurchasePolicy
 from optimizer.reduction import KeyGroups, aggregate_keys, index_patterns, prune_candidates
 from optimizer.representative import RepresentativeHours, representative_hours, segment_bounds
@@ -50,8 +48,6 @@ from optimizer.risk import cvar, offering_decline, term_multiplier
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
-
-Backend = Literal["auto", "pulp", "highs"]
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 MAX_EPOCHS = 16
@@ -903,13 +899,9 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     add_risk_bound(builder, problem, columns, commitment_cost, owned_cost)
     program = builder.build()
 
-    if backend == "auto":
-        backend = "highs" if program.n_variables > ARRAY_BACKEND_THRESHOLD else "pulp"
-    solver_model: highspy.HighsLp | PulpModel = (
-        to_highs(program) if backend == "highs" else to_pulp(program)
-    )
+    chosen, solver_model = to_solver(program, backend)
     return StochasticModel(
-        problem=problem, program=program, backend=backend, solver_model=solver_model,
+        problem=problem, program=program, backend=chosen, solver_model=solver_model,
         columns=columns, coverage=coverage, representative=layout.rep, bounds=layout.bounds,
         key_groups=layout.key_groups, prices=prices, active=active, owned_prices=owned_prices,
         owned_cost=owned_cost, build_seconds=time.perf_counter() - started,
@@ -936,12 +928,7 @@ def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
 def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSolution:
     """Solve a built model; raise :class:`core.errors.SolverError` unless HiGHS proves optimal."""
     program = model.program
-    if program.n_variables == 0:
-        solved = Solved("Optimal", np.zeros(0), program.offset, 0.0)
-    elif isinstance(model.solver_model, PulpModel):
-        solved = solve_pulp(model.solver_model, time_limit_s=time_limit_s)
-    else:
-        solved = solve_highs(model.solver_model, time_limit_s=time_limit_s)
+    solved = solve_program(program, model.solver_model, time_limit_s=time_limit_s)
     x = np.maximum(solved.x, 0.0) if solved.x.size else np.zeros(0)
     if model.columns.eta >= 0 and solved.x.size:
         x[model.columns.eta] = solved.x[model.columns.eta]  # η is free

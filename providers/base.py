@@ -120,7 +120,7 @@ class Market(Protocol):
         ...
 
     def quote_exchange(self, request: ExchangeRequest) -> Quote:
-        """Price an exchange of convertible commitments; ``valid`` says if the provider allows it."""
+        """Price an exchange of convertible commitments; ``valid`` says if it is allowed."""
         ...
 
     def exchange(self, request: ExchangeRequest) -> OrderResult:

@@ -28,13 +28,21 @@ from reporting.common import (
     Granularity,
     Report,
     ReportQuery,
+    add_period_columns,
     frozen,
     period_end,
-    period_label,
-    period_starts,
 )
 from reporting.money import round_frame
-from reporting.selection import ALL, concat, finish, in_window, key_rows, summed, window
+from reporting.selection import (
+    ALL,
+    concat,
+    finish,
+    in_window,
+    key_rows,
+    period_keys,
+    summed,
+    window,
+)
 from reporting.snapshot import ReportData, load_report_data
 
 ON_DEMAND = "(on-demand)"
@@ -107,10 +115,7 @@ def amortisation(session: Session, query: ReportQuery | None = None) -> Report:
 def _amortisation(data: ReportData, session: Session, query: ReportQuery) -> Report:
     bounds = window(data, query)
     cash = commitment_cash_days(data, query)
-    period = (np.full(len(cash), np.datetime64(bounds[0], "D"))
-              if query.granularity is Granularity.TOTAL
-              else period_starts(np.asarray(cash["day"].to_numpy(), dtype="datetime64[D]"),
-                                 query.granularity))
+    period = period_keys(cash["day"].to_numpy(), query.granularity, bounds)
     group = {Dimension.NONE: np.full(len(cash), ALL, dtype=object),
              Dimension.PROVIDER: cash["provider"].to_numpy(dtype=object),
              Dimension.COMMITMENT: cash["label"].to_numpy(dtype=object)}[query.group_by]
@@ -190,12 +195,7 @@ def payment_schedule(session: Session, *, provider: str | None = None,
              for c in core_repository.list_commitments(session, name)]
     frame = schedule_rows(owned, as_of).sort_values(["period_key", "provider", "commitment_id"],
                                                     kind="stable")
-    starts = {key: pd.Timestamp(key).date() for key in frame["period_key"].unique()}
-    frame["period"] = frame["period_key"].map(
-        {k: period_label(v, Granularity.MONTH) for k, v in starts.items()})
-    frame["period_start"] = frame["period_key"].map(starts)
-    frame["period_end"] = frame["period_key"].map(
-        {k: period_end(v, Granularity.MONTH) for k, v in starts.items()})
+    frame = add_period_columns(frame, Granularity.MONTH)
     frame = round_frame(frame, list(SCHEDULE_MONEY), groups=["period_key"] if len(frame) else [])
     currencies = {s.currency for s in snapshots}
     return Report(

@@ -51,7 +51,7 @@ from reporting.common import (
     period_of,
 )
 from reporting.money import round_cents
-from reporting.selection import data_days, in_window, key_rows, unallocated_rows, window
+from reporting.selection import data_days, key_rows, unallocated_rows
 from reporting.snapshot import ReportData, load_report_data
 
 MAX_THRESHOLDS = 10
@@ -394,9 +394,7 @@ def _cash_commitments(data: ReportData, session: Session, query: ReportQuery) ->
                                  group_by=Dimension.COMMITMENT, scope=query.scope)
     scoped = key_rows(data, session, per_commitment, ("cost",), frame=allocations)
     share_of = scoped.groupby(["period_key", "group"])["cost"].sum()
-    days = data.commitment_days
-    mask = in_window(days["day"].to_numpy(), window(data, query))
-    total = days.loc[mask].groupby(["day", "ref"])["commitment_cost"].sum()
+    total = cash.groupby(["day", "ref"])["commitment_amortized_cost"].sum()
     share = (share_of.rename_axis(["day", "ref"]) / total).dropna()
     keyed = cash.set_index(["day", "ref"])["fees"]
     attributed = keyed.mul(share.reindex(keyed.index).fillna(0.0))

@@ -28,7 +28,7 @@ from core.db.models import utc_now
 from core.domain import HOURS_PER_MONTH, Commitment, Shape
 from core.errors import InvalidInput
 from reporting import repository
-from reporting.common import Granularity, Report, frozen, period_end, period_label
+from reporting.common import Granularity, Report, add_period_columns, frozen
 from reporting.money import round_frame
 from reporting.snapshot import ReportData, load_report_data
 
@@ -132,12 +132,7 @@ def expirations(session: Session, *, provider: str | None = None,
     frame = pd.DataFrame(rows, columns=["period_key", *EXPIRATION_COLUMNS[3:]])
     frame = frame.sort_values(["period_key", "expires_at", "provider", "commitment_id"],
                               kind="stable")
-    starts = {key: pd.Timestamp(key).date() for key in frame["period_key"].unique()}
-    frame["period"] = frame["period_key"].map(
-        {k: period_label(v, Granularity.MONTH) for k, v in starts.items()})
-    frame["period_start"] = frame["period_key"].map(starts)
-    frame["period_end"] = frame["period_key"].map(
-        {k: period_end(v, Granularity.MONTH) for k, v in starts.items()})
+    frame = add_period_columns(frame, Granularity.MONTH)
     frame = round_frame(frame, list(EXPIRATION_MONEY),
                         groups=["period_key"] if len(frame) else [])
     currencies = {s.currency for s in snapshots}

@@ -332,10 +332,10 @@ def period_of(day: date, granularity: Granularity) -> tuple[date, date]:
 
 
 def add_period_columns(frame: pd.DataFrame, granularity: Granularity, *,
-                       window: tuple[date, date]) -> pd.DataFrame:
+                       window: tuple[date, date] | None = None) -> pd.DataFrame:
     """Add ``period``, ``period_start``, ``period_end`` from ``period_key`` (datetime64[D]).
 
-    Edges are clipped to the window, so a partial first or last period says so.
+    Edges are clipped to ``window`` if given, so a partial first or last period says so.
     """
     if frame.empty:
         return frame.assign(period=pd.Series(dtype=object), period_start=pd.Series(dtype=object),
@@ -344,9 +344,11 @@ def add_period_columns(frame: pd.DataFrame, granularity: Granularity, *,
                               return_inverse=True)
     starts = [pd.Timestamp(key).date() for key in keys]
     labels = np.array([period_label(day, granularity) for day in starts], dtype=object)
-    firsts = np.array([max(day, window[0]) for day in starts], dtype=object)
-    lasts = np.array([min(period_end(day, granularity, window[1]), window[1])
-                      for day in starts], dtype=object)
+    firsts = np.array(starts if window is None else [max(day, window[0]) for day in starts],
+                      dtype=object)
+    ends = [period_end(day, granularity, window[1] if window else None) for day in starts]
+    lasts = np.array(ends if window is None else [min(day, window[1]) for day in ends],
+                     dtype=object)
     out = frame.copy()
     out["period"] = labels[inverse]
     out["period_start"] = firsts[inverse]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from reporting.common import Dimension, Granularity, Report, ReportQuery, period_starts, ratio
+from reporting.common import Dimension, Report, ReportQuery, ratio
 from reporting.definitions import UNTAGGED, UNUSED_RULE
 from reporting.selection import (
     ALL,
@@ -28,6 +28,7 @@ from reporting.selection import (
     finish,
     in_window,
     key_rows,
+    period_keys,
     scope_mask,
     summed,
     unallocated_rows,
@@ -140,11 +141,9 @@ def focus_frame(data: ReportData, session: Session, query: ReportQuery) -> pd.Da
         group = rows["tag"].to_numpy(dtype=object)
     else:
         group = rows[query.group_by.value].astype(object).to_numpy()
-    period = (np.full(len(rows), np.datetime64(bounds[0], "D"))
-              if query.granularity is Granularity.TOTAL
-              else period_starts(rows["day"].to_numpy(), query.granularity))
     frame = pd.DataFrame({
-        "period_key": period, "group": group,
+        "period_key": period_keys(rows["day"].to_numpy(), query.granularity, bounds),
+        "group": group,
         "focus_billed_cost": rows["billed_cost"].to_numpy(dtype=np.float64),
         "focus_contracted_cost": rows["contracted_cost"].to_numpy(dtype=np.float64),
         "focus_effective_cost": rows["effective_cost"].to_numpy(dtype=np.float64),

@@ -43,6 +43,14 @@ def in_window(days: np.ndarray, bounds: tuple[date, date]) -> np.ndarray:
     return (days >= lo) & (days < hi)
 
 
+def period_keys(days: np.ndarray, granularity: Granularity,
+                bounds: tuple[date, date]) -> np.ndarray:
+    """Each day's period key: its period's first day, or the window's first day for ``total``."""
+    if granularity is Granularity.TOTAL:
+        return np.full(len(days), np.datetime64(bounds[0], "D"))
+    return period_starts(np.asarray(days, dtype="datetime64[D]"), granularity)
+
+
 def scope_mask(frame: pd.DataFrame, scope: Scope) -> np.ndarray:
     mask = np.ones(len(frame), dtype=bool)
     for column, value in (("provider", scope.provider), ("account", scope.account),
@@ -100,9 +108,7 @@ def key_sums(data: ReportData, session: Session, query: ReportQuery,
             else np.zeros(0, dtype=np.int64)
         per_day = [np.add.reduceat(v[:, order], edges, axis=1) if len(order)
                    else np.zeros((v.shape[0], 0)) for v in values]
-    periods = (np.full(len(days), np.datetime64(bounds[0], "D"))
-               if query.granularity is Granularity.TOTAL
-               else period_starts(days, query.granularity))
+    periods = period_keys(days, query.granularity, bounds)
     if len(days) == 0 or len(labels) == 0:
         return pd.DataFrame(columns=["period_key", "group", *figures])
     starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
@@ -138,13 +144,11 @@ def key_rows(data: ReportData, session: Session, query: ReportQuery,
             shares = shares[shares["tag"] == scope.tag_value]
         rows = rows.merge(shares, on=["day", "usage_key_id"], how="inner")
         rows[list(figures)] = rows[list(figures)].mul(rows["share"], axis=0)
-    out = pd.DataFrame({"period_key": period_starts(rows["day"].to_numpy(),
-                                                    query.granularity)})
+    out = pd.DataFrame({"period_key": period_keys(rows["day"].to_numpy(), query.granularity,
+                                                  bounds)})
     out["group"] = _group(rows, query.group_by)
     for column in figures:
         out[column] = rows[column].to_numpy(dtype=np.float64)
-    if query.granularity is Granularity.TOTAL:
-        out["period_key"] = np.datetime64(bounds[0], "D")
     return out
 
 
@@ -182,9 +186,7 @@ def unallocated_rows(data: ReportData, query: ReportQuery, *, column: str) -> pd
         group = np.full(len(rows), ALL, dtype=object)
     else:
         group = np.full(len(rows), UNALLOCATED, dtype=object)
-    period = (np.full(len(rows), np.datetime64(bounds[0], "D"))
-              if query.granularity is Granularity.TOTAL
-              else period_starts(rows["day"].to_numpy(), query.granularity))
+    period = period_keys(rows["day"].to_numpy(), query.granularity, bounds)
     return pd.DataFrame({"period_key": period, "group": group,
                          column: rows["unallocated_cost"].to_numpy(dtype=np.float64)})
 
@@ -203,10 +205,7 @@ def _hours_per_period(data: ReportData, query: ReportQuery,
     days = np.asarray(hours.tz_convert("UTC").tz_localize(None).floor("D").to_numpy(),
                       dtype="datetime64[D]")
     days = days[in_window(days, bounds)]
-    keys = (np.full(days.shape, np.datetime64(bounds[0], "D"))
-            if query.granularity is Granularity.TOTAL
-            else period_starts(days, query.granularity))
-    return pd.Series(keys).value_counts()
+    return pd.Series(period_keys(days, query.granularity, bounds)).value_counts()
 
 
 def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -241,6 +240,7 @@ __all__ = [
     "in_window",
     "key_rows",
     "key_sums",
+    "period_keys",
     "scope_mask",
     "summed",
     "unallocated_rows",

@@ -13,8 +13,16 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from reporting.common import Dimension, Granularity, Report, ReportQuery, period_starts, ratio
-from reporting.selection import ALL, finish, in_window, key_rows, summed, window
+from reporting.common import Dimension, Granularity, Report, ReportQuery, ratio
+from reporting.selection import (
+    ALL,
+    finish,
+    in_window,
+    key_rows,
+    period_keys,
+    summed,
+    window,
+)
 from reporting.snapshot import ReportData, load_report_data
 
 COVERAGE_COLUMNS = (
@@ -65,14 +73,12 @@ def _commitment_rows(data: ReportData, query: ReportQuery) -> pd.DataFrame:
         raise InvalidInput("utilisation groups by none, provider or commitment",
                            column="group_by")
     days = data.commitment_days
-    mask = in_window(days["day"].to_numpy(), window(data, query))
+    bounds = window(data, query)
+    mask = in_window(days["day"].to_numpy(), bounds)
     if scope.provider is not None:
         mask &= (days["provider"] == scope.provider).to_numpy()
     rows = days.loc[mask]
-    bounds = window(data, query)
-    period = (np.full(len(rows), np.datetime64(bounds[0], "D"))
-              if query.granularity is Granularity.TOTAL
-              else period_starts(rows["day"].to_numpy(), query.granularity))
+    period = period_keys(rows["day"].to_numpy(), query.granularity, bounds)
     if query.group_by is Dimension.NONE:
         group = np.full(len(rows), ALL, dtype=object)
     elif query.group_by is Dimension.PROVIDER:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.repository import paginate
 from core.db.models import AuditEntryRow
 
 
@@ -38,11 +39,8 @@ def list_entries(
     session: Session, where: AuditFilter, *, limit: int, offset: int
 ) -> tuple[list[AuditEntryRow], int]:
     """Entries matching ``where``, the newest first, and how many match in all."""
-    clauses = where.clauses()
-    total = session.scalar(select(func.count()).select_from(AuditEntryRow).where(*clauses)) or 0
-    rows = session.scalars(select(AuditEntryRow).where(*clauses)
-                           .order_by(AuditEntryRow.seq.desc()).limit(limit).offset(offset))
-    return list(rows), int(total)
+    return paginate(session, select(AuditEntryRow).where(*where.clauses())
+                    .order_by(AuditEntryRow.seq.desc()), limit=limit, offset=offset)
 
 
 def get_entry(session: Session, seq: int) -> AuditEntryRow | None:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.repository import paginate
 from core.db.models import CommitmentRow, OfferingRow
 
 
@@ -21,7 +22,6 @@ class CommitmentFilter:
     shape: str | None = None
     offering_id: str | None = None
     active_at: datetime | None = None
-    ending_from: datetime | None = None
     ending_before: datetime | None = None
 
     def clauses(self) -> list[Any]:
@@ -32,8 +32,6 @@ class CommitmentFilter:
         if self.active_at is not None:
             clauses += [CommitmentRow.start_at <= self.active_at,
                         CommitmentRow.end_at > self.active_at]
-        if self.ending_from is not None:
-            clauses.append(CommitmentRow.end_at > self.ending_from)
         if self.ending_before is not None:
             clauses.append(CommitmentRow.end_at <= self.ending_before)
         return clauses
@@ -43,18 +41,10 @@ def list_commitments(
     session: Session, where: CommitmentFilter, *, by_end: bool, limit: int, offset: int
 ) -> tuple[list[CommitmentRow], int]:
     """Commitments matching ``where`` (by start, or by end when ``by_end``), and the total."""
-    clauses = where.clauses()
-    total = session.scalar(
-        select(func.count()).select_from(CommitmentRow)
-        .join(OfferingRow, OfferingRow.id == CommitmentRow.offering_pk).where(*clauses)
-    ) or 0
-    order = ((CommitmentRow.end_at, CommitmentRow.id) if by_end
-             else (CommitmentRow.start_at, CommitmentRow.id))
-    rows = session.scalars(
-        select(CommitmentRow).join(CommitmentRow.offering).where(*clauses)
-        .order_by(*order).limit(limit).offset(offset)
-    )
-    return list(rows), int(total)
+    order = CommitmentRow.end_at if by_end else CommitmentRow.start_at
+    return paginate(session, select(CommitmentRow).join(CommitmentRow.offering)
+                    .where(*where.clauses()).order_by(order, CommitmentRow.id),
+                    limit=limit, offset=offset)
 
 
 def get_commitment(session: Session, commitment_pk: int) -> CommitmentRow | None:

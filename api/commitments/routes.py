@@ -10,16 +10,12 @@ from pydantic import StringConstraints
 
 from api.commitments import service
 from api.commitments.repository import CommitmentFilter
-from api.commitments.schemas import (
-    CommitmentRead,
-    CommitmentShape,
-    CommitmentSource,
-    ExpiringCommitmentRead,
-)
+from api.commitments.schemas import CommitmentRead, CommitmentSource, ExpiringCommitmentRead
 from api.deps import Reader, SessionDep
 from api.errors import NOT_FOUND
 from api.params import Page, PageDep, ProviderName
 from core.db.models import utc_now
+from core.domain import Shape
 from core.errors import NotFound
 
 router = APIRouter(prefix="/commitments", tags=["commitments"])
@@ -30,7 +26,7 @@ OfferingId = Annotated[str, StringConstraints(min_length=1, max_length=256,
 ProviderQuery = Annotated[ProviderName | None,
                           Query(description="Only this provider's commitments.")]
 SourceQuery = Annotated[CommitmentSource | None, Query(description="inventory or plan.")]
-ShapeQuery = Annotated[CommitmentShape | None, Query(description="unit or spend.")]
+ShapeQuery = Annotated[Shape | None, Query(description="unit or spend.")]
 OfferingQuery = Annotated[OfferingId | None, Query(description="Only this offering.")]
 
 

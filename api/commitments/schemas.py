@@ -7,19 +7,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from core.domain import Shape
+
 
 class CommitmentSource(StrEnum):
     """Where Ladder learnt of a commitment."""
 
     INVENTORY = "inventory"
     PLAN = "plan"
-
-
-class CommitmentShape(StrEnum):
-    """The two shapes of every cloud's commitments (DESIGN.md)."""
-
-    UNIT = "unit"
-    SPEND = "spend"
 
 
 class CommitmentRead(BaseModel):
@@ -29,7 +24,7 @@ class CommitmentRead(BaseModel):
     provider: str
     commitment_id: str | None = Field(description="The provider's id, when it has one.")
     offering_id: str
-    shape: CommitmentShape
+    shape: Shape
     kind: str
     payment_option: str
     term_hours: int

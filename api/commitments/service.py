@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from api.commitments import repository as repo
 from api.commitments.repository import CommitmentFilter
-from api.commitments.schemas import (
-    CommitmentRead,
-    CommitmentShape,
-    CommitmentSource,
-    ExpiringCommitmentRead,
-)
+from api.commitments.schemas import CommitmentRead, CommitmentSource, ExpiringCommitmentRead
 from core.db.models import CommitmentRow
+from core.domain import Shape
 
 
 def commitment_read(row: CommitmentRow) -> CommitmentRead:
@@ -24,7 +21,7 @@ def commitment_read(row: CommitmentRow) -> CommitmentRead:
     hourly = row.quantity * offering.hourly
     return CommitmentRead(
         id=row.id, provider=row.provider, commitment_id=row.commitment_id,
-        offering_id=offering.offering_id, shape=CommitmentShape(offering.shape), kind=offering.kind,
+        offering_id=offering.offering_id, shape=Shape(offering.shape), kind=offering.kind,
         payment_option=offering.payment_option, term_hours=offering.term_hours,
         quantity=row.quantity, start_at=row.start_at, end_at=row.end_at,
         source=CommitmentSource(row.source),
@@ -47,9 +44,7 @@ def list_expiring(
     offset: int,
 ) -> tuple[list[ExpiringCommitmentRead], int]:
     """Commitments still running at ``now`` that end within ``within``, the soonest first."""
-    where = CommitmentFilter(provider=where.provider, source=where.source, shape=where.shape,
-                             offering_id=where.offering_id, active_at=now,
-                             ending_before=now + within)
+    where = dataclasses.replace(where, active_at=now, ending_before=now + within)
     rows, total = repo.list_commitments(session, where, by_end=True, limit=limit, offset=offset)
     return [
         ExpiringCommitmentRead(**commitment_read(row).model_dump(),

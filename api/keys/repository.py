@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from api.repository import paginate
 from core.db.models import ApiKeyRow
 
 
@@ -51,13 +52,9 @@ def list_keys(
 ) -> tuple[list[ApiKeyRow], int]:
     """Keys, the newest first, and how many there are in all."""
     where = [] if include_revoked else [ApiKeyRow.revoked_at.is_(None)]
-    total = session.scalar(select(func.count()).select_from(ApiKeyRow).where(*where)) or 0
-    rows = session.scalars(
-        select(ApiKeyRow).where(*where)
-        .order_by(ApiKeyRow.created_at.desc(), ApiKeyRow.id.desc())
-        .limit(limit).offset(offset)
-    )
-    return list(rows), int(total)
+    return paginate(session, select(ApiKeyRow).where(*where)
+                    .order_by(ApiKeyRow.created_at.desc(), ApiKeyRow.id.desc()),
+                    limit=limit, offset=offset)
 
 
 def touch(session: Session, key_id: int, now: datetime, *, every: timedelta) -> None:

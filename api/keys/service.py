@@ -22,11 +22,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from api.keys import repository as repo
-from api.roles import EXECUTOR_APPROVER_ROLE, GRANTS, Permission, Role
+from api.roles import GRANTS, Permission, Role
 from core.db.models import ApiKeyRow, utc_now
 from core.errors import Conflict, InvalidInput
 from executor import audit
-from executor.approval import POLICY_ACTOR, Actor
+from executor.approval import APPROVER, POLICY_ACTOR, Actor
 
 KEY_PREFIX = "ladder"
 _KEY_PATTERN = re.compile(r"^ladder_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -53,7 +53,7 @@ class Caller:
     @property
     def actor(self) -> Actor:
         """The caller as the executor's services see a person (with the approver role if any)."""
-        roles = {EXECUTOR_APPROVER_ROLE} if self.may(Permission.DECIDE_PLANS) else set()
+        roles = {APPROVER} if self.may(Permission.DECIDE_PLANS) else set()
         return Actor(self.name, frozenset(roles))
 
 

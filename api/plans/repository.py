@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from api.repository import paginate
 from core.db.models import PlanRow
 
 
@@ -42,10 +43,7 @@ def list_plans(
     session: Session, where: PlanFilter, *, limit: int, offset: int
 ) -> tuple[list[PlanRow], int]:
     """Plans matching ``where``, the newest first (ties by id), their actions loaded; the total."""
-    clauses = where.clauses()
-    total = session.scalar(select(func.count()).select_from(PlanRow).where(*clauses)) or 0
-    rows = session.scalars(
-        select(PlanRow).where(*clauses).options(selectinload(PlanRow.actions))
-        .order_by(PlanRow.created_at.desc(), PlanRow.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows), int(total)
+    return paginate(session, select(PlanRow).where(*where.clauses())
+                    .options(selectinload(PlanRow.actions))
+                    .order_by(PlanRow.created_at.desc(), PlanRow.id.desc()),
+                    limit=limit, offset=offset)

@@ -23,7 +23,7 @@ Scope = Annotated[Name, Path(description="The part of the provider, e.g. all.")]
 def list_policies(session: SessionDep, _caller: Reader, page: PageDep) -> Page[PolicyRead]:
     """The policy in force of every scope that has one, by provider and scope."""
     policies = service.list_policies(session)
-    return page.page(policies[page.offset:page.offset + page.limit], len(policies))
+    return page.slice(policies)
 
 
 @router.get("/{provider}/{scope}", responses=NOT_FOUND, summary="Show a scope's policy")
@@ -44,7 +44,7 @@ def policy_history(provider: Provider, scope: Scope, session: SessionDep, _calle
     versions = service.policy_history(session, provider, scope)
     if not versions:
         raise NotFound(f"{provider}/{scope} has no policy")
-    return page.page(versions[page.offset:page.offset + page.limit], len(versions))
+    return page.slice(versions)
 
 
 @router.put("/{provider}/{scope}", responses=CONFLICT, summary="Change a scope's policy")

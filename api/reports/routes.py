@@ -27,16 +27,9 @@ from api.params import (
     ShortFilter,
 )
 from api.reports import service
-from api.reports.schemas import (
-    ChargeGroup,
-    CommitmentGroup,
-    ReportFormat,
-    ReportRead,
-    SavingsGroup,
-    UsageGroup,
-)
-from api.reports.service import Rendering, ScopeFilter
-from reporting import DEFINITIONS, Granularity
+from api.reports.schemas import ChargeGroup, CommitmentGroup, ReportFormat, ReportRead, UsageGroup
+from api.reports.service import Rendering
+from reporting import DEFINITIONS, Dimension, Granularity, Scope
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -93,19 +86,19 @@ async def usage_scope(
         "usage carrying it.")] = None,
     tag_value: Annotated[Filter | None, Query(
         description="Only usage whose tag_key has this value (needs tag_key).")] = None,
-) -> ScopeFilter:
-    """The usage a report covers."""
-    return ScopeFilter(provider=provider, account=account, service=service,
-                       usage_key=usage_key, tag_key=tag_key, tag_value=tag_value)
+) -> Scope:
+    """The usage a report covers (InvalidInput names a bad field)."""
+    return Scope(provider=provider, account=account, service=service, usage_key=usage_key,
+                 tag_key=tag_key, tag_value=tag_value)
 
 
-async def provider_scope(provider: ProviderQuery = None) -> ScopeFilter:
+async def provider_scope(provider: ProviderQuery = None) -> Scope:
     """The provider a commitment report covers."""
-    return ScopeFilter(provider=provider)
+    return Scope(provider=provider)
 
 
-UsageScope = Annotated[ScopeFilter, Depends(usage_scope)]
-ProviderScope = Annotated[ScopeFilter, Depends(provider_scope)]
+UsageScope = Annotated[Scope, Depends(usage_scope)]
+ProviderScope = Annotated[Scope, Depends(provider_scope)]
 GranularityQuery = Annotated[Granularity, Query(
     description="Period length: day, month, quarter, year, or total (the whole window).")]
 AsOfQuery = Annotated[IsoDate | None, Query(
@@ -117,8 +110,8 @@ WindowQuery = Annotated[int, Query(ge=1, le=366, description="Days of recent usa
                                    "measure the on-demand exposure.")]
 
 
-def _period_report(session: Session, name: str, period: PeriodDep, granularity: str,
-                   group_by: str, where: ScopeFilter, how: Rendering) -> Response:
+def _period_report(session: Session, name: str, period: PeriodDep, granularity: Granularity,
+                   group_by: str, where: Scope, how: Rendering) -> Response:
     query = service.query(period, granularity, group_by, where)
     return service.render(service.period_report(session, name, query), how)
 
@@ -131,7 +124,7 @@ def _period_report(session: Session, name: str, period: PeriodDep, granularity: 
                                    "esr_billing", "esr_focus")))
 def savings(session: SessionDep, _caller: Reader, period: PeriodDep, where: UsageScope,
             how: RenderingDep, granularity: GranularityQuery = Granularity.MONTH,
-            group_by: SavingsGroup = SavingsGroup.NONE) -> Response:
+            group_by: Dimension = Dimension.NONE) -> Response:
     """Realised savings and ESR."""
     return _period_report(session, "savings", period, granularity, group_by, where, how)
 
@@ -262,5 +255,4 @@ def budgets(session: SessionDep, _caller: FinanceReader, page: PageDep,
                 description="Day (exclusive) up to which actual cost counts (UTC; default: "
                 "the end of the reporting data).")] = None) -> Page[BudgetStatusRead]:
     """Every budget's actual, forecast and variance in its current period, by name."""
-    statuses = budget_statuses(session, provider=provider, as_of=as_of)
-    return page.page(statuses[page.offset:page.offset + page.limit], len(statuses))
+    return page.slice(budget_statuses(session, provider=provider, as_of=as_of))

@@ -31,19 +31,6 @@ class UsageGroup(StrEnum):
     TAG = "tag"
 
 
-class SavingsGroup(StrEnum):
-    """Groupings of savings: any usage dimension, or the commitment."""
-
-    NONE = "none"
-    PROVIDER = "provider"
-    ACCOUNT = "account"
-    SERVICE = "service"
-    REGION = "region"
-    USAGE_KEY = "usage_key"
-    COMMITMENT = "commitment"
-    TAG = "tag"
-
-
 class CommitmentGroup(StrEnum):
     """Groupings of commitment figures (utilisation, amortisation)."""
 

@@ -26,23 +26,6 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
 @dataclass(frozen=True, slots=True)
-class ScopeFilter:
-    """The usage a report covers: every field set narrows it."""
-
-    provider: str | None = None
-    account: str | None = None
-    service: str | None = None
-    usage_key: str | None = None
-    tag_key: str | None = None
-    tag_value: str | None = None
-
-    def scope(self) -> Scope:
-        """As ``reporting``'s scope."""
-        return Scope(provider=self.provider, account=self.account, service=self.service,
-                     usage_key=self.usage_key, tag_key=self.tag_key, tag_value=self.tag_value)
-
-
-@dataclass(frozen=True, slots=True)
 class Rendering:
     """How to send a report: its format and, for JSON, which rows."""
 
@@ -51,10 +34,10 @@ class Rendering:
     offset: int
 
 
-def query(period: Period, granularity: str, group_by: str, where: ScopeFilter) -> ReportQuery:
+def query(period: Period, granularity: Granularity, group_by: str, where: Scope) -> ReportQuery:
     """``reporting``'s query for the request (InvalidInput names a bad field)."""
-    return ReportQuery(start=period.start, end=period.end, granularity=Granularity(granularity),
-                       group_by=Dimension(group_by), scope=where.scope())
+    return ReportQuery(start=period.start, end=period.end, granularity=granularity,
+                       group_by=Dimension(group_by), scope=where)
 
 
 def as_of_instant(day: date | None) -> datetime | None:

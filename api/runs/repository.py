@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.repository import paginate
 from core.db.models import RunRow
 
 
@@ -39,13 +40,9 @@ def list_runs(
     session: Session, where: RunFilter, *, limit: int, offset: int
 ) -> tuple[list[RunRow], int]:
     """Runs matching ``where``, the newest first, and how many match in all."""
-    clauses = where.clauses()
-    total = session.scalar(select(func.count()).select_from(RunRow).where(*clauses)) or 0
-    rows = session.scalars(
-        select(RunRow).where(*clauses)
-        .order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows), int(total)
+    return paginate(session, select(RunRow).where(*where.clauses())
+                    .order_by(RunRow.started_at.desc(), RunRow.id.desc()),
+                    limit=limit, offset=offset)
 
 
 def get_run(session: Session, run_id: int) -> RunRow | None:

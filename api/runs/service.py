@@ -18,8 +18,7 @@ from api.runs import repository as repo
 from api.runs.repository import RunFilter
 from api.runs.schemas import RunAccepted, RunRead
 from core.db.models import utc_now
-from core.errors import Conflict, InvalidInput
-from providers.base import provider_names
+from core.errors import Conflict
 
 
 class RunLauncher(Protocol):
@@ -46,13 +45,13 @@ def get_run(session: Session, run_id: int) -> RunRead | None:
 def trigger_run(
     session: Session, launcher: RunLauncher | None, *, provider: str, scope: str, caller: Caller
 ) -> RunAccepted:
-    """Start a run of the scope as the caller, unless one is running already."""
+    """Start a run of the scope as the caller, unless one is running already.
+
+    ``provider`` is one of ``provider_names()``: ``RunCreate`` accepts no other.
+    """
     if launcher is None:
         raise ServiceUnavailable("this server cannot start runs: serve the API with "
                                  "`ladder serve`, or start one with `ladder run`")
-    if provider not in provider_names():
-        raise InvalidInput(f"unknown provider {provider!r}; known: "
-                           f"{', '.join(provider_names())}", column="provider")
     running = repo.running_run(session, provider, scope)
     if running is not None:
         raise Conflict(f"run {running.id} of {provider}/{scope} is running since "

@@ -19,8 +19,7 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from core.catalog import load_catalog
 from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest
 from optimizer.backtest.trace import read_trace
+from optimizer.linear_model import stdout_to_stderr
 
 HERE = Path(__file__).resolve().parent
 DEV = HERE.parents[2] / "shared" / "benchmark"
@@ -70,20 +70,6 @@ def run_case(case: Case, config: BacktestConfig,
     scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog)).score
               for p in policies}
     return len(trace.key_ids), trace.hours, scores
-
-
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Send file descriptor 1 to 2 meanwhile: HiGHS prints a banner from C++ on first use."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _fraction(esr: float, oracle: float | None) -> str:
@@ -193,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for case in cases:
             if args.only and case.name not in args.only:
                 continue
-            with _quiet_stdout():
+            with stdout_to_stderr():
                 results[case.name] = run_case(case, config, args.policies)
             print(f"  ran {case.name}", file=sys.stderr, flush=True)
         if not results:

@@ -7,7 +7,7 @@ migrations can name, alter and drop them on every backend.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -117,6 +117,11 @@ class DatasetRow(Base):
     rows_read: Mapped[int]
     rows_used: Mapped[int]
     ingested_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    @property
+    def hours(self) -> int:
+        """How many hours the data spans."""
+        return (self.end - self.start) // timedelta(hours=1)
 
     __table_args__ = (
         CheckConstraint("end_hour >= start_hour", name="hours_ordered"),

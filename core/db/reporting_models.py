@@ -18,14 +18,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.models import Base, utc_now
+from core.db.models import Base, _in, utc_now
 
 BUDGET_PERIODS = ("month", "quarter", "year")
 BUDGET_BASES = ("amortized", "cash")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class FocusCostLineRow(Base):

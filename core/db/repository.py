@@ -486,32 +486,28 @@ def list_commitments(
 # --- plans ------------------------------------------------------------------------------
 
 
+_PLAN_FIELDS = (
+    "window_start", "window_hours", "on_demand_equivalent", "cost_before", "cost_after",
+    "esr_before", "esr_after", "upfront_cash", "monthly_commitment", "solver_status",
+)
+"""Fields a plan and its row share (the row also keeps ``expected_savings``)."""
+
+_ACTION_FIELDS = (
+    "offering_id", "quantity", "upfront_cost", "hourly_cost", "amortized_hourly_cost", "reason",
+)
+"""Fields an action and its row share (besides ``kind``)."""
+
+
 def plan_from_row(row: PlanRow) -> Plan:
     """The domain plan of a stored plan, its actions in order."""
     return Plan(
         actions=tuple(
-            Action(
-                kind=ActionKind(action.kind),
-                offering_id=action.offering_id,
-                quantity=action.quantity,
-                upfront_cost=action.upfront_cost,
-                hourly_cost=action.hourly_cost,
-                amortized_hourly_cost=action.amortized_hourly_cost,
-                reason=action.reason,
-            )
+            Action(kind=ActionKind(action.kind),
+                   **{name: getattr(action, name) for name in _ACTION_FIELDS})
             for action in row.actions
         ),
-        window_start=row.window_start,
-        window_hours=row.window_hours,
-        on_demand_equivalent=row.on_demand_equivalent,
-        cost_before=row.cost_before,
-        cost_after=row.cost_after,
-        esr_before=row.esr_before,
-        esr_after=row.esr_after,
-        upfront_cash=row.upfront_cash,
-        monthly_commitment=row.monthly_commitment,
-        solver_status=row.solver_status,
         created_at=row.created_at,
+        **{name: getattr(row, name) for name in _PLAN_FIELDS},
     )
 
 
@@ -534,33 +530,16 @@ def add_plan(
         provider=provider,
         status=status,
         dataset_id=dataset_id,
-        window_start=plan.window_start,
-        window_hours=plan.window_hours,
-        on_demand_equivalent=plan.on_demand_equivalent,
-        cost_before=plan.cost_before,
-        cost_after=plan.cost_after,
-        esr_before=plan.esr_before,
-        esr_after=plan.esr_after,
-        upfront_cash=plan.upfront_cash,
-        monthly_commitment=plan.monthly_commitment,
         expected_savings=plan.expected_savings,
-        solver_status=plan.solver_status,
         build_seconds=float(build_seconds),
         solve_seconds=float(solve_seconds),
         details=dict(details or {}),
         actions=[
-            ActionRow(
-                position=position,
-                kind=str(action.kind),
-                offering_id=action.offering_id,
-                quantity=action.quantity,
-                upfront_cost=action.upfront_cost,
-                hourly_cost=action.hourly_cost,
-                amortized_hourly_cost=action.amortized_hourly_cost,
-                reason=action.reason,
-            )
+            ActionRow(position=position, kind=str(action.kind),
+                      **{name: getattr(action, name) for name in _ACTION_FIELDS})
             for position, action in enumerate(plan.actions)
         ],
+        **{name: getattr(plan, name) for name in _PLAN_FIELDS},
     )
     if plan.created_at is not None:
         row.created_at = plan.created_at

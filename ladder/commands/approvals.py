@@ -26,6 +26,7 @@ from ladder.commands.common import (
     handled,
     settings_for,
 )
+from ladder.render import action_outcome_lines
 from ladder.run import market_for
 from providers.base import get_provider
 
@@ -98,12 +99,8 @@ def execute_plan(
             report = executor.execute(plan_id, lock)
     console.print(f"Plan {plan_id} is {report.plan_status}"
                   + (" (dry run: nothing bought)" if report.dry_run else "") + ".")
-    for action in report.actions:
-        ids = ", ".join(action.commitment_ids)
-        console.print(escape(
-            f"  {action.position + 1}. {action.offering_id} × {action.quantity:g}: "
-            f"{action.status}{f' ({ids})' if ids else ''}"
-            f"{f' — {action.detail}' if action.detail else ''}"))
+    for line in action_outcome_lines(report.actions):
+        console.print(line)
 
 
 def _plans_group(app: typer.Typer) -> typer.Typer:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +15,7 @@ from core.errors import InvalidInput, LadderError
 from optimizer.backtest.purchases import write_purchase_log
 from optimizer.backtest.runner import BacktestConfig, backtest
 from optimizer.backtest.trace import read_trace
+from optimizer.linear_model import stdout_to_stderr
 
 
 class PolicyChoice(StrEnum):
@@ -28,27 +25,6 @@ class PolicyChoice(StrEnum):
     LOOKBACK = "lookback"
     ORACLE = "oracle"
     LADDER = "ladder"
-
-
-@contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send anything written to file descriptor 1 to 2 (HiGHS prints a banner from C++).
-
-    stdout carries the JSON score only, so that it can be piped.
-    """
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no real stdout (embedded): nothing to protect
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _offerings(text: str | None) -> tuple[str, ...] | None:
@@ -96,7 +72,7 @@ def run(
                              ladder_window_hours=lookback_hours)
         prices = load_catalog(catalog)
         trace = read_trace(usage)
-        with _stdout_to_stderr():
+        with stdout_to_stderr():  # stdout carries the JSON score only
             result = backtest(trace, prices, policy.value, config, catalog_source=str(catalog))
         if purchases_out is not None:
             write_purchase_log(purchases_out, result.purchases, trace)

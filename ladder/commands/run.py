@@ -28,6 +28,7 @@ from ladder.commands.common import (
     provider_name,
     settings_for,
 )
+from ladder.render import action_outcome_lines
 from ladder.run import market_for, run_once
 from providers.base import get_provider
 
@@ -66,12 +67,8 @@ def run(
         for violation in outcome.decision.violations:
             console.print(escape(f"  • [{violation.severity}] {violation.message}"))
     if outcome.execution is not None:
-        for action in outcome.execution.actions:
-            ids = ", ".join(action.commitment_ids)
-            console.print(escape(
-                f"  {action.position + 1}. {action.offering_id} × {action.quantity:g}: "
-                f"{action.status}{f' ({ids})' if ids else ''}"
-                f"{f' — {action.detail}' if action.detail else ''}"))
+        for line in action_outcome_lines(outcome.execution.actions):
+            console.print(line)
     if outcome.detail:
         console.print(escape(outcome.detail))
     if outcome.status == "failed":

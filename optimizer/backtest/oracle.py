@@ -32,16 +32,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 
 from core.domain import Catalog, Offering, Shape
-from core.errors import SolverError
 from optimizer.backtest.purchases import Purchase
 from optimizer.backtest.schedule import buyable, decision_hours
 from optimizer.backtest.trace import UsageTrace
-from optimizer.linear_model import LinearModelBuilder, LinearProgram, to_highs
+from optimizer.linear_model import LinearModelBuilder, LinearProgram, solve_highs, to_highs
+from optimizer.reduction import capacity_vector
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -156,18 +155,6 @@ class _Coverage:
     key: IntArray
     hour: IntArray
     weight: FloatArray
-
-
-def _capacity_vector(offering: Offering, key_ids: Sequence[str]) -> tuple[IntArray, FloatArray]:
-    """Key positions an offering covers and the capacity one unit of coverage consumes."""
-    if offering.shape is Shape.UNIT:
-        pairs = [(i, 1.0 / offering.covers[k]) for i, k in enumerate(key_ids)
-                 if k in offering.covers]
-    else:
-        pairs = [(i, float(offering.rates[k])) for i, k in enumerate(key_ids)
-                 if k in offering.rates]
-    return (np.array([p for p, _ in pairs], dtype=np.intp),
-            np.array([w for _, w in pairs], dtype=np.float64))
 
 
 def add_purchase_variables(
@@ -305,7 +292,8 @@ def prune_dominated(offerings: Sequence[Offering], key_ids: Sequence[str]) -> tu
     prices this drops the no-upfront twin of an all-upfront Savings Plan of the same
     term, which covers every key at a higher rate.
     """
-    vectors = [dict(zip(*(v.tolist() for v in _capacity_vector(o, key_ids)), strict=True))
+    key_index = {k: i for i, k in enumerate(key_ids)}
+    vectors = [dict(zip(*(v.tolist() for v in capacity_vector(o, key_index)), strict=True))
                for o in offerings]
 
     def covers_as_cheaply(a: int, b: int) -> bool:
@@ -341,7 +329,8 @@ def build_oracle_model(
                            warmup_hours=warmup_hours, source=trace.source)
     candidates = buyable(catalog.offerings, hours[0], end)
     offerings = prune_dominated(candidates, trace.key_ids) if prune else candidates
-    vectors = [_capacity_vector(o, trace.key_ids) for o in offerings]
+    key_index = {k: i for i, k in enumerate(trace.key_ids)}
+    vectors = [capacity_vector(o, key_index) for o in offerings]
 
     builder = LinearModelBuilder("hindsight")
     builder.offset = float((usage[warmup_hours:] @ rates).sum())
@@ -357,27 +346,6 @@ def build_oracle_model(
     return builder.build(), purchases, offerings
 
 
-def _solve(lp: highspy.HighsLp, *, time_limit_s: float) -> tuple[npt.NDArray[np.float64], float,
-                                                                  str, float]:
-    """Solve with HiGHS's IPM; raise :class:`SolverError` unless HiGHS itself says Optimal."""
-    started = time.perf_counter()
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("solver", SOLVER)
-    highs.setOptionValue("time_limit", float(time_limit_s))
-    if highs.passModel(lp) != highspy.HighsStatus.kOk:
-        raise SolverError("HiGHS rejected the hindsight LP")
-    highs.run()
-    status = highs.getModelStatus()
-    text = str(highs.modelStatusToString(status))
-    if status != highspy.HighsModelStatus.kOptimal:
-        raise SolverError(f"HiGHS did not prove an optimum for the hindsight LP: {text} "
-                          f"(time limit {time_limit_s:g} s)")
-    x = np.array(highs.getSolution().col_value, dtype=np.float64)
-    objective = float(highs.getInfo().objective_function_value)
-    return x, objective, text, time.perf_counter() - started
-
-
 def solve_oracle(
     trace: UsageTrace, catalog: Catalog, *, cadence_hours: int, warmup_hours: int,
     time_limit_s: float = 600.0, prune: bool = True,
@@ -388,8 +356,8 @@ def solve_oracle(
         trace, catalog, cadence_hours=cadence_hours, warmup_hours=warmup_hours, prune=prune)
     model = to_highs(program)
     build_seconds = time.perf_counter() - started
-    values, objective, status, seconds = _solve(model, time_limit_s=time_limit_s)
-    x = values[purchases.column]
+    solved = solve_highs(model, time_limit_s=time_limit_s, options={"solver": SOLVER})
+    x = solved.x[purchases.column]
     bought = [
         Purchase(int(d), offerings[int(o)].offering_id, float(q))
         for o, d, q in zip(purchases.offering.tolist(), purchases.hour.tolist(), x.tolist(),
@@ -399,13 +367,13 @@ def solve_oracle(
     bought.sort(key=lambda p: (p.hour, p.offering_id))
     return OracleSolution(
         purchases=tuple(bought),
-        lp_cost=objective,
-        status=status,
+        lp_cost=solved.objective,
+        status=solved.status,
         n_candidates=len(buyable(catalog.offerings, warmup_hours, trace.hours)),
         n_offerings=len(offerings),
         n_variables=program.n_variables,
         n_constraints=program.n_constraints,
         n_nonzeros=int(program.a_value.size),
         build_seconds=build_seconds,
-        solve_seconds=seconds,
+        solve_seconds=solved.seconds,
     )

@@ -206,28 +206,6 @@ class LadderPolicy(_WindowLP):
         super().__init__(window_hours, time_limit_s=time_limit_s)
 
 
-class Oracle:
-    """Replays the hindsight schedule (built with knowledge of the whole trace)."""
-
-    name = "oracle"
-
-    def __init__(self, solution: OracleSolution) -> None:
-        self.solution = solution
-        self._by_hour: dict[int, Decision] = {}
-        for purchase in solution.purchases:
-            self._by_hour.setdefault(purchase.hour, []).append(
-                (purchase.offering_id, purchase.quantity))
-
-    def decide(self, history: UsageHistory, owned: Portfolio, hour: int,
-               catalog: Catalog) -> Decision:
-        """The hindsight schedule's purchases at ``hour``."""
-        return list(self._by_hour.get(hour, []))
-
-    def details(self) -> dict[str, float | int | str]:
-        """The LP's size, times and cost."""
-        return self.solution.details()
-
-
 class Replay:
     """Returns the purchases of a log at their hours (to re-price a run)."""
 
@@ -248,3 +226,17 @@ class Replay:
                catalog: Catalog) -> Decision:
         """The log's purchases at ``hour``."""
         return list(self._by_hour.get(hour, []))
+
+
+class Oracle(Replay):
+    """Replays the hindsight schedule (built with knowledge of the whole trace)."""
+
+    name = "oracle"
+
+    def __init__(self, solution: OracleSolution) -> None:
+        super().__init__(solution.purchases)
+        self.solution = solution
+
+    def details(self) -> dict[str, float | int | str]:
+        """The LP's size, times and cost."""
+        return self.solution.details()

@@ -19,7 +19,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.billing import BillingResult, apply_commitments, by_offering, summarize
+from core.billing import (
+    BillingResult,
+    CommitmentSummary,
+    apply_commitments,
+    by_offering,
+    summarize,
+)
 from core.domain import Catalog
 from core.errors import InvalidInput, PolicyViolation
 from optimizer.backtest.oracle import solve_oracle
@@ -63,26 +69,6 @@ class BacktestConfig:
 
 
 @dataclass(frozen=True)
-class OfferingScore:
-    """One offering's figures over the scored window (dollars)."""
-
-    offering_id: str
-    commitment_cost: float
-    used_cost: float
-    covered_on_demand: float
-
-    @property
-    def waste(self) -> float:
-        """Amortised cost of the unused part."""
-        return self.commitment_cost - self.used_cost
-
-    @property
-    def utilisation(self) -> float:
-        """Used share of what was paid (1.0 when nothing was paid)."""
-        return self.used_cost / self.commitment_cost if self.commitment_cost else 1.0
-
-
-@dataclass(frozen=True)
 class Score:
     """A backtest's score over ``[warmup, H)`` (BENCHMARK.md, "The score")."""
 
@@ -102,7 +88,7 @@ class Score:
     waste: float
     n_purchases: int
     run_seconds: float
-    by_offering: tuple[OfferingScore, ...] = ()
+    by_offering: tuple[CommitmentSummary, ...] = ()
     details: Mapping[str, float | int | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -173,8 +159,7 @@ def score_purchases(
     trace = trace.for_catalog(catalog)  # billing breaks ties by catalog order
     billing = bill_purchases(trace, catalog, purchases)
     summary = summarize(billing, slice(warmup_hours, None))
-    offerings = tuple(OfferingScore(o.offering_id, o.commitment_cost, o.used_cost,
-                                    o.covered_on_demand) for o in by_offering(summary))
+    offerings = tuple(by_offering(summary))
     score = Score(
         policy=policy, hours=summary.hours, warmup_hours=warmup_hours,
         cadence_hours=cadence_hours, decisions=decisions,

@@ -26,6 +26,7 @@ from providers.aws.naming import (
     RI_CLASSES,
     SP_TYPES,
     TERM_BY_SECONDS,
+    SpId,
     ec2_key,
     family_of,
     offering_order,
@@ -156,9 +157,8 @@ def sp_commitment(raw: dict[str, Any], catalog: Catalog | None = None) -> Commit
         return None
     if commitment <= 0:
         return None
-    head = f"sp-{SP_TYPES[plan_type]}-{term}-{payment}"
-    catalog_id = head if plan_type == "Compute" else (
-        f"{head}/{raw.get('region')}/{raw.get('ec2InstanceFamily')}")
+    sp_id = SpId(plan_type, term, payment, raw.get("region"), raw.get("ec2InstanceFamily"))
+    catalog_id = str(sp_id)
     rates: Mapping[str, float] = {}
     if catalog is not None:
         try:
@@ -172,7 +172,7 @@ def sp_commitment(raw: dict[str, Any], catalog: Catalog | None = None) -> Commit
     offering = Offering.spend(
         f"{catalog_id}@{raw['savingsPlanId']}", term_hours=term_hours,
         upfront_fraction=fraction, rates=rates,
-        order=offering_order(f"sp-{SP_TYPES[plan_type]}", term, payment),
+        order=sp_id.order,
         payment_option=PAYMENT_OPTIONS[payment],
         kind="compute_sp" if plan_type == "Compute" else "ec2_instance_sp",
         description=(f"owned {plan_type} Savings Plan {raw['savingsPlanId']}: "

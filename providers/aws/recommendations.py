@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from providers.aws.naming import SP_TYPES, is_region_code
+from providers.aws.naming import RI_CLASSES, RiId, SpId, is_region_code
 from providers.aws.session import AwsClients
 
 SP_RECOMMENDATION_COLUMNS: tuple[str, ...] = (
@@ -95,21 +95,13 @@ def savings_plans_recommendations(
     for plan_type in plan_types:
         for term in terms:
             for payment in payment_options:
-                token: str | None = None
-                while True:
-                    params: dict[str, Any] = {
-                        "SavingsPlansType": plan_type, "TermInYears": term,
-                        "PaymentOption": payment, "LookbackPeriodInDays": lookback,
-                        "AccountScope": account_scope,
-                    }
-                    if token:
-                        params["NextPageToken"] = token
-                    page = clients.call("ce", "get_savings_plans_purchase_recommendation",
-                                        **params)
+                for page in clients.pages(
+                    "ce", "get_savings_plans_purchase_recommendation",
+                    input_token="NextPageToken", output_token="NextPageToken",
+                    SavingsPlansType=plan_type, TermInYears=term, PaymentOption=payment,
+                    LookbackPeriodInDays=lookback, AccountScope=account_scope,
+                ):
                     rows.extend(_sp_rows(page))
-                    token = page.get("NextPageToken") or None
-                    if token is None:
-                        break
     return pd.DataFrame(rows, columns=list(SP_RECOMMENDATION_COLUMNS))
 
 
@@ -125,12 +117,8 @@ def _sp_rows(page: dict[str, Any]) -> list[dict[str, Any]]:
         region = _region(plan.get("Region"))
         family = plan.get("InstanceFamily") or None
         offering_id = None
-        if plan_type and term and payment:
-            head = f"sp-{SP_TYPES[plan_type]}-{term}-{payment}"
-            if plan_type == "Compute":
-                offering_id = head
-            elif region and family:
-                offering_id = f"{head}/{region}/{family}"
+        if plan_type and term and payment and (plan_type == "Compute" or (region and family)):
+            offering_id = str(SpId(plan_type, term, payment, region, family))
         rows.append({
             "source": "aws-cost-explorer",
             "recommendation_id": meta.get("RecommendationId"),
@@ -197,9 +185,9 @@ def _ri_rows(page: dict[str, Any]) -> list[dict[str, Any]]:
             family = ec2.get("Family")
             offering_id = None
             if (term and payment and region and family and platform == "linux"
-                    and tenancy == "shared" and ec2.get("SizeFlexEligible", True)):
-                short = "std" if offering_class == "standard" else "conv"
-                offering_id = f"ri-{short}-{term}-{payment}/{region}/{family}/linux"
+                    and tenancy == "shared" and ec2.get("SizeFlexEligible", True)
+                    and offering_class in RI_CLASSES):
+                offering_id = str(RiId(offering_class, term, payment, region, family))
             rows.append({
                 "source": "aws-cost-explorer",
                 "recommendation_id": meta.get("RecommendationId"),

@@ -26,13 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.core import PipelineClient
-from azure.core.exceptions import AzureError
 from azure.core.rest import HttpRequest
 
 from core.domain import Catalog, KeyPrice, Offering, PaymentOption, Shape, UsageKey
-from providers.azure.errors import to_provider_error
+from providers.azure.errors import azure_call
 from providers.azure.sizes import VmSize, base_size, group_slug, groups
-from providers.calllog import logged_call
 
 SERVICE = "vm"
 PRICES_API_VERSION = "2023-01-01-preview"
@@ -122,15 +120,12 @@ def fetch_retail_prices(client: PipelineClient, region: str,
         link: str | None = client.format_url("/api/retail/prices")
         params: dict[str, str] | None = {"api-version": PRICES_API_VERSION, "$filter": query}
         while link:
-            try:
-                with logged_call("azure", "retailPrices.list", region=region,
-                                 skus=len(chunk)) as call:
-                    response = client.send_request(HttpRequest("GET", link, params=params))
-                    response.raise_for_status()
-                    page = response.json()
-                    call.note(items=len(page.get("Items", [])))
-            except AzureError as exc:
-                raise to_provider_error(exc, "retailPrices.list") from exc
+            with azure_call("retailPrices.list", region=region,
+                            skus=len(chunk)) as call:
+                response = client.send_request(HttpRequest("GET", link, params=params))
+                response.raise_for_status()
+                page = response.json()
+                call.note(items=len(page.get("Items", [])))
             items.extend(page.get("Items", []))
             link, params = page.get("NextPageLink"), None
     return items

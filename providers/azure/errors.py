@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from azure.core.exceptions import (
@@ -13,6 +15,7 @@ from azure.core.exceptions import (
 )
 
 from core.errors import PolicyViolation, ProviderError
+from providers.calllog import Call, logged_call
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -74,3 +77,13 @@ def to_provider_error(exc: AzureError, action: str) -> ProviderError:
                              retryable=True, code="UnknownOutcome")
     return ProviderError(f"Azure {action}: {type(exc).__name__}: {exc}", retryable=True,
                          code=type(exc).__name__)
+
+
+@contextmanager
+def azure_call(operation: str, /, **params: Any) -> Iterator[Call]:
+    """A logged Azure call (see :func:`providers.calllog.logged_call`) raising ProviderError."""
+    try:
+        with logged_call("azure", operation, **params) as call:
+            yield call
+    except AzureError as exc:
+        raise to_provider_error(exc, operation) from exc

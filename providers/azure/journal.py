@@ -14,12 +14,12 @@ may pass its own (for example one backed by its intents table).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
+
+from providers.jsonfile import write_json_atomically
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +82,4 @@ class FileJournal:
         with self._lock:
             data = self._read()
             data[idempotency_key] = asdict(entry)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".orders-")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(data, out, indent=1, sort_keys=True)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_json_atomically(self.path, data)

@@ -33,7 +33,7 @@ from azure.mgmt.reservations import models as rm
 from core.errors import ProviderError
 from providers.azure.catalog import TERMS, ReservationOffering, SavingsPlanOffering
 from providers.azure.clients import AzureClients
-from providers.azure.errors import RefundLimitExceeded, to_provider_error
+from providers.azure.errors import RefundLimitExceeded, azure_call, to_provider_error
 from providers.azure.inventory import (
     LIVE_RESERVATION_STATES,
     parse_reservation_id,
@@ -142,15 +142,12 @@ class AzureMarket:
         return int(request.quantity)
 
     def _calculate(self, body: rm.PurchaseRequest) -> rm.CalculatePriceResponseProperties:
-        try:
-            with logged_call("azure", "reservationOrder.calculate",
-                             sku=body.sku.name if body.sku else "", location=body.location,
-                             quantity=body.properties.quantity if body.properties else 0) as call:
-                response = self.clients.reservations.reservation_order.calculate(body)
-                properties = response.properties
-                call.note(order=getattr(properties, "reservation_order_id", ""))
-        except AzureError as exc:
-            raise to_provider_error(exc, "reservationOrder.calculate") from exc
+        with azure_call("reservationOrder.calculate",
+                        sku=body.sku.name if body.sku else "", location=body.location,
+                        quantity=body.properties.quantity if body.properties else 0) as call:
+            response = self.clients.reservations.reservation_order.calculate(body)
+            properties = response.properties
+            call.note(order=getattr(properties, "reservation_order_id", ""))
         if properties is None or not properties.reservation_order_id:
             raise ProviderError("Azure reservationOrder.calculate returned no order id",
                                 retryable=True, code="NoOrderId")
@@ -199,21 +196,18 @@ class AzureMarket:
                                     code="PriceAboveLimit")
             order_id = str(properties.reservation_order_id)
             self.journal.put(request.idempotency_key, JournalEntry("reservation", order_id))
-        try:
-            with logged_call("azure", "reservationOrder.purchase", order=order_id,
-                             sku=spec.arm_sku, location=spec.region, term=spec.term,
-                             quantity=quantity, idempotency_key=request.idempotency_key) as call:
-                poller = self.clients.reservations.reservation_order.begin_purchase(
-                    order_id, body)
-                poller.wait(timeout=self.settings.lro_timeout_s)
-                if not poller.done():
-                    call.note(status="pending")
-                    return OrderResult(request.idempotency_key, OrderStatus.PENDING,
-                                       detail=f"reservation order {order_id} still processing")
-                order = poller.result()
-                call.note(status=getattr(order.properties, "provisioning_state", ""))
-        except AzureError as exc:
-            raise to_provider_error(exc, "reservationOrder.purchase") from exc
+        with azure_call("reservationOrder.purchase", order=order_id,
+                        sku=spec.arm_sku, location=spec.region, term=spec.term,
+                        quantity=quantity, idempotency_key=request.idempotency_key) as call:
+            poller = self.clients.reservations.reservation_order.begin_purchase(
+                order_id, body)
+            poller.wait(timeout=self.settings.lro_timeout_s)
+            if not poller.done():
+                call.note(status="pending")
+                return OrderResult(request.idempotency_key, OrderStatus.PENDING,
+                                   detail=f"reservation order {order_id} still processing")
+            order = poller.result()
+            call.note(status=getattr(order.properties, "provisioning_state", ""))
         return self._order_result(request.idempotency_key, order)
 
     def _get_order(self, order_id: str) -> rm.ReservationOrderResponse | None:
@@ -261,18 +255,15 @@ class AzureMarket:
             ),
         )
         self.journal.put(request.idempotency_key, JournalEntry("savings_plan", alias))
-        try:
-            with logged_call("azure", "savingsPlanOrderAlias.create", alias=alias,
-                             term=spec.term, amount=request.quantity,
-                             idempotency_key=request.idempotency_key):
-                poller = self.clients.benefits.savings_plan_order_alias.begin_create(alias, body)
-                poller.wait(timeout=self.settings.lro_timeout_s)
-                if not poller.done():
-                    return OrderResult(request.idempotency_key, OrderStatus.PENDING,
-                                       detail=f"savings plan alias {alias} still processing")
-                created = poller.result()
-        except AzureError as exc:
-            raise to_provider_error(exc, "savingsPlanOrderAlias.create") from exc
+        with azure_call("savingsPlanOrderAlias.create", alias=alias,
+                        term=spec.term, amount=request.quantity,
+                        idempotency_key=request.idempotency_key):
+            poller = self.clients.benefits.savings_plan_order_alias.begin_create(alias, body)
+            poller.wait(timeout=self.settings.lro_timeout_s)
+            if not poller.done():
+                return OrderResult(request.idempotency_key, OrderStatus.PENDING,
+                                   detail=f"savings plan alias {alias} still processing")
+            created = poller.result()
         return self._alias_result(request.idempotency_key, created)
 
     @staticmethod
@@ -302,13 +293,10 @@ class AzureMarket:
 
     def _find_by_name(self, idempotency_key: str) -> OrderResult:
         name = display_name(idempotency_key)
-        try:
-            with logged_call("azure", "reservationOrder.list", display_name=name):
-                for order in self.clients.reservations.reservation_order.list():
-                    if getattr(order.properties, "display_name", None) == name:
-                        return self._order_result(idempotency_key, order)
-        except AzureError as exc:
-            raise to_provider_error(exc, "reservationOrder.list") from exc
+        with azure_call("reservationOrder.list", display_name=name):
+            for order in self.clients.reservations.reservation_order.list():
+                if getattr(order.properties, "display_name", None) == name:
+                    return self._order_result(idempotency_key, order)
         return self._find_alias(idempotency_key, name)
 
     def _find_alias(self, idempotency_key: str, alias: str) -> OrderResult:
@@ -376,13 +364,10 @@ class AzureMarket:
                 rm.ReservationToReturn(reservation_id=reservation_arm_id(o, r), quantity=q)
                 for o, r, q in sources],
         ))
-        try:
-            with logged_call("azure", "calculateExchange.post", target=spec.offering_id,
-                             sources=",".join(request.commitment_ids)) as call:
-                result = self.clients.reservations.calculate_exchange.begin_post(body).result()
-                call.note(status=text(result.status))
-        except AzureError as exc:
-            raise to_provider_error(exc, "calculateExchange.post") from exc
+        with azure_call("calculateExchange.post", target=spec.offering_id,
+                        sources=",".join(request.commitment_ids)) as call:
+            result = self.clients.reservations.calculate_exchange.begin_post(body).result()
+            call.note(status=text(result.status))
         if result.properties is None or not result.properties.session_id:
             raise ProviderError(f"Azure calculateExchange: {text(result.status)}, no session",
                                 retryable=False, code=text(result.status) or "NoSession")
@@ -419,20 +404,17 @@ class AzureMarket:
         session = str(properties.session_id)
         self.journal.put(request.idempotency_key,
                          JournalEntry("exchange", session, ",".join(sources)))
-        try:
-            with logged_call("azure", "exchange.post", session=session,
-                             idempotency_key=request.idempotency_key) as call:
-                poller = self.clients.reservations.exchange.begin_post(
-                    rm.ExchangeRequest(properties=rm.ExchangeRequestProperties(
-                        session_id=session)))
-                poller.wait(timeout=self.settings.lro_timeout_s)
-                if not poller.done():
-                    return OrderResult(request.idempotency_key, OrderStatus.PENDING,
-                                       detail=f"exchange session {session} still processing")
-                result = poller.result()
-                call.note(status=text(result.status))
-        except AzureError as exc:
-            raise to_provider_error(exc, "exchange.post") from exc
+        with azure_call("exchange.post", session=session,
+                        idempotency_key=request.idempotency_key) as call:
+            poller = self.clients.reservations.exchange.begin_post(
+                rm.ExchangeRequest(properties=rm.ExchangeRequestProperties(
+                    session_id=session)))
+            poller.wait(timeout=self.settings.lro_timeout_s)
+            if not poller.done():
+                return OrderResult(request.idempotency_key, OrderStatus.PENDING,
+                                   detail=f"exchange session {session} still processing")
+            result = poller.result()
+            call.note(status=text(result.status))
         bought = [
             reservation_commitment_id(*parse_reservation_id(str(r.reservation_id)))
             for r in getattr(result.properties, "reservations_to_purchase", None) or []
@@ -461,13 +443,10 @@ class AzureMarket:
                     reservation_id=reservation_arm_id(order_id, reservation_id),
                     quantity=quantity)),
         )
-        try:
-            with logged_call("azure", "calculateRefund.post", order=order_id,
-                             reservation=reservation_id, quantity=quantity) as call:
-                response = self.clients.reservations.calculate_refund.post(order_id, body)
-                call.note(session=getattr(response.properties, "session_id", ""))
-        except AzureError as exc:
-            raise to_provider_error(exc, "calculateRefund.post") from exc
+        with azure_call("calculateRefund.post", order=order_id,
+                        reservation=reservation_id, quantity=quantity) as call:
+            response = self.clients.reservations.calculate_refund.post(order_id, body)
+            call.note(session=getattr(response.properties, "session_id", ""))
         properties = response.properties
         refund = getattr(properties, "pricing_refund_amount", None)
         policy = getattr(getattr(properties, "policy_result", None), "properties", None)
@@ -509,19 +488,16 @@ class AzureMarket:
             reservation_to_return=rm.ReservationToReturn(
                 reservation_id=reservation_arm_id(order_id, reservation_id), quantity=quantity),
             return_reason=f"Ladder {request.idempotency_key}"[:200]))
-        try:
-            with logged_call("azure", "return.post", order=order_id, reservation=reservation_id,
-                             session=quote.session_id, refund=quote.refund,
-                             idempotency_key=request.idempotency_key) as call:
-                poller = self.clients.reservations.return_operations.begin_post(order_id, body)
-                poller.wait(timeout=self.settings.lro_timeout_s)
-                if not poller.done():
-                    return OrderResult(request.idempotency_key, OrderStatus.PENDING,
-                                       detail=f"return of {request.commitment_id} processing")
-                order = poller.result()
-                call.note(state=getattr(order.properties, "provisioning_state", ""))
-        except AzureError as exc:
-            raise to_provider_error(exc, "return.post") from exc
+        with azure_call("return.post", order=order_id, reservation=reservation_id,
+                        session=quote.session_id, refund=quote.refund,
+                        idempotency_key=request.idempotency_key) as call:
+            poller = self.clients.reservations.return_operations.begin_post(order_id, body)
+            poller.wait(timeout=self.settings.lro_timeout_s)
+            if not poller.done():
+                return OrderResult(request.idempotency_key, OrderStatus.PENDING,
+                                   detail=f"return of {request.commitment_id} processing")
+            order = poller.result()
+            call.note(state=getattr(order.properties, "provisioning_state", ""))
         return OrderResult(request.idempotency_key, OrderStatus.ACTIVE,
                            (reservation_commitment_id(order_id, reservation_id),),
                            detail=f"refund {quote.refund:,.2f} {quote.currency}; "

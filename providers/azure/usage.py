@@ -23,8 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from providers.azure.sizes import load_sizes
-from providers.focus.reader import FocusUsage
-from providers.focus.vm import VmRules, lookup_frame, read_vm_focus
+from providers.focus.reader import FocusUsage, VmRules, lookup_frame, read_focus
 
 SERVICE = "vm"
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -68,7 +67,7 @@ def azure_rules() -> VmRules:
         AND coalesce(lower(ChargeClass), '') <> 'correction'
         AND coalesce(ConsumedQuantity_num, 0) >= 0)"""
     return VmRules(
-        provider="azure",
+        provider="'azure'",
         service=SERVICE,
         instance_type=f"CASE WHEN {meter} IS NOT NULL OR {service_type} IS NOT NULL "
                       f"THEN coalesce({service_type}, {from_meter}) END",
@@ -90,4 +89,4 @@ def azure_rules() -> VmRules:
 
 def read_azure_focus(path: str | Path) -> FocusUsage:
     """Read an Azure FOCUS export (file or folder) into hourly normalised VM usage per key."""
-    return read_vm_focus(path, azure_rules())
+    return read_focus(path, azure_rules())

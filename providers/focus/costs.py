@@ -4,8 +4,8 @@
 drops the rest. Reports need more of each row: its ``Tags``, and its
 ``BilledCost``, ``EffectiveCost`` and ``ContractedCost`` beside ``ListCost``.
 This module reads the same files with the same classification (the rows and
-usage keys are exactly those of ``read_focus``: it reuses the reader's loading
-and ``focus_rows`` step) and sums them per UTC day, usage key, tag set and
+usage keys are exactly those of ``read_focus`` with the same rules: it reuses the
+reader's loading and ``focus_rows`` step) and sums them per UTC day, usage key, tag set and
 ``CommitmentDiscountId``, each row spread over the days of its charge period in
 proportion to the overlap, as the reader spreads it over hours.
 
@@ -24,9 +24,7 @@ import duckdb
 import pandas as pd
 
 from core.errors import InvalidInput
-from providers.focus import checks
-from providers.focus.reader import _as_text, _classify, _find_files, _reader, _unreadable
-from providers.focus.schema import OPTIONAL, REQUIRED, resolve_columns
+from providers.focus.reader import EC2_RULES, VmRules, find_files, load_focus_rows
 
 COST_COLUMNS: tuple[str, ...] = (
     "day", "usage_key", "tags", "commitment_discount_id", "units", "list_cost", "billed_cost",
@@ -40,7 +38,8 @@ EXTRA: tuple[str, ...] = ("Tags", "EffectiveCost", "ContractedCost", "Commitment
 NO_TAGS = "{}"
 
 
-def read_focus_costs(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+def read_focus_costs(path: str | Path | Sequence[str | Path],
+                     rules: VmRules = EC2_RULES) -> pd.DataFrame:
     """Daily FOCUS costs per usage key, tag set and commitment of a file, folder or file list.
 
     Returns the columns ``COST_COLUMNS``: ``day`` (``datetime.date``, UTC),
@@ -48,15 +47,9 @@ def read_focus_costs(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     when absent), ``units`` (normalised unit-hours), and the four costs summed.
     """
     files = _files(path)
-    names = tuple(str(f) for f in files)
     con = duckdb.connect(":memory:")
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET preserve_insertion_order = true")
-        for index, file in enumerate(files):
-            _load(con, index, file)
-        _classify(con, len(files))
-        checks.check_rows(con, names)
+        load_focus_rows(con, files, rules, EXTRA)
         frame = _daily(con)
     finally:
         con.close()
@@ -65,31 +58,11 @@ def read_focus_costs(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
 
 def _files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     if isinstance(path, str | Path):
-        return _find_files(Path(path))
+        return find_files(Path(path))
     files = [Path(p) for p in path]
     if not files:
         raise InvalidInput("no FOCUS files given")
-    return [f for p in files for f in _find_files(p)]
-
-
-def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path) -> None:
-    """Load one file's FOCUS columns, the extra cost columns included, into ``src_<index>``."""
-    source = str(path)
-    function, kind = _reader(path)
-    try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
-        types = {str(name): str(column_type) for name, column_type, *_ in described}
-        found = resolve_columns(list(types), source=source)
-        by_lower = {name.lower(): name for name in types}
-        found.update({column: by_lower.get(column.lower()) for column in EXTRA})
-        projection = ", ".join(
-            f"{_as_text(found[c], types.get(found[c] or '', ''))} AS {c}"
-            for c in (*REQUIRED, *OPTIONAL, *EXTRA)
-        )
-        con.execute(f"CREATE TEMP TABLE src_{index} AS SELECT {projection} FROM {function}",
-                    [source])
-    except duckdb.Error as exc:
-        raise _unreadable(exc, kind, source) from exc
+    return [f for p in files for f in find_files(p)]
 
 
 def _daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -1,13 +1,17 @@
 """Read FOCUS files with DuckDB and reduce them to hourly compute usage per usage key.
 
-The steps, all inside one in-memory DuckDB connection that is closed at the end
-(nothing is written anywhere: the caller stores the result in one transaction,
-so a failed read stores nothing):
+One cloud's VM usage is recognised by a :class:`VmRules` (DuckDB SQL over the
+rows): :data:`EC2_RULES` here for AWS (by instance type, normalised by
+normalisation factor), Azure's and GCP's in their provider sub-packages. The
+steps are the same for every cloud, all inside one in-memory DuckDB connection
+that is closed at the end (nothing is written anywhere: the caller stores the
+result in one transaction, so a failed read stores nothing):
 
 1. find the files (one file, or every ``*.csv``, ``*.csv.gz`` and ``*.parquet``
    under a folder);
-2. load each file's FOCUS columns as text into a temporary table, whose
-   ``rowid`` keeps the file's row order, so every error can name the row;
+2. load each file's FOCUS columns (and the rules' extra columns) as text into a
+   temporary table, whose ``rowid`` keeps the file's row order, so every error
+   can name the row;
 3. type, classify and key every row in one pass (``focus_rows``), then run the
    checks of ``checks.py`` as aggregates over it;
 4. spread each compute row evenly over the hours of its charge period, sum per
@@ -17,7 +21,7 @@ so a failed read stores nothing):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,9 +40,8 @@ from providers.focus.compute import (
     provider_sql,
     tenancy_sql,
 )
-from providers.focus.schema import NUMERIC, OPTIONAL, REQUIRED, TIMESTAMPS, resolve_columns
+from providers.focus.schema import NUMERIC, TIMESTAMPS, resolve_columns
 
-SERVICE = "ec2"
 HOURLY_COLUMNS: tuple[str, ...] = ("hour", "usage_key", "units", "on_demand_cost")
 KEY_COLUMNS: tuple[str, ...] = (
     "usage_key", "provider", "billing_account", "scope", "service", "region", "family",
@@ -68,32 +71,79 @@ class FocusUsage:
     skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def read_focus(path: str | Path) -> FocusUsage:
-    """Read a FOCUS file or folder and reduce it to hourly compute usage per key."""
+@dataclass(frozen=True)
+class VmRules:
+    """One cloud's rules for VM usage in FOCUS, as DuckDB SQL over the loaded rows.
+
+    Every column of the file is text; ``ConsumedQuantity_num`` and the other
+    ``*_num``/``*_ts`` columns are typed. The expressions are evaluated in order:
+
+    * ``instance_type``: what is running (a VM size, a series and resource), NULL
+      when the row is not VM usage;
+    * ``is_compute``: predicate over the row and ``instance_type``, true for VM usage
+      that a commitment could cover (spot, unused commitment and corrections excluded);
+    * ``family`` and ``factor``: the usage key's family and the normalised units per
+      consumed unit, over the row and the ``lookup`` table's columns (``factor`` NULL
+      when the size is unknown: the row is skipped and counted);
+    * ``provider``, ``scope``, ``platform``, ``tenancy``: the remaining parts of the
+      usage key (``provider`` is SQL too: ``'azure'``).
+
+    Rules may name extra columns (``x_SkuDetails``, ``SkuMeter`` …): they are read
+    when the file has them and are NULL otherwise. A rule set may also bring a
+    lookup table (Azure's size flexibility ratios), joined on ``instance_type``;
+    its columns appear as ``lookup_<column>``.
+    """
+
+    provider: str
+    service: str
+    instance_type: str
+    is_compute: str
+    family: str
+    factor: str
+    scope: str
+    platform: str = "'linux'"
+    tenancy: str = "'shared'"
+    extra_columns: tuple[str, ...] = ()
+    lookup: pd.DataFrame | None = None
+    description: str = ""
+    none_found: str = "no VM usage found"
+
+
+EC2_RULES = VmRules(
+    provider=provider_sql(),
+    service="ec2",
+    instance_type=instance_type_sql(),
+    is_compute=is_compute_sql(),
+    family="split_part(instance_type, '.', 1)",
+    factor=normalisation_factor_sql("split_part(instance_type, '.', 2)"),
+    scope="coalesce(SubAccountId, BillingAccountId)",
+    platform=platform_sql(),
+    tenancy=tenancy_sql(),
+    none_found=(
+        "no EC2 instance usage found (ChargeCategory 'Usage', hourly ConsumedUnit, "
+        "an instance type such as BoxUsage:m5.large): nothing to optimise"
+    ),
+)
+"""AWS EC2 instance usage, by instance type, in normalisation-factor units."""
+
+
+def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
+    """Read a FOCUS file or folder and reduce one cloud's VM usage (EC2 by default) per key."""
     root = Path(path)
-    files = _find_files(root)
+    files = find_files(root)
     names = tuple(str(f) for f in files)
     con = duckdb.connect(":memory:")
     try:
-        # Naive timestamps are UTC in FOCUS; and rowid must follow the file's row order.
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET preserve_insertion_order = true")
-        rows_read = sum(_load(con, i, file) for i, file in enumerate(files))
-        _classify(con, len(files))
-        checks.check_rows(con, names)
+        rows_read = load_focus_rows(con, files, rules)
         rows_used, skipped = _counts(con)
         if rows_used == 0:
-            raise InvalidInput(
-                "no EC2 instance usage found (ChargeCategory 'Usage', hourly ConsumedUnit, "
-                "an instance type such as BoxUsage:m5.large): nothing to optimise",
-                source=str(root),
-            )
+            raise InvalidInput(rules.none_found, source=str(root))
         currency = checks.check_one_currency(con, names)
         checks.check_no_overlap(con, names)
         start, end = _span(con)
         return FocusUsage(
             hourly=_hourly(con, start, end),
-            keys=_keys(con),
+            keys=_keys(con, rules.service),
             files=names,
             currency=currency,
             rows_read=rows_read,
@@ -106,13 +156,30 @@ def read_focus(path: str | Path) -> FocusUsage:
         con.close()
 
 
+def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules: VmRules,
+                    extra: tuple[str, ...] = ()) -> int:
+    """Load the files into ``focus_rows``, classified by ``rules``, and check every row.
+
+    ``extra`` names further columns to read beside the rules' own. Returns the rows read.
+    """
+    # Naive timestamps are UTC in FOCUS; and rowid must follow the file's row order.
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = true")
+    con.register("vm_lookup", _lookup(rules))
+    columns = (*rules.extra_columns, *extra)
+    rows_read = sum(_load(con, i, file, columns) for i, file in enumerate(files))
+    _classify(con, len(files), rules)
+    checks.check_rows(con, tuple(str(f) for f in files))
+    return rows_read
+
+
 def _is_focus_file(path: Path) -> bool:
     """Whether the name is one ingestion reads (CSV, gzipped CSV, Parquet)."""
     name = path.name.lower()
     return name.endswith((".csv", ".csv.gz", ".parquet"))
 
 
-def _find_files(root: Path) -> list[Path]:
+def find_files(root: Path) -> list[Path]:
     """The file itself, or the FOCUS files under a folder in path order.
 
     Hidden files and folders (``.part.csv``, ``._x.csv`` left by macOS) are ignored.
@@ -158,8 +225,9 @@ def _as_text(column: str | None, column_type: str) -> str:
     return f"NULLIF(NULLIF(trim(CAST({quoted} AS VARCHAR)), ''), 'NULL')"
 
 
-def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path) -> int:
-    """Load one file's FOCUS columns as text into ``src_<index>``; return its row count."""
+def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path,
+          extra: tuple[str, ...]) -> int:
+    """Load one file's FOCUS columns and ``extra`` as text into ``src_<index>``; count rows."""
     source = str(path)
     if path.stat().st_size == 0:
         raise InvalidInput("the file is empty", source=source)
@@ -167,10 +235,12 @@ def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path) -> int:
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
         types = {str(name): str(column_type) for name, column_type, *_ in described}
-        found = resolve_columns(list(types), source=source)
+        wanted: dict[str, str | None] = dict(resolve_columns(list(types), source=source))
+        by_lower = {name.lstrip("\ufeff").strip().lower(): name for name in types}
+        for column in extra:
+            wanted.setdefault(column, by_lower.get(column.lower()))
         projection = ", ".join(
-            f"{_as_text(found[c], types.get(found[c] or '', ''))} AS {c}"
-            for c in (*REQUIRED, *OPTIONAL)
+            f"{_as_text(wanted[c], types.get(wanted[c] or '', ''))} AS {c}" for c in wanted
         )
         con.execute(f"CREATE TEMP TABLE src_{index} AS SELECT {projection} FROM {function}",
                     [source])
@@ -198,8 +268,8 @@ def _unreadable(exc: duckdb.Error, kind: str, source: str) -> InvalidInput:
     return InvalidInput(f"cannot read the file as {kind}: {detail}", source=source)
 
 
-def _classify(con: duckdb.DuckDBPyConnection, file_count: int) -> None:
-    """Build ``focus_rows``: every row typed, classified and, for compute usage, keyed."""
+def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -> None:
+    """Build ``focus_rows``: every row typed, classified and, for VM usage, keyed."""
     union = " UNION ALL ".join(
         f"SELECT {i} AS _file, rowid + 1 AS _row, * FROM src_{i}" for i in range(file_count)
     )
@@ -207,38 +277,51 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int) -> None:
         [f"TRY_CAST({c} AS TIMESTAMPTZ) AS {c}_ts" for c in TIMESTAMPS]
         + [f"TRY_CAST({c} AS DOUBLE) AS {c}_num" for c in NUMERIC]
     )
+    lookup = _lookup(rules)
+    lookup_columns = "".join(
+        f", vm_lookup.{c} AS lookup_{c}" for c in lookup.columns if c != "instance_type"
+    )
     con.execute(f"""
         CREATE TEMP TABLE focus_rows AS
         WITH raw AS ({union}),
         typed AS (
             SELECT *, (CAST(_file AS BIGINT) << {checks.POSITION_BITS}) + _row AS _pos,
-                {casts}, {instance_type_sql()} AS instance_type
+                {casts}, {rules.instance_type} AS instance_type
             FROM raw),
+        joined AS (
+            SELECT typed.*{lookup_columns}
+            FROM typed LEFT JOIN vm_lookup ON vm_lookup.instance_type = typed.instance_type),
         sized AS (
-            SELECT *, split_part(instance_type, '.', 1) AS family,
-                {normalisation_factor_sql("split_part(instance_type, '.', 2)")} AS factor,
-                {is_compute_sql()} AS is_compute
-            FROM typed),
+            SELECT *, {rules.family} AS family, {rules.factor} AS factor,
+                ({rules.is_compute}) AND instance_type IS NOT NULL AS is_compute
+            FROM joined),
         keyed AS (
-            SELECT *, is_compute AND factor IS NOT NULL AS is_used,
-                {provider_sql()} AS provider,
-                coalesce(SubAccountId, BillingAccountId) AS scope,
-                {platform_sql()} AS platform,
-                {tenancy_sql()} AS tenancy,
+            SELECT *, is_compute AND factor IS NOT NULL AND family IS NOT NULL AS is_used,
+                {rules.provider} AS provider,
+                {rules.scope} AS scope,
+                {rules.platform} AS platform,
+                {rules.tenancy} AS tenancy,
                 upper(BillingCurrency) AS currency
             FROM sized)
-        SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{SERVICE}',
+        SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{rules.service}',
                 RegionId, family, platform, tenancy) END AS usage_key
         FROM keyed
     """)
 
 
+def _lookup(rules: VmRules) -> pd.DataFrame:
+    """The rules' lookup table, or an empty one keyed by ``instance_type``."""
+    if rules.lookup is not None:
+        return rules.lookup
+    return pd.DataFrame({"instance_type": pd.Series([], dtype="object")})
+
+
 def _counts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
-    """Rows used, and compute rows skipped per instance type (size without a factor)."""
+    """Rows used, and VM rows skipped per instance type (a size without a known factor)."""
     used = con.execute("SELECT count(*) FROM focus_rows WHERE is_used").fetchone()
     skipped = con.execute("""
         SELECT instance_type, count(*) FROM focus_rows
-        WHERE is_compute AND factor IS NULL GROUP BY instance_type ORDER BY instance_type
+        WHERE is_compute AND NOT is_used GROUP BY instance_type ORDER BY instance_type
     """).fetchall()
     return (int(used[0]) if used else 0), {str(t): int(n) for t, n in skipped}
 
@@ -296,8 +379,8 @@ def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> p
     return frame.astype({"units": "float64", "on_demand_cost": "float64"})[list(HOURLY_COLUMNS)]
 
 
-def _keys(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per usage key with its parts and its on-demand rate per unit-hour.
+def _keys(con: duckdb.DuckDBPyConnection, service: str) -> pd.DataFrame:
+    """One row per usage key with its parts and its on-demand rate per normalised unit-hour.
 
     The rate is Σ list cost / Σ normalised units; a key whose rows all have zero
     quantity falls back to the list unit price per normalised unit.
@@ -305,7 +388,7 @@ def _keys(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     frame = con.execute(f"""
         SELECT usage_key, any_value(provider) AS provider,
             min(BillingAccountId) AS billing_account, any_value(scope) AS scope,
-            '{SERVICE}' AS service, any_value(RegionId) AS region,
+            '{service}' AS service, any_value(RegionId) AS region,
             any_value(family) AS family, any_value(platform) AS platform,
             any_value(tenancy) AS tenancy,
             coalesce(sum(ListCost_num) / nullif(sum(ConsumedQuantity_num * factor), 0),
@@ -314,3 +397,14 @@ def _keys(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         GROUP BY usage_key ORDER BY usage_key
     """).df()
     return frame.astype({"on_demand_rate": "float64"})[list(KEY_COLUMNS)]
+
+
+def lookup_frame(rows: Mapping[str, tuple[str, float]]) -> pd.DataFrame:
+    """A lookup table ``instance_type → (family, ratio)`` for :attr:`VmRules.lookup`."""
+    return pd.DataFrame(
+        {
+            "instance_type": list(rows),
+            "family": [family for family, _ in rows.values()],
+            "ratio": [float(ratio) for _, ratio in rows.values()],
+        }
+    )

@@ -82,21 +82,17 @@ class GcpProvider:
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
         """Commitments of the project (all regions) active at ``at`` or starting later."""
-        from providers.calllog import logged_call
         from providers.gcp.clients import make_retry
-        from providers.gcp.errors import CALL_ERRORS, to_provider_error
+        from providers.gcp.errors import gcp_call
         from providers.gcp.inventory import live_commitments
 
         moment = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-        try:
-            with logged_call("gcp", "regionCommitments.aggregatedList",
-                             project=self.project) as call:
-                pages = self.clients().commitments.aggregated_list(
-                    project=self.project, retry=make_retry(self.settings))
-                owned = live_commitments(pages, self.project, self.catalog(), moment)
-                call.note(commitments=len(owned))
-        except CALL_ERRORS as exc:
-            raise to_provider_error(exc, "regionCommitments.aggregatedList") from exc
+        with gcp_call("regionCommitments.aggregatedList",
+                      project=self.project) as call:
+            pages = self.clients().commitments.aggregated_list(
+                project=self.project, retry=make_retry(self.settings))
+            owned = live_commitments(pages, self.project, self.catalog(), moment)
+            call.note(commitments=len(owned))
         return owned
 
     def market(self) -> GcpMarket:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
 from google.api_core import exceptions as gexc
 
 from core.errors import ProviderError
+from providers.calllog import Call, logged_call
 
 RETRYABLE: tuple[type[Exception], ...] = (
     gexc.TooManyRequests,       # 429: throttled, nothing done
@@ -74,3 +77,13 @@ def to_provider_error(exc: Exception, action: str) -> ProviderError:
     # reached GCP. Retryable, and a purchase must look (find_order) before buying again.
     return ProviderError(f"GCP {action}: outcome unknown ({type(exc).__name__}: {exc})",
                          retryable=True, code="UnknownOutcome")
+
+
+@contextmanager
+def gcp_call(operation: str, /, **params: Any) -> Iterator[Call]:
+    """A logged GCP call (see :func:`providers.calllog.logged_call`) raising ProviderError."""
+    try:
+        with logged_call("gcp", operation, **params) as call:
+            yield call
+    except CALL_ERRORS as exc:
+        raise to_provider_error(exc, operation) from exc

@@ -39,7 +39,7 @@ from providers.base import (
 from providers.calllog import logged_call
 from providers.gcp.catalog import CudOffering
 from providers.gcp.clients import GcpClients, make_retry
-from providers.gcp.errors import CALL_ERRORS, to_provider_error
+from providers.gcp.errors import CALL_ERRORS, gcp_call, to_provider_error
 from providers.gcp.pricing import MB_PER_GIB, load_prices
 from providers.gcp.settings import GcpSettings
 
@@ -176,15 +176,12 @@ class GcpMarket:
         deadline = time.monotonic() + self.settings.operation_timeout_s
         while (operation.status != compute_v1.Operation.Status.DONE
                and time.monotonic() < deadline):
-            try:
-                with logged_call("gcp", "regionOperations.wait", project=self.project,
-                                 region=region, operation=operation.name) as call:
-                    operation = self.clients.operations.wait(
-                        project=self.project, region=region, operation=operation.name,
-                        retry=self._retry)
-                    call.note(status=operation.status.name)
-            except CALL_ERRORS as exc:
-                raise to_provider_error(exc, "regionOperations.wait") from exc
+            with gcp_call("regionOperations.wait", project=self.project,
+                          region=region, operation=operation.name) as call:
+                operation = self.clients.operations.wait(
+                    project=self.project, region=region, operation=operation.name,
+                    retry=self._retry)
+                call.note(status=operation.status.name)
         return operation
 
     def find_order(self, idempotency_key: str) -> OrderResult:
@@ -199,20 +196,17 @@ class GcpMarket:
                            detail=f"{commitment.status}: {commitment.status_message}".strip(": "))
 
     def _find(self, name: str) -> tuple[str, Any] | None:
-        try:
-            with logged_call("gcp", "regionCommitments.aggregatedList", project=self.project,
-                             filter=name) as call:
-                pages = self.clients.commitments.aggregated_list(
-                    request=compute_v1.AggregatedListRegionCommitmentsRequest(
-                        project=self.project, filter=f'name = "{name}"'),
-                    retry=self._retry)
-                for scope, scoped in pages:
-                    for commitment in scoped.commitments:
-                        if commitment.name == name:
-                            call.note(found=scope)
-                            return scope.removeprefix("regions/"), commitment
-        except CALL_ERRORS as exc:
-            raise to_provider_error(exc, "regionCommitments.aggregatedList") from exc
+        with gcp_call("regionCommitments.aggregatedList", project=self.project,
+                      filter=name) as call:
+            pages = self.clients.commitments.aggregated_list(
+                request=compute_v1.AggregatedListRegionCommitmentsRequest(
+                    project=self.project, filter=f'name = "{name}"'),
+                retry=self._retry)
+            for scope, scoped in pages:
+                for commitment in scoped.commitments:
+                    if commitment.name == name:
+                        call.note(found=scope)
+                        return scope.removeprefix("regions/"), commitment
         return None
 
     def quote_exchange(self, request: ExchangeRequest) -> Quote:

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from providers.focus.reader import FocusUsage
-from providers.focus.vm import VmRules, read_vm_focus
+from providers.focus.reader import FocusUsage, VmRules, read_focus
 
 SERVICE = "compute"
 _SKU = (r"^(?:([A-Z][0-9][A-Z]?) )?(?:AMD |Intel |Arm |Ampere )?"
@@ -72,7 +71,7 @@ def gcp_rules() -> VmRules:
         AND coalesce(lower(CommitmentDiscountStatus), '') <> 'unused'
         AND coalesce(lower(ChargeClass), '') <> 'correction')"""
     return VmRules(
-        provider="gcp",
+        provider="'gcp'",
         service=SERVICE,
         instance_type=instance_type,
         is_compute=is_compute,
@@ -88,4 +87,4 @@ def gcp_rules() -> VmRules:
 
 def read_gcp_focus(path: str | Path) -> FocusUsage:
     """Read a GCP FOCUS export (file or folder) into hourly vCPU and GiB usage per key."""
-    return read_vm_focus(path, gcp_rules())
+    return read_focus(path, gcp_rules())

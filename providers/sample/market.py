@@ -36,7 +36,6 @@ import fcntl
 import json
 import os
 import signal
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,6 +53,7 @@ from providers.base import (
     Quote,
     ReturnRequest,
 )
+from providers.jsonfile import write_json_atomically
 
 ACCOUNT_FILE = "sample-account.json"
 """Name of the simulated account's file inside Ladder's data directory."""
@@ -126,16 +126,7 @@ class SampleMarket:
         return state
 
     def _write(self, state: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name, dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(state, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomically(self.path, state)
 
     def _save_now(self, state: dict[str, Any]) -> None:
         """Save inside the locked block, before leaving it abnormally (a crash, an error)."""

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
+from api.deps import get_session, request_transaction
 from api.keys.service import create_key
 from api.roles import Role
 from core.db import repository
@@ -49,12 +49,8 @@ def use_session(app: FastAPI, session: Session) -> None:
         # test's transaction), as it would be in a real database: a failing request
         # rolls back its own work only.
         session.commit()
-        try:
+        with request_transaction(session):
             yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
 
     app.dependency_overrides[get_session] = test_session
 

@@ -8,13 +8,23 @@ from typing import Any
 import pytest
 from executor_factories import DEFAULT_BUYS, GENEROUS, set_policy, store_plan
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.db.models import ActionRow, AuditEntryRow, PlanRow, utc_now
+from core.db.session import session_scope
 from core.domain import PaymentOption
 from core.errors import Conflict, Forbidden, InvalidInput, PolicyViolation
-from executor.approval import APPROVER, Actor, approve, expire_stale, reject, review, supersede
+from executor.approval import (
+    APPROVER,
+    Actor,
+    approve,
+    decide,
+    expire_stale,
+    reject,
+    review,
+    supersede,
+)
 from executor.policy import (
     BlackoutWindow,
     Policy,
@@ -180,6 +190,47 @@ def test_nobody_can_approve_what_the_rules_forbid(session: Session) -> None:
     with pytest.raises(PolicyViolation, match="1-year term is not allowed"):
         approve(session, plan_id, actor=ALICE)
     assert _plan(session, plan_id).status == "proposed"
+
+
+def test_a_refused_approval_is_a_result_audited_and_the_plan_left_as_it_was(
+    session: Session,
+) -> None:
+    set_policy(session, GENEROUS.model_copy(update={"allowed_terms_hours": (26280,)}))
+    plan_id = store_plan(session)
+    before = list(_plan(session, plan_id).policy_reasons or [])
+
+    decision = decide(session, plan_id, actor=ALICE, note="please")
+
+    assert decision.refused and not decision.approved and decision.status == "proposed"
+    assert "allowed_terms" in {v.check for v in decision.violations}
+    refusal = decision.refusal()
+    assert isinstance(refusal, PolicyViolation)
+    assert str(refusal).startswith(f"plan {plan_id} cannot be approved: ")
+    assert "1-year term is not allowed" in str(refusal)
+    plan = _plan(session, plan_id)
+    assert (plan.status, plan.approved_by, plan.policy_reasons or []) == ("proposed", None,
+                                                                          before)
+    entry = session.scalars(select(AuditEntryRow).where(
+        AuditEntryRow.event == "plan.approval_refused")).one()
+    assert (entry.actor, entry.subject) == ("alice", f"plan:{plan_id}")
+    assert "1-year term is not allowed" in entry.reason
+    assert {v["check"] for v in entry.data["violations"]} == {"allowed_terms"}
+
+
+def test_a_caller_that_commits_keeps_the_refusal_in_the_audit_log(engine: Engine,
+                                                                   db_url: str) -> None:
+    with session_scope(engine) as session:
+        set_policy(session, GENEROUS.model_copy(update={"allowed_terms_hours": (26280,)}))
+        plan_id = store_plan(session)
+    with session_scope(engine) as session:
+        decision = decide(session, plan_id, actor=ALICE)
+    assert decision.refused
+
+    with session_scope(engine) as session:
+        events = list(session.scalars(select(AuditEntryRow.event).where(
+            AuditEntryRow.subject == f"plan:{plan_id}")))
+        assert events[-1] == "plan.approval_refused"
+        assert session.get(PlanRow, plan_id).status == "proposed"  # type: ignore[union-attr]
 
 
 def test_approving_needs_the_approver_role(session: Session) -> None:

@@ -7,14 +7,15 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from executor_factories import GENEROUS, make_market, set_policy, store_plan
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api.app import create_app
 from core.db.models import ActionRow
 from core.db.session import create_engine_for, session_scope
 from core.settings import Settings
@@ -22,7 +23,7 @@ from executor.approval import review
 from executor.execute import idempotency_key
 from executor.lifecycle import PlanStatus, transition
 from ladder.run import RunOutcome
-from ladder.scheduler import Scheduler, health_server, reconcile_all
+from ladder.scheduler import Scheduler, health, reconcile_all
 from providers.base import PurchaseRequest
 from providers.sample.market import ACCOUNT_FILE
 
@@ -37,6 +38,13 @@ def _scheduler(engine: Engine) -> tuple[Scheduler, list[tuple[str, str]]]:
         return RunOutcome(len(calls), "succeeded", "dry_run", "dry_run")
 
     return Scheduler(engine, run), calls
+
+
+def _health_client(engine: Engine, scheduler: Scheduler | None) -> TestClient:
+    """The API as ``ladder serve`` builds it, answering ``/healthz`` with the scheduler's check."""
+    app = create_app(engine=engine, migrate_on_start=False,
+                     health=lambda: health(engine, scheduler))
+    return TestClient(app)
 
 
 def test_scopes_run_when_their_cron_comes_due(engine: Engine, db_url: str) -> None:
@@ -69,19 +77,13 @@ def test_health_answers_with_the_database_and_the_schedule(engine: Engine, db_ur
         set_policy(session, GENEROUS.model_copy(update={"schedule": "*/15 * * * *"}))
     scheduler, _ = _scheduler(engine)
     scheduler.refresh(T)
-    server = health_server(engine, scheduler, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        response = httpx.get(f"{base}/healthz", timeout=10)
+    with _health_client(engine, scheduler) as client:
+        response = client.get("/healthz")
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "ok" and body["database"] == "ok"
         assert body["scheduler"][0]["cron"] == "*/15 * * * *"
-        assert httpx.get(f"{base}/nothing", timeout=10).status_code == 404
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert client.get("/nothing").status_code == 404
 
 
 def test_start_up_reconciles_every_scope_with_unfinished_intents(
@@ -137,11 +139,5 @@ def test_ladder_serve_starts_answers_and_stops_on_sigterm(ladder_settings: Setti
 
 @pytest.mark.parametrize("path", ["/healthz", "/v1/healthz"])
 def test_health_without_a_scheduler(engine: Engine, path: str) -> None:
-    server = health_server(engine, None, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        response = httpx.get(f"http://127.0.0.1:{server.server_address[1]}{path}", timeout=10)
-        assert response.json() == {"status": "ok", "database": "ok"}
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _health_client(engine, None) as client:
+        assert client.get(path).json() == {"status": "ok", "database": "ok"}

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.optimizer import scale_instance
 from core.catalog import load_catalog
 from core.domain import Catalog
+from ladder.scenarios import default_scenarios
 from optimizer.backtest.policies import UsageHistory
 from optimizer.backtest.purchases import Portfolio
 from optimizer.backtest.schedule import buyable, market
@@ -47,7 +48,8 @@ def test_representative_hours_within_half_a_percent_of_the_full_model_on_the_sui
     menu = Catalog(keys=replay.keys, offerings=buyable(replay.offerings, hour, trace.hours))
     history = UsageHistory.before(np.asarray(trace.units), hour, start=trace.start,
                                   key_ids=trace.key_ids)
-    problem = ForecastLadder().problem_at(history, Portfolio(), hour, menu)
+    ladder = ForecastLadder(scenarios=default_scenarios())
+    problem = ladder.problem_at(history, Portfolio(), hour, menu)
     assert problem is not None
     reduced = optimize(problem, backend="highs")
     full = optimize(replace(problem, policy=replace(problem.policy, representative_hours=None)),
