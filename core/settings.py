@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -41,9 +42,18 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", validate_default=True)
     default_provider: str = "sample"
     lookback_hours: int = Field(default=2160, gt=0)
+    """Hours of usage history the planner reads (forecasts are fitted on them)."""
     cost_of_capital: float = Field(default=0.0, ge=0.0)
     """Annual rate charged on upfront payments."""
     solver_time_limit_s: float = Field(default=120.0, gt=0.0)
+    planner: Literal["forecast", "lookback"] = "forecast"
+    """``forecast``: forecast scenarios, the risk-aware stochastic LP, a tranche per run;
+    ``lookback``: the foundation LP on the last ``lookback_hours`` replayed as the future."""
+    horizon_hours: int = Field(default=672, ge=24)
+    """Hours of forecast the stochastic LP sees (the rest of a term is priced by the decline
+    learned from the history)."""
+    scenarios: int = Field(default=8, ge=1, le=64)
+    """Forecast sample paths the stochastic LP weighs."""
 
     # --- the executor -------------------------------------------------------------------
     execute_providers: str = ""

@@ -27,7 +27,7 @@ from core.db import repository
 from core.db.models import DatasetRow, PlanRow
 from core.domain import HOUR, Catalog, Commitment, Offering, Shape
 from executor.guardrails import INPUTS_KEY
-from ladder.pipeline import Window, usage_window
+from ladder.window import Window, usage_window
 
 LOW_QUANTILE = 0.1
 

@@ -14,20 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.billing import schedule
 from core.db import repository
-from core.db.frames import usage_matrix
 from core.db.session import session_scope
-from core.domain import Catalog, Commitment, Plan
+from core.domain import Plan
 from core.errors import InvalidInput
 from core.settings import Settings
-from optimizer.lp import PurchaseProblem, optimize_purchases
-from optimizer.plan import make_plan
+from ladder.planning import PLANNERS
 from providers.base import get_provider
 from providers.focus import FocusUsage, read_focus
 from providers.focus.costs import read_focus_costs
@@ -111,64 +106,11 @@ def ingest(engine: Engine, path: str | Path, *, provider: str) -> IngestOutcome:
         return outcome
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Usage over the last hours of a dataset: hours × the keys the catalog prices."""
-
-    start: datetime
-    keys: tuple[str, ...]
-    rates: np.ndarray
-    usage: np.ndarray
-    skipped: tuple[str, ...]
-    """Keys of the usage that the catalog does not price (left out of ``usage``)."""
-
-
-def usage_window(usage: pd.DataFrame, catalog: Catalog, *, hours: int) -> Window:
-    """The last ``hours`` of a (non-empty) usage frame, over the keys the catalog prices."""
-    present = set(usage["usage_key"].unique())
-    priced = catalog.on_demand_rates()
-    keys = tuple(k for k in catalog.key_ids if k in present)
-    matrix = usage_matrix(usage, keys=keys)
-    hours = min(hours, len(matrix.hours))
-    return Window(start=matrix.hours[-hours].to_pydatetime(), keys=keys,
-                  rates=np.array([priced[k] for k in keys], dtype=np.float64),
-                  usage=matrix.values[-hours:], skipped=tuple(sorted(present - set(keys))))
-
-
-def problem_inputs(
-    usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
-    decision_time: datetime, lookback_hours: int, cost_of_capital: float,
-) -> tuple[PurchaseProblem, Window]:
-    """Turn the stored usage window into the LP's inputs.
-
-    The last ``lookback_hours`` of usage stand in for the next ``lookback_hours``
-    (no forecast yet: the next issue replaces this with forecast scenarios), so
-    owned commitments count in hour ``h`` of the window only if they are still
-    active at ``decision_time + h``: one expiring next month covers only the
-    first month of the window.
-    """
-    window = usage_window(usage, catalog, hours=lookback_hours)
-    if not window.keys:
-        raise InvalidInput("no usage key of the dataset is in the provider's catalog: "
-                           "nothing to optimise")
-    owned = [c for c in inventory if c.end > decision_time]
-    problem = PurchaseProblem(
-        usage=window.usage,
-        key_ids=window.keys,
-        on_demand_rates=window.rates,
-        candidates=catalog.offerings,
-        owned=tuple(c.offering for c in owned),
-        owned_quantity=schedule(owned, decision_time, len(window.usage)),
-        cost_of_capital=cost_of_capital,
-    )
-    return problem, window
-
-
 def optimize(
     engine: Engine, settings: Settings, *, provider_name: str | None = None,
     step: StepReporter = _no_progress,
 ) -> OptimizeOutcome:
-    """Ingest the provider's usage, solve the LP on the lookback window and store the plan."""
+    """Ingest the provider's usage, plan with the settings' planner and store the plan."""
     provider = get_provider(provider_name or settings.default_provider)
     with step("Reading prices and inventory"):
         catalog = provider.catalog()
@@ -189,32 +131,17 @@ def optimize(
         with step("Refreshing the reporting facts"):
             refresh_facts(session, provider.name, dataset_id=stored.dataset_id,
                           usage=focus.hourly)
-        problem, window = problem_inputs(
-            focus.hourly, catalog, inventory, decision_time=decision_time,
-            lookback_hours=settings.lookback_hours, cost_of_capital=settings.cost_of_capital,
-        )
-        with step(f"Solving the LP ({len(problem.key_ids)} keys × {len(problem.usage)} hours)"):
-            solution = optimize_purchases(problem, time_limit_s=settings.solver_time_limit_s)
-        with step("Re-pricing the plan with the billing engine"):
-            plan = make_plan(problem, solution, window_start=decision_time)
+        planned = PLANNERS[settings.planner](focus.hourly, catalog, inventory,
+                                             decision_time=decision_time, settings=settings,
+                                             step=step)
         plan_id = repository.add_plan(
-            session, provider=provider.name, dataset_id=stored.dataset_id, plan=plan,
-            build_seconds=solution.build_seconds, solve_seconds=solution.solve_seconds,
-            details={
-                "history_start": window.start.isoformat(),
-                "decision_time": decision_time.isoformat(),
-                "keys": list(problem.key_ids),
-                "skipped_keys": list(window.skipped),
-                "owned_commitments": len(problem.owned),
-                "n_variables": solution.n_variables,
-                "n_constraints": solution.n_constraints,
-                "objective": solution.objective,
-            },
+            session, provider=provider.name, dataset_id=stored.dataset_id, plan=planned.plan,
+            build_seconds=planned.build_seconds, solve_seconds=planned.solve_seconds,
+            details=planned.details,
         )
-    return OptimizeOutcome(plan_id, plan, stored.dataset_id, solution.build_seconds,
-                           solution.solve_seconds, solution.n_variables,
-                           solution.n_constraints, window.skipped)
+    return OptimizeOutcome(plan_id, planned.plan, stored.dataset_id, planned.build_seconds,
+                           planned.solve_seconds, planned.n_variables, planned.n_constraints,
+                           planned.skipped_keys)
 
 
-__all__ = ["IngestOutcome", "OptimizeOutcome", "Window", "ingest", "optimize", "problem_inputs",
-           "store_usage", "usage_window"]
+__all__ = ["IngestOutcome", "OptimizeOutcome", "ingest", "optimize", "store_usage"]

@@ -6,9 +6,9 @@ One run of one scope at a time (the scope's run lock), in this order:
    settled, the run stops before anything else happens;
 2. **resume** plans left executing by a run that died, and expire stale plans;
 3. **plan**: the planner ingests usage, prices and inventory, forecasts and
-   optimises, and stores a plan (today :func:`lookback_planner`: the foundation
-   LP on the lookback window, as no forecaster is wired into the optimizer yet —
-   a planner that forecasts plugs in as ``planner=``);
+   optimises, and stores a plan (:func:`store_plan`: the settings' planner,
+   forecast scenarios and the risk-aware stochastic LP by default,
+   :mod:`ladder.planning`; tests plug their own in as ``planner=``);
 4. **review** the plan against the scope's policy: approved automatically
    inside it, else held for an approver (and a notification says so);
 5. **execute** it once (a dry run unless the provider is in
@@ -57,13 +57,9 @@ Planner = Callable[[Engine, Settings, str, StepReporter], int]
 """Ingest, forecast and optimise for a provider; store the plan and return its id."""
 
 
-def lookback_planner(engine: Engine, settings: Settings, provider: str,
-                     step: StepReporter) -> int:
-    """The foundation's pipeline: ingest, then the LP on the last ``lookback_hours`` of usage.
-
-    This is the seam for forecasting: a planner that fits a forecaster and
-    hands its scenarios to the optimizer replaces this one.
-    """
+def store_plan(engine: Engine, settings: Settings, provider: str,
+               step: StepReporter) -> int:
+    """Ingest, plan with the settings' planner (``LADDER_PLANNER``), store; the plan's id."""
     return pipeline.optimize(engine, settings, provider_name=provider, step=step).plan_id
 
 
@@ -213,7 +209,7 @@ def run_once(
     scope: str = DEFAULT_SCOPE,
     trigger: str = "cli",
     actor: str = "scheduler",
-    planner: Planner = lookback_planner,
+    planner: Planner = store_plan,
     wait_s: float = 0.0,
     market: Market | None = None,
     step: StepReporter | None = None,
@@ -339,4 +335,4 @@ def _notify_failure(engine: Engine, settings: Settings, provider: str, scope: st
         log.exception("could not notify the failure of run %s", run_id)
 
 
-__all__ = ["Planner", "RunOutcome", "lookback_planner", "market_for", "run_once"]
+__all__ = ["Planner", "RunOutcome", "store_plan", "market_for", "run_once"]

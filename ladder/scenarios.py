@@ -31,6 +31,11 @@ def forecaster_scenarios(factory: Callable[[], Forecaster]) -> ScenarioSource:
     return source
 
 
+SCENARIO_SOURCE = ("half sample paths of forecasting.profile.SeasonalProfile, half replays "
+                   "of the last 48 hours of history")
+"""The default scenario source in words (stored with the plans it made)."""
+
+
 def default_scenarios() -> ScenarioSource:
     """Half forecast paths of the forecasting package's seasonal profile forecaster, half
     replays of the last two days of history (:func:`~optimizer.ladder_policy.blended_scenarios`).
@@ -43,4 +48,4 @@ def default_scenarios() -> ScenarioSource:
     return blended_scenarios(forecaster_scenarios(SeasonalProfile))
 
 
-__all__ = ["default_scenarios", "forecaster_scenarios"]
+__all__ = ["SCENARIO_SOURCE", "default_scenarios", "forecaster_scenarios"]

@@ -26,13 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from core.domain import HOUR, Catalog
-from optimizer.backtest.policies import UsageHistory
-from optimizer.backtest.purchases import Portfolio
+from core.domain import Catalog
 from optimizer.plan import round_down
 from optimizer.policy import PurchasePolicy
 from optimizer.risk import decline_rates
@@ -43,6 +42,10 @@ from optimizer.stochastic import (
     StochasticSolution,
     optimize,
 )
+
+if TYPE_CHECKING:  # types only: the backtest's runner imports this module
+    from optimizer.backtest.policies import UsageHistory
+    from optimizer.backtest.purchases import Portfolio
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -115,6 +118,48 @@ a one-week horizon is solved hour by hour and a two-week one within 0.5% of its 
 model on the suite (120 left 1.4%). Chosen on the suite (``benchmarks/README.md``)."""
 
 
+
+def forecast_problem(
+    units: FloatArray, key_ids: tuple[str, ...], start: datetime,
+    owned: tuple[OwnedCommitment, ...], catalog: Catalog, *, scenarios: ScenarioSource,
+    policy: PurchasePolicy = LADDER_POLICY, n_scenarios: int = 8,
+    max_horizon_hours: int = MAX_HORIZON_HOURS, seed: int = 0,
+) -> StochasticProblem | None:
+    """The stochastic problem on scenarios drawn after the history ``units`` (hours × keys,
+    the first hour at ``start``); ``None`` when the policy allows nothing to buy.
+
+    The horizon is the longest allowed term, at most ``max_horizon_hours`` (the rest
+    of a term is priced by the decline learned from the last :data:`DECLINE_DAYS`);
+    keys are weighed by their mean usage over the last week.
+    """
+    candidates = policy.candidates(catalog.offerings)
+    if not candidates or units.shape[0] == 0:
+        return None
+    horizon = min(max(o.term_hours for o in candidates), max_horizon_hours)
+    paths = scenarios(units, key_ids, start, horizon, n_scenarios, seed)
+    rates = catalog.on_demand_rates()
+    return StochasticProblem(
+        scenarios=ScenarioSet(paths, key_ids),
+        on_demand_rates=np.array([rates[k] for k in key_ids]),
+        candidates=candidates,
+        owned=owned,
+        policy=policy,
+        decline=decline_rates(units, days=DECLINE_DAYS),
+        recent_usage=units[-168:].mean(axis=0),
+    )
+
+
+def solve_safe_core(problem: StochasticProblem, *, time_limit_s: float) -> StochasticSolution:
+    """The *safe core*: what the same LP buys when it weighs (almost) only the worst tenth
+    of the scenarios, the part of the increment every scenario uses.
+
+    (Weight 0.95, not 1: with no weight on the other scenarios their coverage is free,
+    and the LP so degenerate that HiGHS hit its time limit on the suite's fleet10-tiled.)
+    """
+    cautious = replace(problem, policy=replace(problem.policy, cvar_weight=SAFE_CORE_WEIGHT))
+    return optimize(cautious, time_limit_s=time_limit_s, backend="highs")
+
+
 @dataclass
 class ForecastLadder:
     """The backtest's ``ladder`` policy: forecasts, the stochastic LP, tranches.
@@ -146,25 +191,14 @@ class ForecastLadder:
     def problem_at(self, history: UsageHistory, owned: Portfolio, hour: int,
                    catalog: Catalog) -> StochasticProblem | None:
         """The stochastic problem the policy solves at ``hour`` (``None``: nothing to decide)."""
-        if history.hours == 0 or not catalog.offerings:
+        if history.hours == 0:
             return None
-        policy = replace(self.policy, exchanges=False, returns=False)
-        candidates = policy.candidates(catalog.offerings)
-        if not candidates:
-            return None
-        horizon = min(max(o.term_hours for o in candidates), self.max_horizon_hours)
-        paths = self.scenarios(np.asarray(history.units), history.key_ids, history.start,
-                               horizon, self.n_scenarios, self.seed + hour)
-        rates = catalog.on_demand_rates()
-        return StochasticProblem(
-            scenarios=ScenarioSet(paths, history.key_ids),
-            on_demand_rates=np.array([rates[k] for k in history.key_ids]),
-            candidates=candidates,
-            owned=owned_at(owned, hour),
-            policy=policy,
-            decline=decline_rates(np.asarray(history.units), days=DECLINE_DAYS),
-            recent_usage=np.asarray(history.last(168)).mean(axis=0),
-        )
+        return forecast_problem(
+            np.asarray(history.units), history.key_ids, history.start, owned_at(owned, hour),
+            catalog, scenarios=self.scenarios,
+            policy=replace(self.policy, exchanges=False, returns=False),
+            n_scenarios=self.n_scenarios, max_horizon_hours=self.max_horizon_hours,
+            seed=self.seed + hour)
 
     def decide(self, history: UsageHistory, owned: Portfolio, hour: int,
                catalog: Catalog) -> list[tuple[str, float]]:
@@ -177,22 +211,15 @@ class ForecastLadder:
         self.last_solution_ = solution
         self.solves_ += 1
         self.lp_seconds_ += solution.build_seconds + solution.solve_seconds
-        fraction = self.policy.tranche_fraction
         core: dict[str, float] = {}
-        if fraction < 1.0 and self.safe_core and solution.quantities:
-            # The part every scenario uses is bought whole; only the rest is laddered.
-            # (Weight 0.95, not 1: with no weight on the other scenarios their coverage
-            # is free, and the LP so degenerate that HiGHS hit its time limit on the
-            # suite's fleet10-tiled.)
-            cautious = replace(problem, policy=replace(problem.policy,
-                                                       cvar_weight=SAFE_CORE_WEIGHT))
-            safe = optimize(cautious, time_limit_s=self.time_limit_s, backend="highs")
+        if self.policy.tranche_fraction < 1.0 and self.safe_core and solution.quantities:
+            safe = solve_safe_core(problem, time_limit_s=self.time_limit_s)
             self.lp_seconds_ += safe.build_seconds + safe.solve_seconds
             core = dict(safe.quantities)
         position = {o.offering_id: o for o in problem.candidates}
         bought = []
         for offering_id, quantity in sorted(solution.quantities.items()):
-            amount = min(quantity, max(quantity * fraction, core.get(offering_id, 0.0)))
+            amount = self.policy.tranche(quantity, core.get(offering_id, 0.0))
             if self.round_quantities:
                 amount = round_down(position[offering_id], amount)
             if amount > 0:
@@ -218,5 +245,5 @@ def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:
     )
 
 
-__all__ = ["HOUR", "ForecastLadder", "ScenarioSource", "blended_scenarios", "owned_at",
-           "replay_scenarios"]
+__all__ = ["LADDER_POLICY", "ForecastLadder", "ScenarioSource", "blended_scenarios",
+           "forecast_problem", "owned_at", "replay_scenarios", "solve_safe_core"]

@@ -126,3 +126,9 @@ class PurchasePolicy:
     def candidates(self, offerings: Sequence[Offering]) -> tuple[Offering, ...]:
         """The offerings the policy allows, in their order."""
         return tuple(o for o in offerings if self.allows(o))
+
+    def tranche(self, quantity: float, core: float = 0.0) -> float:
+        """What one run buys of the LP's optimal ``quantity``: ``tranche_fraction`` of it,
+        but at least the safe ``core`` (the part every scenario uses is bought whole;
+        only the rest is laddered), and never more than ``quantity``."""
+        return min(quantity, max(quantity * self.tranche_fraction, core))

@@ -28,6 +28,7 @@ Steps, each stated so that a reviewer can redo it:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -125,15 +126,19 @@ class Certificate:
         return (self.plan_price - self.lower_bound) / self.plan_price if self.plan_price else 0.0
 
 
-def decide(problem: StochasticProblem, solution: StochasticSolution) -> Decision:
-    """The LP's decision in purchasable quantities, the tranche rule applied to purchases."""
+def decide(problem: StochasticProblem, solution: StochasticSolution,
+           core: Mapping[str, float] | None = None) -> Decision:
+    """The LP's decision in purchasable quantities, the tranche rule applied to purchases
+    (at least the safe ``core`` of each offering, when given:
+    :func:`optimizer.ladder_policy.solve_safe_core`)."""
     position = {o.offering_id: i for i, o in enumerate(problem.candidates)}
-    fraction = problem.policy.tranche_fraction
+    core = core or {}
     purchases = []
     for offering_id, quantity in sorted(solution.quantities.items(),
                                         key=lambda item: position[item[0]]):
         offering = problem.candidates[position[offering_id]]
-        rounded = round_down(offering, quantity * fraction)
+        rounded = round_down(offering, problem.policy.tranche(quantity,
+                                                              core.get(offering_id, 0.0)))
         if rounded > 0:
             purchases.append(Purchase(position[offering_id], offering, rounded))
     returns = tuple(Return(c, problem.owned[c].quantity)
@@ -458,10 +463,11 @@ class PortfolioPlan:
 
 
 def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
-                        window_start: datetime) -> PortfolioPlan:
+                        window_start: datetime,
+                        core: Mapping[str, float] | None = None) -> PortfolioPlan:
     """Round, bill every scenario before and after, explain each action, and certify."""
     problem = model.problem
-    decision = decide(problem, solution)
+    decision = decide(problem, solution, core)
     evaluation = evaluate(problem, decision)
     certificate = certify(model, solution, decision, evaluation)
     actions = build_actions(problem, decision, evaluation)

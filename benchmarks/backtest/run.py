@@ -20,13 +20,14 @@ import os
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core.catalog import load_catalog
+from ladder.scenarios import default_scenarios
 from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest
 from optimizer.backtest.trace import read_trace
 from optimizer.linear_model import stdout_to_stderr
@@ -67,7 +68,8 @@ def run_case(case: Case, config: BacktestConfig,
     """Every policy on one trace: (keys, hours, score per policy)."""
     catalog = load_catalog(case.catalog)
     trace = read_trace(case.trace)
-    scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog)).score
+    scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog),
+                          scenarios=default_scenarios()).score
               for p in policies}
     return len(trace.key_ids), trace.hours, scores
 
@@ -158,14 +160,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cadence-hours", type=int, default=24)
     parser.add_argument("--warmup-hours", type=int, default=168)
     parser.add_argument("--lookback-hours", type=int, default=168)
-    parser.add_argument("--ladder-window-hours", type=int, default=None,
-                        help="the ladder policy's window (default: its own)")
     args = parser.parse_args(argv)
 
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
                             lookback_hours=args.lookback_hours)
-    if args.ladder_window_hours:
-        config = replace(config, ladder_window_hours=args.ladder_window_hours)
     groups = [("Suite", suite_cases(args.suite))]
     if args.traces_dev:
         dev = dev_cases(args.dev_folder)
@@ -173,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"(no dev traces under {args.dev_folder})")
         groups.append(("Shared dev traces", dev))
     print(f"cadence {config.cadence_hours} h, warm-up {config.warmup_hours} h, lookback "
-          f"{config.lookback_hours} h, ladder window {config.ladder_window_hours} h\n")
+          f"{config.lookback_hours} h\n")
     for title, cases in groups:
         results = {}
         for case in cases:

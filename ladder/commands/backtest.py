@@ -12,6 +12,7 @@ import typer
 
 from core.catalog import load_catalog
 from core.errors import InvalidInput, LadderError
+from ladder.scenarios import default_scenarios
 from optimizer.backtest.purchases import write_purchase_log
 from optimizer.backtest.runner import BacktestConfig, backtest
 from optimizer.backtest.trace import read_trace
@@ -50,8 +51,7 @@ def run(
                                                    "covers the hours after them.")] = 168,
     lookback_hours: Annotated[int | None, typer.Option(
         "--lookback-hours", min=1,
-        help="Window of past usage: the lookback policy's N (default 168) or the ladder "
-             "policy's window (default 48).")] = None,
+        help="The lookback policy's window of past usage, N (default 168).")] = None,
     offerings: Annotated[str | None, typer.Option(
         "--offerings", help="Allowed offering_ids, comma-separated (default: all).")] = None,
     purchases_out: Annotated[Path | None, typer.Option(
@@ -68,12 +68,12 @@ def run(
         config = BacktestConfig(cadence_hours=cadence_hours, warmup_hours=warmup_hours,
                                 allowed=_offerings(offerings))
         if lookback_hours is not None:
-            config = replace(config, lookback_hours=lookback_hours,
-                             ladder_window_hours=lookback_hours)
+            config = replace(config, lookback_hours=lookback_hours)
         prices = load_catalog(catalog)
         trace = read_trace(usage)
         with stdout_to_stderr():  # stdout carries the JSON score only
-            result = backtest(trace, prices, policy.value, config, catalog_source=str(catalog))
+            result = backtest(trace, prices, policy.value, config, catalog_source=str(catalog),
+                              scenarios=default_scenarios())
         if purchases_out is not None:
             write_purchase_log(purchases_out, result.purchases, trace)
     except InvalidInput as exc:

@@ -18,10 +18,10 @@ The four policies of BENCHMARK.md:
 * :class:`Lookback` (``lookback``) buys the increment that would have minimised
   the cost of the last N hours given what is active now, as the clouds' own
   recommenders do (the foundation LP, :mod:`optimizer.lp`, on those hours);
-* :class:`LadderPolicy` (``ladder``) is Ladder's own policy. Today it is the same
-  foundation LP on recent usage, with a shorter window than the lookback reference
-  (48 h against 168 h; see its docstring for the choice); the next issues make it
-  forecast-driven and risk-aware;
+* ``ladder`` is Ladder's own policy, :class:`optimizer.ladder_policy.ForecastLadder`:
+  forecast scenarios, the risk-aware stochastic LP and a tranche per run (built by
+  :func:`optimizer.backtest.runner.make_policy` from a scenario source the caller
+  composes, :func:`ladder.scenarios.default_scenarios` by default);
 * :class:`Oracle` (``oracle``) replays the hindsight optimum of
   :mod:`optimizer.backtest.oracle`; it is given the whole trace when it is built,
   for scoring only.
@@ -49,7 +49,6 @@ FloatArray = npt.NDArray[np.float64]
 Decision = list[tuple[str, float]]
 
 DEFAULT_LOOKBACK_HOURS = 168
-DEFAULT_LADDER_WINDOW_HOURS = 48
 LP_TIME_LIMIT_S = 60.0
 
 
@@ -183,27 +182,6 @@ class Lookback(_WindowLP):
     def __init__(self, lookback_hours: int = DEFAULT_LOOKBACK_HOURS, *,
                  time_limit_s: float = LP_TIME_LIMIT_S) -> None:
         super().__init__(lookback_hours, time_limit_s=time_limit_s)
-
-
-class LadderPolicy(_WindowLP):
-    """Ladder's policy today: the foundation LP on the last ``window_hours`` hours of usage.
-
-    Chosen window: 48 hours, two daily cycles. Run at every decision, the
-    purchases ladder by themselves (a tranche per decision, each expiring a term
-    later), and the short window makes the portfolio follow level shifts, growth
-    and declines within two days instead of a week. Measured on the suite and on
-    the shared dev traces (``benchmarks/README.md``, "Backtest"), 48 h had the best
-    mean ESR of the windows tried (12 to 720 h), ahead of the 168 h of the lookback
-    reference; longer windows (336-720 h) lag growth and do worse. The choice is
-    tuned to benchmark terms of 168 and 504 hours; the next issues replace the
-    window by a forecast.
-    """
-
-    name = "ladder"
-
-    def __init__(self, window_hours: int = DEFAULT_LADDER_WINDOW_HOURS, *,
-                 time_limit_s: float = LP_TIME_LIMIT_S) -> None:
-        super().__init__(window_hours, time_limit_s=time_limit_s)
 
 
 class Replay:

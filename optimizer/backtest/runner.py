@@ -30,9 +30,7 @@ from core.domain import Catalog
 from core.errors import InvalidInput, PolicyViolation
 from optimizer.backtest.oracle import solve_oracle
 from optimizer.backtest.policies import (
-    DEFAULT_LADDER_WINDOW_HOURS,
     DEFAULT_LOOKBACK_HOURS,
-    LadderPolicy,
     Lookback,
     NoCommitments,
     Oracle,
@@ -43,6 +41,7 @@ from optimizer.backtest.policies import (
 from optimizer.backtest.purchases import Portfolio, Purchase
 from optimizer.backtest.schedule import buyable, decision_hours, market
 from optimizer.backtest.trace import UsageTrace
+from optimizer.ladder_policy import ForecastLadder, ScenarioSource
 
 PolicyName = Literal["none", "lookback", "ladder", "oracle"]
 POLICY_NAMES: tuple[PolicyName, ...] = ("none", "lookback", "ladder", "oracle")
@@ -56,14 +55,12 @@ class BacktestConfig:
     """How a backtest runs: cadence and warm-up (hours), allowed offerings, policy windows.
 
     ``allowed`` are offering ids (``None``: every offering of the catalog).
-    ``lookback_hours`` is the lookback policy's window; ``ladder_window_hours``
-    the ladder policy's.
+    ``lookback_hours`` is the lookback policy's window.
     """
 
     cadence_hours: int = 24
     warmup_hours: int = 168
     lookback_hours: int = DEFAULT_LOOKBACK_HOURS
-    ladder_window_hours: int = DEFAULT_LADDER_WINDOW_HOURS
     allowed: tuple[str, ...] | None = None
     oracle_time_limit_s: float = 600.0
 
@@ -233,15 +230,24 @@ def run_backtest(
 
 def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
                 config: BacktestConfig | None = None, *,
-                catalog_source: str = "the catalog") -> Policy:
-    """Build a named policy; the oracle solves its LP on the whole trace here."""
+                catalog_source: str = "the catalog",
+                scenarios: ScenarioSource | None = None) -> Policy:
+    """Build a named policy; the oracle solves its LP on the whole trace here.
+
+    ``ladder`` is :class:`~optimizer.ladder_policy.ForecastLadder` on ``scenarios``,
+    which the caller composes (the optimizer does not import forecasting:
+    :func:`ladder.scenarios.default_scenarios` is the forecast-driven default).
+    """
     config = config or BacktestConfig()
     if name == "none":
         return NoCommitments()
     if name == "lookback":
         return Lookback(config.lookback_hours)
     if name == "ladder":
-        return LadderPolicy(config.ladder_window_hours)
+        if scenarios is None:
+            raise InvalidInput("the ladder policy needs a scenario source "
+                               "(ladder.scenarios.default_scenarios() forecasts them)")
+        return ForecastLadder(scenarios=scenarios)
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)
         replay = market(catalog, aligned, config.allowed, catalog_source=catalog_source)
@@ -254,9 +260,11 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
 
 def backtest(trace: UsageTrace, catalog: Catalog, policy: str,
              config: BacktestConfig | None = None, *,
-             catalog_source: str = "the catalog") -> BacktestResult:
+             catalog_source: str = "the catalog",
+             scenarios: ScenarioSource | None = None) -> BacktestResult:
     """Build the named policy and replay the trace with it (``run_seconds`` counts both)."""
     started = time.perf_counter()
-    built = make_policy(policy, trace, catalog, config, catalog_source=catalog_source)
+    built = make_policy(policy, trace, catalog, config, catalog_source=catalog_source,
+                        scenarios=scenarios)
     return run_backtest(trace, catalog, built, config, catalog_source=catalog_source,
                         started=started)

@@ -14,8 +14,10 @@ from core.db import repository
 from core.db.models import DatasetRow, PlanRow, UsageHour
 from core.db.session import create_engine_for, session_scope
 from core.domain import Commitment
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from ladder.cli import app
+from ladder.scenarios import default_scenarios
+from ladder.window import usage_window
 from providers.sample import SampleProvider
 
 runner = CliRunner()
@@ -29,7 +31,11 @@ def _count(settings: Settings, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_optimize_stores_and_prints_a_plan_that_reprices(ladder_settings: Settings) -> None:
+def test_lookback_planner_stores_and_prints_a_plan_that_reprices(
+    ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LADDER_PLANNER", "lookback")
+    get_settings.cache_clear()
     result = runner.invoke(app, ["optimize"])
     assert result.exit_code == 0, result.output
     assert "Actions of plan 1" in result.output
@@ -65,6 +71,52 @@ def test_optimize_stores_and_prints_a_plan_that_reprices(ladder_settings: Settin
         assert plan.esr_after == pytest.approx(after.esr, abs=1e-9)
         assert plan.upfront_cash == pytest.approx(
             sum(a.quantity * catalog.offering(a.offering_id).upfront for a in plan.actions))
+
+
+def test_forecast_planner_plan_reprices_scenario_by_scenario(ladder_settings: Settings) -> None:
+    """The default planner: its expected costs are the mean of every scenario's bill.
+
+    The scenarios are drawn again here from the stored usage (same source, same
+    seed) and billed with the billing engine, before and after the plan's purchases.
+    """
+    assert ladder_settings.planner == "forecast"
+    result = runner.invoke(app, ["optimize"])
+    assert result.exit_code == 0, result.output
+    assert "Forecasting 8 scenarios" in result.output and "Why:" in result.output
+
+    engine = create_engine_for(ladder_settings.database_url)
+    with session_scope(engine) as session:
+        plan = repository.list_plans(session)[0]
+        details = plan.details
+        assert details["planner"] == "forecast" and plan.solver_status == "Optimal"
+        assert plan.actions and all(a.kind == "purchase" for a in plan.actions)
+        assert 0 <= details["certified_gap"] < 0.01
+        catalog = repository.load_catalog(session, "sample")
+        assert catalog is not None
+        history = repository.load_usage(session, plan.dataset_id)
+    decision_time = plan.window_start
+    window = usage_window(history, catalog, hours=ladder_settings.lookback_hours)
+    assert window.start.isoformat() == details["history_start"]
+    paths = default_scenarios()(window.usage, window.keys, window.start, plan.window_hours,
+                                ladder_settings.scenarios, 0)
+    owned = [c for c in SampleProvider().inventory(decision_time) if c.end > decision_time]
+    bought = [Commitment(catalog.offering(a.offering_id), a.quantity, decision_time)
+              for a in plan.actions]
+    before = [summarize(bill(p, window.keys, window.rates, owned, decision_time)).total_cost
+              for p in paths]
+    after = [summarize(bill(p, window.keys, window.rates, owned + bought, decision_time))
+             .total_cost for p in paths]
+    assert plan.cost_before == pytest.approx(np.mean(before), rel=1e-9)
+    assert plan.cost_after == pytest.approx(np.mean(after), rel=1e-9)
+    assert plan.cost_after < plan.cost_before
+    # Whole units and cents of commitment: what a cloud sells.
+    for action in plan.actions:
+        assert action.quantity == pytest.approx(round(action.quantity, 2))
+    # The guardrails read the low forecast of these scenarios, and say so.
+    inputs = details["guardrail_inputs"]
+    low = np.quantile(paths @ window.rates, 0.1)
+    assert inputs["low_forecast_hourly"] == pytest.approx(low, rel=1e-9)
+    assert "forecast scenarios" in inputs["low_forecast_source"]
 
 
 def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings) -> None:

@@ -11,6 +11,7 @@ import pytest
 from backtest_factories import C5, M5, catalog, spend, trace, unit
 
 from core.catalog import load_catalog
+from ladder.scenarios import default_scenarios
 from optimizer.backtest.oracle import build_oracle_model, prune_dominated, solve_oracle
 from optimizer.backtest.policies import Lookback, Oracle, Replay
 from optimizer.backtest.purchases import Purchase
@@ -165,7 +166,8 @@ def _check_oracle_bound(name: str) -> None:
     prices = load_catalog(SUITE / entry["catalog"])
     usage = read_trace(SUITE / entry["file"])
     config = BacktestConfig()
-    scores = {p: backtest(usage, prices, p, config).score for p in POLICY_NAMES}
+    scores = {p: backtest(usage, prices, p, config, scenarios=default_scenarios()).score
+              for p in POLICY_NAMES}
     oracle = scores["oracle"]
     slack = TOLERANCE * oracle.on_demand_equivalent
     assert abs(float(oracle.details["allocation_gap"])) <= slack

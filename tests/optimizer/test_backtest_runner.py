@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +12,18 @@ from backtest_factories import C5, M5, Recorder, catalog, spend, trace, unit
 
 from core.catalog import load_catalog
 from core.domain import Catalog
-from core.errors import PolicyViolation
+from core.errors import InvalidInput, PolicyViolation
 from optimizer.backtest.policies import (
     Decision,
-    LadderPolicy,
     Lookback,
     NoCommitments,
     Replay,
     UsageHistory,
 )
 from optimizer.backtest.purchases import Portfolio, Purchase, read_purchase_log
-from optimizer.backtest.runner import BacktestConfig, run_backtest, score_purchases
+from optimizer.backtest.runner import BacktestConfig, make_policy, run_backtest, score_purchases
 from optimizer.backtest.trace import read_trace
+from optimizer.ladder_policy import ForecastLadder
 
 ANSWER_KEYS = Path(__file__).resolve().parents[1] / "data" / "answer-keys"
 CASES = sorted(p.name for p in ANSWER_KEYS.iterdir() if p.is_dir())
@@ -243,10 +243,19 @@ def test_lookback_counts_what_is_active_now() -> None:
     assert decision == [("ri", pytest.approx(4.0))]
 
 
-def test_ladder_uses_its_own_window() -> None:
-    """Usage 2 then 10: a 2-hour window buys 10, the 6-hour lookback buys 2 (4 of 6 h at 2)."""
-    prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=4)])
-    history = UsageHistory.before(np.array([[2.0]] * 4 + [[10.0]] * 2), 6,
-                                  start=trace([0.0]).start, key_ids=(M5,))
-    assert LadderPolicy(2).decide(history, Portfolio(), 6, prices) == [("ri", pytest.approx(10))]
-    assert Lookback(6).decide(history, Portfolio(), 6, prices) == [("ri", pytest.approx(2))]
+def test_the_ladder_policy_is_the_forecast_ladder_on_the_scenarios_given() -> None:
+    """``ladder`` needs a scenario source (the optimizer does not import forecasting)."""
+    usage = trace([10.0] * 48)
+    prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=24)])
+    with pytest.raises(InvalidInput, match="needs a scenario source"):
+        make_policy("ladder", usage, prices)
+
+    def source(history: np.ndarray, key_ids: tuple[str, ...], start: datetime, horizon: int,
+               n: int, seed: int) -> np.ndarray:
+        return np.full((n, horizon, len(key_ids)), 7.0)
+
+    policy = make_policy("ladder", usage, prices, scenarios=source)
+    assert isinstance(policy, ForecastLadder) and policy.scenarios is source
+    history = UsageHistory.before(np.full((24, 1), 10.0), 24, start=usage.start, key_ids=(M5,))
+    # Scenarios flat at 7 (not the history's 10): the ladder commits to what they say.
+    assert policy.decide(history, Portfolio(), 24, prices) == [("ri", pytest.approx(7.0))]

@@ -1,0 +1,189 @@
+"""The two planners of a run: what to buy, from the stored usage, prices and inventory.
+
+* :func:`forecast_plan` (the default, ``LADDER_PLANNER=forecast``): forecast
+  scenarios over the next ``horizon_hours`` (:func:`ladder.scenarios.default_scenarios`:
+  sample paths of the forecasting package and replays of the last two days), the
+  risk-aware stochastic LP (:mod:`optimizer.stochastic`) with the owned
+  commitments until they expire, the safe core and a tranche of the rest bought
+  (:data:`optimizer.ladder_policy.LADDER_POLICY`, the policy measured on the
+  backtest suite), every scenario re-priced by the billing engine, each action
+  explained, and the LP's certificate.
+* :func:`lookback_plan` (``LADDER_PLANNER=lookback``): the foundation LP on the
+  last ``lookback_hours`` of usage replayed as the next ones, the way the clouds'
+  own recommenders look back.
+
+Both return a :class:`Planned`; :func:`ladder.pipeline.optimize` stores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.billing import schedule
+from core.domain import Catalog, Commitment, Plan
+from core.errors import InvalidInput
+from core.settings import Settings
+from executor.guardrails import INPUTS_KEY
+from ladder.scenarios import SCENARIO_SOURCE, default_scenarios
+from ladder.window import Window, usage_window
+from optimizer.ladder_policy import LADDER_POLICY, forecast_problem, solve_safe_core
+from optimizer.lp import PurchaseProblem, optimize_purchases
+from optimizer.plan import make_plan
+from optimizer.policy import PurchasePolicy
+from optimizer.portfolio_plan import make_portfolio_plan
+from optimizer.stochastic import build_model, owned_from, solve
+
+StepReporter = Callable[[str], AbstractContextManager[object]]
+
+LOW_QUANTILE = 0.1
+"""The low forecast the guardrails read: this quantile of the scenarios' hourly usage."""
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A plan, what it took to compute, and the figures stored with it."""
+
+    plan: Plan
+    build_seconds: float
+    solve_seconds: float
+    n_variables: int
+    n_constraints: int
+    details: dict[str, Any]
+    skipped_keys: tuple[str, ...]
+
+
+def _history(usage: pd.DataFrame, catalog: Catalog, hours: int) -> Window:
+    window = usage_window(usage, catalog, hours=hours)
+    if not window.keys:
+        raise InvalidInput("no usage key of the dataset is in the provider's catalog: "
+                           "nothing to optimise")
+    return window
+
+
+def _common_details(window: Window, decision_time: datetime, owned: int,
+                    planner: str) -> dict[str, Any]:
+    return {
+        "planner": planner,
+        "history_start": window.start.isoformat(),
+        "history_hours": int(window.usage.shape[0]),
+        "decision_time": decision_time.isoformat(),
+        "keys": list(window.keys),
+        "skipped_keys": list(window.skipped),
+        "owned_commitments": owned,
+    }
+
+
+def run_policy(settings: Settings) -> PurchasePolicy:
+    """The purchase policy of an autonomous run: the ladder's, at the settings' cost of
+    capital. Exchanges and returns stay off until the executor can carry them out
+    (its guardrails refuse any other action than a purchase)."""
+    return replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
+                   exchanges=False, returns=False)
+
+
+def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
+                  decision_time: datetime, settings: Settings,
+                  step: StepReporter) -> Planned:
+    """Forecast, solve the stochastic LP (and its safe core), round, re-price and explain."""
+    window = _history(usage, catalog, settings.lookback_hours)
+    owned = owned_from(inventory, decision_time)
+    policy = run_policy(settings)
+    with step(f"Forecasting {settings.scenarios} scenarios × {settings.horizon_hours} hours "
+              f"for {len(window.keys)} keys"):
+        problem = forecast_problem(
+            window.usage, window.keys, window.start, owned, catalog,
+            scenarios=default_scenarios(), policy=policy, n_scenarios=settings.scenarios,
+            max_horizon_hours=settings.horizon_hours, seed=0)
+    if problem is None:
+        raise InvalidInput("the provider's catalog has no offering the policy allows: "
+                           "nothing to buy")
+    with step(f"Solving the stochastic LP ({len(problem.candidates)} offerings)"):
+        model = build_model(problem, backend="highs")
+        solution = solve(model, time_limit_s=settings.solver_time_limit_s)
+        build, solve_s = solution.build_seconds, solution.solve_seconds
+        core: dict[str, float] = {}
+        if policy.tranche_fraction < 1.0 and solution.quantities:
+            safe = solve_safe_core(problem, time_limit_s=settings.solver_time_limit_s)
+            core = dict(safe.quantities)
+            build, solve_s = build + safe.build_seconds, solve_s + safe.solve_seconds
+    with step("Re-pricing every scenario with the billing engine"):
+        result = make_portfolio_plan(model, solution, window_start=decision_time, core=core)
+    plan = result.plan
+    hourly_value = problem.scenarios.usage @ problem.on_demand_rates
+    details = {
+        **plan.details,
+        **_common_details(window, decision_time, len(owned), "forecast"),
+        "scenario_source": SCENARIO_SOURCE,
+        "safe_core": core,
+        INPUTS_KEY: {
+            "low_forecast_hourly": float(np.quantile(hourly_value, LOW_QUANTILE)),
+            "low_forecast_source": (
+                f"{LOW_QUANTILE:.0%} quantile of the on-demand value of "
+                f"{problem.scenarios.n_scenarios} forecast scenarios × {problem.horizon} "
+                "hours"),
+            "expected_utilisation": [a.explanation.expected_utilisation if a.explanation
+                                     else None for a in plan.actions],
+        },
+    }
+    return Planned(plan, build, solve_s, solution.n_variables, solution.n_constraints,
+                   details, window.skipped)
+
+
+def lookback_problem(
+    usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
+    decision_time: datetime, lookback_hours: int, cost_of_capital: float,
+) -> tuple[PurchaseProblem, Window]:
+    """The foundation LP's inputs: the last ``lookback_hours`` of usage stand in for the next.
+
+    Owned commitments count in hour ``h`` of the window only if they are still
+    active at ``decision_time + h``: one expiring next month covers only the first
+    month of the window.
+    """
+    window = _history(usage, catalog, lookback_hours)
+    owned = [c for c in inventory if c.end > decision_time]
+    problem = PurchaseProblem(
+        usage=window.usage,
+        key_ids=window.keys,
+        on_demand_rates=window.rates,
+        candidates=catalog.offerings,
+        owned=tuple(c.offering for c in owned),
+        owned_quantity=schedule(owned, decision_time, len(window.usage)),
+        cost_of_capital=cost_of_capital,
+    )
+    return problem, window
+
+
+def lookback_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
+                  decision_time: datetime, settings: Settings,
+                  step: StepReporter) -> Planned:
+    """The foundation LP on the lookback window, re-priced on the same window."""
+    problem, window = lookback_problem(
+        usage, catalog, inventory, decision_time=decision_time,
+        lookback_hours=settings.lookback_hours, cost_of_capital=settings.cost_of_capital)
+    with step(f"Solving the LP ({len(problem.key_ids)} keys × {len(problem.usage)} hours)"):
+        solution = optimize_purchases(problem, time_limit_s=settings.solver_time_limit_s)
+    with step("Re-pricing the plan with the billing engine"):
+        plan = make_plan(problem, solution, window_start=decision_time)
+    details = {
+        **_common_details(window, decision_time, len(problem.owned), "lookback"),
+        "n_variables": solution.n_variables,
+        "n_constraints": solution.n_constraints,
+        "objective": solution.objective,
+    }
+    return Planned(plan, solution.build_seconds, solution.solve_seconds, solution.n_variables,
+                   solution.n_constraints, details, window.skipped)
+
+
+PLANNERS = {"forecast": forecast_plan, "lookback": lookback_plan}
+"""The planners by the name ``LADDER_PLANNER`` gives them."""
+
+
+__all__ = ["PLANNERS", "Planned", "forecast_plan", "lookback_plan", "lookback_problem",
+           "run_policy"]
