@@ -3,8 +3,11 @@
 Four kinds: a plan **needs approval**, a run **failed**, a commitment **expires**
 within 30, 60 or 90 days, the portfolio's **utilisation** fell below the
 policy's floor. Each has a de-duplication key; :func:`notify` records it in the
-``notifications`` table and sends it once (a failed send is tried again next
-time). The payload is Slack's incoming-webhook format (``text`` plus ``blocks``),
+``notifications`` table and sends it once. A failed send is tried again when the
+same notification comes up again, and every run tries its scope's failed ones
+again (:func:`resend_failed`, up to :data:`MAX_ATTEMPTS` sends; a notification
+left ``pending`` by a process that died counts as failed after
+:data:`STALE_PENDING`). The payload is Slack's incoming-webhook format (``text`` plus ``blocks``),
 which Mattermost, Rocket.Chat, Teams workflows and most chat tools accept.
 
 Sending happens outside any database transaction, and a webhook that fails
@@ -15,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db.models import NotificationRow, utc_now
@@ -29,6 +32,10 @@ from core.domain import Commitment
 from executor import repository as repo
 
 EXPIRY_THRESHOLDS_DAYS = (30, 60, 90)
+MAX_ATTEMPTS = 5
+"""Sends of one notification before it is given up (it stays ``failed``, with its error)."""
+STALE_PENDING = timedelta(minutes=15)
+"""A notification ``pending`` this long was left by a process that died while sending."""
 
 
 class NotificationKind(StrEnum):
@@ -82,8 +89,11 @@ class WebhookNotifier:
 
     def post(self, notification: Notification) -> str | None:
         """Send to every URL; None when all accepted, else the errors in words."""
+        return self.post_payload(slack_payload(notification))
+
+    def post_payload(self, payload: dict[str, Any]) -> str | None:
+        """Send a ready payload to every URL; None when all accepted, else the errors."""
         errors = []
-        payload = slack_payload(notification)
         with httpx.Client(timeout=self.timeout_s, transport=self.transport) as client:
             for url in self.urls:
                 try:
@@ -118,20 +128,57 @@ def notify(engine: Engine, notifier: WebhookNotifier, notification: Notification
                         status="pending", attempts=0, payload=slack_payload(notification)))
             except IntegrityError:
                 return "duplicate"  # another process is sending it
+    return _send(engine, notifier, notification.dedup_key, slack_payload(notification))
+
+
+def _send(engine: Engine, notifier: WebhookNotifier, dedup_key: str,
+          payload: dict[str, Any]) -> str:
+    """Post a claimed (``pending``) notification and record the outcome of the attempt."""
     error: str | None
     if not notifier.urls:
         status, error = "unsent", "no webhook configured"
     else:
-        error = notifier.post(notification)
+        error = notifier.post_payload(payload)
         status = "failed" if error else "sent"
     with session_scope(engine) as session:
-        row = repo.get_notification(session, notification.dedup_key)
+        row = repo.get_notification(session, dedup_key)
         if row is not None:
             row.status, row.error = status, error
             row.attempts += 1
             if status == "sent":
                 row.sent_at = utc_now()
     return status
+
+
+def resend_failed(engine: Engine, notifier: WebhookNotifier, *, provider: str, scope: str,
+                  now: datetime | None = None,
+                  max_attempts: int = MAX_ATTEMPTS) -> dict[str, str]:
+    """Send the scope's failed notifications again (and those a dead process left pending).
+
+    Each is claimed first (``failed`` → ``pending`` in one conditional update), so two
+    processes never send the same one; with no webhook configured nothing is tried.
+    Returns the outcome per de-duplication key.
+    """
+    if not notifier.urls:
+        return {}
+    stale = (now or utc_now()) - STALE_PENDING
+    due = (NotificationRow.provider == provider, NotificationRow.scope == scope,
+           NotificationRow.attempts < max_attempts,
+           or_(NotificationRow.status == "failed",
+               (NotificationRow.status == "pending") & (NotificationRow.created_at < stale)))
+    with session_scope(engine) as session:
+        keys = list(session.scalars(select(NotificationRow.dedup_key).where(*due)
+                                    .order_by(NotificationRow.id)))
+    outcomes: dict[str, str] = {}
+    for key in keys:
+        with session_scope(engine) as session:
+            claimed = session.execute(
+                update(NotificationRow).where(NotificationRow.dedup_key == key, *due)
+                .values(status="pending", created_at=utc_now())
+                .returning(NotificationRow.payload)).scalar_one_or_none()
+        if claimed is not None:
+            outcomes[key] = _send(engine, notifier, key, claimed)
+    return outcomes
 
 
 # --- the messages ---------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def _prepare_plan(engine: Engine, plan_id: int, scope: str, actor: str) -> list[
 
 def _alerts(engine: Engine, plan_id: int, stored: StoredPolicy | None,
             notifier: notify.WebhookNotifier) -> dict[str, str]:
-    """Expiring commitments and low utilisation, each notified once."""
+    """Expiring commitments and low utilisation, each notified once; failed sends retried."""
     sent: dict[str, str] = {}
     with session_scope(engine) as session:
         plan = core_repository.get_plan(session, plan_id)
@@ -186,7 +186,8 @@ def _alerts(engine: Engine, plan_id: int, stored: StoredPolicy | None,
                 day=f"{now:%Y-%m-%d}", worst=health.by_commitment))
     for message in messages:
         sent[message.dedup_key] = notify.notify(engine, notifier, message)
-    return sent
+    # Earlier sends that failed (run failures included) are tried again.
+    return {**notify.resend_failed(engine, notifier, provider=provider, scope=scope), **sent}
 
 
 def _execution_outcome(report: ExecutionReport) -> tuple[str, str, str | None]:
@@ -335,4 +336,4 @@ def _notify_failure(engine: Engine, settings: Settings, provider: str, scope: st
         log.exception("could not notify the failure of run %s", run_id)
 
 
-__all__ = ["Planner", "RunOutcome", "store_plan", "market_for", "run_once"]
+__all__ = ["Planner", "RunOutcome", "market_for", "run_once", "store_plan"]

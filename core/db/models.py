@@ -471,6 +471,7 @@ class NotificationRow(Base):
     provider: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    """When it was raised, or last claimed for a resend (``executor.notify.resend_failed``)."""
     sent_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
     """``pending``, ``sent``, ``failed`` or ``unsent`` (no webhook configured)."""

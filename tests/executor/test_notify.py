@@ -59,6 +59,60 @@ def test_a_failing_webhook_is_recorded_and_tried_again_next_time(
     assert len(hook.received) == 2
 
 
+def test_failed_notifications_are_sent_again_by_the_next_run_up_to_the_limit(
+    engine: Engine, db_url: str
+) -> None:
+    failure = notify.run_failed(provider="sample", scope="all", run_id=3, error="boom")
+    other_scope = notify.run_failed(provider="sample", scope="eu", run_id=4, error="boom")
+    with webhook_server() as hook:
+        notifier = notify.WebhookNotifier([hook.url])
+        hook.status = 503
+        assert notify.notify(engine, notifier, failure) == "failed"
+        assert notify.notify(engine, notifier, other_scope) == "failed"
+        # Still failing: each resend is one more attempt, until the limit.
+        for _ in range(notify.MAX_ATTEMPTS - 2):
+            assert notify.resend_failed(engine, notifier, provider="sample", scope="all") == {
+                "run-failed:3": "failed"}
+        hook.status = 200
+        assert notify.resend_failed(engine, notifier, provider="sample", scope="all") == {
+            "run-failed:3": "sent"}
+        assert notify.resend_failed(engine, notifier, provider="sample", scope="all") == {}
+    # The stored payload was sent, unchanged, and the other scope's was left alone.
+    texts = [body["text"] for body in hook.received]
+    assert texts.count("Run 3 failed: boom") == notify.MAX_ATTEMPTS
+    assert texts.count("Run 4 failed: boom") == 1
+    with session_scope(engine) as session:
+        rows = {r.dedup_key: r for r in session.scalars(select(NotificationRow))}
+        assert (rows["run-failed:3"].status, rows["run-failed:3"].attempts) == (
+            "sent", notify.MAX_ATTEMPTS)
+        assert rows["run-failed:3"].sent_at is not None
+        assert rows["run-failed:4"].status == "failed"
+
+
+def test_a_notification_given_up_or_left_pending_by_a_dead_process(
+    engine: Engine, db_url: str
+) -> None:
+    failure = notify.run_failed(provider="sample", scope="all", run_id=5, error="boom")
+    with webhook_server() as hook:
+        notifier = notify.WebhookNotifier([hook.url])
+        hook.status = 500
+        assert notify.notify(engine, notifier, failure) == "failed"
+        with session_scope(engine) as session:
+            row = session.scalars(select(NotificationRow)).one()
+            row.attempts = notify.MAX_ATTEMPTS
+        hook.status = 200
+        assert notify.resend_failed(engine, notifier, provider="sample", scope="all") == {}
+        with session_scope(engine) as session:
+            row = session.scalars(select(NotificationRow)).one()
+            row.attempts, row.status = 1, "pending"
+        # Pending and recent: another process may be sending it right now.
+        assert notify.resend_failed(engine, notifier, provider="sample", scope="all") == {}
+        later = datetime.now(UTC) + notify.STALE_PENDING + timedelta(minutes=1)
+        assert notify.resend_failed(engine, notifier, provider="sample", scope="all",
+                                    now=later) == {"run-failed:5": "sent"}
+    assert len(hook.received) == 2
+
+
 def test_without_a_webhook_the_notification_is_kept_unsent(engine: Engine, db_url: str) -> None:
     assert notify.notify(engine, notify.WebhookNotifier([]), _message()) == "unsent"
     assert notify.notify(engine, notify.WebhookNotifier([]), _message()) == "duplicate"
