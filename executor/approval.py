@@ -36,6 +36,7 @@ from executor.guardrails import (
     manual_only,
     no_policy,
     plan_facts,
+    received_offering_ids,
 )
 from executor.lifecycle import PlanStatus, transition
 from executor.policy import Policy, StoredPolicy, load_policy
@@ -108,7 +109,7 @@ def judge(
     """Every violation of the scope's policy by the plan (a missing policy is one)."""
     if stored is None:
         return [no_policy(plan.provider, plan.scope)]
-    offerings = repo.offerings_by_id(session, plan.provider, (a.offering_id for a in plan.actions))
+    offerings = repo.offerings_by_id(session, plan.provider, received_offering_ids(plan))
     month = repo.spend_to_date(session, plan.provider, plan.scope,
                                since=repo.month_start(now), exclude_plan_id=plan.id)
     violations = evaluate(stored.policy, plan_facts(plan, offerings), month=month, now=now)

@@ -1,19 +1,26 @@
 """Turning an approved plan into provider calls, exactly once.
 
-The protocol, for each action of a plan (in its order):
+An action buys (``purchase``), exchanges an owned convertible commitment
+(``exchange``) or hands a Savings Plan back (``return``). The protocol, for each
+action of a plan (returns first, then the others in the plan's order):
 
-1. **quote** the purchase; refuse it if the provider's price moved from the
-   plan's by more than :data:`PRICE_TOLERANCE`;
+1. **quote** a purchase, and refuse it if the provider's price moved from the
+   plan's by more than :data:`PRICE_TOLERANCE`; quote an exchange, and refuse it
+   when the provider says it is invalid or asks a true-up above the plan's cash
+   effect (beyond the same tolerance); a return has no quote;
 2. check the gates again (kill switch, blackout: a switch turned on mid-run
-   stops the next purchase) and that this process still holds the run lock;
+   stops the next purchase), the caps again when a return the plan counted on
+   failed, and that this process still holds the run lock;
 3. write the **intent** (status ``intent``, the idempotency key, the attempt)
    and **commit** it, before the provider is called;
-4. call the provider with the action's idempotency key;
+4. call the provider (purchase, exchange or return) with the action's idempotency key;
 5. write the **outcome** (``done`` with the commitment ids, ``ordered``,
-   ``failed``) and commit. When the answer is lost (a timeout, a throttled or
-   failed call, a crash), the action stays ``intent``/``unknown``, and a retry
-   **looks before it buys**: ``find_order(key)`` says whether the order reached
-   the provider; only ``not_found`` lets it buy again, with the same key.
+   ``failed``) and commit; a ``done`` action updates the recorded commitments
+   (what was bought or received is added, what was given up or returned is taken
+   off). When the answer is lost (a timeout, a throttled or failed call, a crash),
+   the action stays ``intent``/``unknown``, and a retry **looks before it buys**:
+   ``find_order(key)`` says whether the order reached the provider; only
+   ``not_found`` lets it place the order again, with the same key.
 
 :meth:`Executor.reconcile` settles every unfinished action of a scope the same
 way (``find_order``), and runs on start-up and before every run and every
@@ -31,7 +38,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Engine, select, update
@@ -40,16 +47,36 @@ from sqlalchemy.orm import Session
 from core.db import repository as core_repository
 from core.db.models import ActionRow, PlanRow, utc_now
 from core.db.session import session_scope
+from core.domain import ActionKind
 from core.errors import Conflict, NotFound, PolicyViolation, ProviderError
 from core.settings import Settings
 from executor import audit
 from executor import repository as repo
 from executor.approval import POLICY_ACTOR, judge, valid_until
-from executor.guardrails import GATES, Severity, SpendToDate, Violation, evaluate, plan_facts
+from executor.guardrails import (
+    CAPS,
+    GATES,
+    Severity,
+    SpendToDate,
+    Violation,
+    evaluate,
+    plan_facts,
+)
 from executor.lifecycle import PlanStatus, transition
 from executor.locks import RunLock
 from executor.policy import load_policy
-from providers.base import Market, OrderResult, OrderStatus, PurchaseRequest, Quote
+from providers.base import (
+    ExchangeRequest,
+    Market,
+    OrderResult,
+    OrderStatus,
+    PurchaseRequest,
+    Quote,
+    ReturnRequest,
+)
+
+Request = PurchaseRequest | ExchangeRequest | ReturnRequest
+"""What one action asks of the provider."""
 
 PRICE_TOLERANCE = 0.01
 """Relative difference between a quote and the plan's price that still counts as the same."""
@@ -80,12 +107,16 @@ def idempotency_key(plan: PlanRow, action: ActionRow) -> str:
     """The action's idempotency key: readable ids, and a digest of what makes it unique.
 
     The digest covers the provider, the plan's id and creation time (two
-    databases never share both), the action's position, offering and quantity.
-    At most 64 characters (AWS client tokens).
+    databases never share both), the action's position, offering and quantity,
+    and for an exchange or a return its kind, the commitment it gives up and what
+    it receives. At most 64 characters (AWS client tokens).
     """
-    material = "|".join((plan.provider, plan.scope, str(plan.id),
-                         plan.created_at.isoformat(), str(action.position), action.offering_id,
-                         repr(float(action.quantity))))
+    parts = [plan.provider, plan.scope, str(plan.id), plan.created_at.isoformat(),
+             str(action.position), action.offering_id, repr(float(action.quantity))]
+    if action.kind != ActionKind.PURCHASE:
+        parts += [action.kind, action.commitment_id or "", action.target_offering_id or "",
+                  repr(float(action.target_quantity or 0.0))]
+    material = "|".join(parts)
     digest = hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
     return f"ladder-p{plan.id}-a{action.position}-{digest}"
 
@@ -216,11 +247,18 @@ class Executor:
                 self.sleep(self.retry.delay(attempt, exc))
         return None  # pragma: no cover - the loop always returns
 
-    def _quote(self, request: PurchaseRequest) -> Quote | ProviderError:
-        """``quote_purchase`` with retries; the last error when it never answered."""
+    def _quote(self, request: Request) -> Quote | ProviderError | None:
+        """The request's quote with retries; the last error when it never answered.
+
+        None for a return, which providers do not quote.
+        """
+        if isinstance(request, ReturnRequest):
+            return None
         error = ProviderError("no attempt made")
         for attempt in range(1, self.retry.attempts + 1):
             try:
+                if isinstance(request, ExchangeRequest):
+                    return self.market.quote_exchange(request)
                 return self.market.quote_purchase(request)
             except ProviderError as exc:
                 error = exc
@@ -286,16 +324,33 @@ class Executor:
                 commitment_ids: tuple[str, ...], detail: str) -> None:
         action.status = status
         action.error = detail or None
-        if commitment_ids:
+        if commitment_ids or status == ActionStatus.DONE:
             action.commitment_ids = list(commitment_ids)
         if status in (ActionStatus.DONE, ActionStatus.FAILED, ActionStatus.SKIPPED):
             action.finished_at = self.clock()
         if status == ActionStatus.DONE:
-            repo.record_commitments(session, provider=plan.provider,
-                                    offering_id=action.offering_id,
-                                    commitment_ids=commitment_ids, quantity=action.quantity,
-                                    start=self.clock())
+            self._record_inventory(session, plan, action, commitment_ids)
         session.flush()
+
+    def _record_inventory(self, session: Session, plan: PlanRow, action: ActionRow,
+                          commitment_ids: tuple[str, ...]) -> None:
+        """What a done action changes in the recorded commitments, until the inventory syncs."""
+        if action.kind == ActionKind.RETURN:
+            repo.give_up_commitment(session, provider=plan.provider,
+                                    commitment_id=action.commitment_id or "")
+            return
+        if action.kind == ActionKind.EXCHANGE:
+            repo.give_up_commitment(session, provider=plan.provider,
+                                    commitment_id=action.commitment_id or "",
+                                    quantity=action.quantity)
+            repo.record_commitments(session, provider=plan.provider,
+                                    offering_id=action.target_offering_id or "",
+                                    commitment_ids=commitment_ids,
+                                    quantity=action.target_quantity, start=self.clock())
+            return
+        repo.record_commitments(session, provider=plan.provider, offering_id=action.offering_id,
+                                commitment_ids=commitment_ids, quantity=action.quantity,
+                                start=self.clock())
 
     def _finish_plans(self, provider: str, scope: str | None) -> list[int]:
         """Give executing plans whose actions are all settled their final status."""
@@ -416,18 +471,38 @@ class Executor:
         return True, []
 
     def _pending_positions(self, plan_id: int) -> list[int]:
+        """Positions still to place: returns first (what they give back is then known
+        before anything is bought), then the others in the plan's order."""
         with session_scope(self.engine) as session:
-            return list(session.scalars(
-                select(ActionRow.position).where(ActionRow.plan_id == plan_id,
-                                                 ActionRow.status == ActionStatus.PENDING)
-                .order_by(ActionRow.position)))
+            rows = session.execute(
+                select(ActionRow.position, ActionRow.kind)
+                .where(ActionRow.plan_id == plan_id, ActionRow.status == ActionStatus.PENDING)
+                .order_by(ActionRow.position)).all()
+        return [position for position, kind in sorted(
+            rows, key=lambda row: (row.kind != ActionKind.RETURN, row.position))]
 
-    def _request(self, plan: PlanRow, action: ActionRow) -> PurchaseRequest:
+    def _request(self, plan: PlanRow, action: ActionRow) -> Request:
+        """The provider request of an action, with its idempotency key."""
+        key = action.idempotency_key or idempotency_key(plan, action)
+        if action.kind == ActionKind.EXCHANGE:
+            return ExchangeRequest(idempotency_key=key,
+                                   commitment_ids=(action.commitment_id or "",),
+                                   target_offering_id=action.target_offering_id or "",
+                                   quantity=action.target_quantity,
+                                   give_quantity=action.quantity)
+        if action.kind == ActionKind.RETURN:
+            return ReturnRequest(idempotency_key=key, commitment_id=action.commitment_id or "")
         limit = action.upfront_cost * (1 + PRICE_TOLERANCE) + PRICE_TOLERANCE_ABS
-        return PurchaseRequest(idempotency_key=action.idempotency_key or
-                               idempotency_key(plan, action),
-                               offering_id=action.offering_id, quantity=action.quantity,
-                               limit_upfront=limit)
+        return PurchaseRequest(idempotency_key=key, offering_id=action.offering_id,
+                               quantity=action.quantity, limit_upfront=limit)
+
+    def _call(self, request: Request) -> OrderResult:
+        """Place the order: the one provider call that commits money."""
+        if isinstance(request, ExchangeRequest):
+            return self.market.exchange(request)
+        if isinstance(request, ReturnRequest):
+            return self.market.return_commitment(request)
+        return self.market.purchase(request)
 
     def _dry_run(self, plan_id: int) -> ExecutionReport:
         """Quote every action and say what would be bought; nothing changes state."""
@@ -435,13 +510,11 @@ class Executor:
             plan = core_repository.get_plan(session, plan_id)
             assert plan is not None
             requests = [(a.position, a.offering_id, a.quantity, self._request(plan, a),
-                         a.upfront_cost, a.hourly_cost) for a in plan.actions]
+                         _Planned.of(a)) for a in plan.actions]
         outcomes = []
-        for position, offering_id, quantity, request, upfront, hourly in requests:
+        for position, offering_id, quantity, request, planned in requests:
             quoted = self._quote(request)
-            detail = _price_problem(quoted, upfront, hourly) or (
-                f"would buy for ${quoted.upfront:,.2f} upfront and ${quoted.hourly:,.4f}/h"
-                if isinstance(quoted, Quote) else "")
+            detail = _quote_problem(request, quoted, planned) or _would(request, quoted)
             outcomes.append(ActionOutcome(position, offering_id, quantity, "dry_run",
                                           request.idempotency_key, (), detail))
         with self._tx() as session:
@@ -463,6 +536,36 @@ class Executor:
         return evaluate(stored.policy, plan_facts(plan, {}), month=SpendToDate(0.0, 0.0, now),
                         now=now, checks=GATES)
 
+    def _caps_lost(self, session: Session, plan: PlanRow, position: int) -> list[Violation]:
+        """Caps broken now because a return the plan counted on was not made.
+
+        Judged only before an action that is not a return, in a plan that has
+        returns (they are placed first): the caps are evaluated with the returns
+        that are not done and the actions that failed or were skipped left out; a
+        cap broken now that the plan as approved did not break stops the plan.
+        """
+        kinds = {a.position: a.kind for a in plan.actions}
+        if kinds.get(position) == ActionKind.RETURN or ActionKind.RETURN not in kinds.values():
+            return []
+        stored = load_policy(session, plan.provider, plan.scope)
+        if stored is None:
+            return []
+        now = self.clock()
+        month = repo.spend_to_date(session, plan.provider, plan.scope,
+                                   since=repo.month_start(now), exclude_plan_id=plan.id)
+        facts = plan_facts(plan, {})
+        status = {a.position: a.status for a in plan.actions}
+        counted = tuple(a for a in facts.actions
+                        if status[a.position] not in (ActionStatus.FAILED, ActionStatus.SKIPPED)
+                        and (a.kind != ActionKind.RETURN
+                             or status[a.position] == ActionStatus.DONE))
+        approved = {v.check for v in evaluate(stored.policy, facts, month=month, now=now,
+                                              checks=CAPS)}
+        return [replace(v, message=f"a return this plan counted on was not made: {v.message}")
+                for v in evaluate(stored.policy, replace(facts, actions=counted), month=month,
+                                  now=now, checks=CAPS)
+                if v.check not in approved]
+
     def _place(self, plan_id: int, position: int, lock: RunLock) -> bool:
         """Place one pending action; False when the plan must stop (a gate closed)."""
         with session_scope(self.engine) as session:
@@ -471,25 +574,26 @@ class Executor:
             action = next(a for a in plan.actions if a.position == position)
             subject = f"action:{plan.id}/{position}"
             request = self._request(plan, action)
-            upfront, hourly = action.upfront_cost, action.hourly_cost
+            planned = _Planned.of(action)
         quoted = self._quote(request)
-        problem = _price_problem(quoted, upfront, hourly)
-        with self._tx() as session:
-            self._audit(session, "provider.quote", subject,
-                        reason=problem or "quoted before buying",
-                        idempotency_key=request.idempotency_key,
-                        offering_id=request.offering_id, quantity=request.quantity,
-                        quote=_quote_data(quoted), planned_upfront=upfront,
-                        planned_hourly=hourly)
-            if problem:
-                action = _action(session, plan_id, position)
-                self._record(session, action.plan, action, ActionStatus.FAILED, (),
-                             f"not bought: {problem}")
-                return True
+        problem = _quote_problem(request, quoted, planned)
+        not_done = _NOT_DONE[type(request)]
+        if quoted is not None or problem:
+            with self._tx() as session:
+                self._audit(session, "provider.quote", subject,
+                            reason=problem or f"quoted before {_VERB[type(request)]}",
+                            **_request_data(request), quote=_quote_data(quoted),
+                            planned_upfront=planned.upfront, planned_hourly=planned.hourly,
+                            planned_cash_effect=planned.cash_effect)
+                if problem:
+                    action = _action(session, plan_id, position)
+                    self._record(session, action.plan, action, ActionStatus.FAILED, (),
+                                 f"{not_done}: {problem}")
+                    return True
         with self._tx() as session:
             plan = core_repository.get_plan(session, plan_id)
             assert plan is not None
-            closed = self._gates(session, plan)
+            closed = self._gates(session, plan) or self._caps_lost(session, plan, position)
             if closed:
                 reason = "; ".join(v.message for v in closed)
                 self._audit(session, "plan.stopped", f"plan:{plan_id}", reason=reason,
@@ -499,7 +603,7 @@ class Executor:
         for attempt in range(1, self.retry.attempts + 1):
             self._write_intent(plan_id, position, request.idempotency_key)
             try:
-                result = self.market.purchase(request)
+                result = self._call(request)
             except ProviderError as exc:
                 self._record_call(plan_id, position, request, error=exc)
                 found = self._find_order(request.idempotency_key)
@@ -509,7 +613,7 @@ class Executor:
                     self._settle_action_by_id(plan_id, position, found)
                     return True
                 if not exc.retryable or attempt == self.retry.attempts:
-                    self._fail(plan_id, position, f"not bought: the provider refused "
+                    self._fail(plan_id, position, f"{not_done}: the provider refused "
                                f"({exc.code or 'error'}: {exc}) and has no order with this key")
                     return True
                 self._back_to_pending(plan_id, position)
@@ -538,16 +642,20 @@ class Executor:
             if changed != 1:
                 raise Conflict(f"action {position + 1} of plan {plan_id} is no longer pending: "
                                "another process is placing it")
+            extra: dict[str, object] = {} if action.kind == ActionKind.PURCHASE else {
+                "kind": action.kind, "commitment_id": action.commitment_id,
+                "target_offering_id": action.target_offering_id,
+                "target_quantity": action.target_quantity, "cash_effect": action.cash_effect}
             self._audit(session, "action.intent", f"action:{plan_id}/{position}",
                         reason="about to call the provider", idempotency_key=key,
                         attempt=action.attempts + 1, offering_id=action.offering_id,
                         quantity=action.quantity, upfront_cost=action.upfront_cost,
-                        amortized_hourly_cost=action.amortized_hourly_cost)
+                        amortized_hourly_cost=action.amortized_hourly_cost, **extra)
 
-    def _record_call(self, plan_id: int, position: int, request: PurchaseRequest, *,
+    def _record_call(self, plan_id: int, position: int, request: Request, *,
                      result: OrderResult | None = None,
                      error: ProviderError | None = None) -> None:
-        """Write the provider's answer (or the error) of a purchase call."""
+        """Write the provider's answer (or the error) of a purchase, exchange or return."""
         with self._tx() as session:
             action = _action(session, plan_id, position)
             if result is not None:
@@ -558,11 +666,10 @@ class Executor:
                 action.status, action.error = ActionStatus.UNKNOWN, str(error)
                 session.flush()
             self._audit(
-                session, "provider.purchase", f"action:{plan_id}/{position}",
+                session, f"provider.{_OPERATION[type(request)]}", f"action:{plan_id}/{position}",
                 reason=(f"the provider answered {result.status}" if result is not None
                         else f"no answer: {error}"),
-                idempotency_key=request.idempotency_key, offering_id=request.offering_id,
-                quantity=request.quantity, limit_upfront=request.limit_upfront,
+                **_request_data(request),
                 provider_status=result.status if result is not None else None,
                 commitment_ids=list(result.commitment_ids) if result is not None else [],
                 error=None if error is None else {"message": str(error), "code": error.code,
@@ -617,6 +724,78 @@ def _action(session: Session, plan_id: int, position: int) -> ActionRow:
     return action
 
 
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """The plan's figures of an action that a quote is held against."""
+
+    upfront: float
+    hourly: float
+    cash_effect: float
+
+    @classmethod
+    def of(cls, action: ActionRow) -> _Planned:
+        return cls(action.upfront_cost, action.hourly_cost, action.cash_effect)
+
+
+_OPERATION = {PurchaseRequest: "purchase", ExchangeRequest: "exchange", ReturnRequest: "return"}
+"""The audit event of each provider call (``provider.<operation>``)."""
+_VERB = {PurchaseRequest: "buying", ExchangeRequest: "exchanging", ReturnRequest: "returning"}
+_NOT_DONE = {PurchaseRequest: "not bought", ExchangeRequest: "not exchanged",
+             ReturnRequest: "not returned"}
+
+
+def _request_data(request: Request) -> dict[str, object]:
+    """The request as the audit log keeps it."""
+    if isinstance(request, ExchangeRequest):
+        return {"idempotency_key": request.idempotency_key,
+                "commitment_ids": list(request.commitment_ids),
+                "give_quantity": request.give_quantity,
+                "target_offering_id": request.target_offering_id, "quantity": request.quantity}
+    if isinstance(request, ReturnRequest):
+        return {"idempotency_key": request.idempotency_key,
+                "commitment_id": request.commitment_id}
+    return {"idempotency_key": request.idempotency_key, "offering_id": request.offering_id,
+            "quantity": request.quantity, "limit_upfront": request.limit_upfront}
+
+
+def _quote_problem(request: Request, quoted: Quote | ProviderError | None,
+                   planned: _Planned) -> str:
+    """Why the quote forbids placing the request, or "" when it may go ahead."""
+    if isinstance(request, ReturnRequest) or quoted is None:
+        return ""
+    if isinstance(request, ExchangeRequest):
+        return _exchange_problem(quoted, planned.cash_effect)
+    return _price_problem(quoted, planned.upfront, planned.hourly)
+
+
+def _would(request: Request, quoted: Quote | ProviderError | None) -> str:
+    """What a dry run would do, once the quote is fine."""
+    if isinstance(request, ReturnRequest):
+        return f"would return {request.commitment_id} (returns are not quoted)"
+    if not isinstance(quoted, Quote):
+        return ""
+    if isinstance(request, ExchangeRequest):
+        return (f"would exchange {', '.join(request.commitment_ids)} for {request.quantity:g} "
+                f"of {request.target_offering_id}, paying ${quoted.upfront:,.2f} now")
+    return f"would buy for ${quoted.upfront:,.2f} upfront and ${quoted.hourly:,.4f}/h"
+
+
+def _exchange_problem(quoted: Quote | ProviderError, cash_effect: float) -> str:
+    """Why an exchange quote forbids the exchange, or "" when it may go ahead.
+
+    Only the true-up is held against the plan: providers state the hourly of an
+    exchange differently (AWS the target's, Azure none), and the value rule is theirs.
+    """
+    if isinstance(quoted, ProviderError):
+        return f"the provider could not quote the exchange ({quoted.code or 'error'}: {quoted})"
+    if not quoted.valid:
+        return f"the provider says the exchange is invalid ({quoted.detail or 'invalid quote'})"
+    if quoted.upfront > cash_effect + max(PRICE_TOLERANCE_ABS, PRICE_TOLERANCE * abs(cash_effect)):
+        return (f"the true-up moved: ${quoted.upfront:,.2f} due now against "
+                f"${cash_effect:,.2f} planned")
+    return ""
+
+
 def _price_problem(quoted: Quote | ProviderError, upfront: float, hourly: float) -> str:
     """Why a quote forbids the purchase, or "" when it matches the plan."""
     if isinstance(quoted, ProviderError):
@@ -631,7 +810,9 @@ def _price_problem(quoted: Quote | ProviderError, upfront: float, hourly: float)
     return ""
 
 
-def _quote_data(quoted: Quote | ProviderError) -> dict[str, object]:
+def _quote_data(quoted: Quote | ProviderError | None) -> dict[str, object] | None:
+    if quoted is None:
+        return None
     if isinstance(quoted, ProviderError):
         return {"error": str(quoted), "code": quoted.code}
     return {"valid": quoted.valid, "upfront": quoted.upfront, "hourly": quoted.hourly,

@@ -6,7 +6,8 @@ A violation has a severity that says who can get past it:
   approved or not; checked again before every purchase;
 * ``rule`` — the plan buys something the policy does not allow at all (an
   offering, term or payment option outside the allowed lists, an action the
-  executor cannot carry out): no one can approve it, the policy must change;
+  executor cannot carry out, an exchange or return that does not say what it
+  gives up or receives): no one can approve it, the policy must change;
 * ``limit`` — the plan goes beyond a cap (per run, per month, share of the low
   forecast, expected utilisation) or the scope has no policy: a person with the
   approver role may accept it.
@@ -16,6 +17,13 @@ the low forecast, the capacity of the portfolio and each action's expected
 utilisation come from the planner, in ``plan.details["guardrail_inputs"]``
 (:data:`INPUTS_KEY`). A cap whose fact the plan does not state is a violation:
 the guardrails fail closed.
+
+Exchanges and returns count in the caps by what they change (:class:`ActionFacts`):
+an exchange adds the difference in amortised commitment between what it receives
+and what it gives up, and its cash effect (the true-up paid now); a return
+removes the returned commitment's amortised cost and refunds its cash effect.
+The allowed offerings, terms and payment options apply to what is received (a
+purchase's offering, an exchange's target); a return receives nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from core.db.models import OfferingRow, PlanRow
+from core.db.models import ActionRow, OfferingRow, PlanRow
 from core.domain import ActionKind
 from executor.policy import Policy
 
@@ -38,8 +46,9 @@ INPUTS_KEY = "guardrail_inputs"
 commitments owned and new can cover at most) and ``expected_utilisation`` (one
 share per action, in the actions' order).
 """
-EXECUTABLE_KINDS = frozenset({ActionKind.PURCHASE.value})
-"""Action kinds the executor can carry out (exchanges and returns need stored targets)."""
+EXECUTABLE_KINDS = frozenset({ActionKind.PURCHASE.value, ActionKind.EXCHANGE.value,
+                              ActionKind.RETURN.value})
+"""Action kinds the executor can carry out."""
 _SLACK = 1e-9
 
 
@@ -66,7 +75,13 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class ActionFacts:
-    """What the guardrails know of one action."""
+    """What the guardrails know of one action.
+
+    ``amortized_hourly`` is the change in amortised commitment ($/h) and
+    ``upfront`` the cash paid now ($): a purchase's amortised cost and upfront; an
+    exchange's difference and true-up (its ``cash_effect``); a return's, negative.
+    ``term_hours`` and ``payment_option`` are those of the offering received.
+    """
 
     position: int
     kind: str
@@ -75,9 +90,30 @@ class ActionFacts:
     amortized_hourly: float
     upfront: float
     term_hours: int | None
-    """None when the offering is not in the provider's stored catalog."""
+    """None when the offering received is not in the provider's stored catalog."""
     payment_option: str | None
     expected_utilisation: float | None
+    commitment_id: str = ""
+    """The owned commitment an exchange gives up or a return hands back."""
+    target_offering_id: str = ""
+    target_quantity: float = 0.0
+
+    @property
+    def received_offering_id(self) -> str | None:
+        """The offering this action adds to the portfolio (None for a return)."""
+        if self.kind == ActionKind.RETURN:
+            return None
+        return self.target_offering_id if self.kind == ActionKind.EXCHANGE else self.offering_id
+
+    @property
+    def label(self) -> str:
+        """How messages name the action."""
+        if self.kind == ActionKind.EXCHANGE:
+            return (f"action {self.position + 1} (exchange of {self.commitment_id} for "
+                    f"{self.target_offering_id})")
+        if self.kind == ActionKind.RETURN:
+            return f"action {self.position + 1} (return of {self.commitment_id})"
+        return f"action {self.position + 1} ({self.offering_id})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,21 +152,53 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def commitment_change(kind: str, amortized_hourly_cost: float, upfront_cost: float,
+                      cash_effect: float) -> tuple[float, float]:
+    """(amortised $/h added, cash $ paid now) by an action, as the caps count them.
+
+    A purchase adds its amortised cost and pays its upfront; an exchange adds the
+    difference it states and pays its cash effect (the true-up); a return removes
+    its amortised cost and refunds its cash effect, whatever their stated signs.
+    """
+    if kind == ActionKind.RETURN:
+        return -abs(amortized_hourly_cost), -abs(cash_effect)
+    if kind == ActionKind.EXCHANGE:
+        return amortized_hourly_cost, cash_effect
+    return amortized_hourly_cost, upfront_cost
+
+
+def _received(action: ActionRow) -> str | None:
+    if action.kind == ActionKind.RETURN:
+        return None
+    return (action.target_offering_id if action.kind == ActionKind.EXCHANGE
+            else action.offering_id) or None
+
+
+def received_offering_ids(plan: PlanRow) -> list[str]:
+    """The offering ids a plan's actions add to the portfolio (the ``offerings`` to look up)."""
+    return [r for r in map(_received, plan.actions) if r is not None]
+
+
 def plan_facts(plan: PlanRow, offerings: Mapping[str, OfferingRow]) -> PlanFacts:
     """The facts of a stored plan; ``offerings`` maps the provider's offering ids to rows."""
     inputs: Mapping[str, Any] = (plan.details or {}).get(INPUTS_KEY) or {}
     utilisation = list(inputs.get("expected_utilisation") or [])
     actions = []
     for index, action in enumerate(plan.actions):
-        offering = offerings.get(action.offering_id)
+        received = _received(action)
+        offering = offerings.get(received) if received is not None else None
+        hourly, upfront = commitment_change(action.kind, action.amortized_hourly_cost,
+                                            action.upfront_cost, action.cash_effect)
         actions.append(ActionFacts(
             position=action.position, kind=action.kind, offering_id=action.offering_id,
-            quantity=action.quantity, amortized_hourly=action.amortized_hourly_cost,
-            upfront=action.upfront_cost,
+            quantity=action.quantity, amortized_hourly=hourly, upfront=upfront,
             term_hours=offering.term_hours if offering is not None else None,
             payment_option=offering.payment_option if offering is not None else None,
             expected_utilisation=_float(utilisation[index]) if index < len(utilisation)
             else None,
+            commitment_id=action.commitment_id or "",
+            target_offering_id=action.target_offering_id or "",
+            target_quantity=float(action.target_quantity or 0.0),
         ))
     return PlanFacts(
         plan_id=plan.id, provider=plan.provider, scope=plan.scope, actions=tuple(actions),
@@ -174,27 +242,52 @@ def check_blackout(policy: Policy, facts: PlanFacts, month: SpendToDate,
                       f"{window.describe()}")]
 
 
+def _malformed(a: ActionFacts) -> str:
+    """What an exchange or return lacks to be carried out, or ""."""
+    if a.kind == ActionKind.EXCHANGE:
+        if not a.commitment_id:
+            return "it does not name the commitment it gives up"
+        if not a.target_offering_id:
+            return "it does not name the offering it receives"
+        if a.quantity <= 0 or a.target_quantity <= 0:
+            return (f"it gives up {a.quantity:g} and receives {a.target_quantity:g} units: "
+                    "both must be > 0")
+    if a.kind == ActionKind.RETURN and not a.commitment_id:
+        return "it does not name the commitment it hands back"
+    return ""
+
+
 def check_action_kinds(policy: Policy, facts: PlanFacts, month: SpendToDate,
                        now: datetime) -> list[Violation]:
-    """Only actions the executor can carry out may be approved."""
-    return [Violation("action_kind", Severity.RULE,
-                      f"action {a.position + 1} is a {a.kind}, which the executor cannot "
-                      "carry out yet")
-            for a in facts.actions if a.kind not in EXECUTABLE_KINDS]
+    """Only actions the executor can carry out, stated completely, may be approved."""
+    found = []
+    for a in facts.actions:
+        if a.kind not in EXECUTABLE_KINDS:
+            found.append(Violation("action_kind", Severity.RULE,
+                                   f"action {a.position + 1} is a {a.kind}, which the executor "
+                                   "cannot carry out"))
+        elif problem := _malformed(a):
+            found.append(Violation("action_kind", Severity.RULE,
+                                   f"action {a.position + 1} is a {a.kind} the executor cannot "
+                                   f"carry out: {problem}"))
+    return found
 
 
 def check_allowed(policy: Policy, facts: PlanFacts, month: SpendToDate,
                   now: datetime) -> list[Violation]:
-    """Offerings, terms and payment options must be in the policy's allowed lists."""
+    """Offerings, terms and payment options received must be in the policy's allowed lists."""
     found: list[Violation] = []
     for a in facts.actions:
-        label = f"action {a.position + 1} ({a.offering_id})"
+        received = a.received_offering_id
+        if received is None or a.kind not in EXECUTABLE_KINDS or _malformed(a):
+            continue  # a return receives nothing; the others are refused by check_action_kinds
+        label = a.label
         if a.term_hours is None:
             found.append(Violation("offering_unknown", Severity.RULE,
                                    f"{label}: the offering is not in the provider's stored "
                                    "catalog"))
             continue
-        if not policy.allows_offering(a.offering_id):
+        if not policy.allows_offering(received):
             found.append(Violation("allowed_offerings", Severity.RULE,
                                    f"{label}: the offering is not in the allowed offerings "
                                    f"({', '.join(policy.allowed_offerings or ())})"))
@@ -278,7 +371,9 @@ def check_utilisation(policy: Policy, facts: PlanFacts, month: SpendToDate,
         return []
     found = []
     for a in facts.actions:
-        label = f"action {a.position + 1} ({a.offering_id})"
+        if a.kind == ActionKind.RETURN:
+            continue  # hands a commitment back: no new commitment to use
+        label = a.label
         if a.expected_utilisation is None:
             found.append(Violation("min_utilisation", Severity.LIMIT,
                                    f"{label}: the plan states no expected utilisation"))
@@ -291,6 +386,9 @@ def check_utilisation(policy: Policy, facts: PlanFacts, month: SpendToDate,
 
 GATES: tuple[Check, ...] = (check_kill_switch, check_blackout)
 """The checks of *when*: run again before every purchase."""
+CAPS: tuple[Check, ...] = (check_run_caps, check_month_caps)
+"""The caps on new commitment and cash: run again before placing what a failed return
+was to make room for."""
 CHECKS: tuple[Check, ...] = (
     *GATES, check_action_kinds, check_allowed, check_run_caps, check_month_caps,
     check_low_forecast_share, check_utilisation,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.db.models import (
@@ -49,13 +49,28 @@ def spend_to_date(
     session: Session, provider: str, scope: str, *, since: datetime, exclude_plan_id: int
 ) -> SpendToDate:
     """New commitment of the scope's other plans in the month: placed since ``since``, or
-    approved and still to be placed (so that two approved plans cannot both use the cap)."""
+    approved and still to be placed (so that two approved plans cannot both use the cap).
+
+    Actions count as the guardrails count them
+    (:func:`executor.guardrails.commitment_change`), except that a return lowers the
+    month's figures only once it is done: one still to be placed may yet fail.
+    """
     placed = and_(ActionRow.status.in_(SPENT), ActionRow.intent_at >= since)
     reserved = and_(ActionRow.status == "pending",
                     PlanRow.status.in_(("approved", "executing")))
+    returned = and_(ActionRow.kind == "return", ActionRow.status == "done")
+    hourly_change = case(
+        (returned, -func.abs(ActionRow.amortized_hourly_cost)),
+        (ActionRow.kind == "return", 0.0),
+        else_=ActionRow.amortized_hourly_cost)
+    cash_change = case(
+        (returned, -func.abs(ActionRow.cash_effect)),
+        (ActionRow.kind == "return", 0.0),
+        (ActionRow.kind == "exchange", ActionRow.cash_effect),
+        else_=ActionRow.upfront_cost)
     hourly, upfront = session.execute(
-        select(func.coalesce(func.sum(ActionRow.amortized_hourly_cost), 0.0),
-               func.coalesce(func.sum(ActionRow.upfront_cost), 0.0))
+        select(func.coalesce(func.sum(hourly_change), 0.0),
+               func.coalesce(func.sum(cash_change), 0.0))
         .join(PlanRow, PlanRow.id == ActionRow.plan_id)
         .where(PlanRow.provider == provider, PlanRow.scope == scope,
                PlanRow.id != exclude_plan_id, or_(placed, reserved))
@@ -132,6 +147,27 @@ def record_commitments(
     return added
 
 
+def give_up_commitment(
+    session: Session, *, provider: str, commitment_id: str, quantity: float | None = None,
+) -> bool:
+    """Take ``quantity`` units (all, when None) off an owned commitment: an exchange gave them
+    up or a return handed it back. The row goes when nothing is left; False when unknown.
+
+    The provider's inventory stays the reference: the next inventory sync replaces
+    what is recorded here.
+    """
+    row = session.scalar(select(CommitmentRow).where(
+        CommitmentRow.provider == provider, CommitmentRow.commitment_id == commitment_id))
+    if row is None:
+        return False
+    if quantity is None or row.quantity - quantity <= 1e-9:
+        session.delete(row)
+    else:
+        row.quantity = row.quantity - quantity
+    session.flush()
+    return True
+
+
 # --- runs ---------------------------------------------------------------------------------
 
 
@@ -196,6 +232,7 @@ __all__ = [
     "add_run",
     "get_notification",
     "get_run",
+    "give_up_commitment",
     "interrupted_runs",
     "list_notifications",
     "list_runs",

@@ -64,12 +64,18 @@ class PurchaseRequest:
 
 @dataclass(frozen=True, slots=True)
 class ExchangeRequest:
-    """Exchange convertible commitments for ``quantity`` of another offering."""
+    """Exchange convertible commitments for ``quantity`` of another offering.
+
+    ``give_quantity`` is how many units of the (single) commitment are given up
+    when not all of it is; None gives up the whole of every listed commitment
+    (providers that exchange whole reservations only, as AWS, ignore it).
+    """
 
     idempotency_key: str
     commitment_ids: tuple[str, ...]
     target_offering_id: str
     quantity: float
+    give_quantity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

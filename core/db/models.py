@@ -323,7 +323,13 @@ class PlanRow(Base):
 
 
 class ActionRow(Base):
-    """One step of a plan: buy a quantity of an offering."""
+    """One step of a plan: buy, exchange or return a quantity of an offering.
+
+    An exchange gives up ``quantity`` units of the owned commitment
+    ``commitment_id`` (of ``offering_id``) for ``target_quantity`` units of
+    ``target_offering_id``; a return hands back ``commitment_id``. ``cash_effect``
+    is the cash paid (positive) or refunded (negative) when the action is placed.
+    """
 
     __tablename__ = "actions"
 
@@ -338,6 +344,14 @@ class ActionRow(Base):
     hourly_cost: Mapped[float]
     amortized_hourly_cost: Mapped[float]
     reason: Mapped[str] = mapped_column(Text, default="")
+    commitment_id: Mapped[str | None] = mapped_column(String(256))
+    """The owned commitment an exchange gives up or a return hands back (null for a purchase)."""
+    target_offering_id: Mapped[str | None] = mapped_column(String(256))
+    """The offering an exchange receives (null otherwise)."""
+    target_quantity: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    """Units an exchange receives of ``target_offering_id``."""
+    cash_effect: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    """Cash paid (positive) or refunded (negative) now."""
     status: Mapped[str] = mapped_column(String(32), default=ACTION_STATUS_PENDING, index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     """Derived from the plan and the action; every provider call for the action carries it."""

@@ -494,18 +494,29 @@ _PLAN_FIELDS = (
 
 _ACTION_FIELDS = (
     "offering_id", "quantity", "upfront_cost", "hourly_cost", "amortized_hourly_cost", "reason",
+    "target_quantity", "cash_effect",
 )
-"""Fields an action and its row share (besides ``kind``)."""
+"""Fields an action and its row share (besides ``kind`` and the optional ids)."""
+_ACTION_OPTIONAL_IDS = ("commitment_id", "target_offering_id")
+"""Ids an action leaves empty ("") when they do not apply, stored as null."""
+
+
+def _action_row_values(action: Action) -> dict[str, Any]:
+    return ({name: getattr(action, name) for name in _ACTION_FIELDS}
+            | {name: getattr(action, name) or None for name in _ACTION_OPTIONAL_IDS})
+
+
+def action_from_row(row: ActionRow) -> Action:
+    """The domain action of a stored action."""
+    return Action(kind=ActionKind(row.kind),
+                  **{name: getattr(row, name) for name in _ACTION_FIELDS},
+                  **{name: getattr(row, name) or "" for name in _ACTION_OPTIONAL_IDS})
 
 
 def plan_from_row(row: PlanRow) -> Plan:
     """The domain plan of a stored plan, its actions in order."""
     return Plan(
-        actions=tuple(
-            Action(kind=ActionKind(action.kind),
-                   **{name: getattr(action, name) for name in _ACTION_FIELDS})
-            for action in row.actions
-        ),
+        actions=tuple(action_from_row(action) for action in row.actions),
         created_at=row.created_at,
         **{name: getattr(row, name) for name in _PLAN_FIELDS},
     )
@@ -535,8 +546,7 @@ def add_plan(
         solve_seconds=float(solve_seconds),
         details=dict(details or {}),
         actions=[
-            ActionRow(position=position, kind=str(action.kind),
-                      **{name: getattr(action, name) for name in _ACTION_FIELDS})
+            ActionRow(position=position, kind=str(action.kind), **_action_row_values(action))
             for position, action in enumerate(plan.actions)
         ],
         **{name: getattr(plan, name) for name in _PLAN_FIELDS},

@@ -104,8 +104,13 @@ class SampleProvider:
         return get_settings().data_dir / ACCOUNT_FILE
 
     def market(self) -> SampleMarket:
-        """The simulated account, where the executor buys."""
-        return SampleMarket(self.catalog(), self.account_path)
+        """The simulated account, where the executor buys, exchanges and returns.
+
+        It holds the bundled inventory, so that those commitments can be exchanged.
+        """
+        return SampleMarket(self.catalog(), self.account_path,
+                            inventory=load_inventory(inventory_path(self.data_dir),
+                                                     self.catalog()))
 
     def usage_paths(self) -> Sequence[Path]:
         """The bundled FOCUS Parquet file."""
@@ -120,11 +125,11 @@ class SampleProvider:
     def inventory(self, at: datetime) -> Sequence[Commitment]:
         """Commitments active at ``at`` or starting later (naive ``at`` is UTC).
 
-        The bundled inventory plus what was bought in the simulated account.
+        The bundled inventory plus what was bought in the simulated account, less
+        what was returned or given up in exchanges there.
         """
         moment = _utc(at)
-        owned = (*load_inventory(inventory_path(self.data_dir), self.catalog()),
-                 *self.market().commitments())
+        owned = self.market().owned()
         return sorted((c for c in owned if c.end > moment),
                       key=lambda c: (c.start, c.commitment_id))
 

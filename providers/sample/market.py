@@ -11,6 +11,29 @@ The account behaves like a cloud that does **not** de-duplicate orders: a second
 ``PurchaseReservedInstancesOffering`` has no client token). Making sure that
 never happens is the executor's job, and ``orders()`` lets tests count.
 
+It also exchanges and takes back what it owns, as AWS does: the commitments
+bought here, and the ``inventory`` the account held before (the sample
+provider's bundled one).
+
+* ``exchange`` gives up units of owned, active **convertible** unit commitments
+  (``convertible`` in the offering's kind, or an ``ri-conv`` id) for units of a
+  convertible offering covering the same region. The value of what is given up
+  and of what is received is their amortised cost per hour over the hours the
+  given commitment has left; the new must be worth at least the old, and the
+  difference is the true-up paid now (the quote's ``upfront``; its ``hourly`` is
+  the change in hourly fees). The units received start at the account's clock
+  for the target's full term. A second exchange with the same key returns the
+  first one's result without exchanging again (logged as ``duplicate``).
+* ``return_commitment`` hands back a Savings Plan (a spend commitment) within
+  :data:`RETURN_WINDOW_HOURS` of its start, refunding its upfront; idempotent by
+  key in the same way. Nothing else can be returned.
+
+Exchanges and returns are orders too (``kind`` ``exchange`` / ``return``), so
+``find_order`` sees them; a refused one raises ``InvalidExchange`` /
+``NotReturnable`` and leaves no order. ``owned()`` applies them: what was
+returned is gone, what was exchanged is reduced by the units given up, and what
+was received is there.
+
 Faults can be injected for tests (:meth:`SampleMarket.inject`); each is stored in
 the account file and used up when it fires, so a process restarted after a
 crash does not crash again:
@@ -36,14 +59,15 @@ import fcntl
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from core.domain import Catalog, Commitment
+from core.domain import HOUR, Catalog, Commitment, Offering, Shape, UsageKey
 from core.errors import ProviderError
 from providers.base import (
     ExchangeRequest,
@@ -59,8 +83,12 @@ ACCOUNT_FILE = "sample-account.json"
 """Name of the simulated account's file inside Ladder's data directory."""
 SAMPLE_ACCOUNT_NOW = datetime(2024, 9, 1, tzinfo=UTC)
 """The simulated account's clock: the end of the bundled usage history."""
-OPERATIONS = ("quote_purchase", "purchase", "find_order")
+OPERATIONS = ("quote_purchase", "purchase", "find_order", "quote_exchange", "exchange",
+              "return_commitment")
 """The calls faults can be injected into."""
+RETURN_WINDOW_HOURS = 168
+"""Hours after its start during which a Savings Plan can be returned (AWS: 7 days)."""
+_EPSILON = 1e-9
 
 
 class FaultKind(StrEnum):
@@ -76,6 +104,35 @@ class FaultKind(StrEnum):
 
 def _empty_state() -> dict[str, Any]:
     return {"next_id": 1, "orders": [], "calls": [], "faults": []}
+
+
+def is_convertible(offering: Offering) -> bool:
+    """Whether an offering is a convertible reservation (the only kind that can be exchanged)."""
+    return offering.shape is Shape.UNIT and (
+        "convertible" in offering.kind.lower() or offering.offering_id.startswith("ri-conv"))
+
+
+def _regions(offering: Offering) -> frozenset[str]:
+    """The regions of the usage keys an offering covers."""
+    found = set()
+    for key in offering.eligible_keys:
+        try:
+            found.add(UsageKey.parse(key).region)
+        except ValueError:
+            continue
+    return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class _ExchangeTerms:
+    """What an allowed exchange gives up, receives and costs."""
+
+    gives: Mapping[str, float]
+    old_value: float
+    new_value: float
+    payment_due: float
+    hourly_change: float
+    hourly: float
 
 
 def _kill_self() -> None:
@@ -94,10 +151,13 @@ class SampleMarket:
         path: Path,
         *,
         clock: Callable[[], datetime] = lambda: SAMPLE_ACCOUNT_NOW,
+        inventory: Sequence[Commitment] = (),
     ) -> None:
         self.catalog = catalog
         self.path = Path(path)
         self.clock = clock
+        self.inventory = tuple(inventory)
+        """Commitments the account held before any order (the sample's bundled inventory)."""
 
     # --- the file and its lock ------------------------------------------------------------
 
@@ -262,18 +322,161 @@ class SampleMarket:
         return self._result(orders[0])
 
     def quote_exchange(self, request: ExchangeRequest) -> Quote:
-        """The sample account sells only: no exchange is ever valid."""
-        return Quote(False, 0.0, 0.0, detail="the sample account does not exchange commitments")
+        """The true-up of an exchange; invalid (with the reason) when the account refuses it."""
+        with self._locked() as state:
+            self._fail_before(state, self._take_fault(state, "quote_exchange"), "quote_exchange")
+            problem, terms = self._exchange_terms(request, self._held(state))
+            self._log(state, "quote_exchange", request.idempotency_key,
+                      f"invalid: {problem}" if problem else "quoted")
+        if terms is None:
+            return Quote(False, 0.0, 0.0, currency=self.catalog.currency, detail=problem)
+        return Quote(True, terms.payment_due, terms.hourly_change, currency=self.catalog.currency,
+                     detail=f"worth ${terms.new_value:,.2f} against ${terms.old_value:,.2f} "
+                            "given up")
 
     def exchange(self, request: ExchangeRequest) -> OrderResult:
-        """Not supported by the sample account."""
-        raise ProviderError("the sample account does not exchange commitments",
-                            retryable=False, code="NotSupported")
+        """Exchange: give up the units, receive the target's (idempotent by key)."""
+        with self._locked() as state:
+            fault = self._take_fault(state, "exchange")
+            self._fail_before(state, fault, "exchange")
+            key = request.idempotency_key
+            earlier = self._earlier(state, key)
+            if earlier is not None:
+                self._log(state, "exchange", key, "duplicate")
+                self._fail_after(state, fault, "exchange")
+                return self._result(earlier)
+            problem, terms = self._exchange_terms(request, self._held(state))
+            if terms is None:
+                self._log(state, "exchange", key, "refused")
+                self._save_now(state)
+                raise ProviderError(f"the sample account refuses the exchange: {problem}",
+                                    retryable=False, code="InvalidExchange")
+            commitment_id = f"sample-{state['next_id']:06d}"
+            state["next_id"] += 1
+            given = ", ".join(f"{q:g} of {cid}" for cid, q in terms.gives.items())
+            order: dict[str, Any] = {
+                "kind": "exchange", "idempotency_key": key,
+                "offering_id": request.target_offering_id, "quantity": request.quantity,
+                "upfront": terms.payment_due, "hourly": terms.hourly,
+                "given": dict(terms.gives), "placed_at": datetime.now(UTC).isoformat(),
+                "status": str(OrderStatus.ACTIVE), "commitment_ids": [commitment_id],
+                "start": self.clock().astimezone(UTC).isoformat(),
+                "detail": f"gave up {given} for {request.quantity:g} of "
+                          f"{request.target_offering_id}; paid ${terms.payment_due:,.2f}",
+            }
+            state["orders"].append(order)
+            self._log(state, "exchange", key, order["status"])
+            self._fail_after(state, fault, "exchange")
+            return self._result(order)
 
     def return_commitment(self, request: ReturnRequest) -> OrderResult:
-        """Not supported by the sample account."""
-        raise ProviderError("the sample account does not take commitments back",
-                            retryable=False, code="NotSupported")
+        """Return a Savings Plan within its return window, refunding its upfront."""
+        with self._locked() as state:
+            fault = self._take_fault(state, "return_commitment")
+            self._fail_before(state, fault, "return_commitment")
+            key = request.idempotency_key
+            earlier = self._earlier(state, key)
+            if earlier is not None:
+                self._log(state, "return_commitment", key, "duplicate")
+                self._fail_after(state, fault, "return_commitment")
+                return self._result(earlier)
+            commitment = self._held(state).get(request.commitment_id)
+            problem, code = self._return_problem(request.commitment_id, commitment)
+            if commitment is None or problem:
+                self._log(state, "return_commitment", key, "refused")
+                self._save_now(state)
+                raise ProviderError(f"the sample account refuses the return: {problem}",
+                                    retryable=False, code=code)
+            refund = commitment.quantity * commitment.offering.upfront
+            order: dict[str, Any] = {
+                "kind": "return", "idempotency_key": key,
+                "offering_id": commitment.offering.offering_id,
+                "quantity": commitment.quantity, "upfront": -refund, "hourly": 0.0,
+                "returned": request.commitment_id, "refund": refund,
+                "placed_at": datetime.now(UTC).isoformat(), "status": str(OrderStatus.ACTIVE),
+                "commitment_ids": [],
+                "detail": f"returned {request.commitment_id}; refunded ${refund:,.2f}",
+            }
+            state["orders"].append(order)
+            self._log(state, "return_commitment", key, order["status"])
+            self._fail_after(state, fault, "return_commitment")
+            return self._result(order)
+
+    # --- the rules of exchanges and returns ------------------------------------------------
+
+    @staticmethod
+    def _earlier(state: dict[str, Any], key: str) -> dict[str, Any] | None:
+        return next((o for o in state["orders"] if o["idempotency_key"] == key
+                     and o.get("kind") in ("exchange", "return")), None)
+
+    def _exchange_terms(
+        self, request: ExchangeRequest, held: Mapping[str, Commitment]
+    ) -> tuple[str, _ExchangeTerms | None]:
+        """Why the exchange is refused ("" if it is not), and its terms when allowed."""
+        try:
+            target = self.catalog.offering(request.target_offering_id)
+        except KeyError:
+            return f"unknown offering {request.target_offering_id!r}", None
+        if not is_convertible(target):
+            return (f"{target.offering_id} is not a convertible reservation: an exchange "
+                    "receives a convertible one"), None
+        if not request.quantity > 0:
+            return "the quantity received must be > 0", None
+        if not request.commitment_ids:
+            return "an exchange gives up at least one commitment", None
+        if request.give_quantity is not None and len(request.commitment_ids) != 1:
+            return "a partial exchange gives up units of one commitment", None
+        now = self.clock()
+        gives: dict[str, float] = {}
+        old_value = old_hourly = 0.0
+        longest = 0.0
+        for commitment_id in request.commitment_ids:
+            owned = held.get(commitment_id)
+            if owned is None:
+                return (f"{commitment_id} is not owned by the account (or was already "
+                        "exchanged or returned)"), None
+            if not owned.is_active(now):
+                return f"{commitment_id} is not active at {now:%Y-%m-%d %H:%M} UTC", None
+            if not is_convertible(owned.offering):
+                return (f"{commitment_id} ({owned.offering.offering_id}) is not convertible: "
+                        "only convertible reservations can be exchanged"), None
+            if _regions(owned.offering) != _regions(target) or not _regions(target):
+                return (f"{commitment_id} covers {', '.join(sorted(_regions(owned.offering)))}"
+                        f" and {target.offering_id} "
+                        f"{', '.join(sorted(_regions(target))) or 'no known region'}: an "
+                        "exchange stays in its region"), None
+            give = owned.quantity if request.give_quantity is None else request.give_quantity
+            if not 0 < give <= owned.quantity + _EPSILON or commitment_id in gives:
+                return (f"cannot give up {give:g} units of {commitment_id}: it has "
+                        f"{owned.quantity:g}"), None
+            hours_left = (owned.end - now) / HOUR
+            longest = max(longest, hours_left)
+            gives[commitment_id] = give
+            old_value += give * owned.offering.amortized_hourly * hours_left
+            old_hourly += give * owned.offering.hourly
+        new_value = request.quantity * target.amortized_hourly * longest
+        if new_value < old_value * (1 - _EPSILON):
+            return (f"{request.quantity:g} of {target.offering_id} are worth "
+                    f"${new_value:,.2f}, less than the ${old_value:,.2f} given up: the new "
+                    "must be worth at least the old"), None
+        hourly = request.quantity * target.hourly
+        return "", _ExchangeTerms(gives, old_value, new_value,
+                                  max(new_value - old_value, 0.0), hourly - old_hourly, hourly)
+
+    def _return_problem(self, commitment_id: str,
+                        commitment: Commitment | None) -> tuple[str, str]:
+        """Why the commitment cannot be returned now, and the error code; ("", "") if it can."""
+        if commitment is None:
+            return (f"{commitment_id} is not owned by the account (or was already returned "
+                    "or exchanged)", "NotReturnable")
+        if commitment.offering.shape is not Shape.SPEND:
+            return (f"{commitment_id} ({commitment.offering.offering_id}) is a reservation: "
+                    "only Savings Plans can be returned", "NotReturnable")
+        until = commitment.start + RETURN_WINDOW_HOURS * HOUR
+        if self.clock() >= until:
+            return (f"{commitment_id} could be returned until {until:%Y-%m-%d %H:%M} UTC "
+                    f"({RETURN_WINDOW_HOURS} h after its start)", "ReturnWindowClosed")
+        return "", ""
 
     # --- reading the account ----------------------------------------------------------------
 
@@ -292,22 +495,54 @@ class SampleMarket:
         with self._locked() as state:
             return list(state["calls"])
 
-    def commitments(self) -> tuple[Commitment, ...]:
-        """The commitments bought in this account, as Ladder's domain values."""
+    def _held(self, state: dict[str, Any]) -> dict[str, Commitment]:
+        """Every commitment owned, by id, once the orders are applied in the order placed."""
+        held: dict[str, Commitment] = {c.commitment_id: c for c in self.inventory
+                                       if c.commitment_id}
+        for order in state["orders"]:
+            if order["status"] != str(OrderStatus.ACTIVE):
+                continue
+            if order.get("kind") == "return":
+                held.pop(order["returned"], None)
+                continue
+            for commitment_id, quantity in order.get("given", {}).items():
+                owned = held.get(commitment_id)
+                if owned is None:
+                    continue
+                if owned.quantity - quantity <= _EPSILON:
+                    del held[commitment_id]
+                else:
+                    held[commitment_id] = replace(owned, quantity=owned.quantity - quantity)
+            for commitment_id in order["commitment_ids"]:
+                held[commitment_id] = Commitment(
+                    offering=self.catalog.offering(order["offering_id"]),
+                    quantity=float(order["quantity"]),
+                    start=datetime.fromisoformat(order["start"]),
+                    commitment_id=commitment_id,
+                )
+        return held
+
+    def owned(self) -> tuple[Commitment, ...]:
+        """Every commitment the account owns now: its ``inventory`` and what it bought or
+        received, less what it returned or gave up in exchanges."""
         if not self.path.exists():
-            return ()
+            return self.inventory
         with self._locked() as state:
-            orders = [o for o in state["orders"] if o["status"] == str(OrderStatus.ACTIVE)]
-        return tuple(
-            Commitment(
-                offering=self.catalog.offering(order["offering_id"]),
-                quantity=float(order["quantity"]),
-                start=datetime.fromisoformat(order["start"]),
-                commitment_id=commitment_id,
-            )
-            for order in orders
-            for commitment_id in order["commitment_ids"]
-        )
+            held = self._held(state)
+        # Commitments without an id cannot be named by an order: they stay as they are.
+        return (*(c for c in self.inventory if not c.commitment_id), *held.values())
+
+    def commitments(self) -> tuple[Commitment, ...]:
+        """The commitments bought or received in this account and still owned."""
+        before = {c.commitment_id for c in self.inventory}
+        return tuple(c for c in self.owned() if c.commitment_id not in before)
 
 
-__all__ = ["ACCOUNT_FILE", "SAMPLE_ACCOUNT_NOW", "FaultKind", "SampleMarket"]
+__all__ = [
+    "ACCOUNT_FILE",
+    "RETURN_WINDOW_HOURS",
+    "SAMPLE_ACCOUNT_NOW",
+    "FaultKind",
+    "SampleMarket",
+    "is_convertible",
+]

@@ -141,4 +141,4 @@ def test_faults_can_hit_lookups_too(provider: SampleProvider) -> None:
             market.find_order("k")
     assert market.find_order("k").status is OrderStatus.NOT_FOUND
     with pytest.raises(ValueError, match="faults can be injected into"):
-        market.inject(FaultKind.ERROR, on="exchange")
+        market.inject(FaultKind.ERROR, on="cancel")
