@@ -748,7 +748,7 @@ def _request_data(request: Request) -> dict[str, object]:
     """The request as the audit log keeps it."""
     if isinstance(request, ExchangeRequest):
         return {"idempotency_key": request.idempotency_key,
-                "commitment_ids": list(request.commitment_ids),
+                "given_commitment_ids": list(request.commitment_ids),
                 "give_quantity": request.give_quantity,
                 "target_offering_id": request.target_offering_id, "quantity": request.quantity}
     if isinstance(request, ReturnRequest):
