@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from core.db.reporting_models import BudgetRow
 from core.errors import Conflict, InvalidInput
-from reporting import repository
+from reporting import dense, repository
 from reporting.amortisation import commitment_cash_days
 from reporting.common import (
     Dimension,
@@ -362,6 +362,15 @@ def daily_cost(data: ReportData, session: Session, scope: Scope, basis: BudgetBa
     """Cost per day of ``[start, end)`` in ``scope`` on ``basis``, every day present (0 if none)."""
     query = ReportQuery(start=start, end=end, granularity=Granularity.DAY,
                         group_by=Dimension.NONE, scope=scope)
+    if basis is BudgetBasis.AMORTIZED:
+        return dense.daily_amortized(data, session, query,
+                                     np.arange(np.datetime64(start, "D"), np.datetime64(end, "D")))
+    return _daily_cost_frames(data, session, query, basis, start, end)
+
+
+def _daily_cost_frames(data: ReportData, session: Session, query: ReportQuery,
+                       basis: BudgetBasis, start: date, end: date) -> pd.Series:
+    """``daily_cost`` frame by frame (cash basis; the dense path's reference for amortized)."""
     if basis is BudgetBasis.AMORTIZED:
         figures = ("on_demand_cost", "commitment_used_cost", "commitment_unused_cost")
         rows = key_rows(data, session, query, figures)

@@ -97,6 +97,43 @@ def group_cents(values: npt.NDArray[np.float64],
     return cents
 
 
+def matrix_cents(values: npt.NDArray[np.float64],
+                 rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """``group_cents`` of a matrix's cells where ``rows``, each matrix row one group.
+
+    The same cents as ``group_cents(values[rows], codes)`` with the matrix row as
+    the code, in row-major order (a report's period × group matrix, periods being
+    the rounding groups), found without a sort of the indices: in a group owed
+    m cents, the rows whose remainder is above the m-th largest one get a cent,
+    and of those equal to it the earliest get the rest. Cells outside ``rows`` are 0.
+    """
+    out = np.zeros(values.shape, dtype=np.int64)
+    if not rows.any():
+        return out
+    codes = np.broadcast_to(np.arange(values.shape[0])[:, None], values.shape)[rows]
+    picked = values[rows]
+    scaled = np.round(picked * 100.0, _NOISE_DECIMALS)
+    floors = np.floor(scaled)
+    groups = values.shape[0]
+    targets = _half_up(np.bincount(codes, weights=picked, minlength=groups) * 100.0)
+    missing = targets - np.bincount(codes, weights=floors, minlength=groups).astype(np.int64)
+    remainders = np.full(values.shape, -np.inf)
+    remainders[rows] = scaled - floors
+    sizes = rows.sum(axis=1)
+    owed = np.clip(missing, 0, sizes)
+    ranked = -np.sort(-remainders, axis=1)
+    cut = ranked[np.arange(groups), np.maximum(owed - 1, 0)][:, None]
+    above = remainders > cut
+    tied = rows & (remainders == cut)
+    rest = (owed - above.sum(axis=1))[:, None]
+    if np.any(tied.sum(axis=1)[:, None] > rest):  # more ties than cents: the earliest
+        tied &= np.cumsum(tied, axis=1) <= rest
+    plus = (above | tied) & (owed > 0)[:, None]
+    out[rows] = floors.astype(np.int64)
+    out += plus
+    return out
+
+
 def round_frame(frame: pd.DataFrame, money: Sequence[str],
                 groups: Sequence[str] = ()) -> pd.DataFrame:
     """Round the money columns to cents in place of floats; rows of a group add to its total.
@@ -132,5 +169,5 @@ def to_decimal(value: float) -> Decimal:
     return (Decimal(round(value * 100)) / 100).quantize(CENT)
 
 
-__all__ = ["CENT", "allocate_cents", "cents_of", "group_cents", "round_cents", "round_frame",
-           "to_decimal"]
+__all__ = ["CENT", "allocate_cents", "cents_of", "group_cents", "matrix_cents", "round_cents",
+           "round_frame", "to_decimal"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -60,24 +61,41 @@ def scope_mask(frame: pd.DataFrame, scope: Scope) -> np.ndarray:
     return mask
 
 
-def key_sums(data: ReportData, session: Session, query: ReportQuery,
-             figures: Sequence[str]) -> pd.DataFrame:
-    """Key-day figures in the window and scope, summed per (period_key, group).
+@dataclass(frozen=True, eq=False)
+class KeyMatrix:
+    """Key-day figures summed per (period, group) as dense matrices.
+
+    ``period_keys[p]`` is period ``p``'s key (``datetime64[D]``), ``labels[g]``
+    group ``g``'s value (sorted), and ``sums[figure][p, g]`` the figure's sum.
+    """
+
+    period_keys: np.ndarray
+    labels: np.ndarray
+    sums: dict[str, np.ndarray]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(periods, groups)."""
+        return len(self.period_keys), len(self.labels)
+
+
+def key_matrix(data: ReportData, session: Session, query: ReportQuery,
+               figures: Sequence[str]) -> KeyMatrix:
+    """Key-day figures in the window and scope, summed per (period, group): dense matrices.
 
     Works on the snapshot's dense (day × key) cube: a window is a slice of
     days, the scope a mask of keys, a tag a weight per (day, key, tag value)
-    (``definitions.TAG_RULE``), a group a one-hot matrix over keys — a few numpy
-    operations whatever the number of keys. Rows whose figures are all zero are
-    left out.
+    (``definitions.TAG_RULE``), a group a sum over the keys of each group
+    (keys sorted by group, ``np.add.reduceat``) — a few numpy operations
+    whatever the number of keys.
     """
     cube = data.cube()
     bounds = window(data, query)
     lo = cube.day_index(np.datetime64(bounds[0], "D"))
     hi = cube.day_index(np.datetime64(bounds[1], "D"))
     days = cube.days[lo:hi]
-    keys = cube.keys
-    mask = scope_mask(keys, query.scope)
     scope = query.scope
+    mask = cube.scope_mask(scope.provider, scope.account, scope.service, scope.usage_key)
     focus = (data.focus_cube(session) if any(f not in cube.values for f in figures)
              else cube.values)
     values = [(cube.values[f] if f in cube.values else focus[f])[lo:hi][:, mask]
@@ -96,29 +114,42 @@ def key_sums(data: ReportData, session: Session, query: ReportQuery,
     else:
         if scope.tag_key is not None:
             values = [v * weights.sum(axis=2) for v in values]
-        selected = keys.loc[mask]
-        if dimension is Dimension.NONE:
-            codes, labels = np.zeros(len(selected), dtype=np.int64), np.array([ALL], dtype=object)
-        else:
-            codes, uniques = pd.factorize(selected[dimension.value].astype(object), sort=True)
-            labels = np.asarray(uniques, dtype=object)
+        labels, order, edges = cube.grouping(dimension.value, mask)
         # Keys sorted by group, then each group's columns summed: O(days × keys).
-        order = np.argsort(codes, kind="stable")
-        edges = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) \
-            else np.zeros(0, dtype=np.int64)
-        per_day = [np.add.reduceat(v[:, order], edges, axis=1) if len(order)
+        per_day = [_sum_segments(v[:, order], edges, axis=1) if len(order)
                    else np.zeros((v.shape[0], 0)) for v in values]
     periods = period_keys(days, query.granularity, bounds)
     if len(days) == 0 or len(labels) == 0:
-        return pd.DataFrame(columns=["period_key", "group", *figures])
+        return KeyMatrix(np.zeros(0, dtype="datetime64[D]"), np.zeros(0, dtype=object),
+                         {f: np.zeros((0, 0)) for f in figures})
     starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
-    sums = [np.add.reduceat(p, starts, axis=0) for p in per_day]
-    n_periods, n_groups = len(starts), len(labels)
-    flat = [total.ravel() for total in sums]
+    return KeyMatrix(periods[starts], labels,
+                     {f: _sum_segments(p, starts, axis=0)
+                      for f, p in zip(figures, per_day, strict=True)})
+
+
+def _sum_segments(values: np.ndarray, starts: np.ndarray, axis: int) -> np.ndarray:
+    """``np.add.reduceat``; segments of one element (a day, a key) are the values as they are."""
+    if len(starts) == values.shape[axis]:
+        return values
+    return np.add.reduceat(values, starts, axis=axis)
+
+
+def key_sums(data: ReportData, session: Session, query: ReportQuery,
+             figures: Sequence[str]) -> pd.DataFrame:
+    """Key-day figures in the window and scope, summed per (period_key, group) (``key_matrix``).
+
+    Rows whose figures are all zero are left out.
+    """
+    matrix = key_matrix(data, session, query, figures)
+    if not matrix.period_keys.size or not matrix.labels.size:
+        return pd.DataFrame(columns=["period_key", "group", *figures])
+    n_periods, n_groups = matrix.shape
+    flat = [matrix.sums[f].ravel() for f in figures]
     nonzero = np.any(np.stack(flat) != 0, axis=0)
     return pd.DataFrame({
-        "period_key": np.repeat(periods[starts], n_groups)[nonzero],
-        "group": np.tile(labels, n_periods)[nonzero],
+        "period_key": np.repeat(matrix.period_keys, n_groups)[nonzero],
+        "group": np.tile(matrix.labels, n_periods)[nonzero],
         **{figure: values[nonzero] for figure, values in zip(figures, flat, strict=True)},
     })
 
@@ -233,11 +264,13 @@ def summed(frame: pd.DataFrame, figures: Sequence[str], *, unique: bool = False
 
 __all__ = [
     "ALL",
+    "KeyMatrix",
     "concat",
     "data_days",
     "finish",
     "hours_per_period",
     "in_window",
+    "key_matrix",
     "key_rows",
     "key_sums",
     "period_keys",

@@ -19,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
@@ -350,10 +350,59 @@ class KeyCube:
     days: np.ndarray
     keys: pd.DataFrame
     values: Mapping[str, np.ndarray]
+    hours: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Hours of data in each day of ``days``."""
+    _attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    _groupings: dict[Hashable, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict)
 
     def day_index(self, day: np.datetime64) -> int:
         """Position of ``day`` in ``days`` (clipped to the cube's range)."""
         return int(np.clip(np.searchsorted(self.days, day), 0, len(self.days)))
+
+    def attribute(self, name: str) -> np.ndarray:
+        """The keys' ``name`` (provider, account, service, region, usage_key) as an object array."""
+        found = self._attributes.get(name)
+        if found is None:
+            found = self._attributes[name] = self.keys[name].to_numpy(dtype=object)
+        return found
+
+    def scope_mask(self, provider: str | None = None, account: str | None = None,
+                   service: str | None = None, usage_key: str | None = None) -> np.ndarray:
+        """Which keys (columns) a scope selects."""
+        mask = np.ones(len(self.keys), dtype=bool)
+        for name, value in (("provider", provider), ("account", account),
+                            ("service", service), ("usage_key", usage_key)):
+            if value is not None:
+                mask &= self.attribute(name) == value
+        return mask
+
+    def grouping(self, dimension: str, mask: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """How the keys of ``mask`` group by ``dimension`` (``none`` or a key attribute).
+
+        ``(labels, order, edges)``: the groups' values, sorted; the selected keys'
+        columns ordered by group (stable); where each group's columns start.
+        Cached per (dimension, mask).
+        """
+        key = (dimension, mask.tobytes())
+        found = self._groupings.get(key)
+        if found is not None:
+            return found
+        count = int(mask.sum())
+        if count == 0:
+            labels = np.zeros(0, dtype=object)
+            order = edges = np.zeros(0, dtype=np.int64)
+        elif dimension == "none":
+            labels = np.array(["all"], dtype=object)
+            order, edges = np.arange(count), np.zeros(1, dtype=np.int64)
+        else:
+            codes, uniques = pd.factorize(self.keys[dimension][mask].astype(object), sort=True)
+            labels = np.asarray(uniques, dtype=object)
+            order = np.argsort(codes, kind="stable")
+            edges = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        found = self._groupings[key] = (labels, order, edges)
+        return found
 
 
 def _build_cube(data: ReportData) -> KeyCube:
@@ -371,7 +420,13 @@ def _build_cube(data: ReportData) -> KeyCube:
         dense = np.zeros((len(days), len(keys)))
         np.add.at(dense, (d, k), rows[figure].to_numpy(dtype=np.float64))
         values[figure] = dense
-    return KeyCube(days=days, keys=keys, values=MappingProxyType(values))
+    # Hours of data per day: the data's window may start or end within a day.
+    starts = days.astype("datetime64[h]")
+    first_hour = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "h")
+    end_hour = np.datetime64(end.astimezone(UTC).replace(tzinfo=None), "h")
+    hours = (np.minimum(starts + np.timedelta64(24, "h"), end_hour)
+             - np.maximum(starts, first_hour)).astype(np.int64).clip(min=0)
+    return KeyCube(days=days, keys=keys, values=MappingProxyType(values), hours=hours)
 
 
 FOCUS_FIGURES = ("focus_billed_cost", "focus_contracted_cost", "focus_effective_cost",

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from reporting import dense
 from reporting.common import Dimension, Granularity, Report, ReportQuery, ratio
 from reporting.selection import (
     ALL,
@@ -55,13 +56,32 @@ def coverage(session: Session, query: ReportQuery | None = None) -> Report:
     data = load_report_data(session, query.scope.provider)
 
     def build() -> Report:
-        figures = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
-        frame = summed(key_rows(data, session, query, figures), figures, unique=True)
-        frame["coverage"] = ratio(frame["covered_on_demand"], frame["on_demand_equivalent"])
-        return finish("coverage", frame, COVERAGE_COLUMNS, money=COVERAGE_MONEY, data=data,
-                      query=query)
+        fast = dense_coverage(data, session, query)
+        return fast if fast is not None else coverage_report(data, session, query)
 
     return data.memo(("coverage", query), build).copy()
+
+
+_COVERAGE_FIGURES = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
+
+
+def coverage_report(data: ReportData, session: Session, query: ReportQuery) -> Report:
+    """The coverage report built frame by frame (the dense path's reference)."""
+    figures = _COVERAGE_FIGURES
+    frame = summed(key_rows(data, session, query, figures), figures, unique=True)
+    frame["coverage"] = ratio(frame["covered_on_demand"], frame["on_demand_equivalent"])
+    return finish("coverage", frame, COVERAGE_COLUMNS, money=COVERAGE_MONEY, data=data,
+                  query=query)
+
+
+def dense_coverage(data: ReportData, session: Session, query: ReportQuery) -> Report | None:
+    """The coverage report from the dense cubes, figures as ``coverage_report``'s (None: no
+    rows)."""
+    found = dense.key_cells(data, session, query, _COVERAGE_FIGURES)
+    values = found.values
+    values["coverage"] = dense.ratio(values["covered_on_demand"], values["on_demand_equivalent"])
+    return dense.dense_finish("coverage", found, COVERAGE_COLUMNS, money=COVERAGE_MONEY,
+                              data=data, query=query)
 
 
 def _commitment_rows(data: ReportData, query: ReportQuery) -> pd.DataFrame:
@@ -144,4 +164,4 @@ def _waste(data: ReportData, query: ReportQuery) -> Report:
 
 
 __all__ = ["COVERAGE_COLUMNS", "UTILISATION_COLUMNS", "WASTE_COLUMNS", "coverage",
-           "utilisation", "waste"]
+           "coverage_report", "dense_coverage", "utilisation", "waste"]
