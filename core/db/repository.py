@@ -508,9 +508,9 @@ def _action_row_values(action: Action) -> dict[str, Any]:
 
 def action_from_row(row: ActionRow) -> Action:
     """The domain action of a stored action."""
-    return Action(kind=ActionKind(row.kind),
-                  **{name: getattr(row, name) for name in _ACTION_FIELDS},
-                  **{name: getattr(row, name) or "" for name in _ACTION_OPTIONAL_IDS})
+    values: dict[str, Any] = {name: getattr(row, name) for name in _ACTION_FIELDS}
+    values.update({name: getattr(row, name) or "" for name in _ACTION_OPTIONAL_IDS})
+    return Action(kind=ActionKind(row.kind), **values)
 
 
 def plan_from_row(row: PlanRow) -> Plan:

@@ -267,6 +267,7 @@ def test_an_exchange_with_a_lost_answer_looks_before_trying_again(
     # After the failed call it asked find_order first; a second exchange only if not found.
     failed = next(i for i, call in enumerate(calls) if call[0] == "exchange")
     assert calls[failed + 1] == ("find_order", "looked up")
+    assert action.commitment_ids is not None
     _assert_exchanged_once(provider, market, engine, action.commitment_ids[0],
                            _receive(provider.catalog()))
 
