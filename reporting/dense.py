@@ -189,18 +189,21 @@ def dense_finish(name: str, found: Cells, columns: Sequence[str], *, money: Sequ
         per_period = (np.where(keys[at] == found.period_keys, hours[at], 0) if len(keys)
                       else np.zeros(n_periods, dtype=np.int64))
         out["hours"] = per_period.astype(np.int64)[row_period]
+    # Each (money column, period) — a row of the stacked matrices — is a rounding group.
+    rounded = [c for c in columns if c in money and c in found.values]
+    if rounded:
+        stacked = np.concatenate([found.values[c] for c in rounded]).astype(np.float64)
+        known = np.tile(found.present, (len(rounded), 1)) & np.isfinite(stacked)
+        cents = np.where(known, matrix_cents(stacked, known) / 100.0, np.nan)
+        for index, column in enumerate(rounded):
+            out[column] = cents[index * n_periods:(index + 1) * n_periods].ravel()[flat]
     for column in columns:
         if column in out:
             continue
         if column not in found.values:
             out[column] = np.full(len(row_period), np.nan, dtype=object)
             continue
-        matrix = found.values[column].astype(np.float64)
-        if column in money:
-            # Each period (a matrix row) is a rounding group, its rows in order.
-            known = found.present & np.isfinite(matrix)
-            matrix = np.where(known, matrix_cents(matrix, known) / 100.0, np.nan)
-        out[column] = matrix.ravel()[flat]
+        out[column] = found.values[column].astype(np.float64).ravel()[flat]
     return Report(
         name=name, columns=tuple(columns), frame=pd.DataFrame({c: out[c] for c in columns}),
         parameters=frozen(query.to_dict()), currency=data.currency, sources=data.sources,
