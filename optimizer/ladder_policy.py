@@ -34,7 +34,7 @@ import numpy.typing as npt
 from core.domain import Catalog
 from optimizer.plan import round_down
 from optimizer.policy import PurchasePolicy
-from optimizer.risk import decline_rates
+from optimizer.risk import decline_rates, pooled_declines
 from optimizer.stochastic import (
     OwnedCommitment,
     ScenarioSet,
@@ -129,23 +129,27 @@ def forecast_problem(
     the first hour at ``start``); ``None`` when the policy allows nothing to buy.
 
     The horizon is the longest allowed term, at most ``max_horizon_hours`` (the rest
-    of a term is priced by the decline learned from the last :data:`DECLINE_DAYS`);
-    keys are weighed by their mean usage over the last week.
+    of a term is priced by the decline learned from the last :data:`DECLINE_DAYS` of the
+    usage each offering covers, pooled over its keys); keys are weighed by their mean
+    usage over the last week.
     """
     candidates = policy.candidates(catalog.offerings)
     if not candidates or units.shape[0] == 0:
         return None
     horizon = min(max(o.term_hours for o in candidates), max_horizon_hours)
     paths = scenarios(units, key_ids, start, horizon, n_scenarios, seed)
-    rates = catalog.on_demand_rates()
+    priced = catalog.on_demand_rates()
+    rates = np.array([priced[k] for k in key_ids])
+    offerings = (*candidates, *(c.offering for c in owned))
     return StochasticProblem(
         scenarios=ScenarioSet(paths, key_ids),
-        on_demand_rates=np.array([rates[k] for k in key_ids]),
+        on_demand_rates=rates,
         candidates=candidates,
         owned=owned,
         policy=policy,
         decline=decline_rates(units, days=DECLINE_DAYS),
         recent_usage=units[-168:].mean(axis=0),
+        pool_decline=pooled_declines(units, key_ids, offerings, rates, days=DECLINE_DAYS),
     )
 
 

@@ -89,6 +89,33 @@ def offering_decline(
     return float(w @ decline[index] / w.sum())
 
 
+def pooled_declines(
+    history: FloatArray, key_ids: Sequence[str], offerings: Sequence[Offering],
+    on_demand_rates: FloatArray, *, days: int | None = None,
+) -> dict[str, float]:
+    """Per offering id, the decline rate of the on-demand dollars of the usage it can cover.
+
+    A commitment that covers several keys (a Savings Plan over accounts, a
+    size-flexible RI) loses value only when their usage *together* falls: usage
+    that moves from one account or size to another (a migration) is a decline of
+    one key and a growth of the other, not a risk to the commitment. So the
+    decline is learned from the pooled series ``history[:, covered] @ rates[covered]``
+    (:func:`decline_rates`), not averaged over the keys' own rates.
+    """
+    history = np.asarray(history, dtype=np.float64)
+    rates = np.asarray(on_demand_rates, dtype=np.float64)
+    position = {key: k for k, key in enumerate(key_ids)}
+    found: dict[str, float] = {}
+    for offering in offerings:
+        weights = offering.covers if offering.shape is Shape.UNIT else offering.rates
+        index = [position[key] for key in weights if key in position]
+        if not index or offering.offering_id in found:
+            continue
+        pool = history[:, index] @ rates[index]
+        found[offering.offering_id] = float(decline_rates(pool[:, None], days=days)[0])
+    return found
+
+
 def cvar(costs: FloatArray, weights: FloatArray, alpha: float) -> float:
     """CVaR at level ``alpha`` of costs with probabilities ``weights`` (normalised here)."""
     costs = np.asarray(costs, dtype=np.float64)

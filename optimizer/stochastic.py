@@ -164,7 +164,10 @@ class StochasticProblem:
     ``decline[k]`` is key ``k``'s learned rate of decline per hour
     (:func:`optimizer.risk.decline_rates`; zeros when omitted) and ``recent_usage``
     the usage per key that weighs the keys of an offering when its rate is
-    averaged (the scenarios' mean when omitted).
+    averaged (the scenarios' mean when omitted). ``pool_decline`` gives, per offering
+    id, the decline of the pooled usage the offering covers
+    (:func:`optimizer.risk.pooled_declines`); where it names an offering, it is used
+    instead of that average.
     """
 
     scenarios: ScenarioSet
@@ -174,6 +177,7 @@ class StochasticProblem:
     policy: PurchasePolicy = field(default_factory=PurchasePolicy)
     decline: FloatArray | None = None
     recent_usage: FloatArray | None = None
+    pool_decline: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         n_keys = len(self.scenarios.key_ids)
@@ -215,8 +219,9 @@ class StochasticProblem:
         """Risk-adjusted price per unit-hour over ``term_hours`` of term left: capital on the
         upfront, times the term multiplier for the hours beyond the horizon."""
         assert self.decline is not None and self.recent_usage is not None
-        rate = offering_decline(offering, self.key_ids, self.decline,
-                                self.recent_usage * self.on_demand_rates)
+        pooled = (self.pool_decline or {}).get(offering.offering_id)
+        rate = pooled if pooled is not None else offering_decline(
+            offering, self.key_ids, self.decline, self.recent_usage * self.on_demand_rates)
         multiplier = term_multiplier(rate * self.policy.decline_aversion, term_hours,
                                      self.horizon)
         return amortized_with_capital(offering, self.policy.cost_of_capital) * multiplier

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from backtest_factories import spend, unit
 
 from optimizer.policy import PurchasePolicy
-from optimizer.risk import cvar, decline_rates, retained, term_multiplier
+from optimizer.risk import (
+    cvar,
+    decline_rates,
+    offering_decline,
+    pooled_declines,
+    retained,
+    term_multiplier,
+)
 
 
 def test_decline_rate_of_an_exponential_decay_is_recovered() -> None:
@@ -24,6 +32,27 @@ def test_decline_is_robust_to_a_spike_and_needs_three_days() -> None:
     history[100:104] = 400.0
     assert decline_rates(history)[0] == pytest.approx(0.0, abs=1e-12)
     assert decline_rates(np.full((48, 1), 40.0))[0] == 0.0
+
+
+def test_a_migration_between_the_keys_of_a_savings_plan_is_not_a_decline() -> None:
+    """Account a's usage moves to account b over three weeks (a + b stays 100 units of
+    $1): each key alone declines or grows, the pool a Savings Plan covers does not."""
+    t = np.arange(21 * 24)
+    a = 60 * np.exp(-0.004 * t)
+    history = np.column_stack([a, 100 - a, 30 * np.exp(-0.003 * t)])
+    keys = ("a", "b", "c")
+    rates = np.ones(3)
+    plan = spend("sp", {"a": 0.7, "b": 0.7})
+    ri_a = unit("ri-a", {"a": 1.0})
+    both = spend("sp-all", {"a": 0.7, "b": 0.7, "c": 0.7})
+    pooled = pooled_declines(history, keys, [plan, ri_a, both], rates)
+    assert pooled["sp"] == pytest.approx(0.0, abs=1e-12)
+    # One key alone keeps its own rate, and a pool with a declining key declines.
+    assert pooled["ri-a"] == pytest.approx(0.004, rel=0.02)
+    assert 0.0 < pooled["sp-all"] < 0.003
+    # The average of the keys' own rates (the fallback) would call the migration a decline.
+    per_key = decline_rates(history)
+    assert offering_decline(plan, keys, per_key, history[-168:].mean(axis=0)) > 1e-4
 
 
 def test_term_multiplier_prices_only_the_term_beyond_the_horizon() -> None:

@@ -134,6 +134,20 @@ def test_one_year_versus_three_years_under_a_known_decline() -> None:
         assert dict(solution.quantities) == pytest.approx({chosen: 10.0}), decline
 
 
+def test_a_pooled_decline_overrides_the_keys_own_rates() -> None:
+    """The same 1y/3y choice with δ = 0.01/h learned per key: the 3y loses; when the
+    pool the offering covers does not decline (usage moved between its keys), it wins."""
+    one = unit("ri-1y", {A: 1.0}, hourly=0.80, term_hours=100)
+    three = unit("ri-3y", {A: 1.0}, hourly=0.60, term_hours=300)
+    scenarios = flat([10], hours=100)
+    declining = problem(scenarios, one, three, decline=np.array([0.01]))
+    assert dict(optimize(declining).quantities) == pytest.approx({"ri-1y": 10.0})
+    pooled = problem(scenarios, one, three, decline=np.array([0.01]),
+                     pool_decline={"ri-3y": 0.0, "ri-1y": 0.0})
+    assert pooled.price(three, 300) == pytest.approx(0.60)
+    assert dict(optimize(pooled).quantities) == pytest.approx({"ri-3y": 10.0})
+
+
 def test_upfront_versus_no_upfront_at_a_cost_of_capital() -> None:
     """A 1-year RI at $0.62/h no upfront, or all upfront at $0.60/h amortised. Interest on
     half the upfront on average: 0.60 · (1 + i/2) per hour, above 0.62 once i > 6.7%."""
