@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     learned from the history)."""
     scenarios: int = Field(default=8, ge=1, le=64)
     """Forecast sample paths the stochastic LP weighs."""
+    exchanges: bool = True
+    """Let the forecast planner exchange convertible commitments and return recent
+    Savings Plans (``false``: purchases only)."""
 
     # --- the executor -------------------------------------------------------------------
     execute_providers: str = ""

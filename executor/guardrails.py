@@ -127,6 +127,9 @@ class PlanFacts:
     low_forecast_hourly: float | None = None
     low_forecast_source: str = ""
     committed_capacity_hourly: float | None = None
+    expected_savings: float = 0.0
+    """The plan's cost before minus after over its window, as billed (``PlanRow``)."""
+    window_hours: int = 0
 
     @property
     def new_hourly(self) -> float:
@@ -205,6 +208,7 @@ def plan_facts(plan: PlanRow, offerings: Mapping[str, OfferingRow]) -> PlanFacts
         low_forecast_hourly=_float(inputs.get("low_forecast_hourly")),
         low_forecast_source=str(inputs.get("low_forecast_source", "")),
         committed_capacity_hourly=_float(inputs.get("committed_capacity_hourly")),
+        expected_savings=float(plan.expected_savings or 0.0), window_hours=plan.window_hours,
     )
 
 
@@ -384,6 +388,21 @@ def check_utilisation(policy: Policy, facts: PlanFacts, month: SpendToDate,
     return found
 
 
+def check_savings(policy: Policy, facts: PlanFacts, month: SpendToDate,
+                  now: datetime) -> list[Violation]:
+    """A plan that costs more over its window than doing nothing waits for a person.
+
+    The optimizer may trade cost now for risk later (moving a commitment out of a
+    usage it expects to decline over the rest of its term); that is a judgement an
+    approver makes, never the autonomous run.
+    """
+    if not facts.actions or facts.expected_savings >= -1e-6:
+        return []
+    return [Violation("expected_savings", Severity.LIMIT,
+                      f"the plan is expected to cost {_money(-facts.expected_savings)} more "
+                      f"than doing nothing over its {facts.window_hours} hours")]
+
+
 GATES: tuple[Check, ...] = (check_kill_switch, check_blackout)
 """The checks of *when*: run again before every purchase."""
 CAPS: tuple[Check, ...] = (check_run_caps, check_month_caps)
@@ -391,7 +410,7 @@ CAPS: tuple[Check, ...] = (check_run_caps, check_month_caps)
 was to make room for."""
 CHECKS: tuple[Check, ...] = (
     *GATES, check_action_kinds, check_allowed, check_run_caps, check_month_caps,
-    check_low_forecast_share, check_utilisation,
+    check_low_forecast_share, check_utilisation, check_savings,
 )
 
 

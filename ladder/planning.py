@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.billing import schedule
-from core.domain import Catalog, Commitment, Plan
+from core.domain import ActionKind, Catalog, Commitment, Plan
 from core.errors import InvalidInput
 from core.settings import Settings
 from executor.guardrails import INPUTS_KEY
@@ -37,8 +37,8 @@ from optimizer.ladder_policy import LADDER_POLICY, forecast_problem, solve_safe_
 from optimizer.lp import PurchaseProblem, optimize_purchases
 from optimizer.plan import make_plan
 from optimizer.policy import PurchasePolicy
-from optimizer.portfolio_plan import make_portfolio_plan
-from optimizer.stochastic import build_model, owned_from, solve
+from optimizer.portfolio_plan import PortfolioPlan, make_portfolio_plan
+from optimizer.stochastic import StochasticProblem, build_model, owned_from, solve
 
 StepReporter = Callable[[str], AbstractContextManager[object]]
 
@@ -81,17 +81,52 @@ def _common_details(window: Window, decision_time: datetime, owned: int,
 
 
 def run_policy(settings: Settings) -> PurchasePolicy:
-    """The purchase policy of an autonomous run: the ladder's, at the settings' cost of
-    capital. Exchanges and returns stay off until the executor can carry them out
-    (its guardrails refuse any other action than a purchase)."""
+    """The purchase policy of an autonomous run: the ladder's (measured on the backtest
+    suite), at the settings' cost of capital, with exchanges of convertible
+    commitments and returns of recent Savings Plans allowed unless ``LADDER_EXCHANGES``
+    is false (the executor carries them out, under the same guardrails as purchases)."""
     return replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
-                   exchanges=False, returns=False)
+                   exchanges=settings.exchanges, returns=settings.exchanges)
+
+
+@dataclass(frozen=True, slots=True)
+class _Solved:
+    result: PortfolioPlan
+    build_seconds: float
+    solve_seconds: float
+    core: dict[str, float]
+
+
+def _solve(problem: StochasticProblem, settings: Settings, decision_time: datetime) -> _Solved:
+    """Solve the LP (and its safe core when laddering), round, re-price and explain."""
+    model = build_model(problem, backend="highs")
+    solution = solve(model, time_limit_s=settings.solver_time_limit_s)
+    build, solve_s = solution.build_seconds, solution.solve_seconds
+    core: dict[str, float] = {}
+    if problem.policy.tranche_fraction < 1.0 and solution.quantities:
+        safe = solve_safe_core(problem, time_limit_s=settings.solver_time_limit_s)
+        core = dict(safe.quantities)
+        build, solve_s = build + safe.build_seconds, solve_s + safe.solve_seconds
+    result = make_portfolio_plan(model, solution, window_start=decision_time, core=core)
+    return _Solved(result, build, solve_s, core)
+
+
+def _changes_owned(plan: Plan) -> bool:
+    return any(a.kind is not ActionKind.PURCHASE for a in plan.actions)
 
 
 def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Commitment], *,
                   decision_time: datetime, settings: Settings,
                   step: StepReporter) -> Planned:
-    """Forecast, solve the stochastic LP (and its safe core), round, re-price and explain."""
+    """Forecast, solve the stochastic LP (and its safe core), round, re-price and explain.
+
+    Exchanges and returns are weighed over the whole term (the LP moves a commitment
+    out of a usage it expects to decline), which the billed horizon may not repay. A
+    plan with exchanges or returns that bills dearer than doing nothing is replaced by
+    the purchases-only plan: otherwise two runs can move the same commitment back and
+    forth between near-equal choices. (Any plan that still bills dearer than doing
+    nothing waits for an approver: ``executor.guardrails.check_savings``.)
+    """
     window = _history(usage, catalog, settings.lookback_hours)
     owned = owned_from(inventory, decision_time)
     policy = run_policy(settings)
@@ -104,24 +139,34 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
     if problem is None:
         raise InvalidInput("the provider's catalog has no offering the policy allows: "
                            "nothing to buy")
-    with step(f"Solving the stochastic LP ({len(problem.candidates)} offerings)"):
-        model = build_model(problem, backend="highs")
-        solution = solve(model, time_limit_s=settings.solver_time_limit_s)
-        build, solve_s = solution.build_seconds, solution.solve_seconds
-        core: dict[str, float] = {}
-        if policy.tranche_fraction < 1.0 and solution.quantities:
-            safe = solve_safe_core(problem, time_limit_s=settings.solver_time_limit_s)
-            core = dict(safe.quantities)
-            build, solve_s = build + safe.build_seconds, solve_s + safe.solve_seconds
-    with step("Re-pricing every scenario with the billing engine"):
-        result = make_portfolio_plan(model, solution, window_start=decision_time, core=core)
+    with step(f"Solving the stochastic LP ({len(problem.candidates)} offerings, "
+              f"{len(owned)} owned) and re-pricing every scenario"):
+        solved = _solve(problem, settings, decision_time)
+        fallback: dict[str, Any] = {}
+        plan = solved.result.plan
+        if _changes_owned(plan) and plan.expected_savings < 0:
+            purchases_only = replace(problem, policy=replace(policy, exchanges=False,
+                                                             returns=False))
+            alternative = _solve(purchases_only, settings, decision_time)
+            fallback = {"replaced_plan": {
+                "reason": "its exchanges or returns bill dearer than doing nothing over "
+                          "the horizon",
+                "expected_savings": plan.expected_savings,
+                "actions": [f"{a.kind} {a.quantity:g} {a.offering_id}" for a in plan.actions],
+            }}
+            solved = replace(alternative, build_seconds=solved.build_seconds
+                             + alternative.build_seconds,
+                             solve_seconds=solved.solve_seconds + alternative.solve_seconds)
+            problem = purchases_only
+    result = solved.result
     plan = result.plan
     hourly_value = problem.scenarios.usage @ problem.on_demand_rates
     details = {
         **plan.details,
         **_common_details(window, decision_time, len(owned), "forecast"),
+        **fallback,
         "scenario_source": SCENARIO_SOURCE,
-        "safe_core": core,
+        "safe_core": solved.core,
         INPUTS_KEY: {
             "low_forecast_hourly": float(np.quantile(hourly_value, LOW_QUANTILE)),
             "low_forecast_source": (
@@ -132,8 +177,9 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
                                      else None for a in plan.actions],
         },
     }
-    return Planned(plan, build, solve_s, solution.n_variables, solution.n_constraints,
-                   details, window.skipped)
+    return Planned(plan, solved.build_seconds, solved.solve_seconds,
+                   int(plan.details.get("n_variables", 0)),
+                   int(plan.details.get("n_constraints", 0)), details, window.skipped)
 
 
 def lookback_problem(

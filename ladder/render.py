@@ -52,15 +52,18 @@ def plan_table(plan: PlanRow) -> Group:
     table = Table(title=f"Actions of plan {plan.id}", title_justify="left",
                   box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right")
-    table.add_column("buy offering", overflow="fold")
+    table.add_column("action")
+    table.add_column("offering", overflow="fold")
     table.add_column("quantity", justify="right")
-    table.add_column("upfront", justify="right")
-    table.add_column("$/h paid", justify="right")
+    table.add_column("receives", overflow="fold")
+    table.add_column("cash now", justify="right")
     table.add_column("$/h amort.", justify="right")
     for action in plan.actions:
+        receives = (f"{action.target_quantity:,.2f} × {action.target_offering_id}"
+                    if action.target_offering_id else "")
         table.add_row(
-            str(action.position + 1), action.offering_id, f"{action.quantity:,.2f}",
-            _money(action.upfront_cost), f"{action.hourly_cost:,.4f}",
+            str(action.position + 1), action.kind, action.offering_id,
+            f"{action.quantity:,.2f}", receives, _money(action.cash_effect),
             f"{action.amortized_hourly_cost:,.4f}",
         )
     if not plan.actions:

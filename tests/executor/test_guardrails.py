@@ -111,6 +111,33 @@ def test_a_plan_inside_every_limit_is_approved_by_the_policy(session: Session) -
     assert plan.valid_until == plan.created_at + timedelta(hours=24)
 
 
+def test_a_plan_that_costs_more_than_doing_nothing_waits_for_an_approver(
+    session: Session,
+) -> None:
+    """Inside every cap, but billed $120 dearer over its window than doing nothing."""
+    set_policy(session)
+    plan_id = store_plan(session)
+    plan = _plan(session, plan_id)
+    plan.cost_after = plan.cost_before + 120.0
+    plan.expected_savings = -120.0
+    session.flush()
+
+    decision = review(session, plan_id)
+
+    assert not decision.approved
+    reasons = [r for r in _plan(session, plan_id).policy_reasons or []
+               if r["check"] == "expected_savings"]
+    assert [r["severity"] for r in reasons] == ["limit"]
+    assert f"$120.00 more than doing nothing over its {plan.window_hours} hours" in \
+        reasons[0]["message"]
+    # The same plan saving money passes this check.
+    plan = _plan(session, plan_id)
+    plan.cost_after, plan.expected_savings = plan.cost_before - 1.0, 1.0
+    plan.status = "proposed"
+    session.flush()
+    assert "expected_savings" not in {v.check for v in review(session, plan_id).violations}
+
+
 def test_without_a_policy_every_plan_waits_for_an_approver(session: Session) -> None:
     plan_id = store_plan(session)
     decision = review(session, plan_id)

@@ -73,12 +73,18 @@ def test_lookback_planner_stores_and_prints_a_plan_that_reprices(
             sum(a.quantity * catalog.offering(a.offering_id).upfront for a in plan.actions))
 
 
-def test_forecast_planner_plan_reprices_scenario_by_scenario(ladder_settings: Settings) -> None:
+def test_forecast_planner_plan_reprices_scenario_by_scenario(
+    ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The default planner: its expected costs are the mean of every scenario's bill.
 
     The scenarios are drawn again here from the stored usage (same source, same
-    seed) and billed with the billing engine, before and after the plan's purchases.
+    seed) and billed with the billing engine, before and after the plan's purchases
+    (purchases only here; exchanges are re-priced in tests/ladder/test_run.py).
     """
+    monkeypatch.setenv("LADDER_EXCHANGES", "false")
+    get_settings.cache_clear()
+    ladder_settings = get_settings()
     assert ladder_settings.planner == "forecast"
     result = runner.invoke(app, ["optimize"])
     assert result.exit_code == 0, result.output

@@ -78,6 +78,7 @@ def test_run_executes_inside_the_policy_and_the_inventory_shows_it(
     settings: Settings, run_engine: Engine
 ) -> None:
     _policy(run_engine)
+    settings = settings.model_copy(update={"exchanges": False})
     before = {c.commitment_id for c in SampleProvider().inventory(SAMPLE_ACCOUNT_NOW)}
     outcome = run_once(run_engine, _execute(settings))
 
@@ -104,6 +105,52 @@ def test_run_executes_inside_the_policy_and_the_inventory_shows_it(
     # The next run sees what was bought: it never buys the same thing twice.
     again = run_once(run_engine, _execute(settings))
     assert again.status == "succeeded"
+    assert_consistent(run_engine, SampleProvider().market())
+
+
+def test_runs_exchange_an_idle_convertible_once_and_do_not_churn(
+    settings: Settings, run_engine: Engine
+) -> None:
+    """The sample's c4 usage has moved to c5, leaving its convertible c4 RI idle.
+
+    Run 1 exchanges it (and buys); the inventory shows the exchange. Run 2's LP
+    would return what run 1 bought and exchange the new RI again (cheaper over the
+    term by its risk view, dearer over the billed horizon): that plan is replaced
+    by the purchases-only one, which saves. Run 3 has nothing left to do.
+    """
+    _policy(run_engine)
+    settings = _execute(settings.model_copy(update={"lookback_hours": 2160}))
+    c4 = "sample-ri-c4-2022-01"
+    owned_before = {c.commitment_id: c.quantity
+                    for c in SampleProvider().inventory(SAMPLE_ACCOUNT_NOW)}
+    first = run_once(run_engine, settings)
+    assert (first.status, first.outcome) == ("succeeded", "executed")
+    with session_scope(run_engine) as session:
+        plan = repository.get_plan(session, first.plan_id or 0)
+        assert plan is not None
+        exchange = [a for a in plan.actions if a.kind == "exchange"]
+        assert [a.commitment_id for a in exchange] == [c4]
+        given, received = exchange[0].quantity, exchange[0].target_quantity
+        target = exchange[0].target_offering_id
+        assert plan.expected_savings > 0
+    owned = {c.commitment_id: c for c in SampleProvider().inventory(SAMPLE_ACCOUNT_NOW)}
+    remaining = owned[c4].quantity if c4 in owned else 0.0
+    assert remaining == pytest.approx(owned_before[c4] - given)
+    assert any(c.offering.offering_id == target and c.quantity == pytest.approx(received)
+               for c in owned.values())
+
+    second = run_once(run_engine, settings)
+    third = run_once(run_engine, settings)
+    assert second.status == third.status == "succeeded"
+    with session_scope(run_engine) as session:
+        replaced = repository.get_plan(session, second.plan_id or 0)
+        assert replaced is not None
+        assert replaced.details["replaced_plan"]["expected_savings"] < 0
+        assert replaced.expected_savings >= 0
+        assert {a.kind for a in replaced.actions} <= {"purchase"}
+    orders = SampleProvider().market().orders()
+    assert [o.get("kind") for o in orders].count("exchange") == 1
+    assert not [o for o in orders if o.get("kind") == "return"]
     assert_consistent(run_engine, SampleProvider().market())
 
 
