@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.db.models import CommitmentRow, DatasetRow, UsageKeyRow
@@ -173,12 +173,35 @@ def load_cost_lines(session: Session, dataset_id: int) -> pd.DataFrame:
 # --- snapshots --------------------------------------------------------------------------
 
 
-def latest_snapshots(session: Session, provider: str | None = None) -> list[ReportSnapshotRow]:
-    """The newest snapshot of each provider (or of one), by provider."""
+def _newest(provider: str | None) -> ColumnElement[bool]:
     newest = select(func.max(ReportSnapshotRow.id)).group_by(ReportSnapshotRow.provider)
     if provider is not None:
         newest = newest.where(ReportSnapshotRow.provider == provider)
-    stmt = (select(ReportSnapshotRow).where(ReportSnapshotRow.id.in_(newest.scalar_subquery()))
+    return ReportSnapshotRow.id.in_(newest.scalar_subquery())
+
+
+def latest_snapshots(session: Session, provider: str | None = None) -> list[ReportSnapshotRow]:
+    """The newest snapshot of each provider (or of one), by provider."""
+    stmt = (select(ReportSnapshotRow).where(_newest(provider))
+            .order_by(ReportSnapshotRow.provider))
+    return list(session.scalars(stmt))
+
+
+def latest_snapshot_tokens(session: Session, provider: str | None = None
+                           ) -> list[tuple[int, str]]:
+    """(id, token) of the newest snapshot of each provider (or of one), by provider.
+
+    What a report checks on every request (a cached snapshot is keyed by its
+    token): two columns, no ORM objects.
+    """
+    stmt = (select(ReportSnapshotRow.id, ReportSnapshotRow.token).where(_newest(provider))
+            .order_by(ReportSnapshotRow.provider))
+    return [(row.id, row.token) for row in session.execute(stmt)]
+
+
+def snapshots_by_id(session: Session, ids: Sequence[int]) -> list[ReportSnapshotRow]:
+    """Snapshots by id, by provider."""
+    stmt = (select(ReportSnapshotRow).where(ReportSnapshotRow.id.in_(list(ids)))
             .order_by(ReportSnapshotRow.provider))
     return list(session.scalars(stmt))
 

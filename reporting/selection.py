@@ -98,8 +98,10 @@ def key_matrix(data: ReportData, session: Session, query: ReportQuery,
     mask = cube.scope_mask(scope.provider, scope.account, scope.service, scope.usage_key)
     focus = (data.focus_cube(session) if any(f not in cube.values for f in figures)
              else cube.values)
-    values = [(cube.values[f] if f in cube.values else focus[f])[lo:hi][:, mask]
+    every = bool(mask.all())  # then the slices are views: no copy of the days × keys
+    values = [(cube.values[f] if f in cube.values else focus[f])[lo:hi]
               for f in figures]
+    values = values if every else [v[:, mask] for v in values]
     dimension = query.group_by
     if scope.tag_key is not None:
         tags, shares = data.tag_cube(session, scope.tag_key)
@@ -116,8 +118,8 @@ def key_matrix(data: ReportData, session: Session, query: ReportQuery,
             values = [v * weights.sum(axis=2) for v in values]
         labels, order, edges = cube.grouping(dimension.value, mask)
         # Keys sorted by group, then each group's columns summed: O(days × keys).
-        per_day = [_sum_segments(v[:, order], edges, axis=1) if len(order)
-                   else np.zeros((v.shape[0], 0)) for v in values]
+        per_day = [_sum_segments(v if order is None else v[:, order], edges, axis=1)
+                   if len(labels) else np.zeros((v.shape[0], 0)) for v in values]
     periods = period_keys(days, query.granularity, bounds)
     if len(days) == 0 or len(labels) == 0:
         return KeyMatrix(np.zeros(0, dtype="datetime64[D]"), np.zeros(0, dtype=object),

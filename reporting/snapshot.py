@@ -353,7 +353,7 @@ class KeyCube:
     hours: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Hours of data in each day of ``days``."""
     _attributes: dict[str, np.ndarray] = field(default_factory=dict)
-    _groupings: dict[Hashable, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+    _groupings: dict[Hashable, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
         default_factory=dict)
 
     def day_index(self, day: np.datetime64) -> int:
@@ -378,12 +378,12 @@ class KeyCube:
         return mask
 
     def grouping(self, dimension: str, mask: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """How the keys of ``mask`` group by ``dimension`` (``none`` or a key attribute).
 
         ``(labels, order, edges)``: the groups' values, sorted; the selected keys'
-        columns ordered by group (stable); where each group's columns start.
-        Cached per (dimension, mask).
+        columns ordered by group (stable), None when they already are; where each
+        group's columns start. Cached per (dimension, mask).
         """
         key = (dimension, mask.tobytes())
         found = self._groupings.get(key)
@@ -401,7 +401,8 @@ class KeyCube:
             labels = np.asarray(uniques, dtype=object)
             order = np.argsort(codes, kind="stable")
             edges = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        found = self._groupings[key] = (labels, order, edges)
+        found = self._groupings[key] = (
+            labels, None if np.array_equal(order, np.arange(count)) else order, edges)
         return found
 
 
@@ -419,6 +420,7 @@ def _build_cube(data: ReportData) -> KeyCube:
     for figure in KEY_FIGURES:
         dense = np.zeros((len(days), len(keys)))
         np.add.at(dense, (d, k), rows[figure].to_numpy(dtype=np.float64))
+        dense.flags.writeable = False  # reports sum views of it
         values[figure] = dense
     # Hours of data per day: the data's window may start or end within a day.
     starts = days.astype("datetime64[h]")
@@ -451,6 +453,8 @@ def _build_focus(data: ReportData, session: Session) -> Mapping[str, np.ndarray]
                      "contracted_known", "effective_known"):
             target = f"focus_{name}"
             np.add.at(values[target], at, np.nan_to_num(sums[name].to_numpy()[kept]))
+    for array in values.values():
+        array.flags.writeable = False  # reports sum views of it
     return MappingProxyType(values)
 
 
@@ -528,12 +532,12 @@ def load_report_data(session: Session, provider: str | None = None) -> ReportDat
     Raises NotFound when there is no snapshot: ingest usage and call ``refresh_facts``
     (``ladder run`` does both).
     """
-    rows = repository.latest_snapshots(session, provider)
-    if not rows:
+    newest = repository.latest_snapshot_tokens(session, provider)
+    if not newest:
         which = f"provider {provider!r}" if provider else "any provider"
         raise NotFound(f"no reporting data for {which}: ingest usage and refresh the "
                        "reporting facts (ladder run does both)")
-    tokens = tuple(row.token for row in rows)
+    tokens = tuple(token for _, token in newest)
     with _CACHE_LOCK:
         if tokens in _CACHE:
             _CACHE.move_to_end(tokens)
@@ -544,7 +548,7 @@ def load_report_data(session: Session, provider: str | None = None) -> ReportDat
         with _CACHE_LOCK:
             if tokens in _CACHE:
                 return _CACHE[tokens]
-        data = _load(session, rows)
+        data = _load(session, repository.snapshots_by_id(session, [i for i, _ in newest]))
         with _CACHE_LOCK:
             _CACHE[tokens] = data
             _LOAD_LOCKS.pop(tokens, None)
