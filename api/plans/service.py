@@ -71,8 +71,16 @@ def _decision(session: Session, decision: Decision) -> PlanDecision:
 
 
 def approve(session: Session, plan_id: int, caller: Caller, *, note: str) -> PlanDecision:
-    """Approve a proposed plan as the caller (NotFound, Conflict, PolicyViolation otherwise)."""
-    return _decision(session, approval.approve(session, plan_id, actor=caller.actor, note=note))
+    """Approve a proposed plan as the caller (NotFound, Conflict, PolicyViolation otherwise).
+
+    A refused approval is audited: that entry is committed before the refusal is
+    raised, since the request's transaction rolls back on the error.
+    """
+    decision = approval.decide(session, plan_id, actor=caller.actor, note=note)
+    if decision.refused:
+        session.commit()
+        raise decision.refusal()
+    return _decision(session, decision)
 
 
 def reject(session: Session, plan_id: int, caller: Caller, *, reason: str) -> PlanDecision:

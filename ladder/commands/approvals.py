@@ -14,7 +14,7 @@ from rich.markup import escape
 from core.db.session import session_scope
 from core.errors import Forbidden, NotFound
 from core.settings import Settings
-from executor.approval import APPROVER, Actor, approve, load_plan, reject
+from executor.approval import APPROVER, Actor, decide, load_plan, reject
 from executor.execute import Executor
 from executor.locks import run_lock
 from ladder.commands.common import (
@@ -53,7 +53,9 @@ def approve_plan(
         engine = engine_for(settings)
         person = _approver(settings, actor)
         with session_scope(engine) as session:
-            decision = approve(session, plan_id, actor=person, note=note)
+            decision = decide(session, plan_id, actor=person, note=note)
+        if decision.refused:  # raised once the refusal's audit entry is committed
+            raise decision.refusal()
     console.print(f"Plan {plan_id} is {decision.status}.")
     for reason in decision.reasons:
         console.print(escape(f"  accepted: {reason}"))

@@ -136,6 +136,11 @@ def test_approving_a_plan_that_breaks_a_rule_is_403_policy_violation(
 
     assert body["type"].endswith("policy-violation")
     assert session.get(PlanRow, plan_id).status == "proposed"  # type: ignore[union-attr]
+    # The refusal is audited even though the request failed (its transaction rolled back).
+    refusal = session.scalars(select(AuditEntryRow).where(
+        AuditEntryRow.event == "plan.approval_refused",
+        AuditEntryRow.subject == f"plan:{plan_id}")).one()
+    assert refusal.reason and refusal.reason in body["detail"]
 
 
 def test_approving_a_stale_plan_expires_it(client: TestClient, session: Session,

@@ -231,6 +231,25 @@ def test_cli_approval_and_execution_of_a_held_plan(
     assert_consistent(run_engine, SampleProvider().market())
 
 
+def test_cli_refused_approval_is_audited(
+    settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LADDER_APPROVERS", "alice")
+    get_settings.cache_clear()
+    _policy(run_engine, GENEROUS.model_copy(update={"allowed_offerings": ("nothing-*",)}))
+    held = runner.invoke(app, ["run"])
+    assert held.exit_code == 0 and "awaiting_approval" in held.output
+
+    refused = runner.invoke(app, ["plans", "approve", "1", "--as", "alice"])
+    assert refused.exit_code != 0 and "plan 1 cannot be approved" in refused.output
+    with session_scope(run_engine) as session:
+        entry = session.scalars(select(AuditEntryRow).where(
+            AuditEntryRow.event == "plan.approval_refused")).one()
+        assert (entry.actor, entry.subject) == ("alice", "plan:1")
+        assert session.get(PlanRow, 1).status == "proposed"  # type: ignore[union-attr]
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+
+
 def test_cli_policy_kill_switch_runs_and_history(settings: Settings, run_engine: Engine) -> None:
     assert runner.invoke(app, ["policy", "kill-switch", "on", "--as", "alice"]).exit_code == 0
     shown = runner.invoke(app, ["policy", "show"])
