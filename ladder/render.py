@@ -56,7 +56,7 @@ def plan_table(plan: PlanRow) -> Group:
     table.add_column("offering", overflow="fold")
     table.add_column("quantity", justify="right")
     table.add_column("receives", overflow="fold")
-    table.add_column("cash now", justify="right")
+    table.add_column("cash now", justify="right", min_width=12)
     table.add_column("$/h amort.", justify="right")
     for action in plan.actions:
         receives = (f"{action.target_quantity:,.2f} × {action.target_offering_id}"
