@@ -13,6 +13,7 @@ Money is float64 everywhere inside; rounding happens only at the edges.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -299,3 +300,29 @@ class Plan:
         """Cost saved over the window by the plan's new commitments."""
         return self.cost_before - self.cost_after
 
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def is_convertible(offering: Offering) -> bool:
+    """Whether an offering is a convertible reservation (the only kind AWS exchanges)."""
+    return offering.shape is Shape.UNIT and (
+        "convertible" in offering.kind.lower() or offering.offering_id.startswith("ri-conv"))
+
+
+def offering_regions(offering: Offering) -> frozenset[str]:
+    """The regions of the keys an offering covers (from the keys' names)."""
+    found: set[str] = set()
+    for key in offering.eligible_keys:
+        try:
+            found.add(UsageKey.parse(key).region)
+        except ValueError:
+            found.update(part for part in key.split("/") if _REGION.match(part))
+    return frozenset(found)
+
+
+def can_exchange(old: Offering, new: Offering) -> bool:
+    """AWS's rule on what a convertible reservation may become: another convertible one,
+    in the same region (the value rule, new worth at least old, is the caller's)."""
+    return (is_convertible(old) and is_convertible(new) and old.offering_id != new.offering_id
+            and bool(offering_regions(old)) and offering_regions(old) == offering_regions(new))

@@ -17,7 +17,6 @@ inside the horizon.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from core.domain import HOUR, Commitment, Offering, Shape, UsageKey
+from core.domain import HOUR, Commitment, Offering, Shape, can_exchange, is_convertible
 from core.errors import InvalidInput
 from optimizer.linear_model import (
     INF,
@@ -49,7 +48,6 @@ from optimizer.risk import cvar, offering_decline, term_multiplier
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 MAX_EPOCHS = 16
 """At most this many decision hours (now and planned) in one model."""
 
@@ -131,30 +129,6 @@ class OwnedCommitment:
             age_hours=max(int((now - commitment.start) / HOUR), 0),
             commitment_id=commitment.commitment_id,
         )
-
-
-def is_convertible(offering: Offering) -> bool:
-    """Whether an offering is a convertible reservation (exchangeable at AWS)."""
-    return offering.shape is Shape.UNIT and (
-        "convertible" in offering.kind.lower() or offering.offering_id.startswith("ri-conv"))
-
-
-def regions(offering: Offering) -> frozenset[str]:
-    """The regions of the keys an offering covers (from the keys' names)."""
-    found = set()
-    for key in offering.eligible_keys:
-        try:
-            found.add(UsageKey.parse(key).region)
-        except ValueError:
-            found.update(part for part in key.split("/") if _REGION.match(part))
-    return frozenset(found)
-
-
-def can_exchange(old: Offering, new: Offering) -> bool:
-    """AWS's rule on what a convertible reservation may become: another convertible one,
-    in the same region (value is checked in the LP: the new is worth at least the old)."""
-    return (is_convertible(old) and is_convertible(new) and old.offering_id != new.offering_id
-            and bool(regions(old)) and regions(old) == regions(new))
 
 
 @dataclass(frozen=True, eq=False)

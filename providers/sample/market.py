@@ -67,7 +67,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from core.domain import HOUR, Catalog, Commitment, Offering, Shape, UsageKey
+from core.domain import (
+    HOUR,
+    Catalog,
+    Commitment,
+    Shape,
+    is_convertible,
+    offering_regions,
+)
 from core.errors import ProviderError
 from providers.base import (
     ExchangeRequest,
@@ -104,23 +111,6 @@ class FaultKind(StrEnum):
 
 def _empty_state() -> dict[str, Any]:
     return {"next_id": 1, "orders": [], "calls": [], "faults": []}
-
-
-def is_convertible(offering: Offering) -> bool:
-    """Whether an offering is a convertible reservation (the only kind that can be exchanged)."""
-    return offering.shape is Shape.UNIT and (
-        "convertible" in offering.kind.lower() or offering.offering_id.startswith("ri-conv"))
-
-
-def _regions(offering: Offering) -> frozenset[str]:
-    """The regions of the usage keys an offering covers."""
-    found = set()
-    for key in offering.eligible_keys:
-        try:
-            found.add(UsageKey.parse(key).region)
-        except ValueError:
-            continue
-    return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,10 +430,11 @@ class SampleMarket:
             if not is_convertible(owned.offering):
                 return (f"{commitment_id} ({owned.offering.offering_id}) is not convertible: "
                         "only convertible reservations can be exchanged"), None
-            if _regions(owned.offering) != _regions(target) or not _regions(target):
-                return (f"{commitment_id} covers {', '.join(sorted(_regions(owned.offering)))}"
+            old_regions, new_regions = offering_regions(owned.offering), offering_regions(target)
+            if old_regions != new_regions or not new_regions:
+                return (f"{commitment_id} covers {', '.join(sorted(old_regions))}"
                         f" and {target.offering_id} "
-                        f"{', '.join(sorted(_regions(target))) or 'no known region'}: an "
+                        f"{', '.join(sorted(new_regions)) or 'no known region'}: an "
                         "exchange stays in its region"), None
             give = owned.quantity if request.give_quantity is None else request.give_quantity
             if not 0 < give <= owned.quantity + _EPSILON or commitment_id in gives:
@@ -544,5 +535,4 @@ __all__ = [
     "SAMPLE_ACCOUNT_NOW",
     "FaultKind",
     "SampleMarket",
-    "is_convertible",
 ]
