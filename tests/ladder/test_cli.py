@@ -125,14 +125,17 @@ def test_forecast_planner_plan_reprices_scenario_by_scenario(
     assert "forecast scenarios" in inputs["low_forecast_source"]
 
 
-def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings) -> None:
+def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LADDER_LOOKBACK_HOURS", "336")  # two weeks of history: a quick plan
     assert runner.invoke(app, ["optimize"]).exit_code == 0
     assert runner.invoke(app, ["optimize"]).exit_code == 0
     assert _count(ladder_settings, DatasetRow) == 1
     assert _count(ladder_settings, PlanRow) == 2
 
 
-def test_plans_list_and_show(ladder_settings: Settings) -> None:
+def test_plans_list_and_show(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LADDER_LOOKBACK_HOURS", "336")  # two weeks of history: a quick plan
     assert runner.invoke(app, ["plans", "list"]).output.startswith("No plans yet")
     assert runner.invoke(app, ["optimize"]).exit_code == 0
     listed = runner.invoke(app, ["plans", "list"])

@@ -76,8 +76,10 @@ def deployment(db_url: str, tmp_path: Path) -> Iterator[Deployment]:
         "LADDER_DATABASE_URL": db_url,
         "LADDER_DATA_DIR": str(data_dir),
         "LADDER_LOOKBACK_HOURS": "336",
-        # Purchases only: the faults are injected on purchases (exchanges and returns
-        # have their own crash-state tests in tests/executor/test_exchange_return.py).
+        # Purchases only, from the quick lookback planner: the faults are injected on
+        # purchases, and planning is tested elsewhere (exchanges and returns have
+        # their own crash-state tests in tests/executor/test_exchange_return.py).
+        "LADDER_PLANNER": "lookback",
         "LADDER_EXCHANGES": "false",
         "LADDER_EXECUTE_PROVIDERS": "sample",
         "LADDER_PROVIDER_RETRY_ATTEMPTS": "3",
