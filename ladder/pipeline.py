@@ -8,7 +8,7 @@ one transaction, so a failed run stores nothing partial.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,15 +22,12 @@ from core.db.session import session_scope
 from core.domain import Plan
 from core.errors import InvalidInput
 from core.settings import Settings
-from ladder.planning import PLANNERS
+from ladder.planning import PLANNERS, StepReporter
 from providers.base import get_provider
 from providers.focus import FocusUsage, read_focus
 from providers.focus.costs import read_focus_costs
 from reporting import repository as reporting_repository
 from reporting.snapshot import refresh_facts
-
-# A step reporter: called with a label, returns a context manager that spans the step.
-StepReporter = Callable[[str], AbstractContextManager[object]]
 
 
 def _no_progress(_label: str) -> AbstractContextManager[object]:

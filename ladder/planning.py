@@ -41,6 +41,7 @@ from optimizer.portfolio_plan import PortfolioPlan, make_portfolio_plan
 from optimizer.stochastic import StochasticProblem, build_model, owned_from, solve
 
 StepReporter = Callable[[str], AbstractContextManager[object]]
+"""Called with a step's label; returns a context manager that spans the step."""
 
 LOW_QUANTILE = 0.1
 """The low forecast the guardrails read: this quantile of the scenarios' hourly usage."""

@@ -27,7 +27,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,11 +48,11 @@ from executor.lifecycle import PlanStatus
 from executor.locks import ScopeLocked, run_lock
 from executor.policy import StoredPolicy, load_policy
 from ladder import facts, pipeline
+from ladder.planning import StepReporter
 from providers.base import Market, Provider, get_provider
 
 log = logging.getLogger("ladder.run")
 
-StepReporter = Callable[[str], AbstractContextManager[object]]
 Planner = Callable[[Engine, Settings, str, StepReporter], int]
 """Ingest, forecast and optimise for a provider; store the plan and return its id."""
 
