@@ -1,8 +1,9 @@
-"""The end-to-end run: ingest usage, read prices and inventory, solve, store the plan.
+"""The end-to-end run: ingest usage, read prices and inventory, plan, store the plan.
 
 This is composition only: each step belongs to its package (providers read,
-core stores and bills, optimizer decides). Every step that writes runs inside
-one transaction, so a failed run stores nothing partial.
+core stores and bills, :mod:`ladder.planning` forecasts and optimises). Every
+step that writes runs inside one transaction, so a failed run stores nothing
+partial.
 """
 
 from __future__ import annotations
