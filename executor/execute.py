@@ -577,11 +577,11 @@ class Executor:
             planned = _Planned.of(action)
         quoted = self._quote(request)
         problem = _quote_problem(request, quoted, planned)
-        not_done = _NOT_DONE[type(request)]
+        not_done = _WORDS[type(request)].not_done
         if quoted is not None or problem:
             with self._tx() as session:
                 self._audit(session, "provider.quote", subject,
-                            reason=problem or f"quoted before {_VERB[type(request)]}",
+                            reason=problem or f"quoted before {_WORDS[type(request)].verb}",
                             **_request_data(request), quote=_quote_data(quoted),
                             planned_upfront=planned.upfront, planned_hourly=planned.hourly,
                             planned_cash_effect=planned.cash_effect)
@@ -666,7 +666,8 @@ class Executor:
                 action.status, action.error = ActionStatus.UNKNOWN, str(error)
                 session.flush()
             self._audit(
-                session, f"provider.{_OPERATION[type(request)]}", f"action:{plan_id}/{position}",
+                session, f"provider.{_WORDS[type(request)].operation}",
+                f"action:{plan_id}/{position}",
                 reason=(f"the provider answered {result.status}" if result is not None
                         else f"no answer: {error}"),
                 **_request_data(request),
@@ -737,11 +738,19 @@ class _Planned:
         return cls(action.upfront_cost, action.hourly_cost, action.cash_effect)
 
 
-_OPERATION = {PurchaseRequest: "purchase", ExchangeRequest: "exchange", ReturnRequest: "return"}
-"""The audit event of each provider call (``provider.<operation>``)."""
-_VERB = {PurchaseRequest: "buying", ExchangeRequest: "exchanging", ReturnRequest: "returning"}
-_NOT_DONE = {PurchaseRequest: "not bought", ExchangeRequest: "not exchanged",
-             ReturnRequest: "not returned"}
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """How the audit log and the outcomes name one kind of provider call."""
+
+    operation: str
+    """The audit event: ``provider.<operation>``."""
+    verb: str
+    not_done: str
+
+
+_WORDS = {PurchaseRequest: _Words("purchase", "buying", "not bought"),
+          ExchangeRequest: _Words("exchange", "exchanging", "not exchanged"),
+          ReturnRequest: _Words("return", "returning", "not returned")}
 
 
 def _request_data(request: Request) -> dict[str, object]:

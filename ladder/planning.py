@@ -95,6 +95,8 @@ class _Solved:
     result: PortfolioPlan
     build_seconds: float
     solve_seconds: float
+    n_variables: int
+    n_constraints: int
     core: dict[str, float]
 
 
@@ -109,7 +111,7 @@ def _solve(problem: StochasticProblem, settings: Settings, decision_time: dateti
         core = dict(safe.quantities)
         build, solve_s = build + safe.build_seconds, solve_s + safe.solve_seconds
     result = make_portfolio_plan(model, solution, window_start=decision_time, core=core)
-    return _Solved(result, build, solve_s, core)
+    return _Solved(result, build, solve_s, solution.n_variables, solution.n_constraints, core)
 
 
 def _changes_owned(plan: Plan) -> bool:
@@ -178,9 +180,8 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
                                      else None for a in plan.actions],
         },
     }
-    return Planned(plan, solved.build_seconds, solved.solve_seconds,
-                   int(plan.details.get("n_variables", 0)),
-                   int(plan.details.get("n_constraints", 0)), details, window.skipped)
+    return Planned(plan, solved.build_seconds, solved.solve_seconds, solved.n_variables,
+                   solved.n_constraints, details, window.skipped)
 
 
 def lookback_problem(

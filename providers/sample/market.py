@@ -326,71 +326,70 @@ class SampleMarket:
 
     def exchange(self, request: ExchangeRequest) -> OrderResult:
         """Exchange: give up the units, receive the target's (idempotent by key)."""
-        with self._locked() as state:
-            fault = self._take_fault(state, "exchange")
-            self._fail_before(state, fault, "exchange")
-            key = request.idempotency_key
-            earlier = self._earlier(state, key)
-            if earlier is not None:
-                self._log(state, "exchange", key, "duplicate")
-                self._fail_after(state, fault, "exchange")
-                return self._result(earlier)
+
+        def order(state: dict[str, Any]) -> dict[str, Any]:
             problem, terms = self._exchange_terms(request, self._held(state))
             if terms is None:
-                self._log(state, "exchange", key, "refused")
-                self._save_now(state)
                 raise ProviderError(f"the sample account refuses the exchange: {problem}",
                                     retryable=False, code="InvalidExchange")
             commitment_id = f"sample-{state['next_id']:06d}"
             state["next_id"] += 1
             given = ", ".join(f"{q:g} of {cid}" for cid, q in terms.gives.items())
-            order: dict[str, Any] = {
-                "kind": "exchange", "idempotency_key": key,
-                "offering_id": request.target_offering_id, "quantity": request.quantity,
-                "upfront": terms.payment_due, "hourly": terms.hourly,
-                "given": dict(terms.gives), "placed_at": datetime.now(UTC).isoformat(),
-                "status": str(OrderStatus.ACTIVE), "commitment_ids": [commitment_id],
+            return {
+                "kind": "exchange", "offering_id": request.target_offering_id,
+                "quantity": request.quantity, "upfront": terms.payment_due,
+                "hourly": terms.hourly, "given": dict(terms.gives),
+                "commitment_ids": [commitment_id],
                 "start": self.clock().astimezone(UTC).isoformat(),
                 "detail": f"gave up {given} for {request.quantity:g} of "
                           f"{request.target_offering_id}; paid ${terms.payment_due:,.2f}",
             }
-            state["orders"].append(order)
-            self._log(state, "exchange", key, order["status"])
-            self._fail_after(state, fault, "exchange")
-            return self._result(order)
+
+        return self._place_once("exchange", request.idempotency_key, order)
 
     def return_commitment(self, request: ReturnRequest) -> OrderResult:
         """Return a Savings Plan within its return window, refunding its upfront."""
-        with self._locked() as state:
-            fault = self._take_fault(state, "return_commitment")
-            self._fail_before(state, fault, "return_commitment")
-            key = request.idempotency_key
-            earlier = self._earlier(state, key)
-            if earlier is not None:
-                self._log(state, "return_commitment", key, "duplicate")
-                self._fail_after(state, fault, "return_commitment")
-                return self._result(earlier)
+
+        def order(state: dict[str, Any]) -> dict[str, Any]:
             commitment = self._held(state).get(request.commitment_id)
             problem, code = self._return_problem(request.commitment_id, commitment)
             if commitment is None or problem:
-                self._log(state, "return_commitment", key, "refused")
-                self._save_now(state)
                 raise ProviderError(f"the sample account refuses the return: {problem}",
                                     retryable=False, code=code)
             refund = commitment.quantity * commitment.offering.upfront
-            order: dict[str, Any] = {
-                "kind": "return", "idempotency_key": key,
-                "offering_id": commitment.offering.offering_id,
+            return {
+                "kind": "return", "offering_id": commitment.offering.offering_id,
                 "quantity": commitment.quantity, "upfront": -refund, "hourly": 0.0,
-                "returned": request.commitment_id, "refund": refund,
-                "placed_at": datetime.now(UTC).isoformat(), "status": str(OrderStatus.ACTIVE),
-                "commitment_ids": [],
+                "returned": request.commitment_id, "refund": refund, "commitment_ids": [],
                 "detail": f"returned {request.commitment_id}; refunded ${refund:,.2f}",
             }
-            state["orders"].append(order)
-            self._log(state, "return_commitment", key, order["status"])
-            self._fail_after(state, fault, "return_commitment")
-            return self._result(order)
+
+        return self._place_once("return_commitment", request.idempotency_key, order)
+
+    def _place_once(self, operation: str, key: str,
+                    order: Callable[[dict[str, Any]], dict[str, Any]]) -> OrderResult:
+        """An exchange or return, idempotent by ``key``: the earlier order with this key,
+        or a new one built by ``order`` (which raises ProviderError to refuse; a refusal
+        is logged and leaves no order). Injected faults apply as to purchases."""
+        with self._locked() as state:
+            fault = self._take_fault(state, operation)
+            self._fail_before(state, fault, operation)
+            placed = self._earlier(state, key)
+            outcome = "duplicate"
+            if placed is None:
+                try:
+                    placed = {**order(state), "idempotency_key": key,
+                              "placed_at": datetime.now(UTC).isoformat(),
+                              "status": str(OrderStatus.ACTIVE)}
+                except ProviderError:
+                    self._log(state, operation, key, "refused")
+                    self._save_now(state)
+                    raise
+                state["orders"].append(placed)
+                outcome = placed["status"]
+            self._log(state, operation, key, outcome)
+            self._fail_after(state, fault, operation)
+            return self._result(placed)
 
     # --- the rules of exchanges and returns ------------------------------------------------
 
