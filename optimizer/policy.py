@@ -52,6 +52,11 @@ class PurchasePolicy:
     * ``min_utilisation``: a floor on the expected utilisation (over the scenarios
       and hours) of every coverage pattern the plan buys into; soft, so that
       owned commitments already below it do not make the LP infeasible.
+    * ``waste_weight`` (κ): each expected idle commitment dollar costs ``1 + κ`` in the
+      objective (:mod:`optimizer.stochastic`, "Waste aversion"): a unit is bought only
+      if it is expected to be used at least ``(1 + κ) c / (r + κ c)`` of the hours (its
+      price ``c``, the on-demand rate ``r``), not ``c / r``. 0 is the plain expected
+      cost; the ladder uses 1, chosen on the backtest suite (``benchmarks/README.md``).
     * ``plan_ahead``: let the LP plan purchases at later runs inside the horizon
       (when owned commitments expire), so that it does not buy today for a gap
       that opens later; only today's purchases are made. Later runs are every
@@ -79,6 +84,7 @@ class PurchasePolicy:
     recourse: bool = True
     cadence_hours: int | None = 24
     min_utilisation: float | None = None
+    waste_weight: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -89,6 +95,7 @@ class PurchasePolicy:
             "cost_of_capital": math.isfinite(self.cost_of_capital) and self.cost_of_capital >= 0,
             "tranche_fraction": 0.0 < self.tranche_fraction <= 1.0,
             "return_window_hours": self.return_window_hours >= 0,
+            "waste_weight": math.isfinite(self.waste_weight) and self.waste_weight >= 0,
         }
         for name in ("cvar_bound", "max_new_hourly", "max_upfront"):
             value = getattr(self, name)

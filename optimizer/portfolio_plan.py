@@ -264,7 +264,8 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
         x[receive] += e.receive
     shared = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
                              columns.receive])
-    commitment = float(model.program.cost[shared] @ x[shared]) + model.owned_cost
+    decided = float(model.true_cost[shared] @ x[shared])
+    commitment = decided + model.owned_cost
     planned = np.flatnonzero(columns.scenario >= 0)
     planned_cost = np.zeros(problem.scenarios.n_scenarios)
     np.add.at(planned_cost, columns.scenario[planned],
@@ -280,7 +281,19 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
     if weight > 0:
         price += weight * (float(probabilities @ equivalent)
                            + cvar(on_demand - equivalent, probabilities, policy.cvar_alpha))
+    if policy.waste_weight > 0:
+        # κ E[W]: what was decided, less the used part the billing engine found, valued
+        # as the LP values it (optimizer.stochastic.add_waste_term).
+        used = np.array([_idle_value_used(bill, model.idle_values) for bill in evaluation.after])
+        price += policy.waste_weight * (decided + float(probabilities @ planned_cost)) \
+            - float(probabilities @ used)
     return Certificate(lower_bound=solution.objective, plan_price=price)
+
+
+def _idle_value_used(bill: BillingResult, values: Mapping[str, float]) -> float:
+    """Σ_c κ p̂ / s[c] × the own units of commitment c used over the bill's hours."""
+    per_unit = np.array([values.get(o.offering_id, 0.0) for o in bill.offerings])
+    return float(bill.used.sum(axis=0) @ per_unit) if per_unit.size else 0.0
 
 
 def _quantile(values: FloatArray, q: float) -> float:

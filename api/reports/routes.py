@@ -33,7 +33,7 @@ from reporting import DEFINITIONS, Dimension, Granularity, Scope
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-DEFAULT_ROWS = 1000
+DEFAULT_ROWS = 100
 MAX_ROWS = 10_000
 
 REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {

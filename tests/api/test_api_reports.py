@@ -98,6 +98,12 @@ def test_savings_rows_are_paginated_and_totals_cover_every_row(
     assert body["totals"]["realised_savings"] == 20.16
 
 
+def test_report_rows_page_by_a_hundred_unless_asked(client: TestClient, hand: None,
+                                                    headers: Headers) -> None:
+    body = client.get("/v1/reports/savings?granularity=day", headers=headers[Role.VIEWER]).json()
+    assert body["limit"] == 100 and body["offset"] == 0
+
+
 def test_savings_filters_by_period_and_account(client: TestClient, hand: None,
                                                headers: Headers) -> None:
     viewer = headers[Role.VIEWER]

@@ -158,3 +158,28 @@ def test_the_certificate_bounds_the_plan_from_below() -> None:
     certificate = plan_for(problem).certificate
     assert certificate.lower_bound <= certificate.plan_price * (1 + 1e-9)
     assert 0.0 <= certificate.gap < 0.01
+
+
+def test_the_certificate_holds_with_the_waste_term() -> None:
+    """With waste aversion the bound and the price both carry κ E[idle commitment]: the
+    price from the billing engine's own use of each commitment."""
+    g = grid(accounts=1, families=("m4", "c5"))
+    usage = np.stack([daily_usage(len(g.key_ids), 168, seed=s) * 10 for s in range(3)])
+    candidates = tuple(o for o in g.offerings if o.term_hours == 8760)
+    plain = PurchasePolicy(representative_hours=None)
+    averse = PurchasePolicy(representative_hours=None, waste_weight=1.0)
+    results = {}
+    for policy in (plain, averse):
+        problem = StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, candidates,
+                                    policy=policy)
+        results[policy.waste_weight] = plan_for(problem)
+    certificate = results[1.0].certificate
+    assert certificate.lower_bound <= certificate.plan_price * (1 + 1e-9)
+    assert 0.0 <= certificate.gap < 0.01
+    # The term is in both: the averse bound is above the plain one by at least the waste
+    # the averse plan still leaves, and its plan commits less.
+    assert certificate.lower_bound > results[0.0].certificate.lower_bound
+    assert results[1.0].plan.cost_after >= results[0.0].plan.cost_after - 1e-9
+    committed = {w: sum(p.quantity * p.offering.amortized_hourly
+                        for p in r.decision.purchases) for w, r in results.items()}
+    assert committed[1.0] < committed[0.0]

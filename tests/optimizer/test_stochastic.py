@@ -253,6 +253,45 @@ def test_a_utilisation_floor_keeps_commitment_below_the_troughs_it_would_waste()
     assert dict(floored.quantities) == pytest.approx({"ri": 10 / 1.5})
 
 
+def test_waste_aversion_raises_the_usage_a_unit_must_have_to_be_bought() -> None:
+    """Usage 10 units in 7 of 10 hours and 5 in the other 3; an RI at $0.60, on demand $1.
+    A unit between 5 and 10 is used 70% of the hours: it pays risk neutral (0.7 ≥ 0.6), not
+    at waste weight κ = 1, where it must be used (1 + κ) 0.6 / (1 + κ 0.6) = 75% of them.
+    The units up to 5, always used, are bought either way. At κ = 0.5 the bar is
+    0.9 / 1.3 = 69%: bought again."""
+    usage = np.array([10.0] * 7 + [5.0] * 3)[None, :, None]
+    scenarios = ScenarioSet(usage, (A,))
+    ri = unit("ri", {A: 1.0}, hourly=0.6)
+    for weight, bought in ((0.0, 10.0), (1.0, 5.0), (0.5, 10.0)):
+        policy = PurchasePolicy(cvar_weight=0.0, representative_hours=None, waste_weight=weight)
+        solution = optimize(problem(scenarios, ri, policy=policy))
+        assert dict(solution.quantities) == pytest.approx({"ri": bought}), weight
+        # Scenario costs are what is billed, without the waste term: 10 units cost 60 and
+        # leave 15 unit-hours idle; 5 units cost 30, with 35 unit-hours on demand.
+        assert solution.expected_cost == pytest.approx(60.0 if bought == 10.0 else 65.0)
+
+
+def test_the_waste_term_is_the_idle_commitment_valued_at_the_pattern_price() -> None:
+    """At κ = 1 in the case above, 10 units would be billed 60 and leave 15 unit-hours idle,
+    worth 9 at $0.60: 69 in the objective; 5 units are billed 65 and leave nothing idle."""
+    usage = np.array([10.0] * 7 + [5.0] * 3)[None, :, None]
+    ri = unit("ri", {A: 1.0}, hourly=0.6)
+    policy = PurchasePolicy(cvar_weight=0.0, representative_hours=None, waste_weight=1.0)
+    solution = optimize(problem(ScenarioSet(usage, (A,)), ri, policy=policy))
+    assert solution.objective == pytest.approx(65.0)
+    forced = optimize(problem(ScenarioSet(usage, (A,)), ri, policy=policy,
+                              owned=(OwnedCommitment(ri, 10.0, hours_left=10),)))
+    assert forced.quantities == {}
+    # Owned units are sunk (K = 60, no waste term on K); the used ones earn κ p̂ each:
+    # 60 + 0 on demand − 85 unit-hours used × 0.60.
+    assert forced.objective == pytest.approx(60.0 - 0.6 * 85)
+
+
+def test_a_negative_waste_weight_is_refused() -> None:
+    with pytest.raises(ValueError, match="waste_weight"):
+        PurchasePolicy(waste_weight=-0.1)
+
+
 def test_caps_limit_new_hourly_commitment() -> None:
     """Without a cap the LP buys $5.50/h; a cap of $2/h amortised binds."""
     policy = PurchasePolicy(cvar_weight=0.0, max_new_hourly=2.0)
