@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     learned from the history)."""
     scenarios: int = Field(default=8, ge=1, le=64)
     """Forecast sample paths the stochastic LP weighs."""
+    waste_weight: float | None = Field(default=None, ge=0.0)
+    """How much more than its price an expected idle commitment dollar costs the forecast
+    planner (``None``: the ladder's own weight, chosen on the backtest suite)."""
     exchanges: bool = True
     """Let the forecast planner exchange convertible commitments and return recent
     Savings Plans (``false``: purchases only)."""

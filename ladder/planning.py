@@ -85,9 +85,13 @@ def run_policy(settings: Settings) -> PurchasePolicy:
     """The purchase policy of an autonomous run: the ladder's (measured on the backtest
     suite), at the settings' cost of capital, with exchanges of convertible
     commitments and returns of recent Savings Plans allowed unless ``LADDER_EXCHANGES``
-    is false (the executor carries them out, under the same guardrails as purchases)."""
-    return replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
-                   exchanges=settings.exchanges, returns=settings.exchanges)
+    is false (the executor carries them out, under the same guardrails as purchases),
+    and the ladder's waste weight unless ``LADDER_WASTE_WEIGHT`` sets another."""
+    policy = replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
+                     exchanges=settings.exchanges, returns=settings.exchanges)
+    if settings.waste_weight is not None:
+        policy = replace(policy, waste_weight=settings.waste_weight)
+    return policy
 
 
 @dataclass(frozen=True, slots=True)

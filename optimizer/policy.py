@@ -56,7 +56,7 @@ class PurchasePolicy:
       objective (:mod:`optimizer.stochastic`, "Waste aversion"): a unit is bought only
       if it is expected to be used at least ``(1 + κ) c / (r + κ c)`` of the hours (its
       price ``c``, the on-demand rate ``r``), not ``c / r``. 0 is the plain expected
-      cost; the ladder uses 1, chosen on the backtest suite (``benchmarks/README.md``).
+      cost; the ladder uses 0.5, chosen on the backtest suite (``benchmarks/README.md``).
     * ``plan_ahead``: let the LP plan purchases at later runs inside the horizon
       (when owned commitments expire), so that it does not buy today for a gap
       that opens later; only today's purchases are made. Later runs are every
