@@ -38,6 +38,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.domain import Offering, PaymentOption, Shape
+from optimizer.ladder_policy import LADDER_POLICY
 from optimizer.policy import PurchasePolicy
 from optimizer.portfolio_plan import make_portfolio_plan
 from optimizer.stochastic import (
@@ -117,7 +118,8 @@ def scale_instance(seed: int = 0) -> StochasticProblem:
         noise = 1 + 0.08 * rng.standard_normal((HORIZON, n_keys))
         scenarios.append(np.maximum(np.round(base * shape * trend * level * noise), 0.0))
     decline = np.where(declining, DECLINE, 0.0)
-    policy = PurchasePolicy(cvar_weight=0.2, cost_of_capital=0.05, representative_hours=168)
+    policy = PurchasePolicy(cvar_weight=0.2, cost_of_capital=0.05, representative_hours=168,
+                            waste_weight=LADDER_POLICY.waste_weight)
     return StochasticProblem(ScenarioSet(np.stack(scenarios), tuple(key_ids)), np.array(rates),
                              tuple(offerings), policy=policy, decline=decline)
 
