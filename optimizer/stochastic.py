@@ -379,8 +379,8 @@ class StochasticSolution:
     cover a gap that opens next week.
 
     ``objective`` is the LP's risk-weighted cost over the horizon (owned
-    commitments included); with representative hours it is a lower bound on the
-    full hourly model's optimum. ``scenario_costs`` are each scenario's cost under
+    commitments included), plus the waste term when the policy sets a waste weight;
+    with representative hours it is a lower bound on the full hourly model's optimum. ``scenario_costs`` are each scenario's cost under
     the LP's own allocation of coverage.
     """
 
