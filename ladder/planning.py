@@ -128,10 +128,11 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
     """Forecast, solve the stochastic LP (and its safe core), round, re-price and explain.
 
     Exchanges and returns are weighed over the whole term (the LP moves a commitment
-    out of a usage it expects to decline), which the billed horizon may not repay. A
-    plan with exchanges or returns that bills dearer than doing nothing is replaced by
-    the purchases-only plan: otherwise two runs can move the same commitment back and
-    forth between near-equal choices. (Any plan that still bills dearer than doing
+    out of a usage it expects to decline), which the billed horizon may not repay. In
+    the LP they must save more than the policy's switching cost; as a guard behind it,
+    a plan with exchanges or returns that bills dearer than doing nothing is replaced
+    by the purchases-only plan: otherwise two runs can move the same commitment back
+    and forth between near-equal choices. (Any plan that still bills dearer than doing
     nothing waits for an approver: ``executor.guardrails.check_savings``.)
     """
     window = _history(usage, catalog, settings.lookback_hours)

@@ -49,6 +49,11 @@ class PurchasePolicy:
       (``None``: every hour, the full model).
     * ``exchanges``, ``returns``: whether the plan may exchange convertible
       commitments and return spend commitments within ``return_window_hours``.
+    * ``switching_cost`` (φ): a return or an exchange must save more than this share of
+      the owned value it moves over the horizon. It is a hurdle in the LP, not a fee
+      (AWS charges none): without it the LP is indifferent between keeping a Savings
+      Plan and returning it to buy the same one again, and two runs can move the
+      same commitment back and forth between near-equal choices.
     * ``min_utilisation``: a floor on the expected utilisation (over the scenarios
       and hours) of every coverage pattern the plan buys into; soft, so that
       owned commitments already below it do not make the LP infeasible.
@@ -85,6 +90,7 @@ class PurchasePolicy:
     cadence_hours: int | None = 24
     min_utilisation: float | None = None
     waste_weight: float = 0.0
+    switching_cost: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -96,6 +102,7 @@ class PurchasePolicy:
             "tranche_fraction": 0.0 < self.tranche_fraction <= 1.0,
             "return_window_hours": self.return_window_hours >= 0,
             "waste_weight": math.isfinite(self.waste_weight) and self.waste_weight >= 0,
+            "switching_cost": 0.0 <= self.switching_cost < 1.0,
         }
         for name in ("cvar_bound", "max_new_hourly", "max_upfront"):
             value = getattr(self, name)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -478,11 +478,22 @@ class PortfolioPlan:
 def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
                         window_start: datetime,
                         core: Mapping[str, float] | None = None) -> PortfolioPlan:
-    """Round, bill every scenario before and after, explain each action, and certify."""
+    """Round, bill every scenario before and after, explain each action, and certify.
+
+    The certificate is for the LP's own solution, rounded (what the bound is a bound
+    on); when the policy ladders, the tranche bought is a deliberate step short of it,
+    whose price under the same objective is ``details["tranche_price"]``.
+    """
     problem = model.problem
     decision = decide(problem, solution, core)
     evaluation = evaluate(problem, decision)
-    certificate = certify(model, solution, decision, evaluation)
+    tranche_price = certify(model, solution, decision, evaluation).plan_price
+    if problem.policy.tranche_fraction < 1.0:
+        whole = replace(problem, policy=replace(problem.policy, tranche_fraction=1.0))
+        optimum = decide(whole, solution)
+        certificate = certify(model, solution, optimum, evaluate(problem, optimum))
+    else:
+        certificate = certify(model, solution, decision, evaluation)
     actions = build_actions(problem, decision, evaluation)
     probabilities = problem.scenarios.probabilities
     equivalent = float(probabilities @ evaluation.on_demand_equivalent)
@@ -505,6 +516,7 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
         "plan_price": certificate.plan_price,
         "certified_gap": certificate.gap,
         "tranche_fraction": problem.policy.tranche_fraction,
+        "tranche_price": tranche_price,
         "planned": _expected_planned(problem, decision),
         "n_variables": solution.n_variables,
         "n_constraints": solution.n_constraints,

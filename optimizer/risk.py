@@ -3,8 +3,13 @@
 **Decline.** For each key, the trend of the logarithm of its daily mean usage over
 the history, fitted robustly (Theil–Sen: the median of the slopes between every
 pair of days), gives a rate ``δ[k]`` per hour at which usage shrinks; a key that
-grows or holds gets ``δ = 0`` (growth is not bet on). An offering's rate is the
-mean of its keys' rates weighted by their recent on-demand dollars.
+grows or holds gets ``δ = 0`` (growth is not bet on), and so does one whose fall is
+not significant: the Mann–Kendall test of the same pairs (the sum S of their signs,
+normal approximation with continuity correction, no tie correction, which errs
+towards "not significant") must reject "no trend" at ``DECLINE_SIGNIFICANCE``
+(one-sided). Two weeks of noise around a weekly cycle otherwise give a slope that the
+term-aware price extrapolates over three years. An offering's rate is the mean of its
+keys' rates weighted by their recent on-demand dollars.
 
 **Term-aware price.** The scenarios cover the horizon ``[0, H)``; a commitment of
 term ``T > H`` is paid for ``T`` hours. If usage falls at rate ``δ``, a commitment
@@ -25,6 +30,7 @@ worst ``1 - α`` tail (Rockafellar–Uryasev): ``min_η η + E[(X - η)+] / (1 -
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -38,10 +44,14 @@ MIN_DAYS = 3
 """Fewer whole days of history than this and no decline is learned."""
 MAX_DECLINE_PER_HOUR = 0.05
 """A rate above this (usage halving within a day) is a decommission, not a trend: capped."""
+DECLINE_SIGNIFICANCE = 0.05
+"""One-sided level at which the Mann–Kendall test must find the fall (``None``: no test)."""
 
 
-def decline_rates(history: FloatArray, *, days: int | None = None) -> FloatArray:
-    """``(K,)`` rate per hour at which each key's usage declines (0 when it does not).
+def decline_rates(history: FloatArray, *, days: int | None = None,
+                  significance: float | None = DECLINE_SIGNIFICANCE) -> FloatArray:
+    """``(K,)`` rate per hour at which each key's usage declines (0 when it does not, or
+    not significantly at ``significance``).
 
     ``history`` is ``(T, K)`` hourly units, oldest first; only whole days counted
     back from the last hour are used, the last ``days`` of them when given.
@@ -59,7 +69,20 @@ def decline_rates(history: FloatArray, *, days: int | None = None) -> FloatArray
     i, j = np.triu_indices(n_days, k=1)
     slopes = (logs[j] - logs[i]) / ((j - i)[:, None] * DAY)
     trend = np.median(slopes, axis=0)
-    return np.clip(-trend, 0.0, MAX_DECLINE_PER_HOUR)
+    rates = np.clip(-trend, 0.0, MAX_DECLINE_PER_HOUR)
+    if significance is not None:
+        rates[~falls_significantly(np.sign(logs[j] - logs[i]).sum(axis=0), n_days,
+                                   significance)] = 0.0
+    return rates
+
+
+def falls_significantly(s: FloatArray, n: int, significance: float) -> npt.NDArray[np.bool_]:
+    """Whether Mann–Kendall statistics ``s`` (Σ_{i<j} sign(x_j − x_i) over ``n`` points)
+    show a fall at the one-sided level ``significance``: ``z = (S + 1) / σ ≤ z_α``, with
+    ``σ² = n (n − 1) (2n + 5) / 18`` (no ties)."""
+    sigma = np.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    z = (np.asarray(s, dtype=np.float64) + 1.0) / sigma
+    return (np.asarray(s) < 0) & (z <= NormalDist().inv_cdf(significance))
 
 
 def retained(decline: float, hours: float) -> float:

@@ -244,9 +244,11 @@ def _check_offering(offering: Offering) -> None:
 # ε[c,d] ≥ 0 units of convertible c given up for target d and ζ[c,d] ≥ 0 units of d received
 # (same expiry as c); y[s,g,P,j] ∈ [0, ū[s,g,j]] coverage; η free, ξ[s] ≥ 0 (CVaR).
 #
-#   C        = Σ_{o,t} p[o] (min(t + T[o], H) − t) x[o,t] − Σ_c p[c] L'[c] ρ[c]
-#              + Σ_{c,d} (p[d] ζ[c,d] − p[c] ε[c,d]) L'[c]      (L'[c] = min(L[c], H)),
-#              the commitment cost decided now and planned;
+#   C        = Σ_{o,t} p[o] (min(t + T[o], H) − t) x[o,t] − (1 − φ) Σ_c p[c] L'[c] ρ[c]
+#              + Σ_{c,d} (p[d] ζ[c,d] − (1 − φ) p[c] ε[c,d]) L'[c]   (L'[c] = min(L[c], H)),
+#              the commitment cost decided now and planned; φ = switching_cost, a hurdle
+#              on moving owned value (hysteresis: a return or exchange must save more
+#              than φ of the value it moves, or the portfolio stays as it is);
 #   V[s]     = Σ_g w[g] Σ_j r[j] ū[s,g,j], scenario s's on-demand equivalent (a constant);
 #   cov[s]   = Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j], the on-demand dollars covered in s;
 #   cost[s]  = K + C + V[s] − cov[s]   (K: the owned commitments' amortised cost, sunk);
@@ -380,8 +382,9 @@ class StochasticSolution:
 
     ``objective`` is the LP's risk-weighted cost over the horizon (owned
     commitments included), plus the waste term when the policy sets a waste weight;
-    with representative hours it is a lower bound on the full hourly model's optimum. ``scenario_costs`` are each scenario's cost under
-    the LP's own allocation of coverage.
+    with representative hours it is a lower bound on the full hourly model's optimum.
+    ``scenario_costs`` are each scenario's cost under the LP's own allocation of
+    coverage.
     """
 
     quantities: Mapping[str, float]
@@ -540,29 +543,33 @@ def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, k
 
 def add_return_variables(builder: LinearModelBuilder, problem: StochasticProblem,
                          returnable: IntArray, owned_prices: FloatArray) -> IntArray:
-    """ρ[c] ∈ [0, q[c]] for each returnable spend commitment, saving its remaining cost."""
+    """ρ[c] ∈ [0, q[c]] for each returnable spend commitment, saving its remaining cost
+    less the policy's switching cost (a share of it)."""
     if returnable.size == 0:
         return np.zeros(0, dtype=np.intp)
     horizon = problem.horizon
     left = np.array([min(problem.owned[c].hours_left, horizon) for c in returnable.tolist()])
     upper = np.array([problem.owned[c].quantity for c in returnable.tolist()])
-    return builder.add_variables("return", (returnable,), cost=-owned_prices[returnable] * left,
-                                 upper=upper)
+    keep = 1.0 - problem.policy.switching_cost
+    return builder.add_variables("return", (returnable,),
+                                 cost=-keep * owned_prices[returnable] * left, upper=upper)
 
 
 def add_exchange_variables(
     builder: LinearModelBuilder, problem: StochasticProblem, pair_owned: IntArray,
     pair_target: IntArray, owned_prices: FloatArray,
 ) -> tuple[IntArray, IntArray]:
-    """ε[c,t] (given up) and ζ[c,t] (received), at the prices of the remaining hours of c."""
+    """ε[c,t] (given up) and ζ[c,t] (received), at the prices of the remaining hours of c
+    (what is given up saves its price less the policy's switching cost)."""
     if pair_owned.size == 0:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty
     left = np.array([min(problem.owned[c].hours_left, problem.horizon)
                      for c in pair_owned.tolist()], dtype=np.float64)
     upper = np.array([problem.owned[c].quantity for c in pair_owned.tolist()])
+    keep = 1.0 - problem.policy.switching_cost
     give = builder.add_variables("give", (pair_owned, pair_target),
-                                 cost=-owned_prices[pair_owned] * left, upper=upper)
+                                 cost=-keep * owned_prices[pair_owned] * left, upper=upper)
     # The target's price over the source's remaining hours, scaled like the source's.
     target_prices = np.array([
         problem.price(problem.candidates[t], problem.owned[c].hours_left)

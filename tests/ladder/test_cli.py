@@ -96,7 +96,10 @@ def test_forecast_planner_plan_reprices_scenario_by_scenario(
         details = plan.details
         assert details["planner"] == "forecast" and plan.solver_status == "Optimal"
         assert plan.actions and all(a.kind == "purchase" for a in plan.actions)
-        assert 0 <= details["certified_gap"] < 0.01
+        # The bound is the representative-hours LP's: 240 hours per scenario for a 672 h
+        # horizon, and idle commitment weighed (waste weight 0.5). Measured on the
+        # sample: 1.5% (0.96% without the waste weight; 0.57% with 480 hours).
+        assert 0 <= details["certified_gap"] < 0.02
         catalog = repository.load_catalog(session, "sample")
         assert catalog is not None
         history = repository.load_usage(session, plan.dataset_id)

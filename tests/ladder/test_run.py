@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 
@@ -18,6 +19,7 @@ from core.settings import Settings, get_settings
 from executor.policy import Policy, save_policy
 from ladder.cli import app
 from ladder.run import run_once
+from optimizer import ladder_policy, risk
 from providers.sample import SampleProvider
 from providers.sample.market import SAMPLE_ACCOUNT_NOW
 
@@ -108,16 +110,9 @@ def test_run_executes_inside_the_policy_and_the_inventory_shows_it(
     assert_consistent(run_engine, SampleProvider().market())
 
 
-def test_runs_exchange_an_idle_convertible_once_and_do_not_churn(
-    settings: Settings, run_engine: Engine
-) -> None:
-    """The sample's c4 usage has moved to c5, leaving its convertible c4 RI idle.
-
-    Run 1 exchanges it (and buys); the inventory shows the exchange. Run 2's LP
-    would return what run 1 bought and exchange the new RI again (cheaper over the
-    term by its risk view, dearer over the billed horizon): that plan is replaced
-    by the purchases-only one, which saves. Run 3 has nothing left to do.
-    """
+def _exchange_once(run_engine: Engine, settings: Settings) -> Settings:
+    """Run 1 on the sample: it exchanges the idle convertible c4 RI (and buys); the
+    inventory shows the exchange. The settings that executed it."""
     _policy(run_engine)
     settings = _execute(settings.model_copy(update={"lookback_hours": 2160}))
     c4 = "sample-ri-c4-2022-01"
@@ -138,6 +133,41 @@ def test_runs_exchange_an_idle_convertible_once_and_do_not_churn(
     assert remaining == pytest.approx(owned_before[c4] - given)
     assert any(c.offering.offering_id == target and c.quantity == pytest.approx(received)
                for c in owned.values())
+    return settings
+
+
+def test_runs_exchange_an_idle_convertible_once_and_the_next_does_not_undo_it(
+    settings: Settings, run_engine: Engine
+) -> None:
+    """The sample's c4 usage has moved to c5, leaving its convertible c4 RI idle. Run 1
+    exchanges it; run 2, which sees the commitments run 1 made, neither returns nor
+    exchanges them again, and its plan is the LP's own (no purchases-only fallback)."""
+    settings = _exchange_once(run_engine, settings)
+    second = run_once(run_engine, settings)
+    assert second.status == "succeeded"
+    with session_scope(run_engine) as session:
+        plan = repository.get_plan(session, second.plan_id or 0)
+        assert plan is not None
+        assert "replaced_plan" not in plan.details
+        assert {a.kind for a in plan.actions} <= {"purchase"}
+        assert plan.expected_savings >= 0
+    orders = SampleProvider().market().orders()
+    assert [o.get("kind") for o in orders].count("exchange") == 1
+    assert not [o for o in orders if o.get("kind") == "return"]
+
+
+def test_a_plan_that_would_churn_is_replaced_by_the_purchases_only_plan(
+    settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the decline learned without its significance test (as Ladder did before),
+    run 2's LP would return what run 1 bought and exchange the new RI again: cheaper over
+    the term by its risk view (a two-week slope of the c5 pool extrapolated over three
+    years), dearer over the billed horizon. That plan is replaced by the purchases-only
+    one, which saves. Run 3 has nothing left to do."""
+    untested = functools.partial(risk.decline_rates, significance=None)
+    monkeypatch.setattr(risk, "decline_rates", untested)
+    monkeypatch.setattr(ladder_policy, "decline_rates", untested)
+    settings = _exchange_once(run_engine, settings)
 
     second = run_once(run_engine, settings)
     third = run_once(run_engine, settings)

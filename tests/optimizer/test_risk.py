@@ -10,6 +10,7 @@ from optimizer.policy import PurchasePolicy
 from optimizer.risk import (
     cvar,
     decline_rates,
+    falls_significantly,
     offering_decline,
     pooled_declines,
     retained,
@@ -32,6 +33,28 @@ def test_decline_is_robust_to_a_spike_and_needs_three_days() -> None:
     history[100:104] = 400.0
     assert decline_rates(history)[0] == pytest.approx(0.0, abs=1e-12)
     assert decline_rates(np.full((48, 1), 40.0))[0] == 0.0
+
+
+def test_a_flat_weekly_cycle_ending_on_a_weekend_is_not_learned_as_a_decline() -> None:
+    """Two weeks at a flat level, weekends 10% lower, 3% noise per day, the window ending
+    on a Sunday. Theil–Sen alone reads a fall in most of 20 draws (the low weekend comes
+    last); the Mann–Kendall test lets through about its level's share of them."""
+    raw, tested = 0, 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        level = 100 * (1 - 0.1 * (np.arange(14) % 7 >= 5)) * (1 + 0.03 * rng.standard_normal(14))
+        history = np.repeat(level, 24)[:, None]
+        raw += decline_rates(history, significance=None)[0] > 0
+        tested += decline_rates(history)[0] > 0
+    assert raw >= 15
+    assert tested <= 3
+
+
+def test_mann_kendall_critical_values_for_ten_days() -> None:
+    """n = 10: σ² = 10 · 9 · 25 / 18 = 125. At the one-sided 5% level (z ≤ −1.645) S = −21
+    gives z = −20 / 11.18 = −1.79: a fall; S = −19 gives −1.61: not. Rises never are."""
+    assert falls_significantly(np.array([-45.0, -21.0, -19.0, 0.0, 21.0]), 10, 0.05).tolist() \
+        == [True, True, False, False, False]
 
 
 def test_a_migration_between_the_keys_of_a_savings_plan_is_not_a_decline() -> None:

@@ -237,6 +237,22 @@ def test_a_return_that_pays_inside_the_window_only() -> None:
         assert solution.objective == pytest.approx(0.0 if returned else 240.0)
 
 
+def test_a_switching_cost_keeps_a_commitment_that_a_near_equal_one_would_replace() -> None:
+    """A $5/h Savings Plan bought 48 h ago covers 10 units of $1 fully. Another covers them
+    for $4.95/h: 1% cheaper. Without a hurdle the LP returns the first and buys the second
+    (4.95 · 48 = 237.6 against 240). With a switching cost of 2% the return saves only
+    0.98 · 240 = 235.2 against 237.6 for the new plan: it keeps what it owns."""
+    owned = (OwnedCommitment(spend("sp", {A: 0.5}), 5.0, hours_left=8000, age_hours=48),)
+    cheaper = spend("sp2", {A: 0.495})
+    for cost, returned, bought, objective in ((0.0, {0: 5.0}, {"sp2": 4.95}, 237.6),
+                                              (0.02, {}, {}, 240.0)):
+        policy = PurchasePolicy(cvar_weight=0.0, switching_cost=cost)
+        solution = optimize(problem(flat([10], hours=48), cheaper, owned=owned, policy=policy))
+        assert dict(solution.returns) == pytest.approx(returned), cost
+        assert dict(solution.quantities) == pytest.approx(bought), cost
+        assert solution.objective == pytest.approx(objective), cost
+
+
 def test_a_utilisation_floor_keeps_commitment_below_the_troughs_it_would_waste() -> None:
     """Usage 10 units in 8 hours of 10 and 5 in the other 2; an RI at $0.50. Risk neutral:
     a unit between 5 and 10 is used 80% of the time and saves 0.8 > 0.5: buy 10, used
@@ -287,9 +303,11 @@ def test_the_waste_term_is_the_idle_commitment_valued_at_the_pattern_price() -> 
     assert forced.objective == pytest.approx(60.0 - 0.6 * 85)
 
 
-def test_a_negative_waste_weight_is_refused() -> None:
+def test_a_negative_waste_weight_or_a_whole_switching_cost_is_refused() -> None:
     with pytest.raises(ValueError, match="waste_weight"):
         PurchasePolicy(waste_weight=-0.1)
+    with pytest.raises(ValueError, match="switching_cost"):
+        PurchasePolicy(switching_cost=1.0)
 
 
 def test_caps_limit_new_hourly_commitment() -> None:
