@@ -487,13 +487,11 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
     problem = model.problem
     decision = decide(problem, solution, core)
     evaluation = evaluate(problem, decision)
-    tranche_price = certify(model, solution, decision, evaluation).plan_price
+    certificate = bought = certify(model, solution, decision, evaluation)
     if problem.policy.tranche_fraction < 1.0:
         whole = replace(problem, policy=replace(problem.policy, tranche_fraction=1.0))
         optimum = decide(whole, solution)
         certificate = certify(model, solution, optimum, evaluate(problem, optimum))
-    else:
-        certificate = certify(model, solution, decision, evaluation)
     actions = build_actions(problem, decision, evaluation)
     probabilities = problem.scenarios.probabilities
     equivalent = float(probabilities @ evaluation.on_demand_equivalent)
@@ -516,7 +514,7 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
         "plan_price": certificate.plan_price,
         "certified_gap": certificate.gap,
         "tranche_fraction": problem.policy.tranche_fraction,
-        "tranche_price": tranche_price,
+        "tranche_price": bought.plan_price,
         "planned": _expected_planned(problem, decision),
         "n_variables": solution.n_variables,
         "n_constraints": solution.n_constraints,

@@ -183,3 +183,25 @@ def test_the_certificate_holds_with_the_waste_term() -> None:
     committed = {w: sum(p.quantity * p.offering.amortized_hourly
                         for p in r.decision.purchases) for w, r in results.items()}
     assert committed[1.0] < committed[0.0]
+
+
+def test_the_certificate_is_for_the_lp_solution_and_the_tranche_is_priced_beside_it() -> None:
+    """Buying half the increment per run does not loosen the certificate: it certifies
+    the LP's own (rounded) solution, the same as when the whole is bought; the half
+    bought is priced under the same objective in ``tranche_price``."""
+    g = grid(accounts=1, families=("m4", "c5"))
+    usage = np.stack([daily_usage(len(g.key_ids), 168, seed=s) * 10 for s in range(3)])
+    candidates = tuple(o for o in g.offerings if o.term_hours == 8760)
+    results = {}
+    for fraction in (1.0, 0.5):
+        policy = PurchasePolicy(representative_hours=72, tranche_fraction=fraction)
+        problem = StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, candidates,
+                                    policy=policy)
+        results[fraction] = plan_for(problem)
+    whole, half = results[1.0], results[0.5]
+    assert half.certificate.plan_price == pytest.approx(whole.certificate.plan_price)
+    assert half.certificate.gap < 0.01
+    assert whole.plan.details["tranche_price"] == pytest.approx(whole.certificate.plan_price)
+    assert half.plan.details["tranche_price"] > half.certificate.plan_price
+    assert sum(p.quantity for p in half.decision.purchases) \
+        < sum(p.quantity for p in whole.decision.purchases)
