@@ -19,8 +19,9 @@ import json
 import os
 import statistics
 import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -28,8 +29,15 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from core.catalog import load_catalog
 from ladder.scenarios import default_scenarios
-from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest
+from optimizer.backtest.runner import (
+    POLICY_NAMES,
+    BacktestConfig,
+    Score,
+    backtest,
+    run_backtest,
+)
 from optimizer.backtest.trace import read_trace
+from optimizer.ladder_policy import LADDER_POLICY, ForecastLadder
 from optimizer.linear_model import stdout_to_stderr
 
 HERE = Path(__file__).resolve().parent
@@ -63,14 +71,25 @@ def dev_cases(folder: Path) -> list[Case]:
     return [Case(p.stem, p, catalog) for p in sorted(traces.glob("*.csv"))]
 
 
-def run_case(case: Case, config: BacktestConfig,
-             policies: Sequence[str]) -> tuple[int, int, dict[str, Score]]:
-    """Every policy on one trace: (keys, hours, score per policy)."""
+def run_case(case: Case, config: BacktestConfig, policies: Sequence[str], *,
+             waste_weight: float | None = None) -> tuple[int, int, dict[str, Score]]:
+    """Every policy on one trace: (keys, hours, score per policy). ``waste_weight``, when
+    given, replaces the ladder's own (``LADDER_POLICY.waste_weight``)."""
     catalog = load_catalog(case.catalog)
     trace = read_trace(case.trace)
-    scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog),
-                          scenarios=default_scenarios()).score
-              for p in policies}
+    scores = {}
+    for policy in policies:
+        if policy == "ladder" and waste_weight is not None:
+            started = time.perf_counter()
+            ladder = ForecastLadder(scenarios=default_scenarios(),
+                                    policy=replace(LADDER_POLICY, waste_weight=waste_weight))
+            scores[policy] = run_backtest(trace, catalog, ladder, config,
+                                          catalog_source=str(case.catalog),
+                                          started=started).score
+        else:
+            scores[policy] = backtest(trace, catalog, policy, config,
+                                      catalog_source=str(case.catalog),
+                                      scenarios=default_scenarios()).score
     return len(trace.key_ids), trace.hours, scores
 
 
@@ -105,7 +124,8 @@ def summary(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
                            if "oracle" in s and s["oracle"].esr > 0)
         if not runs:
             continue
-        line = f"- {policy}: mean ESR {statistics.mean(s[policy].esr for s in runs):.4f}"
+        line = (f"- {policy}: mean ESR {statistics.mean(s[policy].esr for s in runs):.4f}, "
+                f"mean utilisation {statistics.mean(s[policy].utilisation for s in runs):.3f}")
         if fractions:
             line += (f"; ESR / oracle mean {statistics.mean(fractions):.3f}, median "
                      f"{statistics.median(fractions):.3f}, min {fractions[0]:.3f} over "
@@ -160,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cadence-hours", type=int, default=24)
     parser.add_argument("--warmup-hours", type=int, default=168)
     parser.add_argument("--lookback-hours", type=int, default=168)
+    parser.add_argument("--waste-weight", type=float, default=None,
+                        help="the ladder's waste weight (default: its own, "
+                             f"{LADDER_POLICY.waste_weight})")
     args = parser.parse_args(argv)
 
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
@@ -178,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.only and case.name not in args.only:
                 continue
             with stdout_to_stderr():
-                results[case.name] = run_case(case, config, args.policies)
+                results[case.name] = run_case(case, config, args.policies,
+                                              waste_weight=args.waste_weight)
             print(f"  ran {case.name}", file=sys.stderr, flush=True)
         if not results:
             continue
