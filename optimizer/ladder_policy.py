@@ -117,7 +117,7 @@ scenarios); half the increment per run beyond the safe core; 240 representative 
 a one-week horizon is solved hour by hour and a two-week one within 0.5% of its full
 model on the suite (120 left 1.4%); an expected idle commitment dollar costs 1.5 (waste
 weight 0.5), which raised the suite's mean utilisation from 0.918 to 0.942 and its mean ESR
-from 0.3548 to 0.3583 (a weight of 1 reaches 0.959 but falls 3 points below lookback on
+from 0.3548 to 0.3584 (a weight of 1 reaches 0.958 but falls 2.9 points below lookback on
 ``asg-wc98-mix``). Chosen on the suite (``benchmarks/README.md``). A return or exchange
 must save more than 2% of the value it moves (the backtest buys only, so this is chosen
 on the sample's runs: it stops a run returning a Savings Plan to buy the same again)."""
