@@ -122,8 +122,10 @@ class Certificate:
 
     @property
     def gap(self) -> float:
-        """``(price − bound) / price``: how far the plan can be from the optimum, at most."""
-        return (self.plan_price - self.lower_bound) / self.plan_price if self.plan_price else 0.0
+        """``(price − bound) / |price|``: how far the plan can be from the optimum, at most
+        (the objective can be negative: the waste term credits owned commitments' use)."""
+        return ((self.plan_price - self.lower_bound) / abs(self.plan_price)
+                if self.plan_price else 0.0)
 
 
 def decide(problem: StochasticProblem, solution: StochasticSolution,
@@ -262,10 +264,10 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
         give, receive = pairs[(e.owned, position[e.target.offering_id])]
         x[give] += e.give
         x[receive] += e.receive
-    shared = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
-                             columns.receive])
-    decided = float(model.true_cost[shared] @ x[shared])
-    commitment = decided + model.owned_cost
+    shared = columns.decided
+    # The decided columns at the LP's own coefficients: their billed cost, and the
+    # switching hurdle and κ × their cost when the policy sets them.
+    commitment = float(model.program.cost[shared] @ x[shared]) + model.owned_cost
     planned = np.flatnonzero(columns.scenario >= 0)
     planned_cost = np.zeros(problem.scenarios.n_scenarios)
     np.add.at(planned_cost, columns.scenario[planned],
@@ -282,10 +284,10 @@ def certify(model: StochasticModel, solution: StochasticSolution, decision: Deci
         price += weight * (float(probabilities @ equivalent)
                            + cvar(on_demand - equivalent, probabilities, policy.cvar_alpha))
     if policy.waste_weight > 0:
-        # κ E[W]: what was decided, less the used part the billing engine found, valued
-        # as the LP values it (optimizer.stochastic.add_waste_term).
+        # The rest of κ E[W] (optimizer.stochastic.add_policy_terms): the planned
+        # purchases, less the used part the billing engine found, valued as the LP does.
         used = np.array([_idle_value_used(bill, model.idle_values) for bill in evaluation.after])
-        price += policy.waste_weight * (decided + float(probabilities @ planned_cost)) \
+        price += policy.waste_weight * float(probabilities @ planned_cost) \
             - float(probabilities @ used)
     return Certificate(lower_bound=solution.objective, plan_price=price)
 
@@ -491,7 +493,8 @@ def make_portfolio_plan(model: StochasticModel, solution: StochasticSolution, *,
     if problem.policy.tranche_fraction < 1.0:
         whole = replace(problem, policy=replace(problem.policy, tranche_fraction=1.0))
         optimum = decide(whole, solution)
-        certificate = certify(model, solution, optimum, evaluate(problem, optimum))
+        if optimum != decision:  # the safe core was all of it: nothing more to bill
+            certificate = certify(model, solution, optimum, evaluate(problem, optimum))
     actions = build_actions(problem, decision, evaluation)
     probabilities = problem.scenarios.probabilities
     equivalent = float(probabilities @ evaluation.on_demand_equivalent)

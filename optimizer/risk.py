@@ -67,12 +67,11 @@ def decline_rates(history: FloatArray, *, days: int | None = None,
     scale = np.maximum(daily.mean(axis=0), 1e-12)
     logs = np.log(np.maximum(daily, 0.01 * scale))
     i, j = np.triu_indices(n_days, k=1)
-    slopes = (logs[j] - logs[i]) / ((j - i)[:, None] * DAY)
-    trend = np.median(slopes, axis=0)
+    rises = logs[j] - logs[i]
+    trend = np.median(rises / ((j - i)[:, None] * DAY), axis=0)
     rates = np.clip(-trend, 0.0, MAX_DECLINE_PER_HOUR)
     if significance is not None:
-        rates[~falls_significantly(np.sign(logs[j] - logs[i]).sum(axis=0), n_days,
-                                   significance)] = 0.0
+        rates[~falls_significantly(np.sign(rises).sum(axis=0), n_days, significance)] = 0.0
     return rates
 
 
@@ -128,15 +127,20 @@ def pooled_declines(
     history = np.asarray(history, dtype=np.float64)
     rates = np.asarray(on_demand_rates, dtype=np.float64)
     position = {key: k for k, key in enumerate(key_ids)}
-    found: dict[str, float] = {}
+    pool_of: dict[str, tuple[int, ...]] = {}
     for offering in offerings:
         weights = offering.covers if offering.shape is Shape.UNIT else offering.rates
-        index = [position[key] for key in weights if key in position]
-        if not index or offering.offering_id in found:
-            continue
-        pool = history[:, index] @ rates[index]
-        found[offering.offering_id] = float(decline_rates(pool[:, None], days=days)[0])
-    return found
+        index = tuple(sorted(position[key] for key in weights if key in position))
+        if index:
+            pool_of.setdefault(offering.offering_id, index)
+    # Offerings over the same keys (terms, payment options, RI or plan) share one pool:
+    # each distinct pool's series is a column, and all are learned in one call.
+    pools = sorted(set(pool_of.values()))
+    if not pools:
+        return {}
+    series = np.column_stack([history[:, list(index)] @ rates[list(index)] for index in pools])
+    learned = dict(zip(pools, decline_rates(series, days=days).tolist(), strict=True))
+    return {offering_id: learned[index] for offering_id, index in pool_of.items()}
 
 
 def cvar(costs: FloatArray, weights: FloatArray, alpha: float) -> float:

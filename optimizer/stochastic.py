@@ -244,11 +244,9 @@ def _check_offering(offering: Offering) -> None:
 # ε[c,d] ≥ 0 units of convertible c given up for target d and ζ[c,d] ≥ 0 units of d received
 # (same expiry as c); y[s,g,P,j] ∈ [0, ū[s,g,j]] coverage; η free, ξ[s] ≥ 0 (CVaR).
 #
-#   C        = Σ_{o,t} p[o] (min(t + T[o], H) − t) x[o,t] − (1 − φ) Σ_c p[c] L'[c] ρ[c]
-#              + Σ_{c,d} (p[d] ζ[c,d] − (1 − φ) p[c] ε[c,d]) L'[c]   (L'[c] = min(L[c], H)),
-#              the commitment cost decided now and planned; φ = switching_cost, a hurdle
-#              on moving owned value (hysteresis: a return or exchange must save more
-#              than φ of the value it moves, or the portfolio stays as it is);
+#   C        = Σ_{o,t} p[o] (min(t + T[o], H) − t) x[o,t] − Σ_c p[c] L'[c] ρ[c]
+#              + Σ_{c,d} (p[d] ζ[c,d] − p[c] ε[c,d]) L'[c]      (L'[c] = min(L[c], H)),
+#              the commitment cost decided now and planned;
 #   V[s]     = Σ_g w[g] Σ_j r[j] ū[s,g,j], scenario s's on-demand equivalent (a constant);
 #   cov[s]   = Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j], the on-demand dollars covered in s;
 #   cost[s]  = K + C + V[s] − cov[s]   (K: the owned commitments' amortised cost, sunk);
@@ -270,6 +268,13 @@ def _check_offering(offering: Offering) -> None:
 #              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − K                  (risk bound)
 #              Σ_s π Σ_g w Σ_j â[P,j] y[s,g,P,j] − u Σ_{(o,t)∈P} (end − start) x[o,t]/s[o]
 #                  + v[P] ≥ u Σ_e len(e) Q[e,P]              (utilisation floor u, soft)
+#
+# Two terms of the policy that no bill charges (add_policy_terms) join the objective:
+#
+# Switching (φ = switching_cost) adds φ (Σ_c p[c] L'[c] ρ[c] + Σ_{c,d} p[c] ε[c,d] L'[c]):
+# a return or exchange must save more than φ of the owned value it moves, or the portfolio
+# stays as it is (hysteresis; without it keeping a Savings Plan and returning it to buy the
+# same again tie, and runs can move a commitment back and forth).
 #
 # Waste aversion (κ = waste_weight > 0) adds κ E[W] to the objective, W[s] = C + C[s] −
 # Σ_g w[g] Σ_{P,j} p̂[P] â[P,j] y[s,g,P,j]: the commitment decided, less its used part valued
@@ -313,6 +318,13 @@ class _Columns:
     eta: int                   # column of η (-1: none)
     xi: IntArray               # columns of ξ
 
+    @property
+    def decided(self) -> IntArray:
+        """The columns of C decided now, the same in every scenario: purchases made now,
+        returns, exchanges (given up and received)."""
+        return np.concatenate([self.buy[self.scenario < 0], self.ret, self.give,
+                               self.receive])
+
 
 @dataclass(frozen=True, eq=False)
 class StochasticModel:
@@ -331,7 +343,7 @@ class StochasticModel:
     active: IntArray             # (n_candidates,) hours active within the horizon
     owned_prices: FloatArray     # (n_owned,) risk-adjusted price per unit-hour
     owned_cost: float            # amortised cost of the owned commitments over the horizon
-    true_cost: FloatArray        # the objective's coefficients without the waste term
+    true_cost: FloatArray        # the objective's coefficients as billed (no policy terms)
     idle_values: Mapping[str, float]  # κ p̂ per own unit-hour used, by offering id (waste term)
     build_seconds: float
     exact: bool                  # every hour kept: the full hourly model
@@ -381,7 +393,7 @@ class StochasticSolution:
     cover a gap that opens next week.
 
     ``objective`` is the LP's risk-weighted cost over the horizon (owned
-    commitments included), plus the waste term when the policy sets a waste weight;
+    commitments included), plus the policy's switching hurdle and waste term when set;
     with representative hours it is a lower bound on the full hourly model's optimum.
     ``scenario_costs`` are each scenario's cost under the LP's own allocation of
     coverage.
@@ -543,33 +555,29 @@ def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, k
 
 def add_return_variables(builder: LinearModelBuilder, problem: StochasticProblem,
                          returnable: IntArray, owned_prices: FloatArray) -> IntArray:
-    """ρ[c] ∈ [0, q[c]] for each returnable spend commitment, saving its remaining cost
-    less the policy's switching cost (a share of it)."""
+    """ρ[c] ∈ [0, q[c]] for each returnable spend commitment, saving its remaining cost."""
     if returnable.size == 0:
         return np.zeros(0, dtype=np.intp)
     horizon = problem.horizon
     left = np.array([min(problem.owned[c].hours_left, horizon) for c in returnable.tolist()])
     upper = np.array([problem.owned[c].quantity for c in returnable.tolist()])
-    keep = 1.0 - problem.policy.switching_cost
-    return builder.add_variables("return", (returnable,),
-                                 cost=-keep * owned_prices[returnable] * left, upper=upper)
+    return builder.add_variables("return", (returnable,), cost=-owned_prices[returnable] * left,
+                                 upper=upper)
 
 
 def add_exchange_variables(
     builder: LinearModelBuilder, problem: StochasticProblem, pair_owned: IntArray,
     pair_target: IntArray, owned_prices: FloatArray,
 ) -> tuple[IntArray, IntArray]:
-    """ε[c,t] (given up) and ζ[c,t] (received), at the prices of the remaining hours of c
-    (what is given up saves its price less the policy's switching cost)."""
+    """ε[c,t] (given up) and ζ[c,t] (received), at the prices of the remaining hours of c."""
     if pair_owned.size == 0:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty
     left = np.array([min(problem.owned[c].hours_left, problem.horizon)
                      for c in pair_owned.tolist()], dtype=np.float64)
     upper = np.array([problem.owned[c].quantity for c in pair_owned.tolist()])
-    keep = 1.0 - problem.policy.switching_cost
     give = builder.add_variables("give", (pair_owned, pair_target),
-                                 cost=-keep * owned_prices[pair_owned] * left, upper=upper)
+                                 cost=-owned_prices[pair_owned] * left, upper=upper)
     # The target's price over the source's remaining hours, scaled like the source's.
     target_prices = np.array([
         problem.price(problem.candidates[t], problem.owned[c].hours_left)
@@ -819,8 +827,7 @@ def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, colu
     policy = problem.policy
     if policy.cvar_bound is None or columns.eta < 0:
         return
-    decided = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
-                              columns.receive])
+    decided = columns.decided
     probabilities = problem.scenarios.probabilities
     cols = np.concatenate([decided, [columns.eta], columns.xi]).astype(np.intp)
     coefs = np.concatenate([commitment_cost[decided], [1.0],
@@ -875,29 +882,39 @@ def _idle_prices(layout: _Layout, kept: IntArray, targets: IntArray, prices: Flo
     return np.where(np.isfinite(best), best, 0.0)
 
 
-def add_waste_term(program: LinearProgram, problem: StochasticProblem, layout: _Layout,
-                   coverage: _Coverage, columns: _Columns, idle_prices: FloatArray
-                   ) -> LinearProgram:
-    """The program with κ E[W] added to its objective (κ = the policy's waste_weight).
+def add_policy_terms(program: LinearProgram, problem: StochasticProblem, layout: _Layout,
+                     coverage: _Coverage, columns: _Columns, idle_prices: FloatArray | None
+                     ) -> LinearProgram:
+    """The program with the policy's terms that are not money billed added to its
+    objective: the switching hurdle φ on what returns and exchanges give up, and κ E[W]
+    (κ = waste_weight; ``idle_prices`` p̂, needed when κ > 0).
 
-    W = C − Σ_g w[g] Σ_{P,j} p̂[P] â[P,j] y[s,g,P,j]: the commitment decided now and
-    planned, less the part of the capacity used, valued at p̂[P]: idle commitment dollars
+    φ: a return or give-up column saves (1 − φ) of its price. κ E[W], with
+    W = C − Σ_g w[g] Σ_{P,j} p̂[P] â[P,j] y[s,g,P,j], the commitment decided now and
+    planned less the part of the capacity used, valued at p̂[P]: idle commitment dollars
     (the owned commitments' sunk cost K is left out, as it does not depend on x). Every
     commitment column's cost is multiplied by 1 + κ (a planned one's by π[s] more) and
-    every coverage column earns κ π[s] w[g] p̂[P] â[P,j] more.
+    every coverage column earns κ π[s] w[g] p̂[P] â[P,j] more. The billed costs stay in
+    ``StochasticModel.true_cost``.
     """
-    weight = problem.policy.waste_weight
-    cost = program.cost.copy()
-    probabilities = problem.scenarios.probabilities
-    share = np.where(columns.scenario >= 0, probabilities[np.maximum(columns.scenario, 0)],
-                     1.0)
-    cost[columns.buy] += weight * columns.span_cost * share
-    for family in (columns.ret, columns.give, columns.receive):
-        cost[family] += weight * program.cost[family]
-    rep = layout.rep
-    cost[coverage.column] -= (weight * probabilities[coverage.scenario]
-                              * rep.weight[coverage.hour] * idle_prices[coverage.pattern]
-                              * layout.weights[coverage.pattern, coverage.key])
+    policy = problem.policy
+    billed = program.cost
+    cost = billed.copy()
+    for family in (columns.ret, columns.give):
+        cost[family] -= policy.switching_cost * billed[family]
+    weight = policy.waste_weight
+    if weight > 0:
+        assert idle_prices is not None
+        probabilities = problem.scenarios.probabilities
+        share = np.where(columns.scenario >= 0,
+                         probabilities[np.maximum(columns.scenario, 0)], 1.0)
+        cost[columns.buy] += weight * columns.span_cost * share
+        for family in (columns.ret, columns.give, columns.receive):
+            cost[family] += weight * billed[family]
+        rep = layout.rep
+        cost[coverage.column] -= (weight * probabilities[coverage.scenario]
+                                  * rep.weight[coverage.hour] * idle_prices[coverage.pattern]
+                                  * layout.weights[coverage.pattern, coverage.key])
     return replace(program, cost=cost)
 
 
@@ -960,11 +977,13 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     add_risk_bound(builder, problem, columns, commitment_cost, owned_cost)
     program = builder.build()
     true_cost = program.cost
+    idle: FloatArray | None = None
     idle_values: dict[str, float] = {}
     if policy.waste_weight > 0:
         idle = _idle_prices(layout, kept, pair_target, prices, owned_prices)
-        program = add_waste_term(program, problem, layout, coverage, columns, idle)
         idle_values = _idle_unit_values(problem, layout, idle)
+    if policy.waste_weight > 0 or policy.switching_cost > 0:
+        program = add_policy_terms(program, problem, layout, coverage, columns, idle)
 
     chosen, solver_model = to_solver(program, backend)
     return StochasticModel(
@@ -981,8 +1000,7 @@ def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
     """Each scenario's cost at the LP point ``x``: decided commitments, owned, on-demand."""
     columns = model.columns
     problem = model.problem
-    decided = np.concatenate([columns.buy[columns.scenario < 0], columns.ret, columns.give,
-                              columns.receive])
+    decided = columns.decided
     commitment = float(model.true_cost[decided] @ x[decided]) if decided.size else 0.0
     on_demand = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
     planned = np.flatnonzero(columns.scenario >= 0)

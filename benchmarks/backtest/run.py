@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,15 +28,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from core.catalog import load_catalog
 from ladder.scenarios import default_scenarios
-from optimizer.backtest.runner import (
-    POLICY_NAMES,
-    BacktestConfig,
-    Score,
-    backtest,
-    run_backtest,
-)
+from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backtest
 from optimizer.backtest.trace import read_trace
-from optimizer.ladder_policy import LADDER_POLICY, ForecastLadder
+from optimizer.ladder_policy import LADDER_POLICY
 from optimizer.linear_model import stdout_to_stderr
 
 HERE = Path(__file__).resolve().parent
@@ -71,25 +64,14 @@ def dev_cases(folder: Path) -> list[Case]:
     return [Case(p.stem, p, catalog) for p in sorted(traces.glob("*.csv"))]
 
 
-def run_case(case: Case, config: BacktestConfig, policies: Sequence[str], *,
-             waste_weight: float | None = None) -> tuple[int, int, dict[str, Score]]:
-    """Every policy on one trace: (keys, hours, score per policy). ``waste_weight``, when
-    given, replaces the ladder's own (``LADDER_POLICY.waste_weight``)."""
+def run_case(case: Case, config: BacktestConfig,
+             policies: Sequence[str]) -> tuple[int, int, dict[str, Score]]:
+    """Every policy on one trace: (keys, hours, score per policy)."""
     catalog = load_catalog(case.catalog)
     trace = read_trace(case.trace)
-    scores = {}
-    for policy in policies:
-        if policy == "ladder" and waste_weight is not None:
-            started = time.perf_counter()
-            ladder = ForecastLadder(scenarios=default_scenarios(),
-                                    policy=replace(LADDER_POLICY, waste_weight=waste_weight))
-            scores[policy] = run_backtest(trace, catalog, ladder, config,
-                                          catalog_source=str(case.catalog),
-                                          started=started).score
-        else:
-            scores[policy] = backtest(trace, catalog, policy, config,
-                                      catalog_source=str(case.catalog),
-                                      scenarios=default_scenarios()).score
+    scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog),
+                          scenarios=default_scenarios()).score
+              for p in policies}
     return len(trace.key_ids), trace.hours, scores
 
 
@@ -185,8 +167,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                              f"{LADDER_POLICY.waste_weight})")
     args = parser.parse_args(argv)
 
+    ladder = None if args.waste_weight is None else \
+        replace(LADDER_POLICY, waste_weight=args.waste_weight)
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
-                            lookback_hours=args.lookback_hours)
+                            lookback_hours=args.lookback_hours, ladder_policy=ladder)
     groups = [("Suite", suite_cases(args.suite))]
     if args.traces_dev:
         dev = dev_cases(args.dev_folder)
@@ -201,8 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.only and case.name not in args.only:
                 continue
             with stdout_to_stderr():
-                results[case.name] = run_case(case, config, args.policies,
-                                              waste_weight=args.waste_weight)
+                results[case.name] = run_case(case, config, args.policies)
             print(f"  ran {case.name}", file=sys.stderr, flush=True)
         if not results:
             continue

@@ -41,7 +41,8 @@ from optimizer.backtest.policies import (
 from optimizer.backtest.purchases import Portfolio, Purchase
 from optimizer.backtest.schedule import buyable, decision_hours, market
 from optimizer.backtest.trace import UsageTrace
-from optimizer.ladder_policy import ForecastLadder, ScenarioSource
+from optimizer.ladder_policy import LADDER_POLICY, ForecastLadder, ScenarioSource
+from optimizer.policy import PurchasePolicy
 
 PolicyName = Literal["none", "lookback", "ladder", "oracle"]
 POLICY_NAMES: tuple[PolicyName, ...] = ("none", "lookback", "ladder", "oracle")
@@ -55,7 +56,8 @@ class BacktestConfig:
     """How a backtest runs: cadence and warm-up (hours), allowed offerings, policy windows.
 
     ``allowed`` are offering ids (``None``: every offering of the catalog).
-    ``lookback_hours`` is the lookback policy's window.
+    ``lookback_hours`` is the lookback policy's window; ``ladder_policy`` the ladder's
+    purchase policy (``None``: its own, :data:`optimizer.ladder_policy.LADDER_POLICY`).
     """
 
     cadence_hours: int = 24
@@ -63,6 +65,7 @@ class BacktestConfig:
     lookback_hours: int = DEFAULT_LOOKBACK_HOURS
     allowed: tuple[str, ...] | None = None
     oracle_time_limit_s: float = 600.0
+    ladder_policy: PurchasePolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,8 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
         if scenarios is None:
             raise InvalidInput("the ladder policy needs a scenario source "
                                "(ladder.scenarios.default_scenarios() forecasts them)")
-        return ForecastLadder(scenarios=scenarios)
+        return ForecastLadder(scenarios=scenarios,
+                              policy=config.ladder_policy or LADDER_POLICY)
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)
         replay = market(catalog, aligned, config.allowed, catalog_source=catalog_source)

@@ -205,3 +205,30 @@ def test_the_certificate_is_for_the_lp_solution_and_the_tranche_is_priced_beside
     assert half.plan.details["tranche_price"] > half.certificate.plan_price
     assert sum(p.quantity for p in half.decision.purchases) \
         < sum(p.quantity for p in whole.decision.purchases)
+
+
+def test_the_certificate_carries_the_switching_hurdle_and_the_billed_costs_do_not() -> None:
+    """The case above with a 2% switching cost and waste aversion: the return and the
+    exchange still pay (they save far more than 2%), the bound stays below the price, and
+    the LP's scenario costs are what the billing engine charges, without the hurdle."""
+    sp = spend("sp", {A: 0.5}, upfront_fraction=0.5, term_hours=200)
+    conv_a = unit("ri-conv/m4", {A: 1.0}, hourly=0.6)
+    conv_b = unit("ri-conv/c5", {B: 1.0}, hourly=0.3)
+    usage = np.zeros((1, 48, 2))
+    usage[0, :, 1] = 10.0
+    owned = (OwnedCommitment(sp, 5.0, hours_left=176, age_hours=24, commitment_id="sp-1"),
+             OwnedCommitment(conv_a, 5.0, hours_left=4000, age_hours=400, commitment_id="ri-1"))
+    policy = PurchasePolicy(cvar_weight=0.0, switching_cost=0.02, waste_weight=0.5,
+                            representative_hours=None)
+    problem = StochasticProblem(ScenarioSet(usage, (A, B)), np.array([1.0, 1.0]), (conv_b,),
+                                owned=owned, policy=policy)
+    model = build_model(problem)
+    solution = solve(model)
+    result = make_portfolio_plan(model, solution, window_start=NOW)
+    assert {a.kind for a in result.plan.actions} == {ActionKind.RETURN, ActionKind.EXCHANGE}
+    # (The objective is negative here: the waste term credits the owned RI's used hours.)
+    bound, price = result.certificate.lower_bound, result.certificate.plan_price
+    assert bound <= price + 1e-9 * abs(price)
+    assert bound == pytest.approx(price, rel=1e-6)
+    assert 0.0 <= result.certificate.gap < 1e-6
+    assert solution.expected_cost == pytest.approx(result.plan.cost_after)
