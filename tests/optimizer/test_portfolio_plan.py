@@ -81,10 +81,10 @@ def test_bad_scenario_savings_are_below_the_median() -> None:
     assert why.expected_utilisation < 1.0
 
 
-def test_returns_and_exchanges_are_actions_with_their_cash_effect() -> None:
-    """A $5/h Savings Plan bought a day ago (upfront $100 a unit) on a key whose usage
-    stopped: returned with its upfront refunded. A convertible RI of A exchanged for
-    convertible RIs of B at value parity (5 units at $0.60 → 10 at $0.30: no true-up)."""
+def idle_plan_and_convertible(policy: PurchasePolicy) -> StochasticProblem:
+    """Key A's usage stopped, B runs 10 units/h: a $5/h Savings Plan of A bought a day ago
+    (upfront $100 a unit, term 200 h) and 5 convertible RIs of A ($0.60/h) are owned; the
+    candidate is a convertible RI of B at $0.30/h."""
     sp = spend("sp", {A: 0.5}, upfront_fraction=0.5, term_hours=200)
     conv_a = unit("ri-conv/m4", {A: 1.0}, hourly=0.6)
     conv_b = unit("ri-conv/c5", {B: 1.0}, hourly=0.3)
@@ -92,8 +92,15 @@ def test_returns_and_exchanges_are_actions_with_their_cash_effect() -> None:
     usage[0, :, 1] = 10.0
     owned = (OwnedCommitment(sp, 5.0, hours_left=176, age_hours=24, commitment_id="sp-1"),
              OwnedCommitment(conv_a, 5.0, hours_left=4000, age_hours=400, commitment_id="ri-1"))
-    result = plan_for(StochasticProblem(ScenarioSet(usage, (A, B)), np.array([1.0, 1.0]),
-                                        (conv_b,), owned=owned, policy=NEUTRAL))
+    return StochasticProblem(ScenarioSet(usage, (A, B)), np.array([1.0, 1.0]), (conv_b,),
+                             owned=owned, policy=policy)
+
+
+def test_returns_and_exchanges_are_actions_with_their_cash_effect() -> None:
+    """A $5/h Savings Plan bought a day ago (upfront $100 a unit) on a key whose usage
+    stopped: returned with its upfront refunded. A convertible RI of A exchanged for
+    convertible RIs of B at value parity (5 units at $0.60 → 10 at $0.30: no true-up)."""
+    result = plan_for(idle_plan_and_convertible(NEUTRAL))
     kinds = {a.kind: a for a in result.plan.actions}
     assert set(kinds) == {ActionKind.RETURN, ActionKind.EXCHANGE}
     returned = kinds[ActionKind.RETURN]
@@ -211,18 +218,9 @@ def test_the_certificate_carries_the_switching_hurdle_and_the_billed_costs_do_no
     """The case above with a 2% switching cost and waste aversion: the return and the
     exchange still pay (they save far more than 2%), the bound stays below the price, and
     the LP's scenario costs are what the billing engine charges, without the hurdle."""
-    sp = spend("sp", {A: 0.5}, upfront_fraction=0.5, term_hours=200)
-    conv_a = unit("ri-conv/m4", {A: 1.0}, hourly=0.6)
-    conv_b = unit("ri-conv/c5", {B: 1.0}, hourly=0.3)
-    usage = np.zeros((1, 48, 2))
-    usage[0, :, 1] = 10.0
-    owned = (OwnedCommitment(sp, 5.0, hours_left=176, age_hours=24, commitment_id="sp-1"),
-             OwnedCommitment(conv_a, 5.0, hours_left=4000, age_hours=400, commitment_id="ri-1"))
     policy = PurchasePolicy(cvar_weight=0.0, switching_cost=0.02, waste_weight=0.5,
                             representative_hours=None)
-    problem = StochasticProblem(ScenarioSet(usage, (A, B)), np.array([1.0, 1.0]), (conv_b,),
-                                owned=owned, policy=policy)
-    model = build_model(problem)
+    model = build_model(idle_plan_and_convertible(policy))
     solution = solve(model)
     result = make_portfolio_plan(model, solution, window_start=NOW)
     assert {a.kind for a in result.plan.actions} == {ActionKind.RETURN, ActionKind.EXCHANGE}
