@@ -10,6 +10,12 @@ coverage, utilisation, the number of purchases and the run time (the oracle's in
 its LP). Below it: the mean ESR fraction per policy, the check that the oracle's billed
 cost is ≤ every other policy's on every trace (and the LP's allocation gap), and the
 oracle LP's size and time on the 10-key × 2,200-hour trace.
+
+``--seeds 0 1000 2000`` runs the ladder once per seed of its scenario draws (the main
+table holds the first) and prints the spread: per trace the mean, lowest and highest
+ESR and utilisation, and the mean's distance to lookback when lookback ran. The
+ladder's forecast paths are random draws, so one run's figure on a long trace can sit
+a point or two from another's.
 """
 
 from __future__ import annotations
@@ -73,6 +79,50 @@ def run_case(case: Case, config: BacktestConfig,
                           scenarios=default_scenarios()).score
               for p in policies}
     return len(trace.key_ids), trace.hours, scores
+
+
+def seed_runs(case: Case, config: BacktestConfig, seeds: Sequence[int]) -> list[Score]:
+    """The ladder on one trace once per seed of its scenario draws."""
+    catalog = load_catalog(case.catalog)
+    trace = read_trace(case.trace)
+    return [backtest(trace, catalog, "ladder", replace(config, ladder_seed=seed),
+                     catalog_source=str(case.catalog), scenarios=default_scenarios()).score
+            for seed in seeds]
+
+
+def seed_spread(spread: dict[str, list[Score]],
+                results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
+    """The ladder's ESR and utilisation over the seeds, per trace and over the suite."""
+    lines = ["| trace | seeds | ESR mean | ESR lowest | ESR highest | utilisation mean | "
+             "utilisation lowest | utilisation highest | mean − lookback (points) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    distances: dict[str, float] = {}
+    for name, scores in spread.items():
+        esr = [s.esr for s in scores]
+        used = [s.utilisation for s in scores]
+        lookback = results[name][2].get("lookback")
+        distance = "—"
+        if lookback is not None:
+            distances[name] = 100 * (statistics.mean(esr) - lookback.esr)
+            distance = f"{distances[name]:+.2f}"
+        lines.append(f"| {name} | {len(scores)} | {statistics.mean(esr):.4f} | {min(esr):.4f} | "
+                     f"{max(esr):.4f} | {statistics.mean(used):.3f} | {min(used):.3f} | "
+                     f"{max(used):.3f} | {distance} |")
+    runs = len(next(iter(spread.values())))
+    per_seed_esr = [statistics.mean(scores[i].esr for scores in spread.values())
+                    for i in range(runs)]
+    per_seed_used = [statistics.mean(scores[i].utilisation for scores in spread.values())
+                     for i in range(runs)]
+    line = (f"- ladder over {runs} seeds: mean ESR {statistics.mean(per_seed_esr):.4f} (per "
+            f"seed {', '.join(f'{v:.4f}' for v in per_seed_esr)}), mean utilisation "
+            f"{statistics.mean(per_seed_used):.3f} (per seed "
+            f"{', '.join(f'{v:.3f}' for v in per_seed_used)})")
+    if distances:
+        worst = min(distances, key=distances.__getitem__)
+        ahead = sum(d > 0 for d in distances.values())
+        line += (f"; its mean ahead of lookback on {ahead} of {len(distances)} traces, worst "
+                 f"{distances[worst]:+.2f} points ({worst})")
+    return [*lines, "", line]
 
 
 def _fraction(esr: float, oracle: float | None) -> str:
@@ -165,12 +215,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--waste-weight", type=float, default=None,
                         help="the ladder's waste weight (default: its own, "
                              f"{LADDER_POLICY.waste_weight})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="seeds of the ladder's scenario draws: one run per seed, and "
+                             "their spread (default: 0)")
     args = parser.parse_args(argv)
 
     ladder = None if args.waste_weight is None else \
         replace(LADDER_POLICY, waste_weight=args.waste_weight)
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
-                            lookback_hours=args.lookback_hours, ladder_policy=ladder)
+                            lookback_hours=args.lookback_hours, ladder_policy=ladder,
+                            ladder_seed=args.seeds[0])
     groups = [("Suite", suite_cases(args.suite))]
     if args.traces_dev:
         dev = dev_cases(args.dev_folder)
@@ -181,11 +235,15 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{config.lookback_hours} h\n")
     for title, cases in groups:
         results = {}
+        spread: dict[str, list[Score]] = {}
         for case in cases:
             if args.only and case.name not in args.only:
                 continue
             with stdout_to_stderr():
                 results[case.name] = run_case(case, config, args.policies)
+                if "ladder" in args.policies and len(args.seeds) > 1:
+                    spread[case.name] = [results[case.name][2]["ladder"],
+                                         *seed_runs(case, config, args.seeds[1:])]
             print(f"  ran {case.name}", file=sys.stderr, flush=True)
         if not results:
             continue
@@ -194,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print()
         print("\n".join(summary(results) + timing(results)))
         print()
+        if spread:
+            print(f"### {title}: the ladder over seeds {', '.join(map(str, args.seeds))}\n")
+            print("\n".join(seed_spread(spread, results)))
+            print()
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ class BacktestConfig:
 
     ``allowed`` are offering ids (``None``: every offering of the catalog).
     ``lookback_hours`` is the lookback policy's window; ``ladder_policy`` the ladder's
-    purchase policy (``None``: its own, :data:`optimizer.ladder_policy.LADDER_POLICY`).
+    purchase policy (``None``: its own, :data:`optimizer.ladder_policy.LADDER_POLICY`);
+    ``ladder_seed`` the seed of its scenario draws (each decision draws with the seed
+    plus its hour), so a run can be repeated on other draws to see their spread.
     """
 
     cadence_hours: int = 24
@@ -66,6 +68,7 @@ class BacktestConfig:
     allowed: tuple[str, ...] | None = None
     oracle_time_limit_s: float = 600.0
     ladder_policy: PurchasePolicy | None = None
+    ladder_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,8 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
             raise InvalidInput("the ladder policy needs a scenario source "
                                "(ladder.scenarios.default_scenarios() forecasts them)")
         return ForecastLadder(scenarios=scenarios,
-                              policy=config.ladder_policy or LADDER_POLICY)
+                              policy=config.ladder_policy or LADDER_POLICY,
+                              seed=config.ladder_seed)
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)
         replay = market(catalog, aligned, config.allowed, catalog_source=catalog_source)
