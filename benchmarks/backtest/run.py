@@ -12,10 +12,10 @@ cost is ≤ every other policy's on every trace (and the LP's allocation gap), a
 oracle LP's size and time on the 10-key × 2,200-hour trace.
 
 ``--seeds 0 1000 2000`` runs the ladder once per seed of its scenario draws (the main
-table holds the first) and prints the spread: per trace the mean, lowest and highest
-ESR and utilisation, and the mean's distance to lookback when lookback ran. The
-ladder's forecast paths are random draws, so one run's figure on a long trace can sit
-a point or two from another's.
+table's ``ladder`` row is the first seed, ``ladder@1000`` and so on the others) and prints
+the spread: per trace the mean, lowest and highest ESR and utilisation, and the mean's
+distance to lookback when lookback ran. The ladder's forecast paths are random draws, so
+one run's figure on a long trace can sit a point or two from another's.
 """
 
 from __future__ import annotations
@@ -70,29 +70,31 @@ def dev_cases(folder: Path) -> list[Case]:
     return [Case(p.stem, p, catalog) for p in sorted(traces.glob("*.csv"))]
 
 
-def run_case(case: Case, config: BacktestConfig,
-             policies: Sequence[str]) -> tuple[int, int, dict[str, Score]]:
-    """Every policy on one trace: (keys, hours, score per policy)."""
+def run_case(case: Case, config: BacktestConfig, policies: Sequence[str],
+             seeds: Sequence[int] = ()) -> tuple[int, int, dict[str, Score]]:
+    """Every policy on one trace: (keys, hours, score per policy). With ``seeds`` the
+    ladder also runs once per seed (``config.ladder_seed`` is the first run's), scored
+    as ``ladder@seed``."""
     catalog = load_catalog(case.catalog)
     trace = read_trace(case.trace)
-    scores = {p: backtest(trace, catalog, p, config, catalog_source=str(case.catalog),
-                          scenarios=default_scenarios()).score
-              for p in policies}
+    runs = [(p, config) for p in policies]
+    if "ladder" in policies:
+        runs += [(f"ladder@{seed}", replace(config, ladder_seed=seed)) for seed in seeds]
+    scores = {name: backtest(trace, catalog, name.partition("@")[0], run_config,
+                             catalog_source=str(case.catalog),
+                             scenarios=default_scenarios()).score
+              for name, run_config in runs}
     return len(trace.key_ids), trace.hours, scores
 
 
-def seed_runs(case: Case, config: BacktestConfig, seeds: Sequence[int]) -> list[Score]:
-    """The ladder on one trace once per seed of its scenario draws."""
-    catalog = load_catalog(case.catalog)
-    trace = read_trace(case.trace)
-    return [backtest(trace, catalog, "ladder", replace(config, ladder_seed=seed),
-                     catalog_source=str(case.catalog), scenarios=default_scenarios()).score
-            for seed in seeds]
+def ladder_seeds(scores: dict[str, Score]) -> list[Score]:
+    """The ladder's runs on one trace: its own, then one per extra seed."""
+    return [s for name, s in scores.items() if name == "ladder" or name.startswith("ladder@")]
 
 
-def seed_spread(spread: dict[str, list[Score]],
-                results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
+def seed_spread(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
     """The ladder's ESR and utilisation over the seeds, per trace and over the suite."""
+    spread = {name: ladder_seeds(scores) for name, (_, _, scores) in results.items()}
     lines = ["| trace | seeds | ESR mean | ESR lowest | ESR highest | utilisation mean | "
              "utilisation lowest | utilisation highest | mean − lookback (points) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -219,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="seeds of the ladder's scenario draws: one run per seed, and "
                              "their spread (default: 0)")
     args = parser.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error("--seeds: give each seed once")
 
     ladder = None if args.waste_weight is None else \
         replace(LADDER_POLICY, waste_weight=args.waste_weight)
@@ -235,15 +239,11 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{config.lookback_hours} h\n")
     for title, cases in groups:
         results = {}
-        spread: dict[str, list[Score]] = {}
         for case in cases:
             if args.only and case.name not in args.only:
                 continue
             with stdout_to_stderr():
-                results[case.name] = run_case(case, config, args.policies)
-                if "ladder" in args.policies and len(args.seeds) > 1:
-                    spread[case.name] = [results[case.name][2]["ladder"],
-                                         *seed_runs(case, config, args.seeds[1:])]
+                results[case.name] = run_case(case, config, args.policies, args.seeds[1:])
             print(f"  ran {case.name}", file=sys.stderr, flush=True)
         if not results:
             continue
@@ -252,9 +252,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print()
         print("\n".join(summary(results) + timing(results)))
         print()
-        if spread:
+        if "ladder" in args.policies and len(args.seeds) > 1:
             print(f"### {title}: the ladder over seeds {', '.join(map(str, args.seeds))}\n")
-            print("\n".join(seed_spread(spread, results)))
+            print("\n".join(seed_spread(results)))
             print()
 
 

@@ -6,7 +6,12 @@ import re
 
 import pytest
 
-from benchmarks.backtest.run import main
+from benchmarks.backtest.run import HERE, main, suite_cases
+from core.catalog import load_catalog
+from ladder.scenarios import default_scenarios
+from optimizer.backtest.runner import BacktestConfig, make_policy
+from optimizer.backtest.trace import read_trace
+from optimizer.ladder_policy import ForecastLadder
 
 
 def _ladder_row(output: str, trace: str) -> tuple[float, float]:
@@ -48,11 +53,14 @@ def test_the_seeds_option_repeats_the_ladder_on_other_draws(
     esr, used = _ladder_row(output, "nab-spiky")
     lookback = float(_cells(output, "| nab-spiky | 1 | 337 | lookback |")[4])
     assert "### Suite: the ladder over seeds 0, 1, 2" in output
+    seeded = [float(_cells(output, f"| nab-spiky | 1 | 337 | ladder@{seed} |")[7])
+              for seed in (1, 2)]
     cells = _cells(output, "| nab-spiky | 3 |")
     esr_mean, esr_low, esr_high, used_mean, used_low, used_high, distance = map(
         float, cells[2:9])
     assert esr_low <= esr <= esr_high and used_low <= used <= used_high
     assert used_low < used_high
+    assert min(used, *seeded) == used_low and max(used, *seeded) == used_high
     assert esr_low <= esr_mean <= esr_high and used_low <= used_mean <= used_high
     assert distance == pytest.approx(100 * (esr_mean - lookback), abs=0.02)  # printed rounded
     summary = re.search(r"- ladder over 3 seeds: mean ESR ([\d.]+) \(per seed ([\d., ]+)\)",
@@ -61,17 +69,18 @@ def test_the_seeds_option_repeats_the_ladder_on_other_draws(
     per_seed = [float(v) for v in summary.group(2).split(", ")]
     assert per_seed[0] == pytest.approx(esr, abs=1e-4)
     assert float(summary.group(1)) == pytest.approx(esr_mean, abs=1e-4)
+    assert [float(_cells(output, f"| nab-spiky | 1 | 337 | ladder@{seed} |")[4])
+            for seed in (1, 2)] == pytest.approx(per_seed[1:], abs=1e-4)
+
+
+def test_a_seed_given_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--policies", "ladder", "--only", "nab-spiky", "--seeds", "0", "1", "1"])
+    assert "--seeds: give each seed once" in capsys.readouterr().err
 
 
 def test_the_ladder_seed_reaches_the_policy() -> None:
     """``BacktestConfig.ladder_seed`` is the seed the built ladder draws its scenarios with."""
-    from benchmarks.backtest.run import HERE, suite_cases
-    from core.catalog import load_catalog
-    from ladder.scenarios import default_scenarios
-    from optimizer.backtest.runner import BacktestConfig, make_policy
-    from optimizer.backtest.trace import read_trace
-    from optimizer.ladder_policy import ForecastLadder
-
     case = next(c for c in suite_cases(HERE) if c.name == "nab-spiky")
     built = make_policy("ladder", read_trace(case.trace), load_catalog(case.catalog),
                         BacktestConfig(ladder_seed=7), scenarios=default_scenarios())
