@@ -111,17 +111,17 @@ SAFE_CORE_WEIGHT = 0.95
 """CVaR weight of the LP that sizes the safe core (the worst tenth of the scenarios)."""
 
 LADDER_POLICY = PurchasePolicy(cvar_weight=0.8, cvar_alpha=0.9, representative_hours=240,
-                               tranche_fraction=0.5, waste_weight=0.5, switching_cost=0.02)
+                               tranche_fraction=0.5, waste_weight=1.0, switching_cost=0.02)
 """The ladder's default: mostly CVaR of the loss at 90% (waste in the worst tenth of the
 scenarios); half the increment per run beyond the safe core; 240 representative hours, so
 a one-week horizon is solved hour by hour and a two-week one within 0.5% of its full
-model on the suite (120 left 1.4%); an expected idle commitment dollar costs 1.5 (waste
-weight 0.5), which raised the suite's mean utilisation from 0.918 to 0.942 and its mean ESR
-from 0.3548 to 0.3584 (a weight of 1 reaches 0.958 but falls 2.9 points below lookback on
-``asg-wc98-mix``). Chosen on the suite (``benchmarks/README.md``). A return or exchange
-must save more than 2% of the value it moves (the backtest buys only, so this is chosen
-on the sample's runs: it stops a run returning a Savings Plan to buy the same again)."""
-
+model on the suite (120 left 1.4%); an expected idle commitment dollar costs 2 (waste
+weight 1). On the suite, with the backtest's menu end known (``ForecastLadder.menu_end``),
+weight 1 gives a mean ESR of 0.3597 and utilisation 0.945, against 0.3584 and 0.942 for
+weight 0.5 before the menu end was known; weight 0.5 with it buys more and uses less
+(``benchmarks/README.md``). A return or exchange must save more than 2% of the value it
+moves (the backtest buys only, so this is chosen on the sample's runs: it stops a run
+returning a Savings Plan to buy the same again)."""
 
 
 def forecast_problem(
@@ -129,6 +129,7 @@ def forecast_problem(
     owned: tuple[OwnedCommitment, ...], catalog: Catalog, *, scenarios: ScenarioSource,
     policy: PurchasePolicy = LADDER_POLICY, n_scenarios: int = 8,
     max_horizon_hours: int = MAX_HORIZON_HOURS, seed: int = 0,
+    last_purchase: dict[str, int] | None = None,
 ) -> StochasticProblem | None:
     """The stochastic problem on scenarios drawn after the history ``units`` (hours × keys,
     the first hour at ``start``); ``None`` when the policy allows nothing to buy.
@@ -136,7 +137,8 @@ def forecast_problem(
     The horizon is the longest allowed term, at most ``max_horizon_hours`` (the rest
     of a term is priced by the decline learned from the last :data:`DECLINE_DAYS` of the
     usage each offering covers, pooled over its keys); keys are weighed by their mean
-    usage over the last week.
+    usage over the last week. ``last_purchase`` (per offering id, the last hour from now at
+    which it can be bought) keeps the LP from planning purchases the menu will not allow.
     """
     candidates = policy.candidates(catalog.offerings)
     if not candidates or units.shape[0] == 0:
@@ -155,6 +157,7 @@ def forecast_problem(
         decline=decline_rates(units, days=DECLINE_DAYS),
         recent_usage=units[-168:].mean(axis=0),
         pool_decline=pooled_declines(units, key_ids, offerings, rates, days=DECLINE_DAYS),
+        last_purchase=last_purchase,
     )
 
 
@@ -181,6 +184,14 @@ class ForecastLadder:
     and returns are switched off here: left on, the LP would count on returning a
     recent Savings Plan and buying it again (a term extended for free) that the
     replay never executes.
+
+    ``menu_end`` is the hour at which the replay's menu closes: an offering is on it at
+    hour ``h`` only while ``h + term ≤ menu_end`` (BENCHMARK.md), so each term leaves the
+    menu before the trace ends. The ladder defers on two counts, the tranche and the
+    purchases its LP plans for later runs, and both assume a later run can still buy.
+    With ``menu_end`` set, the LP plans no purchase of an offering after it leaves the
+    menu, and the run after which no run can buy it buys the LP's whole quantity of it.
+    ``None`` (a live account): every offering stays on the menu.
     """
 
     scenarios: ScenarioSource
@@ -191,6 +202,7 @@ class ForecastLadder:
     seed: int = 0
     round_quantities: bool = False
     safe_core: bool = True
+    menu_end: int | None = None
     name: str = "ladder"
     solves_: int = 0
     seconds_: float = 0.0
@@ -207,7 +219,20 @@ class ForecastLadder:
             catalog, scenarios=self.scenarios,
             policy=replace(self.policy, exchanges=False, returns=False),
             n_scenarios=self.n_scenarios, max_horizon_hours=self.max_horizon_hours,
-            seed=self.seed + hour)
+            seed=self.seed + hour, last_purchase=self.last_purchase(hour, catalog))
+
+    def last_purchase(self, hour: int, catalog: Catalog) -> dict[str, int] | None:
+        """Per offering on the menu, the last hour from ``hour`` at which it can still be
+        bought (``None`` without a ``menu_end``: always)."""
+        if self.menu_end is None:
+            return None
+        return {o.offering_id: self.menu_end - o.term_hours - hour for o in catalog.offerings}
+
+    def leaves_menu(self, problem: StochasticProblem, offering_id: str) -> bool:
+        """Whether no later run can buy ``offering_id``: the tranche would defer it for good."""
+        last = (problem.last_purchase or {}).get(offering_id)
+        cadence = self.policy.cadence_hours
+        return last is not None and cadence is not None and last < cadence
 
     def decide(self, history: UsageHistory, owned: Portfolio, hour: int,
                catalog: Catalog) -> list[tuple[str, float]]:
@@ -228,7 +253,8 @@ class ForecastLadder:
         position = {o.offering_id: o for o in problem.candidates}
         bought = []
         for offering_id, quantity in sorted(solution.quantities.items()):
-            amount = self.policy.tranche(quantity, core.get(offering_id, 0.0))
+            amount = quantity if self.leaves_menu(problem, offering_id) else \
+                self.policy.tranche(quantity, core.get(offering_id, 0.0))
             if self.round_quantities:
                 amount = round_down(position[offering_id], amount)
             if amount > 0:

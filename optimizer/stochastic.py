@@ -141,7 +141,10 @@ class StochasticProblem:
     averaged (the scenarios' mean when omitted). ``pool_decline`` gives, per offering
     id, the decline of the pooled usage the offering covers
     (:func:`optimizer.risk.pooled_declines`); where it names an offering, it is used
-    instead of that average.
+    instead of that average. ``last_purchase`` gives, per offering id, the last hour of the
+    horizon at which the offering can still be bought (a backtest's menu drops a term that
+    would end after the trace); the LP plans no later purchase of it after that hour.
+    Offerings it does not name stay on the menu.
     """
 
     scenarios: ScenarioSet
@@ -152,6 +155,7 @@ class StochasticProblem:
     decline: FloatArray | None = None
     recent_usage: FloatArray | None = None
     pool_decline: Mapping[str, float] | None = None
+    last_purchase: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
         n_keys = len(self.scenarios.key_ids)
@@ -545,6 +549,14 @@ def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, k
         start = np.repeat(shared, kept.size)
         scenario = np.full(offering.size, -1, dtype=np.intp)
         term = np.tile(terms, shared.size)
+    if problem.last_purchase:
+        # A planned purchase after the offering leaves the menu is one no later run can make.
+        last = np.array([problem.last_purchase.get(problem.candidates[o].offering_id,
+                                                   problem.horizon)
+                         for o in offering.tolist()], dtype=np.intp)
+        on_menu = start <= last
+        offering, start, scenario, term = (offering[on_menu], start[on_menu],
+                                           scenario[on_menu], term[on_menu])
     end = np.minimum(start + term, problem.horizon)
     span_cost = prices[offering] * (end - start)
     weight = np.where(scenario >= 0, (1.0 - policy.cvar_weight)

@@ -242,7 +242,9 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
 
     ``ladder`` is :class:`~optimizer.ladder_policy.ForecastLadder` on ``scenarios``,
     which the caller composes (the optimizer does not import forecasting:
-    :func:`ladder.scenarios.default_scenarios` is the forecast-driven default).
+    :func:`ladder.scenarios.default_scenarios` is the forecast-driven default). It is told
+    the trace's length as the hour the replay's menu closes (``menu_end``): the contract
+    sells a term only while it ends inside the trace, and the ladder defers purchases.
     """
     config = config or BacktestConfig()
     if name == "none":
@@ -255,7 +257,7 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
                                "(ladder.scenarios.default_scenarios() forecasts them)")
         return ForecastLadder(scenarios=scenarios,
                               policy=config.ladder_policy or LADDER_POLICY,
-                              seed=config.ladder_seed)
+                              seed=config.ladder_seed, menu_end=trace.hours)
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)
         replay = market(catalog, aligned, config.allowed, catalog_source=catalog_source)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from backtest_factories import M5, catalog, trace, unit
 
-from optimizer.backtest.runner import BacktestConfig, run_backtest
+from optimizer.backtest.runner import BacktestConfig, make_policy, run_backtest
 from optimizer.ladder_policy import (
     ForecastLadder,
     ScenarioSource,
@@ -46,12 +46,12 @@ def test_blended_scenarios_put_forecasts_and_replays_side_by_side() -> None:
     assert (paths[:6] == 7.0).all() and (paths[6:] == 3.0).all()
 
 
-def _run(policy: PurchasePolicy, level: float = 10.0, *,
-         safe_core: bool = True) -> list[tuple[int, str, float]]:
+def _run(policy: PurchasePolicy, level: float = 10.0, *, safe_core: bool = True,
+         menu_end: int | None = None) -> list[tuple[int, str, float]]:
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
     usage = trace(np.full((24 * 8, 1), level))
     ladder = ForecastLadder(policy=policy, scenarios=flat_source(level), n_scenarios=2,
-                            max_horizon_hours=48, safe_core=safe_core)
+                            max_horizon_hours=48, safe_core=safe_core, menu_end=menu_end)
     result = run_backtest(usage, prices, ladder, BacktestConfig(cadence_hours=24,
                                                                 warmup_hours=24))
     return [(p.hour, p.offering_id, p.quantity) for p in result.purchases]
@@ -81,3 +81,33 @@ def test_the_safe_core_is_bought_whole_whatever_the_tranche() -> None:
     increment and the tranche rule leaves nothing for later."""
     purchases = _run(PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5))
     assert purchases[0] == (24, "ri", pytest.approx(10.0))
+
+
+def _active(purchases: list[tuple[int, str, float]], hour: int, term: int = 48) -> float:
+    return sum(q for h, _, q in purchases if h <= hour < h + term)
+
+
+def test_the_last_run_that_can_buy_an_offering_buys_it_whole() -> None:
+    """Half the gap per run, 8 days of 10 units/h, a 48 h RI: the replay's menu holds the RI
+    while hour + 48 ≤ 192, so hour 144 is the last run that can buy it. Told where the menu
+    ends, the ladder buys the whole gap there; not told, it leaves half of it for a run
+    that cannot buy."""
+    half = PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5)
+    told = _run(half, safe_core=False, menu_end=24 * 8)
+    blind = _run(half, safe_core=False)
+    assert _active(told, 144) == pytest.approx(10.0)
+    assert _active(blind, 144) < 9.9
+    # Before the last run both ladder alike.
+    assert [p for p in told if p[0] < 144] == [p for p in blind if p[0] < 144]
+
+
+def test_the_ladder_knows_where_the_replay_menu_ends() -> None:
+    """``make_policy`` gives the ladder the trace's length as the hour its menu closes, and
+    the ladder turns it into each offering's last hour of purchase from the decision."""
+    usage = trace(np.full((24 * 8, 1), 10.0))
+    prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
+    ladder = make_policy("ladder", usage, prices, scenarios=flat_source(10.0))
+    assert isinstance(ladder, ForecastLadder)
+    assert ladder.menu_end == 24 * 8
+    assert ladder.last_purchase(120, prices) == {"ri": 24}
+    assert ForecastLadder(scenarios=flat_source(10.0)).last_purchase(120, prices) is None

@@ -197,6 +197,23 @@ def test_an_owned_commitment_counts_only_until_it_expires() -> None:
         assert ahead.objective == pytest.approx(24 * 10 * 0.6)
 
 
+def test_no_purchase_is_planned_after_the_offering_leaves_the_menu() -> None:
+    """As above with the owned units expiring at hour 6: planning ahead, the LP buys nothing
+    now and plans 10 units at hour 6. If the RI can be bought only until hour 5 (a
+    backtest's menu drops a term that would end after the trace), that plan is not
+    possible: buying now saves 18 > 14.40 per unit, so 10 units now, nothing planned.
+    Until hour 6 the plan is allowed again."""
+    ri = unit("ri", {A: 1.0}, hourly=0.6, term_hours=8760)
+    owned = (OwnedCommitment(ri, 10.0, hours_left=6, age_hours=1000),)
+    for last, now, planned in ((None, {}, [(6, 10.0)]), (5, {"ri": 10.0}, []),
+                               (0, {"ri": 10.0}, []), (6, {}, [(6, 10.0)])):
+        menu = None if last is None else {"ri": last}
+        solution = optimize(problem(flat([10]), ri, owned=owned, last_purchase=menu))
+        assert dict(solution.quantities) == pytest.approx(now), last
+        assert [(p.hour, p.quantity) for p in solution.planned] == [
+            (h, pytest.approx(q)) for h, q in planned], last
+
+
 def test_an_exchange_that_pays() -> None:
     """Key A fell to 5 units/h, B runs 10 units/h on demand. 10 owned convertible RI units
     of A ($0.60/h each) can become convertible RIs of B at $0.30/h: value parity gives 2
