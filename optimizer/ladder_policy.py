@@ -118,10 +118,10 @@ a one-week horizon is solved hour by hour and a two-week one within 0.5% of its 
 model on the suite (120 left 1.4%); an expected idle commitment dollar costs 2 (waste
 weight 1). On the suite, with the backtest's menu end known (``ForecastLadder.menu_end``),
 weight 1 gives a mean ESR of 0.3597 and utilisation 0.945, against 0.3584 and 0.942 for
-weight 0.5 before the menu end was known; weight 0.5 with it buys more and uses less (0.933 on 12 traces)
-(``benchmarks/README.md``). A return or exchange must save more than 2% of the value it
-moves (the backtest buys only, so this is chosen on the sample's runs: it stops a run
-returning a Savings Plan to buy the same again)."""
+weight 0.5 before the menu end was known; weight 0.5 with it buys more and uses less
+(utilisation 0.933 on 12 traces; ``benchmarks/README.md``). A return or exchange must
+save more than 2% of the value it moves (the backtest buys only, so this is chosen on the
+sample's runs: it stops a run returning a Savings Plan to buy the same again)."""
 
 
 def forecast_problem(

@@ -243,6 +243,7 @@ def _check_offering(offering: Offering) -> None:
 # and loss: cost[s] and loss[s] below gain + C[s], the objective (1 − λ) Σ π[s] C[s], and
 # the tail row of s − C[s]. (Each x[o,t,s] knows scenario s's whole path from t on: an
 # optimistic view of later runs, the usual two-stage approximation of a multi-stage one.)
+# An offering that leaves the menu at hour ℓ[o] (last_purchase) has no x[o,t] for t > ℓ[o].
 #
 # Variables: x[o,t] ≥ 0 bought or planned; ρ[c] ∈ [0, q[c]] returned (spend c in its return window);
 # ε[c,d] ≥ 0 units of convertible c given up for target d and ζ[c,d] ≥ 0 units of d received
