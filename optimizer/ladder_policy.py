@@ -23,7 +23,7 @@ forecast-based sources, and the default one, are composed in :mod:`ladder.scenar
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from core.domain import Catalog
+from core.domain import Catalog, Offering
 from optimizer.plan import round_down
 from optimizer.policy import PurchasePolicy
 from optimizer.risk import decline_rates, pooled_declines
@@ -116,7 +116,7 @@ LADDER_POLICY = PurchasePolicy(cvar_weight=0.8, cvar_alpha=0.9, representative_h
 scenarios); half the increment per run beyond the safe core; 240 representative hours, so
 a one-week horizon is solved hour by hour and a two-week one within 0.5% of its full
 model on the suite (120 left 1.4%); an expected idle commitment dollar costs 2 (waste
-weight 1). On the suite, with the backtest's menu end known (``ForecastLadder.menu_end``),
+weight 1). On the suite, with the backtest's menu end known (``ForecastLadder.menu_closes``),
 weight 1 gives a mean ESR of 0.3597 and utilisation 0.945, against 0.3584 and 0.942 for
 weight 0.5 before the menu end was known; weight 0.5 with it buys more and uses less
 (utilisation 0.933 on 12 traces; ``benchmarks/README.md``). A return or exchange must
@@ -129,7 +129,7 @@ def forecast_problem(
     owned: tuple[OwnedCommitment, ...], catalog: Catalog, *, scenarios: ScenarioSource,
     policy: PurchasePolicy = LADDER_POLICY, n_scenarios: int = 8,
     max_horizon_hours: int = MAX_HORIZON_HOURS, seed: int = 0,
-    last_purchase: dict[str, int] | None = None,
+    last_purchase: Mapping[str, int] | None = None,
 ) -> StochasticProblem | None:
     """The stochastic problem on scenarios drawn after the history ``units`` (hours × keys,
     the first hour at ``start``); ``None`` when the policy allows nothing to buy.
@@ -185,13 +185,14 @@ class ForecastLadder:
     recent Savings Plan and buying it again (a term extended for free) that the
     replay never executes.
 
-    ``menu_end`` is the hour at which the replay's menu closes: an offering is on it at
-    hour ``h`` only while ``h + term ≤ menu_end`` (BENCHMARK.md), so each term leaves the
-    menu before the trace ends. The ladder defers on two counts, the tranche and the
-    purchases its LP plans for later runs, and both assume a later run can still buy.
-    With ``menu_end`` set, the LP plans no purchase of an offering after it leaves the
-    menu, and the run after which no run can buy it buys the LP's whole quantity of it.
-    ``None`` (a live account): every offering stays on the menu.
+    ``menu_closes`` gives the last hour at which an offering is on the menu: a replay's
+    menu sells a term only while it ends inside the trace (BENCHMARK.md;
+    :func:`optimizer.backtest.schedule.last_purchase_hour`), so each term leaves it before
+    the trace ends. The ladder defers on two counts, the tranche and the purchases its LP
+    plans for later runs, and both assume a later run can still buy. With ``menu_closes``
+    set, the LP plans no purchase of an offering after it leaves the menu, and the run
+    after which no run can buy it buys the LP's whole quantity of it. ``None`` (a live
+    account): every offering stays on the menu.
     """
 
     scenarios: ScenarioSource
@@ -202,7 +203,7 @@ class ForecastLadder:
     seed: int = 0
     round_quantities: bool = False
     safe_core: bool = True
-    menu_end: int | None = None
+    menu_closes: Callable[[Offering], int] | None = None
     name: str = "ladder"
     solves_: int = 0
     seconds_: float = 0.0
@@ -223,10 +224,10 @@ class ForecastLadder:
 
     def last_purchase(self, hour: int, catalog: Catalog) -> dict[str, int] | None:
         """Per offering on the menu, the last hour from ``hour`` at which it can still be
-        bought (``None`` without a ``menu_end``: always)."""
-        if self.menu_end is None:
+        bought (``None`` without ``menu_closes``: always)."""
+        if self.menu_closes is None:
             return None
-        return {o.offering_id: self.menu_end - o.term_hours - hour for o in catalog.offerings}
+        return {o.offering_id: self.menu_closes(o) - hour for o in catalog.offerings}
 
     def leaves_menu(self, problem: StochasticProblem, offering_id: str) -> bool:
         """Whether no later run can buy ``offering_id``: the tranche would defer it for good."""

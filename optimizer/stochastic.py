@@ -552,10 +552,9 @@ def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, k
         term = np.tile(terms, shared.size)
     if problem.last_purchase:
         # A planned purchase after the offering leaves the menu is one no later run can make.
-        last = np.array([problem.last_purchase.get(problem.candidates[o].offering_id,
-                                                   problem.horizon)
-                         for o in offering.tolist()], dtype=np.intp)
-        on_menu = start <= last
+        last = np.array([problem.last_purchase.get(c.offering_id, problem.horizon)
+                         for c in problem.candidates], dtype=np.intp)
+        on_menu = start <= last[offering]
         offering, start, scenario, term = (offering[on_menu], start[on_menu],
                                            scenario[on_menu], term[on_menu])
     end = np.minimum(start + term, problem.horizon)

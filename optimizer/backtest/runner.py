@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ from optimizer.backtest.policies import (
     UsageHistory,
 )
 from optimizer.backtest.purchases import Portfolio, Purchase
-from optimizer.backtest.schedule import buyable, decision_hours, market
+from optimizer.backtest.schedule import buyable, decision_hours, last_purchase_hour, market
 from optimizer.backtest.trace import UsageTrace
 from optimizer.ladder_policy import LADDER_POLICY, ForecastLadder, ScenarioSource
 from optimizer.policy import PurchasePolicy
@@ -243,8 +244,8 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
     ``ladder`` is :class:`~optimizer.ladder_policy.ForecastLadder` on ``scenarios``,
     which the caller composes (the optimizer does not import forecasting:
     :func:`ladder.scenarios.default_scenarios` is the forecast-driven default). It is told
-    the trace's length as the hour the replay's menu closes (``menu_end``): the contract
-    sells a term only while it ends inside the trace, and the ladder defers purchases.
+    when each offering leaves the replay's menu (``menu_closes``): the contract sells a
+    term only while it ends inside the trace, and the ladder defers purchases.
     """
     config = config or BacktestConfig()
     if name == "none":
@@ -257,7 +258,8 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
                                "(ladder.scenarios.default_scenarios() forecasts them)")
         return ForecastLadder(scenarios=scenarios,
                               policy=config.ladder_policy or LADDER_POLICY,
-                              seed=config.ladder_seed, menu_end=trace.hours)
+                              seed=config.ladder_seed,
+                              menu_closes=partial(last_purchase_hour, hours=trace.hours))
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)
         replay = market(catalog, aligned, config.allowed, catalog_source=catalog_source)

@@ -55,9 +55,15 @@ def market(
                    source=catalog.source)
 
 
+def last_purchase_hour(offering: Offering, hours: int) -> int:
+    """The last hour at which ``offering`` is on the menu of a ``hours``-long replay: its whole
+    term must fit inside (BENCHMARK.md)."""
+    return hours - offering.term_hours
+
+
 def buyable(offerings: Sequence[Offering], hour: int, hours: int) -> tuple[Offering, ...]:
     """The offerings whose whole term, bought at ``hour``, fits in ``hours``."""
-    return tuple(o for o in offerings if hour + o.term_hours <= hours)
+    return tuple(o for o in offerings if hour <= last_purchase_hour(o, hours))
 
 
 def decision_hours(

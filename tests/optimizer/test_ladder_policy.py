@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
 import pytest
 from backtest_factories import M5, catalog, trace, unit
 
+from core.domain import Offering
 from optimizer.backtest.runner import BacktestConfig, make_policy, run_backtest
 from optimizer.ladder_policy import (
     ForecastLadder,
@@ -47,11 +49,12 @@ def test_blended_scenarios_put_forecasts_and_replays_side_by_side() -> None:
 
 
 def _run(policy: PurchasePolicy, level: float = 10.0, *, safe_core: bool = True,
-         menu_end: int | None = None) -> list[tuple[int, str, float]]:
+         menu_closes: Callable[[Offering], int] | None = None) -> list[tuple[int, str, float]]:
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
     usage = trace(np.full((24 * 8, 1), level))
     ladder = ForecastLadder(policy=policy, scenarios=flat_source(level), n_scenarios=2,
-                            max_horizon_hours=48, safe_core=safe_core, menu_end=menu_end)
+                            max_horizon_hours=48, safe_core=safe_core,
+                            menu_closes=menu_closes)
     result = run_backtest(usage, prices, ladder, BacktestConfig(cadence_hours=24,
                                                                 warmup_hours=24))
     return [(p.hour, p.offering_id, p.quantity) for p in result.purchases]
@@ -93,7 +96,7 @@ def test_the_last_run_that_can_buy_an_offering_buys_it_whole() -> None:
     ends, the ladder buys the whole gap there; not told, it leaves half of it for a run
     that cannot buy."""
     half = PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5)
-    told = _run(half, safe_core=False, menu_end=24 * 8)
+    told = _run(half, safe_core=False, menu_closes=lambda o: 24 * 8 - o.term_hours)
     blind = _run(half, safe_core=False)
     assert _active(told, 144) == pytest.approx(10.0)
     assert _active(blind, 144) < 9.9
@@ -102,12 +105,12 @@ def test_the_last_run_that_can_buy_an_offering_buys_it_whole() -> None:
 
 
 def test_the_ladder_knows_where_the_replay_menu_ends() -> None:
-    """``make_policy`` gives the ladder the trace's length as the hour its menu closes, and
-    the ladder turns it into each offering's last hour of purchase from the decision."""
+    """``make_policy`` tells the ladder when each offering leaves the replay's menu (the
+    trace's end less its term), and the ladder turns it into each offering's last hour of
+    purchase from the decision."""
     usage = trace(np.full((24 * 8, 1), 10.0))
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
     ladder = make_policy("ladder", usage, prices, scenarios=flat_source(10.0))
     assert isinstance(ladder, ForecastLadder)
-    assert ladder.menu_end == 24 * 8
     assert ladder.last_purchase(120, prices) == {"ri": 24}
     assert ForecastLadder(scenarios=flat_source(10.0)).last_purchase(120, prices) is None
