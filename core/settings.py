@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     waste_weight: float | None = Field(default=None, ge=0.0)
     """How much more than its price an expected idle commitment dollar costs the forecast
     planner (``None``: the ladder's own weight, chosen on the backtest suite)."""
+    representative_hours: int | None = Field(default=None, ge=24)
+    """Weighted hours per scenario the forecast planner's LP solves (``None``: the ladder's
+    own, chosen on the backtest suite); more tightens the plan's certified gap and takes
+    longer (the README's settings table has the sample's figures)."""
     exchanges: bool = True
     """Let the forecast planner exchange convertible commitments and return recent
     Savings Plans (``false``: purchases only)."""

@@ -86,11 +86,14 @@ def run_policy(settings: Settings) -> PurchasePolicy:
     suite), at the settings' cost of capital, with exchanges of convertible
     commitments and returns of recent Savings Plans allowed unless ``LADDER_EXCHANGES``
     is false (the executor carries them out, under the same guardrails as purchases),
-    and the ladder's waste weight unless ``LADDER_WASTE_WEIGHT`` sets another."""
+    and the ladder's waste weight and representative hours unless ``LADDER_WASTE_WEIGHT``
+    or ``LADDER_REPRESENTATIVE_HOURS`` set others."""
     policy = replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
                      exchanges=settings.exchanges, returns=settings.exchanges)
     if settings.waste_weight is not None:
         policy = replace(policy, waste_weight=settings.waste_weight)
+    if settings.representative_hours is not None:
+        policy = replace(policy, representative_hours=settings.representative_hours)
     return policy
 
 

@@ -97,10 +97,11 @@ def test_forecast_planner_plan_reprices_scenario_by_scenario(
         assert details["planner"] == "forecast" and plan.solver_status == "Optimal"
         assert plan.actions and all(a.kind == "purchase" for a in plan.actions)
         # The bound is the representative-hours LP's: 240 hours per scenario for a 672 h
-        # horizon, and idle commitment weighed (waste weight 1, the default). Measured on
-        # the sample at waste weight 0.5: 1.5% (0.96% without the waste weight; 0.57% with
-        # 480 hours); at 1 the quick start's plan (exchanges on) certifies 2.6%.
-        assert 0 <= details["certified_gap"] < 0.02
+        # horizon, and idle commitment weighed (waste weight 1.5, the default). Measured
+        # on the sample in this configuration (purchases only): 2.3% (1.9% at weight 1;
+        # 1.5% with 360 hours, 0.93% with 480, 0.72% with every hour; README,
+        # LADDER_REPRESENTATIVE_HOURS). A broken bound or re-pricing shows as far more.
+        assert 0 <= details["certified_gap"] < 0.03
         catalog = repository.load_catalog(session, "sample")
         assert catalog is not None
         history = repository.load_usage(session, plan.dataset_id)

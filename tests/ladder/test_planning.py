@@ -16,10 +16,12 @@ def test_the_run_policy_is_the_ladders_unless_the_settings_say_otherwise(tmp_pat
     assert default.waste_weight == LADDER_POLICY.waste_weight > 0
     assert default.exchanges and default.returns
     assert default.cvar_weight == LADDER_POLICY.cvar_weight
+    assert default.representative_hours == LADDER_POLICY.representative_hours == 240
 
     plain = run_policy(Settings(data_dir=tmp_path, waste_weight=0.0, exchanges=False,
-                                cost_of_capital=0.07))
+                                cost_of_capital=0.07, representative_hours=480))
     assert plain.waste_weight == 0.0
+    assert plain.representative_hours == 480
     assert not plain.exchanges and not plain.returns
     assert plain.cost_of_capital == 0.07
 
@@ -27,3 +29,5 @@ def test_the_run_policy_is_the_ladders_unless_the_settings_say_otherwise(tmp_pat
 def test_a_negative_waste_weight_setting_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="waste_weight"):
         Settings(data_dir=tmp_path, waste_weight=-1.0)
+    with pytest.raises(ValueError, match="representative_hours"):
+        Settings(data_dir=tmp_path, representative_hours=0)
