@@ -19,9 +19,9 @@ every scenario billed hour by hour by the billing engine.
 **Suite.** At decisions of the backtest suite (every trace, the ladder policy's problem
 at its first decision and at every seventh after), the representative-hours model and the
 full hourly model are both solved; the table gives the difference of their optima (the
-representative model's is the lower one) as a share of the full model's expected cost. The problems are the ladder's own:
-its CVaR and waste weight, and the menu's end as the backtest tells it
-(``--risk-neutral`` solves them on expected cost alone instead).
+representative model's is the lower one) as a share of the full model's expected cost.
+The problems are the ladder's own: its CVaR and waste weight, and the menu's end as the
+backtest tells it (``--risk-neutral`` solves them on expected cost alone instead).
 """
 
 from __future__ import annotations
