@@ -175,7 +175,6 @@ def run_suite(n_hours: int, every: int, *, risk_neutral: bool = False) -> list[s
     """Representative vs full model at decisions of the backtest suite, under the ladder's
     policy (or on expected cost alone when ``risk_neutral``)."""
     from dataclasses import replace
-    from functools import partial
 
     from benchmarks.backtest.run import HERE, suite_cases
     from core.catalog import load_catalog
@@ -183,7 +182,8 @@ def run_suite(n_hours: int, every: int, *, risk_neutral: bool = False) -> list[s
     from ladder.scenarios import default_scenarios
     from optimizer.backtest.policies import UsageHistory
     from optimizer.backtest.purchases import Portfolio, Purchase
-    from optimizer.backtest.schedule import buyable, decision_hours, last_purchase_hour, market
+    from optimizer.backtest.runner import BacktestConfig, make_policy
+    from optimizer.backtest.schedule import buyable, decision_hours, market
     from optimizer.backtest.trace import read_trace
     from optimizer.ladder_policy import ForecastLadder
     from optimizer.stochastic import optimize
@@ -198,8 +198,10 @@ def run_suite(n_hours: int, every: int, *, risk_neutral: bool = False) -> list[s
     for case in suite_cases(HERE):
         catalog = load_catalog(case.catalog)
         trace = read_trace(case.trace).for_catalog(catalog)
-        ladder = ForecastLadder(scenarios=default_scenarios(), policy=policy, n_scenarios=8,
-                                menu_closes=partial(last_purchase_hour, hours=trace.hours))
+        # The backtest's own ladder (told where the menu ends), with the policy above.
+        ladder = make_policy("ladder", trace, catalog, BacktestConfig(ladder_policy=policy),
+                             scenarios=default_scenarios())
+        assert isinstance(ladder, ForecastLadder)
         replay = market(catalog, trace)
         hours = decision_hours(trace.hours, replay.offerings, cadence_hours=24,
                                warmup_hours=168)

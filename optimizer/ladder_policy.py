@@ -120,8 +120,8 @@ weight 1.5). On the suite over seeds 0, 1000 and 2000, with the backtest's menu 
 (``ForecastLadder.menu_closes``), weight 1.5 gives a mean ESR of 0.3532 and utilisation
 0.9525; weight 1 gives 0.3575 and 0.9465, below the 95% the issue asks of utilisation
 (``benchmarks/README.md``, "The menu's end"). A return or exchange must save more than 2%
-of the value it moves (the backtest buys only, so this is chosen on the
-sample's runs: it stops a run returning a Savings Plan to buy the same again)."""
+of the value it moves (the backtest buys only, so this is chosen on the sample's runs: it
+stops a run returning a Savings Plan to buy the same again)."""
 
 
 def forecast_problem(
