@@ -16,6 +16,13 @@ table's ``ladder`` row is the first seed, ``ladder@1000`` and so on the others) 
 the spread: per trace the mean, lowest and highest ESR and utilisation, and the mean's
 distance to lookback when lookback ran. The ladder's forecast paths are random draws, so
 one run's figure on a long trace can sit a point or two from another's.
+
+``--set waste_weight=2 tranche_fraction=1`` runs the ladder at other settings of its
+purchase policy; ``--jobs 2`` runs traces in parallel processes; ``--json FILE`` writes
+every score (per suite, trace and policy) for later analysis (``benchmarks.backtest.loso``
+chooses settings on some sources and scores them on the others). Under the table, the
+issue-17 targets per policy: ESR / oracle median and mean, the worst trace's ESR, mean
+utilisation, and the worst distance to lookback in points.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import os
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -38,6 +46,7 @@ from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backt
 from optimizer.backtest.trace import read_trace
 from optimizer.ladder_policy import LADDER_POLICY
 from optimizer.linear_model import stdout_to_stderr
+from optimizer.policy import PurchasePolicy
 
 HERE = Path(__file__).resolve().parent
 DEV = HERE.parents[2] / "shared" / "benchmark"
@@ -85,6 +94,91 @@ def run_case(case: Case, config: BacktestConfig, policies: Sequence[str],
                              scenarios=default_scenarios()).score
               for name, run_config in runs}
     return len(trace.key_ids), trace.hours, scores
+
+
+def run_cases(cases: Sequence[Case], config: BacktestConfig, policies: Sequence[str],
+              seeds: Sequence[int] = (), *, jobs: int = 1
+              ) -> dict[str, tuple[int, int, dict[str, Score]]]:
+    """:func:`run_case` on every case, in ``jobs`` processes; results in the cases' order."""
+    results: dict[str, tuple[int, int, dict[str, Score]]] = {}
+    if jobs <= 1:
+        for case in cases:
+            with stdout_to_stderr():
+                results[case.name] = run_case(case, config, policies, seeds)
+            print(f"  ran {case.name}", file=sys.stderr, flush=True)
+        return results
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {case.name: pool.submit(_run_quietly, case, config, tuple(policies),
+                                          tuple(seeds)) for case in cases}
+        for name, future in futures.items():
+            results[name] = future.result()
+            print(f"  ran {name}", file=sys.stderr, flush=True)
+    return results
+
+
+def _run_quietly(case: Case, config: BacktestConfig, policies: tuple[str, ...],
+                 seeds: tuple[int, ...]) -> tuple[int, int, dict[str, Score]]:
+    with stdout_to_stderr():
+        return run_case(case, config, policies, seeds)
+
+
+def policy_settings(assignments: Sequence[str], base: PurchasePolicy) -> PurchasePolicy:
+    """``base`` with ``name=value`` assignments of its numeric fields (``--set``)."""
+    known = {f.name: f for f in fields(PurchasePolicy)}
+    changes: dict[str, float | int | None] = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        if not sep or name not in known:
+            raise ValueError(f"--set {assignment!r}: expected FIELD=VALUE, FIELD one of "
+                             f"{', '.join(sorted(known))}")
+        current = getattr(base, name)
+        if text.lower() == "none":
+            changes[name] = None
+        elif isinstance(current, bool) or not isinstance(current, int | float | None):
+            raise ValueError(f"--set {name}: only numeric fields can be set here")
+        else:
+            changes[name] = int(text) if isinstance(current, int) else float(text)
+    return replace(base, **changes)
+
+
+def target_lines(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
+    """Per policy, the figures issue 17 sets targets on: ESR / oracle median and mean (over
+    traces where the oracle saves), the worst trace's ESR, mean utilisation, and against
+    lookback the worst distance and how many traces are more than a point below it."""
+    lines = ["| policy | traces | ESR / oracle median | mean | worst trace ESR | mean "
+             "utilisation | worst − lookback (points) | traces > 1 point below lookback |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    names = sorted({p for _, _, scores in results.values() for p in scores},
+                   key=lambda p: (p.partition("@")[0] not in POLICY_NAMES, p))
+    for policy in names:
+        runs = {t: s for t, (_, _, s) in results.items() if policy in s}
+        fractions = [s[policy].esr / s["oracle"].esr for s in runs.values()
+                     if "oracle" in s and s["oracle"].esr > 0]
+        worst = min(runs, key=lambda t: runs[t][policy].esr)
+        behind = {t: 100 * (s[policy].esr - s["lookback"].esr) for t, s in runs.items()
+                  if "lookback" in s}
+        if behind:
+            low = min(behind, key=behind.__getitem__)
+            versus = f"{behind[low]:+.2f} ({low})"
+            count = str(sum(d < -1.0 for d in behind.values()))
+        else:
+            versus = count = "—"
+        median = f"{statistics.median(fractions):.3f}" if fractions else "—"
+        mean = f"{statistics.mean(fractions):.3f}" if fractions else "—"
+        lines.append(
+            f"| {policy} | {len(runs)} | {median} | {mean} | "
+            f"{100 * runs[worst][policy].esr:+.1f} % ({worst}) | "
+            f"{statistics.mean(s[policy].utilisation for s in runs.values()):.3f} | "
+            f"{versus} | {count} |")
+    return lines
+
+
+def scores_json(results: dict[str, tuple[int, int, dict[str, Score]]]) -> dict[str, object]:
+    """The results as JSON-ready data: per trace, its keys, hours and every score."""
+    return {name: {"keys": keys, "hours": hours,
+                   "scores": {p: {k: v for k, v in s.to_dict().items() if k != "by_offering"}
+                              for p, s in scores.items()}}
+            for name, (keys, hours, scores) in results.items()}
 
 
 def ladder_seeds(scores: dict[str, Score]) -> list[Score]:
@@ -217,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--waste-weight", type=float, default=None,
                         help="the ladder's waste weight (default: its own, "
                              f"{LADDER_POLICY.waste_weight})")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="the ladder's purchase-policy settings, e.g. tranche_fraction=1")
+    parser.add_argument("--jobs", type=int, default=1, help="traces run in parallel")
+    parser.add_argument("--json", type=Path, help="write every score to this file")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds of the ladder's scenario draws: one run per seed, and "
                              "their spread (default: 0)")
@@ -226,6 +324,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     ladder = None if args.waste_weight is None else \
         replace(LADDER_POLICY, waste_weight=args.waste_weight)
+    if args.set:
+        try:
+            ladder = policy_settings(args.set, ladder or LADDER_POLICY)
+        except ValueError as error:
+            parser.error(str(error))
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
                             lookback_hours=args.lookback_hours, ladder_policy=ladder,
                             ladder_seed=args.seeds[0])
@@ -237,25 +340,32 @@ def main(argv: Sequence[str] | None = None) -> None:
         groups.append(("Shared dev traces", dev))
     print(f"cadence {config.cadence_hours} h, warm-up {config.warmup_hours} h, lookback "
           f"{config.lookback_hours} h\n")
+    if args.set:
+        print(f"ladder settings: {', '.join(args.set)}\n")
+    stored: dict[str, object] = {"config": {"cadence_hours": config.cadence_hours,
+                                            "warmup_hours": config.warmup_hours,
+                                            "lookback_hours": config.lookback_hours,
+                                            "set": list(args.set), "seeds": args.seeds,
+                                            "waste_weight": args.waste_weight}}
     for title, cases in groups:
-        results = {}
-        for case in cases:
-            if args.only and case.name not in args.only:
-                continue
-            with stdout_to_stderr():
-                results[case.name] = run_case(case, config, args.policies, args.seeds[1:])
-            print(f"  ran {case.name}", file=sys.stderr, flush=True)
+        chosen = [c for c in cases if not args.only or c.name in args.only]
+        results = run_cases(chosen, config, args.policies, args.seeds[1:], jobs=args.jobs)
         if not results:
             continue
+        stored[title] = scores_json(results)
         print(f"### {title}\n")
         print("\n".join(table(results)))
         print()
         print("\n".join(summary(results) + timing(results)))
         print()
+        print("\n".join(target_lines(results)))
+        print()
         if "ladder" in args.policies and len(args.seeds) > 1:
             print(f"### {title}: the ladder over seeds {', '.join(map(str, args.seeds))}\n")
             print("\n".join(seed_spread(results)))
             print()
+    if args.json:
+        args.json.write_text(json.dumps(stored, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

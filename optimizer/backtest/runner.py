@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from types import MappingProxyType
 from typing import Any, Literal
@@ -97,6 +97,13 @@ class Score:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        """Pickle with the details as a plain dict (a mappingproxy does not pickle), so a
+        score crosses process boundaries: the benchmarks run traces in parallel."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["details"] = dict(self.details)
+        return partial(Score, **values), ()
 
     def to_dict(self) -> dict[str, Any]:
         """The score as JSON-ready data."""
