@@ -49,7 +49,7 @@ def test_the_build_is_reproducible_and_the_committed_suite_is_it(built: Path,
     """Same seed, same bytes; the files under benchmarks/backtest/stress are this build."""
     again = tmp_path / "again"
     stress.build(DEFAULT_DATA, again)
-    for path in sorted(built.rglob("*.csv")) + [built / "MANIFEST.json"]:
+    for path in [*sorted(built.rglob("*.csv")), built / "MANIFEST.json"]:
         relative = path.relative_to(built)
         assert path.read_bytes() == (again / relative).read_bytes(), relative
         assert path.read_bytes() == (stress.OUT / relative).read_bytes(), relative
