@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -125,7 +126,7 @@ def _run_quietly(case: Case, config: BacktestConfig, policies: tuple[str, ...],
 def policy_settings(assignments: Sequence[str], base: PurchasePolicy) -> PurchasePolicy:
     """``base`` with ``name=value`` assignments of its numeric fields (``--set``)."""
     known = {f.name: f for f in fields(PurchasePolicy)}
-    changes: dict[str, float | int | None] = {}
+    changes: dict[str, Any] = {}
     for assignment in assignments:
         name, sep, text = assignment.partition("=")
         if not sep or name not in known:

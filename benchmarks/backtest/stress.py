@@ -309,7 +309,8 @@ def to_trace(name: str, draw: Draw) -> tuple[UsageTrace, dict[str, Any]]:
         "shapes": draw.transformation["kind"], "hours": HOURS, "start": format_hour(start),
         "rescaling": "units = ceil(transformed(value / median * level))",
         "transformation": draw.transformation,
-        "sources": sorted({k["source"] for k in keys}), "keys": keys,
+        "sources": sorted({source_of(series) for _, series, _, _ in draw.donors}),
+        "keys": keys,
     }
     return UsageTrace(start=start, key_ids=key_ids, units=units, source=f"{name}.csv"), entry
 
