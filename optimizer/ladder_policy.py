@@ -34,7 +34,14 @@ import numpy.typing as npt
 from core.domain import Catalog, Offering
 from optimizer.plan import round_down
 from optimizer.policy import PurchasePolicy
-from optimizer.risk import decline_rates, pooled_declines
+from optimizer.risk import (
+    Ramp,
+    RetirementHazard,
+    decline_rates,
+    detect_ramp,
+    pooled_declines,
+    retirement_hazard,
+)
 from optimizer.stochastic import (
     OwnedCommitment,
     ScenarioSet,
@@ -111,7 +118,8 @@ SAFE_CORE_WEIGHT = 0.95
 """CVaR weight of the LP that sizes the safe core (the worst tenth of the scenarios)."""
 
 LADDER_POLICY = PurchasePolicy(cvar_weight=0.8, cvar_alpha=0.9, representative_hours=240,
-                               tranche_fraction=0.5, waste_weight=1.5, switching_cost=0.02)
+                               tranche_fraction=0.5, waste_weight=1.5, switching_cost=0.02,
+                               retirement_scenarios=4, ramp_days=7)
 """The ladder's default: mostly CVaR of the loss at 90% (waste in the worst tenth of the
 scenarios); half the increment per run beyond the safe core; 240 representative hours, so
 a one-week horizon is solved hour by hour and a two-week one within 0.5% of its full
@@ -122,6 +130,72 @@ weight 1.5). On the suite over seeds 0, 1000 and 2000, with the backtest's menu 
 (``benchmarks/README.md``, "The menu's end"). A return or exchange must save more than 2%
 of the value it moves (the backtest buys only, so this is chosen on the sample's runs: it
 stops a run returning a Savings Plan to buy the same again)."""
+
+
+def ramp_scenarios(paths: FloatArray, history: FloatArray, ramp: Ramp,
+                   cap_hours: int) -> tuple[FloatArray, FloatArray]:
+    """The scenarios with every ramping key's columns replaced, and their weights.
+
+    A forecaster fitted on a week that holds a ramp (or a step up) mixes two regimes: its
+    quantiles reach down to the usage before the change and up past any level seen, and
+    the LP, weighing its worst tenth, buys nothing while usage is plainly above what is
+    owned. For a ramping key ``k`` (slope ``s``, units per hour) every scenario instead
+    replays the last two days of history at today's level (each replayed hour raised by
+    ``s`` times its age, so the replay does not lag the ramp by a day), and then:
+
+    * even scenarios hold that level (the ramp stops now);
+    * odd scenarios go on ramping, ``+ s · min(t, cap_hours)`` at hour ``t``.
+
+    The odd scenarios weigh ``ramp.continues`` of the mass, the even ones the rest; the
+    other keys keep their own paths.
+    """
+    n, horizon, _ = paths.shape
+    paths = paths.copy()
+    replays = replay_scenarios(history, horizon, n)
+    length = min(REPLAY_HOURS, history.shape[0] - history.shape[0] % 24) \
+        if history.shape[0] >= 24 else history.shape[0]
+    # Each replayed hour's age: the replay of scenario j runs through the last ``length``
+    # hours from the offset (j mod days) · 24, as replay_scenarios builds it.
+    days = max(length // 24, 1)
+    lead = np.arange(horizon)
+    continued = np.minimum(lead + 1, cap_hours)
+    for j in range(n):
+        offset = (j % days) * 24 if length >= 24 else 0
+        age = length - (offset + lead) % length
+        for k in np.flatnonzero(ramp.rising):
+            path = replays[j, :, k] + ramp.slope[k] * age
+            if j % 2 == 1:
+                path = path + ramp.slope[k] * continued
+            paths[j, :, k] = path
+    odd = np.arange(n) % 2 == 1
+    if odd.all() or not odd.any():
+        return paths, np.full(n, 1.0 / n)
+    weights = np.where(odd, ramp.continues / odd.sum(), (1 - ramp.continues) / (~odd).sum())
+    return paths, weights
+
+
+def retirement_scenarios(paths: FloatArray, weights: FloatArray, hazard: RetirementHazard,
+                         count: int) -> tuple[FloatArray, FloatArray]:
+    """``paths`` with ``count`` scenarios in which all usage stops, weighted by the hazard.
+
+    The chance that usage retires within the horizon ``H`` is ``p = 1 − e^{−λ̂H}``. The
+    retirement hours are stratified over the hazard's law given a retirement inside the
+    horizon: ``u_i = −ln(1 − p·(i + ½)/count) / λ̂``; retirement ``i`` copies base scenario
+    ``i·S/count`` and sets it to zero from ``u_i`` on. They share ``p`` of the mass, the base
+    scenarios ``1 − p`` in their own proportions. A whole scope stops at once here, not one
+    key at a time: fleets are retired together, and the LP hedges against the worse case.
+    """
+    n, horizon, _ = paths.shape
+    p = hazard.probability(horizon)
+    if count <= 0 or p <= 0:
+        return paths, weights
+    rate = hazard.rate
+    stops = [int(-np.log1p(-p * (i + 0.5) / count) / rate) for i in range(count)]
+    extra = np.stack([paths[(i * n) // count] for i in range(count)])
+    for i, hour in enumerate(stops):
+        extra[i, min(hour, horizon):] = 0.0
+    mass = np.concatenate([weights / weights.sum() * (1 - p), np.full(count, p / count)])
+    return np.concatenate([paths, extra]), mass
 
 
 def forecast_problem(
@@ -136,20 +210,34 @@ def forecast_problem(
 
     The horizon is the longest allowed term, at most ``max_horizon_hours`` (the rest
     of a term is priced by the decline learned from the last :data:`DECLINE_DAYS` of the
-    usage each offering covers, pooled over its keys); keys are weighed by their mean
-    usage over the last week. ``last_purchase`` (per offering id, the last hour from now at
-    which it can be bought) keeps the LP from planning purchases the menu will not allow.
+    usage each offering covers, pooled over its keys, plus the retirement hazard); keys are
+    weighed by their mean usage over the last week. ``last_purchase`` (per offering id, the
+    last hour from now at which it can be bought) keeps the LP from planning purchases the
+    menu will not allow. With the policy's ``ramp_days``, ramping keys get the ramp's
+    scenarios (:func:`ramp_scenarios`); with ``retirement_scenarios``, scenarios in which
+    the scope retires are added (:func:`retirement_scenarios`).
     """
     candidates = policy.candidates(catalog.offerings)
     if not candidates or units.shape[0] == 0:
         return None
     horizon = min(max(o.term_hours for o in candidates), max_horizon_hours)
     paths = scenarios(units, key_ids, start, horizon, n_scenarios, seed)
+    weights = np.full(paths.shape[0], 1.0 / paths.shape[0])
+    ramp = scope_ramp(units, policy)
+    if ramp is not None and ramp.rising.any():
+        paths, weights = ramp_scenarios(paths, units, ramp, policy.ramp_cap_hours)
+    hazard = 0.0
+    if policy.retirement_scenarios > 0:
+        learned = retirement_hazard(units, prior_events=policy.hazard_prior_events,
+                                    prior_hours=policy.hazard_prior_hours)
+        paths, weights = retirement_scenarios(paths, weights, learned,
+                                              policy.retirement_scenarios)
+        hazard = learned.rate
     priced = catalog.on_demand_rates()
     rates = np.array([priced[k] for k in key_ids])
     offerings = (*candidates, *(c.offering for c in owned))
     return StochasticProblem(
-        scenarios=ScenarioSet(paths, key_ids),
+        scenarios=ScenarioSet(paths, key_ids, weights),
         on_demand_rates=rates,
         candidates=candidates,
         owned=owned,
@@ -158,7 +246,15 @@ def forecast_problem(
         recent_usage=units[-168:].mean(axis=0),
         pool_decline=pooled_declines(units, key_ids, offerings, rates, days=DECLINE_DAYS),
         last_purchase=last_purchase,
+        hazard=hazard,
     )
+
+
+def scope_ramp(units: FloatArray, policy: PurchasePolicy) -> Ramp | None:
+    """The ramps in the history ``units`` (``None`` when the policy does not look for them)."""
+    if policy.ramp_days <= 0:
+        return None
+    return detect_ramp(units, days=policy.ramp_days)
 
 
 def solve_safe_core(problem: StochasticProblem, *, time_limit_s: float) -> StochasticSolution:
@@ -208,6 +304,7 @@ class ForecastLadder:
     solves_: int = 0
     seconds_: float = 0.0
     lp_seconds_: float = 0.0
+    ramp_runs_: int = 0
     last_solution_: StochasticSolution | None = None
 
     def problem_at(self, history: UsageHistory, owned: Portfolio, hour: int,
@@ -252,9 +349,14 @@ class ForecastLadder:
             self.lp_seconds_ += safe.build_seconds + safe.solve_seconds
             core = dict(safe.quantities)
         position = {o.offering_id: o for o in problem.candidates}
+        # A ramp is no time to ladder: usage is already above what is owned, and every run
+        # that waits pays on-demand for it. Its scenarios already hedge the stop.
+        ramp = scope_ramp(np.asarray(history.units), self.policy)
+        whole = ramp is not None and bool(ramp.rising.any())
+        self.ramp_runs_ += int(whole)
         bought = []
         for offering_id, quantity in sorted(solution.quantities.items()):
-            amount = quantity if self.leaves_menu(problem, offering_id) else \
+            amount = quantity if whole or self.leaves_menu(problem, offering_id) else \
                 self.policy.tranche(quantity, core.get(offering_id, 0.0))
             if self.round_quantities:
                 amount = round_down(position[offering_id], amount)
@@ -268,7 +370,7 @@ class ForecastLadder:
         return {"lp_solves": self.solves_, "lp_seconds": self.lp_seconds_,
                 "policy_seconds": self.seconds_, "scenarios": self.n_scenarios,
                 "cvar_weight": self.policy.cvar_weight,
-                "tranche_fraction": self.policy.tranche_fraction}
+                "tranche_fraction": self.policy.tranche_fraction, "ramp_runs": self.ramp_runs_}
 
 
 def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:

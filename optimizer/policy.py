@@ -67,6 +67,17 @@ class PurchasePolicy:
       that opens later; only today's purchases are made. Later runs are every
       ``cadence_hours`` (and at each expiry); with ``recourse`` each scenario plans
       its own later purchases (wait and see), otherwise one plan for all.
+    * ``hazard_prior_events`` retirements in ``hazard_prior_hours`` key-hours: the prior of
+      the retirement hazard learned from the scope's history
+      (:func:`optimizer.risk.retirement_hazard`); the default, one retirement per key-year, is
+      stated, not tuned. ``retirement_scenarios`` adds that many scenarios in which all usage
+      stops within the horizon, weighted by the hazard's chance of it (0: none); the hazard
+      also joins the learned decline in pricing the term beyond the horizon.
+    * ``ramp_days``: a key whose daily means rise significantly over this many days is a
+      ramp (:func:`optimizer.risk.detect_ramp`; 0: never): its scenarios become the recent
+      level held (the ramp stops now) or the ramp continued for at most ``ramp_cap_hours``,
+      weighted by how often ramps went on in the history, and the run buys the LP's whole
+      increment instead of a tranche.
     """
 
     cvar_alpha: float = 0.9
@@ -91,6 +102,11 @@ class PurchasePolicy:
     min_utilisation: float | None = None
     waste_weight: float = 0.0
     switching_cost: float = 0.0
+    hazard_prior_events: float = 1.0
+    hazard_prior_hours: float = 8760.0
+    retirement_scenarios: int = 0
+    ramp_days: int = 0
+    ramp_cap_hours: int = 168
 
     def __post_init__(self) -> None:
         checks = {
@@ -103,6 +119,13 @@ class PurchasePolicy:
             "return_window_hours": self.return_window_hours >= 0,
             "waste_weight": math.isfinite(self.waste_weight) and self.waste_weight >= 0,
             "switching_cost": 0.0 <= self.switching_cost < 1.0,
+            "hazard_prior_events": math.isfinite(self.hazard_prior_events)
+            and self.hazard_prior_events >= 0,
+            "hazard_prior_hours": math.isfinite(self.hazard_prior_hours)
+            and self.hazard_prior_hours >= 0,
+            "retirement_scenarios": self.retirement_scenarios >= 0,
+            "ramp_days": self.ramp_days == 0 or self.ramp_days >= 3,
+            "ramp_cap_hours": self.ramp_cap_hours >= 0,
         }
         for name in ("cvar_bound", "max_new_hourly", "max_upfront"):
             value = getattr(self, name)

@@ -30,6 +30,7 @@ worst ``1 - α`` tail (Rockafellar–Uryasev): ``min_η η + E[(X - η)+] / (1 -
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -155,3 +156,135 @@ def cvar(costs: FloatArray, weights: FloatArray, alpha: float) -> float:
     taken = np.minimum(np.cumsum(p[order]), tail)
     mass = np.diff(np.concatenate([[0.0], taken]))
     return float(mass @ costs[order] / tail)
+
+
+# -- Regime changes: retirement and ramps ------------------------------------------------
+#
+# **Retirement hazard.** A key's usage can go to zero and stay there (an application or a
+# fleet is retired); nothing in a smooth forecast says when. Retirements are counted as
+# Poisson events over the key-hours at risk: a key is at risk from its first non-zero hour,
+# except while it is switched off, and a run of at least ``RETIRED_HOURS`` zero hours after
+# its first non-zero hour is one event. With a Gamma(a, b) prior on the rate λ per key-hour
+# (``a`` retirements in ``b`` key-hours, stated by the policy), ``n`` events over an
+# exposure ``E`` give the posterior Gamma(a + n, b + E), whose mean
+#
+#     λ̂ = (a + n) / (b + E)
+#
+# is the hazard the planner uses: a key that was never seen to stop is still given the
+# prior's chance of stopping, and a scope that has retired keys before is given more.
+#
+# **Ramps.** A key ramps when its daily mean usage over the last days rises: the
+# Mann–Kendall test of those days must reject "no trend" at ``RAMP_SIGNIFICANCE``
+# (one-sided, upwards); its rate is the Theil–Sen slope of the daily means, in units per
+# hour. How often a ramp goes on is learned from the history too: over every past day that
+# followed a detected rise, the share of days whose mean rose again (Beta(1, 1) prior).
+
+RETIRED_HOURS = 48
+"""This many consecutive zero hours after a key's first non-zero hour count as a retirement."""
+RAMP_SIGNIFICANCE = 0.05
+"""One-sided level at which the Mann–Kendall test must find the rise of the daily means."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetirementHazard:
+    """The Gamma–Poisson estimate of the rate at which a key retires (module section above).
+
+    ``events`` retirements were seen over ``exposure_hours`` key-hours at risk; the prior
+    is ``prior_events`` retirements in ``prior_hours`` key-hours.
+    """
+
+    events: int
+    exposure_hours: float
+    prior_events: float
+    prior_hours: float
+
+    @property
+    def rate(self) -> float:
+        """λ̂ per key-hour: the posterior mean ``(a + n) / (b + E)``."""
+        total = self.prior_hours + self.exposure_hours
+        return (self.prior_events + self.events) / total if total > 0 else 0.0
+
+    def probability(self, hours: float) -> float:
+        """The chance that a key at risk retires within ``hours``: ``1 − e^{−λ̂·hours}``."""
+        return float(-np.expm1(-self.rate * max(hours, 0.0)))
+
+
+def retirement_hazard(history: FloatArray, *, prior_events: float, prior_hours: float,
+                      retired_hours: int = RETIRED_HOURS) -> RetirementHazard:
+    """The retirement hazard of the scope whose usage is ``history`` (hours × keys).
+
+    Every key counts its hours at risk (from its first non-zero hour, without the hours
+    of a switch-off) and its switch-offs (runs of ``retired_hours`` zero hours or more).
+    """
+    if prior_events < 0 or prior_hours < 0 or not np.isfinite(prior_events + prior_hours):
+        raise ValueError("the hazard prior must be finite and >= 0")
+    history = np.asarray(history, dtype=np.float64)
+    events, exposure = 0, 0.0
+    for column in history.T:
+        live = np.flatnonzero(column > 0)
+        if live.size == 0:
+            continue
+        zero = column[live[0]:] <= 0
+        runs = _zero_runs(zero)
+        off = [length for length in runs if length >= retired_hours]
+        events += len(off)
+        exposure += zero.size - sum(off)
+    return RetirementHazard(events=events, exposure_hours=exposure,
+                            prior_events=prior_events, prior_hours=prior_hours)
+
+
+def _zero_runs(zero: npt.NDArray[np.bool_]) -> list[int]:
+    """The lengths of the runs of ``True`` in ``zero``."""
+    padded = np.concatenate([[False], zero, [False]]).astype(np.int8)
+    edges = np.diff(padded)
+    return (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).tolist()
+
+
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """Which keys ramp (``rising``), how fast (``slope``, units per hour, 0 where not), and
+    the chance that a ramp goes on another day (``continues``, learned from the history)."""
+
+    rising: npt.NDArray[np.bool_]
+    slope: FloatArray
+    continues: float
+
+
+def daily_means(history: FloatArray, days: int) -> FloatArray:
+    """``(D, K)`` mean usage of the last ``D ≤ days`` whole days counted back from the end."""
+    history = np.asarray(history, dtype=np.float64)
+    n_days = min(history.shape[0] // DAY, days)
+    recent = history[history.shape[0] - n_days * DAY:]
+    return recent.reshape(n_days, DAY, -1).mean(axis=1)
+
+
+def _rises(daily: FloatArray, significance: float) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """Mann–Kendall rise (one-sided) and Theil–Sen slope per hour of ``(D, K)`` daily means."""
+    n_days = daily.shape[0]
+    i, j = np.triu_indices(n_days, k=1)
+    steps = daily[j] - daily[i]
+    slope = np.median(steps / ((j - i)[:, None] * DAY), axis=0)
+    # A rise is the mirror of a fall: test the negated statistic.
+    rising = falls_significantly(-np.sign(steps).sum(axis=0), n_days, significance)
+    return rising & (slope > 0), np.where(slope > 0, slope, 0.0)
+
+
+def detect_ramp(history: FloatArray, *, days: int,
+                significance: float = RAMP_SIGNIFICANCE) -> Ramp:
+    """Which keys of ``history`` (hours × keys) ramp over its last ``days`` whole days.
+
+    ``continues`` is the posterior mean (Beta(1, 1) prior) of the share of past days,
+    after ``days`` days that rose significantly, on which a rising key's mean rose again.
+    """
+    history = np.asarray(history, dtype=np.float64)
+    n_keys = history.shape[1]
+    if days < MIN_DAYS or history.shape[0] // DAY < days:
+        return Ramp(np.zeros(n_keys, dtype=bool), np.zeros(n_keys), 0.5)
+    rising, slope = _rises(daily_means(history, days), significance)
+    all_days = daily_means(history, history.shape[0] // DAY)
+    trials = successes = 0
+    for end in range(days, all_days.shape[0]):
+        seen, _ = _rises(all_days[end - days:end], significance)
+        trials += int(seen.sum())
+        successes += int((seen & (all_days[end] > all_days[end - 1])).sum())
+    return Ramp(rising, np.where(rising, slope, 0.0), (1 + successes) / (2 + trials))

@@ -144,7 +144,9 @@ class StochasticProblem:
     instead of that average. ``last_purchase`` gives, per offering id, the last hour of the
     horizon at which the offering can still be bought (a backtest's menu drops a term that
     would end after the trace); the LP plans no later purchase of it after that hour.
-    Offerings it does not name stay on the menu.
+    Offerings it does not name stay on the menu. ``hazard`` is the rate per hour at which
+    usage retires (:func:`optimizer.risk.retirement_hazard`); it adds to every decline in
+    the term-aware price, as a retired key's usage is lost for the rest of a term.
     """
 
     scenarios: ScenarioSet
@@ -156,6 +158,7 @@ class StochasticProblem:
     recent_usage: FloatArray | None = None
     pool_decline: Mapping[str, float] | None = None
     last_purchase: Mapping[str, int] | None = None
+    hazard: float = 0.0
 
     def __post_init__(self) -> None:
         n_keys = len(self.scenarios.key_ids)
@@ -175,6 +178,8 @@ class StochasticProblem:
             np.asarray(self.decline, dtype=np.float64)
         if decline.shape != (n_keys,) or not np.all(np.isfinite(decline)) or np.any(decline < 0):
             raise InvalidInput(f"decline must be ({n_keys},), finite and >= 0")
+        if not np.isfinite(self.hazard) or self.hazard < 0:
+            raise InvalidInput("hazard must be finite and >= 0")
         recent = self.scenarios.usage.mean(axis=(0, 1)) if self.recent_usage is None else \
             np.asarray(self.recent_usage, dtype=np.float64)
         object.__setattr__(self, "on_demand_rates", rates)
@@ -200,7 +205,8 @@ class StochasticProblem:
         pooled = (self.pool_decline or {}).get(offering.offering_id)
         rate = pooled if pooled is not None else offering_decline(
             offering, self.key_ids, self.decline, self.recent_usage * self.on_demand_rates)
-        multiplier = term_multiplier(rate * self.policy.decline_aversion, term_hours,
+        multiplier = term_multiplier((rate + self.hazard) * self.policy.decline_aversion,
+                                     term_hours,
                                      self.horizon)
         return amortized_with_capital(offering, self.policy.cost_of_capital) * multiplier
 
