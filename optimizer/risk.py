@@ -183,6 +183,9 @@ RETIRED_HOURS = 48
 """This many consecutive zero hours after a key's first non-zero hour count as a retirement."""
 RAMP_SIGNIFICANCE = 0.05
 """One-sided level at which the Mann–Kendall test must find the rise of the daily means."""
+RAMP_MIN_GROWTH = 0.25
+"""A ramp must also grow by this share of its mean level over the days it is tested on: a
+steady fleet drifting up a few percent a week is no ramp (stated, not tuned)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +272,10 @@ def _rises(daily: FloatArray, significance: float) -> tuple[npt.NDArray[np.bool_
     return rising & (slope > 0), np.where(slope > 0, slope, 0.0)
 
 
-def detect_ramp(history: FloatArray, *, days: int,
-                significance: float = RAMP_SIGNIFICANCE) -> Ramp:
-    """Which keys of ``history`` (hours × keys) ramp over its last ``days`` whole days.
+def detect_ramp(history: FloatArray, *, days: int, significance: float = RAMP_SIGNIFICANCE,
+                min_growth: float = RAMP_MIN_GROWTH) -> Ramp:
+    """Which keys of ``history`` (hours × keys) ramp over its last ``days`` whole days: their
+    daily means rise significantly, by at least ``min_growth`` of their mean over the days.
 
     ``continues`` is the posterior mean (Beta(1, 1) prior) of the share of past days,
     after ``days`` days that rose significantly, on which a rising key's mean rose again.
@@ -280,7 +284,10 @@ def detect_ramp(history: FloatArray, *, days: int,
     n_keys = history.shape[1]
     if days < MIN_DAYS or history.shape[0] // DAY < days:
         return Ramp(np.zeros(n_keys, dtype=bool), np.zeros(n_keys), 0.5)
-    rising, slope = _rises(daily_means(history, days), significance)
+    daily = daily_means(history, days)
+    rising, slope = _rises(daily, significance)
+    growth = slope * DAY * (days - 1)
+    rising &= growth >= min_growth * np.maximum(daily.mean(axis=0), 1e-12)
     all_days = daily_means(history, history.shape[0] // DAY)
     trials = successes = 0
     for end in range(days, all_days.shape[0]):
