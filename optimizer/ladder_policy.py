@@ -118,8 +118,7 @@ SAFE_CORE_WEIGHT = 0.95
 """CVaR weight of the LP that sizes the safe core (the worst tenth of the scenarios)."""
 
 LADDER_POLICY = PurchasePolicy(cvar_weight=0.8, cvar_alpha=0.9, representative_hours=240,
-                               tranche_fraction=0.5, waste_weight=1.5, switching_cost=0.02,
-                               retirement_scenarios=4, ramp_days=7)
+                               tranche_fraction=0.5, waste_weight=1.5, switching_cost=0.02)
 """The ladder's default: mostly CVaR of the loss at 90% (waste in the worst tenth of the
 scenarios); half the increment per run beyond the safe core; 240 representative hours, so
 a one-week horizon is solved hour by hour and a two-week one within 0.5% of its full

@@ -68,8 +68,8 @@ class PurchasePolicy:
       ``cadence_hours`` (and at each expiry); with ``recourse`` each scenario plans
       its own later purchases (wait and see), otherwise one plan for all.
     * ``hazard_prior_events`` retirements in ``hazard_prior_hours`` key-hours: the prior of
-      the retirement hazard learned from the scope's history
-      (:func:`optimizer.risk.retirement_hazard`); the default, one retirement per key-year, is
+      the retirement hazard learned from the scope’s history
+      (:func:`optimizer.risk.retirement_hazard`); the default, one retirement per five key-years, is
       stated, not tuned. ``retirement_scenarios`` adds that many scenarios in which all usage
       stops within the horizon, weighted by the hazard's chance of it (0: none); the hazard
       also joins the learned decline in pricing the term beyond the horizon.
@@ -103,7 +103,7 @@ class PurchasePolicy:
     waste_weight: float = 0.0
     switching_cost: float = 0.0
     hazard_prior_events: float = 1.0
-    hazard_prior_hours: float = 8760.0
+    hazard_prior_hours: float = 43800.0
     retirement_scenarios: int = 0
     ramp_days: int = 0
     ramp_cap_hours: int = 168

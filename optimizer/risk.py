@@ -163,8 +163,8 @@ def cvar(costs: FloatArray, weights: FloatArray, alpha: float) -> float:
 # **Retirement hazard.** A key's usage can go to zero and stay there (an application or a
 # fleet is retired); nothing in a smooth forecast says when. Retirements are counted as
 # Poisson events over the key-hours at risk: a key is at risk from its first non-zero hour,
-# except while it is switched off, and a run of at least ``RETIRED_HOURS`` zero hours after
-# its first non-zero hour is one event. With a Gamma(a, b) prior on the rate λ per key-hour
+# until it is switched off for good: at least ``RETIRED_HOURS`` zero hours that last to the
+# end of the history are one event (a gap after which usage came back is not). With a Gamma(a, b) prior on the rate λ per key-hour
 # (``a`` retirements in ``b`` key-hours, stated by the policy), ``n`` events over an
 # exposure ``E`` give the posterior Gamma(a + n, b + E), whose mean
 #
@@ -216,8 +216,8 @@ def retirement_hazard(history: FloatArray, *, prior_events: float, prior_hours: 
                       retired_hours: int = RETIRED_HOURS) -> RetirementHazard:
     """The retirement hazard of the scope whose usage is ``history`` (hours × keys).
 
-    Every key counts its hours at risk (from its first non-zero hour, without the hours
-    of a switch-off) and its switch-offs (runs of ``retired_hours`` zero hours or more).
+    Every key counts its hours at risk (from its first non-zero hour to its last, or to the
+    end when it has not been off for ``retired_hours``) and, when it has, one retirement.
     """
     if prior_events < 0 or prior_hours < 0 or not np.isfinite(prior_events + prior_hours):
         raise ValueError("the hazard prior must be finite and >= 0")
@@ -228,19 +228,14 @@ def retirement_hazard(history: FloatArray, *, prior_events: float, prior_hours: 
         if live.size == 0:
             continue
         zero = column[live[0]:] <= 0
-        runs = _zero_runs(zero)
-        off = [length for length in runs if length >= retired_hours]
-        events += len(off)
-        exposure += zero.size - sum(off)
+        # Only a switch-off that lasts to the end of the history is a retirement: a key
+        # that came back after a gap (a weekend, a batch window) was idle, not retired.
+        tail = zero.size - 1 - int(live[-1] - live[0])
+        retired = tail >= retired_hours
+        events += int(retired)
+        exposure += zero.size - (tail if retired else 0)
     return RetirementHazard(events=events, exposure_hours=exposure,
                             prior_events=prior_events, prior_hours=prior_hours)
-
-
-def _zero_runs(zero: npt.NDArray[np.bool_]) -> list[int]:
-    """The lengths of the runs of ``True`` in ``zero``."""
-    padded = np.concatenate([[False], zero, [False]]).astype(np.int8)
-    edges = np.diff(padded)
-    return (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).tolist()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from backtest_factories import M5, catalog, trace, unit
 
 from optimizer.backtest.runner import BacktestConfig, run_backtest
 from optimizer.ladder_policy import (
-    LADDER_POLICY,
     ForecastLadder,
     ScenarioSource,
     forecast_problem,
@@ -37,7 +36,7 @@ def test_retirements_seen_raise_the_hazard_and_leave_the_exposure() -> None:
     history = np.full((10 * DAY, 3), 5.0)
     history[:50, 0] = 0.0                # starts late: not at risk before its first hour
     history[100:, 1] = 0.0               # retired at hour 100 (140 zero hours)
-    history[120:130, 2] = 0.0            # a 10-hour gap is not a retirement
+    history[120:190, 2] = 0.0            # a 70-hour gap it came back from is no retirement
     hazard = retirement_hazard(history, prior_events=1.0, prior_hours=1000.0)
     assert hazard.events == 1
     assert hazard.exposure_hours == (240 - 50) + 100 + 240
@@ -155,11 +154,6 @@ def test_a_ramp_is_bought_although_the_forecast_has_not_seen_it() -> None:
     assert ramped and ramped[0][0] == 24 * 8
     # At least the level the ramp has reached (hour 191: 167 units) is bought at once.
     assert ramped[0][1] >= 160
-
-
-def test_the_ladders_default_looks_for_both_risks() -> None:
-    assert LADDER_POLICY.ramp_days >= 3
-    assert LADDER_POLICY.retirement_scenarios > 0
 
 
 def test_a_steady_fleet_drifting_up_a_little_is_no_ramp() -> None:
