@@ -166,7 +166,8 @@ def cvar(costs: FloatArray, weights: FloatArray, alpha: float) -> float:
 # until it is switched off for good: at least ``RETIRED_HOURS`` zero hours that last to the
 # end of the history are one event (a gap after which usage came back is not). With a
 # Gamma(a, b) prior on the rate λ per key-hour (``a`` retirements in ``b`` key-hours,
-# stated by the policy), ``n`` events over an exposure ``E`` give the posterior Gamma(a + n, b + E), whose mean
+# stated by the policy), ``n`` events over an exposure ``E`` give the posterior
+# Gamma(a + n, b + E), whose mean
 #
 #     λ̂ = (a + n) / (b + E)
 #
