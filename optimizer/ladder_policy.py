@@ -69,6 +69,16 @@ REPLAY_HOURS = 48
 """The replays draw on the last two days of history (whole days only)."""
 
 
+def replay_index(n_hours: int, horizon: int, n: int, *,
+                 replay_hours: int = REPLAY_HOURS) -> npt.NDArray[np.intp]:
+    """``(n, horizon)`` hours of a history of ``n_hours`` that the replays of
+    :func:`replay_scenarios` take, so that a caller can tell each replayed hour's age."""
+    length = min(replay_hours, n_hours - n_hours % 24) if n_hours >= 24 else n_hours
+    days = max(length // 24, 1)
+    offsets = (np.arange(n) % days) * 24 if length >= 24 else np.zeros(n, dtype=np.intp)
+    return n_hours - length + (offsets[:, None] + np.arange(horizon)[None, :]) % length
+
+
 def replay_scenarios(history: FloatArray, horizon: int, n: int, *,
                      replay_hours: int = REPLAY_HOURS) -> FloatArray:
     """``(n, horizon, K)`` scenarios that replay the last ``replay_hours`` cyclically.
@@ -79,15 +89,7 @@ def replay_scenarios(history: FloatArray, horizon: int, n: int, *,
     lookback recommender sees, with the hour of day kept.
     """
     history = np.asarray(history, dtype=np.float64)
-    n_hours = history.shape[0]
-    length = min(replay_hours, n_hours - n_hours % 24) if n_hours >= 24 else n_hours
-    recent = history[n_hours - length:]
-    days = max(length // 24, 1)
-    paths = np.empty((n, horizon, history.shape[1]))
-    for j in range(n):
-        offset = (j % days) * 24 if length >= 24 else 0
-        paths[j] = recent[(offset + np.arange(horizon)) % length]
-    return paths
+    return history[replay_index(history.shape[0], horizon, n, replay_hours=replay_hours)]
 
 
 def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5,
@@ -149,24 +151,16 @@ def ramp_scenarios(paths: FloatArray, history: FloatArray, ramp: Ramp,
     other keys keep their own paths.
     """
     n, horizon, _ = paths.shape
+    history = np.asarray(history, dtype=np.float64)
     paths = paths.copy()
-    replays = replay_scenarios(history, horizon, n)
-    length = min(REPLAY_HOURS, history.shape[0] - history.shape[0] % 24) \
-        if history.shape[0] >= 24 else history.shape[0]
-    # Each replayed hour's age: the replay of scenario j runs through the last ``length``
-    # hours from the offset (j mod days) · 24, as replay_scenarios builds it.
-    days = max(length // 24, 1)
-    lead = np.arange(horizon)
-    continued = np.minimum(lead + 1, cap_hours)
-    for j in range(n):
-        offset = (j % days) * 24 if length >= 24 else 0
-        age = length - (offset + lead) % length
-        for k in np.flatnonzero(ramp.rising):
-            path = replays[j, :, k] + ramp.slope[k] * age
-            if j % 2 == 1:
-                path = path + ramp.slope[k] * continued
-            paths[j, :, k] = path
+    index = replay_index(history.shape[0], horizon, n)  # (n, horizon) hours replayed
+    age = (history.shape[0] - index)[:, :, None]  # how many hours before now each one was
     odd = np.arange(n) % 2 == 1
+    continued = odd[:, None, None] * np.minimum(np.arange(1, horizon + 1),
+                                                cap_hours)[None, :, None]
+    keys = np.flatnonzero(ramp.rising)
+    slope = ramp.slope[keys][None, None, :]
+    paths[:, :, keys] = history[:, keys][index] + slope * (age + continued)
     if odd.all() or not odd.any():
         return paths, np.full(n, 1.0 / n)
     weights = np.where(odd, ramp.continues / odd.sum(), (1 - ramp.continues) / (~odd).sum())
@@ -202,7 +196,7 @@ def forecast_problem(
     owned: tuple[OwnedCommitment, ...], catalog: Catalog, *, scenarios: ScenarioSource,
     policy: PurchasePolicy = LADDER_POLICY, n_scenarios: int = 8,
     max_horizon_hours: int = MAX_HORIZON_HOURS, seed: int = 0,
-    last_purchase: Mapping[str, int] | None = None,
+    last_purchase: Mapping[str, int] | None = None, ramp: Ramp | None = None,
 ) -> StochasticProblem | None:
     """The stochastic problem on scenarios drawn after the history ``units`` (hours × keys,
     the first hour at ``start``); ``None`` when the policy allows nothing to buy.
@@ -213,8 +207,9 @@ def forecast_problem(
     weighed by their mean usage over the last week. ``last_purchase`` (per offering id, the
     last hour from now at which it can be bought) keeps the LP from planning purchases the
     menu will not allow. With the policy's ``ramp_days``, ramping keys get the ramp's
-    scenarios (:func:`ramp_scenarios`); with ``retirement_scenarios``, scenarios in which
-    the scope retires are added (:func:`retirement_scenarios`).
+    scenarios (:func:`ramp_scenarios`; ``ramp`` when the caller has found it already,
+    :func:`scope_ramp`); with ``retirement_scenarios``, scenarios in which the scope
+    retires are added (:func:`retirement_scenarios`).
     """
     candidates = policy.candidates(catalog.offerings)
     if not candidates or units.shape[0] == 0:
@@ -222,7 +217,7 @@ def forecast_problem(
     horizon = min(max(o.term_hours for o in candidates), max_horizon_hours)
     paths = scenarios(units, key_ids, start, horizon, n_scenarios, seed)
     weights = np.full(paths.shape[0], 1.0 / paths.shape[0])
-    ramp = scope_ramp(units, policy)
+    ramp = ramp if ramp is not None else scope_ramp(units, policy)
     if ramp is not None and ramp.rising.any():
         paths, weights = ramp_scenarios(paths, units, ramp, policy.ramp_cap_hours)
     hazard = 0.0
@@ -307,8 +302,9 @@ class ForecastLadder:
     last_solution_: StochasticSolution | None = None
 
     def problem_at(self, history: UsageHistory, owned: Portfolio, hour: int,
-                   catalog: Catalog) -> StochasticProblem | None:
-        """The stochastic problem the policy solves at ``hour`` (``None``: nothing to decide)."""
+                   catalog: Catalog, ramp: Ramp | None = None) -> StochasticProblem | None:
+        """The stochastic problem the policy solves at ``hour`` (``None``: nothing to decide);
+        ``ramp``: the ramps already found in ``history`` (found here when omitted)."""
         if history.hours == 0:
             return None
         return forecast_problem(
@@ -316,7 +312,7 @@ class ForecastLadder:
             catalog, scenarios=self.scenarios,
             policy=replace(self.policy, exchanges=False, returns=False),
             n_scenarios=self.n_scenarios, max_horizon_hours=self.max_horizon_hours,
-            seed=self.seed + hour, last_purchase=self.last_purchase(hour, catalog))
+            seed=self.seed + hour, last_purchase=self.last_purchase(hour, catalog), ramp=ramp)
 
     def last_purchase(self, hour: int, catalog: Catalog) -> dict[str, int] | None:
         """Per offering on the menu, the last hour from ``hour`` at which it can still be
@@ -335,7 +331,8 @@ class ForecastLadder:
                catalog: Catalog) -> list[tuple[str, float]]:
         """The purchases at ``hour``: the tranche of the LP's optimal increment."""
         started = time.perf_counter()
-        problem = self.problem_at(history, owned, hour, catalog)
+        ramp = scope_ramp(np.asarray(history.units), self.policy)
+        problem = self.problem_at(history, owned, hour, catalog, ramp)
         if problem is None:
             return []
         solution = optimize(problem, time_limit_s=self.time_limit_s, backend="highs")
@@ -350,7 +347,6 @@ class ForecastLadder:
         position = {o.offering_id: o for o in problem.candidates}
         # A ramp is no time to ladder: usage is already above what is owned, and every run
         # that waits pays on-demand for it. Its scenarios already hedge the stop.
-        ramp = scope_ramp(np.asarray(history.units), self.policy)
         whole = ramp is not None and bool(ramp.rising.any())
         self.ramp_runs_ += int(whole)
         bought = []
@@ -383,4 +379,5 @@ def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:
 
 
 __all__ = ["LADDER_POLICY", "ForecastLadder", "ScenarioSource", "blended_scenarios",
-           "forecast_problem", "owned_at", "replay_scenarios", "solve_safe_core"]
+           "forecast_problem", "owned_at", "ramp_scenarios", "replay_index", "replay_scenarios",
+           "retirement_scenarios", "scope_ramp", "solve_safe_core"]

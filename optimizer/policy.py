@@ -68,7 +68,7 @@ class PurchasePolicy:
       ``cadence_hours`` (and at each expiry); with ``recourse`` each scenario plans
       its own later purchases (wait and see), otherwise one plan for all.
     * ``hazard_prior_events`` retirements in ``hazard_prior_hours`` key-hours: the prior of
-      the retirement hazard learned from the scope’s history
+      the retirement hazard learned from the scope's history
       (:func:`optimizer.risk.retirement_hazard`); the default, one retirement per five key-years, is
       stated, not tuned. ``retirement_scenarios`` adds that many scenarios in which all usage
       stops within the horizon, weighted by the hazard's chance of it (0: none); the hazard

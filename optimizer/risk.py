@@ -64,7 +64,7 @@ def decline_rates(history: FloatArray, *, days: int | None = None,
     rates = np.zeros(history.shape[1])
     if n_days < MIN_DAYS:
         return rates
-    daily = history[history.shape[0] - n_days * DAY:].reshape(n_days, DAY, -1).mean(axis=1)
+    daily = daily_means(history, n_days)
     scale = np.maximum(daily.mean(axis=0), 1e-12)
     logs = np.log(np.maximum(daily, 0.01 * scale))
     i, j = np.triu_indices(n_days, k=1)
@@ -224,17 +224,17 @@ def retirement_hazard(history: FloatArray, *, prior_events: float, prior_hours: 
         raise ValueError("the hazard prior must be finite and >= 0")
     history = np.asarray(history, dtype=np.float64)
     events, exposure = 0, 0.0
+    n_hours = history.shape[0]
     for column in history.T:
         live = np.flatnonzero(column > 0)
         if live.size == 0:
             continue
-        zero = column[live[0]:] <= 0
         # Only a switch-off that lasts to the end of the history is a retirement: a key
         # that came back after a gap (a weekend, a batch window) was idle, not retired.
-        tail = zero.size - 1 - int(live[-1] - live[0])
-        retired = tail >= retired_hours
+        off = n_hours - 1 - int(live[-1])
+        retired = off >= retired_hours
         events += int(retired)
-        exposure += zero.size - (tail if retired else 0)
+        exposure += n_hours - int(live[0]) - (off if retired else 0)
     return RetirementHazard(events=events, exposure_hours=exposure,
                             prior_events=prior_events, prior_hours=prior_hours)
 
@@ -257,15 +257,20 @@ def daily_means(history: FloatArray, days: int) -> FloatArray:
     return recent.reshape(n_days, DAY, -1).mean(axis=1)
 
 
-def _rises(daily: FloatArray, significance: float) -> tuple[npt.NDArray[np.bool_], FloatArray]:
-    """Mann–Kendall rise (one-sided) and Theil–Sen slope per hour of ``(D, K)`` daily means."""
+def _ramping(daily: FloatArray, significance: float,
+             min_growth: float) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """The ramp rule on ``(D, K)`` daily means: which keys ramp, and their Theil–Sen slope
+    per hour (0 where they do not). A ramp's means rise significantly (Mann–Kendall, one
+    side: a rise is the mirror of a fall, so the negated statistic is tested) and grow by
+    at least ``min_growth`` of their mean over the ``D`` days."""
     n_days = daily.shape[0]
     i, j = np.triu_indices(n_days, k=1)
     steps = daily[j] - daily[i]
     slope = np.median(steps / ((j - i)[:, None] * DAY), axis=0)
-    # A rise is the mirror of a fall: test the negated statistic.
     rising = falls_significantly(-np.sign(steps).sum(axis=0), n_days, significance)
-    return rising & (slope > 0), np.where(slope > 0, slope, 0.0)
+    rising &= slope * DAY * (n_days - 1) >= min_growth * np.maximum(daily.mean(axis=0), 1e-12)
+    rising &= slope > 0
+    return rising, np.where(rising, slope, 0.0)
 
 
 def detect_ramp(history: FloatArray, *, days: int, significance: float = RAMP_SIGNIFICANCE,
@@ -274,20 +279,17 @@ def detect_ramp(history: FloatArray, *, days: int, significance: float = RAMP_SI
     daily means rise significantly, by at least ``min_growth`` of their mean over the days.
 
     ``continues`` is the posterior mean (Beta(1, 1) prior) of the share of past days,
-    after ``days`` days that rose significantly, on which a rising key's mean rose again.
+    after ``days`` days that the same rule calls a ramp, on which the key's mean rose again.
     """
     history = np.asarray(history, dtype=np.float64)
     n_keys = history.shape[1]
     if days < MIN_DAYS or history.shape[0] // DAY < days:
         return Ramp(np.zeros(n_keys, dtype=bool), np.zeros(n_keys), 0.5)
-    daily = daily_means(history, days)
-    rising, slope = _rises(daily, significance)
-    growth = slope * DAY * (days - 1)
-    rising &= growth >= min_growth * np.maximum(daily.mean(axis=0), 1e-12)
+    rising, slope = _ramping(daily_means(history, days), significance, min_growth)
     all_days = daily_means(history, history.shape[0] // DAY)
     trials = successes = 0
     for end in range(days, all_days.shape[0]):
-        seen, _ = _rises(all_days[end - days:end], significance)
+        seen, _ = _ramping(all_days[end - days:end], significance, min_growth)
         trials += int(seen.sum())
         successes += int((seen & (all_days[end] > all_days[end - 1])).sum())
-    return Ramp(rising, np.where(rising, slope, 0.0), (1 + successes) / (2 + trials))
+    return Ramp(rising, slope, (1 + successes) / (2 + trials))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from core.domain import Catalog, KeyPrice, Offering, Shape
 from optimizer.backtest.policies import Decision, UsageHistory
 from optimizer.backtest.purchases import Portfolio
 from optimizer.backtest.trace import UsageTrace, trace_from_array
+from optimizer.ladder_policy import ScenarioSource
 
 M5 = "aws/us-east-1/ec2/m5/linux"
 C5 = "aws/us-east-1/ec2/c5/linux"
@@ -91,3 +93,13 @@ class Recorder:
         self.seen.append((hour, history.hours, tuple(o.offering_id for o in catalog.offerings),
                           owned.active_at(hour)))
         return list(self.buys.get(hour, []))
+
+
+def flat_source(level: float) -> ScenarioSource:
+    """Scenarios of constant usage at ``level`` (a stand-in forecaster)."""
+
+    def source(history: np.ndarray, key_ids: tuple[str, ...], start: datetime, horizon: int,
+               n: int, seed: int) -> np.ndarray:
+        return np.full((n, horizon, len(key_ids)), level)
+
+    return source

@@ -7,27 +7,16 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from backtest_factories import M5, catalog, trace, unit
+from backtest_factories import M5, catalog, flat_source, trace, unit
 
 from core.domain import Offering
 from optimizer.backtest.runner import BacktestConfig, make_policy, run_backtest
 from optimizer.ladder_policy import (
     ForecastLadder,
-    ScenarioSource,
     blended_scenarios,
     replay_scenarios,
 )
 from optimizer.policy import PurchasePolicy
-
-
-def flat_source(level: float) -> ScenarioSource:
-    """Scenarios of constant usage at ``level`` (a stand-in forecaster)."""
-
-    def source(history: np.ndarray, key_ids: tuple[str, ...], start: datetime, horizon: int,
-               n: int, seed: int) -> np.ndarray:
-        return np.full((n, horizon, len(key_ids)), level)
-
-    return source
 
 
 def test_replays_hold_the_last_week_in_day_rotations() -> None:

@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from backtest_factories import M5, catalog, trace, unit
+from backtest_factories import M5, catalog, flat_source, trace, unit
 
 from optimizer.backtest.runner import BacktestConfig, run_backtest
 from optimizer.ladder_policy import (
     ForecastLadder,
-    ScenarioSource,
     forecast_problem,
     ramp_scenarios,
     retirement_scenarios,
@@ -109,19 +108,12 @@ def test_retirement_scenarios_stop_all_usage_and_carry_the_hazards_chance() -> N
     assert unchanged is paths and same.tolist() == [0.25] * 4
 
 
-def _flat(level: float) -> ScenarioSource:
-    def source(history: np.ndarray, key_ids: tuple[str, ...], start: datetime, horizon: int,
-               n: int, seed: int) -> np.ndarray:
-        return np.full((n, horizon, len(key_ids)), level)
-    return source
-
-
 def test_the_problem_carries_the_hazard_in_its_scenarios_and_its_price() -> None:
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=96)])
     history = np.full((8 * DAY, 1), 10.0)
-    plain = forecast_problem(history, (M5,), START, (), prices, scenarios=_flat(10.0),
+    plain = forecast_problem(history, (M5,), START, (), prices, scenarios=flat_source(10.0),
                              policy=PurchasePolicy(), n_scenarios=4, max_horizon_hours=48)
-    hedged = forecast_problem(history, (M5,), START, (), prices, scenarios=_flat(10.0),
+    hedged = forecast_problem(history, (M5,), START, (), prices, scenarios=flat_source(10.0),
                               policy=PurchasePolicy(retirement_scenarios=2), n_scenarios=4,
                               max_horizon_hours=48)
     assert plain is not None and hedged is not None
@@ -139,7 +131,7 @@ def _ramp_purchases(policy: PurchasePolicy) -> list[tuple[int, float]]:
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
     hours = np.arange(24 * 14, dtype=float)
     usage = trace(np.clip(hours - 24, 0, None)[:, None])
-    ladder = ForecastLadder(policy=policy, scenarios=_flat(0.0), n_scenarios=4,
+    ladder = ForecastLadder(policy=policy, scenarios=flat_source(0.0), n_scenarios=4,
                             max_horizon_hours=48)
     result = run_backtest(usage, prices, ladder, BacktestConfig(cadence_hours=24,
                                                                 warmup_hours=24 * 8))
