@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     """Where notifications go when the scope's policy names no webhook."""
     run_lock_lease_s: float = Field(default=900.0, gt=0.0)
     """How long a SQLite run lock holds without renewal before another process may take it."""
+    min_schedule_interval_s: float = Field(default=3600.0, gt=0.0, le=366 * 86400.0)
+    """Shortest time between two runs a policy's ``schedule`` may ask for (an hour)."""
     provider_retry_attempts: int = Field(default=5, ge=1)
     """Calls to a provider per step before its outcome is left for reconciliation."""
     provider_retry_base_s: float = Field(default=1.0, ge=0.0)

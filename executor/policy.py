@@ -13,12 +13,22 @@ cash in dollars paid up front.
 from __future__ import annotations
 
 import fnmatch
+import itertools
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,14 +36,82 @@ from sqlalchemy.orm import Session
 from core.db.models import PolicyRow
 from core.domain import PaymentOption
 from core.errors import Conflict, InvalidInput
+from core.settings import get_settings
 from executor import audit
+
+CRON_FIELDS = 5
+"""minute hour day-of-month month weekday: no seconds field, no year field, no ``@`` names."""
+MAX_MONEY = 1e12
+"""Largest cap in dollars a policy accepts (a trillion: anything above is a typo or ``inf``)."""
+MAX_RATIO = 1000.0
+"""Largest share of the low forecast a policy accepts."""
+MAX_HOURS = 10 * 8760.0
+"""Longest plan validity or blackout a policy accepts, in hours (ten years)."""
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
+"""A cap in dollars: finite, from 0 to :data:`MAX_MONEY`."""
+_CRON_HELP = "minute hour day month weekday, e.g. '0 6 * * 1'"
 
 
 def _check_cron(expression: str) -> str:
-    if not croniter.is_valid(expression):
-        raise ValueError(f"{expression!r} is not a cron expression (minute hour day month "
-                         "weekday, e.g. '0 6 * * 1')")
+    """Accept a standard five-field cron expression only (UTC)."""
+    fields = expression.split()
+    if len(fields) != CRON_FIELDS:
+        raise ValueError(f"{expression!r} has {len(fields)} field(s); a schedule has exactly "
+                         f"{CRON_FIELDS} ({_CRON_HELP}); seconds, years and @-names are not "
+                         "accepted")
+    try:
+        valid = croniter.is_valid(expression)
+    except Exception:  # croniter raises on some malformed forms instead of answering False
+        valid = False
+    if not valid:
+        raise ValueError(f"{expression!r} is not a cron expression ({_CRON_HELP})")
     return expression
+
+
+def _field_values(field: list[int | str], size: int) -> list[int]:
+    return list(range(size)) if "*" in field else sorted({int(v) for v in field})
+
+
+def shortest_interval(expression: str) -> timedelta:
+    """The shortest time between two runs of a five-field cron expression.
+
+    Measured over the times of day it names, and across midnight as if the next
+    day matched too (a bound: a schedule restricted to some days may in fact run
+    less often across midnight, never more often).
+    """
+    minutes_field, hours_field = croniter(_check_cron(expression)).expanded[:2]
+    times = sorted(hour * 60 + minute for hour in _field_values(hours_field, 24)
+                   for minute in _field_values(minutes_field, 60))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    gaps.append(24 * 60 - times[-1] + times[0])
+    return timedelta(minutes=min(gaps))
+
+
+def check_schedule_interval(expression: str, minimum: timedelta) -> None:
+    """InvalidInput when the schedule would run more often than ``minimum`` allows."""
+    shortest = shortest_interval(expression)
+    if shortest < minimum:
+        raise InvalidInput(
+            f"schedule {expression!r} runs every {_words(shortest)} at its most frequent; "
+            f"autonomous runs may be at most once every {_words(minimum)} "
+            "(LADDER_MIN_SCHEDULE_INTERVAL_S)", column="schedule")
+
+
+def _words(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = int(minutes // 60)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+
+
+STORED = {"stored": True}
+"""Validation context of a policy read back from the database (see ``_stored_body``)."""
+
+
+def _stored_body(info: ValidationInfo) -> bool:
+    """Whether a policy version stored earlier is being read (its rules may have been looser)."""
+    return bool(info.context and info.context.get("stored"))
 
 
 class BlackoutWindow(BaseModel):
@@ -48,7 +126,7 @@ class BlackoutWindow(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     cron: str | None = None
-    hours: float | None = Field(default=None, gt=0)
+    hours: float | None = Field(default=None, gt=0, le=MAX_HOURS, allow_inf_nan=False)
     reason: str = ""
 
     @field_validator("start", "end")
@@ -60,8 +138,8 @@ class BlackoutWindow(BaseModel):
 
     @field_validator("cron")
     @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        return None if value is None else _check_cron(value)
+    def _cron(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None or _stored_body(info) else _check_cron(value)
 
     @model_validator(mode="after")
     def _one_form(self) -> BlackoutWindow:
@@ -101,25 +179,27 @@ class Policy(BaseModel):
     """Approve plans inside every limit automatically (else every plan waits for an approver)."""
     kill_switch: bool = False
     """Stop: nothing is bought for this scope, approved or not, until it is turned off."""
-    max_run_hourly: float | None = Field(default=None, ge=0)
+    max_run_hourly: Money | None = None
     """New commitment per plan, amortised $/h."""
-    max_run_upfront: float | None = Field(default=None, ge=0)
+    max_run_upfront: Money | None = None
     """Upfront cash per plan, $."""
-    max_month_hourly: float | None = Field(default=None, ge=0)
+    max_month_hourly: Money | None = None
     """New commitment per calendar month (UTC), amortised $/h, this plan included."""
-    max_month_upfront: float | None = Field(default=None, ge=0)
+    max_month_upfront: Money | None = None
     """Upfront cash per calendar month (UTC), $, this plan included."""
-    max_low_forecast_share: float | None = Field(default=None, gt=0)
+    max_low_forecast_share: float | None = Field(default=None, gt=0, le=MAX_RATIO,
+                                                 allow_inf_nan=False)
     """Commitment owned and new, as on-demand $/h it can cover, over the low forecast's $/h."""
-    min_utilisation: float | None = Field(default=None, ge=0, le=1)
+    min_utilisation: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     """Floor of each new commitment's expected utilisation; also the portfolio's alert floor."""
     allowed_offerings: tuple[str, ...] | None = None
     """Offering ids that may be bought; shell patterns (``ri-std-1y-*``) allowed."""
-    allowed_terms_hours: tuple[int, ...] | None = None
+    allowed_terms_hours: tuple[Annotated[int, Field(gt=0, le=int(MAX_HOURS))], ...] | None = None
     """Terms that may be bought, in hours (8760 one year, 26280 three)."""
     allowed_payment_options: tuple[PaymentOption, ...] | None = None
     blackouts: tuple[BlackoutWindow, ...] = ()
-    plan_validity_hours: float = Field(default=24.0, gt=0)
+    plan_validity_hours: float = Field(default=24.0, gt=0, le=MAX_HOURS,
+                                       allow_inf_nan=False)
     """A plan older than this cannot be executed."""
     schedule: str | None = None
     """Cron expression (UTC) of the scope's autonomous runs under ``ladder serve``."""
@@ -128,8 +208,9 @@ class Policy(BaseModel):
 
     @field_validator("schedule")
     @classmethod
-    def _schedule(cls, value: str | None) -> str | None:
-        return None if value is None else _check_cron(value)
+    def _schedule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A stored schedule is read as stored; the scheduler refuses one it cannot run.
+        return value if value is None or _stored_body(info) else _check_cron(value)
 
     def allows_offering(self, offering_id: str) -> bool:
         """Whether the offering id matches ``allowed_offerings`` (always, when unset)."""
@@ -167,7 +248,12 @@ def parse_policy(body: dict[str, Any]) -> Policy:
 
 
 def _stored(row: PolicyRow) -> StoredPolicy:
-    return StoredPolicy(row.provider, row.scope, row.version, Policy.model_validate(row.body),
+    # Versions stored before caps had to be finite may hold Infinity or NaN: a cap that
+    # never binds, read as no cap (None) rather than making the policy unreadable.
+    body = {name: None if isinstance(value, float) and not math.isfinite(value) else value
+            for name, value in row.body.items()}
+    return StoredPolicy(row.provider, row.scope, row.version,
+                        Policy.model_validate(body, context=STORED),
                         row.created_at, row.created_by, row.reason)
 
 
@@ -204,11 +290,26 @@ def list_policies(session: Session) -> list[StoredPolicy]:
 
 
 def save_policy(
-    session: Session, provider: str, scope: str, policy: Policy, *, actor: str, reason: str
+    session: Session, provider: str, scope: str, policy: Policy, *, actor: str, reason: str,
+    min_schedule_interval: timedelta | None = None,
 ) -> StoredPolicy:
-    """Store ``policy`` as the scope's next version and audit the change."""
+    """Store ``policy`` as the scope's next version and audit the change.
+
+    A new or changed ``schedule`` must not run more often than
+    ``min_schedule_interval`` (default: ``LADDER_MIN_SCHEDULE_INTERVAL_S``); one
+    left as it was is kept, so that turning the kill switch on always works.
+    """
     audit.lock_chain(session)
     previous = load_policy(session, provider, scope)
+    if policy.schedule is not None and (
+            previous is None or previous.policy.schedule != policy.schedule):
+        try:
+            _check_cron(policy.schedule)
+        except ValueError as exc:
+            raise InvalidInput(f"policy field schedule: {exc}", column="schedule") from exc
+        minimum = min_schedule_interval if min_schedule_interval is not None else timedelta(
+            seconds=get_settings().min_schedule_interval_s)
+        check_schedule_interval(policy.schedule, minimum)
     version = 1 if previous is None else previous.version + 1
     body = policy.model_dump(mode="json")
     row = PolicyRow(provider=provider, scope=scope, version=version, body=body,

@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
@@ -25,11 +25,12 @@ from sqlalchemy import Engine, text
 
 from core.db.models import utc_now
 from core.db.session import session_scope
+from core.errors import LadderError
 from core.settings import Settings
 from executor import repository as repo
 from executor.execute import Executor
 from executor.locks import ScopeLocked, run_lock
-from executor.policy import list_policies
+from executor.policy import check_schedule_interval, list_policies
 from ladder.run import RunOutcome, market_for, run_once
 from providers.base import get_provider
 
@@ -55,23 +56,52 @@ class Job:
 class Scheduler:
     """Runs each scheduled scope when its cron expression comes due."""
 
-    def __init__(self, engine: Engine, run: RunFunction) -> None:
+    def __init__(self, engine: Engine, run: RunFunction, *,
+                 min_interval: timedelta = timedelta(hours=1)) -> None:
         self.engine = engine
         self.run = run
+        self.min_interval = min_interval
         self.jobs: dict[tuple[str, str], Job] = {}
+        self.refused: dict[tuple[str, str], str] = {}
+        """Scopes whose schedule is not run, and why (stored before the rules of today)."""
         self._lock = threading.Lock()
 
+    def _refusal(self, cron: str) -> str | None:
+        """Why a stored schedule is not run, or None when it may be."""
+        try:
+            check_schedule_interval(cron, self.min_interval)
+        except (ValueError, LadderError) as exc:
+            return str(exc)
+        return None
+
     def refresh(self, now: datetime) -> list[Job]:
-        """Read the policies' schedules: add, change and drop jobs; keep their next times."""
+        """Read the policies' schedules: add, change and drop jobs; keep their next times.
+
+        A schedule that today's rules refuse (more than five fields, or runs closer
+        together than ``min_interval``: stored before those rules) is not run; it
+        is logged and shown by :meth:`status` until the policy changes.
+        """
         with session_scope(self.engine) as session:
-            schedules = {(p.provider, p.scope): p.policy.schedule for p in list_policies(session)
-                         if p.policy.schedule}
+            stored = {(p.provider, p.scope): p.policy.schedule for p in list_policies(session)
+                      if p.policy.schedule}
+        schedules: dict[tuple[str, str], str] = {}
+        refused: dict[tuple[str, str], str] = {}
+        for key, cron in stored.items():
+            assert cron is not None
+            refusal = self._refusal(cron)
+            if refusal is None:
+                schedules[key] = cron
+            else:
+                refused[key] = refusal
         with self._lock:
+            for key, refusal in refused.items():
+                if self.refused.get(key) != refusal:
+                    log.warning("not scheduling %s/%s: %s", key[0], key[1], refusal)
+            self.refused = refused
             for key in list(self.jobs):
                 if key not in schedules:
                     del self.jobs[key]
             for (provider, scope), cron in schedules.items():
-                assert cron is not None
                 job = self.jobs.get((provider, scope))
                 if job is None or job.cron != cron:
                     next_at = croniter(cron, now).get_next(datetime)
@@ -97,10 +127,14 @@ class Scheduler:
     def status(self) -> list[dict[str, Any]]:
         """The jobs, for the health endpoint."""
         with self._lock:
-            return [{"provider": j.provider, "scope": j.scope, "cron": j.cron,
-                     "next_at": j.next_at.isoformat(), "last_run_id": j.last_run_id,
-                     "last_status": j.last_status, "last_outcome": j.last_outcome}
-                    for j in sorted(self.jobs.values(), key=lambda j: (j.provider, j.scope))]
+            jobs: list[dict[str, Any]] = [
+                {"provider": j.provider, "scope": j.scope, "cron": j.cron,
+                 "next_at": j.next_at.isoformat(), "last_run_id": j.last_run_id,
+                 "last_status": j.last_status, "last_outcome": j.last_outcome}
+                for j in sorted(self.jobs.values(), key=lambda j: (j.provider, j.scope))]
+            jobs += [{"provider": provider, "scope": scope, "refused": why}
+                     for (provider, scope), why in sorted(self.refused.items())]
+            return jobs
 
     def serve(self, stop: threading.Event, *, poll_s: float = 30.0) -> None:
         """Tick until ``stop`` is set, sleeping at most ``poll_s`` between ticks."""

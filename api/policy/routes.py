@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import PolicyWriter, Reader, SessionDep
+from api.deps import PolicyWriter, Reader, SessionDep, SettingsDep
 from api.errors import CONFLICT, NOT_FOUND
 from api.params import Name, Page, PageDep, ProviderName
 from api.policy import service
@@ -49,7 +50,12 @@ def policy_history(provider: Provider, scope: Scope, session: SessionDep, _calle
 
 @router.put("/{provider}/{scope}", responses=CONFLICT, summary="Change a scope's policy")
 def update_policy(provider: Provider, scope: Scope, body: PolicyUpdate, session: SessionDep,
-                  caller: PolicyWriter) -> PolicyRead:
-    """Store a new version of the scope's policy (the whole policy; audited)."""
-    return service.update_policy(session, provider, scope, body.policy, reason=body.reason,
-                                 caller=caller)
+                  settings: SettingsDep, caller: PolicyWriter) -> PolicyRead:
+    """Store a new version of the scope's policy (the whole policy; audited).
+
+    A new or changed ``schedule`` may not run more often than the server's
+    ``LADDER_MIN_SCHEDULE_INTERVAL_S`` (an hour by default).
+    """
+    return service.update_policy(
+        session, provider, scope, body.policy, reason=body.reason, caller=caller,
+        min_schedule_interval=timedelta(seconds=settings.min_schedule_interval_s))

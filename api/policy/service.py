@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from api.keys.service import Caller
@@ -28,9 +30,10 @@ def policy_history(session: Session, provider: str, scope: str) -> list[PolicyRe
 
 
 def update_policy(
-    session: Session, provider: str, scope: str, policy: Policy, *, reason: str, caller: Caller
+    session: Session, provider: str, scope: str, policy: Policy, *, reason: str, caller: Caller,
+    min_schedule_interval: timedelta,
 ) -> PolicyRead:
     """Store ``policy`` as the scope's next version, as the caller, and audit it."""
     stored = policies.save_policy(session, provider, scope, policy, actor=caller.name,
-                                  reason=reason)
+                                  reason=reason, min_schedule_interval=min_schedule_interval)
     return PolicyRead.model_validate(stored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -117,7 +118,8 @@ def set_policy(
                 body = current.policy.model_dump(mode="json") if current else {}
             policy = parse_policy({**body, **_assignments(assignments or [])})
             stored = save_policy(session, name, scope, policy, actor=actor_name(actor),
-                                 reason=reason)
+                                 reason=reason, min_schedule_interval=timedelta(
+                                     seconds=settings.min_schedule_interval_s))
     console.print(_describe(stored))
 
 

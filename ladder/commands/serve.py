@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import timedelta
 from types import FrameType
 from typing import Annotated, Any
 
@@ -53,7 +54,8 @@ def serve(
         engine = engine_for(settings)
         for line in reconcile_all(engine, settings):
             console.print(f"Start-up reconciliation: {line}")
-        scheduler = Scheduler(engine, scheduled_run(engine, settings))
+        scheduler = Scheduler(engine, scheduled_run(engine, settings), min_interval=timedelta(
+            seconds=settings.min_schedule_interval_s))
         runs = BackgroundRuns(engine, settings)
         # The API opens engines of its own: reads must not queue behind SQLite's write lock.
         app = create_app(settings, run_launcher=runs, migrate_on_start=False, warm_reports=True,
