@@ -211,6 +211,14 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _finite(value: Any) -> bool:
+    """Whether a cell is a finite number (None, NaN and ±inf are not)."""
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True, eq=False)
 class Report:
     """A report: a frame with the fixed ``columns``, each figure's definition, and provenance.
@@ -246,11 +254,12 @@ class Report:
             for row in frame.itertuples(index=False, name=None)
         ]
 
-    def totals(self) -> dict[str, float]:
-        """Σ of every money column (exact: the rows are whole cents)."""
-        return {column: round(float(np.rint(self.frame[column].to_numpy() * 100).sum()) / 100,
-                              2)
+    def totals(self) -> dict[str, float | None]:
+        """Σ of every money column (exact: the rows are whole cents); None when not finite."""
+        sums = {column: float(np.rint(self.frame[column].to_numpy() * 100).sum()) / 100
                 for column in self.money}
+        return {column: round(total, 2) if math.isfinite(total) else None
+                for column, total in sums.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report, JSON-ready: rows, definitions, parameters, totals, sources."""
@@ -267,12 +276,19 @@ class Report:
         }
 
     def to_csv(self) -> str:
-        """The rows as CSV with a header; money with two decimals."""
+        """The rows as CSV with a header; money with two decimals; unknown figures empty.
+
+        A figure that is not finite (unknown: NaN; or an overflow, which ingestion's
+        bounds keep out) is written as an empty field, never ``nan`` or ``inf``.
+        """
         frame = self.frame[list(self.columns)].copy()
         for column in self.money:
-            frame[column] = [f"{value:.2f}" for value in frame[column]]
+            frame[column] = [f"{value:.2f}" if _finite(value) else "" for value in frame[column]]
+        for column in frame.columns:
+            if pd.api.types.is_float_dtype(frame[column]):
+                frame[column] = frame[column].where(np.isfinite(frame[column]))
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, lineterminator="\n")
+        frame.to_csv(buffer, index=False, lineterminator="\n", na_rep="")
         return buffer.getvalue()
 
 

@@ -71,8 +71,9 @@ class ReportRead(BaseModel):
     columns: list[str] = Field(description="The columns of every row, in order.")
     definitions: dict[str, str] = Field(description="What each column is.")
     notes: list[str] = Field(description="Allocation rules and caveats, in words.")
-    totals: dict[str, float] = Field(description="Σ of each money column over all rows "
-                                     "(not only this page).")
+    totals: dict[str, float | None] = Field(
+        description="Σ of each money column over all rows (not only this page); null when "
+        "unknown.")
     sources: list[ReportSource]
     rows: list[dict[str, Any]] = Field(description="One page of rows, keyed by column.")
     total_rows: int = Field(ge=0, description="How many rows the report has in all.")

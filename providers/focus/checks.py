@@ -23,6 +23,17 @@ from providers.focus.schema import NUMERIC, TIMESTAMPS
 POSITION_BITS = 40
 """``_pos`` packs (file index, row) in one BIGINT so that MIN finds the first row."""
 
+MAX_COST = 1e12
+"""Largest cost or unit price, in absolute value, that one FOCUS row may carry (a trillion in
+the billing currency): far above any real line item, far below where sums of millions of
+rows lose precision or overflow (1.7e308 passes as a finite double, and its sum is inf)."""
+MAX_QUANTITY = 1e15
+"""Largest ``ConsumedQuantity`` of one row in absolute value (a million billion units:
+requests and bytes included)."""
+
+_BOUNDS = {"ConsumedQuantity": MAX_QUANTITY}
+"""Each numeric column's bound; the money columns take :data:`MAX_COST`."""
+
 
 @dataclass(frozen=True, slots=True)
 class RowCheck:
@@ -32,6 +43,24 @@ class RowCheck:
     failing: str
     message: str
     shown: str = ""
+
+
+def number_checks(column: str, number: str) -> list[RowCheck]:
+    """Checks of a numeric FOCUS column: it parses, is finite, and is of plausible size.
+
+    ``number`` is the SQL of the column typed as DOUBLE (NULL when it does not parse).
+    """
+    bound = _BOUNDS.get(column, MAX_COST)
+    return [
+        RowCheck(column, f"{column} IS NOT NULL AND {number} IS NULL",
+                 f"{column} {{value!r}} is not a number", column),
+        RowCheck(column, f"NOT isfinite({number})",
+                 f"{column} {{value!r}} is not a finite number", column),
+        RowCheck(column, f"abs({number}) > {bound:.0e}",
+                 f"{column} {{value}} is implausibly large: one row may carry at most "
+                 f"{bound:.0e} in absolute value; the export is damaged or in another unit",
+                 column),
+    ]
 
 
 def _checks() -> tuple[RowCheck, ...]:
@@ -50,12 +79,7 @@ def _checks() -> tuple[RowCheck, ...]:
         "ChargePeriodStart || ' to ' || ChargePeriodEnd",
     ))
     for column in NUMERIC:
-        checks += [
-            RowCheck(column, f"{column} IS NOT NULL AND {column}_num IS NULL",
-                     f"{column} {{value!r}} is not a number", column),
-            RowCheck(column, f"NOT isfinite({column}_num)",
-                     f"{column} {{value!r}} is not a finite number", column),
-        ]
+        checks += number_checks(column, f"{column}_num")
     checks.append(RowCheck(
         "SkuPriceDetails", "SkuPriceDetails IS NOT NULL AND NOT json_valid(SkuPriceDetails)",
         "SkuPriceDetails {value!r} is not valid JSON", "SkuPriceDetails",

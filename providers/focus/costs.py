@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from core.errors import InvalidInput
+from providers.focus import checks
 from providers.focus.reader import EC2_RULES, VmRules, find_files, load_focus_rows
 
 COST_COLUMNS: tuple[str, ...] = (
@@ -34,6 +35,11 @@ COST_COLUMNS: tuple[str, ...] = (
 
 EXTRA: tuple[str, ...] = ("Tags", "EffectiveCost", "ContractedCost", "CommitmentDiscountId")
 """FOCUS columns read here beyond those ``read_focus`` reads."""
+
+COST_CHECKS: tuple[checks.RowCheck, ...] = tuple(
+    check for column in ("EffectiveCost", "ContractedCost")
+    for check in checks.number_checks(column, f"TRY_CAST({column} AS DOUBLE)"))
+"""The optional cost columns, held to the rules of the others (a number, finite, plausible)."""
 
 NO_TAGS = "{}"
 
@@ -50,6 +56,7 @@ def read_focus_costs(path: str | Path | Sequence[str | Path],
     con = duckdb.connect(":memory:")
     try:
         load_focus_rows(con, files, rules, EXTRA)
+        checks.check_rows(con, tuple(str(f) for f in files), checks=COST_CHECKS)
         frame = _daily(con)
     finally:
         con.close()

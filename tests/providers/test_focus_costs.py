@@ -78,3 +78,19 @@ def test_bad_input_is_refused_as_read_focus_refuses_it(tmp_path: Path) -> None:
         read_focus_costs(write_focus(tmp_path / "focus.csv", [make_row(ConsumedQuantity="x")]))
     with pytest.raises(InvalidInput):
         read_focus_costs([])
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1.7e308, "EffectiveCost 1.7e+308 is implausibly large"),
+    ("inf", "EffectiveCost 'inf' is not a finite number"),
+    ("lots", "EffectiveCost 'lots' is not a number"),
+])
+def test_implausible_effective_costs_are_refused_with_the_row(tmp_path: Path, value: object,
+                                                              expected: str) -> None:
+    rows = [make_row(hour=0, EffectiveCost=0.1), make_row(hour=1, EffectiveCost=value)]
+    path = write_focus(tmp_path / "f.csv", rows)
+    with pytest.raises(InvalidInput) as caught:
+        read_focus_costs(path)
+    assert (caught.value.source, caught.value.row, caught.value.column) == (
+        str(path), 2, "EffectiveCost")
+    assert expected in str(caught.value)
