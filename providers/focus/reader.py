@@ -20,6 +20,7 @@ result in one transaction, so a failed read stores nothing):
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -253,9 +254,30 @@ def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path,
     return rows
 
 
+def _long_line(source: str, limit: int) -> int | None:
+    """The first physical line of the file longer than ``limit`` bytes (1 is the header)."""
+    opener = gzip.open if source.lower().endswith(".gz") else open
+    with opener(source, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if len(line.rstrip(b"\r\n")) > limit:
+                return number
+    return None
+
+
 def _unreadable(exc: duckdb.Error, kind: str, source: str) -> InvalidInput:
     """InvalidInput for a file DuckDB cannot parse, with the row when DuckDB gives its line."""
     text = str(exc)
+    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)",
+                         text)
+    if kind == "CSV" and too_long:
+        # DuckDB's line number is not the file's here: find the line ourselves.
+        limit, size = int(too_long[1]), int(too_long[2])
+        line_number = _long_line(source, limit)
+        return InvalidInput(
+            f"a CSV line is {size:,} bytes long, more than the {limit:,} bytes a line may "
+            "have; a field that large is not billing data (or a quote left open runs on "
+            "through the lines after it)", source=source,
+            row=line_number - 1 if line_number and line_number > 1 else None)
     if kind == "CSV" and ("CSV Error on Line" in text or "sniffing" in text):
         line = re.search(r"CSV Error on Line: (\d+)", text)
         fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)

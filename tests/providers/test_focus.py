@@ -379,6 +379,10 @@ def test_missing_required_column_names_the_column_and_file(tmp_path: Path) -> No
     ("ListCost", None, "ListCost is empty on a compute usage row"),
     ("SkuPriceDetails", "{not json", "SkuPriceDetails '{not json' is not valid JSON"),
     ("RegionId", None, "RegionId is empty"),
+    ("ListCost", "1.7e308", "ListCost 1.7e308 is implausibly large"),
+    ("BilledCost", "-2e12", "BilledCost -2e12 is implausibly large"),
+    ("ListUnitPrice", 1e13, "ListUnitPrice 10000000000000.0 is implausibly large"),
+    ("ConsumedQuantity", 1e16, "ConsumedQuantity 1e+16 is implausibly large"),
 ])
 def test_bad_value_names_file_row_and_column(tmp_path: Path, column: str, value: Any,
                                              expected: str) -> None:
@@ -388,6 +392,19 @@ def test_bad_value_names_file_row_and_column(tmp_path: Path, column: str, value:
     assert (error.source, error.row, error.column) == (str(path), 3, column)
     assert expected in str(error)
     assert str(error).startswith(f"file {path}, row 3, column {column}: ")
+
+
+def test_an_implausible_cost_on_a_row_that_is_not_compute_is_refused_too(tmp_path: Path) -> None:
+    # 1.7e308 is a finite double, but two of them sum to inf in every report.
+    rows = [make_row(), make_other_row(ListCost=1.7e308, BilledCost=1.7e308)]
+    error = _error(write_focus(tmp_path / "f.csv", rows))
+    assert (error.row, error.column) == (2, "ListCost")
+    assert "implausibly large" in str(error) and "1e+12" in str(error)
+
+
+def test_the_largest_plausible_values_are_read(tmp_path: Path) -> None:
+    rows = [make_row(), make_other_row(ListCost=1e12, BilledCost=-1e12, ConsumedQuantity=1e15)]
+    assert read_focus(write_focus(tmp_path / "f.csv", rows)).rows_used == 1
 
 
 def test_bad_type_on_a_row_that_is_not_compute_is_still_an_error(tmp_path: Path) -> None:
@@ -500,6 +517,17 @@ def test_malformed_csv_is_reported_with_the_file(tmp_path: Path) -> None:
     error = _error(path)
     assert error.source == str(path)
     assert "not well-formed CSV" in str(error)
+
+
+def test_a_field_longer_than_the_line_limit_reports_the_limit_and_its_row(
+    tmp_path: Path
+) -> None:
+    rows = [make_row(hour=0), make_row(hour=1), make_row(hour=2, ChargeDescription="x" * 3_000_000)]
+    path = write_focus(tmp_path / "f.csv", rows)
+    error = _error(path)
+    assert (error.source, error.row) == (str(path), 3)
+    assert "more than the 2,000,000 bytes a line may have" in str(error)
+    assert "a quote is not closed" not in str(error)
 
 
 def test_row_with_extra_fields_deep_in_a_large_csv_names_its_row(tmp_path: Path) -> None:
