@@ -41,9 +41,6 @@ from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_S = 60.0
-"""How long a request waits for another process's SQLite write lock."""
-
 DESCRIPTION = """\
 Plans for FinOps engineers, savings realisation and budgets for finance.
 
@@ -100,12 +97,12 @@ def _warm_reports(engine: Engine) -> None:
 def engines_for(settings: Settings) -> Engines:
     """The request engines for the settings' database (see ``api.deps.Engines``)."""
     url = settings.database_url
-    reader = create_engine_for(url, sqlite_busy_timeout_s=SQLITE_BUSY_TIMEOUT_S,
+    reader = create_engine_for(url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s,
                                **_pool_options(url))
     if reader.dialect.name != "sqlite":
         return Engines(reader=reader, writer=reader)
     writer = create_engine_for(url, sqlite_immediate=True,
-                               sqlite_busy_timeout_s=SQLITE_BUSY_TIMEOUT_S)
+                               sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s)
     return Engines(reader=reader, writer=writer)
 
 

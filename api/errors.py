@@ -20,9 +20,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import InvalidInput, LadderError
+from core.db.session import database_unavailable
+from core.errors import DatabaseUnavailable, InvalidInput, LadderError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:ladder:problem:"
@@ -86,6 +88,10 @@ PROBLEM_RESPONSES: Responses = {
     403: problem_doc("The key's role does not allow this."),
     413: problem_doc("The request body is larger than the limit."),
     422: problem_doc("A parameter or the body is invalid; ``errors`` names each field."),
+    503: {**problem_doc("The database is unavailable (unreachable or locked); try again "
+                        "after ``Retry-After`` seconds."),
+          "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                      "schema": {"type": "integer"}}}},
 }
 """Problems every authenticated route may answer, for the OpenAPI document."""
 
@@ -136,6 +142,8 @@ def _field_problem(error: Mapping[str, Any]) -> FieldProblem:
 async def _ladder_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LadderError)
     headers = {"WWW-Authenticate": 'Bearer realm="ladder"'} if exc.status_code == 401 else None
+    if isinstance(exc, DatabaseUnavailable):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     if exc.status_code >= 500:
         logger.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path,
                      exc)
@@ -202,6 +210,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(status, detail=detail, instance=request.url.path, headers=headers)
 
 
+DATABASE_UNAVAILABLE_DETAIL = ("the database is unavailable (unreachable, or locked by other "
+                               "work); try again shortly")
+"""What a client is told: the cause (host, port, driver message) stays in the server's log."""
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    unavailable = database_unavailable(exc)
+    if unavailable is None:
+        return await _unexpected_error(request, exc)
+    logger.warning("503 on %s %s: %s", request.method, request.url.path, unavailable)
+    return problem(503, title=DatabaseUnavailable.title, detail=DATABASE_UNAVAILABLE_DETAIL,
+                   instance=request.url.path,
+                   type_=PROBLEM_TYPE_PREFIX + _slug(DatabaseUnavailable.title),
+                   headers={"Retry-After": str(unavailable.retry_after_s)})
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path,
                      exc_info=exc)
@@ -212,6 +236,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error the app can raise as problem details."""
     app.add_exception_handler(LadderError, _ladder_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -71,6 +71,20 @@ class PolicyViolation(LadderError):
     title = "Policy violation"
 
 
+class DatabaseUnavailable(LadderError):
+    """The database cannot be reached or stays locked: trying again later may work.
+
+    The message never holds the database URL's password.
+    """
+
+    status_code = 503
+    title = "Database unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
 class SolverError(LadderError):
     """The optimizer's solver did not prove an optimal solution."""
 

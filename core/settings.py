@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = Field(default="", validate_default=True)
     default_provider: str = "sample"
+    sqlite_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    """How long a command or request waits for another process's SQLite write lock before
+    the database counts as unavailable (exit code 75, HTTP 503)."""
     lookback_hours: int = Field(default=2160, gt=0)
     """Hours of usage history the planner reads (forecasts are fitted on them)."""
     cost_of_capital: float = Field(default=0.0, ge=0.0)

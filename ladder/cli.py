@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import repository
 from core.db.session import session_scope
@@ -19,18 +21,41 @@ from ladder.commands.common import (
     DatabaseOption,
     ProviderOption,
     console,
+    database_error,
     engine_for,
     errors,
+    exit_unavailable,
     handled,
     settings_for,
 )
 from ladder.render import plan_table, plans_table
 
-app = typer.Typer(
+
+class LadderApp(typer.Typer):
+    """The CLI: a database that is unreachable or locked, wherever a command meets it, is one
+    line on stderr and exit code 75, never a traceback (nor a password)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line."""
+        try:
+            return super().__call__(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            unavailable = database_error(exc)
+            if unavailable is None:
+                raise
+            try:
+                exit_unavailable(unavailable)
+            except typer.Exit as done:
+                sys.exit(done.exit_code)
+
+
+app = LadderApp(
     name="ladder",
     help="Ladder: the cheapest safe portfolio of cloud commitments, from FOCUS usage.",
     no_args_is_help=True,
     add_completion=False,
+    # A traceback's locals would show settings and URLs, passwords included.
+    pretty_exceptions_show_locals=False,
 )
 plans_app = typer.Typer(help="Review stored plans.", no_args_is_help=True)
 app.add_typer(plans_app, name="plans")

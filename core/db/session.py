@@ -10,15 +10,81 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 import core.migrations
+from core.errors import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(core.migrations.__file__).resolve().parent
 
 # Any constant works; it only has to be the same for every Ladder process.
 _MIGRATION_LOCK_ID = 0x4C414444  # "LADD"
+
+
+RETRY_AFTER_S = 5
+"""What a caller is told to wait before trying again when the database is unavailable."""
+
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "database is busy",
+                       "unable to open database file", "disk i/o error")
+"""SQLite's messages of a database that is there but cannot be used now; its other
+``OperationalError`` messages (no such table, syntax) are bugs, not unavailability."""
+
+
+def redact(text: str, *urls: str | URL) -> str:
+    """``text`` with the password of each URL replaced by ``***``."""
+    for url in urls:
+        try:
+            password = make_url(url).password
+        except Exception:  # not a URL: nothing of it can be in the text
+            continue
+        if password:
+            text = text.replace(str(password), "***")
+    return text
+
+
+def shown_url(url: str | URL) -> str:
+    """The URL as it may be shown: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(a database URL that cannot be parsed)"
+
+
+def database_unavailable(exc: BaseException,
+                         url: str | URL | None = None) -> DatabaseUnavailable | None:
+    """The :class:`DatabaseUnavailable` a database error means, or None if it means another
+    failure: unreachable (connection refused, dropped, timed out), locked or busy, the
+    connection pool exhausted. The message names the cause, never the password."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    original = getattr(exc, "orig", None)
+    cause = str(original if original is not None else exc).strip().splitlines()
+    detail = cause[0] if cause else type(exc).__name__
+    if isinstance(exc, PoolTimeout):
+        detail = "every connection of the pool is busy"
+    elif isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        pass
+    elif isinstance(exc, OperationalError):
+        sqlite = type(original).__module__.startswith("sqlite3")
+        if sqlite and not any(m in detail.lower() for m in _SQLITE_UNAVAILABLE):
+            return None
+    elif not isinstance(exc, InterfaceError | DisconnectionError):
+        return None
+    where = f" ({shown_url(url)})" if url is not None else ""
+    detail = redact(detail, *(() if url is None else (url,)))
+    return DatabaseUnavailable(f"the database{where} is unavailable: {detail}",
+                               retry_after_s=RETRY_AFTER_S)
 
 
 def _is_sqlite_memory(url: URL) -> bool:

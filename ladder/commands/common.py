@@ -5,15 +5,16 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db.models import DEFAULT_SCOPE
-from core.db.session import create_engine_for, migrate
-from core.errors import LadderError
+from core.db.session import create_engine_for, database_unavailable, migrate, redact
+from core.errors import DatabaseUnavailable, LadderError
 from core.settings import Settings, get_settings
 
 console = Console()
@@ -34,9 +35,6 @@ ActorOption = Annotated[
     str | None, typer.Option("--as", help="Who acts (default: the login name).")
 ]
 
-SQLITE_BUSY_TIMEOUT_S = 60.0
-"""How long a command waits for another process's SQLite write lock."""
-
 
 def settings_for(database_url: str | None) -> Settings:
     """The settings, with the database URL overridden when given."""
@@ -46,16 +44,42 @@ def settings_for(database_url: str | None) -> Settings:
     return settings
 
 
+EXIT_DATABASE_UNAVAILABLE = 75
+"""Exit code when the database is unreachable or locked (sysexits' EX_TEMPFAIL: try later)."""
+
+_DATABASE_URLS: list[str] = []
+"""The database URLs this process opened, so that their passwords never reach the terminal."""
+
+
 def engine_for(settings: Settings) -> Engine:
     """An engine for commands that may run beside others, migrated to the latest schema.
 
-    On SQLite every transaction takes the write lock at BEGIN and waits up to a
-    minute for it: concurrent processes queue instead of failing.
+    On SQLite every transaction takes the write lock at BEGIN and waits for it up to
+    ``LADDER_SQLITE_BUSY_TIMEOUT_S`` (a minute): concurrent processes queue instead of failing.
     """
+    _DATABASE_URLS.append(settings.database_url)
     engine = create_engine_for(settings.database_url, sqlite_immediate=True,
-                               sqlite_busy_timeout_s=SQLITE_BUSY_TIMEOUT_S)
+                               sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s)
     migrate(engine)
     return engine
+
+
+def database_error(exc: BaseException) -> DatabaseUnavailable | None:
+    """What a database error means to the CLI: unavailable (with the URL's password hidden),
+    or None for any other failure."""
+    url = _DATABASE_URLS[-1] if _DATABASE_URLS else None
+    unavailable = database_unavailable(exc, url)
+    if unavailable is None:
+        return None
+    return DatabaseUnavailable(redact(str(unavailable), *_DATABASE_URLS),
+                               retry_after_s=unavailable.retry_after_s)
+
+
+def exit_unavailable(unavailable: DatabaseUnavailable) -> NoReturn:
+    """Say in one line that the database is unavailable; exit with EX_TEMPFAIL."""
+    errors.print(f"[bold red]error:[/] {unavailable}; try again later", soft_wrap=True,
+                 markup=True, highlight=False)
+    raise typer.Exit(code=EXIT_DATABASE_UNAVAILABLE)
 
 
 def provider_name(settings: Settings, provider: str | None) -> str:
@@ -75,12 +99,20 @@ def actor_name(given: str | None) -> str:
 
 @contextmanager
 def handled() -> Iterator[None]:
-    """Turn Ladder's own errors into a one-line message and exit code 2."""
+    """Turn Ladder's own errors into a one-line message and exit code 2, and an unavailable
+    database into one line and exit code 75."""
     try:
         yield
+    except DatabaseUnavailable as exc:
+        exit_unavailable(database_error(exc) or exc)
     except LadderError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
+    except SQLAlchemyError as exc:
+        unavailable = database_error(exc)
+        if unavailable is None:
+            raise
+        exit_unavailable(unavailable)
 
 
 __all__ = [
@@ -91,8 +123,10 @@ __all__ = [
     "ScopeOption",
     "actor_name",
     "console",
+    "database_error",
     "engine_for",
     "errors",
+    "exit_unavailable",
     "handled",
     "provider_name",
     "settings_for",
