@@ -14,7 +14,8 @@ Every dollar of the amortised bill is charged to the usage it served:
 The rows of a period add up to the period's bill (amortised cost) to the cent:
 amounts are rounded half-up once per period and shared by largest remainder
 (``reporting.money``). ``commitment_showback`` splits each commitment alone:
-its rows (per group) add up to the commitment's own cost in the period.
+its rows (per group) add up to the commitment's own cost in the period, and the
+commitments of a period to the period's total (the same as the other reports').
 """
 
 from __future__ import annotations

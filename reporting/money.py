@@ -1,18 +1,24 @@
-"""Rounding money at the edge: to the cent, with a largest-remainder step so that rows add up.
+"""Rounding money at the edge: one rule, to the cent, and largest remainders so that rows add up.
 
 Figures are float64 inside (DESIGN.md, Money). A report rounds them once, at
-the end: each group's total (a period's bill, say) is rounded half-up to the
-cent with ``decimal``, then the rows of the group share that many cents — each
-row gets its value rounded down, and the cents still missing go one each to the
-rows with the largest remainders (ties to the earlier row). So the rounded rows
-of a group always add up exactly to the group's rounded total.
+the end, and every figure of every report is rounded by one function,
+:func:`cents`: **half-up** (half away from zero: 0.125 → 0.13, −0.125 → −0.13),
+after float noise below a millionth of a cent is removed (so 157.95499999999998,
+the float sum of amounts making 157.955, rounds to 157.96 as the exact sum
+would). Rounding groups (a period's rows, say) are made from the unrounded
+figures: the group's total is its unrounded sum rounded by that rule, and the
+rows of the group share exactly that many cents by largest remainder — each row
+gets its value rounded down, and the cents still missing go one each to the
+rows with the largest remainders (ties to the earlier row). Groups may nest (a
+period, then each commitment in it, then the commitment's rows): each level's
+cents are shared out of its parent's, so every level adds up to the one above
+and the top is the same rounded total any other report of that period shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,22 +26,68 @@ import pandas as pd
 
 CENT = Decimal("0.01")
 
+ROUNDING_RULE = ("Money is rounded once, at the edge, to the cent, half-up (half away from "
+                 "zero), from the unrounded figures; the rows of each period share its rounded "
+                 "total by largest remainder, so they add up to it exactly.")
+"""The rule in words, for reports' notes and docs."""
+
 # Float noise (0.29 * 100 = 28.999999999999996) must not lose a cent before the remainder step.
 _NOISE_DECIMALS = 6
-_NOISE = Decimal(1).scaleb(-_NOISE_DECIMALS)
+
+
+def cents(values: float | Sequence[float] | npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
+    """Amounts in whole cents, rounded half-up (half away from zero): the one rounding rule.
+
+    Float noise below a millionth of a cent is removed first (to even), so that an
+    amount whose exact decimal value ends in a half cent rounds up even when its
+    float is a hair below. Not finite amounts raise ValueError.
+    """
+    array = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"cannot round {array[~np.isfinite(array)][0]!r} to cents")
+    scaled = np.round(array * 100.0, _NOISE_DECIMALS)
+    return (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int64)
 
 
 def round_cents(value: float) -> int:
-    """A float amount in whole cents, rounded half-up with ``decimal``.
+    """A float amount in whole cents by :func:`cents` (half-up)."""
+    return int(cents(float(value))[0])
 
-    Float noise below a millionth of a cent is removed first (half-even), so that
-    157.95499999999998 — the float sum of amounts adding up to 157.955 — rounds
-    to 15796 cents, as the exact sum would.
+
+def _floors(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
+                                                       npt.NDArray[np.float64]]:
+    scaled = np.round(values * 100.0, _NOISE_DECIMALS)
+    floors = np.floor(scaled)
+    return floors, scaled - floors
+
+
+def share_cents(values: npt.NDArray[np.float64], codes: npt.NDArray[np.int64],
+                targets: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Cents per value such that the values of group ``codes[i]`` add to ``targets[code]``.
+
+    Largest remainder: each value rounded down, then the cents a group still
+    misses one each to its values with the largest remainders (ties to the
+    earlier value); a target far from the group's sum (forced) moves every value.
     """
-    if not np.isfinite(value):
-        raise ValueError(f"cannot round {value!r} to cents")
-    cents = (Decimal(float(value)) * 100).quantize(_NOISE, rounding=ROUND_HALF_EVEN)
-    return int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.int64)
+    floors, remainders = _floors(values)
+    groups = len(targets)
+    sizes = np.bincount(codes, minlength=groups)
+    missing = np.asarray(targets, dtype=np.int64) - np.bincount(
+        codes, weights=floors, minlength=groups).astype(np.int64)
+    # Only a forced target misses more than one cent per value: spread the excess evenly.
+    base = np.floor_divide(missing, np.maximum(sizes, 1))
+    rest = missing - base * sizes
+    order = np.lexsort((np.arange(values.size), -remainders, codes))
+    sorted_codes = codes[order]
+    first = np.searchsorted(sorted_codes, np.arange(groups))
+    rank = np.arange(values.size) - first[sorted_codes]
+    out = floors.astype(np.int64) + base[codes]
+    out[order] += (rank < rest[sorted_codes]).astype(np.int64)
+    return out
 
 
 def allocate_cents(values: Sequence[float] | npt.NDArray[np.float64],
@@ -45,56 +97,48 @@ def allocate_cents(values: Sequence[float] | npt.NDArray[np.float64],
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     target = round_cents(float(array.sum())) if total_cents is None else int(total_cents)
-    scaled = np.round(array * 100.0, _NOISE_DECIMALS)
-    floors = np.floor(scaled)
-    remainders = scaled - floors
-    cents = floors.astype(np.int64)
-    missing = target - int(cents.sum())
-    if missing > 0:
-        # Stable sort on -remainder: ties go to the earlier row.
-        order = np.argsort(-remainders, kind="stable")
-        cents[order[: min(missing, cents.size)]] += 1
-        missing -= min(missing, cents.size)
-        if missing:  # only when total_cents was forced far from Σ values
-            cents[0] += missing
-    elif missing < 0:
-        order = np.argsort(remainders, kind="stable")
-        take = min(-missing, cents.size)
-        cents[order[:take]] -= 1
-        if -missing > take:
-            cents[0] += missing + take
-    return cents
-
-
-def _half_up(cents: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int64]:
-    """Amounts in cents (float noise removed) rounded half away from zero, as ``round_cents``."""
-    cleaned = np.round(cents, _NOISE_DECIMALS)
-    return (np.sign(cleaned) * np.floor(np.abs(cleaned) + 0.5)).astype(np.int64)
+    return share_cents(array, np.zeros(array.size, dtype=np.int64),
+                       np.array([target], dtype=np.int64))
 
 
 def group_cents(values: npt.NDArray[np.float64],
                 codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Cents per value such that each group's cents add to its total rounded half-up.
-
-    The vectorised form of ``allocate_cents`` applied group by group: floors,
-    then one more cent to the largest remainders of each group (ties to the
-    earlier row).
-    """
+    """Cents per value such that each group's cents add to its unrounded total rounded by
+    :func:`cents` (``allocate_cents`` applied group by group, vectorised)."""
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
-    scaled = np.round(values * 100.0, _NOISE_DECIMALS)
-    floors = np.floor(scaled)
-    remainders = scaled - floors
     groups = int(codes.max()) + 1
-    targets = _half_up(np.bincount(codes, weights=values, minlength=groups) * 100.0)
-    missing = targets - np.bincount(codes, weights=floors, minlength=groups).astype(np.int64)
-    order = np.lexsort((np.arange(values.size), -remainders, codes))
-    sorted_codes = codes[order]
-    first = np.searchsorted(sorted_codes, np.arange(groups))
-    rank = np.arange(values.size) - first[sorted_codes]
-    cents = floors.astype(np.int64)
-    cents[order] += (rank < missing[sorted_codes]).astype(np.int64)
-    return cents
+    return share_cents(values, codes, cents(np.bincount(codes, weights=values,
+                                                        minlength=groups).astype(np.float64)))
+
+
+def nested_cents(values: npt.NDArray[np.float64],
+                 levels: Sequence[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    """Cents per value for nested rounding groups, outermost first (e.g. period, commitment).
+
+    The outermost groups' totals are rounded by :func:`cents` from their unrounded
+    sums; each inner group gets its share of its parent's cents by largest remainder
+    (from its own unrounded sum), and the values theirs of their group's: every
+    level adds up to the level above.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not levels:
+        levels = [np.zeros(values.size, dtype=np.int64)]
+    top = np.asarray(levels[0], dtype=np.int64)
+    targets = cents(np.bincount(top, weights=values,
+                                minlength=int(top.max()) + 1).astype(np.float64))
+    parent = top
+    for inner in [*levels[1:], np.arange(values.size)]:
+        pairs = np.stack([parent, np.asarray(inner, dtype=np.int64)])
+        children, child = np.unique(pairs, axis=1, return_inverse=True)
+        child = child.reshape(-1)
+        sums = np.bincount(child, weights=values,
+                           minlength=children.shape[1]).astype(np.float64)
+        targets = share_cents(sums, children[0], targets)
+        parent = child
+    return targets[parent]
 
 
 def matrix_cents(values: npt.NDArray[np.float64],
@@ -115,7 +159,7 @@ def matrix_cents(values: npt.NDArray[np.float64],
     scaled = np.round(picked * 100.0, _NOISE_DECIMALS)
     floors = np.floor(scaled)
     groups = values.shape[0]
-    targets = _half_up(np.bincount(codes, weights=picked, minlength=groups) * 100.0)
+    targets = cents(np.bincount(codes, weights=picked, minlength=groups).astype(np.float64))
     missing = targets - np.bincount(codes, weights=floors, minlength=groups).astype(np.int64)
     remainders = np.full(values.shape, -np.inf)
     remainders[rows] = scaled - floors
@@ -138,24 +182,24 @@ def round_frame(frame: pd.DataFrame, money: Sequence[str],
                 groups: Sequence[str] = ()) -> pd.DataFrame:
     """Round the money columns to cents in place of floats; rows of a group add to its total.
 
-    Each money column becomes float64 values that are whole cents (their repr is
-    exact, e.g. 12.34). With no ``groups`` the whole frame is one group.
-    Unknown amounts (NaN) stay unknown and take no part in the totals.
+    ``groups`` nest, outermost first (``nested_cents``): with ``("period_key",
+    "commitment")`` a period's total is rounded first, then each commitment's part
+    of it, then the commitment's rows. With no ``groups`` the whole frame is one
+    group. Each money column becomes float64 values that are whole cents (their
+    repr is exact, e.g. 12.34). Unknown amounts (NaN) stay unknown and take no
+    part in the totals.
     """
     if frame.empty or not money:
         return frame
     out = frame.copy()
-    if groups:
-        codes = out.groupby(list(groups), sort=False, dropna=False).ngroup().to_numpy()
-    else:
-        codes = np.zeros(len(out), dtype=np.int64)
-    codes = codes.astype(np.int64)
+    levels = [out.groupby(list(groups[:depth + 1]), sort=False, dropna=False).ngroup()
+              .to_numpy().astype(np.int64) for depth in range(len(groups))]
     for column in money:
         values = out[column].to_numpy(dtype=np.float64)
         known = np.isfinite(values)
-        cents = np.zeros(len(out), dtype=np.int64)
-        cents[known] = group_cents(values[known], codes[known])
-        out[column] = np.where(known, cents / 100.0, np.nan)
+        found = np.zeros(len(out), dtype=np.int64)
+        found[known] = nested_cents(values[known], [level[known] for level in levels])
+        out[column] = np.where(known, found / 100.0, np.nan)
     return out
 
 
@@ -169,5 +213,6 @@ def to_decimal(value: float) -> Decimal:
     return (Decimal(round(value * 100)) / 100).quantize(CENT)
 
 
-__all__ = ["CENT", "allocate_cents", "cents_of", "group_cents", "matrix_cents", "round_cents",
-           "round_frame", "to_decimal"]
+__all__ = ["CENT", "ROUNDING_RULE", "allocate_cents", "cents", "cents_of", "group_cents",
+           "matrix_cents", "nested_cents", "round_cents", "round_frame", "share_cents",
+           "to_decimal"]

@@ -286,7 +286,7 @@ __all__ = [
 def finish(name: str, frame: pd.DataFrame, columns: Sequence[str], *, money: Sequence[str],
            data: ReportData, query: ReportQuery, notes: Sequence[str] = (),
            round_by: Sequence[str] = ("period_key",)) -> Report:
-    """Periods labelled, money rounded (rows of each ``round_by`` group add up): a Report."""
+    """Periods labelled, money rounded (``round_by`` groups nest, outermost first): a Report."""
     bounds = window(data, query)
     frame = add_period_columns(frame, query.granularity, window=bounds)
     if "hours" in columns:
