@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from core.db.models import RunLockRow, utc_now
 from core.errors import Conflict
@@ -37,6 +39,15 @@ from core.errors import Conflict
 _ADVISORY_KEY = (
     "hashtextextended(current_database() || ':' || current_schema() || ':' || :name, 0)"
 )
+
+_ADVISORY_HELD = f"""
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks, (SELECT {_ADVISORY_KEY} AS k) AS key
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND classid::bigint = ((key.k >> 32) & 4294967295)
+          AND objid::bigint = (key.k & 4294967295))
+"""
+"""Whether any session holds the advisory lock (a bigint key shows as two 32-bit halves)."""
 
 
 class ScopeLocked(Conflict):
@@ -66,6 +77,21 @@ def lock_name(provider: str, scope: str) -> str:
 def owner_token() -> str:
     """This process's token: host, pid and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+_HELD: set[str] = set()
+"""Owner tokens of the locks this process holds now (a restarted process may get its dead
+predecessor's pid: a lock row naming this pid is ours only if its token is here)."""
+
+
+def _holder_gone(host: str | None, pid: int | None, owner: str | None) -> bool:
+    """Whether the recorded holder of a lock certainly ended: it ran on this machine and its
+    process is gone, or its pid is this process's own and the lock is not among ours."""
+    if host != socket.gethostname() or pid is None:
+        return False
+    if pid == os.getpid():
+        return owner not in _HELD
+    return not process_alive(pid)
 
 
 def process_alive(pid: int) -> bool:
@@ -119,9 +145,11 @@ def _advisory_lock(engine: Engine, name: str, owner: str, *, wait_s: float,
                 raise ScopeLocked(f"another run holds the run lock of {name}")
             time.sleep(poll_s)
         lock = AdvisoryLock(connection, name, owner)
+        _HELD.add(owner)
         try:
             yield lock
         finally:
+            _HELD.discard(owner)
             try:
                 connection.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"),
                                    {"name": name})
@@ -158,6 +186,7 @@ class LeaseLock:
 
     def release(self) -> None:
         """Give the lock back, if still held."""
+        _HELD.discard(self.owner)
         with self.engine.begin() as connection:
             connection.execute(
                 update(RunLockRow)
@@ -168,6 +197,20 @@ class LeaseLock:
 
 def _try_claim(engine: Engine, name: str, owner: str, lease_s: float) -> str | None:
     """Claim the lock row; None on success, else a description of the holder."""
+    # Ours from the moment the claim may commit, so that no thread of this process
+    # takes the row for a dead predecessor's (its pid is ours).
+    _HELD.add(owner)
+    try:
+        holder = _claim(engine, name, owner, lease_s)
+    except BaseException:
+        _HELD.discard(owner)
+        raise
+    if holder is not None:
+        _HELD.discard(owner)
+    return holder
+
+
+def _claim(engine: Engine, name: str, owner: str, lease_s: float) -> str | None:
     host, pid = socket.gethostname(), os.getpid()
     now = utc_now()
     claim = {"owner": owner, "host": host, "pid": pid, "acquired_at": now,
@@ -185,7 +228,7 @@ def _try_claim(engine: Engine, name: str, owner: str, lease_s: float) -> str | N
             select(RunLockRow.owner, RunLockRow.host, RunLockRow.pid, RunLockRow.expires_at)
             .where(RunLockRow.scope_key == name)
         ).one()
-        if holder.host == host and holder.pid is not None and not process_alive(holder.pid):
+        if _holder_gone(holder.host, holder.pid, holder.owner):
             taken = connection.execute(
                 update(RunLockRow)
                 .where(RunLockRow.scope_key == name, RunLockRow.owner == holder.owner)
@@ -217,6 +260,57 @@ def _lease_lock(engine: Engine, name: str, owner: str, *, lease_s: float, wait_s
         yield lock
     finally:
         lock.release()
+
+
+@contextmanager
+def kept_alive(lock: RunLock, every_s: float) -> Iterator[None]:
+    """Renew a SQLite lock's lease every ``every_s`` seconds in the background for the block.
+
+    A long step (planning can take minutes) would otherwise let the lease run out
+    while the run is alive. A PostgreSQL advisory lock needs no renewal (its
+    connection is not shared with another thread either).
+    """
+    if not isinstance(lock, LeaseLock):
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                lock.check()
+            except LockLost:
+                return  # the run's own next check stops it
+            except SQLAlchemyError:
+                continue  # a busy database: try at the next beat, well within the lease
+
+    thread = threading.Thread(target=beat, name=f"lease-{lock.name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
+
+
+def holder_alive(session: Session, provider: str, scope: str) -> bool:
+    """Whether some live process may hold the scope's run lock, read in ``session``.
+
+    PostgreSQL: whether ``pg_locks`` shows the advisory lock granted (the server
+    drops it with the connection of a dead process). SQLite: the lock row is held,
+    its lease has not run out, and its holder is not known to be gone. Call it in
+    a transaction that writes (on SQLite, the write lock then keeps anyone from
+    taking the lock meanwhile).
+    """
+    name = lock_name(provider, scope)
+    if session.get_bind().dialect.name == "postgresql":
+        return bool(session.execute(text(_ADVISORY_HELD), {"name": name}).scalar_one())
+    row = session.get(RunLockRow, name)
+    if row is None or row.owner is None:
+        return False
+    if row.expires_at is not None and row.expires_at < utc_now():
+        return False
+    return not _holder_gone(row.host, row.pid, row.owner)
 
 
 @contextmanager

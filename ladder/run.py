@@ -45,8 +45,9 @@ from executor.approval import Decision, expire_stale, review, supersede
 from executor.execute import ExecutionReport, Executor, UnresolvedIntents
 from executor.guardrails import INPUTS_KEY
 from executor.lifecycle import PlanStatus
-from executor.locks import ScopeLocked, run_lock
+from executor.locks import RunLock, ScopeLocked, kept_alive, run_lock
 from executor.policy import StoredPolicy, load_policy
+from executor.recovery import mark_interrupted
 from ladder import facts, pipeline
 from ladder.planning import StepReporter
 from providers.base import Market, Provider, get_provider
@@ -133,16 +134,10 @@ def _finish_run(engine: Engine, run_id: int, *, status: str, outcome: str, actor
 
 def _mark_interrupted(engine: Engine, provider: str, scope: str, run_id: int,
                       actor: str) -> list[int]:
+    """Runs of the scope left running: under the scope's lock, they are dead."""
     with session_scope(engine) as session:
-        audit.lock_chain(session)
         stale = repo.interrupted_runs(session, provider, scope, but=run_id)
-        for run in stale:
-            run.status, run.outcome = "failed", "interrupted"
-            run.error = "the run ended without finishing (its process was killed or stopped)"
-            run.finished_at = utc_now()
-            audit.append(session, actor=actor, event="run.interrupted", subject=f"run:{run.id}",
-                         reason=run.error, data={"found_by_run": run_id})
-        return [run.id for run in stale]
+        return mark_interrupted(session, stale, actor=actor, found_by=f"run:{run_id}")
 
 
 def _notifier(stored: StoredPolicy | None, settings: Settings) -> notify.WebhookNotifier:
@@ -215,13 +210,43 @@ def run_once(
     market: Market | None = None,
     step: StepReporter | None = None,
 ) -> RunOutcome:
-    """One autonomous run of a scope; never raises for a failure of the run itself."""
+    """One autonomous run of a scope; never raises for a failure of the run itself.
+
+    The run is stored as ``running`` only while this process holds the scope's run
+    lock, from just after it takes the lock to just before it gives it back: a
+    ``running`` run whose scope no live process holds is dead
+    (:mod:`executor.recovery`).
+    """
     provider = get_provider(provider_name or settings.default_provider)
     name = provider.name
     mode = "execute" if settings.executes(name) else "dry_run"
+    try:
+        with run_lock(engine, name, scope, lease_s=settings.run_lock_lease_s,
+                      wait_s=wait_s) as lock, kept_alive(lock, settings.run_lock_lease_s / 3):
+            run_id = _start_run(engine, provider=name, scope=scope, trigger=trigger,
+                                actor=actor, mode=mode)
+            outcome = _run_locked(engine, settings, lock, run_id, provider=provider,
+                                  scope=scope, mode=mode, actor=actor, planner=planner,
+                                  market=market, step=step)
+    except ScopeLocked as exc:
+        run_id = _start_run(engine, provider=name, scope=scope, trigger=trigger, actor=actor,
+                            mode=mode)
+        _finish_run(engine, run_id, status="skipped", outcome="locked", actor=actor,
+                    timings={}, summary={}, plan_id=None, error=str(exc))
+        return RunOutcome(run_id, "skipped", "locked", mode, detail=str(exc))
+    if outcome.status == "failed":
+        _notify_failure(engine, settings, name, scope, run_id, outcome.detail or outcome.outcome)
+    return outcome
+
+
+def _run_locked(
+    engine: Engine, settings: Settings, lock: RunLock, run_id: int, *, provider: Provider,
+    scope: str, mode: str, actor: str, planner: Planner, market: Market | None,
+    step: StepReporter | None,
+) -> RunOutcome:
+    """The run under the scope's lock, recorded as finished before the lock is given back."""
+    name = provider.name
     timer = _Timer()
-    run_id = _start_run(engine, provider=name, scope=scope, trigger=trigger, actor=actor,
-                        mode=mode)
     summary: dict[str, Any] = {}
     plan_id: int | None = None
     stored: StoredPolicy | None = None
@@ -237,89 +262,79 @@ def run_once(
                     yield
 
     try:
-        with run_lock(engine, name, scope, lease_s=settings.run_lock_lease_s,
-                      wait_s=wait_s) as lock:
-            summary["interrupted_runs"] = _mark_interrupted(engine, name, scope, run_id, actor)
-            market = market or market_for(provider)
-            executor = (Executor(engine, market, settings=settings, actor=actor)
-                        if market is not None else None)
-            if executor is not None:
-                with timed("reconcile"):
-                    report = executor.reconcile(name, scope)
-                    summary["reconcile"] = {"checked": report.checked,
-                                            "settled": report.settled,
-                                            "finished_plans": list(report.plans_finished)}
-                    if not report.clean:
-                        raise UnresolvedIntents(report.unresolved)
-                if mode == "execute":
-                    with timed("resume"):
-                        summary["resumed"] = [r.plan_id for r in
-                                              executor.resume(name, scope, lock)]
-            with timed("expire"), session_scope(engine) as session:
-                summary["expired"] = expire_stale(session, name, scope, actor=actor)
-            with timed("plan"):
-                plan_id = planner(engine, settings, name, timed)
-            lock.check()
-            with timed("review"):
-                summary["superseded"] = _prepare_plan(engine, plan_id, scope, actor)
-                with session_scope(engine) as session:
-                    decision = review(session, plan_id)
-                    stored = load_policy(session, name, scope)
-                    plan = core_repository.get_plan(session, plan_id)
-                    assert plan is not None
-                    numbers = (plan.expected_savings, plan.upfront_cash,
-                               sum(a.amortized_hourly_cost for a in plan.actions),
-                               len(plan.actions))
-            summary["decision"] = {"status": decision.status,
-                                   "violations": [v.to_dict() for v in decision.violations],
-                                   "policy_version": decision.policy_version}
-            notifier = _notifier(stored, settings)
-            execution = None
-            if decision.approved and executor is None:
-                status, outcome, error = "succeeded", "no_market", None
-            elif decision.approved:
-                assert executor is not None
-                with timed("execute"):
-                    try:
-                        execution = executor.execute(plan_id, lock)
-                    except PolicyViolation as exc:
-                        status, outcome, error = "succeeded", "blocked", str(exc)
-                    else:
-                        status, outcome, error = _execution_outcome(execution)
-                        summary["execution"] = [
-                            {"position": a.position, "offering_id": a.offering_id,
-                             "quantity": a.quantity, "status": a.status,
-                             "commitment_ids": list(a.commitment_ids), "detail": a.detail}
-                            for a in execution.actions]
-            else:
-                status, outcome, error = "succeeded", (
-                    "expired" if decision.status == PlanStatus.EXPIRED else "awaiting_approval"
-                ), None
-                if decision.status == PlanStatus.PROPOSED and numbers[3]:
-                    summary["approval_notification"] = notify.notify(
-                        engine, notifier, notify.approval_needed(
-                            provider=name, scope=scope, plan_id=plan_id,
-                            reasons=decision.reasons, expected_savings=numbers[0],
-                            upfront=numbers[1], hourly=numbers[2]))
-            with timed("alerts"):
-                summary["notifications"] = _alerts(engine, plan_id, stored, notifier)
-    except ScopeLocked as exc:
-        _finish_run(engine, run_id, status="skipped", outcome="locked", actor=actor,
-                    timings=timer.timings, summary=summary, plan_id=None, error=str(exc))
-        return RunOutcome(run_id, "skipped", "locked", mode, detail=str(exc),
-                          timings=timer.timings)
+        summary["interrupted_runs"] = _mark_interrupted(engine, name, scope, run_id, actor)
+        market = market or market_for(provider)
+        executor = (Executor(engine, market, settings=settings, actor=actor)
+                    if market is not None else None)
+        if executor is not None:
+            with timed("reconcile"):
+                report = executor.reconcile(name, scope)
+                summary["reconcile"] = {"checked": report.checked,
+                                        "settled": report.settled,
+                                        "finished_plans": list(report.plans_finished)}
+                if not report.clean:
+                    raise UnresolvedIntents(report.unresolved)
+            if mode == "execute":
+                with timed("resume"):
+                    summary["resumed"] = [r.plan_id for r in
+                                          executor.resume(name, scope, lock)]
+        with timed("expire"), session_scope(engine) as session:
+            summary["expired"] = expire_stale(session, name, scope, actor=actor)
+        with timed("plan"):
+            plan_id = planner(engine, settings, name, timed)
+        lock.check()
+        with timed("review"):
+            summary["superseded"] = _prepare_plan(engine, plan_id, scope, actor)
+            with session_scope(engine) as session:
+                decision = review(session, plan_id)
+                stored = load_policy(session, name, scope)
+                plan = core_repository.get_plan(session, plan_id)
+                assert plan is not None
+                numbers = (plan.expected_savings, plan.upfront_cash,
+                           sum(a.amortized_hourly_cost for a in plan.actions),
+                           len(plan.actions))
+        summary["decision"] = {"status": decision.status,
+                               "violations": [v.to_dict() for v in decision.violations],
+                               "policy_version": decision.policy_version}
+        notifier = _notifier(stored, settings)
+        execution = None
+        if decision.approved and executor is None:
+            status, outcome, error = "succeeded", "no_market", None
+        elif decision.approved:
+            assert executor is not None
+            with timed("execute"):
+                try:
+                    execution = executor.execute(plan_id, lock)
+                except PolicyViolation as exc:
+                    status, outcome, error = "succeeded", "blocked", str(exc)
+                else:
+                    status, outcome, error = _execution_outcome(execution)
+                    summary["execution"] = [
+                        {"position": a.position, "offering_id": a.offering_id,
+                         "quantity": a.quantity, "status": a.status,
+                         "commitment_ids": list(a.commitment_ids), "detail": a.detail}
+                        for a in execution.actions]
+        else:
+            status, outcome, error = "succeeded", (
+                "expired" if decision.status == PlanStatus.EXPIRED else "awaiting_approval"
+            ), None
+            if decision.status == PlanStatus.PROPOSED and numbers[3]:
+                summary["approval_notification"] = notify.notify(
+                    engine, notifier, notify.approval_needed(
+                        provider=name, scope=scope, plan_id=plan_id,
+                        reasons=decision.reasons, expected_savings=numbers[0],
+                        upfront=numbers[1], hourly=numbers[2]))
+        with timed("alerts"):
+            summary["notifications"] = _alerts(engine, plan_id, stored, notifier)
     except Exception as exc:
         log.exception("run %s of %s/%s failed", run_id, name, scope)
         message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, LadderError) else str(exc)
         _finish_run(engine, run_id, status="failed", outcome="error", actor=actor,
                     timings=timer.timings, summary=summary, plan_id=plan_id, error=message)
-        _notify_failure(engine, settings, name, scope, run_id, message)
         return RunOutcome(run_id, "failed", "error", mode, plan_id, detail=message,
                           timings=timer.timings)
     _finish_run(engine, run_id, status=status, outcome=outcome, actor=actor,
                 timings=timer.timings, summary=summary, plan_id=plan_id, error=error)
-    if status == "failed":
-        _notify_failure(engine, settings, name, scope, run_id, error or outcome)
     return RunOutcome(run_id, status, outcome, mode, plan_id, detail=error or "",
                       decision=decision, execution=execution, timings=timer.timings)
 

@@ -3,8 +3,9 @@
 Every policy with a ``schedule`` (a cron expression, UTC) has its scope run at
 those times by :func:`ladder.run.run_once`; the scope's run lock keeps two
 servers (or a server and a person's ``ladder run``) from running it at once.
-On start-up the scheduler reconciles every scope with unfinished intents before
-it schedules anything.
+On start-up the scheduler marks failed the runs that a killed process left
+running (:func:`reap_all`), then reconciles every scope with unfinished intents,
+before it schedules anything.
 
 :func:`health` is what the API's ``GET /healthz`` answers under ``ladder serve``:
 200 with the database reachable, 503 otherwise, and the scheduler's next and
@@ -31,6 +32,7 @@ from executor import repository as repo
 from executor.execute import Executor
 from executor.locks import ScopeLocked, run_lock
 from executor.policy import check_schedule_interval, list_policies
+from executor.recovery import reap_dead_runs, running_scopes
 from ladder.run import RunOutcome, market_for, run_once
 from providers.base import get_provider
 
@@ -148,6 +150,21 @@ class Scheduler:
             wait = poll_s if upcoming is None else max(
                 0.0, min(poll_s, (upcoming - utc_now()).total_seconds()))
             stop.wait(wait)
+
+
+def reap_all(engine: Engine, *, actor: str = "scheduler") -> list[str]:
+    """Mark failed every run left running by a process that died (start-up); what was done."""
+    with session_scope(engine) as session:
+        scopes = running_scopes(session)
+    lines = []
+    for provider, scope in scopes:
+        with session_scope(engine) as session:
+            reaped = reap_dead_runs(session, provider, scope, actor=actor,
+                                    found_by="ladder serve start-up")
+        lines.append(f"{provider}/{scope}: run(s) {', '.join(map(str, reaped))} had died; "
+                     "marked failed" if reaped else
+                     f"{provider}/{scope}: a run is running in another live process")
+    return lines
 
 
 def reconcile_all(engine: Engine, settings: Settings, *, actor: str = "scheduler") -> list[str]:

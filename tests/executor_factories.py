@@ -6,9 +6,12 @@ Import them as ``from executor_factories import store_plan`` (``tests/`` is on
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +20,13 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session
 
 from core.db import repository
-from core.db.models import ActionRow, CommitmentRow, PlanRow
+from core.db.models import ActionRow, CommitmentRow, PlanRow, RunLockRow, RunRow, utc_now
 from core.db.session import session_scope
 from core.domain import HOURS_PER_MONTH, Action, ActionKind, Catalog, Plan
 from executor import audit
+from executor import repository as executor_repository
 from executor.guardrails import INPUTS_KEY
+from executor.locks import _ADVISORY_KEY
 from executor.policy import Policy, save_policy
 from providers.sample.market import SampleMarket
 
@@ -146,3 +151,56 @@ def assert_consistent(engine: Engine, market: SampleMarket) -> None:
         assert not executing, f"plans left executing: {executing}"
     report = audit.verify_database(engine)
     assert report.ok, report.problems
+
+
+@contextmanager
+def lock_held_elsewhere(session: Session, engine: Engine, provider: str = PROVIDER,
+                        scope: str = SCOPE) -> Iterator[None]:
+    """The scope's run lock held by a live process on another machine, for the block.
+
+    PostgreSQL: an advisory lock on a connection of its own, as a run holds it.
+    SQLite: the lock row as that run keeps it, its lease still running (written in
+    the test's session: another connection could not write beside it).
+    """
+    name = f"{provider}/{scope}"
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as holder:
+            holder.execute(text(f"SELECT pg_advisory_lock({_ADVISORY_KEY})"), {"name": name})
+            holder.commit()
+            try:
+                yield
+            finally:
+                holder.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"),
+                               {"name": name})
+                holder.commit()
+        return
+    now = utc_now()
+    session.merge(RunLockRow(scope_key=name, owner="elsewhere:4242:cafe", host="elsewhere",
+                             pid=4242, acquired_at=now, expires_at=now + timedelta(minutes=15)))
+    session.flush()
+    yield
+
+
+def dead_pid() -> int:
+    """The pid of a process of this machine that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def leave_killed_run(session: Session, *, provider: str = PROVIDER, scope: str = SCOPE,
+                     host: str | None = None, pid: int | None = None,
+                     lease_left: timedelta = timedelta(minutes=10)) -> RunRow:
+    """What ``kill -9`` of a run leaves: its run row ``running`` and, on SQLite, its lock row
+    with the lease still running (PostgreSQL drops the advisory lock with the connection)."""
+    host = host or socket.gethostname()
+    pid = pid if pid is not None else dead_pid()
+    run = executor_repository.add_run(session, provider=provider, scope=scope, trigger="cli",
+                                      actor="scheduler", mode="execute", host=host, pid=pid)
+    if session.get_bind().dialect.name != "postgresql":
+        now = utc_now()
+        session.merge(RunLockRow(scope_key=f"{provider}/{scope}", owner=f"{host}:{pid}:dead",
+                                 host=host, pid=pid, acquired_at=now - timedelta(minutes=5),
+                                 expires_at=now + lease_left))
+    session.flush()
+    return run

@@ -19,6 +19,7 @@ from api.runs.repository import RunFilter
 from api.runs.schemas import RunAccepted, RunRead
 from core.db.models import utc_now
 from core.errors import Conflict
+from executor.recovery import reap_dead_runs
 
 
 class RunLauncher(Protocol):
@@ -47,13 +48,17 @@ def trigger_run(
 ) -> RunAccepted:
     """Start a run of the scope as the caller, unless one is running already.
 
+    A run still marked running whose process died (no live process holds the
+    scope's run lock) is marked failed first, and audited: it does not block.
+
     ``provider`` is one of ``provider_names()``: ``RunCreate`` accepts no other.
     """
     if launcher is None:
         raise ServiceUnavailable("this server cannot start runs: serve the API with "
                                  "`ladder serve`, or start one with `ladder run`")
     running = repo.running_run(session, provider, scope)
-    if running is not None:
+    if running is not None and not reap_dead_runs(session, provider, scope, actor=caller.name,
+                                                  found_by="POST /v1/runs"):
         raise Conflict(f"run {running.id} of {provider}/{scope} is running since "
                        f"{running.started_at:%Y-%m-%d %H:%M:%S} UTC")
     launcher(provider=provider, scope=scope, actor=caller.name)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from ladder.commands.common import DatabaseOption, console, engine_for, handled, settings_for
-from ladder.scheduler import Scheduler, health, reconcile_all, scheduled_run
+from ladder.scheduler import Scheduler, health, reap_all, reconcile_all, scheduled_run
 
 API_START_TIMEOUT_S = 30.0
 
@@ -30,7 +30,8 @@ def serve(
 ) -> None:
     """Run each scope on its policy's cron schedule until stopped (Ctrl-C or SIGTERM).
 
-    On start-up, every unfinished purchase is reconciled with its provider first.
+    On start-up, runs left running by a killed process are marked failed, and every
+    unfinished purchase is reconciled with its provider first.
     The REST API answers under ``/v1`` (``/docs`` for its OpenAPI document; keys
     from ``ladder keys create``), and ``POST /v1/runs`` starts runs in the
     background. ``GET /healthz`` answers whether the database is reachable and
@@ -52,6 +53,8 @@ def serve(
 
     with handled():
         engine = engine_for(settings)
+        for line in reap_all(engine):
+            console.print(f"Start-up: {line}")
         for line in reconcile_all(engine, settings):
             console.print(f"Start-up reconciliation: {line}")
         scheduler = Scheduler(engine, scheduled_run(engine, settings), min_interval=timedelta(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from api_factories import RecordingLauncher, assert_problem, build_app, make_run
+import pytest
+from api_factories import RecordingLauncher, assert_problem, build_app, make_run, store_plan
+from executor_factories import leave_killed_run, lock_held_elsewhere
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from api.roles import Role
-from core.db.models import utc_now
+from core.db.models import RunLockRow, RunRow, utc_now
 
 Headers = dict[Role, dict[str, str]]
 
@@ -70,15 +72,56 @@ def test_trigger_starts_a_run_as_the_caller(client: TestClient, launcher: Record
 
 
 def test_trigger_while_a_run_is_running_is_409(client: TestClient, session: Session,
-                                               launcher: RecordingLauncher,
+                                               engine: Engine, launcher: RecordingLauncher,
                                                headers: Headers) -> None:
     running = make_run(session, status="running")
 
-    body = assert_problem(client.post("/v1/runs", headers=headers[Role.APPROVER],
-                                      json={"provider": "sample"}), 409)
+    with lock_held_elsewhere(session, engine):
+        body = assert_problem(client.post("/v1/runs", headers=headers[Role.APPROVER],
+                                          json={"provider": "sample"}), 409)
 
     assert f"run {running.id}" in body["detail"]
     assert launcher.calls == []
+    assert session.get(RunRow, running.id).status == "running"  # type: ignore[union-attr]
+
+
+def test_trigger_after_a_killed_run_marks_it_failed_and_starts(
+    client: TestClient, session: Session, launcher: RecordingLauncher, headers: Headers
+) -> None:
+    killed = leave_killed_run(session)
+    plan_id = store_plan(session, status="executing")
+
+    response = client.post("/v1/runs", headers=headers[Role.APPROVER],
+                           json={"provider": "sample"})
+
+    assert response.status_code == 202, response.text
+    assert launcher.calls == [{"provider": "sample", "scope": "all",
+                               "actor": "approver-holder"}]
+    run = client.get(f"/v1/runs/{killed.id}", headers=headers[Role.VIEWER]).json()
+    assert (run["status"], run["outcome"]) == ("failed", "interrupted")
+    assert f"pid {killed.pid}" in run["error"] and f"plan {plan_id} executing" in run["error"]
+    events = {(e["event"], e["subject"]) for e in client.get(
+        "/v1/audit", headers=headers[Role.ADMIN]).json()["items"]}
+    assert ("run.interrupted", f"run:{killed.id}") in events
+    assert ("plan.interrupted", f"plan:{plan_id}") in events
+    # The plan stays executing: the run just started reconciles and settles it.
+    assert client.get(f"/v1/plans/{plan_id}",
+                      headers=headers[Role.VIEWER]).json()["status"] == "executing"
+
+
+def test_a_killed_run_on_another_machine_blocks_until_its_lease_runs_out(
+    client: TestClient, session: Session, backend: str, launcher: RecordingLauncher,
+    headers: Headers,
+) -> None:
+    if backend == "postgresql":
+        pytest.skip("PostgreSQL drops a dead connection's advisory lock: no lease to wait for")
+    leased = leave_killed_run(session, host="elsewhere", pid=4242)
+    assert_problem(client.post("/v1/runs", headers=headers[Role.APPROVER],
+                               json={"provider": "sample"}), 409)
+    session.execute(update(RunLockRow).values(expires_at=utc_now() - timedelta(seconds=1)))
+    assert client.post("/v1/runs", headers=headers[Role.APPROVER],
+                       json={"provider": "sample"}).status_code == 202
+    assert session.get(RunRow, leased.id).outcome == "interrupted"  # type: ignore[union-attr]
 
 
 def test_trigger_rejects_unknown_providers_and_fields(client: TestClient,

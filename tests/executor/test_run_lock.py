@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,15 @@ from sqlalchemy import Engine, text, update
 
 from core.db.models import RunLockRow, utc_now
 from core.db.session import session_scope
-from executor.locks import LeaseLock, LockLost, ScopeLocked, process_alive, run_lock
+from executor.locks import (
+    LeaseLock,
+    LockLost,
+    ScopeLocked,
+    holder_alive,
+    kept_alive,
+    process_alive,
+    run_lock,
+)
 
 
 def test_a_second_run_of_the_scope_is_refused_until_the_first_ends(
@@ -118,3 +127,49 @@ def test_postgres_lock_dies_with_its_connection(
             lock.check()
         with run_lock(engine, "sample", "all") as second:  # the server released it
             second.check()
+
+
+def test_sqlite_lock_naming_this_pid_but_not_held_here_is_a_dead_predecessors(
+    engine: Engine, db_url: str, backend: str
+) -> None:
+    # A restarted server in a container often gets the pid its killed predecessor had.
+    if backend != "sqlite":
+        pytest.skip("the lease row is SQLite's lock")
+    import os
+
+    now = utc_now()
+    with session_scope(engine) as session:
+        session.add(RunLockRow(scope_key="sample/all", owner="predecessor",
+                               host=socket.gethostname(), pid=os.getpid(), acquired_at=now,
+                               expires_at=now + timedelta(hours=1)))
+        assert holder_alive(session, "sample", "all") is False
+    with run_lock(engine, "sample", "all") as lock:
+        lock.check()
+        with session_scope(engine) as session:  # now it is held here, by this process
+            assert holder_alive(session, "sample", "all") is True
+        with pytest.raises(ScopeLocked), run_lock(engine, "sample", "all"):
+            pass
+
+
+def test_holder_alive_sees_a_lock_held_by_another_connection(
+    engine: Engine, db_url: str
+) -> None:
+    with session_scope(engine) as session:
+        assert holder_alive(session, "sample", "all") is False
+    with run_lock(engine, "sample", "all"), session_scope(engine) as session:
+        assert holder_alive(session, "sample", "all") is True
+        assert holder_alive(session, "sample", "other") is False
+    with session_scope(engine) as session:
+        assert holder_alive(session, "sample", "all") is False
+
+
+def test_a_long_step_keeps_the_sqlite_lease_alive(
+    engine: Engine, db_url: str, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the lease row is SQLite's lock")
+    with run_lock(engine, "sample", "all", lease_s=0.4) as lock, kept_alive(lock, 0.1):
+        time.sleep(1.2)  # three leases long, without a check of its own
+        with pytest.raises(ScopeLocked), run_lock(engine, "sample", "all", lease_s=0.4):
+            pass
+        lock.check()

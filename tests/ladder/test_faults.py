@@ -13,19 +13,25 @@ with it (``assert_consistent``).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from executor_factories import GENEROUS, assert_consistent
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from api.app import create_app
 from core.db.models import ActionRow, PlanRow, RunRow
 from core.db.session import create_engine_for, session_scope
+from core.settings import Settings
 from executor.policy import save_policy
 from providers.sample import SampleProvider
 from providers.sample.market import ACCOUNT_FILE, FaultKind, SampleMarket
@@ -181,4 +187,92 @@ def test_two_runs_started_together(deployment: Deployment) -> None:
     # with what the first had bought; never both at once.
     assert runs.count(("skipped", "locked")) == 1 or runs.count(("succeeded", "executed")) == 2
     assert "executed" in deployment.plan_statuses().values()
+    assert_consistent(deployment.engine, deployment.market)
+
+
+def _api_key(deployment: Deployment) -> str:
+    created = subprocess.run([sys.executable, "-m", "ladder.cli", "keys", "create", "--role",
+                              "approver", "--name", "ops"], env=deployment.env,
+                             capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    assert created.returncode == 0, created.stdout + created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+def test_a_killed_run_does_not_block_the_api_trigger(deployment: Deployment) -> None:
+    deployment.market.inject(FaultKind.CRASH_BEFORE, on="purchase")
+    assert deployment.run().returncode == -signal.SIGKILL
+    assert deployment.runs() == [("running", None)]
+    assert deployment.plan_statuses() == {1: "executing"}
+
+    calls: list[dict[str, str]] = []
+
+    def launcher(**run: str) -> None:
+        calls.append(run)
+
+    settings = Settings(database_url=deployment.env["LADDER_DATABASE_URL"],
+                        data_dir=Path(deployment.env["LADDER_DATA_DIR"]))
+    key = _api_key(deployment)
+    with TestClient(create_app(settings, run_launcher=launcher)) as client:
+        accepted = client.post("/v1/runs", headers={"Authorization": f"Bearer {key}"},
+                               json={"provider": "sample"})
+    assert accepted.status_code == 202, accepted.text
+    assert calls == [{"provider": "sample", "scope": "all", "actor": "ops"}]
+    assert deployment.runs() == [("failed", "interrupted")]
+    assert deployment.plan_statuses() == {1: "executing"}  # for the next run to settle
+
+    assert "executed" in _ok(deployment.run())
+    assert deployment.plan_statuses()[1] == "executed"
+    assert_consistent(deployment.engine, deployment.market)
+
+
+def _serve(deployment: Deployment) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """``ladder serve`` on the deployment; the process, its base URL and its start-up lines."""
+    process = subprocess.Popen([sys.executable, "-m", "ladder.cli", "serve", "--port", "0"],
+                               env={**deployment.env, "PYTHONUNBUFFERED": "1",
+                                    "COLUMNS": "200"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/v1", line)
+        if found:
+            return process, found.group(1), lines
+    process.kill()
+    raise AssertionError("serve never said where the API listens:\n" + "".join(lines))
+
+
+@pytest.mark.slow
+def test_ladder_serve_killed_during_a_run_recovers_when_restarted(
+    deployment: Deployment,
+) -> None:
+    key = _api_key(deployment)
+    auth = {"Authorization": f"Bearer {key}"}
+    deployment.market.inject(FaultKind.CRASH_BEFORE, on="purchase")
+    process, base, _ = _serve(deployment)
+    try:
+        assert httpx.post(f"{base}/v1/runs", headers=auth, json={"provider": "sample"},
+                          timeout=30).status_code == 202
+        assert process.wait(timeout=RUN_TIMEOUT_S) == -signal.SIGKILL  # the whole server
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    assert deployment.runs() == [("running", None)]
+
+    process, base, started = _serve(deployment)
+    try:
+        assert any("run(s) 1 had died; marked failed" in line for line in started), started
+        assert deployment.runs() == [("failed", "interrupted")]
+        assert httpx.post(f"{base}/v1/runs", headers=auth, json={"provider": "sample"},
+                          timeout=30).status_code == 202
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while deployment.runs()[-1][0] == "running" or len(deployment.runs()) < 2:
+            assert time.monotonic() < deadline, deployment.runs()
+            time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert deployment.runs()[-1] == ("succeeded", "executed")
+    assert deployment.plan_statuses()[1] == "executed"
     assert_consistent(deployment.engine, deployment.market)

@@ -11,19 +11,21 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from executor_factories import GENEROUS, make_market, set_policy, store_plan
+from executor_factories import GENEROUS, leave_killed_run, make_market, set_policy, store_plan
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
-from core.db.models import ActionRow
+from core.db.models import ActionRow, RunRow
 from core.db.session import create_engine_for, session_scope
 from core.settings import Settings
+from executor import repository as executor_repository
 from executor.approval import review
 from executor.execute import idempotency_key
 from executor.lifecycle import PlanStatus, transition
+from executor.locks import run_lock
 from ladder.run import RunOutcome
-from ladder.scheduler import Scheduler, health, reconcile_all
+from ladder.scheduler import Scheduler, health, reap_all, reconcile_all
 from providers.base import PurchaseRequest
 from providers.sample.market import ACCOUNT_FILE
 
@@ -141,3 +143,21 @@ def test_ladder_serve_starts_answers_and_stops_on_sigterm(ladder_settings: Setti
 def test_health_without_a_scheduler(engine: Engine, path: str) -> None:
     with _health_client(engine, None) as client:
         assert client.get(path).json() == {"status": "ok", "database": "ok"}
+
+
+def test_start_up_marks_runs_of_killed_processes_failed_and_leaves_live_ones(
+    engine: Engine, db_url: str
+) -> None:
+    with session_scope(engine) as session:
+        killed = leave_killed_run(session)
+        alive = executor_repository.add_run(session, provider="sample", scope="busy",
+                                            trigger="cli", actor="scheduler", mode="dry_run",
+                                            host="elsewhere", pid=1)
+        alive_id = alive.id
+    with run_lock(engine, "sample", "busy"):
+        lines = reap_all(engine)
+    assert lines == [f"sample/all: run(s) {killed.id} had died; marked failed",
+                     "sample/busy: a run is running in another live process"]
+    with session_scope(engine) as session:
+        assert session.get(RunRow, killed.id).outcome == "interrupted"  # type: ignore[union-attr]
+        assert session.get(RunRow, alive_id).status == "running"  # type: ignore[union-attr]
