@@ -37,7 +37,7 @@ from api.reports.routes import router as reports_router
 from api.runs.routes import router as runs_router
 from api.runs.service import RunLauncher
 from core.db.session import create_engine_for, migrate
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, with_api_key_pepper
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,8 @@ def create_app(
     ``warm_reports`` loads each provider's reporting snapshot in the background
     at start-up, so that the first report requested does not wait seconds for it.
     """
-    settings = settings or get_settings()
+    # Keys are hashed with a pepper: the configured one, else one generated beside the data.
+    settings = with_api_key_pepper(settings or get_settings())
     owned = engine is None
     engines = engines_for(settings) if engine is None else Engines(engine, engine)
 

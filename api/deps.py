@@ -99,7 +99,8 @@ def current_key(
     if not key:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>' or "
                               "'X-API-Key: <key>'")
-    caller = authenticate(session, key, pepper=settings.api_key_pepper.get_secret_value())
+    caller = authenticate(session, key, pepper=settings.api_key_pepper.get_secret_value(),
+                          unpeppered_before=settings.api_key_unpeppered_before)
     if caller is None:
         raise Unauthenticated("the API key is unknown or revoked")
     return caller

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -9,6 +13,8 @@ from typing import Literal
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import InvalidInput
 
 DATABASE_FILENAME = "ladder.db"
 
@@ -86,7 +92,14 @@ class Settings(BaseSettings):
 
     # --- the API ------------------------------------------------------------------------
     api_key_pepper: SecretStr = SecretStr("")
-    """Server-side secret mixed into every API key's hash; changing it invalidates every key."""
+    """Server-side secret mixed into every API key's hash; changing it invalidates every key.
+    Unset, the API and ``ladder keys`` use the one generated in the data directory
+    (:func:`with_api_key_pepper`)."""
+    api_key_unpeppered_before: datetime | None = None
+    """Keys created before this time may have been hashed with no pepper (before there was
+    one): such a key is accepted and re-hashed with the pepper on its first use. Set from
+    the generated pepper file's creation; set it by hand when giving a pepper to a server
+    whose keys were made without one."""
 
     def executes(self, provider: str) -> bool:
         """Whether approved plans of ``provider`` are really bought (else they run dry)."""
@@ -112,6 +125,67 @@ class Settings(BaseSettings):
             return value
         data_dir.mkdir(parents=True, exist_ok=True)
         return sqlite_url(data_dir / DATABASE_FILENAME)
+
+
+PEPPER_FILENAME = "api-key-pepper"
+
+log = logging.getLogger("ladder.settings")
+
+
+def _read_pepper(path: Path) -> str:
+    pepper = path.read_text(encoding="utf-8").strip()
+    if not pepper:
+        raise InvalidInput("the API key pepper file is empty: put the pepper back, or delete "
+                           "the file to have a new one generated (every API key made since "
+                           "it was created must then be made again)", source=str(path))
+    mode = path.stat().st_mode & 0o777
+    if os.name == "posix" and mode & 0o077:
+        log.warning("the API key pepper in %s may be read by other users (mode %o): "
+                    "chmod 600 it", path, mode)
+    return pepper
+
+
+def _generate_pepper(path: Path) -> None:
+    """Write a new random pepper to ``path`` (mode 0600) unless another process did first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)  # atomic: the first process's pepper wins, whole
+        except FileExistsError:
+            return
+        log.warning("LADDER_API_KEY_PEPPER is not set: generated an API key pepper in %s "
+                    "(readable by this user only). Keep it out of the database's backups, "
+                    "and give every server that shares this database the same one "
+                    "(LADDER_API_KEY_PEPPER)", path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def with_api_key_pepper(settings: Settings) -> Settings:
+    """The settings with an API key pepper: ``LADDER_API_KEY_PEPPER``, else the one in the
+    data directory's ``api-key-pepper`` file, generated on first use.
+
+    A generated pepper dates ``api_key_unpeppered_before`` from the file's creation (unless
+    set), so that keys made before it, hashed with no pepper, keep working.
+    """
+    if settings.api_key_pepper.get_secret_value():
+        return settings
+    path = settings.data_dir / PEPPER_FILENAME
+    if not path.exists():
+        _generate_pepper(path)
+    pepper = _read_pepper(path)
+    log.info("LADDER_API_KEY_PEPPER is not set: API keys are hashed with the pepper in %s",
+             path)
+    since = settings.api_key_unpeppered_before or datetime.fromtimestamp(
+        path.stat().st_mtime, UTC)
+    return settings.model_copy(update={"api_key_pepper": SecretStr(pepper),
+                                       "api_key_unpeppered_before": since})
 
 
 @lru_cache(maxsize=1)

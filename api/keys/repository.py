@@ -35,13 +35,14 @@ class KeyCheck:
     role: str
     revoked_at: datetime | None
     last_used_at: datetime | None
+    created_at: datetime
 
 
 def find_by_prefix(session: Session, prefix: str) -> KeyCheck | None:
     """What checking the key whose public prefix is ``prefix`` needs, or None."""
     row = session.execute(
         select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.hash, ApiKeyRow.role,
-               ApiKeyRow.revoked_at, ApiKeyRow.last_used_at)
+               ApiKeyRow.revoked_at, ApiKeyRow.last_used_at, ApiKeyRow.created_at)
         .where(ApiKeyRow.prefix == prefix)
     ).one_or_none()
     return None if row is None else KeyCheck(*row)
@@ -74,3 +75,12 @@ def touch(session: Session, key_id: int, now: datetime, *, every: timedelta) -> 
         update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def rehash(session: Session, key_id: int, *, old: str, new: str) -> bool:
+    """Replace a key's stored hash, if it is still ``old``; whether it was replaced."""
+    result = session.execute(
+        update(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.hash == old)
+        .values(hash=new).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from api.keys import repository as repo
 from api.roles import GRANTS, Permission, Role
 from core.db.models import ApiKeyRow, utc_now
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, LadderError
 from executor import audit
 from executor.approval import APPROVER, POLICY_ACTOR, Actor
 
@@ -90,16 +90,44 @@ def create_key(
     return NewKey(row=row, key=key)
 
 
+class UnpepperedKey(LadderError):
+    """A key hashed with no pepper, made after the server's pepper existed: not accepted."""
+
+    status_code = 401
+    title = "Unauthorized"
+
+
 def authenticate(
-    session: Session, key: str, *, pepper: str, now: datetime | None = None
+    session: Session, key: str, *, pepper: str, now: datetime | None = None,
+    unpeppered_before: datetime | None = None,
 ) -> Caller | None:
-    """The caller a key belongs to, or None for a malformed, unknown or revoked key."""
+    """The caller a key belongs to, or None for a malformed, unknown or revoked key.
+
+    A key stored hashed with no pepper (made when the server had none) is accepted
+    if it was created before ``unpeppered_before``, and its hash is replaced by the
+    peppered one (audited); made later, it is refused with UnpepperedKey, which
+    says how to replace it.
+    """
     match = _KEY_PATTERN.match(key)
     if match is None:
         return None
     row = repo.find_by_prefix(session, match.group(1))
-    if row is None or not hmac.compare_digest(row.hash, key_hash(key, pepper)):
+    if row is None:
         return None
+    peppered = key_hash(key, pepper)
+    if not hmac.compare_digest(row.hash, peppered):
+        if not pepper or not hmac.compare_digest(row.hash, key_hash(key, "")):
+            return None
+        if row.revoked_at is not None:
+            return None
+        if unpeppered_before is None or row.created_at >= unpeppered_before:
+            log.warning("API key %s was hashed with no pepper and made after the pepper "
+                        "existed: refused", match.group(1))
+            raise UnpepperedKey(
+                "this API key was stored without the server's pepper: create a new key "
+                "(`ladder keys create`) and revoke this one, or set "
+                "LADDER_API_KEY_UNPEPPERED_BEFORE past its creation")
+        _rehash(session, row, match.group(1), old=row.hash, new=peppered)
     if row.revoked_at is not None:
         return None
     moment = now or utc_now()
@@ -110,6 +138,22 @@ def authenticate(
         except OperationalError:  # a busy SQLite must not fail the request: it can wait
             log.warning("could not record the use of API key %s", match.group(1))
     return Caller(key_id=row.id, name=row.name, role=Role(row.role))
+
+
+def _rehash(session: Session, row: repo.KeyCheck, prefix: str, *, old: str, new: str) -> None:
+    """Store the peppered hash of a key that was stored without a pepper; audited."""
+    try:
+        with session.begin_nested():
+            audit.lock_chain(session)
+            if repo.rehash(session, row.id, old=old, new=new):
+                audit.append(session, actor="system", event="api_key.rehash",
+                             subject=f"api_key:{row.id}",
+                             reason="stored without a pepper; re-hashed with the server's",
+                             data={"prefix": prefix})
+    except OperationalError:  # a busy SQLite: the key works now, is re-hashed next time
+        log.warning("could not re-hash API key %s with the pepper yet", prefix)
+        return
+    log.warning("API key %s was stored without a pepper; re-hashed with the server's", prefix)
 
 
 def list_keys(

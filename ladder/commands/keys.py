@@ -17,6 +17,7 @@ from api.keys import service
 from api.roles import GRANTS, Role
 from core.db.session import session_scope
 from core.errors import NotFound
+from core.settings import with_api_key_pepper
 from ladder.commands.common import (
     ActorOption,
     DatabaseOption,
@@ -43,6 +44,7 @@ def create(
     settings = settings_for(database_url)
     holder = name or actor_name(None)
     with handled():
+        settings = with_api_key_pepper(settings)
         engine = engine_for(settings)
         with session_scope(engine) as session:
             new = service.create_key(session, name=holder, role=role,

@@ -28,6 +28,8 @@ from executor import repository as executor_repository
 from executor.policy import Policy, save_policy
 
 PROBLEM = "application/problem+json"
+PEPPER = "pepper-of-the-tests"
+"""The API key pepper of the apps the tests build, and of their keys."""
 
 
 @dataclass
@@ -59,7 +61,7 @@ def build_app(engine: Engine, session: Session | None, *, launcher: RecordingLau
               max_body_bytes: int = 1024 * 1024) -> FastAPI:
     """The app on ``engine``, serving its requests on the test's session if given."""
     settings = Settings(database_url=engine.url.render_as_string(hide_password=False),
-                        api_key_pepper=SecretStr(""))
+                        api_key_pepper=SecretStr(PEPPER))
     app = create_app(settings, engine=engine, run_launcher=launcher,
                      max_body_bytes=max_body_bytes, migrate_on_start=False)
     if session is not None:
@@ -69,7 +71,7 @@ def build_app(engine: Engine, session: Session | None, *, launcher: RecordingLau
 
 def make_key(session: Session, *, role: Role = Role.ADMIN, name: str = "alice") -> str:
     """Create an API key and return the key itself."""
-    return create_key(session, name=name, role=role, pepper="", actor="test").key
+    return create_key(session, name=name, role=role, pepper=PEPPER, actor="test").key
 
 
 def store_plan(

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_factories import make_inventory, make_key, make_policy, make_run, store_plan
+from api_factories import PEPPER, make_inventory, make_key, make_policy, make_run, store_plan
 from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.modes import GenerationMode
 
@@ -107,14 +108,15 @@ for _schema in (quick, thorough):
 @pytest.fixture
 def admin_key(ladder_settings: Settings) -> Iterator[str]:
     """Point the app at the test's migrated database, stocked a little; an admin key."""
-    engines = engines_for(ladder_settings)
+    settings = ladder_settings.model_copy(update={"api_key_pepper": SecretStr(PEPPER)})
+    engines = engines_for(settings)
     with session_scope(engines.writer) as session:
         key = make_key(session, role=Role.ADMIN, name="schemathesis")
         make_inventory(session)
         make_policy(session)
         store_plan(session)
         make_run(session)
-    APP.state.settings, APP.state.engines = ladder_settings, engines
+    APP.state.settings, APP.state.engines = settings, engines
     try:
         yield key
     finally:
