@@ -273,13 +273,17 @@ class Forecaster(BaseEstimator, ABC):
             frame[quantile_column(level)] = values[i].T.reshape(-1)
         return frame
 
-    def sample_paths(self, horizon: int, n: int = 100, seed: int | None = 0) -> np.ndarray:
+    def sample_paths(self, horizon: int, n: int = 100, seed: int | None = 0, *,
+                     antithetic: bool = False, anchored: bool = False) -> np.ndarray:
         """Scenarios of hourly usage, an array ``(n, horizon, K)`` in ``usage_keys_`` order.
 
         Each hour of each key follows the forecast's own quantiles; the paths take
         their daily and weekly shape from the forecast and their persistence and
         cross-key correlation from blocks of the history's shocks, drawn at the
-        same hours for every key (``scenarios.block_bootstrap``).
+        same hours for every key (``scenarios.block_bootstrap``). ``antithetic``: paths
+        come in pairs whose shocks are each other's negation; ``anchored`` (with a seed):
+        the history blocks are chosen by their clock hours, so forecasts made a day apart
+        draw nearly the same shocks (``forecasting.scenarios``, "Variance reduction").
         """
         self._check_fitted()
         horizon = check_horizon(horizon)
@@ -288,10 +292,16 @@ class Forecaster(BaseEstimator, ABC):
         grid = self.quantile_array(horizon, SCENARIO_LEVELS)
         shocks = scenarios.normal_scores(self.clean_, self.starts_)
         rng = np.random.default_rng(seed)
+        anchor = seed if anchored and seed is not None else None
         paths = np.empty((n, horizon, len(self.usage_keys_)))
-        for i in range(n):  # one path at a time keeps the temporaries to one path's size
-            scores = scenarios.block_bootstrap(shocks, self.hours_, horizon, 1, rng)
+        step = 2 if antithetic else 1
+        for i in range(0, n, step):  # a path (or a pair) at a time: temporaries stay small
+            scores = scenarios.block_bootstrap(
+                shocks, self.hours_, horizon, 1, rng,
+                anchor_seed=None if anchor is None else anchor + i)
             paths[i] = scenarios.paths_from_scores(grid, SCENARIO_LEVELS, scores)[0]
+            if antithetic and i + 1 < n:
+                paths[i + 1] = scenarios.paths_from_scores(grid, SCENARIO_LEVELS, -scores)[0]
         return paths
 
     def forecast_hours(self, horizon: int) -> pd.DatetimeIndex:

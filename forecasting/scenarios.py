@@ -17,6 +17,18 @@ A scenario is built in three steps (a Gaussian copula fed by a block bootstrap):
    hour and key. Every hour of a path thus follows the model's calibrated
    marginal distribution, with the daily and weekly shape of its quantiles.
 
+Variance reduction (``sample_paths(antithetic=True, anchored=True)``, the ladder's draws):
+
+* **Anchored blocks** (common random numbers across decisions): each block slot of each
+  path takes the history block with the highest pseudo-random priority, a function of the
+  seed, the slot and the block's *clock hour* only (:func:`anchored_choice`). A decision a
+  day later sees one more block: the choice changes only where that block wins (chance
+  ``1/m`` among ``m``), so two runs a day apart draw nearly the same shocks, and their
+  decisions differ by what the data says, not by the dice.
+* **Antithetic pairs**: path ``2j + 1`` takes the negated scores of path ``2j``. The rank
+  scores are symmetric, so ``−z`` is as likely as ``z``; the pair's mean is exact for any
+  quantile grid linear in the level, and a pair cannot both lie in one tail.
+
 What it does not model: shocks that persist for longer than one block (blocks
 are drawn independently of each other), and tails beyond the outermost
 quantile levels (clamped to them).
@@ -59,14 +71,34 @@ def block_length(n_hours: int) -> int:
     return 1
 
 
+def anchored_choice(labels: np.ndarray, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """For each cell of ``shape``, the index of the label with the highest priority, where
+    a priority is a pseudo-random function of ``(seed, label, cell)`` alone.
+
+    Adding a label to ``labels`` moves a cell's choice only if the new label outranks the
+    old winner, so choices made over growing sets of labels stay mostly the same (the
+    minimum-hash idea): common random numbers for a history that grows by a day a run.
+    """
+    best = np.full(shape, -1.0)
+    choice = np.zeros(shape, dtype=np.intp)
+    for i, label in enumerate(labels):
+        priority = np.random.default_rng([seed, int(label)]).random(shape)
+        wins = priority > best
+        best[wins] = priority[wins]
+        choice[wins] = i
+    return choice
+
+
 def block_bootstrap(scores: np.ndarray, hours: pd.DatetimeIndex, horizon: int, n: int,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, *, anchor_seed: int | None = None) -> np.ndarray:
     """Draw ``n`` sequences of ``horizon`` hours of scores, shape ``(n, horizon, K)``.
 
     The same blocks of history hours are used for all keys. Blocks of a day or a
     week start at the hour of day of the first forecast hour (the hour after
     ``hours[-1]``), so the daily rhythm of the shocks stays in phase. Hours a key
-    has no score for (before it started) get independent N(0, 1) draws.
+    has no score for (before it started) get independent N(0, 1) draws. With
+    ``anchor_seed`` the blocks are chosen by :func:`anchored_choice` on their clock hours
+    (the same blocks at every decision that can see them), else drawn from ``rng``.
     """
     n_hours = scores.shape[0]
     length = block_length(n_hours)
@@ -77,7 +109,11 @@ def block_bootstrap(scores: np.ndarray, hours: pd.DatetimeIndex, horizon: int, n
         # starts at index n_hours, so a block must start at i ≡ n_hours (mod 24).
         starts_allowed = np.arange(n_hours % DAY, n_hours - length + 1, DAY)
     n_blocks = -(-horizon // length)
-    chosen = rng.choice(starts_allowed, size=(n, n_blocks))
+    if anchor_seed is None:
+        chosen = rng.choice(starts_allowed, size=(n, n_blocks))
+    else:
+        clock = hours[starts_allowed].as_unit("s").asi8 // 3600  # hours since 1970
+        chosen = starts_allowed[anchored_choice(clock, (n, n_blocks), anchor_seed)]
     index = (chosen[:, :, None] + np.arange(length)).reshape(n, n_blocks * length)[:, :horizon]
     drawn = scores[index]
     missing = np.isnan(drawn)

@@ -17,14 +17,21 @@ from forecasting.profile import SeasonalProfile
 from optimizer.ladder_policy import FloatArray, ScenarioSource, blended_scenarios
 
 
-def forecaster_scenarios(factory: Callable[[], Forecaster]) -> ScenarioSource:
-    """A scenario source from a forecaster factory (``fit`` then ``sample_paths``)."""
+def forecaster_scenarios(factory: Callable[[], Forecaster], *,
+                         variance_reduction: bool = True) -> ScenarioSource:
+    """A scenario source from a forecaster factory (``fit`` then ``sample_paths``);
+    ``variance_reduction``: antithetic pairs of paths on history blocks anchored to their
+    clock hours (``forecasting.scenarios``), so that with the same seed, decisions a day
+    apart differ by the data, not by the draw."""
 
     def source(history: FloatArray, key_ids: tuple[str, ...], start: datetime, horizon: int,
                n: int, seed: int) -> FloatArray:
         forecaster = factory()
         forecaster.fit(history_frame(history, key_ids, start))
-        paths = np.asarray(forecaster.sample_paths(horizon, n, seed), dtype=np.float64)
+        paths = np.asarray(forecaster.sample_paths(horizon, n, seed,
+                                                   antithetic=variance_reduction,
+                                                   anchored=variance_reduction),
+                           dtype=np.float64)
         order = [list(forecaster.usage_keys_).index(k) for k in key_ids]
         return paths[:, :, order]
 
@@ -36,7 +43,7 @@ SCENARIO_SOURCE = ("half sample paths of forecasting.profile.SeasonalProfile, ha
 """The default scenario source in words (stored with the plans it made)."""
 
 
-def default_scenarios() -> ScenarioSource:
+def default_scenarios(*, variance_reduction: bool = True) -> ScenarioSource:
     """Half forecast paths of the forecasting package's seasonal profile forecaster, half
     replays of the last two days of history (:func:`~optimizer.ladder_policy.blended_scenarios`).
 
@@ -45,7 +52,8 @@ def default_scenarios() -> ScenarioSource:
     lookback reference (a week of spiky history gives quantiles far off); replays of a
     week lag growth (7 points lost on ``asg-wc98-mix``); two days follow it.
     """
-    return blended_scenarios(forecaster_scenarios(SeasonalProfile))
+    return blended_scenarios(forecaster_scenarios(SeasonalProfile,
+                                                  variance_reduction=variance_reduction))
 
 
 __all__ = ["SCENARIO_SOURCE", "default_scenarios", "forecaster_scenarios"]

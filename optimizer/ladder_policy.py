@@ -67,6 +67,7 @@ MAX_HORIZON_HOURS = 336
 
 REPLAY_HOURS = 48
 """The replays draw on the last two days of history (whole days only)."""
+DAY_HOURS = 24
 
 
 def replay_index(n_hours: int, horizon: int, n: int, *,
@@ -141,8 +142,9 @@ def ramp_scenarios(paths: FloatArray, history: FloatArray, ramp: Ramp,
     quantiles reach down to the usage before the change and up past any level seen, and
     the LP, weighing its worst tenth, buys nothing while usage is plainly above what is
     owned. For a ramping key ``k`` (slope ``s``, units per hour) every scenario instead
-    replays the last two days of history at today's level (each replayed hour raised by
-    ``s`` times its age, so the replay does not lag the ramp by a day), and then:
+    replays the last day of history, hour of day kept (today's level: the days before it
+    lag a ramp, and lifting them by the week's slope overshot a plateau reached after a
+    step), and then:
 
     * even scenarios hold that level (the ramp stops now);
     * odd scenarios go on ramping, ``+ s · min(t, cap_hours)`` at hour ``t``.
@@ -153,14 +155,14 @@ def ramp_scenarios(paths: FloatArray, history: FloatArray, ramp: Ramp,
     n, horizon, _ = paths.shape
     history = np.asarray(history, dtype=np.float64)
     paths = paths.copy()
-    index = replay_index(history.shape[0], horizon, n)  # (n, horizon) hours replayed
-    age = (history.shape[0] - index)[:, :, None]  # how many hours before now each one was
+    day = min(DAY_HOURS, history.shape[0])
+    index = history.shape[0] - day + np.arange(horizon) % day  # the last day, in a loop
     odd = np.arange(n) % 2 == 1
     continued = odd[:, None, None] * np.minimum(np.arange(1, horizon + 1),
                                                 cap_hours)[None, :, None]
     keys = np.flatnonzero(ramp.rising)
     slope = ramp.slope[keys][None, None, :]
-    paths[:, :, keys] = history[:, keys][index] + slope * (age + continued)
+    paths[:, :, keys] = history[index][:, keys][None, :, :] + slope * continued
     if odd.all() or not odd.any():
         return paths, np.full(n, 1.0 / n)
     weights = np.where(odd, ramp.continues / odd.sum(), (1 - ramp.continues) / (~odd).sum())
@@ -294,6 +296,7 @@ class ForecastLadder:
     round_quantities: bool = False
     safe_core: bool = True
     menu_closes: Callable[[Offering], int] | None = None
+    common_draws: bool = True
     name: str = "ladder"
     solves_: int = 0
     seconds_: float = 0.0
@@ -312,7 +315,8 @@ class ForecastLadder:
             catalog, scenarios=self.scenarios,
             policy=replace(self.policy, exchanges=False, returns=False),
             n_scenarios=self.n_scenarios, max_horizon_hours=self.max_horizon_hours,
-            seed=self.seed + hour, last_purchase=self.last_purchase(hour, catalog), ramp=ramp)
+            seed=self.seed if self.common_draws else self.seed + hour,
+            last_purchase=self.last_purchase(hour, catalog), ramp=ramp)
 
     def last_purchase(self, hour: int, catalog: Catalog) -> dict[str, int] | None:
         """Per offering on the menu, the last hour from ``hour`` at which it can still be

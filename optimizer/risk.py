@@ -187,6 +187,10 @@ RAMP_SIGNIFICANCE = 0.05
 RAMP_MIN_GROWTH = 0.25
 """A ramp must also grow by this share of its mean level over the days it is tested on: a
 steady fleet drifting up a few percent a week is no ramp (stated, not tuned)."""
+RAMP_STILL_ON = 0.9
+"""A ramp is still on while its last day's mean is at least this share of its highest day's
+over the test: a burst that has already fallen back is no reason to buy (stated, not tuned;
+without it a three-day plateau was bought whole on the day it ended)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +266,8 @@ def _ramping(daily: FloatArray, significance: float,
     """The ramp rule on ``(D, K)`` daily means: which keys ramp, and their Theil–Sen slope
     per hour (0 where they do not). A ramp's means rise significantly (Mann–Kendall, one
     side: a rise is the mirror of a fall, so the negated statistic is tested) and grow by
-    at least ``min_growth`` of their mean over the ``D`` days."""
+    at least ``min_growth`` of their mean over the ``D`` days, and are still on: the last
+    day is at least :data:`RAMP_STILL_ON` of the highest."""
     n_days = daily.shape[0]
     i, j = np.triu_indices(n_days, k=1)
     steps = daily[j] - daily[i]
@@ -270,6 +275,7 @@ def _ramping(daily: FloatArray, significance: float,
     rising = falls_significantly(-np.sign(steps).sum(axis=0), n_days, significance)
     rising &= slope * DAY * (n_days - 1) >= min_growth * np.maximum(daily.mean(axis=0), 1e-12)
     rising &= slope > 0
+    rising &= daily[-1] >= RAMP_STILL_ON * daily.max(axis=0)
     return rising, np.where(rising, slope, 0.0)
 
 

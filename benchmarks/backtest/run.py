@@ -92,7 +92,8 @@ def run_case(case: Case, config: BacktestConfig, policies: Sequence[str],
         runs += [(f"ladder@{seed}", replace(config, ladder_seed=seed)) for seed in seeds]
     scores = {name: backtest(trace, catalog, name.partition("@")[0], run_config,
                              catalog_source=str(case.catalog),
-                             scenarios=default_scenarios()).score
+                             scenarios=default_scenarios(
+                                 variance_reduction=config.ladder_common_draws)).score
               for name, run_config in runs}
     return len(trace.key_ids), trace.hours, scores
 
@@ -319,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds of the ladder's scenario draws: one run per seed, and "
                              "their spread (default: 0)")
+    parser.add_argument("--independent-draws", action="store_true",
+                        help="the ladder's scenarios drawn anew at every decision, without "
+                             "antithetic pairs (default: common, anchored, antithetic draws)")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error("--seeds: give each seed once")
@@ -332,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error(str(error))
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
                             lookback_hours=args.lookback_hours, ladder_policy=ladder,
-                            ladder_seed=args.seeds[0])
+                            ladder_seed=args.seeds[0],
+                            ladder_common_draws=not args.independent_draws)
     groups = [("Suite", suite_cases(args.suite))]
     if args.traces_dev:
         dev = dev_cases(args.dev_folder)

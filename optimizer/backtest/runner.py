@@ -59,8 +59,9 @@ class BacktestConfig:
     ``allowed`` are offering ids (``None``: every offering of the catalog).
     ``lookback_hours`` is the lookback policy's window; ``ladder_policy`` the ladder's
     purchase policy (``None``: its own, :data:`optimizer.ladder_policy.LADDER_POLICY`);
-    ``ladder_seed`` the seed of its scenario draws (each decision draws with the seed
-    plus its hour), so a run can be repeated on other draws to see their spread.
+    ``ladder_seed`` the seed of its scenario draws, so a run can be repeated on other
+    draws to see their spread; ``ladder_common_draws``: every decision draws with that
+    seed, as a live run does (off: with the seed plus its hour, independent draws).
     """
 
     cadence_hours: int = 24
@@ -70,6 +71,7 @@ class BacktestConfig:
     oracle_time_limit_s: float = 600.0
     ladder_policy: PurchasePolicy | None = None
     ladder_seed: int = 0
+    ladder_common_draws: bool = True
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,7 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
         return ForecastLadder(scenarios=scenarios,
                               policy=config.ladder_policy or LADDER_POLICY,
                               seed=config.ladder_seed,
+                              common_draws=config.ladder_common_draws,
                               menu_closes=partial(last_purchase_hour, hours=trace.hours))
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)

@@ -103,3 +103,23 @@ def test_the_ladder_knows_where_the_replay_menu_ends() -> None:
     assert isinstance(ladder, ForecastLadder)
     assert ladder.last_purchase(120, prices) == {"ri": 24}
     assert ForecastLadder(scenarios=flat_source(10.0)).last_purchase(120, prices) is None
+
+
+@pytest.mark.parametrize("common", [True, False])
+def test_common_draws_give_every_decision_the_same_seed(common: bool) -> None:
+    seeds: list[int] = []
+    level = flat_source(10.0)
+
+    def recording(history: np.ndarray, key_ids: tuple[str, ...], start: datetime,
+                  horizon: int, n: int, seed: int) -> np.ndarray:
+        seeds.append(seed)
+        return level(history, key_ids, start, horizon, n, seed)
+
+    prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
+    ladder = ForecastLadder(policy=PurchasePolicy(cvar_weight=0.0), scenarios=recording,
+                            n_scenarios=2, max_horizon_hours=48, seed=5, common_draws=common)
+    run_backtest(trace(np.full((24 * 6, 1), 10.0)), prices, ladder,
+                 BacktestConfig(cadence_hours=24, warmup_hours=24))
+    runs = len(seeds)  # the runs at hours 24, 48, … that still had something to decide
+    assert runs >= 3
+    assert seeds == ([5] * runs if common else [5 + 24 * d for d in range(1, runs + 1)])

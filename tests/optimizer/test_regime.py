@@ -70,6 +70,15 @@ def test_spikes_on_a_flat_fleet_are_no_ramp() -> None:
     assert not detect_ramp(usage, days=7).rising.any()
 
 
+def test_a_burst_that_has_fallen_back_is_no_longer_a_ramp() -> None:
+    # Five days at 40, three at 93, then back to 40: a rise while at 93, none after.
+    days = [40.0] * 5 + [93.0] * 3
+    plateau = np.repeat(days, DAY)[:, None]
+    assert detect_ramp(plateau, days=7).rising.all()
+    fallen = np.repeat([*days, 40.0], DAY)[:, None]
+    assert not detect_ramp(fallen, days=7).rising.any()
+
+
 def test_too_short_a_history_finds_no_ramp() -> None:
     ramp = np.arange(5 * DAY, dtype=float)[:, None]
     assert not detect_ramp(ramp, days=7).rising.any()
@@ -81,11 +90,11 @@ def test_a_ramping_key_holds_todays_level_or_goes_on_ramping() -> None:
     found = detect_ramp(history, days=7)
     base = np.full((4, 48, 2), -1.0)                       # what the source said
     paths, weights = ramp_scenarios(base, history, found, cap_hours=24)
-    today = history[-1, 0] + 0.5                           # the level the ramp is at now
+    today = np.tile(history[-DAY:, 0], 2)                  # the last day, hour of day kept
     stop, go_on = paths[0, :, 0], paths[1, :, 0]
-    assert stop == pytest.approx(np.full(48, today))
-    assert go_on[:24] == pytest.approx(today + 0.5 * np.arange(1, 25))
-    assert go_on[24:] == pytest.approx(np.full(24, today + 12.0))   # capped after a day
+    assert stop == pytest.approx(today)
+    assert go_on[:24] == pytest.approx(today[:24] + 0.5 * np.arange(1, 25))
+    assert go_on[24:] == pytest.approx(today[24:] + 12.0)  # capped after a day
     assert (paths[:, :, 1] == -1.0).all()                  # the flat key keeps its paths
     assert weights.sum() == pytest.approx(1.0)
     assert weights[1::2].sum() == pytest.approx(found.continues)
@@ -144,8 +153,8 @@ def test_a_ramp_is_bought_although_the_forecast_has_not_seen_it() -> None:
     ramped = _ramp_purchases(PurchasePolicy(cvar_weight=0.8, tranche_fraction=0.5,
                                             ramp_days=7))
     assert ramped and ramped[0][0] == 24 * 8
-    # At least the level the ramp has reached (hour 191: 167 units) is bought at once.
-    assert ramped[0][1] >= 160
+    # At once, at least the floor of the last day (hours 168–191 ran 144–167 units).
+    assert ramped[0][1] >= 144
 
 
 def test_a_steady_fleet_drifting_up_a_little_is_no_ramp() -> None:
