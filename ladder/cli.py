@@ -17,6 +17,7 @@ from core.db.session import session_scope
 from ladder import pipeline
 from ladder.commands import approvals, audit, backtest, forecast_eval, policy, providers, run, serve
 from ladder.commands import keys as keys_commands
+from ladder.commands import reports as reports_commands
 from ladder.commands.common import (
     DatabaseOption,
     ProviderOption,
@@ -68,6 +69,7 @@ serve.register(app)
 keys_commands.register(app)
 forecast_eval.register(app)
 providers.register(app)
+reports_commands.register(app)
 
 @app.command()
 def optimize(
@@ -127,7 +129,7 @@ def ingest(
             outcome = pipeline.ingest(engine, path, provider=provider)
     verb = "Stored" if outcome.created else "Already stored"
     console.print(
-        f"{verb}: dataset {outcome.dataset_id}, {outcome.keys} usage keys, "
+        f"{verb}: dataset {outcome.dataset_id} of {outcome.provider}, {outcome.keys} usage keys, "
         f"{outcome.hours} hours ({outcome.start:%Y-%m-%d %H:%M} to {outcome.end:%Y-%m-%d %H:%M} "
         f"UTC), {outcome.rows_used} of {outcome.rows_read} rows were compute usage."
     )

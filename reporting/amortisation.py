@@ -3,14 +3,17 @@
 * amortised basis: each commitment costs ``quantity × (upfront ÷ term hours +
   hourly)`` in every active hour, plus the on-demand cost;
 * cash basis: the upfront fee when it is paid (the day the commitment starts),
-  recurring fees for the hours they are billed, plus the on-demand cost;
+  recurring fees for the hours they are billed, plus the on-demand cost. The
+  upfront of a commitment received in an exchange is the exchange's true-up —
+  the cash it paid — not the received offering's list upfront (the value of
+  what was given up paid the rest, earlier);
 * the schedule lists, month by month from ``as_of`` until every commitment has
   ended, what each commitment will still cost in cash and amortised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -32,6 +35,7 @@ from reporting.common import (
     frozen,
     period_end,
 )
+from reporting.freshness import with_freshness
 from reporting.money import round_frame
 from reporting.selection import (
     ALL,
@@ -43,7 +47,7 @@ from reporting.selection import (
     summed,
     window,
 )
-from reporting.snapshot import ReportData, load_report_data
+from reporting.snapshot import ReportData, load_report_data, snapshot_info
 
 ON_DEMAND = "(on-demand)"
 """The group of on-demand cost when amortisation is grouped by commitment."""
@@ -84,7 +88,7 @@ def commitment_cash_days(data: ReportData, query: ReportQuery) -> pd.DataFrame:
     starts = pd.to_datetime(data.commitments["start_at"], utc=True)
     start_days = np.asarray(starts.dt.tz_localize(None).dt.floor("D").to_numpy(),
                             dtype="datetime64[D]")
-    paid = in_window(start_days, bounds) & (data.commitments["upfront"].to_numpy() > 0)
+    paid = in_window(start_days, bounds) & (data.commitments["upfront_cash"].to_numpy() != 0)
     if query.scope.provider is not None:
         paid &= (data.commitments["provider"] == query.scope.provider).to_numpy()
     upfront = data.commitments.loc[paid]
@@ -93,7 +97,7 @@ def commitment_cash_days(data: ReportData, query: ReportQuery) -> pd.DataFrame:
         "provider": upfront["provider"].to_numpy(dtype=object),
         "label": upfront["label"].to_numpy(dtype=object),
         "commitment_amortized_cost": 0.0, "recurring_paid": 0.0,
-        "upfront_paid": (upfront["quantity"] * upfront["upfront"]).to_numpy(dtype=np.float64),
+        "upfront_paid": upfront["upfront_cash"].to_numpy(dtype=np.float64),
     })
     return concat([recurring, upfronts])
 
@@ -108,8 +112,8 @@ def amortisation(session: Session, query: ReportQuery | None = None) -> Report:
         raise InvalidInput("amortisation groups by none, provider or commitment",
                            column="group_by")
     data = load_report_data(session, query.scope.provider)
-    return data.memo(("amortisation", query),
-                     lambda: _amortisation(data, session, query)).copy()
+    return with_freshness(data.memo(("amortisation", query),
+                                    lambda: _amortisation(data, session, query)).copy(), session)
 
 
 def _amortisation(data: ReportData, session: Session, query: ReportQuery) -> Report:
@@ -145,11 +149,19 @@ def _month_start(moment: datetime) -> date:
     return date(moment.year, moment.month, 1)
 
 
-def schedule_rows(commitments: Sequence[tuple[str, Commitment]], as_of: datetime
-                  ) -> pd.DataFrame:
-    """Per (month, commitment): cash and amortised cost still to come from ``as_of`` on."""
+def schedule_rows(commitments: Sequence[tuple[str, Commitment]], as_of: datetime, *,
+                  exchanged: Mapping[tuple[str, str], float] | None = None) -> pd.DataFrame:
+    """Per (month, commitment): cash and amortised cost still to come from ``as_of`` on.
+
+    ``exchanged`` gives the cash paid for commitments received in an exchange (its
+    true-up, ``repository.exchange_cash``), their upfront due instead of the list one.
+    """
+    exchanged = exchanged or {}
     rows = []
     for provider, commitment in commitments:
+        list_upfront = commitment.quantity * commitment.offering.upfront
+        upfront_cash = exchanged.get((provider, commitment.commitment_id), list_upfront) \
+            if commitment.commitment_id else list_upfront
         if commitment.end <= as_of:
             continue
         offering = commitment.offering
@@ -159,7 +171,7 @@ def schedule_rows(commitments: Sequence[tuple[str, Commitment]], as_of: datetime
             lo = max(commitment.start, as_of, datetime(month.year, month.month, 1, tzinfo=UTC))
             hi = min(commitment.end, datetime(following.year, following.month, 1, tzinfo=UTC))
             hours = max((hi - lo) / HOUR, 0.0)
-            upfront = (commitment.quantity * offering.upfront
+            upfront = (upfront_cash
                        if commitment.start >= as_of and _month_start(commitment.start) == month
                        else 0.0)
             recurring = commitment.quantity * offering.hourly * hours
@@ -191,22 +203,25 @@ def payment_schedule(session: Session, *, provider: str | None = None,
     if as_of is None:
         as_of = max((s.end for s in snapshots), default=utc_now())
     as_of = as_of.astimezone(UTC)
-    owned = [(name, c) for name in repository.commitment_providers(session, provider)
+    names = repository.commitment_providers(session, provider)
+    owned = [(name, c) for name in names
              for c in core_repository.list_commitments(session, name)]
-    frame = schedule_rows(owned, as_of).sort_values(["period_key", "provider", "commitment_id"],
+    frame = schedule_rows(owned, as_of, exchanged=repository.exchange_cash(session, provider)
+                          ).sort_values(["period_key", "provider", "commitment_id"],
                                                     kind="stable")
     frame = add_period_columns(frame, Granularity.MONTH)
     frame = round_frame(frame, list(SCHEDULE_MONEY), groups=["period_key"] if len(frame) else [])
     currencies = {s.currency for s in snapshots}
-    return Report(
+    return with_freshness(Report(
         name="payment_schedule", columns=SCHEDULE_COLUMNS,
         frame=frame[list(SCHEDULE_COLUMNS)].reset_index(drop=True),
         parameters=frozen({"provider": provider, "as_of": as_of.isoformat()}),
         currency=currencies.pop() if len(currencies) == 1 else "USD",
-        money=SCHEDULE_MONEY,
+        sources=tuple(snapshot_info(s) for s in snapshots), money=SCHEDULE_MONEY,
         notes=("Commitments as stored now; the last month ends when the last commitment "
-               f"does (as of {as_of:%Y-%m-%d %H:%M} UTC).",),
-    )
+               f"does (as of {as_of:%Y-%m-%d %H:%M} UTC). A commitment received in an "
+               "exchange is due the exchange's true-up, not its list upfront.",),
+    ), session, names)
 
 
 __all__ = ["AMORTISATION_COLUMNS", "ON_DEMAND", "SCHEDULE_COLUMNS", "amortisation",

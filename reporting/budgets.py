@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -38,11 +38,12 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.db.reporting_models import BudgetRow
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 from reporting import dense, repository
 from reporting.amortisation import commitment_cash_days
 from reporting.common import (
     Dimension,
+    Freshness,
     Granularity,
     ReportQuery,
     Scope,
@@ -50,6 +51,7 @@ from reporting.common import (
     period_label,
     period_of,
 )
+from reporting.freshness import FRESHNESS_DEFINITIONS, freshness
 from reporting.money import round_cents
 from reporting.selection import data_days, key_rows, unallocated_rows
 from reporting.snapshot import ReportData, load_report_data
@@ -186,10 +188,37 @@ def _write(row: BudgetRow, spec: BudgetSpec) -> None:
     row.tag_key, row.tag_value = spec.scope.tag_key, spec.scope.tag_value
 
 
+def check_currency(session: Session, spec: BudgetSpec) -> None:
+    """Refuse (InvalidInput on ``currency``) a budget in a currency its data is not in.
+
+    Ladder keeps no exchange rates: a budget is compared with the billing data of
+    its scope as billed, so it must be in that data's currency. A provider with no
+    data yet cannot be checked (its budgets' status says so until it has some).
+    """
+    currencies = repository.data_currencies(session, spec.scope.provider)
+    found = sorted(set(currencies.values()))
+    if not found:
+        return
+    whose = (f"provider {spec.scope.provider!r}" if spec.scope.provider is not None
+             else "every provider")
+    if len(found) > 1:
+        raise InvalidInput(
+            f"the billing data of {whose} is in several currencies ({', '.join(found)}): give "
+            "the budget a provider, and the currency that provider's data is in",
+            column="currency")
+    if spec.currency != found[0]:
+        raise InvalidInput(
+            f"the budget is in {spec.currency}, but the billing data of {whose} is in "
+            f"{found[0]}: a budget must be in its data's currency ({found[0]}); Ladder "
+            "converts no currencies", column="currency")
+
+
 def create_budget(session: Session, spec: BudgetSpec) -> Budget:
-    """Store a new budget; Conflict when the name is taken."""
+    """Store a new budget; Conflict when the name is taken, InvalidInput when its currency is
+    not its data's (``check_currency``)."""
     if repository.budget_by_name(session, spec.name) is not None:
         raise Conflict(f"a budget named {spec.name!r} already exists")
+    check_currency(session, spec)
     row = BudgetRow()
     _write(row, spec)
     session.add(row)
@@ -226,6 +255,7 @@ def update_budget(session: Session, budget_id: int, spec: BudgetSpec) -> Budget 
     other = repository.budget_by_name(session, spec.name)
     if other is not None and other.id != budget_id:
         raise Conflict(f"a budget named {spec.name!r} already exists")
+    check_currency(session, spec)
     _write(row, spec)
     session.flush()
     return _budget(row)
@@ -308,7 +338,10 @@ STATUS_DEFINITIONS: dict[str, str] = {
     "thresholds": "For each alert share t: reached when actual ≥ t × amount, "
                   "forecast_reached when forecast ≥ t × amount.",
     "state": "over_budget (actual ≥ amount), else forecast_over (forecast ≥ amount), else "
-             "warning (a threshold reached or forecast to be), else ok.",
+             "warning (a threshold reached or forecast to be), else ok; unavailable when the "
+             "budget cannot be reported on (problem says why; its figures are null).",
+    "problem": "Why the budget cannot be reported on (state unavailable), else null.",
+    **FRESHNESS_DEFINITIONS,
 }
 
 
@@ -317,16 +350,16 @@ class BudgetStatus:
     """Where a budget stands in the period that contains ``as_of``; money rounded to cents."""
 
     budget: Budget
-    period: str
-    period_start: date
-    period_end: date
-    as_of: date
-    days_elapsed: int
-    days_remaining: int
-    actual: float
-    forecast: float
+    period: str | None
+    period_start: date | None
+    period_end: date | None
+    as_of: date | None
+    days_elapsed: int | None
+    days_remaining: int | None
+    actual: float | None
+    forecast: float | None
     forecast_method: str
-    variance: float
+    variance: float | None
     variance_ratio: float | None
     consumed: float | None
     forecast_consumed: float | None
@@ -334,6 +367,17 @@ class BudgetStatus:
     state: str
     currency: str
     sources: tuple[SnapshotInfo, ...] = ()
+    problem: str | None = None
+    freshness: Freshness | None = None
+
+    @classmethod
+    def unavailable(cls, budget: Budget, problem: str) -> BudgetStatus:
+        """The status of a budget that cannot be reported on, saying why (figures null)."""
+        return cls(budget=budget, period=None, period_start=None, period_end=None, as_of=None,
+                   days_elapsed=None, days_remaining=None, actual=None, forecast=None,
+                   forecast_method="", variance=None, variance_ratio=None, consumed=None,
+                   forecast_consumed=None, thresholds=(), state="unavailable",
+                   currency=budget.spec.currency, problem=problem)
 
     @property
     def definitions(self) -> dict[str, str]:
@@ -342,17 +386,22 @@ class BudgetStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready status, with the budget and the definitions."""
+        def day(value: date | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
         return {
             "budget": self.budget.to_dict(), "period": self.period,
-            "period_start": self.period_start.isoformat(),
-            "period_end": self.period_end.isoformat(), "as_of": self.as_of.isoformat(),
+            "period_start": day(self.period_start), "period_end": day(self.period_end),
+            "as_of": day(self.as_of),
             "days_elapsed": self.days_elapsed, "days_remaining": self.days_remaining,
             "actual": self.actual, "forecast": self.forecast,
             "forecast_method": self.forecast_method, "variance": self.variance,
             "variance_ratio": self.variance_ratio, "consumed": self.consumed,
             "forecast_consumed": self.forecast_consumed,
             "thresholds": [t.to_dict() for t in self.thresholds], "state": self.state,
-            "currency": self.currency, "definitions": self.definitions,
+            "currency": self.currency, "problem": self.problem,
+            **(self.freshness or Freshness(None, None)).to_dict(),
+            "definitions": self.definitions,
             "sources": [s.to_dict() for s in self.sources],
         }
 
@@ -426,7 +475,8 @@ def budget_status(session: Session, budget: Budget | int, *, as_of: date | None 
     forecaster = forecaster or RunRate()
     data = load_report_data(session, spec.scope.provider)
     key = ("budget_status", budget.id, spec, as_of, forecaster.name)
-    return data.memo(key, lambda: _status(data, session, budget, as_of, forecaster))
+    status = data.memo(key, lambda: _status(data, session, budget, as_of, forecaster))
+    return replace(status, freshness=freshness(session, data.sources))
 
 
 def _status(data: ReportData, session: Session, budget: Budget, as_of: date | None,
@@ -483,7 +533,12 @@ def budget_statuses(session: Session, *, provider: str | None = None,
     """The status of every budget (of one provider, or all), by name."""
     statuses = []
     for budget in list_budgets(session, provider=provider, limit=10_000):
-        status = budget_status(session, budget, as_of=as_of)
+        # One budget that cannot be reported on (no data for its provider, another
+        # currency) is told as such; it never takes the others' statuses down with it.
+        try:
+            status = budget_status(session, budget, as_of=as_of)
+        except (InvalidInput, NotFound) as exc:
+            status = BudgetStatus.unavailable(budget, str(exc))
         if status is not None:
             statuses.append(status)
     return statuses

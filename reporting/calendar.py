@@ -29,6 +29,7 @@ from core.domain import HOURS_PER_MONTH, Commitment, Shape
 from core.errors import InvalidInput
 from reporting import repository
 from reporting.common import Granularity, Report, add_period_columns, frozen
+from reporting.freshness import with_freshness
 from reporting.money import round_frame
 from reporting.snapshot import ReportData, load_report_data
 
@@ -105,7 +106,8 @@ def expirations(session: Session, *, provider: str | None = None,
         index = as_of.year * 12 + as_of.month - 1 + months
         horizon = datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
     rows = []
-    for name in repository.commitment_providers(session, provider):
+    names = repository.commitment_providers(session, provider)
+    for name in names:
         rates = _rates(session, name)
         for commitment in core_repository.list_commitments(session, name):
             if commitment.end <= as_of or (horizon is not None and commitment.end >= horizon):
@@ -136,14 +138,14 @@ def expirations(session: Session, *, provider: str | None = None,
     frame = round_frame(frame, list(EXPIRATION_MONEY),
                         groups=["period_key"] if len(frame) else [])
     currencies = {s.currency for s in snapshots}
-    return Report(
+    return with_freshness(Report(
         name="expirations", columns=EXPIRATION_COLUMNS,
         frame=frame[list(EXPIRATION_COLUMNS)].reset_index(drop=True),
         parameters=frozen({"provider": provider, "as_of": as_of.isoformat(),
                            "months": months, "window_days": window_days}),
         currency=currencies.pop() if len(currencies) == 1 else "USD",
         sources=data.sources if data is not None else (), money=EXPIRATION_MONEY,
-    )
+    ), session, names)
 
 
 def commitment_calendar(session: Session, *, provider: str | None = None,
@@ -167,6 +169,7 @@ def commitment_calendar(session: Session, *, provider: str | None = None,
         name="commitment_calendar", columns=CALENDAR_COLUMNS,
         frame=summary[list(CALENDAR_COLUMNS)], parameters=detail.parameters,
         currency=detail.currency, sources=detail.sources, money=EXPIRATION_MONEY,
+        freshness=detail.freshness,
     )
 
 

@@ -27,6 +27,7 @@ from core.errors import InvalidInput
 from reporting import dense
 from reporting.common import Dimension, Report, ReportQuery
 from reporting.definitions import TAG_RULE, UNALLOCATED, UNUSED_RULE
+from reporting.freshness import with_freshness
 from reporting.selection import concat, finish, key_rows, summed, unallocated_rows
 from reporting.snapshot import ReportData, load_report_data
 
@@ -61,7 +62,7 @@ def chargeback(session: Session, query: ReportQuery | None = None) -> Report:
         fast = dense_chargeback(data, session, query)
         return fast if fast is not None else chargeback_report(data, session, query)
 
-    return data.memo(("chargeback", query), build).copy()
+    return with_freshness(data.memo(("chargeback", query), build).copy(), session)
 
 
 def dense_chargeback(data: ReportData, session: Session, query: ReportQuery) -> Report | None:
@@ -99,7 +100,8 @@ def commitment_showback(session: Session, query: ReportQuery | None = None) -> R
     query = query or ReportQuery(group_by=Dimension.ACCOUNT)
     _check(query)
     data = load_report_data(session, query.scope.provider)
-    return data.memo(("showback", query), lambda: _showback(data, session, query)).copy()
+    return with_freshness(
+        data.memo(("showback", query), lambda: _showback(data, session, query)).copy(), session)
 
 
 def _showback(data: ReportData, session: Session, query: ReportQuery) -> Report:

@@ -197,6 +197,29 @@ class SnapshotInfo:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How recent a report's data is against the newest commitments of its providers."""
+
+    data_through: datetime | None
+    newest_commitment_start: datetime | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        """Whether the data ends before the newest commitment starts (see ``warnings``)."""
+        return bool(self.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "data_through": self.data_through.isoformat() if self.data_through else None,
+            "newest_commitment_start": (self.newest_commitment_start.isoformat()
+                                        if self.newest_commitment_start else None),
+            "stale": self.stale, "warnings": list(self.warnings),
+        }
+
+
 def _json_value(value: Any) -> Any:
     if value is None or value is pd.NaT:
         return None
@@ -236,11 +259,18 @@ class Report:
     sources: tuple[SnapshotInfo, ...] = ()
     notes: tuple[str, ...] = ()
     money: tuple[str, ...] = ()
+    freshness: Freshness | None = None
+    """Through when the data runs, and whether it is older than the newest commitment."""
 
     @property
     def definitions(self) -> dict[str, str]:
         """Definition of every column of the report that has one."""
         return definitions_for(self.columns)
+
+    def fresh_fields(self) -> dict[str, Any]:
+        """``data_through``, ``newest_commitment_start``, ``stale`` and ``warnings``."""
+        freshness = self.freshness or Freshness(None, None)
+        return freshness.to_dict()
 
     def copy(self) -> Report:
         """The same report with its own copy of the frame (cached reports hand out copies)."""
@@ -270,6 +300,7 @@ class Report:
             "columns": list(self.columns),
             "definitions": self.definitions,
             "notes": list(self.notes),
+            **self.fresh_fields(),
             "totals": self.totals(),
             "sources": [source.to_dict() for source in self.sources],
             "rows": self.records(),
@@ -390,6 +421,7 @@ def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 __all__ = [
     "KEY_DIMENSIONS",
     "Dimension",
+    "Freshness",
     "Granularity",
     "Report",
     "ReportQuery",

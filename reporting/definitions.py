@@ -84,13 +84,15 @@ _DEFINITIONS: dict[str, str] = {
     "commitment_amortized_cost": "Commitment cost on the amortised basis: quantity × "
                                  "(upfront ÷ term hours + hourly) for every active hour.",
     "upfront_paid": "Upfront fees paid in the period: quantity × upfront, on the day the "
-                    "commitment starts.",
+                    "commitment starts; for a commitment received in an exchange, the "
+                    "exchange's true-up (the cash it paid), not the list upfront.",
     "recurring_paid": "Recurring fees billed for the period: quantity × hourly for every "
                       "active hour.",
     "cash_cost": "Cost on the cash basis: on_demand_cost + upfront_paid + recurring_paid.",
     "cash_minus_amortized": "cash_cost − amortized_cost: positive when cash went out ahead "
                             "of the amortised cost (an upfront payment), negative after.",
-    "upfront_due": "Upfront fee of a commitment starting in the month (future purchases).",
+    "upfront_due": "Upfront fee of a commitment starting in the month (future purchases); "
+                   "for a commitment received in an exchange, the exchange's true-up.",
     "recurring_due": "Recurring fees of the commitment's active hours in the month from "
                      "as_of on.",
     "cash_due": "upfront_due + recurring_due.",

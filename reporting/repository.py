@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.db.models import CommitmentRow, DatasetRow, UsageKeyRow
+from core.db.models import ActionRow, CommitmentRow, DatasetRow, PlanRow, UsageKeyRow
 from core.db.reporting_models import (
     BudgetRow,
     FocusCostLineRow,
@@ -29,6 +29,7 @@ from core.db.reporting_models import (
     ReportSnapshotRow,
 )
 from core.db.repository import upsert_usage_keys
+from core.domain import ActionKind
 from core.errors import InvalidInput
 
 COST_LINE_COLUMNS = (
@@ -313,6 +314,31 @@ def commitment_providers(session: Session, provider: str | None = None) -> list[
     return list(session.scalars(stmt))
 
 
+def data_currencies(session: Session, provider: str | None = None) -> dict[str, str]:
+    """The currency of each provider's latest dataset (or of ``provider``'s), by provider."""
+    newest = (select(func.max(DatasetRow.id)).group_by(DatasetRow.provider))
+    if provider is not None:
+        newest = newest.where(DatasetRow.provider == provider)
+    stmt = (select(DatasetRow.provider, DatasetRow.currency)
+            .where(DatasetRow.id.in_(newest.scalar_subquery())).order_by(DatasetRow.provider))
+    return {name: currency for name, currency in session.execute(stmt)}
+
+
+def newest_commitments(session: Session, providers: Sequence[str]
+                       ) -> dict[str, tuple[datetime, str]]:
+    """Per provider, the start and id of its newest stored commitment (by start)."""
+    found: dict[str, tuple[datetime, str]] = {}
+    for name in providers:
+        row = session.execute(
+            select(CommitmentRow.start_at, CommitmentRow.commitment_id)
+            .where(CommitmentRow.provider == name)
+            .order_by(CommitmentRow.start_at.desc(), CommitmentRow.id.desc()).limit(1)).first()
+        if row is not None:
+            start = row.start_at if row.start_at.tzinfo else row.start_at.replace(tzinfo=UTC)
+            found[name] = (start, row.commitment_id or "")
+    return found
+
+
 # --- budgets ----------------------------------------------------------------------------
 
 
@@ -338,6 +364,28 @@ def budget_by_name(session: Session, name: str) -> BudgetRow | None:
     return session.scalar(select(BudgetRow).where(BudgetRow.name == name))
 
 
+def exchange_cash(session: Session, provider: str | None = None
+                  ) -> dict[tuple[str, str], float]:
+    """Cash paid for each commitment received in an exchange, by (provider, commitment id).
+
+    The cash of an exchange is its true-up (the executor's ``cash_effect`` of the
+    done action, checked against the provider's quote), not the received
+    offering's list upfront; an exchange that received several ids paid its
+    true-up once, shared evenly between them (as their quantity is).
+    """
+    stmt = (select(PlanRow.provider, ActionRow.commitment_ids, ActionRow.cash_effect)
+            .join(PlanRow, ActionRow.plan_id == PlanRow.id)
+            .where(ActionRow.kind == ActionKind.EXCHANGE.value, ActionRow.status == "done"))
+    if provider is not None:
+        stmt = stmt.where(PlanRow.provider == provider)
+    paid: dict[tuple[str, str], float] = {}
+    for name, ids, cash in session.execute(stmt):
+        received = [str(i) for i in ids or () if i]
+        for commitment_id in received:
+            paid[(name, commitment_id)] = float(cash or 0.0) / len(received)
+    return paid
+
+
 __all__ = [
     "COST_LINE_COLUMNS",
     "add_cost_lines",
@@ -346,8 +394,10 @@ __all__ = [
     "bulk_insert",
     "commitment_providers",
     "count_budget_rows",
+    "data_currencies",
     "dataset_for",
     "delete_snapshots",
+    "exchange_cash",
     "get_snapshot",
     "latest_snapshots",
     "load_allocations",
@@ -355,5 +405,6 @@ __all__ = [
     "load_focus_sums",
     "load_keys",
     "load_snapshot_frames",
+    "newest_commitments",
     "usage_key_ids",
 ]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from reporting import dense
 from reporting.common import Dimension, Report, ReportQuery, ratio
 from reporting.definitions import UNTAGGED, UNUSED_RULE
+from reporting.freshness import with_freshness
 from reporting.selection import (
     ALL,
     concat,
@@ -58,7 +59,7 @@ def savings(session: Session, query: ReportQuery | None = None) -> Report:
         fast = dense_savings(data, session, query)
         return fast if fast is not None else savings_report(data, session, query)
 
-    return data.memo(("savings", query), build).copy()
+    return with_freshness(data.memo(("savings", query), build).copy(), session)
 
 
 def savings_report(data: ReportData, session: Session, query: ReportQuery) -> Report:

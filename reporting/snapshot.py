@@ -66,7 +66,8 @@ def inventory_sha256(commitments: Sequence[Commitment]) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-def _info(row: ReportSnapshotRow) -> SnapshotInfo:
+def snapshot_info(row: ReportSnapshotRow) -> SnapshotInfo:
+    """A stored snapshot's provenance, as reports carry it."""
     return SnapshotInfo(
         snapshot_id=row.id, token=row.token, provider=row.provider, dataset_id=row.dataset_id,
         currency=row.currency, start=row.start, end=row.end, created_at=row.created_at,
@@ -138,7 +139,7 @@ def refresh_facts(
     snapshot.build_seconds = time.perf_counter() - began
     session.flush()
     repository.delete_snapshots(session, provider, keep=max(keep, 1))
-    return _info(snapshot)
+    return snapshot_info(snapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ def snapshot_status(session: Session, provider: str | None = None) -> list[Snaps
             select(DatasetRow.id).where(DatasetRow.provider == row.provider)
             .order_by(DatasetRow.ingested_at.desc(), DatasetRow.id.desc()).limit(1))
         digest = inventory_sha256(core_repository.list_commitments(session, row.provider))
-        statuses.append(SnapshotStatus(_info(row), latest, digest != row.inventory_sha256))
+        statuses.append(SnapshotStatus(snapshot_info(row), latest, digest != row.inventory_sha256))
     return statuses
 
 
@@ -481,7 +482,7 @@ def _build_tag_cube(data: ReportData, session: Session,
 
 
 def _load(session: Session, rows: Sequence[ReportSnapshotRow]) -> ReportData:
-    sources = tuple(_info(row) for row in rows)
+    sources = tuple(snapshot_info(row) for row in rows)
     key_days, commitment_days, commitments = [], [], []
     ref = 0
     for source in sources:
@@ -504,6 +505,14 @@ def _load(session: Session, rows: Sequence[ReportSnapshotRow]) -> ReportData:
     keys["provider"] = keys["usage_key_id"].map(owner)
     key_frame = key_frame.drop(columns="source")
     commitment_frame = pd.concat(commitments, ignore_index=True)
+    # What was paid upfront: the list upfront, or an exchange's true-up for what it received.
+    paid = repository.exchange_cash(session)
+    commitment_frame["upfront_cash"] = [
+        paid.get((provider, cid), quantity * upfront) if cid else quantity * upfront
+        for provider, cid, quantity, upfront in zip(
+            commitment_frame["provider"], commitment_frame["commitment_id"],
+            commitment_frame["quantity"], commitment_frame["upfront"], strict=True)
+    ]
     commitment_frame["label"] = [
         cid if cid else f"{offering}@{start:%Y-%m-%dT%H}"
         for cid, offering, start in zip(commitment_frame["commitment_id"],
@@ -571,5 +580,6 @@ __all__ = [
     "inventory_sha256",
     "load_report_data",
     "refresh_facts",
+    "snapshot_info",
     "snapshot_status",
 ]

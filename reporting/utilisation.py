@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from reporting import dense
 from reporting.common import Dimension, Granularity, Report, ReportQuery, ratio
+from reporting.freshness import with_freshness
 from reporting.selection import (
     ALL,
     finish,
@@ -59,7 +60,7 @@ def coverage(session: Session, query: ReportQuery | None = None) -> Report:
         fast = dense_coverage(data, session, query)
         return fast if fast is not None else coverage_report(data, session, query)
 
-    return data.memo(("coverage", query), build).copy()
+    return with_freshness(data.memo(("coverage", query), build).copy(), session)
 
 
 _COVERAGE_FIGURES = ("units", "on_demand_equivalent", "covered_on_demand", "on_demand_cost")
@@ -131,9 +132,9 @@ def utilisation(session: Session, query: ReportQuery | None = None) -> Report:
     """Utilisation and unused commitment per period, overall, per provider or per commitment."""
     query = query or ReportQuery()
     data = load_report_data(session, query.scope.provider)
-    return data.memo(("utilisation", query), lambda: finish(
+    return with_freshness(data.memo(("utilisation", query), lambda: finish(
         "utilisation", _utilisation_frame(data, query), UTILISATION_COLUMNS,
-        money=UTILISATION_MONEY, data=data, query=query)).copy()
+        money=UTILISATION_MONEY, data=data, query=query)).copy(), session)
 
 
 def waste(session: Session, query: ReportQuery | None = None) -> Report:
@@ -146,7 +147,8 @@ def waste(session: Session, query: ReportQuery | None = None) -> Report:
     query = ReportQuery(start=query.start, end=query.end, granularity=query.granularity,
                         group_by=Dimension.COMMITMENT, scope=query.scope)
     data = load_report_data(session, query.scope.provider)
-    return data.memo(("waste", query), lambda: _waste(data, query)).copy()
+    return with_freshness(data.memo(("waste", query), lambda: _waste(data, query)).copy(),
+                          session)
 
 
 def _waste(data: ReportData, query: ReportQuery) -> Report:

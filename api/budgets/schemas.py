@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from api.params import Filter, JsonBody, ProviderFilter, ShortFilter
 from reporting.budgets import MAX_THRESHOLDS, BudgetBasis, BudgetPeriod
+from reporting.freshness import FRESHNESS_DEFINITIONS
 
 Amount = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False,
                                 description="The budget for one period, in its currency.")]
@@ -18,6 +19,8 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 BudgetName = ShortFilter
 
 TAG_RULE = "tag_key and tag_value go together: both or neither."
+DATA_THROUGH = FRESHNESS_DEFINITIONS["data_through"]
+STALE = FRESHNESS_DEFINITIONS["stale"]
 
 
 class BudgetCreate(JsonBody):
@@ -35,7 +38,9 @@ class BudgetCreate(JsonBody):
     thresholds: list[Threshold] = Field(
         default=[0.8, 1.0], max_length=MAX_THRESHOLDS,
         description="Alert shares of the amount (0.8 = 80 %).")
-    currency: Currency = "USD"
+    currency: Currency = Field(default="USD", description="The currency the budget's billing "
+                               "data is in (a budget in another currency is refused: no "
+                               "conversion rates are kept).")
 
 
 def _not_null(schema: dict[str, Any]) -> None:
@@ -117,21 +122,28 @@ class BudgetStatusRead(BaseModel):
     """Where a budget stands in its current period: actual, forecast, variance, alerts."""
 
     budget: BudgetRead
-    period: str
-    period_start: date
-    period_end: date
-    as_of: date
-    days_elapsed: int
-    days_remaining: int
-    actual: float
-    forecast: float
+    period: str | None
+    period_start: date | None
+    period_end: date | None
+    as_of: date | None
+    days_elapsed: int | None
+    days_remaining: int | None
+    actual: float | None
+    forecast: float | None
     forecast_method: str
-    variance: float
+    variance: float | None
     variance_ratio: float | None
     consumed: float | None
     forecast_consumed: float | None
     thresholds: list[ThresholdRead]
-    state: str = Field(description="ok, warning, forecast_over or over_budget.")
+    state: str = Field(description="ok, warning, forecast_over or over_budget; unavailable "
+                       "when the budget cannot be reported on (see problem; figures null).")
     currency: str
+    problem: str | None = Field(default=None, description="Why the budget cannot be "
+                                "reported on (state unavailable), else null.")
+    data_through: datetime | None = Field(default=None, description=DATA_THROUGH)
+    newest_commitment_start: datetime | None = None
+    stale: bool = Field(default=False, description=STALE)
+    warnings: list[str] = Field(default=[], description="What makes the status stale.")
     definitions: dict[str, str]
     sources: list[StatusSource]

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from reporting.freshness import FRESHNESS_DEFINITIONS
+
 
 class ReportFormat(StrEnum):
     """How a report is sent: JSON (paginated rows) or CSV (every row, to download)."""
@@ -74,6 +76,11 @@ class ReportRead(BaseModel):
     totals: dict[str, float | None] = Field(
         description="Σ of each money column over all rows (not only this page); null when "
         "unknown.")
+    data_through: str | None = Field(description=FRESHNESS_DEFINITIONS["data_through"])
+    newest_commitment_start: str | None = Field(
+        description="Start of the newest stored commitment of the report's providers.")
+    stale: bool = Field(description=FRESHNESS_DEFINITIONS["stale"])
+    warnings: list[str] = Field(description=FRESHNESS_DEFINITIONS["warnings"])
     sources: list[ReportSource]
     rows: list[dict[str, Any]] = Field(description="One page of rows, keyed by column.")
     total_rows: int = Field(ge=0, description="How many rows the report has in all.")

@@ -87,7 +87,7 @@ def render(report: Report, how: Rendering) -> Response:
         "report": report.name, "currency": report.currency,
         "parameters": dict(report.parameters), "columns": list(report.columns),
         "definitions": report.definitions, "notes": list(report.notes),
-        "totals": report.totals(),
+        **report.fresh_fields(), "totals": report.totals(),
         "sources": [source.to_dict() for source in report.sources],
         "rows": page_rows(report, how.offset, how.limit),
         "total_rows": len(report.frame), "limit": how.limit, "offset": how.offset,

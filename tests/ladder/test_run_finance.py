@@ -1,0 +1,119 @@
+"""The README's "Buying, safely" steps, then finance's view of them (issue 18, point 6).
+
+``ladder policy set --set max_run_upfront=500000`` and ``LADDER_EXECUTE_PROVIDERS=sample
+ladder run`` on the bundled sample exchange the idle convertible c4 RI and buy
+Savings Plans. Then:
+
+* the payment schedule asks of the exchanged RI its true-up — what the run paid —
+  not the received offering's list upfront; the cash due of everything the run
+  bought is what the executed actions paid, recomputed here from the actions table
+  and the simulated account's orders;
+* what the run bought starts at the run's time, after the sample's data (which
+  ends 2024-09-01): every report says through when its data runs and that it is
+  stale, in the JSON and in the CLI's output.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from core.db.models import ActionRow, CommitmentRow, PlanRow, RunRow
+from core.db.session import create_engine_for, session_scope
+from core.settings import Settings, get_settings
+from ladder.cli import app
+from providers.sample import SampleProvider
+from reporting import payment_schedule
+
+runner = CliRunner()
+DATA_END = "2024-09-01T00:00:00+00:00"
+
+
+def _cents(value: float) -> int:
+    return int((Decimal(f"{value:.8f}") * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@pytest.fixture
+def bought(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The README's steps, run with the CLI; the engine on their database."""
+    monkeypatch.setenv("LADDER_PROVIDER_RETRY_BASE_S", "0")
+    get_settings.cache_clear()
+    policy = runner.invoke(app, ["policy", "set", "--set", "max_run_upfront=500000",
+                                 "--reason", "try the sample"])
+    assert policy.exit_code == 0, policy.output
+    monkeypatch.setenv("LADDER_EXECUTE_PROVIDERS", "sample")
+    get_settings.cache_clear()
+    run = runner.invoke(app, ["run"])
+    assert run.exit_code == 0, run.output
+    assert "executed" in run.output
+    engine = create_engine_for(get_settings().database_url)
+    yield engine  # type: ignore[misc]
+    engine.dispose()
+
+
+def _done_actions(engine: Engine) -> pd.DataFrame:
+    with session_scope(engine) as session:
+        rows = session.execute(select(ActionRow.kind, ActionRow.commitment_ids,
+                                      ActionRow.cash_effect, ActionRow.offering_id,
+                                      ActionRow.target_offering_id)
+                               .join(PlanRow).where(ActionRow.status == "done")).all()
+    return pd.DataFrame(rows, columns=["kind", "commitment_ids", "cash_effect", "offering_id",
+                                       "target_offering_id"]).explode("commitment_ids")
+
+
+def test_the_payment_schedule_asks_an_exchange_its_true_up(bought: Engine) -> None:
+    actions = _done_actions(bought)
+    exchanged = actions[actions["kind"] == "exchange"]
+    assert len(exchanged) == 1, actions  # the sample's run exchanges its idle c4 RI
+    [received] = list(exchanged["commitment_ids"])
+    with session_scope(bought) as session:
+        schedule = payment_schedule(session).frame
+        row = session.scalars(select(CommitmentRow).where(
+            CommitmentRow.commitment_id == received)).one()
+        list_upfront = row.quantity * row.offering.upfront
+    upfront = schedule.groupby("commitment_id")["upfront_due"].sum()
+
+    # The exchange's cash is its true-up (as the executor recorded it and the account charged
+    # it), not the received RI's list upfront.
+    orders = {o["commitment_ids"][0]: o for o in SampleProvider().market().orders()
+              if o.get("kind") == "exchange"}
+    true_up = float(exchanged["cash_effect"].iloc[0])
+    assert _cents(orders[received]["upfront"]) == _cents(true_up)
+    assert round(upfront[received] * 100) == _cents(true_up)
+    assert list_upfront > 1000 * true_up  # $59,637.53 against $22.81 on the sample
+    # Everything the run bought is due what its actions paid, nothing more.
+    ids = list(actions["commitment_ids"])
+    paid = sum(_cents(cash) for cash in actions["cash_effect"])
+    assert round(upfront[upfront.index.isin(ids)].sum() * 100) == paid
+
+
+def test_what_a_run_bought_starts_at_the_run_and_reports_say_their_data_is_older(
+    bought: Engine,
+) -> None:
+    with session_scope(bought) as session:
+        run = session.scalars(select(RunRow)).one()
+        starts = [c.start_at for c in session.scalars(select(CommitmentRow).where(
+            CommitmentRow.source == "plan"))]
+        newest = max(c.start_at for c in session.scalars(select(CommitmentRow)))
+    assert starts and all(run.started_at <= s <= run.finished_at for s in starts)
+
+    for name in ("savings", "chargeback", "showback", "payment-schedule", "amortisation",
+                 "calendar"):
+        shown = runner.invoke(app, ["report", name, "--format", "json"])
+        assert shown.exit_code == 0, shown.output
+        body = json.loads(shown.output)
+        assert body["data_through"] == DATA_END, name
+        assert body["stale"] is True, name
+        assert pd.Timestamp(body["newest_commitment_start"]) == pd.Timestamp(newest), name
+        [warning] = body["warnings"]
+        assert "2024-09-01 00:00 UTC" in warning and f"{newest:%Y-%m-%d %H:%M}" in warning
+
+    table = runner.invoke(app, ["report", "savings"])
+    assert table.exit_code == 0, table.output
+    assert "Data through 2024-09-01 00:00 UTC." in table.output
+    assert "stale:" in table.output and "before its newest commitment" in table.output
