@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.db import repository
 from core.db.session import session_scope
 from core.domain import Plan
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 from core.settings import Settings
 from ladder.planning import PLANNERS, StepReporter
 from providers.base import get_provider
@@ -41,6 +41,7 @@ class IngestOutcome:
 
     dataset_id: int
     created: bool
+    provider: str
     keys: int
     hours: int
     rows_read: int
@@ -77,6 +78,11 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> Ingest
     """Store a read FOCUS dataset unless the same content is already stored."""
     sha = content_sha256(usage.files)
     dataset = repository.find_dataset_by_sha(session, sha)
+    if dataset is not None and dataset.provider != provider:
+        # One content, one provider: storing it again would count the same usage twice.
+        raise Conflict(f"this content is already stored as dataset {dataset.id} of provider "
+                       f"{dataset.provider!r}, not {provider!r}; a dataset belongs to one "
+                       f"provider: ingest it with --provider {dataset.provider}")
     created = dataset is None
     if dataset is None:
         dataset = repository.add_dataset(
@@ -88,7 +94,7 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> Ingest
         # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
         reporting_repository.add_cost_lines(session, dataset.id, read_focus_costs(usage.files),
                                             provider=provider)
-    return IngestOutcome(dataset.id, created, len(usage.keys), dataset.hours,
+    return IngestOutcome(dataset.id, created, dataset.provider, len(usage.keys), dataset.hours,
                          dataset.rows_read, dataset.rows_used, dataset.start, dataset.end)
 
 

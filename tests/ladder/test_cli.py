@@ -21,6 +21,8 @@ from ladder.window import usage_window
 from providers.sample import SampleProvider
 
 runner = CliRunner()
+SAMPLE_USAGE = Path(__file__).resolve().parents[2] / "providers" / "sample" / "data" \
+    / "usage.parquet"
 SHARED_SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "billing" \
     / "focus-sample" / "focus_sample.csv"
 
@@ -181,3 +183,20 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(app, command)
         assert result.exit_code == 0, command
         assert "Usage" in result.output
+
+
+def test_ingesting_a_file_again_under_another_provider_is_refused_naming_the_owner(
+    ladder_settings: Settings, tmp_path: Path
+) -> None:
+    usage = tmp_path / "usage.parquet"
+    usage.write_bytes(SAMPLE_USAGE.read_bytes())
+    first = runner.invoke(app, ["ingest", str(usage), "--provider", "sample"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["ingest", str(usage), "--provider", "sample"])
+    assert again.exit_code == 0 and "Already stored: dataset 1 of sample" in again.output
+    other = runner.invoke(app, ["ingest", str(usage), "--provider", "aws"])
+    assert other.exit_code == 2, other.output
+    words = " ".join(other.output.split())
+    assert "already stored as dataset 1 of provider 'sample', not 'aws'" in words
+    assert "Already stored" not in other.output
+    assert _count(ladder_settings, DatasetRow) == 1
