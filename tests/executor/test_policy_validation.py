@@ -140,7 +140,9 @@ def test_other_numbers_of_a_policy_are_finite_and_bounded(field: str, value: Any
         parse_policy({field: value})
 
 
-def test_a_stored_infinite_cap_reads_as_no_cap(session: Session) -> None:
+def test_a_stored_infinite_cap_reads_as_no_cap(session: Session, backend: str) -> None:
+    if backend == "postgresql":
+        pytest.skip("PostgreSQL's JSON never held Infinity: only SQLite stored such versions")
     _store_raw(session, {"max_run_upfront": math.inf})
     stored = load_policy(session, PROVIDER, SCOPE)
     assert stored is not None and stored.policy.max_run_upfront is None
