@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.domain import NAME_PATTERN, PROVIDER_NAME_MAX, SCOPE_NAME_MAX
+
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
 DEFAULT_LIMIT = 50
@@ -63,16 +65,16 @@ def _iso_date(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar day written ``YYYY-MM-DD``."""
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 FILTER_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
 
 # Lengths are those of the columns the values are stored in (providers 64, scopes,
 # accounts and tag keys 128), so that no value that passes can fail a database write.
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=SCOPE_NAME_MAX,
+                                        pattern=NAME_PATTERN)]
 """A scope or similar identifier: letters, digits and ``. _ : @ -``, up to 128."""
 
-ProviderName = Annotated[str, StringConstraints(min_length=1, max_length=64,
+ProviderName = Annotated[str, StringConstraints(min_length=1, max_length=PROVIDER_NAME_MAX,
                                                 pattern=NAME_PATTERN)]
 """A provider's name (``aws``, ``sample``), as ``Name`` but up to 64."""
 

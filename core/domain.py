@@ -24,6 +24,29 @@ from typing import Any
 HOUR = timedelta(hours=1)
 HOURS_PER_MONTH = 730.0
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+"""A provider's or a scope's name: letters, digits and ``. _ : @ -``, not starting with a
+punctuation mark (so never ``../x``, a path, or text with spaces)."""
+PROVIDER_NAME_MAX = 64
+"""Longest provider name (its database columns hold 64)."""
+SCOPE_NAME_MAX = 128
+"""Longest scope name (its database columns hold 128)."""
+_NAME = re.compile(NAME_PATTERN)
+
+
+def check_name(value: str, *, what: str, max_length: int) -> str:
+    """``value`` if it is a valid name of ``what`` (see :data:`NAME_PATTERN`), else ValueError.
+
+    The API's parameters and the command line's options hold names to the same rule.
+    """
+    if not 1 <= len(value) <= max_length:
+        raise ValueError(f"{what} {value[:80]!r} must have 1 to {max_length} characters, "
+                         f"not {len(value)}")
+    if not _NAME.match(value):
+        raise ValueError(f"{what} {value!r} may hold only letters, digits and . _ : @ -, and "
+                         "must start with a letter or digit")
+    return value
+
 
 class Shape(StrEnum):
     """The two shapes every commitment reduces to."""

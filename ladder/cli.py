@@ -27,6 +27,7 @@ from ladder.commands.common import (
     errors,
     exit_unavailable,
     handled,
+    provider_name_option,
     settings_for,
 )
 from ladder.render import plan_table, plans_table
@@ -118,7 +119,8 @@ def optimize(
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="A FOCUS CSV or Parquet file, or a folder.")],
-    provider: Annotated[str, typer.Option(help="Provider the data belongs to.")] = "sample",
+    provider: Annotated[str, typer.Option(help="Provider the data belongs to.",
+                                          callback=provider_name_option)] = "sample",
     database_url: DatabaseOption = None,
 ) -> None:
     """Validate a FOCUS export and store its hourly compute usage (all or nothing)."""

@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.db.models import DEFAULT_SCOPE
 from core.db.session import create_engine_for, database_unavailable, migrate, redact
-from core.errors import DatabaseUnavailable, LadderError
+from core.domain import PROVIDER_NAME_MAX, SCOPE_NAME_MAX, check_name
+from core.errors import DatabaseUnavailable, InvalidInput, LadderError
 from core.settings import Settings, get_settings
 
 console = Console()
@@ -25,11 +26,32 @@ DatabaseOption = Annotated[
     typer.Option("--database-url", help="SQLAlchemy URL (default: LADDER_DATABASE_URL or the "
                  "SQLite file in the data directory)."),
 ]
+def provider_name_option(value: str | None) -> str | None:
+    """Hold ``--provider`` to the API's rule for provider names."""
+    return _checked(value, what="provider", max_length=PROVIDER_NAME_MAX)
+
+
+def scope_name_option(value: str | None) -> str | None:
+    """Hold ``--scope`` to the API's rule for scope names."""
+    return _checked(value, what="scope", max_length=SCOPE_NAME_MAX)
+
+
+def _checked(value: str | None, *, what: str, max_length: int) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_name(value, what=what, max_length=max_length)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 ProviderOption = Annotated[
-    str | None, typer.Option("--provider", help="Provider name (default: the sample).")
+    str | None, typer.Option("--provider", help="Provider name (default: the sample).",
+                             callback=provider_name_option)
 ]
 ScopeOption = Annotated[
-    str, typer.Option("--scope", help="The part of the provider (its policy and run lock).")
+    str, typer.Option("--scope", help="The part of the provider (its policy and run lock).",
+                      callback=scope_name_option)
 ]
 ActorOption = Annotated[
     str | None, typer.Option("--as", help="Who acts (default: the login name).")
@@ -83,8 +105,13 @@ def exit_unavailable(unavailable: DatabaseUnavailable) -> NoReturn:
 
 
 def provider_name(settings: Settings, provider: str | None) -> str:
-    """The provider asked for, or the default one."""
-    return provider or settings.default_provider
+    """The provider asked for, or the default one (``LADDER_DEFAULT_PROVIDER``, held to the
+    same rule as ``--provider``)."""
+    name = provider or settings.default_provider
+    try:
+        return check_name(name, what="provider", max_length=PROVIDER_NAME_MAX)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), column="provider") from exc
 
 
 def actor_name(given: str | None) -> str:
@@ -129,5 +156,7 @@ __all__ = [
     "exit_unavailable",
     "handled",
     "provider_name",
+    "provider_name_option",
+    "scope_name_option",
     "settings_for",
 ]

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from api.params import ProviderName
 from core.billing import bill, summarize
 from core.db import repository
 from core.db.models import DatasetRow, PlanRow, UsageHour
@@ -200,3 +202,24 @@ def test_ingesting_a_file_again_under_another_provider_is_refused_naming_the_own
     assert "already stored as dataset 1 of provider 'sample', not 'aws'" in words
     assert "Already stored" not in other.output
     assert _count(ladder_settings, DatasetRow) == 1
+
+
+@pytest.mark.parametrize("name", ["../x", "p" * 65, "a b", "-rf", "x/y", ""])
+def test_the_cli_refuses_provider_names_the_api_refuses(ladder_settings: Settings,
+                                                        tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(ProviderName).validate_python(name)
+    for command in (["policy", "set", "--set", "auto_approve=false", "--reason", "x",
+                     "--provider", name],
+                    ["ingest", str(tmp_path), "--provider", name],
+                    ["run", "--provider", name]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "provider" in result.output
+    assert runner.invoke(app, ["policy", "show", "--scope", "../all"]).exit_code == 2
+
+
+def test_the_longest_provider_name_the_api_takes_is_taken(ladder_settings: Settings) -> None:
+    result = runner.invoke(app, ["policy", "set", "--set", "auto_approve=false", "--reason",
+                                 "x", "--provider", "p" * 64])
+    assert result.exit_code == 0, result.output
