@@ -30,6 +30,7 @@ from core.db.models import NotificationRow, utc_now
 from core.db.session import session_scope
 from core.domain import Commitment
 from executor import repository as repo
+from executor import webhooks
 
 EXPIRY_THRESHOLDS_DAYS = (30, 60, 90)
 MAX_ATTEMPTS = 5
@@ -92,10 +93,18 @@ class WebhookNotifier:
         return self.post_payload(slack_payload(notification))
 
     def post_payload(self, payload: dict[str, Any]) -> str | None:
-        """Send a ready payload to every URL; None when all accepted, else the errors."""
+        """Send a ready payload to every URL; None when all accepted, else the errors.
+
+        A URL :mod:`executor.webhooks` refuses (not http(s), a metadata service or a
+        link-local address, by name or as resolved now) is not sent to: its error says why.
+        """
         errors = []
         with httpx.Client(timeout=self.timeout_s, transport=self.transport) as client:
             for url in self.urls:
+                refused = webhooks.resolved_problem(url)
+                if refused is not None:
+                    errors.append(f"{_host(url)}: not sent: {refused}")
+                    continue
                 try:
                     response = client.post(url, json=payload)
                     response.raise_for_status()
@@ -109,7 +118,10 @@ class WebhookNotifier:
 
 def _host(url: str) -> str:
     """The URL without its path (webhook paths are secrets)."""
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "(a URL that cannot be read)"
     return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
 
 

@@ -38,6 +38,7 @@ from core.domain import PaymentOption
 from core.errors import Conflict, InvalidInput
 from core.settings import get_settings
 from executor import audit
+from executor.webhooks import check_webhook_url
 
 CRON_FIELDS = 5
 """minute hour day-of-month month weekday: no seconds field, no year field, no ``@`` names."""
@@ -204,7 +205,17 @@ class Policy(BaseModel):
     schedule: str | None = None
     """Cron expression (UTC) of the scope's autonomous runs under ``ladder serve``."""
     webhook_urls: tuple[str, ...] = ()
-    """Where the scope's notifications go (Slack-compatible incoming webhooks)."""
+    """Where the scope's notifications go (Slack-compatible incoming webhooks): http(s),
+    never a cloud metadata service or a link-local address (:mod:`executor.webhooks`)."""
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhooks(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # A stored URL is read as stored; the notifier refuses to send to one it may not.
+        if not _stored_body(info):
+            for url in value:
+                check_webhook_url(url)
+        return value
 
     @field_validator("schedule")
     @classmethod

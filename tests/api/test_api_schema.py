@@ -25,6 +25,7 @@ from api.roles import Role
 from core.db.session import session_scope
 from core.settings import Settings, get_settings
 from executor.policy import shortest_interval
+from executor.webhooks import url_problem
 
 QUICK_EXAMPLES = 10
 """Examples per operation in the default run (with the coverage phase: about 50 s)."""
@@ -86,7 +87,8 @@ def _runnable(schedule: str) -> bool:
 
 
 def map_case(_context: Any, case: Any) -> Any:
-    """A policy's schedule is a cron expression; a blackout is fixed or recurring, not both."""
+    """A policy's schedule is a cron expression; a blackout is fixed or recurring, not both;
+    a webhook is an http(s) URL that reaches no metadata service."""
     body = case.body
     if not _positive(case) or not isinstance(body, dict) or not isinstance(
             body.get("policy"), dict):
@@ -95,6 +97,10 @@ def map_case(_context: Any, case: Any) -> Any:
     schedule = policy.get("schedule")
     if isinstance(schedule, str) and not _runnable(schedule):
         policy["schedule"] = "0 6 * * 1"
+    if isinstance(policy.get("webhook_urls"), list):
+        policy["webhook_urls"] = [url if isinstance(url, str) and url_problem(url) is None
+                                  else "https://hooks.example/ladder"
+                                  for url in policy["webhook_urls"]]
     if isinstance(policy.get("blackouts"), list):
         policy["blackouts"] = [_valid_blackout(window) for window in policy["blackouts"]]
     return case
