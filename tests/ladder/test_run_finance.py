@@ -16,7 +16,10 @@ Savings Plans. Then:
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -39,7 +42,7 @@ def _cents(value: float) -> int:
 
 
 @pytest.fixture
-def bought(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Engine:
+def bought(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """The README's steps, run with the CLI; the engine on their database."""
     monkeypatch.setenv("LADDER_PROVIDER_RETRY_BASE_S", "0")
     get_settings.cache_clear()
@@ -52,7 +55,7 @@ def bought(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Engine
     assert run.exit_code == 0, run.output
     assert "executed" in run.output
     engine = create_engine_for(get_settings().database_url)
-    yield engine  # type: ignore[misc]
+    yield engine
     engine.dispose()
 
 
@@ -97,10 +100,12 @@ def test_what_a_run_bought_starts_at_the_run_and_reports_say_their_data_is_older
 ) -> None:
     with session_scope(bought) as session:
         run = session.scalars(select(RunRow)).one()
+        assert run.finished_at is not None
+        began, ended = run.started_at, run.finished_at
         starts = [c.start_at for c in session.scalars(select(CommitmentRow).where(
             CommitmentRow.source == "plan"))]
         newest = max(c.start_at for c in session.scalars(select(CommitmentRow)))
-    assert starts and all(run.started_at <= s <= run.finished_at for s in starts)
+    assert starts and all(began <= s <= ended for s in starts)
 
     for name in ("savings", "chargeback", "showback", "payment-schedule", "amortisation",
                  "calendar"):
@@ -117,3 +122,33 @@ def test_what_a_run_bought_starts_at_the_run_and_reports_say_their_data_is_older
     assert table.exit_code == 0, table.output
     assert "Data through 2024-09-01 00:00 UTC." in table.output
     assert "stale:" in table.output and "before its newest commitment" in table.output
+
+
+def test_the_cli_refuses_a_budget_in_another_currency_than_its_data(
+    ladder_settings: Settings,
+) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reporting"))
+    from reporting_factories import PROVIDER, store_hand_fixture  # billed in USD
+
+    engine = create_engine_for(ladder_settings.database_url)
+    with session_scope(engine) as session:
+        store_hand_fixture(session)
+    engine.dispose()
+
+    refused = runner.invoke(app, ["budgets", "create", "euros", "--amount", "100",
+                                  "--currency", "EUR", "--provider", PROVIDER])
+    assert refused.exit_code == 2, refused.output
+    assert "the budget is in EUR" in refused.output and "USD" in refused.output
+    created = runner.invoke(app, ["budgets", "create", "dollars", "--amount", "100",
+                                  "--provider", PROVIDER, "--as", "alice"])
+    assert created.exit_code == 0, created.output
+    moved = runner.invoke(app, ["budgets", "update", "1", "--currency", "EUR"])
+    assert moved.exit_code == 2 and "the budget is in EUR" in moved.output, moved.output
+
+    status = runner.invoke(app, ["budgets", "status", "--format", "json"])
+    assert status.exit_code == 0, status.output
+    [only] = json.loads(status.output)
+    assert only["budget"]["name"] == "dollars" and only["budget"]["currency"] == "USD"
+    assert only["actual"] == 25.92 and only["stale"] is True  # ri-c5-future after the data
+    listed = runner.invoke(app, ["budgets", "list"])
+    assert "dollars" in listed.output and "euros" not in listed.output

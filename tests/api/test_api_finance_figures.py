@@ -1,0 +1,97 @@
+"""Finance figures through the API (issue 18, point 6): budgets in their data's currency,
+one unreportable budget never breaking the others, and reports that say through when their
+data runs and whether it is older than the newest commitment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_factories import assert_problem
+from fastapi.testclient import TestClient
+from reporting_factories import COMMITMENTS, END, PROVIDER, store_hand_fixture
+from sqlalchemy.orm import Session
+
+from api.roles import Role
+from core.db.reporting_models import BudgetRow
+from core.db.repository import replace_inventory
+from reporting import refresh_facts
+
+Headers = dict[Role, dict[str, str]]
+BUDGET = {"name": "compute", "amount": 100.0, "provider": PROVIDER}
+
+
+def _errors(body: dict[str, Any]) -> dict[str, str]:
+    return {error["field"]: error.get("message", "") for error in body.get("errors", [])}
+
+
+def test_a_budget_in_a_currency_its_data_is_not_in_is_refused(
+    client: TestClient, session: Session, headers: Headers
+) -> None:
+    store_hand_fixture(session)  # billed in USD
+    finance = headers[Role.FINANCE]
+
+    for body in ({**BUDGET, "currency": "EUR"}, {"name": "all", "amount": 1.0,
+                                                  "currency": "EUR"}):
+        refused = assert_problem(client.post("/v1/budgets", headers=finance, json=body), 422)
+        assert "currency" in _errors(refused), refused
+        assert "EUR" in refused["detail"] and "USD" in refused["detail"], refused
+
+    created = client.post("/v1/budgets", headers=finance, json={**BUDGET, "currency": "USD"})
+    assert created.status_code == 201, created.text
+    changed = client.patch(f"/v1/budgets/{created.json()['id']}", headers=finance,
+                           json={"currency": "GBP"})
+    assert "currency" in _errors(assert_problem(changed, 422))
+    assert client.get("/v1/budgets", headers=finance).json()["total"] == 1
+
+
+def test_one_budget_that_cannot_be_reported_on_leaves_the_others_report(
+    client: TestClient, session: Session, headers: Headers
+) -> None:
+    store_hand_fixture(session)
+    finance = headers[Role.FINANCE]
+    assert client.post("/v1/budgets", headers=finance, json=BUDGET).status_code == 201
+    # Stored before currencies were checked, and one for a provider with no data at all.
+    session.add_all([
+        BudgetRow(name="in euros", amount=90.0, currency="EUR", period="month",
+                  basis="amortized", thresholds=[1.0], provider=PROVIDER),
+        BudgetRow(name="no data", amount=10.0, currency="USD", period="month",
+                  basis="amortized", thresholds=[1.0], provider="aws"),
+    ])
+    session.flush()
+
+    response = client.get("/v1/reports/budgets", headers=finance)
+
+    assert response.status_code == 200, response.text
+    items = {item["budget"]["name"]: item for item in response.json()["items"]}
+    assert set(items) == {"compute", "in euros", "no data"}
+    assert items["compute"]["actual"] == 25.92  # Feb 1: $1.08/h amortised × 24
+    assert items["compute"]["state"] != "unavailable" and items["compute"]["problem"] is None
+    for name, words in (("in euros", ("EUR", "USD")), ("no data", ("aws",))):
+        assert items[name]["state"] == "unavailable", items[name]
+        assert items[name]["actual"] is None and items[name]["forecast"] is None
+        assert all(word in items[name]["problem"] for word in words), items[name]
+
+
+def test_reports_say_through_when_their_data_runs_and_when_it_is_stale(
+    client: TestClient, session: Session, headers: Headers
+) -> None:
+    store_hand_fixture(session)  # ri-c5-future starts 2025-03-01, after the data
+    finance = headers[Role.FINANCE]
+    for path in ("savings", "chargeback", "payment-schedule", "calendar"):
+        body = client.get(f"/v1/reports/{path}", headers=finance).json()
+        assert body["data_through"] == END.isoformat(), path
+        assert body["stale"] is True, path
+        assert body["newest_commitment_start"] == "2025-03-01T00:00:00+00:00", path
+        [warning] = body["warnings"]
+        assert "ri-c5-future" in warning and "2025-02-02 00:00 UTC" in warning, path
+
+    status = client.get("/v1/reports/budgets", headers=finance).json()
+    assert status["items"] == []  # no budgets: nothing to say
+
+    # Without the commitment that starts after the data, the data is not older than any.
+    replace_inventory(session, PROVIDER, [c for c in COMMITMENTS
+                                          if c.commitment_id != "ri-c5-future"])
+    refresh_facts(session, PROVIDER)
+    body = client.get("/v1/reports/savings", headers=finance).json()
+    assert body["data_through"] == END.isoformat()
+    assert body["stale"] is False and body["warnings"] == []
