@@ -33,6 +33,7 @@ from api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from api.params import single_valued_query
 from api.plans.routes import router as plans_router
 from api.policy.routes import router as policy_router
+from api.redirects import TrailingSlashRedirect
 from api.reports.routes import router as reports_router
 from api.runs.routes import router as runs_router
 from api.runs.service import RunLauncher
@@ -181,12 +182,15 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        # Starlette's redirect names the Host header's host: api.redirects does it relatively.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engines = engines
     app.state.run_launcher = run_launcher
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(TrailingSlashRedirect, router=app.router)
     app.include_router(_api_router())
 
     @app.get("/healthz", tags=["health"], summary="Health", response_model=Health,
