@@ -132,8 +132,10 @@ def _amortisation(data: ReportData, session: Session, query: ReportQuery) -> Rep
                              ("on_demand_cost",)).assign(group=ON_DEMAND)
     else:
         on_demand = key_rows(data, session, query, ("on_demand_cost",))
-    frame = summed(concat([commitment_rows, on_demand]).fillna(0.0),
-                   ["on_demand_cost", *figures])
+    # A window without on-demand cost (or without commitments) has no rows of that kind.
+    both = concat([commitment_rows, on_demand]).reindex(
+        columns=["period_key", "group", "on_demand_cost", *figures]).fillna(0.0)
+    frame = summed(both, ["on_demand_cost", *figures])
     frame["amortized_cost"] = frame["on_demand_cost"] + frame["commitment_amortized_cost"]
     frame["cash_cost"] = frame["on_demand_cost"] + frame["upfront_paid"] \
         + frame["recurring_paid"]
