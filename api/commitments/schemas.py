@@ -32,9 +32,11 @@ class CommitmentRead(BaseModel):
     start_at: datetime
     end_at: datetime = Field(description="First hour at which it no longer applies.")
     source: CommitmentSource
-    upfront_cost: float = Field(description="Paid at purchase, $.")
+    upfront_cost: float = Field(description="Paid at purchase, $: the list upfront, or for a "
+                                "commitment received in an exchange the exchange's true-up.")
     hourly_cost: float = Field(description="Recurring fee, $/h.")
-    amortized_hourly_cost: float = Field(description="Upfront over the term plus hourly, $/h.")
+    amortized_hourly_cost: float = Field(description="List upfront over the term plus hourly, "
+                                         "$/h (an exchange carries the value given up over).")
 
 
 class ExpiringCommitmentRead(CommitmentRead):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from api_factories import assert_problem
 from fastapi.testclient import TestClient
 from reporting_factories import COMMITMENTS, END, PROVIDER, store_hand_fixture
@@ -95,3 +96,37 @@ def test_reports_say_through_when_their_data_runs_and_when_it_is_stale(
     body = client.get("/v1/reports/savings", headers=finance).json()
     assert body["data_through"] == END.isoformat()
     assert body["stale"] is False and body["warnings"] == []
+
+
+def test_a_commitment_received_in_an_exchange_shows_the_true_up_it_paid(
+    client: TestClient, session: Session, headers: Headers
+) -> None:
+    from reporting_factories import RI_C5, START
+    from sqlalchemy import select
+
+    from core.db.models import ActionRow
+    from core.db.repository import add_plan
+    from core.domain import HOUR, Action, ActionKind, Commitment, Plan
+
+    store_hand_fixture(session)
+    received = Commitment(RI_C5, 2.0, START + 24 * HOUR, "exch-c5")
+    replace_inventory(session, PROVIDER, [*COMMITMENTS, received])
+    action = Action(kind=ActionKind.EXCHANGE, offering_id="ri-m5", quantity=1.0,
+                    upfront_cost=3.21, hourly_cost=0.0, amortized_hourly_cost=0.01,
+                    commitment_id="ri-m5", target_offering_id="ri-c5", target_quantity=2.0,
+                    cash_effect=3.21, reason="test exchange")
+    plan_id = add_plan(session, provider=PROVIDER, dataset_id=None, plan=Plan(
+        actions=(action,), window_start=START, window_hours=48, on_demand_equivalent=1.0,
+        cost_before=1.0, cost_after=1.0, esr_before=0.0, esr_after=0.0, upfront_cash=3.21,
+        monthly_commitment=7.3), build_seconds=0.0, solve_seconds=0.0)
+    row = session.scalars(select(ActionRow).where(ActionRow.plan_id == plan_id)).one()
+    row.status, row.commitment_ids = "done", ["exch-c5"]
+    session.flush()
+
+    listed = client.get("/v1/commitments", headers=headers[Role.VIEWER]).json()["items"]
+    by_id = {item["commitment_id"]: item for item in listed}
+    assert by_id["exch-c5"]["upfront_cost"] == 3.21  # not 2 × $100 list
+    assert by_id["ri-c5-future"]["upfront_cost"] == 500.0  # bought: 5 × $100
+    # The amortised rate stays the received offering's (the value given up carries over).
+    assert by_id["exch-c5"]["amortized_hourly_cost"] == pytest.approx(
+        2 * RI_C5.amortized_hourly)
