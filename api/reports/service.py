@@ -81,8 +81,12 @@ def render(report: Report, how: Rendering) -> Response:
     Its shape is ``ReportRead``; NaN and NaT are null, dates ISO 8601.
     """
     if how.format is ReportFormat.CSV:
+        fresh = report.fresh_fields()
+        # The rows alone cannot say how recent they are: the headers do.
         return Response(report.to_csv(), media_type=CSV_MEDIA_TYPE, headers={
-            "Content-Disposition": f'attachment; filename="{_filename(report)}"'})
+            "Content-Disposition": f'attachment; filename="{_filename(report)}"',
+            "Ladder-Data-Through": fresh["data_through"] or "",
+            "Ladder-Stale": "true" if fresh["stale"] else "false"})
     body = {
         "report": report.name, "currency": report.currency,
         "parameters": dict(report.parameters), "columns": list(report.columns),

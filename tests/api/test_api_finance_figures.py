@@ -130,3 +130,13 @@ def test_a_commitment_received_in_an_exchange_shows_the_true_up_it_paid(
     # The amortised rate stays the received offering's (the value given up carries over).
     assert by_id["exch-c5"]["amortized_hourly_cost"] == pytest.approx(
         2 * RI_C5.amortized_hourly)
+
+
+def test_a_csv_report_says_through_when_its_data_runs_in_its_headers(
+    client: TestClient, session: Session, headers: Headers
+) -> None:
+    store_hand_fixture(session)
+    response = client.get("/v1/reports/savings?format=csv", headers=headers[Role.VIEWER])
+    assert response.status_code == 200, response.text
+    assert response.headers["ladder-data-through"] == END.isoformat()
+    assert response.headers["ladder-stale"] == "true"
