@@ -119,8 +119,10 @@ def optimize(
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="A FOCUS CSV or Parquet file, or a folder.")],
-    provider: Annotated[str, typer.Option(help="Provider the data belongs to.",
-                                          callback=provider_name_option)] = "sample",
+    provider: Annotated[str | None, typer.Option(
+        help="Provider the data belongs to (sample, aws, azure, gcp): only its cloud's rows "
+             "are read. Default: every cloud of the bill, each under its own name.",
+        callback=provider_name_option)] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Validate a FOCUS export and store its hourly compute usage (all or nothing)."""
@@ -128,13 +130,15 @@ def ingest(
     with handled():
         engine = engine_for(settings)
         with console.status("Reading and storing FOCUS usage"):
-            outcome = pipeline.ingest(engine, path, provider=provider)
-    verb = "Stored" if outcome.created else "Already stored"
-    console.print(
-        f"{verb}: dataset {outcome.dataset_id} of {outcome.provider}, {outcome.keys} usage keys, "
-        f"{outcome.hours} hours ({outcome.start:%Y-%m-%d %H:%M} to {outcome.end:%Y-%m-%d %H:%M} "
-        f"UTC), {outcome.rows_used} of {outcome.rows_read} rows were compute usage."
-    )
+            outcomes = pipeline.ingest_bill(engine, path, provider=provider)
+    for outcome in outcomes:
+        verb = "Stored" if outcome.created else "Already stored"
+        console.print(
+            f"{verb}: dataset {outcome.dataset_id} of {outcome.provider}, {outcome.keys} usage "
+            f"keys, {outcome.hours} hours ({outcome.start:%Y-%m-%d %H:%M} to "
+            f"{outcome.end:%Y-%m-%d %H:%M} UTC), {outcome.rows_used} of {outcome.rows_read} "
+            "rows were compute usage."
+        )
 
 
 @plans_app.command("list")

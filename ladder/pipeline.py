@@ -25,8 +25,10 @@ from core.errors import Conflict, InvalidInput
 from core.settings import Settings
 from ladder.planning import PLANNERS, StepReporter
 from providers.base import get_provider
-from providers.focus import FocusUsage, read_focus
+from providers.bills import PROVIDER_CLOUDS, choose_clouds, cloud_rules, clouds_in, read_cloud_usage
+from providers.focus import FocusUsage
 from providers.focus.costs import read_focus_costs
+from providers.focus.reader import NoUsageFound
 from reporting import repository as reporting_repository
 from reporting.snapshot import refresh_facts
 
@@ -74,9 +76,52 @@ def content_sha256(files: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> IngestOutcome:
-    """Store a read FOCUS dataset unless the same content is already stored."""
-    sha = content_sha256(usage.files)
+@dataclass(frozen=True, slots=True)
+class BillUsage:
+    """One cloud's compute usage read from a bill, the provider it is stored under, and the
+    dataset's identity."""
+
+    provider: str
+    cloud: str
+    usage: FocusUsage
+    identity: str
+
+
+def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
+    """The compute usage of each cloud of the bill at ``path`` that is to be stored.
+
+    With ``provider`` only that provider's cloud is read (``sample`` reads AWS rules); without
+    it every cloud of the bill that Ladder has rules for, each under its own name (``aws``,
+    ``azure``, ``gcp``), skipping a cloud with no VM usage unless none has any. A dataset's
+    identity is its files' content hash, and for a bill of several clouds the hash with the
+    cloud's name (each cloud's part is its own dataset).
+    """
+    found = clouds_in(path)
+    clouds = choose_clouds(found, provider, source=str(path))
+    read: list[BillUsage] = []
+    first_missing: NoUsageFound | None = None
+    for cloud in clouds:
+        try:
+            usage = read_cloud_usage(path, cloud)
+        except NoUsageFound as exc:
+            if provider is not None or len(clouds) == 1:
+                raise
+            first_missing = first_missing or exc
+            continue
+        identity = content_sha256(usage.files)
+        if len(found) > 1:
+            identity = hashlib.sha256(f"{identity}:{cloud}".encode()).hexdigest()
+        read.append(BillUsage(provider or cloud, cloud, usage, identity))
+    if not read and first_missing is not None:
+        raise first_missing
+    return read
+
+
+def store_usage(session: Session, usage: FocusUsage, *, provider: str,
+                identity: str | None = None) -> IngestOutcome:
+    """Store a read FOCUS dataset unless the same content is already stored (``identity``:
+    the dataset's identity, by default its files' content hash)."""
+    sha = identity or content_sha256(usage.files)
     dataset = repository.find_dataset_by_sha(session, sha)
     if dataset is not None and dataset.provider != provider:
         # One content, one provider: storing it again would count the same usage twice.
@@ -92,22 +137,43 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str) -> Ingest
             keys=usage.keys, hourly=usage.hourly,
         )
         # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
-        reporting_repository.add_cost_lines(session, dataset.id, read_focus_costs(usage.files),
+        rules = cloud_rules(PROVIDER_CLOUDS.get(provider, provider))
+        reporting_repository.add_cost_lines(session, dataset.id,
+                                            read_focus_costs(usage.files, rules),
                                             provider=provider)
     return IngestOutcome(dataset.id, created, dataset.provider, len(usage.keys), dataset.hours,
                          dataset.rows_read, dataset.rows_used, dataset.start, dataset.end)
 
 
-def ingest(engine: Engine, path: str | Path, *, provider: str) -> IngestOutcome:
-    """Read, validate and store a FOCUS file or folder in one transaction."""
-    usage = read_focus(path)
+def ingest(engine: Engine, path: str | Path, *, provider: str | None = None
+           ) -> IngestOutcome:
+    """Read, validate and store a FOCUS file or folder in one transaction: the compute usage
+    of the provider's cloud, or of the bill's only cloud (:func:`ingest_bill` for a bill of
+    several)."""
+    outcomes = ingest_bill(engine, path, provider=provider)
+    if len(outcomes) != 1:
+        raise InvalidInput(f"the bill holds the usage of {len(outcomes)} clouds "
+                           f"({', '.join(o.provider for o in outcomes)}): ingest_bill reads "
+                           "them all", source=str(path))
+    return outcomes[0]
+
+
+def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
+                ) -> tuple[IngestOutcome, ...]:
+    """Read, validate and store every cloud's compute usage of a bill (:func:`read_bill`),
+    all in one transaction: one cloud's bad rows store nothing of the others."""
+    bills = read_bill(path, provider)
+    outcomes = []
     with session_scope(engine) as session:
-        outcome = store_usage(session, usage, provider=provider)
-        if outcome.created:
-            # Reports follow the new data at once (with the commitments stored so far).
-            refresh_facts(session, provider, dataset_id=outcome.dataset_id,
-                          usage=usage.hourly)
-        return outcome
+        for bill in bills:
+            outcome = store_usage(session, bill.usage, provider=bill.provider,
+                                  identity=bill.identity)
+            if outcome.created:
+                # Reports follow the new data at once (with the commitments stored so far).
+                refresh_facts(session, bill.provider, dataset_id=outcome.dataset_id,
+                              usage=bill.usage.hourly)
+            outcomes.append(outcome)
+    return tuple(outcomes)
 
 
 def optimize(
@@ -123,10 +189,11 @@ def optimize(
         if len(locations) != 1:
             raise InvalidInput(f"provider {provider.name!r} must name one FOCUS file or folder "
                                f"of usage, not {len(locations)}")
-        focus = read_focus(locations[0])
+        bill = read_bill(locations[0], provider.name)[0]
+        focus = bill.usage
     with session_scope(engine) as session:
         with step("Storing usage, catalog and inventory"):
-            stored = store_usage(session, focus, provider=provider.name)
+            stored = store_usage(session, focus, provider=provider.name, identity=bill.identity)
             repository.upsert_catalog(session, provider.name, catalog)
             decision_time = focus.end
             inventory = list(provider.inventory(decision_time))
@@ -148,4 +215,5 @@ def optimize(
                            planned.skipped_keys)
 
 
-__all__ = ["IngestOutcome", "OptimizeOutcome", "ingest", "optimize", "store_usage"]
+__all__ = ["BillUsage", "IngestOutcome", "OptimizeOutcome", "ingest", "ingest_bill", "optimize",
+           "read_bill", "store_usage"]

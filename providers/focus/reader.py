@@ -72,6 +72,11 @@ class FocusUsage:
     skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
+class NoUsageFound(InvalidInput):
+    """The files are valid FOCUS but hold no usage these rules read (a bill of another
+    cloud, or one without VMs)."""
+
+
 @dataclass(frozen=True)
 class VmRules:
     """One cloud's rules for VM usage in FOCUS, as DuckDB SQL over the loaded rows.
@@ -138,7 +143,7 @@ def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
         rows_read = load_focus_rows(con, files, rules)
         rows_used, skipped = _counts(con)
         if rows_used == 0:
-            raise InvalidInput(rules.none_found, source=str(root))
+            raise NoUsageFound(rules.none_found, source=str(root))
         currency = checks.check_one_currency(con, names)
         checks.check_no_overlap(con, names)
         start, end = _span(con)

@@ -2,63 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Any
 
 import pytest
+from focus_factories import AZURE_KEY, GCP_KEY, azure_row, gcp_row, write
 
 from core.errors import InvalidInput
 from providers.azure.sizes import base_size, group_slug, sku_from_meter
 from providers.azure.usage import read_azure_focus
-from providers.focus.schema import REQUIRED
 from providers.gcp.usage import read_gcp_focus
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FOCUS_SAMPLE = DATA / "billing" / "focus-sample" / "focus_sample.csv"
-SUB = "9ec51cfd-5ca7-4d76-8101-dd0a4abc5674"
-AZURE_KEY = f"azure/{SUB}/vm/eastus/{{}}/linux/shared"
-GCP_KEY = "gcp/my-project/compute/us-central1/{}/linux/shared"
-EXTRA = ("x_SkuDetails", "x_SkuMeterCategory", "x_SkuMeterSubcategory", "x_SkuMeterName")
-
-
-def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """A FOCUS CSV with the required columns, the Azure ``x_`` columns and ``rows``."""
-    columns = [*REQUIRED, *EXTRA]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: row.get(c, "") for c in columns})
-    return path
-
-
-def azure_row(description: str, *, hour: int = 0, quantity: float = 1.0, price: float = 0.096,
-              **overrides: Any) -> dict[str, Any]:
-    """One hour of an Azure VM in FOCUS (Cost Management's FOCUS export)."""
-    row = {
-        "ChargePeriodStart": f"2025-01-01T{hour:02d}:00:00Z",
-        "ChargePeriodEnd": f"2025-01-01T{hour + 1:02d}:00:00Z",
-        "ChargeCategory": "Usage", "ServiceCategory": "Compute", "ServiceName": "Virtual Machines",
-        "ProviderName": "Microsoft", "SubAccountId": f"/subscriptions/{SUB}",
-        "BillingAccountId": "/providers/Microsoft.Billing/billingAccounts/8611537",
-        "RegionId": "eastus", "ConsumedQuantity": quantity, "ConsumedUnit": "Hours",
-        "ListUnitPrice": price, "ListCost": price * quantity, "BilledCost": price * quantity,
-        "BillingCurrency": "USD", "PricingCategory": "Standard", "ChargeDescription": description,
-    }
-    row.update(overrides)
-    return row
-
-
-def gcp_row(description: str, *, quantity: float, unit: str, price: float,
-            **overrides: Any) -> dict[str, Any]:
-    """One hour of a GCP SKU in FOCUS (the billing export's FOCUS view)."""
-    row = azure_row(description, quantity=quantity, price=price, ProviderName="Google Cloud",
-                    ServiceName="Compute Engine", SubAccountId="my-project",
-                    BillingAccountId="01A2B3-C4D5E6-F7A8B9", RegionId="us-central1",
-                    ConsumedUnit=unit)
-    row.update(overrides)
-    return row
 
 
 def test_azure_sizes_are_normalised_by_their_flexibility_ratio(tmp_path: Path) -> None:

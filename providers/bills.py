@@ -1,0 +1,159 @@
+"""Which cloud a FOCUS bill belongs to, and that cloud's rules for its compute usage.
+
+A FOCUS export names its cloud in every row (``ProviderName``; FOCUS 1.2 and later
+``ServiceProviderName``), and one file may hold several: the FinOps Foundation's sample
+mixes AWS, Microsoft and Oracle rows. Ingest reads each cloud's compute usage with that
+cloud's rules (EC2 instance types, Azure VM meters with their ISF ratios, GCP core and
+RAM SKUs: :data:`USAGE_READERS`) and stores one dataset per cloud.
+
+A provider of Ladder (``sample``, ``aws``, ``azure``, ``gcp``) reads the bills of one
+cloud (:data:`PROVIDER_CLOUDS`); asked to ingest a file for a provider, ingest keeps
+that cloud's rows and refuses a file that holds none of them, naming what it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+import duckdb
+
+from core.errors import InvalidInput
+from providers.focus.reader import EC2_RULES, FocusUsage, VmRules, find_files, read_focus
+
+CLOUD_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "aws": ("aws", "amazon", "amazon web services"),
+    "azure": ("microsoft", "azure", "microsoft azure"),
+    "gcp": ("google cloud", "google", "gcp", "google cloud platform"),
+    "oci": ("oracle", "oracle cloud infrastructure", "oci"),
+})
+"""The ``ProviderName`` values (lowercased) of each cloud, as the clouds' exports write them."""
+
+PROVIDER_CLOUDS: Mapping[str, str] = MappingProxyType({
+    "sample": "aws", "aws": "aws", "azure": "azure", "gcp": "gcp",
+})
+"""The cloud whose bills each of Ladder's providers reads (the sample is shaped as AWS)."""
+
+
+def _azure_rules() -> VmRules:
+    from providers.azure.usage import azure_rules  # the ISF table is read on first use
+
+    return azure_rules()
+
+
+def _gcp_rules() -> VmRules:
+    from providers.gcp.usage import gcp_rules
+
+    return gcp_rules()
+
+
+USAGE_READERS: Mapping[str, Callable[[], VmRules]] = MappingProxyType({
+    "aws": lambda: EC2_RULES,
+    "azure": _azure_rules,
+    "gcp": _gcp_rules,
+})
+"""Each cloud whose compute usage Ladder can optimise, and its rules."""
+
+
+def cloud_of_name(provider_name: str) -> str:
+    """The cloud of one ``ProviderName`` value: a key of :data:`CLOUD_NAMES`, else the name
+    itself, lowercased (a cloud Ladder has no rules for is still told apart)."""
+    text = provider_name.strip().lower()
+    for cloud, names in CLOUD_NAMES.items():
+        if text in names or any(text.startswith(f"{name} ") for name in names):
+            return cloud
+    return text
+
+
+def clouds_in(path: str | Path) -> dict[str, int]:
+    """Rows per cloud in the FOCUS file or folder ``path``, most rows first.
+
+    Reads only the provider column (``ProviderName``, or FOCUS 1.2's
+    ``ServiceProviderName``); a file without either is left to the reader, which names
+    what is missing.
+    """
+    counts: dict[str, int] = {}
+    con = duckdb.connect(":memory:")
+    try:
+        for file in find_files(Path(path)):
+            column = _provider_column(con, file)
+            if column is None:
+                continue
+            rows = con.execute(
+                f'SELECT "{column}", count(*) FROM {_table(file)} GROUP BY ALL', [str(file)]
+            ).fetchall()
+            for name, count in rows:
+                if name is None or not str(name).strip():
+                    continue
+                cloud = cloud_of_name(str(name))
+                counts[cloud] = counts.get(cloud, 0) + int(count)
+    except duckdb.Error:
+        return counts  # unreadable: the reader reports it, with the file and row
+    finally:
+        con.close()
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _table(file: Path) -> str:
+    if file.name.lower().endswith(".parquet"):
+        return "read_parquet(?)"
+    return "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', " \
+           "escape = '\"')"
+
+
+def _provider_column(con: duckdb.DuckDBPyConnection, file: Path) -> str | None:
+    described = con.execute(f"DESCRIBE SELECT * FROM {_table(file)}", [str(file)]).fetchall()
+    names = {str(row[0]).lstrip("\ufeff").strip().lower(): str(row[0]) for row in described}
+    for wanted in ("providername", "serviceprovidername"):
+        if wanted in names:
+            return names[wanted].replace('"', '""')
+    return None
+
+
+def choose_clouds(found: Mapping[str, int], provider: str | None, *,
+                  source: str) -> list[str]:
+    """The clouds whose compute usage to read from a bill holding ``found`` rows per cloud
+    (:func:`clouds_in`): the provider's cloud when one is named (refused when the bill holds
+    none of its rows), else every cloud of the bill that Ladder has rules for (refused when
+    there is none)."""
+    described = ", ".join(f"{cloud} ({rows} rows)" for cloud, rows in found.items())
+    usable = [c for c in found if c in USAGE_READERS]
+    if provider is None:
+        if not usable:
+            raise InvalidInput(
+                "no cloud whose compute usage Ladder reads (aws, azure, gcp) in the bill: it "
+                f"holds {described or 'no ProviderName values'}", source=source,
+                column="ProviderName")
+        return usable
+    cloud = PROVIDER_CLOUDS.get(provider)
+    if cloud is None:  # a provider registered by a plugin: the bill says which cloud
+        if len(usable) != 1:
+            raise InvalidInput(
+                f"provider {provider!r} is not tied to one cloud and the bill holds "
+                f"{described or 'no ProviderName values'}: name the cloud's provider "
+                f"({', '.join(sorted(PROVIDER_CLOUDS))})", source=source)
+        return usable
+    if found and cloud not in found:
+        raise InvalidInput(f"provider {provider!r} reads {cloud} bills, but the bill holds "
+                           f"only {described}", source=source, column="ProviderName")
+    return [cloud]
+
+
+def read_cloud_usage(path: str | Path, cloud: str) -> FocusUsage:
+    """The compute usage of ``cloud`` in the FOCUS file or folder ``path``."""
+    try:
+        rules = USAGE_READERS[cloud]
+    except KeyError:
+        raise InvalidInput(f"Ladder has no rules for {cloud} compute usage (it reads "
+                           f"{', '.join(USAGE_READERS)})", source=str(path)) from None
+    return read_focus(path, rules())
+
+
+def cloud_rules(cloud: str) -> VmRules:
+    """The rules of ``cloud``'s compute usage (``aws`` for a cloud Ladder has none for)."""
+    return USAGE_READERS.get(cloud, USAGE_READERS["aws"])()
+
+
+__all__ = ["CLOUD_NAMES", "PROVIDER_CLOUDS", "USAGE_READERS", "choose_clouds", "cloud_of_name",
+           "cloud_rules", "clouds_in", "read_cloud_usage"]
