@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from core.db.session import migrate
 from core.settings import sqlite_url
+from ladder.cli import LadderApp
 from ladder.commands.common import EXIT_DATABASE_UNAVAILABLE
 
 PASSWORD = "s3cret-Pa55"
@@ -65,3 +67,24 @@ def test_a_locked_sqlite_database_is_one_line(tmp_path: Path) -> None:
     finally:
         holder.close()
     _assert_one_line(result, shows="database is locked")
+
+
+def test_a_database_error_outside_any_command_handler_is_one_line_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    demo = LadderApp(pretty_exceptions_show_locals=False)
+
+    @demo.command()
+    def boom() -> None:
+        """Meet the database where no command handles it."""
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
+
+    @demo.command()
+    def other() -> None:
+        """A second command, so that ``boom`` is named."""
+
+    with pytest.raises(SystemExit) as exited:
+        demo(["boom"], prog_name="ladder")
+    assert exited.value.code == EXIT_DATABASE_UNAVAILABLE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "database is locked" in err[0]
