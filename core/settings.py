@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         """The names ``approvers`` lists."""
         return frozenset(_names(self.approvers))
 
+    @field_validator("api_key_unpeppered_before")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # A time without a zone is UTC, as every time Ladder stores.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
     @field_validator("data_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:

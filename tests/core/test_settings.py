@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,9 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ladder_settings_fixture_points_at_the_test_database(ladder_settings: Settings) -> None:
     assert get_settings() is ladder_settings
     assert ladder_settings.database_url.startswith(("sqlite", "postgresql"))
+
+
+def test_unpeppered_before_without_a_zone_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LADDER_API_KEY_UNPEPPERED_BEFORE", "2026-12-01T00:00:00")
+    since = Settings().api_key_unpeppered_before
+    assert since == datetime(2026, 12, 1, tzinfo=UTC)
