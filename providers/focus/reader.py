@@ -41,6 +41,7 @@ from providers.focus.compute import (
     provider_sql,
     tenancy_sql,
 )
+from providers.focus.layout import manifest_files
 from providers.focus.schema import NUMERIC, TIMESTAMPS, resolve_columns
 
 HOURLY_COLUMNS: tuple[str, ...] = ("hour", "usage_key", "units", "on_demand_cost")
@@ -188,7 +189,9 @@ def _is_focus_file(path: Path) -> bool:
 def find_files(root: Path) -> list[Path]:
     """The file itself, or the FOCUS files under a folder in path order.
 
-    Hidden files and folders (``.part.csv``, ``._x.csv`` left by macOS) are ignored.
+    Hidden files and folders (``.part.csv``, ``._x.csv`` left by macOS) are ignored. A folder
+    that holds the clouds' export manifests is read through them: the files of the newest
+    delivery of each period (``providers.focus.layout``).
     """
     if root.is_file():
         if not _is_focus_file(root):
@@ -196,6 +199,9 @@ def find_files(root: Path) -> list[Path]:
                                source=str(root))
         return [root]
     if root.is_dir():
+        listed = manifest_files(root)
+        if listed is not None:
+            return [f for f in listed if _is_focus_file(f)]
         files = sorted(
             p for p in root.rglob("*")
             if p.is_file() and _is_focus_file(p)

@@ -18,6 +18,7 @@ EXTRA = ("x_SkuDetails", "x_SkuMeterCategory", "x_SkuMeterSubcategory", "x_SkuMe
 def write(path: Path, rows: list[dict[str, Any]]) -> Path:
     """A FOCUS CSV with the required columns, the Azure ``x_`` columns and ``rows``."""
     columns = [*REQUIRED, *EXTRA]
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
@@ -54,11 +55,11 @@ def gcp_row(description: str, *, quantity: float, unit: str, price: float,
     return row
 
 
-def aws_row(instance_type: str = "m5.large", *, hour: int = 0, price: float = 0.096,
-            **overrides: Any) -> dict[str, Any]:
+def aws_row(instance_type: str = "m5.large", *, hour: int = 0, quantity: float = 1.0,
+            price: float = 0.096, **overrides: Any) -> dict[str, Any]:
     """One hour of an EC2 instance in FOCUS (AWS Data Exports' FOCUS 1.0 with AWS columns)."""
     row = azure_row(f"${price} per On Demand Linux {instance_type} Instance Hour", hour=hour,
-                    price=price, ProviderName="AWS", ServiceName="Amazon Elastic Compute Cloud",
+                    quantity=quantity, price=price, ProviderName="AWS", ServiceName="Amazon Elastic Compute Cloud",
                     SubAccountId="111111111111", BillingAccountId="999999999999",
                     RegionId="us-east-1", x_UsageType=f"BoxUsage:{instance_type}")
     row.update(overrides)
