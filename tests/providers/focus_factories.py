@@ -59,7 +59,8 @@ def aws_row(instance_type: str = "m5.large", *, hour: int = 0, quantity: float =
             price: float = 0.096, **overrides: Any) -> dict[str, Any]:
     """One hour of an EC2 instance in FOCUS (AWS Data Exports' FOCUS 1.0 with AWS columns)."""
     row = azure_row(f"${price} per On Demand Linux {instance_type} Instance Hour", hour=hour,
-                    quantity=quantity, price=price, ProviderName="AWS", ServiceName="Amazon Elastic Compute Cloud",
+                    quantity=quantity, price=price, ProviderName="AWS",
+                    ServiceName="Amazon Elastic Compute Cloud",
                     SubAccountId="111111111111", BillingAccountId="999999999999",
                     RegionId="us-east-1", x_UsageType=f"BoxUsage:{instance_type}")
     row.update(overrides)
