@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich import box
@@ -12,10 +13,13 @@ from rich.text import Text
 
 from core.db.models import PlanRow
 from executor.execute import ActionOutcome
+from reporting.money import round_cents
 
 
 def _money(value: float) -> str:
-    return f"${value:,.2f}"
+    """Dollars to the cent by the reports' one rounding rule (half-up), so the same amount
+    reads the same here and in the payment schedule."""
+    return f"${round_cents(value) / 100:,.2f}" if math.isfinite(value) else "?"
 
 
 def plans_table(plans: Sequence[PlanRow]) -> Table:

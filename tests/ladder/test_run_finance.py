@@ -93,6 +93,10 @@ def test_the_payment_schedule_asks_an_exchange_its_true_up(bought: Engine) -> No
     ids = list(actions["commitment_ids"])
     paid = sum(_cents(cash) for cash in actions["cash_effect"])
     assert round(upfront[upfront.index.isin(ids)].sum() * 100) == paid
+    # The plan's upfront cash, as the CLI shows it, is that same figure to the cent.
+    shown = runner.invoke(app, ["plans", "show", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert f"Upfront cash ${paid / 100:,.2f};" in shown.output, shown.output
 
 
 def test_what_a_run_bought_starts_at_the_run_and_reports_say_their_data_is_older(
