@@ -116,6 +116,27 @@ def _start_run(engine: Engine, *, provider: str, scope: str, trigger: str, actor
         return run.id
 
 
+def _record_skipped(engine: Engine, *, provider: str, scope: str, trigger: str, actor: str,
+                    mode: str, error: str) -> int:
+    """A run that found the scope locked: stored as skipped at once (never as running,
+    which only a holder of the lock may be)."""
+    with session_scope(engine) as session:
+        audit.lock_chain(session)
+        run = repo.add_run(session, provider=provider, scope=scope, trigger=trigger,
+                           actor=actor, mode=mode, host=socket.gethostname(), pid=os.getpid())
+        run.status, run.outcome, run.error = "skipped", "locked", error
+        run.finished_at = utc_now()
+        session.flush()
+        audit.append(session, actor=actor, event="run.start", subject=f"run:{run.id}",
+                     reason=f"{trigger} run of {provider}/{scope} ({mode})",
+                     data={"provider": provider, "scope": scope, "mode": mode,
+                           "trigger": trigger, "pid": os.getpid()})
+        audit.append(session, actor=actor, event="run.finish", subject=f"run:{run.id}",
+                     reason=error, data={"status": "skipped", "outcome": "locked",
+                                         "plan_id": None, "timings": {}})
+        return run.id
+
+
 def _finish_run(engine: Engine, run_id: int, *, status: str, outcome: str, actor: str,
                 timings: dict[str, float], summary: dict[str, Any], plan_id: int | None,
                 error: str | None = None) -> None:
@@ -229,10 +250,8 @@ def run_once(
                                   scope=scope, mode=mode, actor=actor, planner=planner,
                                   market=market, step=step)
     except ScopeLocked as exc:
-        run_id = _start_run(engine, provider=name, scope=scope, trigger=trigger, actor=actor,
-                            mode=mode)
-        _finish_run(engine, run_id, status="skipped", outcome="locked", actor=actor,
-                    timings={}, summary={}, plan_id=None, error=str(exc))
+        run_id = _record_skipped(engine, provider=name, scope=scope, trigger=trigger,
+                                 actor=actor, mode=mode, error=str(exc))
         return RunOutcome(run_id, "skipped", "locked", mode, detail=str(exc))
     if outcome.status == "failed":
         _notify_failure(engine, settings, name, scope, run_id, outcome.detail or outcome.outcome)

@@ -15,7 +15,9 @@ from webhook_server import Webhook, webhook_server
 from core.db import repository
 from core.db.models import AuditEntryRow, PlanRow, RunRow
 from core.db.session import create_engine_for, session_scope
+from core.errors import InvalidInput
 from core.settings import Settings, get_settings
+from executor.locks import holder_alive, run_lock
 from executor.policy import Policy, save_policy
 from ladder.cli import app
 from ladder.run import run_once
@@ -315,8 +317,6 @@ def test_every_new_command_has_help() -> None:
 def test_a_failed_run_is_recorded_and_told(
     settings: Settings, run_engine: Engine, hook: Webhook
 ) -> None:
-    from core.errors import InvalidInput
-
     def broken_planner(*_args: object) -> int:
         raise InvalidInput("usage.parquet: column ChargePeriodStart is missing")
 
@@ -331,3 +331,32 @@ def test_a_failed_run_is_recorded_and_told(
         assert run.error == "usage.parquet: column ChargePeriodStart is missing"
     # The lock was released: the next run is not skipped.
     assert run_once(run_engine, settings, planner=broken_planner).outcome == "error"
+
+
+def test_a_run_is_running_only_while_it_holds_the_scope_lock(
+    settings: Settings, run_engine: Engine
+) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def watching_planner(engine: Engine, _settings: Settings, provider: str,
+                         _step: object) -> int:
+        with session_scope(engine) as session:
+            [running] = session.scalars(select(RunRow).where(RunRow.status == "running"))
+            seen.append((running.status, holder_alive(session, provider, "all")))
+        raise InvalidInput("stop here")
+
+    with run_lock(run_engine, "sample", "all"):
+        skipped = run_once(run_engine, settings, planner=watching_planner)
+    assert (skipped.status, skipped.outcome) == ("skipped", "locked") and seen == []
+    with session_scope(run_engine) as session:
+        run = session.get(RunRow, skipped.run_id)
+        assert run is not None and run.status == "skipped" and run.finished_at is not None
+        events = session.scalars(select(AuditEntryRow.event).where(
+            AuditEntryRow.subject == f"run:{skipped.run_id}")).all()
+    assert events == ["run.start", "run.finish"]
+
+    failed = run_once(run_engine, settings, planner=watching_planner)
+    assert failed.outcome == "error" and seen == [("running", True)]
+    with session_scope(run_engine) as session:  # finished before the lock was given back
+        assert not holder_alive(session, "sample", "all")
+        assert session.get(RunRow, failed.run_id).status == "failed"  # type: ignore[union-attr]
