@@ -10,10 +10,16 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from core.db.models import DEFAULT_SCOPE
-from core.db.session import create_engine_for, database_unavailable, migrate, redact
+from core.db.session import (
+    create_engine_for,
+    database_unavailable,
+    migrate,
+    redact,
+    shown_url,
+)
 from core.domain import PROVIDER_NAME_MAX, SCOPE_NAME_MAX, check_name
 from core.errors import DatabaseUnavailable, InvalidInput, LadderError
 from core.settings import Settings, get_settings
@@ -80,8 +86,13 @@ def engine_for(settings: Settings) -> Engine:
     ``LADDER_SQLITE_BUSY_TIMEOUT_S`` (a minute): concurrent processes queue instead of failing.
     """
     _DATABASE_URLS.append(settings.database_url)
-    engine = create_engine_for(settings.database_url, sqlite_immediate=True,
-                               sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s)
+    try:
+        engine = create_engine_for(settings.database_url, sqlite_immediate=True,
+                                   sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        detail = redact(str(exc), settings.database_url)
+        raise InvalidInput(f"the database URL {shown_url(settings.database_url)} cannot be "
+                           f"used: {detail} (LADDER_DATABASE_URL or --database-url)") from exc
     migrate(engine)
     return engine
 
@@ -99,8 +110,8 @@ def database_error(exc: BaseException) -> DatabaseUnavailable | None:
 
 def exit_unavailable(unavailable: DatabaseUnavailable) -> NoReturn:
     """Say in one line that the database is unavailable; exit with EX_TEMPFAIL."""
-    errors.print(f"[bold red]error:[/] {unavailable}; try again later", soft_wrap=True,
-                 markup=True, highlight=False)
+    errors.print(f"[bold red]error:[/] {unavailable}; try again later (or check "
+                 "LADDER_DATABASE_URL)", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(code=EXIT_DATABASE_UNAVAILABLE)
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
 
 from core.db.session import migrate
 from core.settings import sqlite_url
-from ladder.cli import LadderApp
+from ladder.cli import LadderApp, app
 from ladder.commands.common import EXIT_DATABASE_UNAVAILABLE
 
 PASSWORD = "s3cret-Pa55"
@@ -88,3 +89,15 @@ def test_a_database_error_outside_any_command_handler_is_one_line_too(
     assert exited.value.code == EXIT_DATABASE_UNAVAILABLE
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "database is locked" in err[0]
+
+
+@pytest.mark.parametrize("url", [f"postgresql+psycopg://ladder:{PASSWORD}@127.0.0.1:port/x",
+                                 f"nosuchdriver://ladder:{PASSWORD}@127.0.0.1/x",
+                                 "not a URL"])
+def test_a_database_url_that_cannot_be_used_is_one_line_without_the_password(
+    url: str, ladder_settings: object
+) -> None:
+    result = CliRunner().invoke(app, ["plans", "list", "--database-url", url])
+    assert result.exit_code == 2, result.output
+    assert "cannot be used" in result.output and PASSWORD not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
