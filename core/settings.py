@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     ``LADDER_DATA_DIR`` moves the data directory.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LADDER_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LADDER_", frozen=True, extra="ignore",
+                                      allow_inf_nan=False)
 
     # Declared before database_url: its validator reads the validated data_dir.
     data_dir: Path = Field(default_factory=default_data_dir)

@@ -64,3 +64,13 @@ def test_unpeppered_before_without_a_zone_is_utc(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LADDER_API_KEY_UNPEPPERED_BEFORE", "2026-12-01T00:00:00")
     since = Settings().api_key_unpeppered_before
     assert since == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", ["LADDER_COST_OF_CAPITAL", "LADDER_SOLVER_TIME_LIMIT_S",
+                                  "LADDER_RUN_LOCK_LEASE_S", "LADDER_MIN_SCHEDULE_INTERVAL_S"])
+@pytest.mark.parametrize("value", ["inf", "nan", "Infinity"])
+def test_numbers_from_the_environment_must_be_finite(monkeypatch: pytest.MonkeyPatch,
+                                                     name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.removeprefix("LADDER_").lower()):
+        Settings()
