@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from core.db.session import session_scope
 from core.domain import Plan
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings
+from ladder import history
 from ladder.planning import PLANNERS, StepReporter
 from providers.base import get_provider
 from providers.bills import PROVIDER_CLOUDS, choose_clouds, cloud_rules, clouds_in, read_cloud_usage
@@ -119,8 +120,16 @@ def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
 
 def store_usage(session: Session, usage: FocusUsage, *, provider: str,
                 identity: str | None = None) -> IngestOutcome:
-    """Store a read FOCUS dataset unless the same content is already stored (``identity``:
-    the dataset's identity, by default its files' content hash)."""
+    """Store a read FOCUS delivery unless the same content is already stored (``identity``:
+    the dataset's identity, by default its files' content hash); :func:`store_delivery`."""
+    return store_delivery(session, usage, provider=provider, identity=identity)[0]
+
+
+def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
+                   identity: str | None = None) -> tuple[IngestOutcome, FocusUsage]:
+    """Store a read FOCUS delivery as the provider's new dataset, merged with the history it
+    does not cover (:mod:`ladder.history`: the delivery wins on its hours), unless the same
+    content is already stored. Returns what was stored and the dataset's whole usage."""
     sha = identity or content_sha256(usage.files)
     dataset = repository.find_dataset_by_sha(session, sha)
     if dataset is not None and dataset.provider != provider:
@@ -129,20 +138,27 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str,
                        f"{dataset.provider!r}, not {provider!r}; a dataset belongs to one "
                        f"provider: ingest it with --provider {dataset.provider}")
     created = dataset is None
+    stored = usage
     if dataset is None:
-        dataset = repository.add_dataset(
-            session, provider=provider, sources=list(usage.files), sha256=sha,
-            currency=usage.currency, start=usage.start, end=usage.end,
-            rows_read=usage.rows_read, rows_used=usage.rows_used,
-            keys=usage.keys, hourly=usage.hourly,
-        )
-        # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
+        previous = repository.latest_dataset(session, provider)
+        source = ", ".join(usage.files)
+        stored = history.merged_usage(session, usage, previous, source=source)
         rules = cloud_rules(PROVIDER_CLOUDS.get(provider, provider))
-        reporting_repository.add_cost_lines(session, dataset.id,
-                                            read_focus_costs(usage.files, rules),
-                                            provider=provider)
-    return IngestOutcome(dataset.id, created, dataset.provider, len(usage.keys), dataset.hours,
-                         dataset.rows_read, dataset.rows_used, dataset.start, dataset.end)
+        # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
+        lines = history.merged_cost_lines(session, read_focus_costs(usage.files, rules),
+                                          previous, usage.start, usage.end)
+        sources = [*(previous.sources if previous is not None else []), *usage.files]
+        dataset = repository.add_dataset(
+            session, provider=provider, sources=list(dict.fromkeys(sources)), sha256=sha,
+            currency=stored.currency, start=stored.start, end=stored.end,
+            rows_read=usage.rows_read, rows_used=usage.rows_used,
+            keys=stored.keys, hourly=stored.hourly,
+        )
+        reporting_repository.add_cost_lines(session, dataset.id, lines, provider=provider)
+    outcome = IngestOutcome(dataset.id, created, dataset.provider, len(stored.keys),
+                            dataset.hours, dataset.rows_read, dataset.rows_used, dataset.start,
+                            dataset.end)
+    return outcome, stored
 
 
 def ingest(engine: Engine, path: str | Path, *, provider: str | None = None
@@ -166,12 +182,12 @@ def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
     outcomes = []
     with session_scope(engine) as session:
         for bill in bills:
-            outcome = store_usage(session, bill.usage, provider=bill.provider,
-                                  identity=bill.identity)
+            outcome, stored = store_delivery(session, bill.usage, provider=bill.provider,
+                                             identity=bill.identity)
             if outcome.created:
                 # Reports follow the new data at once (with the commitments stored so far).
                 refresh_facts(session, bill.provider, dataset_id=outcome.dataset_id,
-                              usage=bill.usage.hourly)
+                              usage=stored.hourly)
             outcomes.append(outcome)
     return tuple(outcomes)
 
@@ -193,7 +209,16 @@ def optimize(
         focus = bill.usage
     with session_scope(engine) as session:
         with step("Storing usage, catalog and inventory"):
-            stored = store_usage(session, focus, provider=provider.name, identity=bill.identity)
+            stored, focus = store_delivery(session, focus, provider=provider.name,
+                                           identity=bill.identity)
+            latest = repository.latest_dataset(session, provider.name)
+            if latest is not None and latest.id != stored.dataset_id:
+                # Content stored before and merged into a later dataset since: plan on the
+                # whole history, not on that older dataset.
+                focus = replace(focus, hourly=repository.load_usage(session, latest.id),
+                                start=latest.start, end=latest.end)
+                stored = replace(stored, dataset_id=latest.id, start=latest.start,
+                                 end=latest.end, hours=latest.hours)
             repository.upsert_catalog(session, provider.name, catalog)
             decision_time = focus.end
             inventory = list(provider.inventory(decision_time))
@@ -216,4 +241,4 @@ def optimize(
 
 
 __all__ = ["BillUsage", "IngestOutcome", "OptimizeOutcome", "ingest", "ingest_bill", "optimize",
-           "read_bill", "store_usage"]
+           "read_bill", "store_delivery", "store_usage"]
