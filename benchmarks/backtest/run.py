@@ -125,7 +125,8 @@ def _run_quietly(case: Case, config: BacktestConfig, policies: tuple[str, ...],
 
 
 def policy_settings(assignments: Sequence[str], base: PurchasePolicy) -> PurchasePolicy:
-    """``base`` with ``name=value`` assignments of its numeric fields (``--set``)."""
+    """``base`` with ``name=value`` assignments of its numeric and true/false fields
+    (``--set``)."""
     known = {f.name: f for f in fields(PurchasePolicy)}
     changes: dict[str, Any] = {}
     for assignment in assignments:
@@ -136,8 +137,12 @@ def policy_settings(assignments: Sequence[str], base: PurchasePolicy) -> Purchas
         current = getattr(base, name)
         if text.lower() == "none":
             changes[name] = None
-        elif isinstance(current, bool) or not isinstance(current, int | float | None):
-            raise ValueError(f"--set {name}: only numeric fields can be set here")
+        elif isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"--set {name}: expected true or false, got {text!r}")
+            changes[name] = text.lower() in ("true", "1")
+        elif not isinstance(current, int | float | None):
+            raise ValueError(f"--set {name}: only numeric and true/false fields can be set here")
         else:
             changes[name] = int(text) if isinstance(current, int) else float(text)
     return replace(base, **changes)
