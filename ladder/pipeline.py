@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -30,6 +30,7 @@ from providers.bills import PROVIDER_CLOUDS, choose_clouds, cloud_rules, clouds_
 from providers.focus import FocusUsage
 from providers.focus.costs import read_focus_costs
 from providers.focus.reader import NoUsageFound
+from providers.prices import PriceSource
 from reporting import repository as reporting_repository
 from reporting.snapshot import refresh_facts
 
@@ -192,6 +193,19 @@ def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
     return tuple(outcomes)
 
 
+def price_details(provider: object, decision_time: datetime) -> dict[str, object]:
+    """The plan-details entry naming the prices the catalog came from (``prices``): kind,
+    date and age, today and at the decision time, from a provider that says
+    (``price_source()``)."""
+    source = getattr(provider, "price_source", None)
+    if source is None:
+        return {}
+    prices: PriceSource = source()
+    entry = prices.details(datetime.now(UTC))
+    entry["age_days_at_decision"] = prices.age_days(decision_time)
+    return {"prices": entry}
+
+
 def optimize(
     engine: Engine, settings: Settings, *, provider_name: str | None = None,
     step: StepReporter = _no_progress,
@@ -233,7 +247,7 @@ def optimize(
         plan_id = repository.add_plan(
             session, provider=provider.name, dataset_id=stored.dataset_id, plan=planned.plan,
             build_seconds=planned.build_seconds, solve_seconds=planned.solve_seconds,
-            details=planned.details,
+            details={**planned.details, **price_details(provider, decision_time)},
         )
     return OptimizeOutcome(plan_id, planned.plan, stored.dataset_id, planned.build_seconds,
                            planned.solve_seconds, planned.n_variables, planned.n_constraints,

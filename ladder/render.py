@@ -38,6 +38,16 @@ def plans_table(plans: Sequence[PlanRow]) -> Table:
     return table
 
 
+def price_line(plan: PlanRow) -> str:
+    """Which prices the plan was made with (its details' ``prices``: label with the prices'
+    date and age when planned, why that source, what it is), or nothing."""
+    prices = (plan.details or {}).get("prices")
+    if not isinstance(prices, dict):
+        return ""
+    return (f"\nPrices: {prices.get('label', prices.get('kind'))} ({prices.get('reason', '')})"
+            f"\n  {prices.get('description', '')}")
+
+
 def plan_table(plan: PlanRow) -> Group:
     """A plan's headline figures and its actions with their reasons."""
     days = plan.window_hours / 24
@@ -52,6 +62,7 @@ def plan_table(plan: PlanRow) -> Group:
         f". ESR {plan.esr_before:.1%} → {plan.esr_after:.1%}.\n",
         f"Upfront cash {_money(plan.upfront_cash)}; new amortised commitment "
         f"{_money(plan.monthly_commitment)} per month.",
+        price_line(plan),
     )
     table = Table(title=f"Actions of plan {plan.id}", title_justify="left",
                   box=box.SIMPLE_HEAD)

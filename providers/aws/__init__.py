@@ -16,6 +16,7 @@ module                    job
 ``pricing``               ``pricing.get_products``: on-demand and size factors
 ``offerings``             RI offerings and Savings Plans offering rates
 ``catalog``               pure: records → ``core.domain.Catalog`` (+ AWS references)
+``snapshot``              the bundled price snapshot (offline), as the same records
 ``inventory``             owned RIs and Savings Plans → ``Commitment``
 ``market``                quote, purchase, exchange, return, ``find_order``
 ``recommendations``       Cost Explorer's recommendations as frames
@@ -27,6 +28,7 @@ README.md beside this file lists the IAM permissions.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from core.domain import Catalog, Commitment
 from providers.aws import check as _check
 from providers.aws.catalog import AwsCatalog, OfferingRef, build_catalog
 from providers.aws.config import AwsSettings
+from providers.aws.errors import AwsProviderError
 from providers.aws.inventory import commitments, fetch_reserved_instances, fetch_savings_plans
 from providers.aws.market import AwsMarket
 from providers.aws.naming import RI_PRODUCT_DESCRIPTION, ec2_key, parse_time
@@ -44,6 +47,14 @@ from providers.aws.session import AwsClients
 from providers.aws.usage import usage_location
 from providers.base import CheckResult
 from providers.focus import read_focus
+from providers.prices import PriceSource, live, use_api
+
+log = logging.getLogger("ladder.providers.aws")
+
+_UNREACHABLE_CODES = frozenset({"NoCredentials", "EndpointConnectionError",
+                                "ConnectTimeoutError", "ReadTimeoutError",
+                                "ConnectionClosedError"})
+"""Failures of a price call after which the snapshot serves (``auto`` mode only)."""
 
 
 class AwsProvider:
@@ -67,6 +78,7 @@ class AwsProvider:
         self._usage_keys = tuple(usage_keys) if usage_keys is not None else None
         self._usage_path: Path | None = None
         self._built: AwsCatalog | None = None
+        self._prices: PriceSource | None = None
         self._account: str | None = None
         self._market: AwsMarket | None = None
 
@@ -99,25 +111,72 @@ class AwsProvider:
     # -- catalog ---------------------------------------------------------------------
 
     def aws_catalog(self) -> AwsCatalog:
-        """The catalog with the AWS offering behind each offering (built once)."""
+        """The catalog with the AWS offering behind each offering (built once).
+
+        From the price APIs or from the bundled snapshot, as ``LADDER_AWS_PRICES`` and the
+        credentials decide (:meth:`price_source` says which and why).
+        """
         if self._built is None:
-            keys = [k for text in self.usage_keys() if (k := ec2_key(text)) is not None]
-            groups = {PriceGroup(k.region, k.family, k.platform, k.tenancy) for k in keys}
-            products = fetch_products(self.clients, groups)
-            references = reference_products(products)
-            ri_offerings: list[RiOffering] = []
-            for group, reference in sorted(references.items(), key=lambda i: str(i[0])):
-                description = RI_PRODUCT_DESCRIPTION.get(group.platform)
-                if description is not None and group.tenancy == "shared":
-                    ri_offerings += fetch_ri_offerings(self.clients, group.region,
-                                                       reference.instance_type, description)
-            sp_rates = fetch_sp_rates(
-                self.clients, {g.region for g in references},
-                {r.instance_type for r in references.values()},
-                {g.platform for g in references},
-            ) if references else []
-            self._built = build_catalog(self.usage_keys(), products, ri_offerings, sp_rates)
+            mode = self.settings.prices
+            credentials = self.clients.has_credentials()
+            if not use_api(mode, credentials):
+                reason = ("LADDER_AWS_PRICES=snapshot" if mode == "snapshot"
+                          else "no AWS credentials configured")
+                self._built = self._snapshot_catalog(reason)
+                return self._built
+            try:
+                self._built = self._live_catalog()
+            except AwsProviderError as exc:
+                if mode == "api" or not (exc.code in _UNREACHABLE_CODES or exc.retryable
+                                         or exc.access_denied):
+                    raise
+                log.warning("aws: the price APIs could not be used (%s); planning with the "
+                            "bundled snapshot", exc)
+                self._built = self._snapshot_catalog(
+                    f"the AWS price APIs could not be used: {exc.code or exc}")
         return self._built
+
+    def _live_catalog(self) -> AwsCatalog:
+        keys = [k for text in self.usage_keys() if (k := ec2_key(text)) is not None]
+        groups = {PriceGroup(k.region, k.family, k.platform, k.tenancy) for k in keys}
+        products = fetch_products(self.clients, groups)
+        references = reference_products(products)
+        ri_offerings: list[RiOffering] = []
+        for group, reference in sorted(references.items(), key=lambda i: str(i[0])):
+            description = RI_PRODUCT_DESCRIPTION.get(group.platform)
+            if description is not None and group.tenancy == "shared":
+                ri_offerings += fetch_ri_offerings(self.clients, group.region,
+                                                   reference.instance_type, description)
+        sp_rates = fetch_sp_rates(
+            self.clients, {g.region for g in references},
+            {r.instance_type for r in references.values()},
+            {g.platform for g in references},
+        ) if references else []
+        built = build_catalog(self.usage_keys(), products, ri_offerings, sp_rates)
+        reason = ("LADDER_AWS_PRICES=api" if self.settings.prices == "api"
+                  else "AWS credentials configured")
+        self._prices = live(built.catalog.source, reason)
+        return built
+
+    def _snapshot_catalog(self, reason: str) -> AwsCatalog:
+        from providers.aws.snapshot import SNAPSHOT_DATE, SOURCE, load_snapshot
+
+        snapshot = load_snapshot()
+        regions = {k.region for text in self.usage_keys() if (k := ec2_key(text)) is not None}
+        built = build_catalog(
+            self.usage_keys(), [p for p in snapshot.products if p.region in regions],
+            [o for o in snapshot.ri_offerings if o.region in regions],
+            [r for r in snapshot.sp_rates if r.region in regions], source=SOURCE)
+        self._prices = PriceSource("snapshot", SOURCE, SNAPSHOT_DATE, reason)
+        # Snapshot records name nothing AWS sells: the market resolves live offerings.
+        return AwsCatalog(catalog=built.catalog, refs={}, factors=built.factors,
+                          skipped_keys=built.skipped_keys)
+
+    def price_source(self) -> PriceSource:
+        """Which prices the catalog was built from (building it if need be), and why."""
+        self.aws_catalog()
+        assert self._prices is not None
+        return self._prices
 
     def catalog(self) -> Catalog:
         """The usage keys with on-demand rates and the RI and Savings Plans offerings."""
@@ -136,10 +195,16 @@ class AwsProvider:
         return self._account
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
-        """RIs and Savings Plans of the account active at ``at`` or starting later."""
+        """RIs and Savings Plans of the account active at ``at`` or starting later.
+
+        With no AWS credentials there is no account to read: none (a plan from the bill alone).
+        """
         moment = parse_time(at)
         assert moment is not None
         built = self.aws_catalog()
+        if not self.clients.has_credentials():
+            log.warning("aws: no credentials, so no commitment inventory is read")
+            return []
         reserved = [(region, raw) for region in self.regions()
                     for raw in fetch_reserved_instances(self.clients, region)]
         plans = fetch_savings_plans(self.clients)

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from providers.prices import PricesMode
+
 RetryMode = Literal["standard", "adaptive"]
 
 
@@ -34,6 +36,9 @@ class AwsSettings(BaseSettings):
     """Endpoint region of the Price List API (us-east-1, eu-central-1 or ap-south-1)."""
     regions: tuple[str, ...] = ()
     usage: str | None = None
+    prices: PricesMode = "auto"
+    """Where prices come from: ``auto`` (the APIs when credentials exist, else or when they
+    cannot be reached the bundled snapshot), ``api`` or ``snapshot`` (``providers/prices.py``)."""
     usage_cache_dir: Path | None = None
     """Where objects under an ``s3://`` usage prefix are downloaded (default: a temp dir)."""
     retry_mode: RetryMode = "standard"
