@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from croniter import croniter
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -50,6 +51,15 @@ MAX_HOURS = 10 * 8760.0
 """Longest plan validity or blackout a policy accepts, in hours (ten years)."""
 Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 """A cap in dollars: finite, from 0 to :data:`MAX_MONEY`."""
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema's integer includes 8760.0: read it as 8760, as the schema promises.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+TermHours = Annotated[int, Field(gt=0, le=int(MAX_HOURS)), BeforeValidator(_integral)]
+"""A term in whole hours, up to :data:`MAX_HOURS`."""
 _CRON_HELP = "minute hour day month weekday, e.g. '0 6 * * 1'"
 
 
@@ -195,7 +205,7 @@ class Policy(BaseModel):
     """Floor of each new commitment's expected utilisation; also the portfolio's alert floor."""
     allowed_offerings: tuple[str, ...] | None = None
     """Offering ids that may be bought; shell patterns (``ri-std-1y-*``) allowed."""
-    allowed_terms_hours: tuple[Annotated[int, Field(gt=0, le=int(MAX_HOURS))], ...] | None = None
+    allowed_terms_hours: tuple[TermHours, ...] | None = None
     """Terms that may be bought, in hours (8760 one year, 26280 three)."""
     allowed_payment_options: tuple[PaymentOption, ...] | None = None
     blackouts: tuple[BlackoutWindow, ...] = ()

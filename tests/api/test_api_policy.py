@@ -103,3 +103,31 @@ def test_names_longer_than_their_columns_are_422_not_a_database_error(
                               json=body), 422)
     assert client.put(f"/v1/policies/{'p' * 64}/{'s' * 128}", headers=headers[Role.ADMIN],
                       json=body).status_code == 200
+
+
+def test_terms_are_bounded_whole_hours_and_json_schema_integers_are_read(
+    client: TestClient, headers: Headers
+) -> None:
+    admin = headers[Role.ADMIN]
+    stored = client.put("/v1/policies/sample/all", headers=admin, json={
+        "policy": {"allowed_terms_hours": [8760.0, 26280]}, "reason": "x"})
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["policy"]["allowed_terms_hours"] == [8760, 26280]
+    for bad in ([0], [87601], [8760.5], ["8760"]):
+        assert_problem(client.put("/v1/policies/sample/all", headers=admin, json={
+            "policy": {"allowed_terms_hours": bad}, "reason": "x"}), 422)
+
+
+def test_caps_must_be_finite_and_bounded_through_the_api(client: TestClient,
+                                                         headers: Headers) -> None:
+    admin = headers[Role.ADMIN]
+    for value in (1e13, 1e308):
+        problem = assert_problem(client.put("/v1/policies/sample/all", headers=admin, json={
+            "policy": {"max_run_upfront": value}, "reason": "x"}), 422)
+        assert problem["errors"][0]["field"] == "policy.max_run_upfront"
+    too_often = assert_problem(client.put("/v1/policies/sample/all", headers=admin, json={
+        "policy": {"schedule": "*/5 * * * *"}, "reason": "x"}), 422)
+    assert "every 5 minutes" in too_often["detail"]
+    seconds = assert_problem(client.put("/v1/policies/sample/all", headers=admin, json={
+        "policy": {"schedule": "* * * * * *"}, "reason": "x"}), 422)
+    assert seconds["errors"][0]["field"] == "policy.schedule"
