@@ -8,14 +8,24 @@ on first use. Credentials come from ``DefaultAzureCredential`` only. See
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.domain import Catalog, Commitment
+from core.domain import Catalog, Commitment, UsageKey
+from core.errors import ProviderError
 from providers.azure.settings import AzureSettings
 from providers.base import CheckResult
+from providers.prices import PriceSource, live, use_api
+
+log = logging.getLogger("ladder.providers.azure")
+_CREDENTIAL_ENVIRONMENT = ("AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT",
+                           "MSI_ENDPOINT")
+"""Variables of DefaultAzureCredential's chain (service principal, workload and managed
+identity); the Azure CLI's login is found by its profile file."""
 
 if TYPE_CHECKING:
     from providers.azure.clients import AzureClients
@@ -61,6 +71,7 @@ class AzureProvider:
         self._credential = credential
         self._journal = journal
         self._catalog: Catalog | None = None
+        self._prices: PriceSource | None = None
 
     def clients(self) -> AzureClients:
         """The SDK clients, built on first use."""
@@ -74,14 +85,84 @@ class AzureProvider:
         """The configured FOCUS export (``LADDER_AZURE_USAGE_PATH``), if any."""
         return [self.settings.usage_path] if self.settings.usage_path else []
 
-    def catalog(self) -> Catalog:
-        """Keys, reservations and savings plans priced by the Azure Retail Prices API."""
-        if self._catalog is None:
-            from providers.azure.catalog import load_catalog
+    def has_credentials(self) -> bool:
+        """Whether Azure credentials are configured, found without a call: given ones, the
+        environment of DefaultAzureCredential's chain, or an Azure CLI login."""
+        if self._credential is not None or self._clients is not None:
+            return True
+        if any(os.environ.get(name) for name in _CREDENTIAL_ENVIRONMENT):
+            return True
+        return (Path.home() / ".azure" / "azureProfile.json").is_file()
 
-            self._catalog = load_catalog(self.clients().prices, self.settings.regions,
-                                         self.settings.subscription_ids, self.settings.groups)
+    def subscriptions(self) -> tuple[str, ...]:
+        """The subscriptions of the usage keys: the settings', else those of the bill."""
+        if self.settings.subscription_ids or not self.settings.usage_path:
+            return tuple(self.settings.subscription_ids)
+        from providers.azure.usage import read_azure_focus
+
+        usage = read_azure_focus(self.settings.usage_path)
+        return tuple(sorted({UsageKey.parse(str(k)).scope for k in usage.keys["usage_key"]}))
+
+    def catalog(self) -> Catalog:
+        """Keys, reservations and savings plans priced by the Azure Retail Prices API, or by
+        the bundled snapshot (``LADDER_AZURE_PRICES``; :meth:`price_source` says which)."""
+        if self._catalog is None:
+            mode = self.settings.prices
+            configured = self.has_credentials() and bool(self.settings.subscription_ids)
+            if not use_api(mode, configured):
+                reason = ("LADDER_AZURE_PRICES=snapshot" if mode == "snapshot"
+                          else "no Azure credentials and subscriptions configured")
+                self._catalog = self._snapshot_catalog(reason)
+                return self._catalog
+            from providers.azure.catalog import SOURCE, load_catalog
+
+            try:
+                self._catalog = load_catalog(self.clients().prices, self.settings.regions,
+                                             self.settings.subscription_ids,
+                                             self.settings.groups)
+            except ProviderError as exc:
+                if mode == "api" or not exc.retryable:
+                    raise
+                log.warning("azure: the Retail Prices API could not be used (%s); planning "
+                            "with the bundled snapshot", exc)
+                self._catalog = self._snapshot_catalog(
+                    f"the Azure Retail Prices API could not be used: {exc.code or exc}")
+                return self._catalog
+            self._prices = live(SOURCE, "LADDER_AZURE_PRICES=api" if mode == "api"
+                                else "Azure credentials and subscriptions configured")
         return self._catalog
+
+    def _snapshot_catalog(self, reason: str) -> Catalog:
+        from providers.azure.catalog import GroupPrices, build_catalog
+        from providers.azure.sizes import load_sizes
+        from providers.azure.snapshot import SOURCE, load_snapshot, snapshot_date
+
+        sizes = load_sizes()
+        rows = [p for p in load_snapshot()
+                if not self.settings.groups or sizes[p.arm_sku].group in self.settings.groups]
+        # One size per group and region prices the group's key: the one with most offerings.
+        rows.sort(key=lambda p: (-(len(p.reservation) + len(p.savings_plan)), p.arm_sku))
+        chosen: dict[tuple[str, str], GroupPrices] = {}
+        for p in rows:
+            assert p.on_demand_hourly is not None
+            chosen.setdefault((p.region, sizes[p.arm_sku].group), GroupPrices(
+                sizes[p.arm_sku], p.region, p.on_demand_hourly, dict(p.reservation),
+                dict(p.savings_plan)))
+        subscriptions = self.subscriptions()
+        if not subscriptions:
+            raise ValueError("no Azure subscription: set LADDER_AZURE_SUBSCRIPTION_IDS or "
+                             "LADDER_AZURE_USAGE_PATH (a bill names its subscriptions)")
+        built = build_catalog(sorted(chosen.values(), key=lambda g: (g.region, g.size.arm_sku)),
+                              subscriptions)
+        self._prices = PriceSource("snapshot", SOURCE, snapshot_date(), reason)
+        return Catalog(keys=built.keys, offerings=built.offerings, currency=built.currency,
+                       source=SOURCE)
+
+    def price_source(self) -> PriceSource:
+        """Which prices the catalog was built from (building it if need be), and why."""
+        self.catalog()
+        assert self._prices is not None
+        return self._prices
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
         """VM reservations and savings plans active at ``at`` or starting later."""
@@ -96,6 +177,10 @@ class AzureProvider:
         from providers.calllog import logged_call
 
         moment = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        if not self.has_credentials():
+            log.warning("azure: no credentials, so no reservation or savings plan inventory is "
+                        "read")
+            return []
         clients = self.clients()
         catalog = self.catalog()
         try:

@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.settings import default_data_dir
+from providers.prices import PricesMode
 
 
 class AzureSettings(BaseSettings):
@@ -32,6 +33,10 @@ class AzureSettings(BaseSettings):
     regions: tuple[str, ...] = ("eastus",)
     groups: tuple[str, ...] = ()
     usage_path: Path | None = None
+    prices: PricesMode = "auto"
+    """Where prices come from: ``auto`` (the Retail Prices API when credentials and
+    subscriptions are configured, else or when it cannot be reached the bundled snapshot),
+    ``api`` or ``snapshot`` (``providers/prices.py``)."""
     orders_file: Path = Field(default_factory=lambda: default_data_dir() / "azure-orders.json")
     """Where the idempotency key → reservation order id mapping is kept."""
     retry_total: int = Field(default=6, ge=0)

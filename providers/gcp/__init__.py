@@ -8,14 +8,20 @@ Credentials only. See ``README.md`` beside this file for the permissions.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.domain import Catalog, Commitment
+from core.domain import Catalog, Commitment, UsageKey
+from core.errors import InvalidInput
 from providers.base import CheckResult
 from providers.gcp.settings import GcpSettings
+from providers.prices import PriceSource
+
+log = logging.getLogger("ladder.providers.gcp")
 
 if TYPE_CHECKING:
     from providers.gcp.clients import GcpClients
@@ -71,17 +77,63 @@ class GcpProvider:
         """The configured FOCUS export (``LADDER_GCP_USAGE_PATH``), if any."""
         return [self.settings.usage_path] if self.settings.usage_path else []
 
+    def has_credentials(self) -> bool:
+        """Whether Application Default Credentials are configured, found without a call:
+        given ones, ``GOOGLE_APPLICATION_CREDENTIALS`` or gcloud's ADC file."""
+        if self._credentials is not None or self._clients is not None:
+            return True
+        if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            return True
+        from google.auth import _cloud_sdk
+
+        return Path(_cloud_sdk.get_application_default_credentials_path()).is_file()
+
+    def catalog_project(self) -> str:
+        """The project the catalog's keys are scoped to: the settings', else the bill's one
+        project when there are no credentials to ask, else the credentials' project."""
+        if self._project or self.has_credentials() or not self.settings.usage_path:
+            return self.project
+        from providers.gcp.usage import read_gcp_focus
+
+        usage = read_gcp_focus(self.settings.usage_path)
+        projects = sorted({UsageKey.parse(str(k)).scope for k in usage.keys["usage_key"]})
+        if len(projects) != 1:
+            raise InvalidInput(f"the GCP bill holds {len(projects)} projects "
+                               f"({', '.join(projects[:5])}): set LADDER_GCP_PROJECT to the one "
+                               "to plan", source=str(self.settings.usage_path))
+        self._project = projects[0]
+        return self._project
+
+    def price_source(self) -> PriceSource:
+        """The prices of the catalog: always the bundled snapshot (no live reader for GCP)."""
+        from providers.gcp.catalog import SNAPSHOT_DATE, SOURCE
+
+        if self.settings.prices == "api":
+            raise InvalidInput("LADDER_GCP_PRICES=api: Ladder has no live GCP price reader; "
+                               "GCP is priced from the bundled snapshot (auto or snapshot)")
+        reason = ("LADDER_GCP_PRICES=snapshot" if self.settings.prices == "snapshot"
+                  else "Ladder prices GCP from its bundled snapshot only")
+        return PriceSource("snapshot", SOURCE, SNAPSHOT_DATE, reason)
+
     def catalog(self) -> Catalog:
         """Keys and resource-based CUD offerings from the bundled price snapshot."""
         if self._catalog is None:
             from providers.gcp.catalog import build_catalog
 
-            self._catalog = build_catalog(self.project, regions=self.settings.regions,
+            self.price_source()
+            self._catalog = build_catalog(self.catalog_project(), regions=self.settings.regions,
                                           series=self.settings.series)
         return self._catalog
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
-        """Commitments of the project (all regions) active at ``at`` or starting later."""
+        """Commitments of the project (all regions) active at ``at`` or starting later.
+
+        With no credentials there is nothing to read: none (a plan from the bill alone).
+        """
+        if not self.has_credentials():
+            log.warning("gcp: no Application Default Credentials, so no commitment inventory "
+                        "is read")
+            return []
         from providers.gcp.clients import make_retry
         from providers.gcp.errors import gcp_call
         from providers.gcp.inventory import live_commitments

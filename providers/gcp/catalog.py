@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from core.domain import Catalog, KeyPrice, Offering, PaymentOption, Shape, UsageKey
 from providers.gcp.pricing import COMMITMENT_TYPES, PLANS, ResourcePrice, load_prices
@@ -21,6 +22,8 @@ SERVICE = "compute"
 KIND = "gcp_resource_cud"
 TERMS: dict[str, str] = {"1y": "TWELVE_MONTH", "3y": "THIRTY_SIX_MONTH"}
 PLAN_TERMS: dict[str, str] = {plan: term for term, plan in TERMS.items()}
+SNAPSHOT_DATE = date(2026, 7, 30)
+"""The date of the Cloud Billing catalog snapshot behind ``data/resource_prices.csv``."""
 SOURCE = (
     "GCP Compute Engine list prices per vCPU-hour and GiB-hour, derived from the Cloud Billing "
     "catalog snapshot of 2026-07-30 (Cyclenerd/google-cloud-pricing-cost-calculator, "

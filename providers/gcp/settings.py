@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from providers.prices import PricesMode
+
 
 class GcpSettings(BaseSettings):
     """What the GCP provider needs besides credentials.
@@ -27,6 +29,9 @@ class GcpSettings(BaseSettings):
     regions: tuple[str, ...] = ()
     series: tuple[str, ...] = ()
     usage_path: Path | None = None
+    prices: PricesMode = "auto"
+    """Ladder prices GCP from its bundled snapshot only (``auto`` and ``snapshot``); ``api``
+    is refused: there is no live GCP price reader."""
     operation_timeout_s: float = Field(default=300.0, gt=0)
     """How long a purchase waits for its operation before reporting it pending."""
     retry_initial_s: float = Field(default=1.0, ge=0)
