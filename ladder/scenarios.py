@@ -18,7 +18,7 @@ from optimizer.ladder_policy import FloatArray, ScenarioSource, blended_scenario
 
 
 def forecaster_scenarios(factory: Callable[[], Forecaster], *,
-                         variance_reduction: bool = True) -> ScenarioSource:
+                         variance_reduction: bool = False) -> ScenarioSource:
     """A scenario source from a forecaster factory (``fit`` then ``sample_paths``);
     ``variance_reduction``: antithetic pairs of paths on history blocks anchored to their
     clock hours (``forecasting.scenarios``), so that with the same seed, decisions a day
@@ -43,7 +43,7 @@ SCENARIO_SOURCE = ("half sample paths of forecasting.profile.SeasonalProfile, ha
 """The default scenario source in words (stored with the plans it made)."""
 
 
-def default_scenarios(*, variance_reduction: bool = True) -> ScenarioSource:
+def default_scenarios(*, variance_reduction: bool = False) -> ScenarioSource:
     """Half forecast paths of the forecasting package's seasonal profile forecaster, half
     replays of the last two days of history (:func:`~optimizer.ladder_policy.blended_scenarios`).
 

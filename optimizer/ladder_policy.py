@@ -296,7 +296,7 @@ class ForecastLadder:
     round_quantities: bool = False
     safe_core: bool = True
     menu_closes: Callable[[Offering], int] | None = None
-    common_draws: bool = True
+    common_draws: bool = False
     name: str = "ladder"
     solves_: int = 0
     seconds_: float = 0.0

@@ -325,9 +325,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds of the ladder's scenario draws: one run per seed, and "
                              "their spread (default: 0)")
-    parser.add_argument("--independent-draws", action="store_true",
-                        help="the ladder's scenarios drawn anew at every decision, without "
-                             "antithetic pairs (default: common, anchored, antithetic draws)")
+    parser.add_argument("--common-draws", action="store_true",
+                        help="the ladder's scenarios from common random numbers (one seed at "
+                             "every decision, history blocks anchored to clock hours) in "
+                             "antithetic pairs (default: drawn anew at every decision)")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error("--seeds: give each seed once")
@@ -342,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = BacktestConfig(cadence_hours=args.cadence_hours, warmup_hours=args.warmup_hours,
                             lookback_hours=args.lookback_hours, ladder_policy=ladder,
                             ladder_seed=args.seeds[0],
-                            ladder_common_draws=not args.independent_draws)
+                            ladder_common_draws=args.common_draws)
     groups = [("Suite", suite_cases(args.suite))]
     if args.traces_dev:
         dev = dev_cases(args.dev_folder)

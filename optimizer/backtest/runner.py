@@ -71,7 +71,7 @@ class BacktestConfig:
     oracle_time_limit_s: float = 600.0
     ladder_policy: PurchasePolicy | None = None
     ladder_seed: int = 0
-    ladder_common_draws: bool = True
+    ladder_common_draws: bool = False
 
 
 @dataclass(frozen=True)

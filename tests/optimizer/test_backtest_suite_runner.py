@@ -22,9 +22,9 @@ def _ladder_row(output: str, trace: str) -> tuple[float, float]:
 
 
 def test_the_waste_weight_option_reaches_the_ladder(capsys: pytest.CaptureFixture[str]) -> None:
-    """On nab-spiky the ladder without waste aversion leaves 12% of its commitment idle;
-    at weight 1 it buys less, uses more of it, and earns more (measured with the common,
-    antithetic draws: ESR 0.1351 / utilisation 0.875 against 0.1512 / 0.949)."""
+    """On nab-spiky the ladder without waste aversion leaves 14% of its commitment idle;
+    at weight 1 it buys less, uses more of it, and earns more (measured:
+    ESR 0.1316 / utilisation 0.864 against 0.1512 / 0.949)."""
     found = {}
     for weight in ("0", "1"):
         main(["--policies", "ladder", "--only", "nab-spiky", "--waste-weight", weight])
@@ -32,7 +32,7 @@ def test_the_waste_weight_option_reaches_the_ladder(capsys: pytest.CaptureFixtur
         found[weight] = _ladder_row(output, "nab-spiky")
         assert re.search(r"- ladder: mean ESR [\d.]+, mean utilisation [\d.]+", output)
     (esr_plain, used_plain), (esr_averse, used_averse) = found["0"], found["1"]
-    assert used_plain == pytest.approx(0.875, abs=0.002)
+    assert used_plain == pytest.approx(0.864, abs=0.002)
     assert used_averse == pytest.approx(0.949, abs=0.002)
     assert esr_averse > esr_plain
 
