@@ -21,8 +21,8 @@ from typing import Any, Literal
 PricesMode = Literal["auto", "api", "snapshot"]
 """The ``LADDER_<CLOUD>_PRICES`` setting."""
 
-API = "api"
-SNAPSHOT = "snapshot"
+API: Literal["api"] = "api"
+SNAPSHOT: Literal["snapshot"] = "snapshot"
 
 
 @dataclass(frozen=True, slots=True)
