@@ -33,6 +33,7 @@ from core.db.frames import HOUR_DTYPE, KEY_COLUMNS
 from core.db.models import DatasetRow, UsageKeyRow
 from core.errors import InvalidInput
 from providers.focus import FocusUsage
+from reporting import bill_lines
 from reporting import repository as reporting_repository
 
 
@@ -109,4 +110,17 @@ def merged_cost_lines(session: Session, lines: pd.DataFrame, previous: DatasetRo
     return pd.concat([old[list(lines.columns)], lines], ignore_index=True)
 
 
-__all__ = ["covered_days", "merged_cost_lines", "merged_usage"]
+def merged_bill_lines(session: Session, lines: pd.DataFrame, previous: DatasetRow | None,
+                      start: datetime, end: datetime) -> pd.DataFrame:
+    """The new delivery's bill ``lines`` and the ``previous`` dataset's on the days the
+    delivery does not touch (the days of its usage charges' span)."""
+    if previous is None:
+        return lines
+    old = bill_lines.load_bill_lines(session, previous.id)
+    if old.empty:
+        return lines
+    old = old[~old["day"].isin(covered_days(start, end))]
+    return pd.concat([old, lines], ignore_index=True)
+
+
+__all__ = ["covered_days", "merged_bill_lines", "merged_cost_lines", "merged_usage"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -26,11 +27,20 @@ from core.settings import Settings
 from ladder import history
 from ladder.planning import PLANNERS, StepReporter
 from providers.base import get_provider
-from providers.bills import PROVIDER_CLOUDS, choose_clouds, cloud_rules, clouds_in, read_cloud_usage
+from providers.bills import (
+    CLOUD_NAMES,
+    PROVIDER_CLOUDS,
+    choose_clouds,
+    cloud_of_name,
+    cloud_rules,
+    clouds_in,
+    read_cloud_usage,
+)
 from providers.focus import FocusUsage
-from providers.focus.costs import read_focus_costs
+from providers.focus.costs import read_bill_lines, read_focus_costs
 from providers.focus.reader import NoUsageFound
 from providers.prices import PriceSource
+from reporting import bill_lines
 from reporting import repository as reporting_repository
 from reporting.snapshot import refresh_facts
 
@@ -119,6 +129,17 @@ def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
     return read
 
 
+def cloud_bill_lines(files: Sequence[str], provider: str) -> pd.DataFrame:
+    """The bill lines of the files that belong to the provider's cloud (all of them for a
+    provider tied to no cloud Ladder knows)."""
+    lines = read_bill_lines(files)
+    cloud = PROVIDER_CLOUDS.get(provider, provider)
+    if cloud not in CLOUD_NAMES:
+        return lines
+    names = {n: cloud_of_name(str(n)) for n in lines["provider_name"].unique()}
+    return lines[lines["provider_name"].map(names) == cloud].reset_index(drop=True)
+
+
 def store_usage(session: Session, usage: FocusUsage, *, provider: str,
                 identity: str | None = None) -> IngestOutcome:
     """Store a read FOCUS delivery unless the same content is already stored (``identity``:
@@ -156,6 +177,10 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
             keys=stored.keys, hourly=stored.hourly,
         )
         reporting_repository.add_cost_lines(session, dataset.id, lines, provider=provider)
+        # Every row of the bill, compute or not, for spend, chargeback and budgets.
+        whole = history.merged_bill_lines(session, cloud_bill_lines(usage.files, provider),
+                                          previous, usage.start, usage.end)
+        bill_lines.add_bill_lines(session, dataset.id, whole)
     outcome = IngestOutcome(dataset.id, created, dataset.provider, len(stored.keys),
                             dataset.hours, dataset.rows_read, dataset.rows_used, dataset.start,
                             dataset.end)

@@ -27,6 +27,13 @@ HOURLY_COLUMNS = ("hour", "usage_key", "units", "on_demand_cost")
 
 HOUR_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 
+BILL_COLUMNS = (
+    "day", "provider_name", "billing_account_id", "sub_account_id", "region_id",
+    "service_category", "service_name", "charge_category", "charge_class", "tags", "currency",
+    "list_cost", "billed_cost", "effective_cost", "contracted_cost",
+)
+"""Columns of a bill-line frame: every FOCUS row summed per day and these groups."""
+
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, name: str) -> None:
     """Raise InvalidInput naming the first column ``frame`` lacks."""

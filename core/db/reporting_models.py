@@ -189,3 +189,30 @@ __all__ = [
     "ReportKeyDayRow",
     "ReportSnapshotRow",
 ]
+
+
+class BillCostLineRow(Base):
+    """Every FOCUS row of a dataset's bill, summed per UTC day and the columns finance groups
+    by: compute and all else (storage, network, support, purchases, credits, taxes)."""
+
+    __tablename__ = "bill_cost_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    provider_name: Mapped[str] = mapped_column(String(128))
+    billing_account_id: Mapped[str | None] = mapped_column(String(512))
+    sub_account_id: Mapped[str | None] = mapped_column(String(512))
+    region_id: Mapped[str | None] = mapped_column(String(128))
+    service_category: Mapped[str | None] = mapped_column(String(128))
+    service_name: Mapped[str | None] = mapped_column(String(256))
+    charge_category: Mapped[str | None] = mapped_column(String(64))
+    charge_class: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[str] = mapped_column(Text, default="{}")
+    currency: Mapped[str] = mapped_column(String(8))
+    list_cost: Mapped[float]
+    billed_cost: Mapped[float]
+    effective_cost: Mapped[float | None]
+    contracted_cost: Mapped[float | None]
+
+    __table_args__ = (Index("ix_bill_cost_lines_dataset_id_day", "dataset_id", "day"),)

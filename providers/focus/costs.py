@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from core.db.frames import BILL_COLUMNS
 from core.errors import InvalidInput
 from providers.focus import checks
 from providers.focus.reader import EC2_RULES, VmRules, find_files, load_focus_rows
@@ -137,4 +138,69 @@ def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
     return merged[list(COST_COLUMNS)]
 
 
-__all__ = ["COST_COLUMNS", "read_focus_costs"]
+BILL_GROUPS: tuple[str, ...] = BILL_COLUMNS[:11]
+
+
+def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+    """Every row of the FOCUS files, compute or not, summed per UTC day and the columns
+    finance groups by (``BILL_COLUMNS``; tags canonical JSON). A row is spread over the days
+    of its charge period in proportion to the overlap; a row whose period is empty (a
+    one-time charge stamped at an instant) falls on its start day."""
+    files = _files(path)
+    con = duckdb.connect(":memory:")
+    try:
+        load_focus_rows(con, files, EC2_RULES, EXTRA)
+        checks.check_rows(con, tuple(str(f) for f in files), checks=COST_CHECKS)
+        frame = con.execute("""
+            WITH rows AS (
+                SELECT coalesce(ProviderName, '') AS provider_name,
+                    BillingAccountId AS billing_account_id, SubAccountId AS sub_account_id,
+                    RegionId AS region_id, ServiceCategory AS service_category,
+                    ServiceName AS service_name, ChargeCategory AS charge_category,
+                    ChargeClass AS charge_class, coalesce(Tags, '{}') AS tags,
+                    currency, coalesce(ListCost_num, 0.0) AS list_cost,
+                    coalesce(BilledCost_num, 0.0) AS billed_cost,
+                    TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
+                    TRY_CAST(ContractedCost AS DOUBLE) AS contracted_cost,
+                    epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
+                    ChargePeriodStart_ts AS start_ts,
+                    greatest(ChargePeriodEnd_ts, ChargePeriodStart_ts + INTERVAL 1 MICROSECOND)
+                        AS end_ts
+                FROM focus_rows),
+            spread AS (
+                SELECT *, unnest(range(date_trunc('day', start_ts), end_ts, INTERVAL 1 DAY))
+                    AS day
+                FROM rows),
+            weighted AS (
+                SELECT *, CASE WHEN e <= s THEN 1.0 ELSE
+                    (least(e, epoch_us(day) + 86400000000) - greatest(s, epoch_us(day)))
+                    / (e - s) END AS w
+                FROM spread)
+            SELECT CAST(day AS DATE) AS day, provider_name, billing_account_id, sub_account_id,
+                region_id, service_category, service_name, charge_category, charge_class,
+                tags, currency, sum(list_cost * w) AS list_cost,
+                sum(billed_cost * w) AS billed_cost, sum(effective_cost * w) AS effective_cost,
+                sum(contracted_cost * w) AS contracted_cost
+            FROM weighted
+            GROUP BY ALL
+        """).df()
+    finally:
+        con.close()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
+    frame["tags"] = frame["tags"].map(mapping)
+    for column in BILL_GROUPS[1:]:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    merged = (
+        frame.groupby(list(BILL_GROUPS), sort=True, dropna=False)
+        .agg(list_cost=("list_cost", "sum"), billed_cost=("billed_cost", "sum"),
+             effective_cost=("effective_cost", lambda v: v.sum(min_count=1)),
+             contracted_cost=("contracted_cost", lambda v: v.sum(min_count=1)))
+        .reset_index()
+    )
+    for column in BILL_GROUPS[1:]:
+        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
+    return merged[list(BILL_COLUMNS)]
+
+
+__all__ = ["BILL_COLUMNS", "COST_COLUMNS", "read_bill_lines", "read_focus_costs"]

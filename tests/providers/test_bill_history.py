@@ -12,7 +12,7 @@ from focus_factories import aws_row, write
 from sqlalchemy import Engine, func, select
 
 from core.db import repository
-from core.db.reporting_models import FocusCostLineRow
+from core.db.reporting_models import BillCostLineRow, FocusCostLineRow
 from core.db.session import create_engine_for, session_scope
 from core.errors import InvalidInput
 from ladder.history import covered_days
@@ -111,3 +111,30 @@ def test_a_delivery_in_another_currency_is_refused_and_stores_nothing(
 def test_covered_days_are_the_utc_days_an_hour_span_touches() -> None:
     days = covered_days(datetime(2025, 1, 1, 22, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC))
     assert sorted(d.day for d in days) == [1, 2]
+
+
+def test_the_whole_bill_adds_up_over_deliveries(db_engine: Engine, tmp_path: Path) -> None:
+    def with_storage(first_day: int, days: int) -> list[dict[str, object]]:
+        rows = day_rows(first_day, days)
+        rows += [aws_row(ServiceCategory="Storage", ServiceName="Amazon Simple Storage Service",
+                         ChargeDescription="$0.023 per GB-Month", ConsumedUnit="GB-Mo",
+                         x_UsageType="TimedStorage-ByteHrs", BilledCost=1.25, ListCost=1.25,
+                         ChargePeriodStart=f"2025-01-{d:02d}T00:00:00Z",
+                         ChargePeriodEnd=f"2025-01-{d + 1:02d}T00:00:00Z")
+                 for d in range(first_day, first_day + days)]
+        return rows
+
+    first = write(tmp_path / "first.csv", with_storage(1, 2))
+    second = write(tmp_path / "second.csv", with_storage(3, 2))
+    ingest(db_engine, first, provider="aws")
+    ingest(db_engine, second, provider="aws")
+    with session_scope(db_engine) as session:
+        latest = repository.latest_dataset(session, "aws")
+        assert latest is not None
+        billed = session.scalar(select(func.sum(BillCostLineRow.billed_cost))
+                                .where(BillCostLineRow.dataset_id == latest.id))
+        storage = session.scalar(select(func.sum(BillCostLineRow.billed_cost))
+                                 .where(BillCostLineRow.dataset_id == latest.id,
+                                        BillCostLineRow.service_category == "Storage"))
+    assert billed == pytest.approx(raw_totals(first, second)[1])
+    assert storage == pytest.approx(1.25 * 4)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from core.db.models import DatasetRow, UsageKeyRow
-from core.db.reporting_models import FocusCostLineRow
+from core.db.reporting_models import BillCostLineRow, FocusCostLineRow
 from core.db.session import create_engine_for, session_scope
 from core.errors import InvalidInput
 from core.settings import Settings
@@ -20,6 +20,8 @@ from ladder.cli import app
 from ladder.pipeline import ingest, ingest_bill
 from providers.bills import choose_clouds, cloud_of_name, clouds_in
 
+FOCUS_SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "billing" \
+    / "focus-sample" / "focus_sample.csv"
 D2 = "Virtual Machines Dv3/DSv3 Series - D2 v3/D2s v3 - US East"
 N2_CORE = "N2 Instance Core running in Americas"
 
@@ -132,3 +134,46 @@ def test_the_cli_ingests_an_azure_export_without_being_told_the_cloud(
     result = CliRunner().invoke(app, ["ingest", str(azure)])
     assert result.exit_code == 0, result.output
     assert "Stored: dataset 1 of azure, 1 usage keys, 3 hours" in " ".join(result.output.split())
+
+
+def _bill_totals(engine: Engine) -> dict[str, tuple[float, float]]:
+    """Per provider (dataset), Σ BilledCost and Σ EffectiveCost of its stored bill lines."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(DatasetRow.provider, func.sum(BillCostLineRow.billed_cost),
+                   func.sum(BillCostLineRow.effective_cost))
+            .join(DatasetRow, DatasetRow.id == BillCostLineRow.dataset_id)
+            .group_by(DatasetRow.provider)).all()
+    return {p: (float(b or 0.0), float(e or 0.0)) for p, b, e in rows}
+
+
+def test_every_row_of_each_cloud_is_kept_in_its_bill_lines(db_engine: Engine,
+                                                            bill: Path) -> None:
+    ingest_bill(db_engine, bill)
+    raw = pd.read_csv(bill)
+    raw["EffectiveCost"] = raw["BilledCost"]  # the fixture's rows carry no EffectiveCost
+    expected = {cloud: float(raw.loc[raw.ProviderName == name, "BilledCost"].sum())
+                for cloud, name in (("aws", "AWS"), ("azure", "Microsoft"),
+                                    ("gcp", "Google Cloud"))}
+    found = {p: billed for p, (billed, _) in _bill_totals(db_engine).items()}
+    assert found == pytest.approx(expected)
+    # The Azure storage row is in the bill lines, not in the compute cost lines.
+    assert found["azure"] > billed_compute(db_engine, "azure")
+
+
+def billed_compute(engine: Engine, provider: str) -> float:
+    with session_scope(engine) as session:
+        return float(session.scalar(
+            select(func.sum(FocusCostLineRow.billed_cost))
+            .join(DatasetRow, DatasetRow.id == FocusCostLineRow.dataset_id)
+            .where(DatasetRow.provider == provider)) or 0.0)
+
+
+@pytest.mark.skipif(not FOCUS_SAMPLE.exists(), reason="shared FOCUS sample not present")
+def test_the_focus_samples_aws_bill_is_kept_to_the_cent(db_engine: Engine) -> None:
+    ingest_bill(db_engine, FOCUS_SAMPLE)
+    raw = pd.read_csv(FOCUS_SAMPLE, na_values=["NULL"], keep_default_na=False)
+    aws = raw[raw.ProviderName == "AWS"]
+    billed, effective = _bill_totals(db_engine)["aws"]
+    assert round(billed, 2) == round(float(aws["BilledCost"].sum()), 2)
+    assert round(effective, 2) == round(float(aws["EffectiveCost"].sum()), 2)
