@@ -177,20 +177,6 @@ class BudgetRow(Base):
         CheckConstraint("amount >= 0", name="amount_nonnegative"),
     )
 
-
-__all__ = [
-    "BUDGET_BASES",
-    "BUDGET_PERIODS",
-    "BudgetRow",
-    "FocusCostLineRow",
-    "ReportAllocationRow",
-    "ReportCommitmentDayRow",
-    "ReportCommitmentRow",
-    "ReportKeyDayRow",
-    "ReportSnapshotRow",
-]
-
-
 class BillCostLineRow(Base):
     """Every FOCUS row of a dataset's bill, summed per UTC day and the columns finance groups
     by: compute and all else (storage, network, support, purchases, credits, taxes)."""
@@ -216,3 +202,17 @@ class BillCostLineRow(Base):
     contracted_cost: Mapped[float | None]
 
     __table_args__ = (Index("ix_bill_cost_lines_dataset_id_day", "dataset_id", "day"),)
+
+__all__ = [
+    "BUDGET_BASES",
+    "BUDGET_PERIODS",
+    "BillCostLineRow",
+    "BudgetRow",
+    "FocusCostLineRow",
+    "ReportAllocationRow",
+    "ReportCommitmentDayRow",
+    "ReportCommitmentRow",
+    "ReportKeyDayRow",
+    "ReportSnapshotRow",
+]
+
