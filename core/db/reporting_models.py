@@ -177,6 +177,7 @@ class BudgetRow(Base):
         CheckConstraint("amount >= 0", name="amount_nonnegative"),
     )
 
+
 class BillCostLineRow(Base):
     """Every FOCUS row of a dataset's bill, summed per UTC day and the columns finance groups
     by: compute and all else (storage, network, support, purchases, credits, taxes)."""
