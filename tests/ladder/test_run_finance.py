@@ -94,7 +94,9 @@ def test_the_payment_schedule_asks_an_exchange_its_true_up(bought: Engine) -> No
     paid = sum(_cents(cash) for cash in actions["cash_effect"])
     assert round(upfront[upfront.index.isin(ids)].sum() * 100) == paid
     # The plan's upfront cash, as the CLI shows it, is that same figure to the cent.
-    shown = runner.invoke(app, ["plans", "show", "1"])
+    with session_scope(bought) as session:
+        plan_id = session.scalars(select(PlanRow.id)).one()
+    shown = runner.invoke(app, ["plans", "show", str(plan_id)])
     assert shown.exit_code == 0, shown.output
     assert f"Upfront cash ${paid / 100:,.2f};" in shown.output, shown.output
 
@@ -146,7 +148,8 @@ def test_the_cli_refuses_a_budget_in_another_currency_than_its_data(
     created = runner.invoke(app, ["budgets", "create", "dollars", "--amount", "100",
                                   "--provider", PROVIDER, "--as", "alice"])
     assert created.exit_code == 0, created.output
-    moved = runner.invoke(app, ["budgets", "update", "1", "--currency", "EUR"])
+    budget_id = created.output.split("Created budget ", 1)[1].split(":", 1)[0]
+    moved = runner.invoke(app, ["budgets", "update", budget_id, "--currency", "EUR"])
     assert moved.exit_code == 2 and "the budget is in EUR" in moved.output, moved.output
 
     status = runner.invoke(app, ["budgets", "status", "--format", "json"])
