@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from core.catalog import load_catalog
 from core.domain import Catalog, Commitment
 from core.errors import InvalidInput
+from providers.prices import PriceSource
 from providers.sample.market import ACCOUNT_FILE, SampleMarket
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data"
@@ -26,6 +27,10 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "data"
 CATALOG_FILE = "catalog.json"
 USAGE_FILE = "usage.parquet"
 INVENTORY_FILE = "inventory.json"
+
+
+PRICES_DATE = date(2017, 11, 12)
+"""The date of the EC2 price grid the sample catalog is built from (``build.GRID_SNAPSHOT``)."""
 
 
 def catalog_path(data_dir: Path | None = None) -> Path:
@@ -121,6 +126,11 @@ class SampleProvider:
         if self._catalog is None:
             self._catalog = load_catalog(catalog_path(self.data_dir))
         return self._catalog
+
+    def price_source(self) -> PriceSource:
+        """The sample's prices: the bundled catalog, built from the 2017-11-12 EC2 grid."""
+        return PriceSource("snapshot", self.catalog().source, PRICES_DATE,
+                           "the sample provider's bundled catalog")
 
     def inventory(self, at: datetime) -> Sequence[Commitment]:
         """Commitments active at ``at`` or starting later (naive ``at`` is UTC).

@@ -24,7 +24,8 @@ from ladder.cli import app
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
-BILLS: dict[str, tuple[str, Path, date]] = {
+BILLS: dict[str, tuple[str | None, Path, date]] = {
+    "sample": (None, REPO / "providers/sample/data/usage.parquet", date(2017, 11, 12)),
     "aws": ("LADDER_AWS_USAGE", REPO / "providers/sample/data/usage.parquet", date(2017, 11, 12)),
     "azure": ("LADDER_AZURE_USAGE_PATH", REPO / "providers/azure/data/sample_usage.parquet",
               date(2023, 9, 3)),
@@ -71,7 +72,8 @@ def offline(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch,
 def test_optimize_plans_a_bill_offline_with_the_bundled_prices_and_says_so(
         cloud: str, offline: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     variable, bill, as_of = BILLS[cloud]
-    monkeypatch.setenv(variable, str(bill))
+    if variable is not None:
+        monkeypatch.setenv(variable, str(bill))
     result = runner.invoke(app, ["optimize", "--provider", cloud])
     assert result.exit_code == 0, result.output
     age = (datetime.now(UTC).date() - as_of).days

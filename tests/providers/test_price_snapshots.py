@@ -158,6 +158,31 @@ def test_gcp_snapshot_rates_price_the_shared_machine_types() -> None:
             pytest.approx(row["month_cud_3y"] / 730, rel=1e-8)
 
 
+@needs_shared
+@pytest.mark.parametrize("cloud", ["azure", "gcp"])
+def test_sample_bills_are_what_the_build_writes_from_the_shared_traces(cloud: str) -> None:
+    from providers.sample.clouds import azure_usage, gcp_usage
+
+    rebuilt = (azure_usage if cloud == "azure" else gcp_usage)(SHARED).to_pandas()
+    bundled = pd.read_parquet(AZURE_SAMPLE if cloud == "azure" else GCP_SAMPLE)
+    pd.testing.assert_frame_equal(bundled, rebuilt)
+
+
+def test_sample_bills_are_priced_at_the_snapshots_list_prices() -> None:
+    azure = pd.read_parquet(AZURE_SAMPLE)
+    snapshot = pd.read_csv(AZURE_SNAPSHOT)
+    prices = dict(zip(snapshot["arm_sku"], snapshot["on_demand_hourly"], strict=True))
+    sizes = azure["x_SkuDetails"].map(lambda text: json.loads(text)["ServiceType"])
+    assert (azure["ListUnitPrice"] == sizes.map(prices)).all()
+    assert (azure["BilledCost"] - azure["ConsumedQuantity"] * azure["ListUnitPrice"]).abs().max() \
+        < 1e-9
+    gcp = pd.read_parquet(GCP_SAMPLE)
+    rates = {(f"{p.series.upper()} Instance {'Core' if p.resource == 'vcpu' else 'Ram'} "
+              "running in Americas"): p.on_demand_hourly
+             for p in load_prices() if p.region == "us-central1"}
+    assert (gcp["ListUnitPrice"] == gcp["ChargeDescription"].map(rates)).all()
+
+
 # -- which prices, and why -------------------------------------------------------------
 
 
