@@ -128,8 +128,9 @@ def test_set_changes_the_ladders_policy_and_refuses_unknown_fields() -> None:
     assert (policy.tranche_fraction, policy.waste_weight) == (1.0, 2.0)
     with pytest.raises(ValueError, match="FIELD one of"):
         policy_settings(["no_such=1"], LADDER_POLICY)
-    with pytest.raises(ValueError, match="numeric"):
-        policy_settings(["exchanges=1"], LADDER_POLICY)
+    assert policy_settings(["exchanges=false"], LADDER_POLICY).exchanges is False
+    with pytest.raises(ValueError, match="expected true or false"):
+        policy_settings(["exchanges=maybe"], LADDER_POLICY)
 
 
 def test_the_run_in_two_processes_matches_one_and_writes_json(
