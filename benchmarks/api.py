@@ -36,6 +36,9 @@ from core.db.models import DatasetRow
 from core.db.session import create_engine_for, migrate, session_scope
 from reporting import list_budgets
 
+PEPPER = "ladder-api-benchmark"
+"""The pepper of the benchmark's key and server (an empty one is no longer accepted: the
+server would generate its own and refuse the key)."""
 SCHEMA = "ladder_bench_api"
 TARGET_P95_MS = 300.0
 
@@ -74,7 +77,7 @@ def _prepare(url: str, provider: str, *, keys: int, days: int, reuse: bool) -> t
         with session_scope(engine) as session:
             budget = next(b for b in list_budgets(session, provider=provider)
                           if b.spec.name == f"{provider} monthly")
-            key = create_key(session, name="benchmark", role=Role.ADMIN, pepper="",
+            key = create_key(session, name="benchmark", role=Role.ADMIN, pepper=PEPPER,
                              actor="benchmark").key
         return budget.id, key
     finally:
@@ -97,7 +100,7 @@ def _free_port() -> int:
 
 def _serve(url: str, port: int, *, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LADDER_DATABASE_URL": _schema_url(url, SCHEMA),
-           "LADDER_API_KEY_PEPPER": ""}
+           "LADDER_API_KEY_PEPPER": PEPPER}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
          "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
