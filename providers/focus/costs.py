@@ -73,36 +73,52 @@ def _files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     return [f for p in files for f in find_files(p)]
 
 
-def _daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Sum the compute usage rows per UTC day, key, tags and commitment, spread by overlap."""
-    frame = con.execute("""
+def _by_day(con: duckdb.DuckDBPyConnection, columns: str, where: str,
+            groups: tuple[str, ...], sums: tuple[str, ...]) -> pd.DataFrame:
+    """Sum the rows of ``focus_rows`` matching ``where`` per UTC day and ``groups``, each row
+    spread over the days of its charge period in proportion to the overlap (a row whose
+    period is empty falls on its start day). ``columns`` selects the groups and the
+    ``sums`` from a row."""
+    totals = ", ".join(f"sum({c} * w) AS {c}" for c in sums)
+    frame = con.execute(f"""
         WITH rows AS (
-            SELECT usage_key, coalesce(Tags, '{}') AS tags,
-                CommitmentDiscountId AS commitment_discount_id,
-                ConsumedQuantity_num * factor AS units, ListCost_num AS list_cost,
-                coalesce(BilledCost_num, 0.0) AS billed_cost,
-                TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
-                TRY_CAST(ContractedCost AS DOUBLE) AS contracted_cost,
+            SELECT {columns},
                 epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
-                ChargePeriodStart_ts AS start_ts, ChargePeriodEnd_ts AS end_ts
-            FROM focus_rows WHERE is_used),
+                ChargePeriodStart_ts AS start_ts,
+                greatest(ChargePeriodEnd_ts, ChargePeriodStart_ts + INTERVAL 1 MICROSECOND)
+                    AS end_ts
+            FROM focus_rows WHERE {where}),
         spread AS (
             SELECT *, unnest(range(date_trunc('day', start_ts), end_ts, INTERVAL 1 DAY)) AS day
             FROM rows),
         weighted AS (
-            SELECT *, (least(e, epoch_us(day) + 86400000000) - greatest(s, epoch_us(day)))
-                / (e - s) AS w
+            SELECT *, CASE WHEN e <= s THEN 1.0 ELSE
+                (least(e, epoch_us(day) + 86400000000) - greatest(s, epoch_us(day))) / (e - s)
+                END AS w
             FROM spread)
-        SELECT CAST(day AS DATE) AS day, usage_key, tags, commitment_discount_id,
-            sum(units * w) AS units, sum(list_cost * w) AS list_cost,
-            sum(billed_cost * w) AS billed_cost, sum(effective_cost * w) AS effective_cost,
-            sum(contracted_cost * w) AS contracted_cost
+        SELECT CAST(day AS DATE) AS day, {", ".join(groups)}, {totals}
         FROM weighted
         GROUP BY ALL
-        ORDER BY day, usage_key, tags, commitment_discount_id
+        ORDER BY day, {", ".join(groups)}
     """).df()
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     return frame
+
+
+_COSTS = ("list_cost", "billed_cost", "effective_cost", "contracted_cost")
+_COST_SQL = """coalesce(ListCost_num, 0.0) AS list_cost,
+    coalesce(BilledCost_num, 0.0) AS billed_cost,
+    TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
+    TRY_CAST(ContractedCost AS DOUBLE) AS contracted_cost"""
+
+
+def _daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Sum the compute usage rows per UTC day, key, tags and commitment, spread by overlap."""
+    return _by_day(
+        con, f"""usage_key, coalesce(Tags, '{{}}') AS tags,
+            CommitmentDiscountId AS commitment_discount_id,
+            ConsumedQuantity_num * factor AS units, {_COST_SQL}""",
+        "is_used", ("usage_key", "tags", "commitment_discount_id"), ("units", *_COSTS))
 
 
 def _canonical(tags: str) -> str:
@@ -151,42 +167,16 @@ def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     try:
         load_focus_rows(con, files, EC2_RULES, EXTRA)
         checks.check_rows(con, tuple(str(f) for f in files), checks=COST_CHECKS)
-        frame = con.execute("""
-            WITH rows AS (
-                SELECT coalesce(ProviderName, '') AS provider_name,
-                    BillingAccountId AS billing_account_id, SubAccountId AS sub_account_id,
-                    RegionId AS region_id, ServiceCategory AS service_category,
-                    ServiceName AS service_name, ChargeCategory AS charge_category,
-                    ChargeClass AS charge_class, coalesce(Tags, '{}') AS tags,
-                    currency, coalesce(ListCost_num, 0.0) AS list_cost,
-                    coalesce(BilledCost_num, 0.0) AS billed_cost,
-                    TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
-                    TRY_CAST(ContractedCost AS DOUBLE) AS contracted_cost,
-                    epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
-                    ChargePeriodStart_ts AS start_ts,
-                    greatest(ChargePeriodEnd_ts, ChargePeriodStart_ts + INTERVAL 1 MICROSECOND)
-                        AS end_ts
-                FROM focus_rows),
-            spread AS (
-                SELECT *, unnest(range(date_trunc('day', start_ts), end_ts, INTERVAL 1 DAY))
-                    AS day
-                FROM rows),
-            weighted AS (
-                SELECT *, CASE WHEN e <= s THEN 1.0 ELSE
-                    (least(e, epoch_us(day) + 86400000000) - greatest(s, epoch_us(day)))
-                    / (e - s) END AS w
-                FROM spread)
-            SELECT CAST(day AS DATE) AS day, provider_name, billing_account_id, sub_account_id,
-                region_id, service_category, service_name, charge_category, charge_class,
-                tags, currency, sum(list_cost * w) AS list_cost,
-                sum(billed_cost * w) AS billed_cost, sum(effective_cost * w) AS effective_cost,
-                sum(contracted_cost * w) AS contracted_cost
-            FROM weighted
-            GROUP BY ALL
-        """).df()
+        frame = _by_day(
+            con, f"""coalesce(ProviderName, '') AS provider_name,
+                BillingAccountId AS billing_account_id, SubAccountId AS sub_account_id,
+                RegionId AS region_id, ServiceCategory AS service_category,
+                ServiceName AS service_name, ChargeCategory AS charge_category,
+                ChargeClass AS charge_class, coalesce(Tags, '{{}}') AS tags, currency,
+                {_COST_SQL}""",
+            "true", BILL_GROUPS[1:], _COSTS)
     finally:
         con.close()
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
     mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
     frame["tags"] = frame["tags"].map(mapping)
     for column in BILL_GROUPS[1:]:
