@@ -90,13 +90,14 @@ def content_sha256(files: Sequence[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BillUsage:
-    """One cloud's compute usage read from a bill, the provider it is stored under, and the
-    dataset's identity."""
+    """One cloud's compute usage read from a bill, the provider it is stored under, the
+    dataset's identity, and the cloud's rows of the whole bill summed per day."""
 
     provider: str
     cloud: str
     usage: FocusUsage
     identity: str
+    lines: pd.DataFrame
 
 
 def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
@@ -106,33 +107,38 @@ def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
     it every cloud of the bill that Ladder has rules for, each under its own name (``aws``,
     ``azure``, ``gcp``), skipping a cloud with no VM usage unless none has any. A dataset's
     identity is its files' content hash, and for a bill of several clouds the hash with the
-    cloud's name (each cloud's part is its own dataset).
+    cloud's name (each cloud's part is its own dataset). The files are hashed and their
+    whole bill read once, whatever the number of clouds.
     """
     found = clouds_in(path)
     clouds = choose_clouds(found, provider, source=str(path))
-    read: list[BillUsage] = []
+    read: list[tuple[str, FocusUsage]] = []
     first_missing: NoUsageFound | None = None
     for cloud in clouds:
         try:
-            usage = read_cloud_usage(path, cloud)
+            read.append((cloud, read_cloud_usage(path, cloud)))
         except NoUsageFound as exc:
             if provider is not None or len(clouds) == 1:
                 raise
             first_missing = first_missing or exc
-            continue
-        identity = content_sha256(usage.files)
-        if len(found) > 1:
-            identity = hashlib.sha256(f"{identity}:{cloud}".encode()).hexdigest()
-        read.append(BillUsage(provider or cloud, cloud, usage, identity))
-    if not read and first_missing is not None:
+    if not read:
+        assert first_missing is not None
         raise first_missing
-    return read
+    files = read[0][1].files
+    content = content_sha256(files)
+    whole = read_bill_lines(files)
+    bills = []
+    for cloud, usage in read:
+        identity = content if len(found) == 1 else \
+            hashlib.sha256(f"{content}:{cloud}".encode()).hexdigest()
+        bills.append(BillUsage(provider or cloud, cloud, usage, identity,
+                               cloud_lines(whole, provider or cloud)))
+    return bills
 
 
-def cloud_bill_lines(files: Sequence[str], provider: str) -> pd.DataFrame:
-    """The bill lines of the files that belong to the provider's cloud (all of them for a
-    provider tied to no cloud Ladder knows)."""
-    lines = read_bill_lines(files)
+def cloud_lines(lines: pd.DataFrame, provider: str) -> pd.DataFrame:
+    """The bill lines that belong to the provider's cloud (all of them for a provider tied
+    to no cloud Ladder knows)."""
     cloud = PROVIDER_CLOUDS.get(provider, provider)
     if cloud not in CLOUD_NAMES:
         return lines
@@ -148,10 +154,13 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str,
 
 
 def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
-                   identity: str | None = None) -> tuple[IngestOutcome, FocusUsage]:
+                   identity: str | None = None, lines: pd.DataFrame | None = None,
+                   ) -> tuple[IngestOutcome, FocusUsage]:
     """Store a read FOCUS delivery as the provider's new dataset, merged with the history it
     does not cover (:mod:`ladder.history`: the delivery wins on its hours), unless the same
-    content is already stored. Returns what was stored and the dataset's whole usage."""
+    content is already stored. ``lines``: the delivery's bill lines of the provider's cloud
+    (read from its files when omitted). Returns what was stored and the dataset's whole
+    usage."""
     sha = identity or content_sha256(usage.files)
     dataset = repository.find_dataset_by_sha(session, sha)
     if dataset is not None and dataset.provider != provider:
@@ -167,8 +176,8 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
         stored = history.merged_usage(session, usage, previous, source=source)
         rules = cloud_rules(PROVIDER_CLOUDS.get(provider, provider))
         # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
-        lines = history.merged_cost_lines(session, read_focus_costs(usage.files, rules),
-                                          previous, usage.start, usage.end)
+        cost_lines = history.merged_cost_lines(session, read_focus_costs(usage.files, rules),
+                                               previous, usage.start, usage.end)
         sources = [*(previous.sources if previous is not None else []), *usage.files]
         dataset = repository.add_dataset(
             session, provider=provider, sources=list(dict.fromkeys(sources)), sha256=sha,
@@ -176,10 +185,11 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
             rows_read=usage.rows_read, rows_used=usage.rows_used,
             keys=stored.keys, hourly=stored.hourly,
         )
-        reporting_repository.add_cost_lines(session, dataset.id, lines, provider=provider)
+        reporting_repository.add_cost_lines(session, dataset.id, cost_lines, provider=provider)
         # Every row of the bill, compute or not, for spend, chargeback and budgets.
-        whole = history.merged_bill_lines(session, cloud_bill_lines(usage.files, provider),
-                                          previous, usage.start, usage.end)
+        if lines is None:
+            lines = cloud_lines(read_bill_lines(usage.files), provider)
+        whole = history.merged_bill_lines(session, lines, previous, usage.start, usage.end)
         bill_lines.add_bill_lines(session, dataset.id, whole)
     outcome = IngestOutcome(dataset.id, created, dataset.provider, len(stored.keys),
                             dataset.hours, dataset.rows_read, dataset.rows_used, dataset.start,
@@ -209,7 +219,7 @@ def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
     with session_scope(engine) as session:
         for bill in bills:
             outcome, stored = store_delivery(session, bill.usage, provider=bill.provider,
-                                             identity=bill.identity)
+                                             identity=bill.identity, lines=bill.lines)
             if outcome.created:
                 # Reports follow the new data at once (with the commitments stored so far).
                 refresh_facts(session, bill.provider, dataset_id=outcome.dataset_id,
@@ -249,7 +259,7 @@ def optimize(
     with session_scope(engine) as session:
         with step("Storing usage, catalog and inventory"):
             stored, focus = store_delivery(session, focus, provider=provider.name,
-                                           identity=bill.identity)
+                                           identity=bill.identity, lines=bill.lines)
             latest = repository.latest_dataset(session, provider.name)
             if latest is not None and latest.id != stored.dataset_id:
                 # Content stored before and merged into a later dataset since: plan on the

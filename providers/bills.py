@@ -20,7 +20,14 @@ from types import MappingProxyType
 import duckdb
 
 from core.errors import InvalidInput
-from providers.focus.reader import EC2_RULES, FocusUsage, VmRules, find_files, read_focus
+from providers.focus.reader import (
+    EC2_RULES,
+    FocusUsage,
+    VmRules,
+    find_files,
+    read_focus,
+    table_function,
+)
 
 CLOUD_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "aws": ("aws", "amazon", "amazon web services"),
@@ -80,9 +87,9 @@ def clouds_in(path: str | Path) -> dict[str, int]:
             column = _provider_column(con, file)
             if column is None:
                 continue
-            rows = con.execute(
-                f'SELECT "{column}", count(*) FROM {_table(file)} GROUP BY ALL', [str(file)]
-            ).fetchall()
+            table = table_function(file)[0]
+            rows = con.execute(f'SELECT "{column}", count(*) FROM {table} GROUP BY ALL',
+                               [str(file)]).fetchall()
             for name, count in rows:
                 if name is None or not str(name).strip():
                     continue
@@ -95,15 +102,9 @@ def clouds_in(path: str | Path) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def _table(file: Path) -> str:
-    if file.name.lower().endswith(".parquet"):
-        return "read_parquet(?)"
-    return "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', " \
-           "escape = '\"')"
-
-
 def _provider_column(con: duckdb.DuckDBPyConnection, file: Path) -> str | None:
-    described = con.execute(f"DESCRIBE SELECT * FROM {_table(file)}", [str(file)]).fetchall()
+    described = con.execute(f"DESCRIBE SELECT * FROM {table_function(file)[0]}",
+                            [str(file)]).fetchall()
     names = {str(row[0]).lstrip("\ufeff").strip().lower(): str(row[0]) for row in described}
     for wanted in ("providername", "serviceprovidername"):
         if wanted in names:

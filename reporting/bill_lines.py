@@ -17,12 +17,10 @@ import pandas as pd
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from core.db.frames import BILL_COLUMNS
+from core.db.frames import BILL_COLUMNS, BILL_COSTS
 from core.db.reporting_models import BillCostLineRow
 from core.errors import InvalidInput
 from reporting.repository import bulk_insert
-
-_COSTS = ("list_cost", "billed_cost", "effective_cost", "contracted_cost")
 
 
 def _table() -> Table:
@@ -39,7 +37,7 @@ def add_bill_lines(session: Session, dataset_id: int, lines: pd.DataFrame) -> in
         return 0
     frame = lines[list(BILL_COLUMNS)].copy()
     frame["tags"] = frame["tags"].fillna("{}").astype(str)
-    for column in _COSTS:
+    for column in BILL_COSTS:
         frame[column] = frame[column].astype(np.float64)
     frame.insert(0, "dataset_id", dataset_id)
     written = bulk_insert(session, _table(), frame)
@@ -53,7 +51,7 @@ def load_bill_lines(session: Session, dataset_id: int) -> pd.DataFrame:
     rows = session.execute(select(*(table.c[c] for c in BILL_COLUMNS))
                            .where(table.c.dataset_id == dataset_id)).all()
     frame = pd.DataFrame(rows, columns=list(BILL_COLUMNS))
-    for column in _COSTS:
+    for column in BILL_COSTS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
     return frame
 

@@ -27,12 +27,15 @@ HOURLY_COLUMNS = ("hour", "usage_key", "units", "on_demand_cost")
 
 HOUR_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 
-BILL_COLUMNS = (
-    "day", "provider_name", "billing_account_id", "sub_account_id", "region_id",
-    "service_category", "service_name", "charge_category", "charge_class", "tags", "currency",
-    "list_cost", "billed_cost", "effective_cost", "contracted_cost",
+BILL_GROUPS = (
+    "provider_name", "billing_account_id", "sub_account_id", "region_id", "service_category",
+    "service_name", "charge_category", "charge_class", "tags", "currency",
 )
-"""Columns of a bill-line frame: every FOCUS row summed per day and these groups."""
+"""What a bill line is summed by, beside its day."""
+BILL_COSTS = ("list_cost", "billed_cost", "effective_cost", "contracted_cost")
+"""The costs a bill line sums."""
+BILL_COLUMNS = ("day", *BILL_GROUPS, *BILL_COSTS)
+"""Columns of a bill-line frame: every FOCUS row summed per day and the groups."""
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, name: str) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from core.db.frames import BILL_COLUMNS
+from core.db.frames import BILL_COLUMNS, BILL_COSTS, BILL_GROUPS
 from core.errors import InvalidInput
 from providers.focus import checks
 from providers.focus.reader import EC2_RULES, VmRules, find_files, load_focus_rows
@@ -105,7 +105,6 @@ def _by_day(con: duckdb.DuckDBPyConnection, columns: str, where: str,
     return frame
 
 
-_COSTS = ("list_cost", "billed_cost", "effective_cost", "contracted_cost")
 _COST_SQL = """coalesce(ListCost_num, 0.0) AS list_cost,
     coalesce(BilledCost_num, 0.0) AS billed_cost,
     TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
@@ -118,7 +117,7 @@ def _daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         con, f"""usage_key, coalesce(Tags, '{{}}') AS tags,
             CommitmentDiscountId AS commitment_discount_id,
             ConsumedQuantity_num * factor AS units, {_COST_SQL}""",
-        "is_used", ("usage_key", "tags", "commitment_discount_id"), ("units", *_COSTS))
+        "is_used", ("usage_key", "tags", "commitment_discount_id"), ("units", *BILL_COSTS))
 
 
 def _canonical(tags: str) -> str:
@@ -154,7 +153,6 @@ def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
     return merged[list(COST_COLUMNS)]
 
 
-BILL_GROUPS: tuple[str, ...] = BILL_COLUMNS[:11]
 
 
 def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
@@ -174,21 +172,20 @@ def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
                 ServiceName AS service_name, ChargeCategory AS charge_category,
                 ChargeClass AS charge_class, coalesce(Tags, '{{}}') AS tags, currency,
                 {_COST_SQL}""",
-            "true", BILL_GROUPS[1:], _COSTS)
+            "true", BILL_GROUPS, BILL_COSTS)
     finally:
         con.close()
     mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
     frame["tags"] = frame["tags"].map(mapping)
-    for column in BILL_GROUPS[1:]:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    # Tags written differently may now be the same set: sum those lines together.
     merged = (
-        frame.groupby(list(BILL_GROUPS), sort=True, dropna=False)
+        frame.groupby(["day", *BILL_GROUPS], sort=True, dropna=False)
         .agg(list_cost=("list_cost", "sum"), billed_cost=("billed_cost", "sum"),
              effective_cost=("effective_cost", lambda v: v.sum(min_count=1)),
              contracted_cost=("contracted_cost", lambda v: v.sum(min_count=1)))
         .reset_index()
     )
-    for column in BILL_GROUPS[1:]:
+    for column in BILL_GROUPS:
         merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
     return merged[list(BILL_COLUMNS)]
 

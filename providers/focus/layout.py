@@ -54,8 +54,12 @@ def manifests(root: Path) -> list[Path]:
 
 def deliveries(root: Path) -> list[Delivery]:
     """Every delivery the manifests under ``root`` describe (unknown JSON files ignored)."""
-    out = []
-    for manifest in manifests(root):
+    out: list[Delivery] = []
+    found = manifests(root)
+    if not found:
+        return out
+    files = {p.relative_to(root).parts: p for p in root.rglob("*") if p.is_file()}
+    for manifest in found:
         try:
             document = json.loads(manifest.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
@@ -64,35 +68,38 @@ def deliveries(root: Path) -> list[Delivery]:
         if not isinstance(document, dict):
             continue
         if isinstance(document.get("blobs"), list):
-            out.append(_azure_delivery(root, manifest, document))
+            out.append(_azure_delivery(files, manifest, document))
         elif isinstance(document.get("dataFiles"), list):
-            out.append(_aws_delivery(root, manifest, document))
+            out.append(_aws_delivery(files, manifest, document))
     return out
 
 
-def _azure_delivery(root: Path, manifest: Path, document: dict[str, object]) -> Delivery:
+Files = dict[tuple[str, ...], Path]
+"""The folder's files by their path parts relative to the folder."""
+
+
+def _azure_delivery(files: Files, manifest: Path, document: dict[str, object]) -> Delivery:
     run = document.get("runInfo")
     run = run if isinstance(run, dict) else {}
     period = f"{run.get('startDate', '')}–{run.get('endDate', '')}"
     names = [str(b.get("blobName", "")) for b in document["blobs"]  # type: ignore[attr-defined]
              if isinstance(b, dict)]
     return Delivery("azure", period, str(run.get("submittedTime", "")), manifest,
-                    _local(root, manifest, names))
+                    _local(files, manifest, names))
 
 
-def _aws_delivery(root: Path, manifest: Path, document: dict[str, object]) -> Delivery:
+def _aws_delivery(files: Files, manifest: Path, document: dict[str, object]) -> Delivery:
     names = [str(u) for u in document["dataFiles"]]  # type: ignore[attr-defined]
     period = next((part for name in (str(manifest), *names)
                    for part in PurePosixPath(name.replace("\\", "/")).parts
                    if part.upper().startswith("BILLING_PERIOD=")), "")
     written = f"{manifest.stat().st_mtime:020.6f}"
-    return Delivery("aws", period, written, manifest, _local(root, manifest, names))
+    return Delivery("aws", period, written, manifest, _local(files, manifest, names))
 
 
-def _local(root: Path, manifest: Path, names: Iterable[str]) -> tuple[Path, ...]:
+def _local(by_parts: Files, manifest: Path, names: Iterable[str]) -> tuple[Path, ...]:
     """The local copies of the files a manifest lists: each name (an S3 URI, a blob name)
-    matched by its longest trailing run of path parts to a file under ``root``."""
-    by_parts = {p.relative_to(root).parts: p for p in root.rglob("*") if p.is_file()}
+    matched by its longest trailing run of path parts to a file of the folder."""
     files = []
     for name in names:
         parts = PurePosixPath(name.split("://", 1)[-1].replace("\\", "/")).parts

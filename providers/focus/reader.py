@@ -214,7 +214,7 @@ def find_files(root: Path) -> list[Path]:
     raise InvalidInput("no such file or folder", source=str(root))
 
 
-def _reader(path: Path) -> tuple[str, str]:
+def table_function(path: Path) -> tuple[str, str]:
     """The DuckDB table function reading ``path`` (path bound as parameter), and its kind."""
     if path.name.lower().endswith(".parquet"):
         return "read_parquet(?)", "Parquet"
@@ -243,7 +243,7 @@ def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path,
     source = str(path)
     if path.stat().st_size == 0:
         raise InvalidInput("the file is empty", source=source)
-    function, kind = _reader(path)
+    function, kind = table_function(path)
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
         types = {str(name): str(column_type) for name, column_type, *_ in described}

@@ -44,24 +44,9 @@ def _local_only(sock: socket.socket, address: object) -> None:
 
 
 @pytest.fixture
-def offline(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch,
-            tmp_path: Path) -> Iterator[Settings]:
+def offline(ladder_settings: Settings, no_cloud_credentials: None,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """No cloud credentials anywhere and no connection beyond loopback (the test database)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                 "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_CLIENT_ID", "AZURE_TENANT_ID",
-                 "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "MSI_ENDPOINT",
-                 "LADDER_AWS_PRICES", "LADDER_AZURE_PRICES", "LADDER_GCP_PRICES",
-                 "LADDER_AZURE_SUBSCRIPTION_IDS", "LADDER_GCP_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setattr(socket.socket, "connect", _local_only)
     get_settings.cache_clear()
     yield get_settings()
