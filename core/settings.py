@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     """Let the forecast planner exchange convertible commitments and return recent
     Savings Plans (``false``: purchases only)."""
 
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    """The month (1-12) the fiscal year starts in: spend forecasts and budgets to the end
+    of the fiscal year count from it (1: the calendar year)."""
+
     # --- the executor -------------------------------------------------------------------
     execute_providers: str = ""
     """Providers whose approved plans are really bought, comma-separated; all others run dry."""

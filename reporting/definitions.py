@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from reporting.spend_definitions import FINANCE_DEFINITIONS
+
 UNTAGGED = "(untagged)"
 """The group of usage whose FOCUS rows lack the tag asked for."""
 
@@ -118,6 +120,7 @@ _DEFINITIONS: dict[str, str] = {
     "net_increase_monthly": "on_demand_exposure_monthly − commitment_cost_monthly: how much "
                             "the monthly bill grows if it expires and usage stays the same.",
     "commitments": "Number of commitments in the row.",
+    **FINANCE_DEFINITIONS,
 }
 
 DEFINITIONS: Mapping[str, str] = MappingProxyType(_DEFINITIONS)
