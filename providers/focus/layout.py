@@ -15,13 +15,20 @@ period only the newest delivery: for Azure the run with the latest
 ``BILLING_PERIOD`` written last (its file time: the manifest itself has no timestamp). A
 listed file missing from the folder is an error naming it: reading part of a delivery
 would undercount. A folder without manifests is read whole.
+
+The same documents say which FOCUS version the files are (:func:`declared_versions`): an Azure
+manifest's ``exportConfig.dataVersion`` (``1.0``, ``1.0r2``, ``1.2-preview``), an AWS
+manifest naming its table (``FOCUS_1_0_AWS``, ``FOCUS_1_2_AWS``), or a FOCUS metadata document
+(a JSON object with ``FocusVersion``, as the specification's metadata schema defines it) in the
+folder. Files no document speaks for are versioned by their columns.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core.errors import InvalidInput
@@ -39,6 +46,7 @@ class Delivery:
     written: str
     manifest: Path
     files: tuple[Path, ...]
+    focus_version: str | None = None
 
 
 def manifests(root: Path) -> list[Path]:
@@ -84,8 +92,10 @@ def _azure_delivery(files: Files, manifest: Path, document: dict[str, object]) -
     period = f"{run.get('startDate', '')}–{run.get('endDate', '')}"
     names = [str(b.get("blobName", "")) for b in document["blobs"]  # type: ignore[attr-defined]
              if isinstance(b, dict)]
+    config = document.get("exportConfig")
+    version = config.get("dataVersion") if isinstance(config, dict) else None
     return Delivery("azure", period, str(run.get("submittedTime", "")), manifest,
-                    _local(files, manifest, names))
+                    _local(files, manifest, names), str(version) if version else None)
 
 
 def _aws_delivery(files: Files, manifest: Path, document: dict[str, object]) -> Delivery:
@@ -94,7 +104,25 @@ def _aws_delivery(files: Files, manifest: Path, document: dict[str, object]) -> 
                    for part in PurePosixPath(name.replace("\\", "/")).parts
                    if part.upper().startswith("BILLING_PERIOD=")), "")
     written = f"{manifest.stat().st_mtime:020.6f}"
-    return Delivery("aws", period, written, manifest, _local(files, manifest, names))
+    table = next((m for text in _strings(document) if (m := _AWS_TABLE.search(text))), None)
+    return Delivery("aws", period, written, manifest, _local(files, manifest, names),
+                    f"{table[1]}.{table[2]}" if table else None)
+
+
+_AWS_TABLE = re.compile(r"\bFOCUS_(\d)_(\d)(?:_AWS)?\b", re.IGNORECASE)
+"""An AWS Data Exports FOCUS table name (``FOCUS_1_2_AWS``) in a manifest's text."""
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string inside a JSON value, depth first."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _local(by_parts: Files, manifest: Path, names: Iterable[str]) -> tuple[Path, ...]:
@@ -131,4 +159,73 @@ def manifest_files(root: Path) -> list[Path] | None:
     return sorted({f for d in newest(found) for f in d.files})
 
 
-__all__ = ["Delivery", "deliveries", "manifest_files", "manifests", "newest"]
+@dataclass(frozen=True, slots=True)
+class DeclaredVersions:
+    """The FOCUS version labels an export folder declares: per file from the manifests, and
+    for the whole folder from a FOCUS metadata document. Each label comes with the document
+    that declared it, so that an unknown label can be reported against it."""
+
+    by_file: Mapping[Path, tuple[str, Path]] = field(default_factory=dict)
+    folder: tuple[str, Path] | None = None
+
+    def of(self, file: Path) -> tuple[str, Path] | None:
+        """The label declared for ``file`` and where (its manifest first, then the folder's
+        metadata), or None."""
+        return self.by_file.get(file, self.folder)
+
+
+_METADATA_MAX_BYTES = 1 << 20
+
+
+def _metadata_versions(root: Path) -> list[tuple[str, Path]]:
+    """``FocusVersion`` of each FOCUS metadata document under ``root`` (hidden folders and
+    manifests skipped; a document is a JSON object holding the key, at its top or in the
+    schema objects it lists)."""
+    found = []
+    for path in sorted(root.rglob("*.json")):
+        if (any(p.startswith(".") for p in path.relative_to(root).parts)
+                or path.name.lower().endswith(AWS_MANIFEST_SUFFIX)
+                or path.stat().st_size > _METADATA_MAX_BYTES):
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            continue  # not a metadata document: some other file of the export
+        labels = {str(v) for v in _focus_versions(document)}
+        found += [(label, path) for label in sorted(labels)]
+    return found
+
+
+def _focus_versions(value: object, depth: int = 0) -> Iterator[object]:
+    """The values of ``FocusVersion`` keys in a JSON value, two levels deep at most."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.lower() == "focusversion" and isinstance(item, str | int | float):
+                yield item
+            elif depth < 2:
+                yield from _focus_versions(item, depth + 1)
+    elif isinstance(value, list) and depth < 2:
+        for item in value:
+            yield from _focus_versions(item, depth + 1)
+
+
+def declared_versions(root: Path) -> DeclaredVersions:
+    """The FOCUS versions the manifests and metadata under the folder ``root`` declare.
+
+    Raises InvalidInput when the folder's metadata documents declare two versions: one
+    folder is one export, read with one set of columns.
+    """
+    by_file = {file: (d.focus_version, d.manifest) for d in deliveries(root)
+               if d.focus_version for file in d.files}
+    labels = _metadata_versions(root)
+    if len({label for label, _ in labels}) > 1:
+        (first, first_path), (second, second_path) = labels[0], next(
+            item for item in labels if item[0] != labels[0][0])
+        raise InvalidInput(f"the folder's FOCUS metadata declares version {first} "
+                           f"({first_path}) and {second} ({second_path}): keep one export "
+                           "per folder", source=str(root))
+    return DeclaredVersions(by_file, labels[0] if labels else None)
+
+
+__all__ = ["DeclaredVersions", "Delivery", "declared_versions", "deliveries", "manifest_files",
+           "manifests", "newest"]

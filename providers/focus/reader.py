@@ -11,7 +11,8 @@ result in one transaction, so a failed read stores nothing):
    under a folder);
 2. load each file's FOCUS columns (and the rules' extra columns) as text into a
    temporary table, whose ``rowid`` keeps the file's row order, so every error
-   can name the row;
+   can name the row, and record the file's FOCUS version (declared by the export's
+   manifest or metadata, else told by its columns: ``schema.py``);
 3. type, classify and key every row in one pass (``focus_rows``), then run the
    checks of ``checks.py`` as aggregates over it;
 4. spread each compute row evenly over the hours of its charge period, sum per
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -41,8 +43,15 @@ from providers.focus.compute import (
     provider_sql,
     tenancy_sql,
 )
-from providers.focus.layout import manifest_files
-from providers.focus.schema import NUMERIC, TIMESTAMPS, resolve_columns
+from providers.focus.layout import DeclaredVersions, declared_versions, manifest_files
+from providers.focus.schema import (
+    NUMERIC,
+    TIMESTAMPS,
+    FocusVersion,
+    detect_version,
+    normalise_declared,
+    resolve_columns,
+)
 
 HOURLY_COLUMNS: tuple[str, ...] = ("hour", "usage_key", "units", "on_demand_cost")
 KEY_COLUMNS: tuple[str, ...] = (
@@ -60,6 +69,7 @@ class FocusUsage:
     the list cost of that usage. ``keys`` has one row per usage key with its
     on-demand rate (Σ list cost / Σ units). ``skipped`` counts compute rows left
     out because their instance size has no normalisation factor (``metal``).
+    ``versions`` gives each file's FOCUS version.
     """
 
     hourly: pd.DataFrame
@@ -71,6 +81,14 @@ class FocusUsage:
     start: datetime
     end: datetime
     skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    versions: Mapping[str, FocusVersion] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class Loaded(NamedTuple):
+    """What :func:`load_focus_rows` loaded: the rows read and each file's FOCUS version."""
+
+    rows: int
+    versions: Mapping[str, FocusVersion]
 
 
 class NoUsageFound(InvalidInput):
@@ -92,8 +110,9 @@ class VmRules:
     * ``family`` and ``factor``: the usage key's family and the normalised units per
       consumed unit, over the row and the ``lookup`` table's columns (``factor`` NULL
       when the size is unknown: the row is skipped and counted);
-    * ``provider``, ``scope``, ``platform``, ``tenancy``: the remaining parts of the
-      usage key (``provider`` is SQL too: ``'azure'``).
+    * ``provider``, ``scope``, ``platform``, ``tenancy``, ``region``: the remaining parts of
+      the usage key (``provider`` is SQL too: ``'azure'``; ``region`` is ``RegionId`` unless
+      the cloud leaves it empty and writes ``RegionName``, as OCI does).
 
     Rules may name extra columns (``x_SkuDetails``, ``SkuMeter`` …): they are read
     when the file has them and are NULL otherwise. A rule set may also bring a
@@ -110,6 +129,7 @@ class VmRules:
     scope: str
     platform: str = "'linux'"
     tenancy: str = "'shared'"
+    region: str = "RegionId"
     extra_columns: tuple[str, ...] = ()
     lookup: pd.DataFrame | None = None
     description: str = ""
@@ -139,9 +159,10 @@ def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
     root = Path(path)
     files = find_files(root)
     names = tuple(str(f) for f in files)
+    declared = declared_versions(root) if root.is_dir() else None
     con = duckdb.connect(":memory:")
     try:
-        rows_read = load_focus_rows(con, files, rules)
+        rows_read, versions = load_focus_rows(con, files, rules, declared=declared)
         rows_used, skipped = _counts(con)
         if rows_used == 0:
             raise NoUsageFound(rules.none_found, source=str(root))
@@ -158,26 +179,36 @@ def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
             start=start,
             end=end,
             skipped=MappingProxyType(skipped),
+            versions=MappingProxyType(dict(versions)),
         )
     finally:
         con.close()
 
 
 def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules: VmRules,
-                    extra: tuple[str, ...] = ()) -> int:
+                    extra: tuple[str, ...] = (), *,
+                    declared: DeclaredVersions | None = None) -> Loaded:
     """Load the files into ``focus_rows``, classified by ``rules``, and check every row.
 
-    ``extra`` names further columns to read beside the rules' own. Returns the rows read.
+    ``extra`` names further columns to read beside the rules' own; ``declared``, the versions
+    the export folder's manifests and metadata declare. Returns the rows read and each file's
+    FOCUS version.
     """
     # Naive timestamps are UTC in FOCUS; and rowid must follow the file's row order.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
     con.register("vm_lookup", _lookup(rules))
     columns = (*rules.extra_columns, *extra)
-    rows_read = sum(_load(con, i, file, columns) for i, file in enumerate(files))
+    rows_read = 0
+    versions: dict[str, FocusVersion] = {}
+    for i, file in enumerate(files):
+        rows, version = _load(con, i, file, columns,
+                              declared.of(file) if declared is not None else None)
+        rows_read += rows
+        versions[str(file)] = version
     _classify(con, len(files), rules)
     checks.check_rows(con, tuple(str(f) for f in files))
-    return rows_read
+    return Loaded(rows_read, MappingProxyType(versions))
 
 
 def _is_focus_file(path: Path) -> bool:
@@ -237,9 +268,10 @@ def _as_text(column: str | None, column_type: str) -> str:
     return f"NULLIF(NULLIF(trim(CAST({quoted} AS VARCHAR)), ''), 'NULL')"
 
 
-def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path,
-          extra: tuple[str, ...]) -> int:
-    """Load one file's FOCUS columns and ``extra`` as text into ``src_<index>``; count rows."""
+def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path, extra: tuple[str, ...],
+          declared: tuple[str, Path] | None) -> tuple[int, FocusVersion]:
+    """Load one file's FOCUS columns and ``extra`` as text into ``src_<index>``; count rows
+    and tell its FOCUS version (``declared``: the label its export declares, and where)."""
     source = str(path)
     if path.stat().st_size == 0:
         raise InvalidInput("the file is empty", source=source)
@@ -248,6 +280,8 @@ def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path,
         described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
         types = {str(name): str(column_type) for name, column_type, *_ in described}
         wanted: dict[str, str | None] = dict(resolve_columns(list(types), source=source))
+        version = (normalise_declared(declared[0], source=str(declared[1])) if declared
+                   else detect_version(list(types)))
         by_lower = {name.lstrip("\ufeff").strip().lower(): name for name in types}
         for column in extra:
             wanted.setdefault(column, by_lower.get(column.lower()))
@@ -262,7 +296,7 @@ def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path,
     rows = int(count[0]) if count else 0
     if rows == 0:
         raise InvalidInput("the file has no data rows", source=source)
-    return rows
+    return rows, version
 
 
 def _long_line(source: str, limit: int) -> int | None:
@@ -334,10 +368,11 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -
                 {rules.scope} AS scope,
                 {rules.platform} AS platform,
                 {rules.tenancy} AS tenancy,
+                {rules.region} AS region,
                 upper(BillingCurrency) AS currency
             FROM sized)
         SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{rules.service}',
-                RegionId, family, platform, tenancy) END AS usage_key
+                region, family, platform, tenancy) END AS usage_key
         FROM keyed
     """)
 
@@ -421,7 +456,7 @@ def _keys(con: duckdb.DuckDBPyConnection, service: str) -> pd.DataFrame:
     frame = con.execute(f"""
         SELECT usage_key, any_value(provider) AS provider,
             min(BillingAccountId) AS billing_account, any_value(scope) AS scope,
-            '{service}' AS service, any_value(RegionId) AS region,
+            '{service}' AS service, any_value(region) AS region,
             any_value(family) AS family, any_value(platform) AS platform,
             any_value(tenancy) AS tenancy,
             coalesce(sum(ListCost_num) / nullif(sum(ConsumedQuantity_num * factor), 0),
