@@ -78,6 +78,12 @@ class PurchasePolicy:
       level held (the ramp stops now) or the ramp continued for at most ``ramp_cap_hours``,
       weighted by how often ramps went on in the history, and the run buys the LP's whole
       increment instead of a tranche.
+    * ``calibration_days``: before each decision replay the scope's last this many days
+      over a small grid of the risk settings above and decide with the best
+      (:mod:`optimizer.calibration`; 0: never, the default until measured);
+      ``calibration_floor`` is the replay utilisation a setting must reach to be chosen;
+      ``calibration_hold_hours``: a backtest's ladder replays again only when its last
+      choice is at least this old (a live run is one decision and always replays).
     """
 
     cvar_alpha: float = 0.9
@@ -107,6 +113,9 @@ class PurchasePolicy:
     retirement_scenarios: int = 0
     ramp_days: int = 0
     ramp_cap_hours: int = 168
+    calibration_days: int = 0
+    calibration_floor: float = 0.95
+    calibration_hold_hours: int = 24
 
     def __post_init__(self) -> None:
         checks = {
@@ -126,6 +135,9 @@ class PurchasePolicy:
             "retirement_scenarios": self.retirement_scenarios >= 0,
             "ramp_days": self.ramp_days == 0 or self.ramp_days >= 3,
             "ramp_cap_hours": self.ramp_cap_hours >= 0,
+            "calibration_days": self.calibration_days >= 0,
+            "calibration_floor": 0.0 <= self.calibration_floor <= 1.0,
+            "calibration_hold_hours": self.calibration_hold_hours >= 1,
         }
         for name in ("cvar_bound", "max_new_hourly", "max_upfront"):
             value = getattr(self, name)

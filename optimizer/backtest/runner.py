@@ -254,7 +254,9 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
     which the caller composes (the optimizer does not import forecasting:
     :func:`ladder.scenarios.default_scenarios` is the forecast-driven default). It is told
     when each offering leaves the replay's menu (``menu_closes``): the contract sells a
-    term only while it ends inside the trace, and the ladder defers purchases.
+    term only while it ends inside the trace, and the ladder defers purchases. With the
+    policy's ``calibration_days`` it calibrates itself before each decision
+    (:class:`optimizer.calibration.CalibratedLadder`).
     """
     config = config or BacktestConfig()
     if name == "none":
@@ -265,11 +267,16 @@ def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
         if scenarios is None:
             raise InvalidInput("the ladder policy needs a scenario source "
                                "(ladder.scenarios.default_scenarios() forecasts them)")
-        return ForecastLadder(scenarios=scenarios,
-                              policy=config.ladder_policy or LADDER_POLICY,
-                              seed=config.ladder_seed,
-                              common_draws=config.ladder_common_draws,
-                              menu_closes=partial(last_purchase_hour, hours=trace.hours))
+        ladder = ForecastLadder(scenarios=scenarios,
+                                policy=config.ladder_policy or LADDER_POLICY,
+                                seed=config.ladder_seed,
+                                common_draws=config.ladder_common_draws,
+                                menu_closes=partial(last_purchase_hour, hours=trace.hours))
+        if ladder.policy.calibration_days > 0:
+            # Imported here: optimizer.calibration imports this package.
+            from optimizer.calibration import CalibratedLadder
+            return CalibratedLadder(ladder)
+        return ladder
     if name == "oracle":
         aligned = trace.for_catalog(catalog, catalog_source=catalog_source)
         replay = market(catalog, aligned, config.allowed, catalog_source=catalog_source)
