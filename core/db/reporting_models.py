@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base, _in, utc_now
@@ -204,16 +213,64 @@ class BillCostLineRow(Base):
 
     __table_args__ = (Index("ix_bill_cost_lines_dataset_id_day", "dataset_id", "day"),)
 
+
+METRIC_NAME_MAX = 128
+METRIC_SCOPE_MAX = 512
+
+
+class BusinessMetricRow(Base):
+    """One value of a business metric (requests, active customers, GB processed) on one UTC
+    day, for the whole bill or one part of it (``scope``: '' or ``account=…``, ``tag:K=V``…)."""
+
+    __tablename__ = "business_metrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(METRIC_NAME_MAX))
+    scope: Mapped[str] = mapped_column(String(METRIC_SCOPE_MAX), default="")
+    value: Mapped[float]
+    source: Mapped[str | None] = mapped_column(String(512))
+    """Where the value came from: the file ingested, or ``api``."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint("metric", "scope", "day"),
+        CheckConstraint("value >= 0", name="value_nonnegative"),
+    )
+
+
+class SpendBudgetRow(Base):
+    """A budget on the whole bill or a part of it (``scope``: the spend scope's fields)."""
+
+    __tablename__ = "spend_budgets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    scope: Mapped[dict[str, str | None]] = mapped_column(JSON)
+    period: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[float]
+    currency: Mapped[str] = mapped_column(String(3))
+    basis: Mapped[str] = mapped_column(String(16))
+    thresholds: Mapped[list[float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_nonnegative"),
+    )
+
 __all__ = [
     "BUDGET_BASES",
     "BUDGET_PERIODS",
     "BillCostLineRow",
     "BudgetRow",
+    "BusinessMetricRow",
     "FocusCostLineRow",
     "ReportAllocationRow",
     "ReportCommitmentDayRow",
     "ReportCommitmentRow",
     "ReportKeyDayRow",
     "ReportSnapshotRow",
+    "SpendBudgetRow",
 ]
 
