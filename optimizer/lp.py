@@ -33,6 +33,7 @@ from optimizer.linear_model import (
     solve_program,
     to_solver,
 )
+from optimizer.pricing import QUANTITY_TOLERANCE, amortized_with_capital
 from optimizer.reduction import (
     HourGroups,
     KeyGroups,
@@ -45,10 +46,6 @@ from optimizer.reduction import (
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
-
-HOURS_PER_YEAR = 8760.0
-QUANTITY_TOLERANCE = 1e-7
-"""Quantities at or below this are reported as not bought."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,19 +164,6 @@ class PurchaseModel:
     def n_constraints(self) -> int:
         """Rows of the LP."""
         return self.program.n_constraints
-
-
-def amortized_with_capital(offering: Offering, cost_of_capital: float) -> float:
-    """Cost per unit-hour of an offering with simple interest on its upfront payment.
-
-    The upfront ``U`` is cash out for the whole term while its amortisation
-    recovers it evenly, so on average half of it is outstanding: at an annual
-    rate ``i`` over a term of ``T`` years it costs ``U · i · T / 2`` of interest.
-    The price is ``U · (1 + i · T / 2) / term_hours + hourly``.
-    """
-    term_years = offering.term_hours / HOURS_PER_YEAR
-    upfront = offering.upfront * (1.0 + cost_of_capital * term_years / 2.0)
-    return upfront / offering.term_hours + offering.hourly
 
 
 # The purchase LP

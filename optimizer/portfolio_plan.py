@@ -47,7 +47,15 @@ from core.domain import (
 )
 from optimizer.plan import round_down
 from optimizer.risk import cvar
-from optimizer.stochastic import StochasticModel, StochasticProblem, StochasticSolution
+from optimizer.stochastic import (
+    Decided,
+    Exchange,
+    Planned,
+    StochasticModel,
+    StochasticProblem,
+    StochasticSolution,
+    objective_at,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -237,65 +245,31 @@ def evaluate(problem: StochasticProblem, decision: Decision, *,
 
 def certify(model: StochasticModel, solution: StochasticSolution, decision: Decision,
             evaluation: Evaluation) -> Certificate:
-    """The LP's bound against the billed decision's price under the LP's own objective.
+    """The LP's bound against the billed decision's price under the LP's own objective
+    (:func:`optimizer.stochastic.objective_at`).
 
     The price is that of the decision together with the purchases the LP plans
     for later runs (billed with them when there are any): that is the solution
     the LP's bound is for.
     """
-    problem = model.problem
-    columns = model.columns
     if decision.planned:
-        evaluation = evaluate(problem, decision, with_planned=True)
-    x = np.zeros(model.program.n_variables)
-    buy_column = {(o, t, s): c for o, t, s, c in zip(
-        columns.kept.tolist(), columns.start.tolist(), columns.scenario.tolist(),
-        columns.buy.tolist(), strict=True)}
-    for p in (*decision.purchases, *decision.planned):
-        x[buy_column[(p.index, p.start, p.scenario)]] += p.quantity
-    ret_column = dict(zip(columns.ret_owned.tolist(), columns.ret.tolist(), strict=True))
-    for r in decision.returns:
-        x[ret_column[r.owned]] = r.quantity
-    position = {o.offering_id: i for i, o in enumerate(problem.candidates)}
-    pairs = {(c, t): (g, r) for c, t, g, r in zip(
-        columns.pair_owned.tolist(), columns.pair_target.tolist(), columns.give.tolist(),
-        columns.receive.tolist(), strict=True)}
-    for e in decision.exchanges:
-        give, receive = pairs[(e.owned, position[e.target.offering_id])]
-        x[give] += e.give
-        x[receive] += e.receive
-    shared = columns.decided
-    # The decided columns at the LP's own coefficients: their billed cost, and the
-    # switching hurdle and κ × their cost when the policy sets them.
-    commitment = float(model.program.cost[shared] @ x[shared]) + model.owned_cost
-    planned = np.flatnonzero(columns.scenario >= 0)
-    planned_cost = np.zeros(problem.scenarios.n_scenarios)
-    np.add.at(planned_cost, columns.scenario[planned],
-              columns.span_cost[planned] * x[columns.buy[planned]])
-    policy = problem.policy
-    weight = policy.cvar_weight
-    probabilities = problem.scenarios.probabilities
-    # Purchases planned in one scenario are part of that scenario's cost, like on-demand.
-    on_demand = evaluation.on_demand_after + planned_cost
-    equivalent = evaluation.on_demand_equivalent
-    # (1 − λ) E[cost] + λ (E[V] + CVaR(loss)), with cost = commitments + on-demand billed.
-    price = commitment + (1 - weight) * float(probabilities @ on_demand)
-    if weight > 0:
-        price += weight * (float(probabilities @ equivalent)
-                           + cvar(on_demand - equivalent, probabilities, policy.cvar_alpha))
-    if policy.waste_weight > 0:
-        # The rest of κ E[W] (optimizer.stochastic.add_policy_terms): the planned
-        # purchases, less the used part the billing engine found, valued as the LP does.
-        used = np.array([_idle_value_used(bill, model.idle_values) for bill in evaluation.after])
-        price += policy.waste_weight * float(probabilities @ planned_cost) \
-            - float(probabilities @ used)
+        evaluation = evaluate(model.problem, decision, with_planned=True)
+    price = objective_at(model, _decided(decision), on_demand=evaluation.on_demand_after,
+                         on_demand_equivalent=evaluation.on_demand_equivalent,
+                         bills=evaluation.after)
     return Certificate(lower_bound=solution.objective, plan_price=price)
 
 
-def _idle_value_used(bill: BillingResult, values: Mapping[str, float]) -> float:
-    """Σ_c κ p̂ / s[c] × the own units of commitment c used over the bill's hours."""
-    per_unit = np.array([values.get(o.offering_id, 0.0) for o in bill.offerings])
-    return float(bill.used.sum(axis=0) @ per_unit) if per_unit.size else 0.0
+def _decided(decision: Decision) -> Decided:
+    """The decision in the stochastic LP's own terms."""
+    return Decided(
+        quantities={p.offering.offering_id: p.quantity for p in decision.purchases},
+        returns={r.owned: r.quantity for r in decision.returns},
+        exchanges=tuple(Exchange(e.owned, e.target.offering_id, e.give, e.receive)
+                        for e in decision.exchanges),
+        planned=tuple(Planned(p.start, p.offering.offering_id, p.quantity, p.scenario)
+                      for p in decision.planned),
+    )
 
 
 def _quantile(values: FloatArray, q: float) -> float:

@@ -40,13 +40,12 @@ from optimizer.backtest.purchases import Purchase
 from optimizer.backtest.schedule import buyable, decision_hours
 from optimizer.backtest.trace import UsageTrace
 from optimizer.linear_model import LinearModelBuilder, LinearProgram, solve_highs, to_highs
+from optimizer.pricing import HINDSIGHT_QUANTITY_TOLERANCE
 from optimizer.reduction import capacity_vector
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-QUANTITY_TOLERANCE = 1e-9
-"""Purchases at or below this many units are solver noise and are not made."""
 DOMINANCE_RTOL = 1e-12
 """Relative slack under which two offerings' prices count as equal when pruning."""
 SOLVER = "ipm"
@@ -362,7 +361,7 @@ def solve_oracle(
         Purchase(int(d), offerings[int(o)].offering_id, float(q))
         for o, d, q in zip(purchases.offering.tolist(), purchases.hour.tolist(), x.tolist(),
                            strict=True)
-        if q > QUANTITY_TOLERANCE
+        if q > HINDSIGHT_QUANTITY_TOLERANCE
     ]
     bought.sort(key=lambda p: (p.hour, p.offering_id))
     return OracleSolution(

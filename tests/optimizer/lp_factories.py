@@ -9,7 +9,8 @@ import numpy as np
 import pulp
 
 from core.domain import Offering, PaymentOption, Shape
-from optimizer.lp import PurchaseProblem, amortized_with_capital
+from optimizer.lp import PurchaseProblem
+from optimizer.pricing import amortized_with_capital
 
 HOURS_PER_YEAR = 8760
 

@@ -11,11 +11,13 @@ from core.errors import InvalidInput, SolverError
 from optimizer.linear_model import LinearModelBuilder, solve_highs, to_highs
 from optimizer.policy import PurchasePolicy
 from optimizer.stochastic import (
+    Decided,
     OwnedCommitment,
     ScenarioSet,
     StochasticProblem,
     build_model,
     can_exchange,
+    objective_at,
     optimize,
     solve,
 )
@@ -400,3 +402,38 @@ def test_lp_scenario_costs_reproduce_its_objective() -> None:
     equivalent = float(solution.scenario_equivalents.mean())
     assert solution.objective == pytest.approx(
         0.6 * solution.expected_cost + 0.4 * (equivalent + solution.cvar_loss))
+
+
+# --- the objective at a decision ----------------------------------------------------------
+
+
+def test_objective_at_prices_a_decision_by_hand() -> None:
+    """10 units/h for 24 h at $1 on-demand, an RI at $0.60/h, expected cost alone: 4 units
+    bought cost 0.60 · 4 · 24 = $57.60 and leave (10 − 4) · 24 = $144 billed on-demand, so
+    the objective at that decision is $201.60, whatever the LP itself would buy."""
+    model = build_model(problem(flat([10]), unit("ri", {A: 1.0}, hourly=0.6)))
+    price = objective_at(model, Decided({"ri": 4.0}, {}), on_demand=np.array([144.0]),
+                         on_demand_equivalent=np.array([240.0]), bills=())
+    assert price == pytest.approx(201.6)
+
+
+def test_objective_at_the_lps_own_decision_is_its_optimum() -> None:
+    """Priced at its own purchases and the on-demand its allocation leaves, the objective
+    is the LP's optimum: here all 10 units, $0.60 · 10 · 24 = $144 and no on-demand."""
+    model = build_model(problem(flat([10]), unit("ri", {A: 1.0}, hourly=0.6)))
+    solution = solve(model)
+    decided = Decided(solution.quantities, solution.returns, solution.exchanges,
+                      solution.planned)
+    on_demand = solution.scenario_costs - model.owned_cost - 0.6 * 24 * solution.quantities["ri"]
+    price = objective_at(model, decided, on_demand=on_demand,
+                         on_demand_equivalent=solution.scenario_equivalents, bills=())
+    assert solution.quantities["ri"] == pytest.approx(10.0)
+    assert price == pytest.approx(solution.objective) == pytest.approx(144.0)
+
+
+def test_objective_at_refuses_a_purchase_the_model_has_no_column_for() -> None:
+    """A decision naming an offering that is not a candidate is an error that names it."""
+    model = build_model(problem(flat([10]), unit("ri", {A: 1.0}, hourly=0.6)))
+    with pytest.raises(InvalidInput, match="'other-ri'"):
+        objective_at(model, Decided({"other-ri": 1.0}, {}), on_demand=np.zeros(1),
+                     on_demand_equivalent=np.zeros(1), bills=())

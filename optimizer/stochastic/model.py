@@ -1,26 +1,10 @@
-"""The stochastic purchase LP: one portfolio decision, judged on every forecast scenario.
-
-:func:`build_model` turns a :class:`StochasticProblem` (scenarios of usage over
-the horizon, the candidates, the commitments owned with their expiries, a
-:class:`~optimizer.policy.PurchasePolicy`) into a linear program; :func:`solve`
-solves it with HiGHS (arrays through highspy for large models, PuLP for small
-readable ones) and returns a frozen :class:`StochasticSolution`;
-:func:`optimize` does both. What it buys, exchanges and returns now is the same in
-every scenario; what it plans to buy at later runs, and the coverage of each key by
-each commitment, are decided per scenario (and hour), as they will be once more of
-the usage is known.
-
-Unlike the foundation LP (:mod:`optimizer.lp`), a commitment counts only while it
-is active: an owned one until it expires, a new one for its term, which may end
-inside the horizon.
-"""
+"""The stochastic LP's formulation: one ``add_*`` function per family, and :func:`build_model`."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -28,196 +12,27 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from core.domain import HOUR, Commitment, Offering, Shape, can_exchange, is_convertible
-from core.errors import InvalidInput
 from optimizer.linear_model import (
     INF,
     Backend,
     LinearModelBuilder,
     LinearProgram,
     PulpModel,
-    solve_program,
     to_solver,
 )
-from optimizer.lp import QUANTITY_TOLERANCE, amortized_with_capital
-from optimizer.policy import PurchasePolicy
-from optimizer.reduction import KeyGroups, aggregate_keys, index_patterns, prune_candidates
-from optimizer.representative import RepresentativeHours, representative_hours, segment_bounds
-from optimizer.risk import cvar, offering_decline, term_multiplier
+from optimizer.reduction import KeyGroups
+from optimizer.representative import RepresentativeHours
+from optimizer.stochastic.layout import (
+    Layout,
+    build_layout,
+    exchange_pairs,
+    kept_candidates,
+    returnable_owned,
+)
+from optimizer.stochastic.problem import StochasticProblem
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
-
-MAX_EPOCHS = 16
-"""At most this many decision hours (now and planned) in one model."""
-
-
-# --- inputs -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioSet:
-    """Scenarios of hourly usage over the horizon: ``usage[s, h, k]`` with probabilities.
-
-    ``weights`` are normalised to sum to 1 (equal when omitted); ``key_ids[k]``
-    names the last axis.
-    """
-
-    usage: FloatArray
-    key_ids: tuple[str, ...]
-    weights: FloatArray | None = None
-
-    def __post_init__(self) -> None:
-        usage = np.asarray(self.usage, dtype=np.float64)
-        key_ids = tuple(self.key_ids)
-        if usage.ndim != 3 or usage.shape[2] != len(key_ids) or usage.shape[0] < 1 \
-                or usage.shape[1] < 1:
-            raise InvalidInput(f"scenarios must be (S ≥ 1, H ≥ 1, {len(key_ids)} keys), "
-                               f"got {usage.shape}")
-        if not np.all(np.isfinite(usage)) or np.any(usage < 0):
-            raise InvalidInput("scenario usage must be finite and >= 0")
-        if self.weights is None:
-            weights = np.full(usage.shape[0], 1.0 / usage.shape[0])
-        else:
-            weights = np.asarray(self.weights, dtype=np.float64)
-            if weights.shape != (usage.shape[0],) or not np.all(np.isfinite(weights)) \
-                    or np.any(weights < 0) or weights.sum() <= 0:
-                raise InvalidInput(f"scenario weights must be ({usage.shape[0]},), finite, "
-                                   ">= 0 and not all zero")
-            weights = weights / weights.sum()
-        object.__setattr__(self, "usage", usage)
-        object.__setattr__(self, "key_ids", key_ids)
-        object.__setattr__(self, "weights", weights)
-
-    @property
-    def probabilities(self) -> FloatArray:
-        """``(S,)`` normalised weights (never ``None``)."""
-        assert self.weights is not None  # set by __post_init__
-        return self.weights
-
-    @property
-    def n_scenarios(self) -> int:
-        """Number of scenarios ``S``."""
-        return int(self.usage.shape[0])
-
-    @property
-    def horizon(self) -> int:
-        """Hours ``H`` of the horizon."""
-        return int(self.usage.shape[1])
-
-
-@dataclass(frozen=True, slots=True)
-class OwnedCommitment:
-    """A commitment owned at the decision hour: active for the first ``hours_left`` hours.
-
-    ``age_hours`` is the time since it was bought (for the return window).
-    """
-
-    offering: Offering
-    quantity: float
-    hours_left: int
-    age_hours: int = 0
-    commitment_id: str = ""
-
-    @classmethod
-    def from_commitment(cls, commitment: Commitment, now: datetime) -> OwnedCommitment:
-        """An owned commitment as seen from the hour ``now``."""
-        return cls(
-            offering=commitment.offering,
-            quantity=commitment.quantity,
-            hours_left=max(int((commitment.end - now) / HOUR), 0),
-            age_hours=max(int((now - commitment.start) / HOUR), 0),
-            commitment_id=commitment.commitment_id,
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class StochasticProblem:
-    """What to decide on: scenarios, on-demand rates, candidates, owned commitments, policy.
-
-    ``decline[k]`` is key ``k``'s learned rate of decline per hour
-    (:func:`optimizer.risk.decline_rates`; zeros when omitted) and ``recent_usage``
-    the usage per key that weighs the keys of an offering when its rate is
-    averaged (the scenarios' mean when omitted). ``pool_decline`` gives, per offering
-    id, the decline of the pooled usage the offering covers
-    (:func:`optimizer.risk.pooled_declines`); where it names an offering, it is used
-    instead of that average. ``last_purchase`` gives, per offering id, the last hour of the
-    horizon at which the offering can still be bought (a backtest's menu drops a term that
-    would end after the trace); the LP plans no later purchase of it after that hour.
-    Offerings it does not name stay on the menu. ``hazard`` is the rate per hour at which
-    usage retires (:func:`optimizer.risk.retirement_hazard`); it adds to every decline in
-    the term-aware price, as a retired key's usage is lost for the rest of a term.
-    """
-
-    scenarios: ScenarioSet
-    on_demand_rates: FloatArray
-    candidates: tuple[Offering, ...]
-    owned: tuple[OwnedCommitment, ...] = ()
-    policy: PurchasePolicy = field(default_factory=PurchasePolicy)
-    decline: FloatArray | None = None
-    recent_usage: FloatArray | None = None
-    pool_decline: Mapping[str, float] | None = None
-    last_purchase: Mapping[str, int] | None = None
-    hazard: float = 0.0
-
-    def __post_init__(self) -> None:
-        n_keys = len(self.scenarios.key_ids)
-        rates = np.asarray(self.on_demand_rates, dtype=np.float64)
-        if rates.shape != (n_keys,) or not np.all(np.isfinite(rates)) or np.any(rates < 0):
-            raise InvalidInput(f"on_demand_rates must be ({n_keys},), finite and >= 0")
-        ids = [o.offering_id for o in self.candidates]
-        if len(set(ids)) != len(ids):
-            raise InvalidInput("candidates list an offering_id twice")
-        for offering in (*self.candidates, *(c.offering for c in self.owned)):
-            _check_offering(offering)
-        for c in self.owned:
-            if not np.isfinite(c.quantity) or c.quantity < 0 or c.hours_left < 0:
-                raise InvalidInput(f"owned {c.offering.offering_id!r}: quantity and hours_left "
-                                   "must be >= 0")
-        decline = np.zeros(n_keys) if self.decline is None else \
-            np.asarray(self.decline, dtype=np.float64)
-        if decline.shape != (n_keys,) or not np.all(np.isfinite(decline)) or np.any(decline < 0):
-            raise InvalidInput(f"decline must be ({n_keys},), finite and >= 0")
-        if not np.isfinite(self.hazard) or self.hazard < 0:
-            raise InvalidInput("hazard must be finite and >= 0")
-        recent = self.scenarios.usage.mean(axis=(0, 1)) if self.recent_usage is None else \
-            np.asarray(self.recent_usage, dtype=np.float64)
-        object.__setattr__(self, "on_demand_rates", rates)
-        object.__setattr__(self, "candidates", tuple(self.candidates))
-        object.__setattr__(self, "owned", tuple(self.owned))
-        object.__setattr__(self, "decline", decline)
-        object.__setattr__(self, "recent_usage", recent)
-
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        """The usage keys, in the scenarios' order."""
-        return self.scenarios.key_ids
-
-    @property
-    def horizon(self) -> int:
-        """Hours of the horizon."""
-        return self.scenarios.horizon
-
-    def price(self, offering: Offering, term_hours: int) -> float:
-        """Risk-adjusted price per unit-hour over ``term_hours`` of term left: capital on the
-        upfront, times the term multiplier for the hours beyond the horizon."""
-        assert self.decline is not None and self.recent_usage is not None
-        pooled = (self.pool_decline or {}).get(offering.offering_id)
-        rate = pooled if pooled is not None else offering_decline(
-            offering, self.key_ids, self.decline, self.recent_usage * self.on_demand_rates)
-        multiplier = term_multiplier((rate + self.hazard) * self.policy.decline_aversion,
-                                     term_hours,
-                                     self.horizon)
-        return amortized_with_capital(offering, self.policy.cost_of_capital) * multiplier
-
-
-def _check_offering(offering: Offering) -> None:
-    numbers = (offering.upfront, offering.hourly, *offering.covers.values(),
-               *offering.rates.values())
-    if not all(np.isfinite(v) and v >= 0 for v in numbers) or offering.term_hours < 1:
-        raise InvalidInput(f"offering {offering.offering_id!r}: prices, weights and term must be "
-                           "finite and >= 0 (a negative price would make the LP unbounded)")
-
 
 # --- the formulation ------------------------------------------------------------------------
 #
@@ -311,7 +126,7 @@ def _check_offering(offering: Offering) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class _Columns:
+class Columns:
     """Decision columns of the model with what they refer to."""
 
     buy: IntArray              # columns of x, one per kept candidate and epoch
@@ -345,8 +160,8 @@ class StochasticModel:
     program: LinearProgram
     backend: Literal["pulp", "highs"]
     solver_model: highspy.HighsLp | PulpModel
-    columns: _Columns
-    coverage: _Coverage
+    columns: Columns
+    coverage: Coverage
     representative: RepresentativeHours
     bounds: IntArray
     key_groups: KeyGroups
@@ -368,161 +183,6 @@ class StochasticModel:
     def n_constraints(self) -> int:
         """Rows of the LP."""
         return self.program.n_constraints
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """Give up ``give`` units of owned commitment ``owned`` for ``receive`` units of ``target``."""
-
-    owned: int
-    target: str
-    give: float
-    receive: float
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A purchase the LP plans for a later run (at hour ``hour`` of the horizon): not made now.
-
-    ``scenario`` is the scenario it is planned in (recourse: later runs will know more),
-    or -1 when it is planned in every scenario.
-    """
-
-    hour: int
-    offering_id: str
-    quantity: float
-    scenario: int = -1
-
-
-@dataclass(frozen=True)
-class StochasticSolution:
-    """The solved LP: what to buy, return and exchange now, and the LP's own figures.
-
-    ``planned`` are the purchases the LP expects to make at later runs inside the
-    horizon (when owned commitments expire or terms end); they are not bought now,
-    but knowing they can be made keeps the LP from buying a long term today to
-    cover a gap that opens next week.
-
-    ``objective`` is the LP's risk-weighted cost over the horizon (owned
-    commitments included), plus the policy's switching hurdle and waste term when set;
-    with representative hours it is a lower bound on the full hourly model's optimum.
-    ``scenario_costs`` are each scenario's cost under the LP's own allocation of
-    coverage.
-    """
-
-    quantities: Mapping[str, float]
-    returns: Mapping[int, float]
-    exchanges: tuple[Exchange, ...]
-    planned: tuple[Planned, ...]
-    objective: float
-    expected_cost: float
-    cvar_loss: float
-    scenario_costs: FloatArray
-    scenario_equivalents: FloatArray
-    status: str
-    build_seconds: float
-    solve_seconds: float
-    n_variables: int
-    n_constraints: int
-    n_hours: int
-    exact: bool
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "quantities", MappingProxyType(dict(self.quantities)))
-        object.__setattr__(self, "returns", MappingProxyType(dict(self.returns)))
-
-
-@dataclass(frozen=True, eq=False)
-class _Layout:
-    """The problem after reductions: patterns, merged keys, segments and representative hours."""
-
-    weights: FloatArray          # (P, J) â
-    rates: FloatArray            # (J,)
-    key_groups: KeyGroups
-    pattern_of: IntArray         # pattern of each candidate, then each owned (-1: none)
-    scale_of: FloatArray         # s of each candidate, then each owned
-    bounds: IntArray
-    rep: RepresentativeHours     # usage (S, G, J)
-    capacity: FloatArray         # (E, P) owned capacity Q
-    offset_usage: FloatArray     # (S,) on-demand cost of each scenario with no coverage
-    epochs: IntArray             # decision hours: 0 now, then the planned ones
-
-
-def _exchange_pairs(problem: StochasticProblem) -> tuple[IntArray, IntArray]:
-    owned_of, target_of = [], []
-    if not problem.policy.exchanges:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    for c, owned in enumerate(problem.owned):
-        if owned.quantity <= 0 or owned.hours_left <= 0 or not is_convertible(owned.offering):
-            continue
-        for t, offering in enumerate(problem.candidates):
-            if problem.policy.allows(offering) and can_exchange(owned.offering, offering):
-                owned_of.append(c)
-                target_of.append(t)
-    return np.array(owned_of, dtype=np.intp), np.array(target_of, dtype=np.intp)
-
-
-def _returnable(problem: StochasticProblem) -> IntArray:
-    if not problem.policy.returns:
-        return np.zeros(0, dtype=np.intp)
-    window = problem.policy.return_window_hours
-    return np.array([c for c, owned in enumerate(problem.owned)
-                     if owned.offering.shape is Shape.SPEND and owned.quantity > 0
-                     and owned.hours_left > 0 and owned.age_hours <= window], dtype=np.intp)
-
-
-def _layout(problem: StochasticProblem, kept: IntArray, active: IntArray,
-            targets: IntArray) -> _Layout:
-    horizon = problem.horizon
-    n_cand = len(problem.candidates)
-    offerings = (*problem.candidates, *(c.offering for c in problem.owned))
-    index = index_patterns(offerings, problem.key_ids)
-    in_model = np.zeros(len(offerings), dtype=bool)
-    in_model[kept] = True
-    in_model[targets] = True
-    in_model[n_cand:] = [c.quantity > 0 and c.hours_left > 0 for c in problem.owned]
-    used = np.unique(index.pattern[in_model & (index.pattern >= 0)])
-    renumber = np.full(len(index.patterns), -1, dtype=np.intp)
-    renumber[used] = np.arange(used.size)
-    pattern_of = np.where(index.pattern >= 0, renumber[np.maximum(index.pattern, 0)], -1)
-    pattern_of[~in_model] = -1
-
-    dense = np.zeros((used.size, len(problem.key_ids)))
-    for p, q in enumerate(used.tolist()):
-        dense[p, index.patterns[q].key_index] = index.patterns[q].weights
-    key_groups = aggregate_keys(dense, problem.on_demand_rates)
-    usage = problem.scenarios.usage
-    merged = np.stack([key_groups.sum_columns(usage[s]) for s in range(usage.shape[0])])
-
-    cuts = [active[kept], active[targets]]
-    cuts.append(np.array([min(c.hours_left, horizon) for c in problem.owned], dtype=np.intp))
-    base = segment_bounds(horizon, np.concatenate(cuts))
-    cadence = problem.policy.cadence_hours
-    if problem.policy.plan_ahead:
-        runs = np.arange(cadence, horizon, cadence) if cadence else np.zeros(0, dtype=np.intp)
-        epochs = segment_bounds(horizon, np.concatenate([base, runs]))[:-1]
-    else:
-        epochs = base[:1]
-    if epochs.size > MAX_EPOCHS:
-        epochs = epochs[np.unique(np.linspace(0, epochs.size - 1, MAX_EPOCHS).round()
-                                  .astype(np.intp))]
-    terms = np.array([problem.candidates[o].term_hours for o in kept.tolist()], dtype=np.intp)
-    ends = (epochs[:, None] + terms[None, :]).reshape(-1)
-    bounds = segment_bounds(horizon, np.concatenate([base, ends]))
-    rates = problem.on_demand_rates[key_groups.first]
-    rep = representative_hours(merged, rates, bounds, problem.policy.representative_hours)
-
-    capacity = np.zeros((bounds.size - 1, used.size))
-    for c, owned in enumerate(problem.owned):
-        p = int(pattern_of[n_cand + c])
-        if p < 0:
-            continue
-        for e in range(bounds.size - 1):
-            if bounds[e] < owned.hours_left:
-                capacity[e, p] += owned.quantity / index.scale[n_cand + c]
-    offset_usage = (usage @ problem.on_demand_rates).sum(axis=1)
-    return _Layout(dense[:, key_groups.first], rates, key_groups, pattern_of, index.scale,
-                   bounds, rep, capacity, offset_usage, epochs)
 
 
 def add_buy_variables(builder: LinearModelBuilder, problem: StochasticProblem, kept: IntArray,
@@ -606,7 +266,7 @@ def add_exchange_variables(
 
 
 @dataclass(frozen=True, eq=False)
-class _Coverage:
+class Coverage:
     """The y columns: scenario, representative hour g, pattern and merged key of each, and
     ``value`` = w[g] r[j], the on-demand dollars one unit of it saves over the horizon."""
 
@@ -618,7 +278,7 @@ class _Coverage:
     value: FloatArray
 
 
-def _pattern_active(layout: _Layout, problem: StochasticProblem, columns: _Columns,
+def _pattern_active(layout: Layout, problem: StochasticProblem, columns: Columns,
                     pair_target: IntArray, pair_owned: IntArray) -> npt.NDArray[np.bool_]:
     """(E, P) whether pattern P can have capacity in segment e."""
     n_segments = layout.bounds.size - 1
@@ -637,9 +297,9 @@ def _pattern_active(layout: _Layout, problem: StochasticProblem, columns: _Colum
     return can
 
 
-def add_coverage_variables(builder: LinearModelBuilder, layout: _Layout,
+def add_coverage_variables(builder: LinearModelBuilder, layout: Layout,
                            can: npt.NDArray[np.bool_],
-                           probabilities: FloatArray, risk_weight: float) -> _Coverage:
+                           probabilities: FloatArray, risk_weight: float) -> Coverage:
     """y[s,g,P,j] ∈ [0, ū] where key j has usage and pattern P can have capacity."""
     rep = layout.rep
     parts = []
@@ -650,18 +310,18 @@ def add_coverage_variables(builder: LinearModelBuilder, layout: _Layout,
         parts.append((si, gi, np.full(si.size, p, dtype=np.intp), keys[ji]))
     if not parts or sum(part[0].size for part in parts) == 0:
         empty = np.zeros(0, dtype=np.intp)
-        return _Coverage(empty, empty, empty, empty, empty, np.zeros(0))
+        return Coverage(empty, empty, empty, empty, empty, np.zeros(0))
     s, g, pat, j = (np.concatenate([part[i] for part in parts]).astype(np.intp)
                     for i in range(4))
     value = rep.weight[g] * layout.rates[j]
     column = builder.add_variables("coverage", (s, rep.hour[g], pat, layout.key_groups.first[j]),
                                    cost=-(1.0 - risk_weight) * probabilities[s] * value,
                                    upper=rep.usage[s, g, j])
-    return _Coverage(column, s, g, pat, j, value)
+    return Coverage(column, s, g, pat, j, value)
 
 
-def add_usage_constraints(builder: LinearModelBuilder, layout: _Layout,
-                          coverage: _Coverage) -> None:
+def add_usage_constraints(builder: LinearModelBuilder, layout: Layout,
+                          coverage: Coverage) -> None:
     """Σ_P y[s,g,P,j] ≤ ū[s,g,j] for the keys two or more patterns cover."""
     shared = np.flatnonzero((layout.weights > 0).sum(axis=0) > 1)
     mine = np.flatnonzero(np.isin(coverage.key, shared))
@@ -679,7 +339,7 @@ def add_usage_constraints(builder: LinearModelBuilder, layout: _Layout,
 
 
 def add_capacity_constraints(
-    builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage, columns: _Columns,
+    builder: LinearModelBuilder, layout: Layout, coverage: Coverage, columns: Columns,
     problem: StochasticProblem,
 ) -> None:
     """Coverage within the capacity active in the hour's segment (see the formulation)."""
@@ -729,8 +389,8 @@ def add_capacity_constraints(
     )
 
 
-def add_tail_constraints(builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage,
-                         columns: _Columns) -> None:
+def add_tail_constraints(builder: LinearModelBuilder, layout: Layout, coverage: Coverage,
+                         columns: Columns) -> None:
     """ξ[s] + η + cov[s] − C[s] ≥ 0: ξ[s] is scenario s's loss above η (CVaR of the loss),
     C[s] the cost of the purchases planned in scenario s only."""
     if columns.eta < 0:
@@ -747,7 +407,7 @@ def add_tail_constraints(builder: LinearModelBuilder, layout: _Layout, coverage:
 
 
 def add_exchange_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
-                             columns: _Columns) -> None:
+                             columns: Columns) -> None:
     """Value parity per pair, and no more given up than owned per commitment."""
     if columns.give.size == 0:
         return
@@ -767,7 +427,7 @@ def add_exchange_constraints(builder: LinearModelBuilder, problem: StochasticPro
 
 
 def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
-                        columns: _Columns) -> None:
+                        columns: Columns) -> None:
     """The policy's caps on new amortised $/h and on upfront cash, per run (per epoch)."""
     policy = problem.policy
     kept = columns.kept
@@ -793,8 +453,8 @@ UTILISATION_PENALTY = 10.0
 """A shortfall below the utilisation floor costs this many times the commitment's price."""
 
 
-def add_utilisation_floor(builder: LinearModelBuilder, layout: _Layout, coverage: _Coverage,
-                          columns: _Columns, problem: StochasticProblem,
+def add_utilisation_floor(builder: LinearModelBuilder, layout: Layout, coverage: Coverage,
+                          columns: Columns, problem: StochasticProblem,
                           prices: FloatArray) -> None:
     """Expected utilisation of each pattern that can be bought ≥ the policy's floor (soft).
 
@@ -839,7 +499,7 @@ def add_utilisation_floor(builder: LinearModelBuilder, layout: _Layout, coverage
     )
 
 
-def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, columns: _Columns,
+def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, columns: Columns,
                    commitment_cost: FloatArray, owned_cost: float) -> None:
     """CVaR_α(loss) = K + C + CVaR_α(−cov) ≤ cvar_bound, when the policy sets a bound."""
     policy = problem.policy
@@ -855,28 +515,7 @@ def add_risk_bound(builder: LinearModelBuilder, problem: StochasticProblem, colu
                             coefficient=coefs, upper=policy.cvar_bound - owned_cost)
 
 
-def _kept_candidates(problem: StochasticProblem, prices: FloatArray,
-                     active: IntArray) -> IntArray:
-    """Allowed candidates, pruned of the dominated among those active as long (no caps)."""
-    policy = problem.policy
-    allowed = np.array([o for o, offering in enumerate(problem.candidates)
-                        if policy.allows(offering)], dtype=np.intp)
-    if allowed.size == 0:
-        return allowed
-    if policy.max_new_hourly is not None or policy.max_upfront is not None:
-        covers = [o for o in allowed.tolist()
-                  if any(k in problem.key_ids for k in problem.candidates[o].eligible_keys)]
-        return np.array(covers, dtype=np.intp)
-    kept = []
-    for length in np.unique(active[allowed]).tolist():
-        group = allowed[active[allowed] == length]
-        survivors = prune_candidates([problem.candidates[o] for o in group.tolist()],
-                                     problem.key_ids, prices[group])
-        kept.append(group[survivors])
-    return np.sort(np.concatenate(kept)).astype(np.intp)
-
-
-def _idle_prices(layout: _Layout, kept: IntArray, targets: IntArray, prices: FloatArray,
+def _idle_prices(layout: Layout, kept: IntArray, targets: IntArray, prices: FloatArray,
                  owned_prices: FloatArray) -> FloatArray:
     """(P,) p̂[P]: what an idle pattern unit-hour is valued at in the waste term, the
     cheapest risk-adjusted price of one among the kept candidates and exchange targets of
@@ -900,8 +539,8 @@ def _idle_prices(layout: _Layout, kept: IntArray, targets: IntArray, prices: Flo
     return np.where(np.isfinite(best), best, 0.0)
 
 
-def add_policy_terms(program: LinearProgram, problem: StochasticProblem, layout: _Layout,
-                     coverage: _Coverage, columns: _Columns, idle_prices: FloatArray | None
+def add_policy_terms(program: LinearProgram, problem: StochasticProblem, layout: Layout,
+                     coverage: Coverage, columns: Columns, idle_prices: FloatArray | None
                      ) -> LinearProgram:
     """The program with the policy's terms that are not money billed added to its
     objective: the switching hurdle φ on what returns and exchanges give up, and κ E[W]
@@ -936,10 +575,11 @@ def add_policy_terms(program: LinearProgram, problem: StochasticProblem, layout:
     return replace(program, cost=cost)
 
 
-def _idle_unit_values(problem: StochasticProblem, layout: _Layout,
+def _idle_unit_values(problem: StochasticProblem, layout: Layout,
                       idle_prices: FloatArray) -> dict[str, float]:
     """κ p̂[P] / s[o] by offering id: what one own unit-hour of an offering earns in the waste
-    term when used (a billed portfolio's ``used`` is in own units; :func:`certify`)."""
+    term when used (a billed portfolio's ``used`` is in own units;
+    :func:`optimizer.stochastic.solution.objective_at`)."""
     offerings = (*problem.candidates, *(c.offering for c in problem.owned))
     values: dict[str, float] = {}
     for index, offering in enumerate(offerings):
@@ -961,10 +601,10 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
                              for c in problem.owned])
     owned_cost = float(sum(c.offering.amortized_hourly * c.quantity * min(c.hours_left, horizon)
                            for c in problem.owned))
-    kept = _kept_candidates(problem, prices, active)
-    pair_owned, pair_target = _exchange_pairs(problem)
-    returnable = _returnable(problem)
-    layout = _layout(problem, kept, active, pair_target)
+    kept = kept_candidates(problem, prices, active)
+    pair_owned, pair_target = exchange_pairs(problem)
+    returnable = returnable_owned(problem)
+    layout = build_layout(problem, kept, active, pair_target)
     risk_weight = policy.cvar_weight
     with_tail = risk_weight > 0 or policy.cvar_bound is not None
 
@@ -981,8 +621,8 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
         eta = int(builder.add_variables("eta", (), cost=risk_weight, lower=-INF)[0])
         xi = builder.add_variables("xi", (np.arange(problem.scenarios.n_scenarios),),
                                    cost=risk_weight * probabilities / (1.0 - policy.cvar_alpha))
-    columns = _Columns(buy, buy_offering, buy_start, buy_end, buy_scenario, span_cost, ret,
-                       returnable, give, receive, pair_owned, pair_target, eta, xi)
+    columns = Columns(buy, buy_offering, buy_start, buy_end, buy_scenario, span_cost, ret,
+                      returnable, give, receive, pair_owned, pair_target, eta, xi)
     can = _pattern_active(layout, problem, columns, pair_target, pair_owned)
     coverage = add_coverage_variables(builder, layout, can, probabilities, risk_weight)
     add_usage_constraints(builder, layout, coverage)
@@ -1014,74 +654,3 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     )
 
 
-def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
-    """Each scenario's cost at the LP point ``x``: decided commitments, owned, on-demand."""
-    columns = model.columns
-    problem = model.problem
-    decided = columns.decided
-    commitment = float(model.true_cost[decided] @ x[decided]) if decided.size else 0.0
-    on_demand = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
-    planned = np.flatnonzero(columns.scenario >= 0)
-    np.add.at(on_demand, columns.scenario[planned],
-              columns.span_cost[planned] * x[columns.buy[planned]])
-    coverage = model.coverage
-    np.subtract.at(on_demand, coverage.scenario, coverage.value * x[coverage.column])
-    return commitment + model.owned_cost + on_demand
-
-
-def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSolution:
-    """Solve a built model; raise :class:`core.errors.SolverError` unless HiGHS proves optimal."""
-    program = model.program
-    solved = solve_program(program, model.solver_model, time_limit_s=time_limit_s)
-    x = np.maximum(solved.x, 0.0) if solved.x.size else np.zeros(0)
-    if model.columns.eta >= 0 and solved.x.size:
-        x[model.columns.eta] = solved.x[model.columns.eta]  # η is free
-    problem = model.problem
-    columns = model.columns
-    quantities: dict[str, float] = {}
-    planned: list[Planned] = []
-    for col, o, start, only in zip(columns.buy.tolist(), columns.kept.tolist(),
-                                   columns.start.tolist(), columns.scenario.tolist(),
-                                   strict=True):
-        if x[col] <= QUANTITY_TOLERANCE:
-            continue
-        if start == 0:
-            quantities[problem.candidates[o].offering_id] = float(x[col])
-        else:
-            planned.append(Planned(start, problem.candidates[o].offering_id, float(x[col]),
-                                   only))
-    returns = {c: float(x[col]) for col, c in zip(columns.ret.tolist(),
-                                                  columns.ret_owned.tolist(), strict=True)
-               if x[col] > QUANTITY_TOLERANCE}
-    exchanges = tuple(
-        Exchange(c, problem.candidates[t].offering_id, float(x[g]), float(x[r]))
-        for g, r, c, t in zip(columns.give.tolist(), columns.receive.tolist(),
-                              columns.pair_owned.tolist(), columns.pair_target.tolist(),
-                              strict=True)
-        if x[g] > QUANTITY_TOLERANCE or x[r] > QUANTITY_TOLERANCE
-    )
-    costs = scenario_costs(model, x)
-    equivalents = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
-    probabilities = problem.scenarios.probabilities
-    return StochasticSolution(
-        quantities=quantities, returns=returns, exchanges=exchanges, planned=tuple(planned),
-        objective=solved.objective,
-        expected_cost=float(probabilities @ costs),
-        cvar_loss=cvar(costs - equivalents, probabilities, problem.policy.cvar_alpha),
-        scenario_costs=costs, scenario_equivalents=equivalents, status=solved.status,
-        build_seconds=model.build_seconds,
-        solve_seconds=solved.seconds, n_variables=program.n_variables,
-        n_constraints=program.n_constraints, n_hours=model.representative.n_hours,
-        exact=model.exact,
-    )
-
-
-def optimize(problem: StochasticProblem, *, time_limit_s: float = 120,
-             backend: Backend = "auto") -> StochasticSolution:
-    """Build and solve the stochastic LP."""
-    return solve(build_model(problem, backend=backend), time_limit_s=time_limit_s)
-
-
-def owned_from(commitments: Sequence[Commitment], now: datetime) -> tuple[OwnedCommitment, ...]:
-    """The commitments still active at ``now``, as the LP sees them."""
-    return tuple(OwnedCommitment.from_commitment(c, now) for c in commitments if c.end > now)
