@@ -124,14 +124,14 @@ LADDER_POLICY = PurchasePolicy(cvar_weight=0.8, cvar_alpha=0.9, representative_h
                                tranche_fraction=0.5, waste_weight=1.5, switching_cost=0.02)
 """The ladder's default: mostly CVaR of the loss at 90% (waste in the worst tenth of the
 scenarios); half the increment per run beyond the safe core; 240 representative hours, so
-a one-week horizon is solved hour by hour and a two-week one within 0.5% of its full
-model on the suite (120 left 1.4%); an expected idle commitment dollar costs 2.5 (waste
-weight 1.5). On the suite over seeds 0, 1000 and 2000, with the backtest's menu end known
-(``ForecastLadder.menu_closes``), weight 1.5 gives a mean ESR of 0.3532 and utilisation
-0.9525; weight 1 gives 0.3575 and 0.9465, below the 95% the issue asks of utilisation
-(``benchmarks/README.md``, "The menu's end"). A return or exchange must save more than 2%
-of the value it moves (the backtest buys only, so this is chosen on the sample's runs: it
-stops a run returning a Savings Plan to buy the same again)."""
+a one-week horizon is solved hour by hour and a two-week one close to its full model; an
+expected idle commitment dollar costs 2.5 (waste weight 1.5: with the backtest's menu end
+known, ``ForecastLadder.menu_closes``, a weight of 1 left the suite's utilisation below
+the 95% the issue asks). A return or exchange must save more than 2% of
+the value it moves (the backtest buys only, so this is chosen on the sample's runs: it
+stops a run returning a Savings Plan to buy the same again). The measured figures behind
+each choice are in ``benchmarks/README.md``, "Optimizer (issue 5)": "Representative hours
+on the suite", "The menu's end", "The waste weight", "The tranche rule"."""
 
 
 def ramp_scenarios(paths: FloatArray, history: FloatArray, ramp: Ramp,

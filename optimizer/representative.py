@@ -107,7 +107,8 @@ def _cluster(features: FloatArray, k: int, seed: int) -> IntArray:
         labels = inverse  # identical hours share a cluster: exact
     else:
         # One BLAS thread: k-means++ makes hundreds of small products, where a second
-        # thread only adds contention (measured here: 16 s against 1 s for 672 hours).
+        # thread only adds contention (many times slower on the scale instance of
+        # ``python -m benchmarks.optimizer``).
         with threadpool_limits(limits=1, user_api="blas"):
             labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(features)
     # Relabel in order of first appearance, dropping empty clusters.

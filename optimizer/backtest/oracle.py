@@ -22,8 +22,8 @@ offering is billed before a narrower one over the same keys (it takes usage the
 narrow one needed; ``test_greedy_billing_can_cost_the_oracle_more_than_its_lp``),
 or, in principle, between two broad spend offerings whose discounts rank the keys
 differently. Making the LP follow greedy billing exactly would need integer
-variables; instead the gap is measured on every run (0 to 1e-14 of the on-demand
-equivalent on every suite trace).
+variables; instead the gap is measured on every run (its size on the suite:
+benchmarks/README.md, "Backtest (issue 3)").
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ IntArray = npt.NDArray[np.intp]
 DOMINANCE_RTOL = 1e-12
 """Relative slack under which two offerings' prices count as equal when pruning."""
 SOLVER = "ipm"
-"""HiGHS's interior point method, with crossover to a vertex (sparse purchases): on the
-10-key timing traces it solved this LP 1.2-3 times faster than the dual simplex."""
+"""HiGHS's interior point method, with crossover to a vertex (sparse purchases): faster
+than the dual simplex on this LP (benchmarks/README.md, "Backtest (issue 3)", "The
+oracle's size and time")."""
 
 # The hindsight LP
 # ----------------

@@ -108,8 +108,9 @@ IntArray = npt.NDArray[np.intp]
 # bought now at c per hour that saves r when used, in a share q of the hours, pays only if
 # q r ≥ c + κ c (1 − q), i.e. q ≥ (1 + κ) c / (r + κ c): at κ = 1 and a 40% discount it must
 # be used 75% of the hours, not 60%. The forecasts are too sure of the usage they were fitted
-# on (suite: the ESR-optimal portfolio of the scenarios left 8% of the commitment idle, the
-# hindsight optimum 6%), so the term trades a little expected ESR for much less waste.
+# on (the ESR-optimal portfolio of the scenarios leaves more of the commitment idle than the
+# hindsight optimum: benchmarks/README.md, "The waste weight"), so the term trades a little
+# expected ESR for much less waste.
 #
 # with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortised price of
 # c's offering per unit-hour (AWS values an exchange at the remaining commitment; both
