@@ -2,7 +2,8 @@
 
 Run it alone with ``uvicorn --factory api.app:create_app`` (settings from the
 ``LADDER_*`` environment). Everything under ``/v1`` needs an API key; ``/docs``,
-``/openapi.json`` and ``/healthz`` do not.
+``/openapi.json`` and ``/healthz`` do not. The dashboard (``dashboard/``) serves its
+pages at ``/`` on the same app, signed in with an API key.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from api.runs.routes import router as runs_router
 from api.runs.service import RunLauncher
 from core.db.session import create_engine_for, migrate
 from core.settings import Settings, get_settings, with_api_key_pepper
+from dashboard import install_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +194,8 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(TrailingSlashRedirect, router=app.router)
     app.include_router(_api_router())
+    # The dashboard's pages, at / on the same port, over the same services and role matrix.
+    install_dashboard(app)
 
     @app.get("/healthz", tags=["health"], summary="Health", response_model=Health,
              responses={503: {"model": Health, "description": "The database does not answer."}})

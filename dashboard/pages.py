@@ -1,0 +1,616 @@
+"""The pages' contents, from the same services the ``/v1`` routes call.
+
+Each builder takes the request's session and parameters and returns a
+:class:`~dashboard.figures.Page`: figures (each naming the ``/v1`` request and
+JSON field that serve it), tables (rendered as HTML and CSV from the same rows)
+and charts. Nothing here computes a figure: every number is a field of a report,
+a plan, a budget status, a run or an audit entry as the API returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import reporting
+from api.audit import service as audit_service
+from api.audit.repository import AuditFilter
+from api.budgets import service as budgets_service
+from api.commitments import service as commitments_service
+from api.commitments.repository import CommitmentFilter
+from api.params import Period
+from api.plans import service as plans_service
+from api.plans.repository import PlanFilter
+from api.reports import service as reports_service
+from api.runs import service as runs_service
+from api.runs.repository import RunFilter
+from core.errors import LadderError
+from dashboard.figures import Chart, Column, Figure, Kind, Page, Series, Table, source
+from dashboard.periods import PeriodLength, Window, to_date
+from reporting import DEFINITIONS, Granularity, Report, Scope
+
+ESR_DEFINITION = ("Effective Savings Rate = realised savings ÷ on-demand equivalent "
+                  "(DESIGN.md, Money): what the commitments saved, as a share of what the "
+                  "usage would have cost at on-demand prices.")
+LIST_LIMIT = 500
+"""Rows a list page shows (the API's largest page)."""
+EXPIRY_MONTHS = 3
+"""The overview's upcoming expiries: within this many months after the period."""
+NO_DATA = ("No reporting data yet. Load usage with `ladder ingest FILE` (or run "
+           "`ladder optimize` on the bundled sample), then reload this page.")
+K = Kind
+
+
+@dataclass(frozen=True, slots=True)
+class DataSpan:
+    """Which providers have reporting data, and the last day of it."""
+
+    providers: tuple[str, ...]
+    provider: str | None
+    """The provider asked for if it has data, else None (all)."""
+    last_day: date | None
+    currency: str
+
+
+def data_span(session: Session, provider: str | None) -> DataSpan:
+    """The providers with a reporting snapshot and the last day of their data (UTC)."""
+    statuses = reporting.snapshot_status(session)
+    providers = tuple(sorted({s.snapshot.provider for s in statuses}))
+    if provider not in providers:
+        provider = None
+    chosen = [s.snapshot for s in statuses if provider is None or s.snapshot.provider == provider]
+    if not chosen:
+        return DataSpan(providers, provider, None, "USD")
+    end = max(snapshot.end for snapshot in chosen)
+    return DataSpan(providers, provider, (end - timedelta(microseconds=1)).date(),
+                    chosen[0].currency)
+
+
+def _definition(column: str) -> str | None:
+    return DEFINITIONS.get(column)
+
+
+def _row_value(report: Report | None, column: str, index: int = 0) -> float | None:
+    if report is None or len(report.frame) <= index:
+        return None
+    value = report.frame[column].iloc[index]
+    return None if value is None or value != value else float(value)
+
+
+def _total(report: Report | None, column: str) -> float | None:
+    return None if report is None else report.totals().get(column)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCall:
+    """A period report asked for as the ``/v1/reports`` route would be: the report and the
+    route's path and query."""
+
+    report: Report | None
+    source: str
+    problem: str | None
+
+
+def period_report(session: Session, name: str, window: Window, granularity: Granularity, *,
+                  provider: str | None, group_by: str | None = None,
+                  tag_key: str | None = None) -> ReportCall:
+    """One report over the window through the API's report service, and its ``/v1`` source.
+
+    ``group_by`` None is the route's default (none; the waste route has no such
+    parameter). A report that cannot be made (no data, mixed currencies) is None
+    with the reason.
+    """
+    where = Scope(provider=provider, tag_key=tag_key)
+    grouping = group_by or ("commitment" if name == "waste" else "none")
+    query = reports_service.query(Period(window.start, window.end), granularity, grouping,
+                                  where)
+    path = source(f"/v1/reports/{name}", start=window.start, end=window.end,
+                  granularity=granularity.value, group_by=group_by, provider=provider,
+                  tag_key=tag_key)
+    try:
+        return ReportCall(reports_service.period_report(session, name, query), path, None)
+    except LadderError as exc:
+        return ReportCall(None, path, str(exc))
+
+
+def _money_figure(name: str, label: str, call: ReportCall, column: str,
+                  currency: str) -> Figure:
+    return Figure(name=name, label=label, value=_total(call.report, column), kind=K.MONEY,
+                  source=call.source, field=f"totals.{column}", currency=currency,
+                  definition=_definition(column))
+
+
+def _ratio_figure(name: str, label: str, call: ReportCall, column: str,
+                  definition: str | None = None) -> Figure:
+    return Figure(name=name, label=label, value=_row_value(call.report, column), kind=K.RATIO,
+                  source=call.source, field=f"rows.0.{column}",
+                  definition=definition or _definition(column))
+
+
+def _records(call: ReportCall) -> list[dict[str, Any]]:
+    return [] if call.report is None else call.report.records()
+
+
+def _by_period(call: ReportCall, column: str) -> dict[str, float | None]:
+    return {row["period"]: row[column] for row in _records(call)}
+
+
+# --- overview ---------------------------------------------------------------------------
+
+
+def overview(session: Session, *, provider: str | None, length: PeriodLength,
+             last_day: date | None) -> Page:
+    """Realised savings, ESR, coverage, utilisation, waste and upcoming expiries for a period
+    to date, with daily charts and each commitment's cost."""
+    span = data_span(session, provider)
+    provider = span.provider
+    page = Page(title="Overview", context={"span": span, "provider": provider,
+                                           "length": length})
+    if span.last_day is None:
+        page.context["empty"] = NO_DATA
+        return page
+    window = to_date(length, last_day or span.last_day)
+    page.context["window"] = window
+    currency = span.currency
+    savings = period_report(session, "savings", window, Granularity.TOTAL, provider=provider)
+    coverage = period_report(session, "coverage", window, Granularity.TOTAL, provider=provider)
+    use = period_report(session, "utilisation", window, Granularity.TOTAL, provider=provider)
+    waste = period_report(session, "waste", window, Granularity.TOTAL, provider=provider)
+    problems = [c.problem for c in (savings, coverage, use, waste) if c.problem]
+    page.context["problems"] = sorted(set(problems))
+    if savings.report is not None:
+        currency = savings.report.currency
+        page.context["freshness"] = savings.report.fresh_fields()
+    page.add(_money_figure("realised_savings", "Realised savings", savings, "realised_savings",
+                           currency))
+    page.add(_ratio_figure("esr", "Effective Savings Rate", savings, "esr_billing",
+                           ESR_DEFINITION))
+    page.add(_ratio_figure("coverage", "Coverage", coverage, "coverage"))
+    page.add(_ratio_figure("utilisation", "Utilisation", use, "utilisation"))
+    page.add(_money_figure("waste", "Waste (unused commitment)", waste, "unused_cost",
+                           currency))
+    page.add(_money_figure("on_demand_equivalent", "On-demand equivalent", savings,
+                           "on_demand_equivalent", currency))
+    page.add(_money_figure("amortized_cost", "Amortised cost", savings, "amortized_cost",
+                           currency))
+    _expiries(session, page, window, provider, currency)
+    _daily_charts(session, page, window, provider, currency)
+    _commitment_chart(page, waste, currency)
+    return page
+
+
+def _expiries(session: Session, page: Page, window: Window, provider: str | None,
+              currency: str) -> None:
+    path = source("/v1/reports/expirations", provider=provider, as_of=window.end,
+                  months=EXPIRY_MONTHS)
+    try:
+        report: Report | None = reports_service.expirations(
+            session, provider=provider, as_of=window.end, months=EXPIRY_MONTHS, window_days=30)
+    except LadderError:
+        report = None
+    page.add(Figure(name="expiring_commitments",
+                    label=f"Commitments expiring in the {EXPIRY_MONTHS} months after "
+                    f"{window.last_day:%d %b %Y}",
+                    value=None if report is None else len(report.frame), kind=K.COUNT,
+                    source=path, field="total_rows"))
+    page.add(Figure(name="expiring_net_increase", label="Monthly bill increase if they lapse",
+                    value=_total(report, "net_increase_monthly"), kind=K.MONEY, source=path,
+                    field="totals.net_increase_monthly", currency=currency,
+                    definition=_definition("net_increase_monthly")))
+    rows = [] if report is None else report.records()
+    page.table(Table(
+        name="expiries", title="Upcoming expiries", currency=currency, source=path, rows=rows,
+        columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
+                 Column("expires_at", "Expires", K.DATE),
+                 Column("quantity", "Quantity", K.NUMBER, field="rows.{i}.quantity"),
+                 Column("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY,
+                        field="rows.{i}.on_demand_exposure_monthly"),
+                 Column("commitment_cost_monthly", "Commitment cost / month", K.MONEY,
+                        field="rows.{i}.commitment_cost_monthly"),
+                 Column("net_increase_monthly", "Net increase / month", K.MONEY,
+                        field="rows.{i}.net_increase_monthly")),
+        empty=f"Nothing expires in the {EXPIRY_MONTHS} months after {window.last_day:%d %b %Y}"
+              ". The commitments page shows the whole calendar."))
+
+
+def _daily_charts(session: Session, page: Page, window: Window, provider: str | None,
+                  currency: str) -> None:
+    savings = period_report(session, "savings", window, Granularity.DAY, provider=provider)
+    coverage = period_report(session, "coverage", window, Granularity.DAY, provider=provider)
+    use = period_report(session, "utilisation", window, Granularity.DAY, provider=provider)
+    rows = _records(savings)
+    covered = _by_period(coverage, "coverage")
+    used = _by_period(use, "utilisation")
+    days = [row["period"] for row in rows]
+    page.charts.append(Chart(
+        name="daily_savings", title="Realised savings per day", type="bar", labels=days,
+        series=[Series("Realised savings", [row["realised_savings"] for row in rows])],
+        source=savings.source, currency=currency, table="daily"))
+    page.charts.append(Chart(
+        name="coverage_utilisation", title="Coverage and utilisation per day", type="line",
+        labels=days, series=[Series("Coverage", [covered.get(d) for d in days], K.RATIO),
+                             Series("Utilisation", [used.get(d) for d in days], K.RATIO)],
+        source=f"{coverage.source} · {use.source}", currency=currency, table="daily"))
+    daily = [{"period": row["period"], "on_demand_equivalent": row["on_demand_equivalent"],
+              "amortized_cost": row["amortized_cost"],
+              "realised_savings": row["realised_savings"], "esr_billing": row["esr_billing"],
+              "coverage": covered.get(row["period"]), "utilisation": used.get(row["period"])}
+             for row in rows]
+    page.table(Table(
+        name="daily", title="Day by day", currency=currency, source=savings.source, rows=daily,
+        columns=(Column("period", "Day", K.DATE),
+                 Column("on_demand_equivalent", "On-demand equivalent", K.MONEY,
+                        field="rows.{i}.on_demand_equivalent"),
+                 Column("amortized_cost", "Amortised cost", K.MONEY,
+                        field="rows.{i}.amortized_cost"),
+                 Column("realised_savings", "Realised savings", K.MONEY,
+                        field="rows.{i}.realised_savings"),
+                 Column("esr_billing", "ESR", K.RATIO, field="rows.{i}.esr_billing"),
+                 Column("coverage", "Coverage", K.RATIO), Column("utilisation", "Utilisation",
+                                                                 K.RATIO)),
+        note=f"Coverage from {coverage.source}; utilisation from {use.source}.",
+        empty="No usage in this period: pick another period, or ingest newer billing data."))
+
+
+def _commitment_chart(page: Page, waste: ReportCall, currency: str) -> None:
+    rows = _records(waste)
+    labels = [f"{row['commitment_id']} ({row['shape']})" for row in rows]
+    page.charts.append(Chart(
+        name="commitment_cost", title="Commitment cost by commitment and type (used / unused)",
+        type="bar", labels=labels, stacked=True, currency=currency, source=waste.source,
+        series=[Series("Used", [row["used_cost"] for row in rows]),
+                Series("Unused (waste)", [row["unused_cost"] for row in rows])],
+        table="commitment_cost"))
+    page.table(Table(
+        name="commitment_cost", title="Commitment cost in the period", currency=currency,
+        source=waste.source, rows=rows,
+        columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
+                 Column("shape", "Type"),
+                 Column("commitment_cost", "Cost", K.MONEY, field="rows.{i}.commitment_cost"),
+                 Column("used_cost", "Used", K.MONEY, field="rows.{i}.used_cost"),
+                 Column("unused_cost", "Unused (waste)", K.MONEY, field="rows.{i}.unused_cost"),
+                 Column("utilisation", "Utilisation", K.RATIO, field="rows.{i}.utilisation")),
+        empty="No commitment was active in this period. Plans propose purchases: see Plans."))
+
+
+# --- plans ------------------------------------------------------------------------------
+
+
+PLAN_COLUMNS = (
+    Column("id", "Plan", K.TEXT, link="/plans/{value}"),
+    Column("provider", "Provider"), Column("scope", "Scope"), Column("status", "Status"),
+    Column("created_at", "Created", K.DATETIME),
+    Column("expected_savings", "Expected savings", K.MONEY, field="items.{i}.expected_savings"),
+    Column("upfront_cash", "Upfront", K.MONEY, field="items.{i}.upfront_cash"),
+    Column("monthly_commitment", "Monthly commitment", K.MONEY,
+           field="items.{i}.monthly_commitment"),
+    Column("esr_before", "ESR before", K.RATIO, field="items.{i}.esr_before"),
+    Column("esr_after", "ESR after", K.RATIO, field="items.{i}.esr_after"),
+    Column("actions_count", "Actions", K.COUNT, field="items.{i}.actions_count"),
+)
+
+
+def plans(session: Session) -> Page:
+    """The plans, newest first, and how many await a decision."""
+    page = Page(title="Plans")
+    items, _total_count = plans_service.list_plans(session, PlanFilter(), limit=LIST_LIMIT,
+                                                   offset=0)
+    _, waiting = plans_service.list_plans(session, PlanFilter(status="proposed"), limit=1,
+                                          offset=0)
+    page.add(Figure(name="plans_proposed", label="Plans awaiting a decision", value=waiting,
+                    kind=K.COUNT, source=source("/v1/plans", status="proposed"),
+                    field="total"))
+    page.table(Table(
+        name="plans", title="Plans, newest first", columns=PLAN_COLUMNS,
+        source=source("/v1/plans", limit=LIST_LIMIT),
+        rows=[item.model_dump(mode="json") for item in items],
+        empty="No plans yet. `ladder optimize` (or `ladder run`) stores one."))
+    return page
+
+
+def _detail(details: dict[str, Any], name: str) -> float | None:
+    value = details.get(name)
+    return float(value) if isinstance(value, int | float) else None
+
+
+PLAN_FIGURES = (
+    ("expected_savings", "Expected savings over the window", K.MONEY),
+    ("upfront_cash", "Upfront cost", K.MONEY),
+    ("monthly_commitment", "Monthly commitment", K.MONEY),
+    ("cost_before", "Amortised cost without the plan", K.MONEY),
+    ("cost_after", "Amortised cost with the plan", K.MONEY),
+    ("on_demand_equivalent", "On-demand equivalent", K.MONEY),
+    ("esr_before", "ESR before", K.RATIO),
+    ("esr_after", "ESR after", K.RATIO),
+)
+PLAN_DETAILS = (
+    ("certified_gap", "LP's certified gap", K.RATIO,
+     "The LP's lower bound against the billed price of the plan: the plan costs at most this "
+     "much more than the best plan the model admits."),
+    ("loss_before_cvar", "Loss in bad scenarios, before (CVaR)", K.MONEY,
+     "Conditional value at risk of (cost − on-demand equivalent) over the forecast scenarios "
+     "without the plan."),
+    ("loss_after_cvar", "Loss in bad scenarios, after (CVaR)", K.MONEY,
+     "The same with the plan: lower is safer."),
+    ("cvar_alpha", "CVaR level", K.RATIO, "The share of scenarios the CVaR averages over."),
+)
+
+
+def plan(session: Session, plan_id: int) -> Page | None:
+    """One plan: its figures and risk, every action with its reason; None when missing."""
+    found = plans_service.get_plan(session, plan_id)
+    if found is None:
+        return None
+    body = found.model_dump(mode="json")
+    path = f"/v1/plans/{plan_id}"
+    page = Page(title=f"Plan {plan_id}", context={"plan": body})
+    for name, label, kind in PLAN_FIGURES:
+        page.add(Figure(name=name, label=label, value=body[name], kind=kind, source=path,
+                        field=name))
+    details = body["details"]
+    for name, label, kind, definition in PLAN_DETAILS:
+        if _detail(details, name) is not None:
+            page.add(Figure(name=name, label=label, value=_detail(details, name), kind=kind,
+                            source=path, field=f"details.{name}", definition=definition))
+    explained = details.get("actions") if isinstance(details.get("actions"), list) else []
+    rows = []
+    for index, action in enumerate(body["actions"]):
+        extra = explained[index] if index < len(explained) and isinstance(
+            explained[index], dict) else {}
+        rows.append({**action, "savings_median": extra.get("savings_median"),
+                     "savings_bad": extra.get("savings_bad"),
+                     "expected_utilisation": extra.get("expected_utilisation"),
+                     "break_even_month": extra.get("break_even_month")})
+    page.table(Table(
+        name="actions", title="Actions", source=path, rows=rows,
+        columns=(Column("position", "#", K.COUNT), Column("kind", "Action"),
+                 Column("offering_id", "Offering"),
+                 Column("quantity", "Quantity", K.NUMBER, field="actions.{i}.quantity"),
+                 Column("upfront_cost", "Upfront", K.MONEY, field="actions.{i}.upfront_cost"),
+                 Column("hourly_cost", "Recurring / hour", K.MONEY,
+                        field="actions.{i}.hourly_cost"),
+                 Column("amortized_hourly_cost", "Amortised / hour", K.MONEY,
+                        field="actions.{i}.amortized_hourly_cost"),
+                 Column("savings_median", "Expected savings (median)", K.MONEY,
+                        field="details.actions.{i}.savings_median"),
+                 Column("savings_bad", "Savings in a bad scenario", K.MONEY,
+                        field="details.actions.{i}.savings_bad"),
+                 Column("expected_utilisation", "Expected utilisation", K.RATIO,
+                        field="details.actions.{i}.expected_utilisation"),
+                 Column("reason", "Reason"), Column("status", "Status")),
+        empty="This plan buys nothing: the current portfolio is already the cheapest safe "
+              "one."))
+    return page
+
+
+# --- commitments ------------------------------------------------------------------------
+
+
+def commitments(session: Session) -> Page:
+    """The inventory with each commitment's utilisation over the data, and the expiry
+    calendar."""
+    page = Page(title="Commitments")
+    items, total = commitments_service.list_commitments(session, CommitmentFilter(),
+                                                        limit=LIST_LIMIT, offset=0)
+    inventory = source("/v1/commitments", limit=LIST_LIMIT)
+    page.add(Figure(name="commitments", label="Commitments stored", value=total, kind=K.COUNT,
+                    source=inventory, field="total"))
+    waste_path = source("/v1/reports/waste", granularity="total")
+    try:
+        waste = reports_service.period_report(session, "waste", reports_service.query(
+            Period(None, None), Granularity.TOTAL, "commitment", Scope()))
+        used = {row["commitment_id"]: row["utilisation"] for row in waste.records()}
+    except LadderError:
+        used = {}
+    rows = []
+    for item in items:
+        row = item.model_dump(mode="json")
+        row["term"] = f"{item.term_hours / 8760:g} y" if item.term_hours % 8760 == 0 else (
+            f"{item.term_hours:,} h")
+        row["utilisation"] = used.get(item.commitment_id)
+        rows.append(row)
+    page.table(Table(
+        name="inventory", title="Inventory", source=inventory, rows=rows,
+        note=f"Utilisation over all the reporting data, from {waste_path}.",
+        columns=(Column("commitment_id", "Commitment"), Column("provider", "Provider"),
+                 Column("kind", "Type"), Column("shape", "Shape"), Column("term", "Term"),
+                 Column("payment_option", "Payment"),
+                 Column("quantity", "Quantity", K.NUMBER, field="items.{i}.quantity"),
+                 Column("start_at", "Start", K.DATE), Column("end_at", "End", K.DATE),
+                 Column("upfront_cost", "Upfront", K.MONEY, field="items.{i}.upfront_cost"),
+                 Column("hourly_cost", "Recurring / hour", K.MONEY,
+                        field="items.{i}.hourly_cost"),
+                 Column("utilisation", "Utilisation", K.RATIO)),
+        empty="No commitments stored. `ladder optimize` reads the provider's inventory; "
+              "approved plans add what they buy."))
+    _calendar(session, page)
+    return page
+
+
+def _calendar(session: Session, page: Page) -> None:
+    path = source("/v1/reports/calendar")
+    try:
+        report: Report | None = reports_service.calendar(session, provider=None, as_of=None,
+                                                         months=None, window_days=30)
+    except LadderError:
+        report = None
+    rows = [] if report is None else report.records()
+    page.context["calendar"] = calendar_months(rows)
+    page.table(Table(
+        name="calendar", title="Expiry calendar", source=path, rows=rows,
+        columns=(Column("period", "Month"),
+                 Column("commitments", "Commitments expiring", K.COUNT,
+                        field="rows.{i}.commitments"),
+                 Column("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY,
+                        field="rows.{i}.on_demand_exposure_monthly"),
+                 Column("commitment_cost_monthly", "Commitment cost / month", K.MONEY,
+                        field="rows.{i}.commitment_cost_monthly"),
+                 Column("net_increase_monthly", "Net increase / month", K.MONEY,
+                        field="rows.{i}.net_increase_monthly")),
+        empty="No commitment expires after the end of the data."))
+
+
+def calendar_months(rows: Sequence[dict[str, Any]], limit: int = 36) -> list[dict[str, Any]]:
+    """Every month from the first expiry to the last (at most ``limit``), each with its row of
+    the calendar report or None: the calendar grid shows the quiet months too."""
+    if not rows:
+        return []
+    found = {row["period"]: row for row in rows}
+    first = date.fromisoformat(rows[0]["period_start"])
+    last = date.fromisoformat(rows[-1]["period_start"])
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month) and len(months) < limit:
+        label = f"{year:04d}-{month:02d}"
+        months.append({"label": label, "name": date(year, month, 1).strftime("%b %Y"),
+                       "row": found.get(label)})
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+# --- budgets ----------------------------------------------------------------------------
+
+
+def budgets(session: Session) -> Page:
+    """Every budget against its actual and forecast to the end of its period."""
+    page = Page(title="Budgets")
+    path = source("/v1/reports/budgets", limit=LIST_LIMIT)
+    try:
+        statuses = budgets_service.budget_statuses(session, provider=None, as_of=None)
+    except LadderError as exc:
+        statuses = []
+        page.context["problems"] = [str(exc)]
+    rows = []
+    for status in statuses:
+        row = status.model_dump(mode="json")
+        row["name"] = status.budget.name
+        row["amount"] = status.budget.amount
+        row["basis"] = status.budget.basis
+        rows.append(row)
+    currency = statuses[0].currency if statuses else "USD"
+    page.table(Table(
+        name="budgets", title="Budgets in their current period", source=path, rows=rows,
+        currency=currency,
+        columns=(Column("name", "Budget"), Column("period", "Period"),
+                 Column("period_start", "From", K.DATE), Column("as_of", "Actual to", K.DATE),
+                 Column("basis", "Basis"),
+                 Column("amount", "Amount", K.MONEY, field="items.{i}.budget.amount"),
+                 Column("actual", "Actual", K.MONEY, field="items.{i}.actual"),
+                 Column("forecast", "Forecast to period end", K.MONEY,
+                        field="items.{i}.forecast"),
+                 Column("variance", "Variance", K.MONEY, field="items.{i}.variance"),
+                 Column("forecast_consumed", "Forecast ÷ amount", K.RATIO,
+                        field="items.{i}.forecast_consumed"),
+                 Column("state", "Status")),
+        note="Actual counts up to the day before 'Actual to'; the forecast adds the run rate "
+             "of the last 7 days of data for the days left.",
+        empty="No budgets yet. Create one with `ladder budgets create --name NAME --amount "
+              "AMOUNT` (or POST /v1/budgets with a finance key)."))
+    return page
+
+
+# --- chargeback -------------------------------------------------------------------------
+
+
+CHARGE_GROUPS = ("account", "service", "region", "usage_key", "provider", "tag")
+
+
+def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
+               last_day: date | None, group_by: str, tag_key: str | None) -> Page:
+    """Commitment cost and benefit charged to each group, with the totals against the bill."""
+    span = data_span(session, provider)
+    provider = span.provider
+    page = Page(title="Chargeback", context={"span": span, "provider": provider,
+                                             "length": length, "group_by": group_by,
+                                             "tag_key": tag_key, "groups": CHARGE_GROUPS})
+    if span.last_day is None:
+        page.context["empty"] = NO_DATA
+        return page
+    if group_by == "tag" and not tag_key:
+        page.context["problems"] = ["Grouping by tag needs the tag's key (for example team)."]
+        group_by = "account"
+        page.context["group_by"] = group_by
+    window = to_date(length, last_day or span.last_day)
+    page.context["window"] = window
+    charged = period_report(session, "chargeback", window, Granularity.TOTAL,
+                            provider=provider, group_by=group_by,
+                            tag_key=tag_key if group_by == "tag" else None)
+    bill = period_report(session, "savings", window, Granularity.TOTAL, provider=provider)
+    page.context["problems"] = page.context.get("problems", []) + [
+        c.problem for c in (charged, bill) if c.problem]
+    currency = charged.report.currency if charged.report is not None else span.currency
+    page.add(_money_figure("chargeback_total", "Charged in all", charged, "amortized_cost",
+                           currency))
+    page.add(_money_figure("bill_total", "The bill (amortised cost)", bill, "amortized_cost",
+                           currency))
+    page.add(_money_figure("benefit_total", "Benefit of commitments", charged, "benefit",
+                           currency))
+    page.table(Table(
+        name="chargeback", title=f"Charged by {group_by.replace('_', ' ')}", currency=currency,
+        source=charged.source, rows=_records(charged),
+        columns=(Column("group", group_by.replace("_", " ").capitalize()),
+                 Column("on_demand_equivalent", "On-demand equivalent", K.MONEY,
+                        field="rows.{i}.on_demand_equivalent"),
+                 Column("on_demand_cost", "On-demand cost", K.MONEY,
+                        field="rows.{i}.on_demand_cost"),
+                 Column("commitment_used_cost", "Commitment used", K.MONEY,
+                        field="rows.{i}.commitment_used_cost"),
+                 Column("commitment_unused_cost", "Commitment unused", K.MONEY,
+                        field="rows.{i}.commitment_unused_cost"),
+                 Column("amortized_cost", "Charged (amortised)", K.MONEY,
+                        field="rows.{i}.amortized_cost"),
+                 Column("benefit", "Benefit", K.MONEY, field="rows.{i}.benefit")),
+        empty="Nothing to charge in this period: pick another period, or ingest newer "
+              "billing data."))
+    return page
+
+
+# --- runs and audit ---------------------------------------------------------------------
+
+
+def runs(session: Session) -> Page:
+    """The runs, newest first."""
+    page = Page(title="Runs")
+    items, total = runs_service.list_runs(session, RunFilter(), limit=LIST_LIMIT, offset=0)
+    path = source("/v1/runs", limit=LIST_LIMIT)
+    page.add(Figure(name="runs", label="Runs recorded", value=total, kind=K.COUNT, source=path,
+                    field="total"))
+    page.table(Table(
+        name="runs", title="Runs, newest first", source=path,
+        rows=[item.model_dump(mode="json") for item in items],
+        columns=(Column("id", "Run", K.COUNT), Column("provider", "Provider"),
+                 Column("scope", "Scope"), Column("trigger", "Trigger"),
+                 Column("actor", "Actor"), Column("status", "Status"),
+                 Column("outcome", "Outcome"), Column("mode", "Mode"),
+                 Column("started_at", "Started", K.DATETIME),
+                 Column("finished_at", "Finished", K.DATETIME),
+                 Column("plan_id", "Plan", link="/plans/{value}"), Column("error", "Error")),
+        empty="No runs yet. `ladder run` runs once; `ladder serve` runs on each policy's "
+              "schedule."))
+    return page
+
+
+def audit(session: Session) -> Page:
+    """The audit log, newest first, and whether its hash chain holds."""
+    page = Page(title="Audit log")
+    items, total = audit_service.list_entries(session, AuditFilter(), limit=LIST_LIMIT,
+                                              offset=0)
+    verified = audit_service.verify(session)
+    page.context["verified"] = verified
+    page.add(Figure(name="audit_entries", label="Entries in the chain", value=verified.entries,
+                    kind=K.COUNT, source="/v1/audit/verify", field="entries"))
+    path = source("/v1/audit", limit=LIST_LIMIT)
+    rows = [item.model_dump(mode="json") for item in items]
+    page.table(Table(
+        name="audit", title="Entries, newest first", source=path, rows=rows,
+        columns=(Column("seq", "Seq", K.COUNT, field="items.{i}.seq"),
+                 Column("at", "At", K.DATETIME), Column("actor", "Actor"),
+                 Column("event", "Event"), Column("subject", "Subject"),
+                 Column("reason", "Reason")),
+        empty="The audit log is empty: every approval, purchase, policy change and key "
+              "change is written here."))
+    return page
