@@ -21,7 +21,28 @@ SPEND_DEFINITIONS: dict[str, str] = {
 }
 """Definitions of the spend report's own columns (merged into ``reporting.DEFINITIONS``)."""
 
-FINANCE_DEFINITIONS: dict[str, str] = {**SPEND_DEFINITIONS}
+UNIT_COST_DEFINITIONS: dict[str, str] = {
+    "metric": "The business metric the cost is per (as supplied: requests, customers, GB…).",
+    "scope": "The part of the bill the metric is for: empty for the whole bill, KEY=VALUE "
+             "(provider, billing_account, account, service_category, service, region) or "
+             "tag:KEY=VALUE.",
+    "metric_days": "Days of the period with a value of the metric: only their cost counts.",
+    "metric_value": "Σ of the metric's daily values in the period.",
+    "unit_cost": "Cost per unit: cost ÷ metric_value × per (per = 1,000 gives the cost per "
+                 "1,000 units); unrounded; null when the metric is 0.",
+    "unit_cost_change": "unit_cost ÷ the previous period's unit_cost − 1 (the trend; null "
+                        "for the first period).",
+    "commitment_savings": "Σ FOCUS (ContractedCost − EffectiveCost) of the scope's lines on "
+                          "the metric's days that carry both: what commitment discounts took "
+                          "off the cost.",
+    "unit_savings": "commitment_savings ÷ metric_value × per: what commitments saved per unit.",
+    "commitment_savings_share": "commitment_savings ÷ Σ ContractedCost of the same lines: the "
+                                "share of the unit cost that commitments saved (null when no "
+                                "line carries ContractedCost).",
+}
+"""Definitions of the unit-cost report's columns."""
+
+FINANCE_DEFINITIONS: dict[str, str] = {**SPEND_DEFINITIONS, **UNIT_COST_DEFINITIONS}
 """Every column of the whole bill's reports."""
 
-__all__ = ["FINANCE_DEFINITIONS", "SPEND_DEFINITIONS"]
+__all__ = ["FINANCE_DEFINITIONS", "SPEND_DEFINITIONS", "UNIT_COST_DEFINITIONS"]
