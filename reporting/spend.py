@@ -519,5 +519,21 @@ __all__ = [
     "spend_period_label",
     "spend_period_starts",
     "spend_report",
+    "spend_series",
     "tag_values",
 ]
+
+
+def spend_series(lines: pd.DataFrame, basis: SpendBasis, group_by: SpendDimension,
+                 tag_key: str | None = None) -> dict[str, pd.Series]:
+    """Daily spend per group of bill lines (``day`` a date or datetime64 column), each over
+    every day from the lines' first to their last (0 where none): the series a spend
+    forecast is fitted and scored on."""
+    if lines.empty:
+        return {}
+    days = np.asarray(pd.to_datetime(lines["day"]).to_numpy(), dtype="datetime64[D]")
+    frame = pd.DataFrame({"day": days, "cost": basis_cost(lines, basis),
+                          "group": group_values(lines, group_by, tag_key)})
+    index = np.arange(days.min(), days.max() + 1)
+    return {str(group): part.groupby("day")["cost"].sum().reindex(index, fill_value=0.0)
+            for group, part in frame.groupby("group", sort=True)}

@@ -1,4 +1,5 @@
-"""``ladder forecast-eval``: rolling-origin evaluation of the forecasters on a usage trace."""
+"""``ladder forecast-eval``: rolling-origin evaluation of the forecasters on a usage trace, or
+(``--spend BILL``) of the daily spend forecast on a FOCUS bill's daily spend."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from core.errors import LadderError
+from core.errors import InvalidInput, LadderError
 from forecasting.base import history_frame
 from forecasting.evaluate import BASELINE, Evaluation, evaluate
 from forecasting.registry import FORECASTERS, make_forecaster
+from forecasting.spend import SPEND_MODELS, SpendEvaluation, evaluate_spend
 from optimizer.backtest.trace import read_trace
+from providers.focus.costs import read_bill_lines
+from reporting.spend import SpendBasis, SpendDimension, spend_series
 
 ALL = "all"
 
@@ -47,9 +51,55 @@ def evaluation_table(result: Evaluation, title: str) -> Table:
     return table
 
 
+def spend_table(result: SpendEvaluation, title: str) -> Table:
+    """One row per spend model: scaled pinball loss, daily and total interval coverage."""
+    table = Table(title=title, title_justify="left", caption_justify="left",
+                  box=box.SIMPLE_HEAD, caption=(
+                      "pinball: mean pinball loss at 2.5/10/50/90/97.5% ÷ the mean daily cost; "
+                      "cover80/95: share of days inside the 80%/95% interval; total80/95: share "
+                      "of horizon totals inside theirs; s: seconds per fit"))
+    table.add_column("model", overflow="fold")
+    for column in ("pinball", "cover80", "cover95", "total80", "total95", "s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, row in result.table.iterrows():
+        table.add_row(str(name), f"{row['pinball']:.4f}", f"{row['cover80']:.1%}",
+                      f"{row['cover95']:.1%}", f"{row['total_cover80']:.1%}",
+                      f"{row['total_cover95']:.1%}", f"{row['seconds']:.3f}")
+    return table
+
+
+def _spend_eval(console: Console, bill: Path, *, group_by: str, basis: SpendBasis,
+                horizon: int, origins: int, min_history: int) -> None:
+    """Score the spend models on the bill's daily spend (per group)."""
+    tag_key = group_by[4:] if group_by.startswith("tag:") else None
+    dimension = SpendDimension.TAG if tag_key else SpendDimension(group_by)
+    series = spend_series(read_bill_lines(bill), basis, dimension, tag_key)
+    if not series:
+        raise InvalidInput(f"{bill}: the bill has no cost rows", source=str(bill))
+    with console.status(f"Fitting {len(SPEND_MODELS)} spend models on {len(series)} series"):
+        result = evaluate_spend(series, SPEND_MODELS, horizon=horizon, n_origins=origins,
+                                min_history=min_history)
+    console.print(spend_table(result, f"{bill.name}: daily {basis} spend by {group_by}, "
+                              f"{len(series)} series, {result.origins} series × origins, "
+                              f"{horizon} days ahead"))
+
+
 def forecast_eval(
-    usage: Annotated[Path, typer.Option("--usage", help="Usage trace CSV (hour,usage_key,units).",
-                                        show_default=False)],
+    usage: Annotated[Path | None, typer.Option(
+        "--usage", help="Usage trace CSV (hour,usage_key,units).", show_default=False)] = None,
+    spend: Annotated[Path | None, typer.Option(
+        "--spend", help="Score the daily spend forecast instead, on this FOCUS bill (file or "
+        "folder) against seasonal naive and run rate.", show_default=False)] = None,
+    group_by: Annotated[str, typer.Option(
+        "--by", help="With --spend: one series per none, provider, account, service, "
+        "service_category, region, charge_category or tag:KEY.")] = "none",
+    basis: Annotated[SpendBasis, typer.Option(
+        "--basis", help="With --spend: cash or amortized.")] = SpendBasis.CASH,
+    days: Annotated[int, typer.Option("--days", min=1,
+                                      help="With --spend: days forecast from each origin.")] = 14,
+    min_days: Annotated[int, typer.Option(
+        "--min-days", min=7, help="With --spend: days of history before the first origin.")
+    ] = 35,
     model: Annotated[str, typer.Option(
         "--model", help=f"Forecaster to score against seasonal naive, or '{ALL}': "
                         f"{', '.join(FORECASTERS)}.")] = ALL,
@@ -66,6 +116,18 @@ def forecast_eval(
     forecasts the next HORIZON hours, as the backtest's policies would.
     """
     console = Console()
+    if (usage is None) == (spend is None):
+        Console(stderr=True).print("[bold red]error:[/] give --usage TRACE.csv or --spend BILL")
+        raise typer.Exit(code=2)
+    if spend is not None:
+        try:
+            _spend_eval(console, spend, group_by=group_by, basis=basis, horizon=days,
+                        origins=origins, min_history=min_days)
+        except (LadderError, ValueError) as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(code=2) from exc
+        return
+    assert usage is not None
     try:
         history = read_history(usage)
         names = list(FORECASTERS) if model == ALL else [BASELINE, model]
