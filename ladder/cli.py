@@ -31,6 +31,7 @@ from ladder.commands.common import (
     settings_for,
 )
 from ladder.render import plan_table, plans_table
+from providers.bills import NO_CATALOG
 
 
 class LadderApp(typer.Typer):
@@ -139,6 +140,8 @@ def ingest(
             f"{outcome.end:%Y-%m-%d %H:%M} UTC), {outcome.rows_used} of {outcome.rows_read} "
             "rows were compute usage."
         )
+        if outcome.provider in NO_CATALOG:
+            console.print(f"[yellow]{NO_CATALOG[outcome.provider]}.[/]")
 
 
 @plans_app.command("list")

@@ -4,7 +4,9 @@ A FOCUS export names its cloud in every row (``ProviderName``; FOCUS 1.2 and lat
 ``ServiceProviderName``), and one file may hold several: the FinOps Foundation's sample
 mixes AWS, Microsoft and Oracle rows. Ingest reads each cloud's compute usage with that
 cloud's rules (EC2 instance types, Azure VM meters with their ISF ratios, GCP core and
-RAM SKUs: :data:`USAGE_READERS`) and stores one dataset per cloud.
+RAM SKUs, OCI OCPU and memory hours: :data:`USAGE_READERS`) and stores one dataset per cloud.
+OCI's dataset holds its bill lines and compute usage for the reports only: Ladder has no OCI
+commitment catalog yet (:data:`NO_CATALOG`), so nothing is planned for it.
 
 A provider of Ladder (``sample``, ``aws``, ``azure``, ``gcp``) reads the bills of one
 cloud (:data:`PROVIDER_CLOUDS`); asked to ingest a file for a provider, ingest keeps
@@ -35,12 +37,20 @@ CLOUD_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "gcp": ("google cloud", "google", "gcp", "google cloud platform"),
     "oci": ("oracle", "oracle cloud infrastructure", "oci"),
 })
-"""The ``ProviderName`` values (lowercased) of each cloud, as the clouds' exports write them."""
+"""The ``ProviderName`` values (lowercased) of each cloud, as the clouds' exports write them
+(OCI's FOCUS reports write ``Provider``, FOCUS 1.3 files ``ServiceProviderName``)."""
 
 PROVIDER_CLOUDS: Mapping[str, str] = MappingProxyType({
-    "sample": "aws", "aws": "aws", "azure": "azure", "gcp": "gcp",
+    "sample": "aws", "aws": "aws", "azure": "azure", "gcp": "gcp", "oci": "oci",
 })
-"""The cloud whose bills each of Ladder's providers reads (the sample is shaped as AWS)."""
+"""The cloud whose bills each of Ladder's providers reads (the sample is shaped as AWS; ``oci``
+names OCI's datasets, which no optimiser reads yet)."""
+
+NO_CATALOG: Mapping[str, str] = MappingProxyType({
+    "oci": "OCI has no commitment catalog in Ladder yet: its cost lines and compute usage are "
+           "stored for the reports, and nothing is planned or bought for OCI",
+})
+"""The clouds whose bills are stored without an optimiser behind them, and what to tell."""
 
 
 def _azure_rules() -> VmRules:
@@ -55,12 +65,20 @@ def _gcp_rules() -> VmRules:
     return gcp_rules()
 
 
+def _oci_rules() -> VmRules:
+    from providers.oci.usage import oci_rules
+
+    return oci_rules()
+
+
 USAGE_READERS: Mapping[str, Callable[[], VmRules]] = MappingProxyType({
     "aws": lambda: EC2_RULES,
     "azure": _azure_rules,
     "gcp": _gcp_rules,
+    "oci": _oci_rules,
 })
-"""Each cloud whose compute usage Ladder can optimise, and its rules."""
+"""Each cloud whose compute usage Ladder reads, and its rules (all but those of
+:data:`NO_CATALOG` are optimised)."""
 
 
 def cloud_of_name(provider_name: str) -> str:
@@ -76,9 +94,9 @@ def cloud_of_name(provider_name: str) -> str:
 def clouds_in(path: str | Path) -> dict[str, int]:
     """Rows per cloud in the FOCUS file or folder ``path``, most rows first.
 
-    Reads only the provider column (``ProviderName``, or FOCUS 1.2's
-    ``ServiceProviderName``); a file without either is left to the reader, which names
-    what is missing.
+    Reads only the provider column (``ProviderName``, else FOCUS 1.3's
+    ``ServiceProviderName`` or the 1.0-preview ``Provider`` of OCI's reports); a file without
+    any is left to the reader, which names what is missing.
     """
     counts: dict[str, int] = {}
     con = duckdb.connect(":memory:")
@@ -106,7 +124,7 @@ def _provider_column(con: duckdb.DuckDBPyConnection, file: Path) -> str | None:
     described = con.execute(f"DESCRIBE SELECT * FROM {table_function(file)[0]}",
                             [str(file)]).fetchall()
     names = {str(row[0]).lstrip("\ufeff").strip().lower(): str(row[0]) for row in described}
-    for wanted in ("providername", "serviceprovidername"):
+    for wanted in ("providername", "serviceprovidername", "provider"):
         if wanted in names:
             return names[wanted].replace('"', '""')
     return None
@@ -123,8 +141,8 @@ def choose_clouds(found: Mapping[str, int], provider: str | None, *,
     if provider is None:
         if not usable:
             raise InvalidInput(
-                "no cloud whose compute usage Ladder reads (aws, azure, gcp) in the bill: it "
-                f"holds {described or 'no ProviderName values'}", source=source,
+                f"no cloud whose compute usage Ladder reads ({', '.join(USAGE_READERS)}) in "
+                f"the bill: it holds {described or 'no ProviderName values'}", source=source,
                 column="ProviderName")
         return usable
     cloud = PROVIDER_CLOUDS.get(provider)
@@ -156,5 +174,5 @@ def cloud_rules(cloud: str) -> VmRules:
     return USAGE_READERS.get(cloud, USAGE_READERS["aws"])()
 
 
-__all__ = ["CLOUD_NAMES", "PROVIDER_CLOUDS", "USAGE_READERS", "choose_clouds", "cloud_of_name",
-           "cloud_rules", "clouds_in", "read_cloud_usage"]
+__all__ = ["CLOUD_NAMES", "NO_CATALOG", "PROVIDER_CLOUDS", "USAGE_READERS", "choose_clouds",
+           "cloud_of_name", "cloud_rules", "clouds_in", "read_cloud_usage"]

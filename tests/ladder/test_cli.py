@@ -161,9 +161,11 @@ def test_ingest_real_focus_sample(ladder_settings: Settings) -> None:
     result = runner.invoke(app, ["ingest", str(SHARED_SAMPLE)])
     assert result.exit_code == 0, result.output
     assert "26 of 1000 rows were compute usage" in result.output
+    assert "OCI has no commitment catalog in Ladder yet" in " ".join(result.output.split())
     again = runner.invoke(app, ["ingest", str(SHARED_SAMPLE)])
     assert "Already stored" in again.output
-    assert _count(ladder_settings, DatasetRow) == 1
+    # The AWS rows and the sample's three OCI Compute rows, each their own dataset.
+    assert _count(ladder_settings, DatasetRow) == 2
 
 
 def test_ingest_bad_file_names_the_problem_and_stores_nothing(

@@ -108,10 +108,15 @@ def test_a_provider_of_another_cloud_is_refused_naming_what_the_bill_holds(
         assert session.scalar(select(func.count()).select_from(DatasetRow)) == 0
 
 
-def test_a_bill_of_clouds_ladder_does_not_optimise_is_refused() -> None:
-    with pytest.raises(InvalidInput, match=r"no cloud whose compute usage Ladder reads.*"
-                                           r"oci \(7 rows\)"):
-        choose_clouds({"oci": 7}, None, source="bill.csv")
+def test_a_bill_of_clouds_ladder_has_no_rules_for_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"no cloud whose compute usage Ladder reads "
+                                           r"\(aws, azure, gcp, oci\).*alibaba cloud \(7 rows\)"):
+        choose_clouds({"alibaba cloud": 7}, None, source="bill.csv")
+
+
+def test_an_oci_bill_is_read_with_the_oci_rules() -> None:
+    assert choose_clouds({"oci": 7, "aws": 2}, None, source="bill.csv") == ["oci", "aws"]
+    assert choose_clouds({"oci": 7}, "oci", source="bill.csv") == ["oci"]
 
 
 def test_a_bad_row_of_one_cloud_stores_nothing_of_the_others(db_engine: Engine,
