@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from core.db import repository
 from core.db.session import session_scope
-from core.domain import Plan
+from core.domain import Catalog, Commitment, Plan
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings
 from ladder import history
 from ladder.planning import PLANNERS, StepReporter
-from providers.base import get_provider
+from providers.base import Provider, get_provider
 from providers.bills import (
     CLOUD_NAMES,
     PROVIDER_CLOUDS,
@@ -37,6 +37,7 @@ from providers.bills import (
     read_cloud_usage,
 )
 from providers.focus import FocusUsage
+from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
 from providers.focus.costs import read_bill_lines, read_focus_costs
 from providers.focus.reader import NoUsageFound
 from providers.prices import PriceSource
@@ -241,6 +242,24 @@ def price_details(provider: object, decision_time: datetime) -> dict[str, object
     return {"prices": entry}
 
 
+def owned_commitments(provider: Provider, bill: BillUsage, catalog: Catalog,
+                      decision_time: datetime) -> tuple[list[Commitment], dict[str, object]]:
+    """The inventory to plan with: the cloud API's commitments and those the bill shows.
+
+    With no cloud API configured the provider lists none, and the bill's commitments
+    (:mod:`providers.focus.commitments`) are the inventory; with one, they are reconciled
+    with it. Returns the commitments and the plan-details entry saying where each came
+    from and what was left out."""
+    api = list(provider.inventory(decision_time))
+    rules = cloud_rules(bill.cloud)
+    seen = match_commitments(read_bill_commitments(bill.usage.files, rules), catalog,
+                             data_end=bill.usage.end)
+    merged, differ = reconcile(api, seen)
+    details: dict[str, object] = {"from_api": len(api), **seen.details(),
+                                  "disagreements": list(differ), "total": len(merged)}
+    return list(merged), details
+
+
 def optimize(
     engine: Engine, settings: Settings, *, provider_name: str | None = None,
     step: StepReporter = _no_progress,
@@ -270,7 +289,8 @@ def optimize(
                                  end=latest.end, hours=latest.hours)
             repository.upsert_catalog(session, provider.name, catalog)
             decision_time = focus.end
-            inventory = list(provider.inventory(decision_time))
+            inventory, inventory_details = owned_commitments(provider, bill, catalog,
+                                                             decision_time)
             repository.replace_inventory(session, provider.name, inventory)
         # The stored dataset has the same content as the files just read.
         with step("Refreshing the reporting facts"):
@@ -282,7 +302,8 @@ def optimize(
         plan_id = repository.add_plan(
             session, provider=provider.name, dataset_id=stored.dataset_id, plan=planned.plan,
             build_seconds=planned.build_seconds, solve_seconds=planned.solve_seconds,
-            details={**planned.details, **price_details(provider, decision_time)},
+            details={**planned.details, **price_details(provider, decision_time),
+                     "inventory": inventory_details},
         )
     return OptimizeOutcome(plan_id, planned.plan, stored.dataset_id, planned.build_seconds,
                            planned.solve_seconds, planned.n_variables, planned.n_constraints,
