@@ -13,16 +13,18 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from core.db import repository
 from core.db.session import create_engine_for, session_scope
-from core.domain import Catalog, Commitment, Offering
+from core.domain import Catalog, Commitment, Offering, Shape
 from core.settings import Settings, get_settings
 from ladder.cli import app
 from providers.base import get_provider
+from providers.bills import cloud_rules
 from providers.focus.commitments import (
     BillInventory,
     commitment_key,
@@ -32,6 +34,7 @@ from providers.focus.commitments import (
     read_bill_commitments,
     reconcile,
 )
+from providers.focus.reader import load_focus_rows
 from reporting.amortisation import amortisation
 from reporting.common import Dimension, ReportQuery, Scope
 
@@ -269,3 +272,69 @@ def test_optimize_plans_with_the_bills_commitments_and_reports_their_effective_c
         assert float(mine["commitment_amortized_cost"].iloc[0]) == pytest.approx(
             round(expected, 2), abs=0.005)
     engine.dispose()
+
+
+CLOUD_BILLS = {
+    "aws": ("LADDER_AWS_USAGE", SAMPLE),
+    "azure": ("LADDER_AZURE_USAGE_PATH", REPO / "providers/azure/data/sample_usage.parquet"),
+    "gcp": ("LADDER_GCP_USAGE_PATH", REPO / "providers/gcp/data/sample_usage.parquet"),
+}
+
+
+def _cover_whole_rows(cloud: str, sample: Path, catalog: Catalog) -> tuple[
+        pd.DataFrame, Offering, float]:
+    """The cloud's sample bill with every row of its busiest key in its last day covered
+    by the first unit offering of that key, plus an idle part of a quarter of the covered
+    units each hour; returns the bill, the offering and the quantity owned."""
+    rows = pd.read_parquet(sample)
+    con = duckdb.connect()
+    load_focus_rows(con, [sample], cloud_rules(cloud))
+    used = con.execute("""SELECT _row - 1 AS i, usage_key, ConsumedQuantity_num * factor AS units,
+        date_trunc('hour', ChargePeriodStart_ts) AS hour FROM focus_rows WHERE is_used""").df()
+    con.close()
+    last = used["hour"].max() - pd.Timedelta(hours=23)
+    recent = used[used["hour"] >= last]
+    offered = {k for o in catalog.offerings if o.shape is Shape.UNIT for k in o.eligible_keys}
+    key = recent[recent["usage_key"].isin(offered)]["usage_key"].value_counts().index[0]
+    offering = next(o for o in catalog.offerings
+                    if o.shape is Shape.UNIT and key in o.eligible_keys)
+    rate = offering_rates(offering)[key]
+    mine = recent[recent["usage_key"] == key]
+    index = mine["i"].to_numpy()
+    cid = f"{cloud}-commitment-1"
+    rows.loc[index, "CommitmentDiscountId"] = cid
+    rows.loc[index, "CommitmentDiscountCategory"] = "Usage"
+    rows.loc[index, "CommitmentDiscountType"] = "Reservation"
+    rows.loc[index, "CommitmentDiscountStatus"] = "Used"
+    rows.loc[index, "BilledCost"] = 0.0
+    rows.loc[index, "EffectiveCost"] = mine["units"].to_numpy() * rate
+    per_hour = mine.groupby("hour")["units"].sum()
+    idle = rows.loc[index].drop_duplicates("ChargePeriodStart").copy()
+    idle["CommitmentDiscountStatus"] = "Unused"
+    hours = pd.to_datetime(idle["ChargePeriodStart"], utc=True).dt.floor("h")
+    idle["EffectiveCost"] = hours.map(per_hour.tz_convert("UTC") if per_hour.index.tz
+                                      else per_hour).to_numpy() * 0.25 * rate
+    quantity = float(per_hour.sum() * 1.25 / len(per_hour) * rate / offering.amortized_hourly)
+    return pd.concat([rows, idle], ignore_index=True), offering, quantity
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUD_BILLS))
+def test_every_clouds_reservations_are_read_from_its_bill(
+        cloud: str, no_cloud_credentials: None, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """AWS RIs, Azure reservations and GCP resource CUDs bill alike in FOCUS: the same
+    reading names the offering from each cloud's own offline catalog, and its quantity."""
+    variable, sample = CLOUD_BILLS[cloud]
+    monkeypatch.setenv(variable, str(sample))
+    get_settings.cache_clear()
+    catalog = get_provider(cloud).catalog()
+    frame, offering, quantity = _cover_whole_rows(cloud, sample, catalog)
+    (seen,) = read_bill_commitments(_write(frame, tmp_path / "bill.parquet"),
+                                    cloud_rules(cloud))
+    assert seen.hours == 24
+    inventory = match_commitments([seen], catalog)
+    assert inventory.unmatched == ()
+    (owned,) = inventory.commitments
+    assert owned.offering.offering_id == offering.offering_id
+    assert owned.quantity == pytest.approx(quantity)
+    get_settings.cache_clear()
