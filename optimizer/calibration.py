@@ -73,7 +73,7 @@ class GridPoint:
     """One setting of the grid: a label and the policy fields it overrides."""
 
     label: str
-    overrides: tuple[tuple[str, float | int], ...] = ()
+    overrides: tuple[tuple[str, object], ...] = ()
 
     def apply(self, policy: PurchasePolicy) -> PurchasePolicy:
         """``policy`` with this point's overrides (and calibration off: no replay in a
