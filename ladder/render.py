@@ -48,6 +48,25 @@ def price_line(plan: PlanRow) -> str:
             f"\n  {prices.get('description', '')}")
 
 
+def inventory_line(plan: PlanRow) -> str:
+    """Where the commitments the plan counted as owned came from (its details'
+    ``inventory``: the cloud API, the bill), which starts are estimated, and what the bill
+    showed that was left out and why; or nothing for a plan that did not record it."""
+    seen = (plan.details or {}).get("inventory")
+    if not isinstance(seen, dict):
+        return ""
+    lines = [f"\nOwned: {seen.get('total', 0)} commitment(s), {seen.get('from_api', 0)} from "
+             f"the cloud API, {seen.get('from_bill', 0)} read from the bill"]
+    estimated = seen.get("start_estimated") or []
+    if estimated:
+        lines.append(f"  start estimated (first billed hour) for {len(estimated)}: "
+                     + ", ".join(map(str, estimated)))
+    for left in seen.get("left_out") or []:
+        lines.append(f"  left out {left.get('commitment_id')}: {left.get('reason')}")
+    lines.extend(f"  differs: {line}" for line in seen.get("disagreements") or [])
+    return "\n".join(lines)
+
+
 def plan_table(plan: PlanRow) -> Group:
     """A plan's headline figures and its actions with their reasons."""
     days = plan.window_hours / 24
@@ -63,6 +82,7 @@ def plan_table(plan: PlanRow) -> Group:
         f"Upfront cash {_money(plan.upfront_cash)}; new amortised commitment "
         f"{_money(plan.monthly_commitment)} per month.",
         price_line(plan),
+        inventory_line(plan),
     )
     table = Table(title=f"Actions of plan {plan.id}", title_justify="left",
                   box=box.SIMPLE_HEAD)

@@ -271,7 +271,13 @@ def test_optimize_plans_with_the_bills_commitments_and_reports_their_effective_c
         expected = frame.loc[frame["CommitmentDiscountId"] == ARN, "EffectiveCost"].sum()
         assert float(mine["commitment_amortized_cost"].iloc[0]) == pytest.approx(
             round(expected, 2), abs=0.005)
+        plan_id = plan.id
     engine.dispose()
+    shown = runner.invoke(app, ["plans", "show", str(plan_id)])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert "Owned: 1 commitment(s), 0 from the cloud API, 1 read from the bill" in text
+    assert "start estimated (first billed hour) for 1" in text
 
 
 CLOUD_BILLS = {
