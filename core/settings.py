@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     """Weighted hours per scenario the forecast planner's LP solves (``None``: the ladder's
     own, chosen on the backtest suite); more tightens the plan's certified gap and takes
     longer (the README's settings table has the sample's figures)."""
+    calibration_days: int = Field(default=0, ge=0)
+    """Before planning, replay the scope's last this many days over a small grid of the
+    forecast planner's risk settings and plan with the best (``optimizer.calibration``;
+    0: off, the default until measured; a replay needs a week of history before it)."""
     exchanges: bool = True
     """Let the forecast planner exchange convertible commitments and return recent
     Savings Plans (``false``: purchases only)."""
