@@ -4,7 +4,8 @@ Three accounts of one AWS organisation running m4, c4, c5 and r4 instances in
 us-east-1, with a 92-day hourly FOCUS usage history, a catalog of Reserved
 Instances and Savings Plans priced from AWS's real 2017 price grid, and a few
 commitments already owned. ``README.md`` beside this file says how every number
-was derived; ``build.py`` regenerates the data from ``shared/data``.
+was derived; ``tools/build_sample.py`` (outside the installed package) regenerates the
+data from ``shared/data``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ INVENTORY_FILE = "inventory.json"
 
 
 PRICES_DATE = date(2017, 11, 12)
-"""The date of the EC2 price grid the sample catalog is built from (``build.GRID_SNAPSHOT``)."""
+"""The date of the EC2 price grid the sample catalog is built from
+(``tools.build_sample.GRID_SNAPSHOT``)."""
 
 
 def catalog_path(data_dir: Path | None = None) -> Path:

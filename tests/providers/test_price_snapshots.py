@@ -141,7 +141,7 @@ def test_gcp_snapshot_rates_price_the_shared_machine_types() -> None:
 @needs_shared
 @pytest.mark.parametrize("cloud", ["azure", "gcp"])
 def test_sample_bills_are_what_the_build_writes_from_the_shared_traces(cloud: str) -> None:
-    from providers.sample.clouds import azure_usage, gcp_usage
+    from tools.build_sample_clouds import azure_usage, gcp_usage
 
     rebuilt = (azure_usage if cloud == "azure" else gcp_usage)(SHARED).to_pandas()
     bundled = pd.read_parquet(AZURE_SAMPLE if cloud == "azure" else GCP_SAMPLE)

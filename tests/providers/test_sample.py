@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,12 +18,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import setuptools
 
 import providers.sample as sample
 from core.domain import Catalog, Offering, PaymentOption, Shape, UsageKey
 from providers.base import Provider, get_provider
 from providers.sample import SampleProvider, catalog_path, inventory_path, usage_path
-from providers.sample import build as sample_build
+from tools import build_sample as sample_build
 
 SHARED_DATA = sample_build.DEFAULT_DATA_DIR
 needs_shared_data = pytest.mark.skipif(
@@ -477,3 +481,17 @@ def test_inventory_leaves_out_expired_commitments(provider: SampleProvider) -> N
     assert {c.commitment_id for c in after} < {c.commitment_id for c in at_start}
     assert all(c.end > datetime(2024, 9, 1, tzinfo=UTC) for c in after)
     assert provider.inventory(datetime(2030, 1, 1, tzinfo=UTC)) == []
+
+
+def test_the_generators_are_outside_the_installed_packages() -> None:
+    """tools/ (the offline generators) is not in setuptools' package list, and importing the
+    sample provider and the CLI loads none of it."""
+    root = Path(__file__).resolve().parents[2]
+    found = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = setuptools.find_packages(str(root), include=found["packages"]["find"]["include"])
+    assert "providers.sample" in packages and not any(p.startswith("tools") for p in packages)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, providers.sample, ladder.cli; "
+         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tools'))"],
+        cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -1,6 +1,6 @@
 """Rebuild the sample provider's data from the real public data in ``shared/data``.
 
-    python -m providers.sample.build [--data ../shared/data] [--out providers/sample/data]
+    python -m tools.build_sample [--data ../shared/data] [--out providers/sample/data]
 
 Writes three files, deterministically (no randomness at all):
 
@@ -12,7 +12,8 @@ Writes three files, deterministically (no randomness at all):
   WorldCup98) rescaled to instance counts;
 * ``inventory.json``: four commitments bought before the history starts.
 
-``README.md`` beside this file explains every rule used here.
+``providers/sample/README.md`` explains every rule used here. This generator lives outside
+the installed packages: the provider only reads the files it writes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from core.catalog import catalog_to_dict
 from core.domain import Catalog, KeyPrice, Offering, PaymentOption, Shape, UsageKey
 from providers.sample import CATALOG_FILE, INVENTORY_FILE, SAMPLE_DIR, USAGE_FILE
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 # --- prices -------------------------------------------------------------------------------
@@ -311,7 +312,7 @@ def catalog_source() -> str:
         "3y = 26280 h); upfront/hourly split as AWS does (partial upfront = half up front). "
         "Savings Plan rates are DERIVED, not published: EC2 Instance SP = Standard RI and "
         "Compute SP = Convertible RI of the same term and payment option. "
-        "Built by providers/sample/build.py."
+        "Built by tools/build_sample.py."
     )
 
 
@@ -659,7 +660,7 @@ def build(data_dir: Path, out_dir: Path) -> dict[str, Path]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m providers.sample.build",
+    parser = argparse.ArgumentParser(prog="python -m tools.build_sample",
                                      description="Rebuild the sample provider data.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
                         help=f"the shared data folder (default: {DEFAULT_DATA_DIR})")

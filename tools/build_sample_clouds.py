@@ -14,11 +14,11 @@ credentials:
 
 Every workload's hourly VM count is a real trace of ``shared/data/usage`` tiled over the
 sample window (2024-06-01 to 2024-09-01) and rescaled, exactly as the AWS sample's
-workloads are (:mod:`providers.sample.build`: ``load_series``, ``tile_whole_weeks``,
+workloads are (:mod:`tools.build_sample`: ``load_series``, ``tile_whole_weeks``,
 ``to_instances``); the accounts, names and tags are invented. Deterministic: the same
 inputs write the same rows.
 
-Run ``python -m providers.sample.clouds [--data SHARED_DATA_DIR]``.
+Run ``python -m tools.build_sample_clouds [--data SHARED_DATA_DIR]``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from providers.sample.build import (
+from tools.build_sample import (
     DEFAULT_DATA_DIR,
     WINDOW_START,
     Rescale,
@@ -47,7 +47,7 @@ from providers.sample.build import (
     window_hours,
 )
 
-PROVIDERS_DIR = Path(__file__).resolve().parents[1]
+PROVIDERS_DIR = Path(__file__).resolve().parents[1] / "providers"
 AZURE_FILE = PROVIDERS_DIR / "azure" / "data" / "sample_usage.parquet"
 GCP_FILE = PROVIDERS_DIR / "gcp" / "data" / "sample_usage.parquet"
 
@@ -230,7 +230,7 @@ def write(table: pa.Table, path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m providers.sample.clouds",
+    parser = argparse.ArgumentParser(prog="python -m tools.build_sample_clouds",
                                      description="Rebuild the Azure and GCP sample bills.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args(argv)
