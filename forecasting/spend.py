@@ -279,6 +279,9 @@ class SpendForecast:
     daily: pd.DataFrame
     total: dict[str, float]
     method: str
+    paths: FloatArray
+    """The sample paths (paths × days ahead) the quantiles are of: sums of their first n
+    days give the quantiles of any shorter period's total."""
 
 
 def forecast_spend(daily: pd.Series, days_ahead: int, *, known: pd.Series | None = None,
@@ -294,7 +297,7 @@ def forecast_spend(daily: pd.Series, days_ahead: int, *, known: pd.Series | None
     sums = paths.sum(axis=1)
     total = {"mean": float(sums.mean()),
              **{quantile_name(level): float(np.quantile(sums, level)) for level in LEVELS}}
-    return SpendForecast(quantile_frame(days, paths), total, chosen.name)
+    return SpendForecast(quantile_frame(days, paths), total, chosen.name, paths)
 
 
 # --- evaluation ----------------------------------------------------------------------------

@@ -42,7 +42,33 @@ UNIT_COST_DEFINITIONS: dict[str, str] = {
 }
 """Definitions of the unit-cost report's columns."""
 
-FINANCE_DEFINITIONS: dict[str, str] = {**SPEND_DEFINITIONS, **UNIT_COST_DEFINITIONS}
+FORECAST_DEFINITIONS: dict[str, str] = {
+    "horizon": "The period forecast to the end of: month, quarter (calendar) or fiscal_year "
+               "(starting in LADDER_FISCAL_YEAR_START_MONTH).",
+    "as_of": "The first day forecast (UTC): actual spend is from the period's start to the "
+             "day before; by default the end of the bill.",
+    "days_elapsed": "Days of the period before as_of (with actual spend).",
+    "days_remaining": "Days of the period from as_of to its end (forecast).",
+    "actual": "Spend in the scope and basis from the period's first day to as_of (exclusive).",
+    "known_spend": "Committed spend already known over the days forecast: the stored "
+                   "commitments' cost (amortised, or their fees when billed on the cash "
+                   "basis), counted as known, not forecast; 0 on a scope narrower than a "
+                   "provider.",
+    "forecast": "actual + the median forecast of the days left (for a day: that day's "
+                "median).",
+    "forecast_mean": "actual + the mean forecast of the days left (means add up across "
+                     "groups, medians do not).",
+    "forecast_low_95": "Lower end of the 95 % interval of the forecast (2.5 % quantile).",
+    "forecast_low_80": "Lower end of the 80 % interval of the forecast (10 % quantile).",
+    "forecast_high_80": "Upper end of the 80 % interval of the forecast (90 % quantile).",
+    "forecast_high_95": "Upper end of the 95 % interval of the forecast (97.5 % quantile).",
+    "day": "A UTC day.",
+}
+"""Definitions of the spend forecast's columns."""
+
+FINANCE_DEFINITIONS: dict[str, str] = {**SPEND_DEFINITIONS, **UNIT_COST_DEFINITIONS,
+                                       **FORECAST_DEFINITIONS}
 """Every column of the whole bill's reports."""
 
-__all__ = ["FINANCE_DEFINITIONS", "SPEND_DEFINITIONS", "UNIT_COST_DEFINITIONS"]
+__all__ = ["FINANCE_DEFINITIONS", "FORECAST_DEFINITIONS", "SPEND_DEFINITIONS",
+           "UNIT_COST_DEFINITIONS"]

@@ -131,3 +131,27 @@ def store_bill(session: Session, path: Path, provider: str | None = None) -> lis
                        lines=bill.lines)
         stored.append(bill.provider)
     return stored
+
+
+def long_bill_rows(days: int = 70, *, start: datetime | None = None) -> list[dict[str, Any]]:
+    """``days`` days of a steadier bill: an m5.large hour a day (so that the bill has compute
+    usage), S3 storage of 20.00 a day, 12.00 more on Saturdays and Sundays (batch jobs in
+    account 222222222222), and 50.00 of support on the first of each month."""
+    first = start or datetime(2024, 6, 1, tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    for offset in range(days):
+        base = first + timedelta(days=offset)
+        rows.append(ec2(base))
+        rows.append(row(base, base + timedelta(days=1), billed=20.0,
+                        service_category="Storage", service="Amazon Simple Storage Service",
+                        description="S3 storage", quantity=400.0, unit="GB-Mo"))
+        if base.weekday() >= 5:
+            rows.append(row(base, base + timedelta(days=1), billed=12.0,
+                            service="AWS Batch", account="222222222222", tags=DATA,
+                            description="Batch jobs"))
+        if base.day == 1:
+            rows.append(row(base, base + timedelta(days=1), billed=50.0,
+                            service_category="Management and Governance",
+                            service="AWS Support (Business)", tags="{}",
+                            description="Support fee", quantity=0.0, unit=""))
+    return rows
