@@ -7,7 +7,9 @@
   commitments until they expire, the safe core and a tranche of the rest bought
   (:data:`optimizer.ladder_policy.LADDER_POLICY`, the policy measured on the
   backtest suite), every scenario re-priced by the billing engine, each action
-  explained, and the LP's certificate.
+  explained, and the LP's certificate. With ``LADDER_CALIBRATION_DAYS`` it first
+  replays the scope's last days over a few risk settings and plans with the best
+  (:func:`calibrate_run`; the choice and the replay's figures are stored on the plan).
 * :func:`lookback_plan` (``LADDER_PLANNER=lookback``): the foundation LP on the
   last ``lookback_hours`` of usage replayed as the next ones, the way the clouds'
   own recommenders look back.
@@ -33,7 +35,14 @@ from core.settings import Settings
 from executor.guardrails import INPUTS_KEY
 from ladder.scenarios import SCENARIO_SOURCE, default_scenarios
 from ladder.window import Window, usage_window
-from optimizer.ladder_policy import LADDER_POLICY, forecast_problem, solve_safe_core
+from optimizer.backtest.policies import UsageHistory
+from optimizer.calibration import CALIBRATION_GRID, Calibration, calibrate, portfolio_from
+from optimizer.ladder_policy import (
+    LADDER_POLICY,
+    ForecastLadder,
+    forecast_problem,
+    solve_safe_core,
+)
 from optimizer.lp import PurchaseProblem, optimize_purchases
 from optimizer.plan import make_plan
 from optimizer.policy import PurchasePolicy
@@ -94,7 +103,26 @@ def run_policy(settings: Settings) -> PurchasePolicy:
         policy = replace(policy, waste_weight=settings.waste_weight)
     if settings.representative_hours is not None:
         policy = replace(policy, representative_hours=settings.representative_hours)
+    if settings.calibration_days:
+        policy = replace(policy, calibration_days=settings.calibration_days)
     return policy
+
+
+def calibrate_run(window: Window, catalog: Catalog, inventory: Sequence[Commitment],
+                  policy: PurchasePolicy, settings: Settings) -> Calibration:
+    """Self-calibration of a live run (:func:`optimizer.calibration.calibrate`): the scope's
+    last ``calibration_days`` replayed with the run's own planner (its scenario source,
+    scenario count, horizon and seed) from the inventory held before them, on the
+    window's history only; purchases only, as in a backtest."""
+    history = UsageHistory.before(window.usage, window.usage.shape[0], start=window.start,
+                                  key_ids=window.keys)
+    planner = ForecastLadder(scenarios=default_scenarios(), policy=policy,
+                             n_scenarios=settings.scenarios,
+                             max_horizon_hours=settings.horizon_hours,
+                             time_limit_s=settings.solver_time_limit_s, seed=0,
+                             common_draws=True)
+    return calibrate(history, catalog, planner, owned=portfolio_from(inventory, window.start),
+                     grid=CALIBRATION_GRID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +169,13 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
     window = _history(usage, catalog, settings.lookback_hours)
     owned = owned_from(inventory, decision_time)
     policy = run_policy(settings)
+    calibration: dict[str, Any] = {}
+    if policy.calibration_days > 0:
+        with step(f"Calibrating: replaying the last {policy.calibration_days} days over "
+                  f"{len(CALIBRATION_GRID)} risk settings"):
+            calibrated = calibrate_run(window, catalog, inventory, policy, settings)
+        policy = calibrated.policy
+        calibration = {"calibration": calibrated.to_details()}
     with step(f"Forecasting {settings.scenarios} scenarios × {settings.horizon_hours} hours "
               f"for {len(window.keys)} keys"):
         problem = forecast_problem(
@@ -176,6 +211,7 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
         **plan.details,
         **_common_details(window, decision_time, len(owned), "forecast"),
         **fallback,
+        **calibration,
         "scenario_source": SCENARIO_SOURCE,
         "safe_core": solved.core,
         INPUTS_KEY: {
@@ -241,5 +277,5 @@ PLANNERS = {"forecast": forecast_plan, "lookback": lookback_plan}
 """The planners by the name ``LADDER_PLANNER`` gives them."""
 
 
-__all__ = ["PLANNERS", "Planned", "forecast_plan", "lookback_plan", "lookback_problem",
-           "run_policy"]
+__all__ = ["PLANNERS", "Planned", "calibrate_run", "forecast_plan", "lookback_plan",
+           "lookback_problem", "run_policy"]

@@ -67,6 +67,28 @@ def inventory_line(plan: PlanRow) -> str:
     return "\n".join(lines)
 
 
+def calibration_lines(plan: PlanRow) -> str:
+    """The plan's self-calibration (its details' ``calibration``): the settings chosen and
+    why, and per setting tried the replay's ESR and utilisation; nothing when it was off."""
+    calibration = (plan.details or {}).get("calibration")
+    if not isinstance(calibration, dict):
+        return ""
+    settings = ", ".join(f"{k} {v:g}" for k, v in (calibration.get("settings") or {}).items())
+    if not calibration.get("calibrated"):
+        return f"\nCalibration: not run — {calibration.get('reason', '')}\n  settings: {settings}"
+    lines = [f"\nCalibration: {calibration.get('chosen')} chosen — {calibration.get('reason')}",
+             f"  settings: {settings}",
+             f"  replayed {calibration.get('days_replayed', 0):g} days "
+             f"({calibration.get('decisions')} decisions from {calibration.get('replay_start')}"
+             ", terms charged for the replay's hours only):"]
+    for point in calibration.get("points") or []:
+        mark = "*" if point.get("label") == calibration.get("chosen") else " "
+        lines.append(f"  {mark} {point.get('label')}: ESR {point.get('esr', 0.0):.1%}, "
+                     f"utilisation {point.get('utilisation', 0.0):.1%}, "
+                     f"{point.get('purchases', 0)} purchases")
+    return "\n".join(lines)
+
+
 def plan_table(plan: PlanRow) -> Group:
     """A plan's headline figures and its actions with their reasons."""
     days = plan.window_hours / 24
@@ -83,6 +105,7 @@ def plan_table(plan: PlanRow) -> Group:
         f"{_money(plan.monthly_commitment)} per month.",
         price_line(plan),
         inventory_line(plan),
+        calibration_lines(plan),
     )
     table = Table(title=f"Actions of plan {plan.id}", title_justify="left",
                   box=box.SIMPLE_HEAD)
