@@ -30,6 +30,7 @@ from providers.focus.reader import (
     read_focus,
     table_function,
 )
+from providers.focus.schema import resolve_columns
 
 CLOUD_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "aws": ("aws", "amazon", "amazon web services"),
@@ -95,8 +96,9 @@ def clouds_in(path: str | Path) -> dict[str, int]:
     """Rows per cloud in the FOCUS file or folder ``path``, most rows first.
 
     Reads only the provider column (``ProviderName``, else FOCUS 1.3's
-    ``ServiceProviderName`` or the 1.0-preview ``Provider`` of OCI's reports); a file without
-    any is left to the reader, which names what is missing.
+    ``ServiceProviderName`` or the 1.0-preview ``Provider`` of OCI's reports). A file without
+    any is held to the FOCUS columns at once, so that a native export (AWS CUR, Azure cost
+    details, an OCI cost report) is refused naming the FOCUS export to turn on.
     """
     counts: dict[str, int] = {}
     con = duckdb.connect(":memory:")
@@ -104,7 +106,7 @@ def clouds_in(path: str | Path) -> dict[str, int]:
         for file in find_files(Path(path)):
             column = _provider_column(con, file)
             if column is None:
-                continue
+                continue  # resolve_columns refused it, or left it to the reader
             table = table_function(file)[0]
             rows = con.execute(f'SELECT "{column}", count(*) FROM {table} GROUP BY ALL',
                                [str(file)]).fetchall()
@@ -121,12 +123,15 @@ def clouds_in(path: str | Path) -> dict[str, int]:
 
 
 def _provider_column(con: duckdb.DuckDBPyConnection, file: Path) -> str | None:
+    """The file's provider column (quoted for SQL); a file without one is checked against the
+    FOCUS columns, which raises InvalidInput saying what it is."""
     described = con.execute(f"DESCRIBE SELECT * FROM {table_function(file)[0]}",
                             [str(file)]).fetchall()
     names = {str(row[0]).lstrip("\ufeff").strip().lower(): str(row[0]) for row in described}
     for wanted in ("providername", "serviceprovidername", "provider"):
         if wanted in names:
             return names[wanted].replace('"', '""')
+    resolve_columns(list(names.values()), source=str(file))
     return None
 
 

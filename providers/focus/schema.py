@@ -194,22 +194,25 @@ _NATIVE_EXPORTS: tuple[tuple[frozenset[str], str], ...] = (
     (
         frozenset({"lineitem/usagestartdate", "identity/lineitemid", "lineitem/usageamount"}),
         "it looks like a legacy AWS Cost and Usage Report (CUR), not FOCUS: export "
-        "'FOCUS 1.0 with AWS columns' from AWS Data Exports and read that instead",
+        "'FOCUS 1.2 with AWS columns' (or 'FOCUS 1.0 with AWS columns') from AWS Data Exports "
+        "and read that instead",
     ),
     (
         frozenset({"line_item_usage_start_date", "identity_line_item_id"}),
-        "it looks like an AWS CUR 2.0 export, not FOCUS: export 'FOCUS 1.0 with AWS "
-        "columns' from AWS Data Exports and read that instead",
+        "it looks like an AWS CUR 2.0 export, not FOCUS: export 'FOCUS 1.2 with AWS "
+        "columns' (or 'FOCUS 1.0 with AWS columns') from AWS Data Exports and read that "
+        "instead",
     ),
     (
         frozenset({"lineitem/intervalusagestart", "cost/mycost"}),
         "it looks like an Oracle Cloud (OCI) cost report, not FOCUS: use the OCI FOCUS "
-        "reports instead",
+        "reports (the 'FOCUS Reports' folder of the same bucket) instead",
     ),
     (
         frozenset({"metercategory", "costinbillingcurrency", "pretaxcost"}),
         "it looks like an Azure cost details export (EA/MCA actual or amortized), not "
-        "FOCUS: export the FOCUS cost and usage dataset from Cost Management instead",
+        "FOCUS: export the 'Cost and usage details (FOCUS)' dataset from Cost Management "
+        "exports instead",
     ),
     (
         frozenset({"usage_start_time", "billing_account_id"}),
