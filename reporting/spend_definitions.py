@@ -66,9 +66,28 @@ FORECAST_DEFINITIONS: dict[str, str] = {
 }
 """Definitions of the spend forecast's columns."""
 
+VARIANCE_DEFINITIONS: dict[str, str] = {
+    "kind": "budget (a monthly spend budget), total (the report's scope) or mover (one "
+            "group of the scope; '(other)' sums the movers not shown).",
+    "name": "The spend budget's name (budget rows).",
+    "budget": "The budget's amount for the month (budget rows).",
+    "previous": "Spend of the month before, in the row's scope and basis.",
+    "variance": "forecast − budget: positive when the month is forecast over budget.",
+    "change": "forecast − previous: how much the month moves from the month before.",
+    "share_of_change": "change ÷ the total's change: the part of the move the row explains "
+                       "(the movers' shares add up to 1).",
+    "burn_rate": "actual ÷ days_elapsed: spend per day so far in the period.",
+    "required_daily_rate": "(amount − actual) ÷ days_remaining: what may still be spent per "
+                           "day to end the period on budget.",
+    "run_out_date": "The day the period's cumulative spend (actual, then the daily median "
+                    "forecast) reaches the budget's amount; null when it does not within the "
+                    "period.",
+}
+"""Definitions of the variance report's columns and the spend budgets' status fields."""
+
 FINANCE_DEFINITIONS: dict[str, str] = {**SPEND_DEFINITIONS, **UNIT_COST_DEFINITIONS,
-                                       **FORECAST_DEFINITIONS}
+                                       **FORECAST_DEFINITIONS, **VARIANCE_DEFINITIONS}
 """Every column of the whole bill's reports."""
 
 __all__ = ["FINANCE_DEFINITIONS", "FORECAST_DEFINITIONS", "SPEND_DEFINITIONS",
-           "UNIT_COST_DEFINITIONS"]
+           "UNIT_COST_DEFINITIONS", "VARIANCE_DEFINITIONS"]
