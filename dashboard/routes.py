@@ -70,7 +70,9 @@ def _serve(request: Request, session: SessionDep, path: str,
     permission, the page's CSV table with ``?csv=NAME``, else the page."""
     reader = signed_in(request, session)
     if reader is None:
-        return _sign_in_form(request, status=200 if request.url.path == "/" else 401)
+        # The front door answers 200; a deep link or a download without a session, 401.
+        front = request.url.path == "/" and "csv" not in request.query_params
+        return _sign_in_form(request, status=200 if front else 401)
     spec = PAGE_BY_PATH[path]
     if not reader.may(spec.permission):
         return _forbidden(request, reader, spec.permission)
@@ -162,7 +164,7 @@ def plan(plan_id: PlanId, request: Request, session: SessionDep) -> Response:
         return render_csv(page.tables[wanted], filename=f"plan-{plan_id}-{wanted}")
     return render(request, "page_plan.html", {
         "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "decided": decided,
-        "may_decide": reader.may(Permission.DECIDE_PLANS)})
+        "error": None, "may_decide": reader.may(Permission.DECIDE_PLANS)})
 
 
 async def _decide(request: Request, session: SessionDep, plan_id: int, action: str) -> Response:
@@ -220,7 +222,7 @@ def _plan_error(request: Request, session: SessionDep, reader: Reader, plan_id: 
         return render(request, "error.html", {"reader": reader, "status": status,
                                               "message": message}, status_code=status)
     return render(request, "page_plan.html", {
-        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "error": message,
+        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "error": message, "decided": None,
         "may_decide": reader.may(Permission.DECIDE_PLANS)}, status_code=status)
 
 

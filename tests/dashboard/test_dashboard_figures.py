@@ -1,0 +1,150 @@
+"""Every figure on every page equals the ``/v1`` JSON it names, and every table's CSV equals the
+table on the page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+import pytest
+from conftest import Seeded, sign_in
+from fastapi.testclient import TestClient
+from page_parsing import at, number_of, parse
+
+from api.roles import Role
+
+PAGES = ("/", "/?period=quarter", "/?period=year", "/?period=month&to=2024-07-15",
+         "/?provider=sample&period=year", "/plans", "/commitments", "/budgets", "/chargeback",
+         "/chargeback?group_by=service&period=quarter",
+         "/chargeback?group_by=tag&tag_key=team&period=year", "/runs", "/audit")
+OVERVIEW_FIGURES = {"realised_savings", "esr", "coverage", "utilisation", "waste",
+                    "expiring_commitments", "expiring_net_increase"}
+
+
+def _same(shown: str, served: Any) -> bool:
+    if served is None:
+        return shown == ""
+    if isinstance(served, bool) or not isinstance(served, int | float):
+        return shown == str(served)
+    return math.isclose(float(shown), float(served), rel_tol=0, abs_tol=0) or (
+        float(shown) == float(served))
+
+
+def _check_figures(client: TestClient, key: str, path: str) -> int:
+    html = client.get(path)
+    assert html.status_code == 200, (path, html.text[:500])
+    figures = parse(html.text).figures
+    documents: dict[str, Any] = {}
+    for figure in figures:
+        source = figure["data-source"]
+        assert source.startswith("/v1/"), figure
+        if source not in documents:
+            response = client.get(source, headers={"X-API-Key": key})
+            assert response.status_code == 200, (source, response.text[:300])
+            documents[source] = response.json()
+        served = at(documents[source], figure["data-field"])
+        assert _same(figure["data-value"], served), (path, figure, served)
+        assert source in figure["title"] and figure["data-field"] in figure["title"]
+    return len(figures)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_figure_equals_the_api_json_at_its_source_and_field(
+    client: TestClient, seeded: Seeded, path: str
+) -> None:
+    key = seeded.keys[Role.ADMIN]
+    sign_in(client, key)
+
+    assert _check_figures(client, key, path) > 0
+
+
+def test_a_plan_s_figures_and_risk_equal_the_api_s(client: TestClient, seeded: Seeded) -> None:
+    key = seeded.keys[Role.VIEWER]
+    sign_in(client, key)
+    names = {f["data-figure"] for f in parse(client.get(f"/plans/{seeded.plan_id}").text).figures}
+
+    assert _check_figures(client, key, f"/plans/{seeded.plan_id}") > 0
+    assert {"expected_savings", "upfront_cash", "monthly_commitment", "certified_gap",
+            "loss_before_cvar", "loss_after_cvar"} <= names
+    assert "actions.0.savings_median" in names and "actions.1.upfront_cost" in names
+
+
+def test_the_overview_shows_the_headline_figures_of_month_to_date(
+    client: TestClient, seeded: Seeded
+) -> None:
+    sign_in(client, seeded.keys[Role.VIEWER])
+    html = client.get("/").text
+    figures = {f["data-figure"]: f for f in parse(html).figures}
+
+    assert OVERVIEW_FIGURES <= set(figures)
+    # The sample's data ends on 2024-08-31: month to date is August.
+    savings = figures["realised_savings"]["data-source"]
+    assert "start=2024-08-01" in savings and "end=2024-09-01" in savings
+    assert "Month to date:</strong> 1 Aug 2024 – 31 Aug 2024" in html
+    assert "ESR = realised savings ÷ on-demand equivalent" in html
+    assert float(figures["realised_savings"]["data-value"]) > 0
+
+
+def test_the_period_selector_changes_the_window(client: TestClient, seeded: Seeded) -> None:
+    sign_in(client, seeded.keys[Role.VIEWER])
+    for query, start in (("period=quarter", "2024-07-01"), ("period=year", "2024-01-01"),
+                         ("period=month&to=2024-07-15", "2024-07-01")):
+        figures = {f["data-figure"]: f for f in parse(client.get(f"/?{query}").text).figures}
+        assert f"start={start}" in figures["realised_savings"]["data-source"], query
+
+
+def test_chargeback_totals_equal_the_bill(client: TestClient, seeded: Seeded) -> None:
+    sign_in(client, seeded.keys[Role.FINANCE])
+    html = client.get("/chargeback?period=quarter").text
+    figures = {f["data-figure"]: f for f in parse(html).figures}
+
+    assert figures["chargeback_total"]["data-value"] == figures["bill_total"]["data-value"]
+    assert 'data-reconciles="true"' in html
+
+
+def _csv_rows(client: TestClient, href: str) -> tuple[list[str], list[list[str]]]:
+    response = client.get(href)
+    assert response.status_code == 200, href
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text)))
+    return rows[0], rows[1:]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return number_of(text)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/plans/PLAN"])
+def test_every_table_downloads_as_csv_with_the_same_numbers(
+    client: TestClient, seeded: Seeded, path: str
+) -> None:
+    sign_in(client, seeded.keys[Role.ADMIN])
+    path = path.replace("PLAN", str(seeded.plan_id))
+    parsed = parse(client.get(path).text)
+    assert parsed.csv_links, path
+    checked = 0
+    for name, href in parsed.csv_links.items():
+        header, rows = _csv_rows(client, href)
+        table = parsed.tables.get(name)
+        if table is None:  # an empty table: its CSV has the header only
+            assert rows == [], (path, name)
+            continue
+        assert header == table.columns, (path, name)
+        assert len(rows) == len(table.rows), (path, name)
+        for csv_row, html_row in zip(rows, table.rows, strict=True):
+            for value, (text, raw_value) in zip(csv_row, html_row, strict=True):
+                if raw_value == "" or _number(value) is None:
+                    assert value == raw_value, (path, name, value, raw_value)
+                    continue
+                assert float(value) == pytest.approx(float(raw_value), abs=0.005)
+                shown = _number(text)
+                if shown is not None and "%" not in text and not any(c.isalpha() for c in text):
+                    assert float(value) == pytest.approx(shown, abs=0.005), (name, text, value)
+                checked += 1
+    assert checked > 0, path
