@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pipeline_backend import ON_SQLITE_ONLY
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -35,6 +36,7 @@ def _count(settings: Settings, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+@ON_SQLITE_ONLY
 def test_lookback_planner_stores_and_prints_a_plan_that_reprices(
     ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,6 +79,7 @@ def test_lookback_planner_stores_and_prints_a_plan_that_reprices(
             sum(a.quantity * catalog.offering(a.offering_id).upfront for a in plan.actions))
 
 
+@ON_SQLITE_ONLY
 def test_forecast_planner_plan_reprices_scenario_by_scenario(
     ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,6 +137,7 @@ def test_forecast_planner_plan_reprices_scenario_by_scenario(
     assert "forecast scenarios" in inputs["low_forecast_source"]
 
 
+@ON_SQLITE_ONLY
 def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LADDER_LOOKBACK_HOURS", "336")  # two weeks of history: a quick plan
@@ -143,6 +147,7 @@ def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings,
     assert _count(ladder_settings, PlanRow) == 2
 
 
+@ON_SQLITE_ONLY
 def test_plans_list_and_show(ladder_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LADDER_LOOKBACK_HOURS", "336")  # two weeks of history: a quick plan
     assert runner.invoke(app, ["plans", "list"]).output.startswith("No plans yet")

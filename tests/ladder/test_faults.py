@@ -26,6 +26,7 @@ import httpx
 import pytest
 from executor_factories import GENEROUS, assert_consistent
 from fastapi.testclient import TestClient
+from pipeline_backend import ON_SQLITE_ONLY
 from sqlalchemy import Engine, select
 
 from api.app import create_app
@@ -106,6 +107,7 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
+@ON_SQLITE_ONLY
 def test_crash_after_the_intent_and_before_the_provider_call(deployment: Deployment) -> None:
     deployment.market.inject(FaultKind.CRASH_BEFORE, on="purchase")
     crashed = deployment.run()
@@ -128,6 +130,7 @@ def test_crash_after_the_intent_and_before_the_provider_call(deployment: Deploym
     assert_consistent(deployment.engine, deployment.market)
 
 
+@ON_SQLITE_ONLY
 def test_crash_after_the_provider_call_and_before_the_outcome(deployment: Deployment) -> None:
     deployment.market.inject(FaultKind.CRASH_AFTER, on="purchase")
     crashed = deployment.run()
@@ -146,6 +149,7 @@ def test_crash_after_the_provider_call_and_before_the_outcome(deployment: Deploy
     assert_consistent(deployment.engine, deployment.market)
 
 
+@ON_SQLITE_ONLY
 def test_provider_timeout_with_unknown_outcome(deployment: Deployment) -> None:
     # The purchase goes through but its answer is lost, and the provider cannot be asked.
     deployment.market.inject(FaultKind.TIMEOUT_AFTER, on="purchase")
@@ -163,6 +167,7 @@ def test_provider_timeout_with_unknown_outcome(deployment: Deployment) -> None:
     assert_consistent(deployment.engine, deployment.market)
 
 
+@ON_SQLITE_ONLY
 def test_throttling(deployment: Deployment) -> None:
     deployment.market.inject(FaultKind.THROTTLE, on="purchase", times=2, retry_after_s=0.05)
     deployment.market.inject(FaultKind.THROTTLE, on="find_order", times=1, retry_after_s=0.05)

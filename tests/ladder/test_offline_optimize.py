@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pipeline_backend import ON_SQLITE_ONLY
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -53,6 +54,7 @@ def offline(ladder_settings: Settings, no_cloud_credentials: None,
     get_settings.cache_clear()
 
 
+@ON_SQLITE_ONLY
 @pytest.mark.parametrize("cloud", sorted(BILLS))
 def test_optimize_plans_a_bill_offline_with_the_bundled_prices_and_says_so(
         cloud: str, offline: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from executor_factories import GENEROUS, assert_consistent, trigger_disabled
+from pipeline_backend import ON_SQLITE_ONLY
 from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 from webhook_server import Webhook, webhook_server
@@ -59,6 +60,7 @@ def _policy(engine: Engine, policy: Policy = GENEROUS) -> None:
         save_policy(session, "sample", "all", policy, actor="alice", reason="test")
 
 
+@ON_SQLITE_ONLY
 def test_a_plan_outside_policy_waits_for_an_approver_who_is_told(
     settings: Settings, run_engine: Engine, hook: Webhook
 ) -> None:
@@ -78,6 +80,7 @@ def test_a_plan_outside_policy_waits_for_an_approver_who_is_told(
     assert SampleProvider().market().orders() == []
 
 
+@ON_SQLITE_ONLY
 def test_run_executes_inside_the_policy_and_the_inventory_shows_it(
     settings: Settings, run_engine: Engine
 ) -> None:
@@ -138,6 +141,7 @@ def _exchange_once(run_engine: Engine, settings: Settings) -> Settings:
     return settings
 
 
+@ON_SQLITE_ONLY
 def test_runs_exchange_an_idle_convertible_once_and_the_next_does_not_undo_it(
     settings: Settings, run_engine: Engine
 ) -> None:
@@ -158,6 +162,7 @@ def test_runs_exchange_an_idle_convertible_once_and_the_next_does_not_undo_it(
     assert not [o for o in orders if o.get("kind") == "return"]
 
 
+@ON_SQLITE_ONLY
 def test_a_plan_that_would_churn_is_replaced_by_the_purchases_only_plan(
     settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,6 +191,7 @@ def test_a_plan_that_would_churn_is_replaced_by_the_purchases_only_plan(
     assert_consistent(run_engine, SampleProvider().market())
 
 
+@ON_SQLITE_ONLY
 def test_run_is_a_dry_run_unless_the_provider_is_enabled(
     settings: Settings, run_engine: Engine
 ) -> None:
@@ -198,6 +204,7 @@ def test_run_is_a_dry_run_unless_the_provider_is_enabled(
         assert plan is not None and plan.status == "approved"
 
 
+@ON_SQLITE_ONLY
 def test_utilisation_below_the_floor_is_told(
     settings: Settings, run_engine: Engine, hook: Webhook
 ) -> None:
@@ -235,6 +242,7 @@ def test_cli_run_then_audit_verify_and_a_tampered_entry_is_detected(
     assert "altered after it was written" in broken.output
 
 
+@ON_SQLITE_ONLY
 def test_cli_approval_and_execution_of_a_held_plan(
     settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,6 +271,7 @@ def test_cli_approval_and_execution_of_a_held_plan(
     assert_consistent(run_engine, SampleProvider().market())
 
 
+@ON_SQLITE_ONLY
 def test_cli_refused_approval_is_audited(
     settings: Settings, run_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,6 +291,7 @@ def test_cli_refused_approval_is_audited(
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
 
 
+@ON_SQLITE_ONLY
 def test_cli_policy_kill_switch_runs_and_history(settings: Settings, run_engine: Engine) -> None:
     assert runner.invoke(app, ["policy", "kill-switch", "on", "--as", "alice"]).exit_code == 0
     shown = runner.invoke(app, ["policy", "show"])

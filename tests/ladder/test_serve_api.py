@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pipeline_backend import ON_SQLITE_ONLY
 from typer.testing import CliRunner
 
 import ladder.launcher
@@ -120,6 +121,7 @@ def test_background_runs_start_run_once_with_the_api_trigger(
                       "actor": "ops"}]
 
 
+@ON_SQLITE_ONLY
 @pytest.mark.slow
 def test_a_run_triggered_through_the_api_runs_and_stores_a_plan(
     ladder_settings: Settings,
