@@ -550,6 +550,31 @@ def _oci(version: str, suffix: str) -> Callable[[Path], None]:
     return build
 
 
+EUR_PER_USD = 0.92
+"""The invented rate of the GCP 1.2 fixture, billed in EUR and priced in USD."""
+_BILLING_AMOUNTS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice",
+                    "ContractedUnitPrice")
+
+
+def in_euros(row: Row) -> Row:
+    """A 1.2 row of a USD-priced account billed in EUR: the billing-currency amounts converted
+    at :data:`EUR_PER_USD`, the ``PricingCurrency*`` columns left in USD."""
+    out = dict(row)
+    for column in _BILLING_AMOUNTS:
+        if out.get(column) is not None:
+            out[column] = round(float(out[column]) * EUR_PER_USD, 10)
+    out.update({"BillingCurrency": "EUR", "PricingCurrency": "USD",
+                "x_CurrencyConversionRate": EUR_PER_USD})
+    return out
+
+
+def _gcp_eur(version: str, file: str) -> Callable[[Path], None]:
+    def build(root: Path) -> None:
+        write_data(root / file, [in_euros(project(r, version, "gcp")) for r in gcp_rows()],
+                   (*version_columns(version), *GCP_X))
+    return build
+
+
 def _gcp_with_metadata(version: str) -> Callable[[Path], None]:
     def build(root: Path) -> None:
         _plain("gcp", version, gcp_rows, GCP_X, "focus-000000000000.csv")(root)
@@ -578,7 +603,7 @@ FIXTURES: tuple[Fixture, ...] = (
     Fixture("gcp-1.1", "gcp", "1.1", False,
             _plain("gcp", "1.1", gcp_rows, GCP_X, "gcp-focus-1-1.parquet")),
     Fixture("gcp-1.2", "gcp", "1.2", False,
-            _plain("gcp", "1.2", gcp_rows, GCP_X, "gcp-focus-1-2.csv.gz")),
+            _gcp_eur("1.2", "gcp-focus-1-2.csv.gz")),
     Fixture("gcp-1.3", "gcp", "1.3", True, _gcp_with_metadata("1.3")),
     Fixture("oci-1.0-preview", "oci", "1.0-preview", False, _oci("1.0-preview", "csv.gz")),
     Fixture("oci-1.0", "oci", "1.0", False, _oci("1.0", "csv.gz")),

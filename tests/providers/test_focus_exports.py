@@ -173,6 +173,7 @@ def test_each_fixture_ingests_and_its_totals_equal_pandas_to_the_cent(
 
 def test_the_gcp_fixture_spans_two_billing_periods() -> None:
     assert set(raw_totals(BY_NAME["gcp-1.0"])) == {("USD", "2024-08"), ("USD", "2024-09")}
+    assert set(raw_totals(BY_NAME["gcp-1.2"])) == {("EUR", "2024-08"), ("EUR", "2024-09")}
     # OCI's adjustments of September usage are billed in October's period.
     assert set(raw_totals(BY_NAME["oci-1.0"])) == {("USD", "2024-09"), ("USD", "2024-10")}
 
