@@ -165,7 +165,7 @@ def normalise_declared(label: str, *, source: str) -> FocusVersion:
         suffix = (match[3] or "").lower()
         if version == "1.0" and suffix.startswith("preview"):
             version = PREVIEW
-        bare = re.sub(r"(?i)^\s*focus[ _-]?v?", "", label).strip()
+        bare = re.sub(r"(?i)^\s*(?:focus[ _-]?)?v?", "", label).strip()
         return FocusVersion(version, "metadata", None if bare == version else label.strip())
     raise InvalidInput(
         f"the export declares FOCUS version {label!r}, which Ladder does not read: export "

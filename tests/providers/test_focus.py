@@ -313,7 +313,7 @@ def test_parquet_and_csv_give_the_same_result(tmp_path: Path) -> None:
         from_parquet.start, from_parquet.end, from_parquet.rows_used)
 
 
-def test_focus_1_2_provider_column_and_lower_case_headers_are_read(tmp_path: Path) -> None:
+def test_focus_1_3_service_provider_name_and_lower_case_headers_are_read(tmp_path: Path) -> None:
     frame = pd.DataFrame([make_row()]).rename(columns={"ProviderName": "ServiceProviderName"})
     frame.columns = [c.lower() for c in frame.columns]
     usage = read_focus(write_focus(tmp_path / "f.csv", frame))
