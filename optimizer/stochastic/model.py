@@ -22,13 +22,8 @@ from optimizer.linear_model import (
 )
 from optimizer.reduction import KeyGroups
 from optimizer.representative import RepresentativeHours
-from optimizer.stochastic.layout import (
-    Layout,
-    build_layout,
-    exchange_pairs,
-    kept_candidates,
-    returnable_owned,
-)
+from optimizer.stochastic import layout as reductions
+from optimizer.stochastic.layout import Layout
 from optimizer.stochastic.problem import StochasticProblem
 
 FloatArray = npt.NDArray[np.float64]
@@ -602,10 +597,10 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
                              for c in problem.owned])
     owned_cost = float(sum(c.offering.amortized_hourly * c.quantity * min(c.hours_left, horizon)
                            for c in problem.owned))
-    kept = kept_candidates(problem, prices, active)
-    pair_owned, pair_target = exchange_pairs(problem)
-    returnable = returnable_owned(problem)
-    layout = build_layout(problem, kept, active, pair_target)
+    kept = reductions.kept_candidates(problem, prices, active)
+    pair_owned, pair_target = reductions.exchange_pairs(problem)
+    returnable = reductions.returnable_owned(problem)
+    layout = reductions.build_layout(problem, kept, active, pair_target)
     risk_weight = policy.cvar_weight
     with_tail = risk_weight > 0 or policy.cvar_bound is not None
 
