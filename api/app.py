@@ -31,13 +31,16 @@ from api.deps import Engines
 from api.errors import PROBLEM_RESPONSES, FieldProblem, Problem, install_error_handlers
 from api.keys.routes import router as keys_router
 from api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from api.metrics.routes import router as metrics_router
 from api.params import single_valued_query
 from api.plans.routes import router as plans_router
 from api.policy.routes import router as policy_router
 from api.redirects import TrailingSlashRedirect
+from api.reports.finance_routes import router as finance_reports_router
 from api.reports.routes import router as reports_router
 from api.runs.routes import router as runs_router
 from api.runs.service import RunLauncher
+from api.spend_budgets.routes import router as spend_budgets_router
 from core.db.session import create_engine_for, migrate
 from core.settings import Settings, get_settings, with_api_key_pepper
 from dashboard import install_dashboard
@@ -117,7 +120,8 @@ def _pool_options(url: str) -> dict[str, Any]:
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES,
                        dependencies=[Depends(single_valued_query)])
-    for child in (runs_router, plans_router, commitments_router, reports_router, budgets_router,
+    for child in (runs_router, plans_router, commitments_router, reports_router,
+                  finance_reports_router, budgets_router, spend_budgets_router, metrics_router,
                   audit_router, policy_router, keys_router):
         router.include_router(child)
     return router

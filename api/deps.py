@@ -131,6 +131,7 @@ def _requires(permission: Permission) -> Any:
 Reader = Annotated[Caller, _requires(Permission.READ)]
 FinanceReader = Annotated[Caller, _requires(Permission.READ_FINANCE)]
 BudgetWriter = Annotated[Caller, _requires(Permission.WRITE_BUDGETS)]
+MetricsWriter = Annotated[Caller, _requires(Permission.WRITE_METRICS)]
 AuditReader = Annotated[Caller, _requires(Permission.READ_AUDIT)]
 PlanDecider = Annotated[Caller, _requires(Permission.DECIDE_PLANS)]
 RunTrigger = Annotated[Caller, _requires(Permission.TRIGGER_RUNS)]

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     """Amortisation and chargeback reports, budgets and their status."""
     WRITE_BUDGETS = "write_budgets"
     """Create, update and delete budgets."""
+    WRITE_METRICS = "write_metrics"
+    """Store business metrics (unit economics)."""
     READ_AUDIT = "read_audit"
     """List the audit log and verify its chain."""
     DECIDE_PLANS = "decide_plans"
@@ -46,7 +48,7 @@ class Permission(StrEnum):
 GRANTS: Mapping[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
     Role.FINANCE: frozenset({Permission.READ, Permission.READ_FINANCE, Permission.WRITE_BUDGETS,
-                             Permission.READ_AUDIT}),
+                             Permission.WRITE_METRICS, Permission.READ_AUDIT}),
     Role.APPROVER: frozenset({Permission.READ, Permission.READ_AUDIT, Permission.DECIDE_PLANS,
                               Permission.TRIGGER_RUNS}),
     Role.ADMIN: frozenset(Permission),

@@ -52,6 +52,11 @@ SCOPE_KEYS = ("provider", "billing_account", "account", "service_category", "ser
 """The dimensions a metric's scope may name (beside ``tag:KEY``)."""
 MAX_METRIC_VALUE = 1e15
 MAX_ERRORS = 10
+METRIC_SCOPE_PATTERN = (r"^$|^(provider|billing_account|account|service_category|service|region)"
+                        r"=[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+                        r"|^tag:[^=\s\x00-\x1f\x7f][^=\x00-\x1f\x7f]*=[^\s\x00-\x1f\x7f]"
+                        r"[^\x00-\x1f\x7f]*$")
+"""What a metric's scope text looks like (for the API's schema; ``parse_scope`` decides)."""
 METRIC_COLUMNS = ("date", "metric", "value")
 """The columns a metrics file must have (``scope`` is optional)."""
 
@@ -118,7 +123,8 @@ def metric_point(day: object, metric: object, value: object, scope: object = "",
         except ValueError:
             raise ValueError(f"date: must be a day, YYYY-MM-DD, got {day!r}") from None
     name = str(metric).strip() if metric is not None else ""
-    if not name or len(name) > METRIC_NAME_MAX or any(ord(c) < 32 for c in name):
+    if not name or len(name) > METRIC_NAME_MAX or any(ord(c) < 32 or ord(c) == 127
+                                                      for c in name):
         raise ValueError(f"metric: must be a name of 1 to {METRIC_NAME_MAX} characters, "
                          f"got {metric!r}")
     try:
@@ -132,6 +138,8 @@ def metric_point(day: object, metric: object, value: object, scope: object = "",
     text = "" if scope is None else str(scope)
     if len(text) > METRIC_SCOPE_MAX:
         raise ValueError(f"scope: at most {METRIC_SCOPE_MAX} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("scope: must not hold control characters")
     try:
         canonical = canonical_scope(text)
     except (ValueError, InvalidInput) as exc:
@@ -405,6 +413,7 @@ def _trend_note(frame: pd.DataFrame) -> tuple[str, ...]:
 
 __all__ = [
     "METRIC_COLUMNS",
+    "METRIC_SCOPE_PATTERN",
     "SCOPE_KEYS",
     "UNIT_COST_COLUMNS",
     "MetricPoint",

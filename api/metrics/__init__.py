@@ -1,0 +1,1 @@
+"""``/v1/metrics``: the business metrics unit costs are per."""
