@@ -90,6 +90,8 @@ class Column:
     index (``rows.{i}.amortized_cost``): such cells are figures too."""
     link: str | None = None
     """A page each cell links to, ``{value}`` standing for the cell's value."""
+    wide: bool = False
+    """Long text (a reason): shown on a line of its own under the row's other cells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,19 @@ class Table:
     source: str | None = None
     """The ``/v1`` request whose JSON the rows come from (``rows``/``items`` in that order)."""
     note: str | None = None
+    totals: Mapping[str, Any] | None = None
+    """A footer row: the ``/v1`` response's ``totals`` by column (not in the CSV, whose rows
+    add up to it)."""
+
+    @property
+    def narrow(self) -> tuple[Column, ...]:
+        """The columns shown side by side (all but the wide ones)."""
+        return tuple(column for column in self.columns if not column.wide)
+
+    @property
+    def wide(self) -> tuple[Column, ...]:
+        """The columns shown on a line of their own under each row."""
+        return tuple(column for column in self.columns if column.wide)
 
     def to_csv(self) -> str:
         """The table as CSV: a header of column keys, then raw values (money in cents)."""

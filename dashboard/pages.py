@@ -331,10 +331,10 @@ PLAN_DETAILS = (
     ("certified_gap", "LP's certified gap", K.RATIO,
      "The LP's lower bound against the billed price of the plan: the plan costs at most this "
      "much more than the best plan the model admits."),
-    ("loss_before_cvar", "Loss in bad scenarios, before (CVaR)", K.MONEY,
-     "Conditional value at risk of (cost − on-demand equivalent) over the forecast scenarios "
-     "without the plan."),
-    ("loss_after_cvar", "Loss in bad scenarios, after (CVaR)", K.MONEY,
+    ("loss_before_cvar", "Bad-scenario cost over on-demand, without the plan (CVaR)", K.MONEY,
+     "Conditional value at risk of (amortised cost − on-demand equivalent) over the forecast "
+     "scenarios without the plan: negative means it still saves in the bad scenarios."),
+    ("loss_after_cvar", "Bad-scenario cost over on-demand, with the plan (CVaR)", K.MONEY,
      "The same with the plan: lower is safer."),
     ("cvar_alpha", "CVaR level", K.RATIO, "The share of scenarios the CVaR averages over."),
 )
@@ -381,7 +381,7 @@ def plan(session: Session, plan_id: int) -> Page | None:
                         field="details.actions.{i}.savings_bad"),
                  Column("expected_utilisation", "Expected utilisation", K.RATIO,
                         field="details.actions.{i}.expected_utilisation"),
-                 Column("reason", "Reason"), Column("status", "Status")),
+                 Column("status", "Status"), Column("reason", "Why", wide=True)),
         empty="This plan buys nothing: the current portfolio is already the cheapest safe "
               "one."))
     return page
@@ -490,13 +490,17 @@ def budgets(session: Session) -> Page:
         row["name"] = status.budget.name
         row["amount"] = status.budget.amount
         row["basis"] = status.budget.basis
+        # The API's ends are exclusive; finance reads the last day included.
+        row["actual_through"] = _day_before(status.as_of)
+        row["period_last_day"] = _day_before(status.period_end)
         rows.append(row)
     currency = statuses[0].currency if statuses else "USD"
     page.table(Table(
         name="budgets", title="Budgets in their current period", source=path, rows=rows,
         currency=currency,
         columns=(Column("name", "Budget"), Column("period", "Period"),
-                 Column("period_start", "From", K.DATE), Column("as_of", "Actual to", K.DATE),
+                 Column("period_start", "From", K.DATE),
+                 Column("actual_through", "Actual through", K.DATE),
                  Column("basis", "Basis"),
                  Column("amount", "Amount", K.MONEY, field="items.{i}.budget.amount"),
                  Column("actual", "Actual", K.MONEY, field="items.{i}.actual"),
@@ -506,11 +510,15 @@ def budgets(session: Session) -> Page:
                  Column("forecast_consumed", "Forecast ÷ amount", K.RATIO,
                         field="items.{i}.forecast_consumed"),
                  Column("state", "Status")),
-        note="Actual counts up to the day before 'Actual to'; the forecast adds the run rate "
-             "of the last 7 days of data for the days left.",
-        empty="No budgets yet. Create one with `ladder budgets create --name NAME --amount "
-              "AMOUNT` (or POST /v1/budgets with a finance key)."))
+        note="The forecast adds the run rate of the last 7 days of data for the days left "
+             "in the period.",
+        empty="No budgets yet. Create one with `ladder budgets create NAME --amount AMOUNT "
+              "--period month` (or POST /v1/budgets with a finance key)."))
     return page
+
+
+def _day_before(day: date | None) -> date | None:
+    return None if day is None else day - timedelta(days=1)
 
 
 # --- chargeback -------------------------------------------------------------------------
@@ -552,6 +560,7 @@ def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
     page.table(Table(
         name="chargeback", title=f"Charged by {group_by.replace('_', ' ')}", currency=currency,
         source=charged.source, rows=_records(charged),
+        totals=None if charged.report is None else charged.report.totals(),
         columns=(Column("group", group_by.replace("_", " ").capitalize()),
                  Column("on_demand_equivalent", "On-demand equivalent", K.MONEY,
                         field="rows.{i}.on_demand_equivalent"),
@@ -588,7 +597,8 @@ def runs(session: Session) -> Page:
                  Column("outcome", "Outcome"), Column("mode", "Mode"),
                  Column("started_at", "Started", K.DATETIME),
                  Column("finished_at", "Finished", K.DATETIME),
-                 Column("plan_id", "Plan", link="/plans/{value}"), Column("error", "Error")),
+                 Column("plan_id", "Plan", link="/plans/{value}"),
+                 Column("error", "Error", wide=True)),
         empty="No runs yet. `ladder run` runs once; `ladder serve` runs on each policy's "
               "schedule."))
     return page

@@ -41,7 +41,9 @@
           } } }
         },
         scales: {
-          x: { stacked: data.stacked, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 },
+          x: { stacked: data.stacked,
+               ticks: data.labels.length > 12 ? { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 }
+                                              : { autoSkip: false, maxRotation: 30 },
                grid: { display: false } },
           y: { stacked: data.stacked, beginAtZero: true,
                suggestedMax: kind === "ratio" ? 1 : undefined,

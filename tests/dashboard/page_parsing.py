@@ -38,6 +38,7 @@ class PageParser(HTMLParser):
         self._cell: list[str] | None = None
         self._cell_value = ""
         self._in_head = False
+        self._wide: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         """Note what each element opens."""
@@ -50,13 +51,15 @@ class PageParser(HTMLParser):
                 self.csv_links[found["data-csv"]] = found["href"]
         if tag == "table" and "data-table" in found:
             self._table = self.tables[found["data-table"]] = ParsedTable()
-        elif tag == "thead":
+            self._wide = found.get("data-wide-columns", "").split()
+        elif tag in ("thead", "tfoot"):
             self._in_head = True
-        elif tag == "th" and self._table is not None and self._in_head:
-            self._table.columns.append(found.get("data-column", ""))
+        elif tag == "th" and self._table is not None and self._in_head and "data-column" in found:
+            self._table.columns.append(found["data-column"])
         elif tag == "tr" and self._table is not None and not self._in_head:
-            self._table.rows.append([])
-        elif tag == "td" and self._table is not None:
+            if "detail" not in found.get("class", "").split():  # a row's wide cells: same row
+                self._table.rows.append([])
+        elif tag == "td" and self._table is not None and not self._in_head:
             self._cell, self._cell_value = [], found.get("data-value", "")
         elif tag == "form":
             self.forms.append(ParsedForm(found))
@@ -65,12 +68,14 @@ class PageParser(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         """Close tables and cells."""
-        if tag == "thead":
+        if tag in ("thead", "tfoot"):
             self._in_head = False
         elif tag == "td" and self._table is not None and self._cell is not None:
             self._table.rows[-1].append(("".join(self._cell).strip(), self._cell_value))
             self._cell = None
-        elif tag == "table":
+        elif tag == "table" and self._table is not None:
+            # Wide columns (a reason) are shown under each row, and come last.
+            self._table.columns.extend(self._wide)
             self._table = None
 
     def handle_data(self, data: str) -> None:
