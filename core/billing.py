@@ -178,6 +178,9 @@ def schedule(commitments: Sequence[Commitment], start: datetime, hours: int) -> 
     for c, commitment in enumerate(commitments):
         first = int((commitment.start - start) / HOUR)
         last = first + commitment.offering.term_hours
+        if commitment.ended_at is not None:
+            # Given up early (exchanged or returned): it stops then, not at its term's end.
+            last = min(last, int((commitment.ended_at - start) / HOUR))
         lo, hi = max(first, 0), min(last, hours)
         if lo < hi:
             quantity[lo:hi, c] = commitment.quantity

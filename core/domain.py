@@ -215,17 +215,21 @@ class Catalog:
 
 @dataclass(frozen=True, slots=True)
 class Commitment:
-    """An owned offering: ``quantity`` units active for ``[start, start + term)``."""
+    """An owned offering: ``quantity`` units active for ``[start, start + term)``, or until
+    ``ended_at`` when they were given up before their term (exchanged or returned): those
+    units still count for the hours they were owned."""
 
     offering: Offering
     quantity: float
     start: datetime
     commitment_id: str = ""
+    ended_at: datetime | None = None
 
     @property
     def end(self) -> datetime:
         """First hour at which the commitment is no longer active."""
-        return self.start + self.offering.term_hours * HOUR
+        natural = self.start + self.offering.term_hours * HOUR
+        return natural if self.ended_at is None else min(natural, self.ended_at)
 
     def is_active(self, hour: datetime) -> bool:
         """Whether the commitment applies to the hour starting at ``hour``."""

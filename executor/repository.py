@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from core.db.models import (
@@ -22,6 +22,7 @@ from core.db.models import (
     utc_now,
 )
 from core.domain import HOUR
+from core.errors import NotFound
 from executor.guardrails import SpendToDate
 
 UNFINISHED = ("intent", "unknown", "ordered")
@@ -90,6 +91,37 @@ def unfinished_actions(
     return list(session.scalars(stmt))
 
 
+def action_at(session: Session, plan_id: int, position: int) -> ActionRow:
+    """The plan's action at ``position``; NotFound when it has none."""
+    action = session.scalar(select(ActionRow).where(ActionRow.plan_id == plan_id,
+                                                    ActionRow.position == position))
+    if action is None:
+        raise NotFound(f"plan {plan_id} has no action {position + 1}")
+    return action
+
+
+def pending_actions(session: Session, plan_id: int) -> list[tuple[int, str]]:
+    """(position, kind) of the plan's actions still to place, by position."""
+    rows = session.execute(
+        select(ActionRow.position, ActionRow.kind)
+        .where(ActionRow.plan_id == plan_id, ActionRow.status == "pending")
+        .order_by(ActionRow.position)).all()
+    return [(position, kind) for position, kind in rows]
+
+
+def claim_intent(session: Session, action_id: int, *, key: str, at: datetime) -> bool:
+    """Move a pending action to ``intent`` with its idempotency key, counting the attempt;
+    False when it is no longer pending (compare-and-set: another process claimed it)."""
+    changed = session.execute(
+        update(ActionRow)
+        .where(ActionRow.id == action_id, ActionRow.status == "pending")
+        .values(status="intent", idempotency_key=key, intent_at=at,
+                attempts=ActionRow.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(changed == 1)
+
+
 def unfinished_scopes(session: Session) -> list[tuple[str, str]]:
     """(provider, scope) of every scope with unsettled actions or executing plans."""
     stmt = (select(PlanRow.provider, PlanRow.scope)
@@ -148,22 +180,35 @@ def record_commitments(
 
 
 def give_up_commitment(
-    session: Session, *, provider: str, commitment_id: str, quantity: float | None = None,
+    session: Session, *, provider: str, commitment_id: str, at: datetime | None = None,
+    quantity: float | None = None,
 ) -> bool:
-    """Take ``quantity`` units (all, when None) off an owned commitment: an exchange gave them
-    up or a return handed it back. The row goes when nothing is left; False when unknown.
+    """Take ``quantity`` units (all, when None) off an owned commitment at ``at``: an exchange
+    gave them up or a return handed it back (``at`` None: now). False when the commitment is
+    unknown.
 
-    The provider's inventory stays the reference: the next inventory sync replaces
-    what is recorded here.
+    The units given up are not forgotten: they were owned, and billed, until ``at``, so
+    they stay as a row of source ``ended`` (id ``<id>@ended-<time>``, ending at ``at``)
+    that every report counts for those hours and no plan counts after. The live row keeps
+    what is left, and goes when nothing is. The provider's inventory stays the reference
+    for what is live: the next inventory sync replaces the live rows, never the ended ones.
     """
     row = session.scalar(select(CommitmentRow).where(
         CommitmentRow.provider == provider, CommitmentRow.commitment_id == commitment_id))
     if row is None:
         return False
-    if quantity is None or row.quantity - quantity <= 1e-9:
+    at = at or utc_now()
+    given = row.quantity if quantity is None else min(quantity, row.quantity)
+    if given > 1e-9 and at > row.start_at:
+        session.add(CommitmentRow(
+            provider=provider, commitment_id=f"{commitment_id}@ended-{at:%Y%m%dT%H%M%SZ}",
+            offering_pk=row.offering_pk, quantity=given, start_at=row.start_at,
+            end_at=min(at, row.end_at), source="ended",
+        ))
+    if row.quantity - given <= 1e-9:
         session.delete(row)
     else:
-        row.quantity = row.quantity - quantity
+        row.quantity = row.quantity - given
     session.flush()
     return True
 

@@ -34,7 +34,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-COMMITMENT_SOURCES = ("inventory", "plan")
+COMMITMENT_SOURCES = ("inventory", "plan", "ended")
 PLAN_STATUS_PROPOSED = "proposed"
 ACTION_STATUS_PENDING = "pending"
 DEFAULT_SCOPE = "all"
@@ -238,7 +238,9 @@ class OfferingRow(Base):
 
 
 class CommitmentRow(Base):
-    """An owned commitment: from the provider's inventory, or bought by a plan."""
+    """An owned commitment: from the provider's inventory, or bought by a plan; or units
+    given up before their term (``ended``: an exchange or a return), kept for the hours
+    they were owned."""
 
     __tablename__ = "commitments"
 
@@ -260,7 +262,7 @@ class CommitmentRow(Base):
 
     __table_args__ = (
         UniqueConstraint("provider", "commitment_id"),
-        CheckConstraint("source IN ('inventory', 'plan')", name="source"),
+        CheckConstraint("source IN ('inventory', 'plan', 'ended')", name="source"),
         CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
         Index("ix_commitments_provider_end_at", "provider", "end_at"),
     )

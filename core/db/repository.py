@@ -478,6 +478,7 @@ def list_commitments(
             quantity=row.quantity,
             start=row.start_at,
             commitment_id=row.commitment_id or "",
+            ended_at=row.end_at if row.source == "ended" else None,
         )
         for row in session.scalars(stmt)
     ]

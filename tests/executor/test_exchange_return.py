@@ -142,9 +142,18 @@ def _audit(engine: Engine) -> list[AuditEntryRow]:
 
 
 def _recorded(engine: Engine) -> dict[str, tuple[str, float]]:
+    """The live commitments recorded (not the units given up, kept for their history)."""
     with session_scope(engine) as session:
         return {c.commitment_id: (c.offering.offering_id, c.quantity)
-                for c in repository.list_commitments(session, PROVIDER)}
+                for c in repository.list_commitments(session, PROVIDER) if c.ended_at is None}
+
+
+def _ended(engine: Engine) -> list[tuple[str, str, float]]:
+    """(id, offering, quantity) of the units given up early, kept for the hours owned."""
+    with session_scope(engine) as session:
+        return [(c.commitment_id, c.offering.offering_id, c.quantity)
+                for c in repository.list_commitments(session, PROVIDER)
+                if c.ended_at is not None]
 
 
 def _owned(provider: SampleProvider) -> dict[str, tuple[str, float]]:
@@ -195,10 +204,14 @@ def test_an_exchange_is_executed_and_the_inventory_shows_it(
     assert intent["kind"] == "exchange" and intent["commitment_id"] == C4
     assert call["given_commitment_ids"] == [C4] and call["target_offering_id"] == C5_CONV
     assert call["give_quantity"] == GIVE and call["provider_status"] == "active"
-    # The next inventory sync agrees with what the executor recorded.
+    # The units given up stay, ended at the exchange, for the hours they were owned.
+    [(ended_id, ended_offering, ended_quantity)] = _ended(engine)
+    assert ended_id.startswith(f"{C4}@ended-") and ended_quantity == pytest.approx(GIVE)
+    # The next inventory sync agrees with what the executor recorded, and keeps that history.
     with session_scope(engine) as session:
         repository.replace_inventory(session, PROVIDER, provider.inventory(SAMPLE_ACCOUNT_NOW))
     assert _recorded(engine) == _owned(provider)
+    assert _ended(engine) == [(ended_id, ended_offering, ended_quantity)]
 
 
 def test_an_invalid_exchange_quote_is_refused_with_its_reason(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from core.db.session import create_engine_for, session_scope
 from core.settings import Settings, get_settings
 from ladder.cli import app
 from providers.sample import SampleProvider
-from reporting import payment_schedule
+from reporting import payment_schedule, savings
 
 runner = CliRunner()
 DATA_END = "2024-09-01T00:00:00+00:00"
@@ -159,3 +160,36 @@ def test_the_cli_refuses_a_budget_in_another_currency_than_its_data(
     assert only["actual"] == 25.92 and only["stale"] is True  # ri-c5-future after the data
     listed = runner.invoke(app, ["budgets", "list"])
     assert "dollars" in listed.output and "euros" not in listed.output
+
+
+def test_units_an_exchange_gave_up_still_count_for_the_hours_they_were_owned(
+    bought: Engine,
+) -> None:
+    """The run's facts were refreshed before it exchanged; the next optimize refreshes them
+    with the inventory after the exchange. The data (to 2024-09-01) all predates the
+    exchange, so what the commitments saved over it must not move (it fell from 11,439.02
+    to 7,025.93 when an exchange deleted the units it gave up)."""
+    def realised() -> float:
+        with session_scope(bought) as session:
+            frame = savings(session).frame
+        return round(float(frame["realised_savings"].sum()), 2)
+
+    before = realised()
+    assert before > 0
+    again = runner.invoke(app, ["optimize"])
+    assert again.exit_code == 0, again.output
+    assert realised() == before
+    actions = _done_actions(bought)
+    [given_up] = list(actions.loc[actions["kind"] == "exchange", "offering_id"])
+    with session_scope(bought) as session:
+        ended = session.scalars(select(CommitmentRow).where(
+            CommitmentRow.source == "ended")).all()
+        run = session.scalars(select(RunRow)).one()
+        assert [row.offering.offering_id for row in ended] == [given_up]
+        # Ended when the run exchanged it, or at its term's end if that came first (the
+        # sample's c4 RI runs to 2025-01-09; the run is today).
+        natural = ended[0].start_at + timedelta(hours=ended[0].offering.term_hours)
+        if natural <= run.started_at:
+            assert ended[0].end_at == natural
+        else:
+            assert run.started_at <= ended[0].end_at <= run.finished_at
