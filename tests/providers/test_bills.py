@@ -182,3 +182,28 @@ def test_the_focus_samples_aws_bill_is_kept_to_the_cent(db_engine: Engine) -> No
     billed, effective = _bill_totals(db_engine)["aws"]
     assert round(billed, 2) == round(float(aws["BilledCost"].sum()), 2)
     assert round(effective, 2) == round(float(aws["EffectiveCost"].sum()), 2)
+
+
+def oci_row(hour: int, **overrides: object) -> dict[str, object]:
+    """One hour of an OCI E4 shape's OCPUs (OCI's FOCUS reports, 1.0 names)."""
+    return azure_row("Standard - E4 - OCPU", hour=hour, quantity=2.0, price=0.025,
+                     ProviderName="Oracle", ServiceName="COMPUTE", ConsumedUnit="OCPU Hours",
+                     SubAccountId="ocid1.tenancy.oc1..aaaa", BillingAccountId="20209880",
+                     RegionId="us-ashburn-1", **overrides)
+
+
+def test_the_oci_rows_of_a_mixed_bill_are_stored_as_the_oci_dataset(
+        db_engine: Engine, tmp_path: Path) -> None:
+    bill = write(tmp_path / "mixed.csv", [*mixed_rows(), oci_row(0), oci_row(1)])
+    outcome = ingest(db_engine, bill, provider="oci")
+    assert (outcome.provider, outcome.rows_used, outcome.keys) == ("oci", 2, 1)
+    with session_scope(db_engine) as session:
+        keys = set(session.scalars(select(UsageKeyRow.usage_key)))
+    assert keys == {"oci/ocid1.tenancy.oc1..aaaa/compute/us-ashburn-1/standard-e4.ocpu/"
+                    "linux/shared"}
+    raw = pd.read_csv(bill)
+    oracle = float(raw.loc[raw.ProviderName == "Oracle", "BilledCost"].sum())
+    # Every Oracle row of the bill (the two Compute hours and the other one) is a bill line.
+    assert _bill_totals(db_engine)["oci"][0] == pytest.approx(oracle)
+    assert oracle > float(raw.loc[raw.ChargeDescription == "Standard - E4 - OCPU",
+                                  "BilledCost"].sum())
