@@ -29,14 +29,20 @@ import numpy as np
 import pandas as pd
 
 from core.billing import schedule
-from core.domain import ActionKind, Catalog, Commitment, Plan
+from core.domain import HOUR, ActionKind, Catalog, Commitment, Plan
 from core.errors import InvalidInput
 from core.settings import Settings
 from executor.guardrails import INPUTS_KEY
 from ladder.scenarios import SCENARIO_SOURCE, default_scenarios
 from ladder.window import Window, usage_window
 from optimizer.backtest.policies import UsageHistory
-from optimizer.calibration import CALIBRATION_GRID, Calibration, calibrate, portfolio_from
+from optimizer.calibration import (
+    CALIBRATION_GRID,
+    Calibration,
+    calibrate,
+    portfolio_from,
+    replay_decisions,
+)
 from optimizer.ladder_policy import (
     LADDER_POLICY,
     ForecastLadder,
@@ -121,8 +127,11 @@ def calibrate_run(window: Window, catalog: Catalog, inventory: Sequence[Commitme
                              max_horizon_hours=settings.horizon_hours,
                              time_limit_s=settings.solver_time_limit_s, seed=0,
                              common_draws=True)
-    return calibrate(history, catalog, planner, owned=portfolio_from(inventory, window.start),
-                     grid=CALIBRATION_GRID)
+    decisions = replay_decisions(history.hours, days=policy.calibration_days,
+                                 cadence_hours=policy.cadence_hours or 24)
+    replay_start = window.start + (decisions[0] if decisions else history.hours) * HOUR
+    owned = portfolio_from(inventory, window.start, active_at=replay_start)
+    return calibrate(history, catalog, planner, owned=owned, grid=CALIBRATION_GRID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,12 +173,17 @@ def holdings_before(owned: Portfolio, hour: int) -> Portfolio:
     return Portfolio(tuple(h for h in owned.holdings if h.start < hour and h.end > hour))
 
 
-def portfolio_from(commitments: Sequence[Commitment], start: datetime) -> Portfolio:
+def portfolio_from(commitments: Sequence[Commitment], start: datetime, *,
+                   active_at: datetime | None = None) -> Portfolio:
     """Dated commitments as holdings at hour indices from ``start`` (a live run's
-    inventory in the history's clock; whole hours, rounded down)."""
+    inventory in the history's clock; whole hours, rounded down), leaving out those no
+    longer active at ``active_at`` (the replay's start: one exchanged or returned before it
+    was not owned then). A holding runs its whole term: one given up inside the replay
+    window is kept to its term there, as the replay only buys."""
     return Portfolio(tuple(
         Holding(c.offering, c.quantity, math.floor((c.start - start) / HOUR))
-        for c in sorted(commitments, key=lambda c: c.start)))
+        for c in sorted(commitments, key=lambda c: c.start)
+        if active_at is None or c.end > active_at))
 
 
 def replay_point(history: UsageHistory, catalog: Catalog, owned: Portfolio,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 
+from core.domain import Commitment
 from optimizer.backtest.policies import UsageHistory
 from optimizer.backtest.purchases import Holding, Portfolio
 from optimizer.backtest.runner import BacktestConfig, make_policy, run_backtest
@@ -19,6 +20,7 @@ from optimizer.calibration import (
     calibrate,
     choose,
     holdings_before,
+    portfolio_from,
     replay_decisions,
 )
 from optimizer.ladder_policy import ForecastLadder, ScenarioSource, replay_scenarios
@@ -132,6 +134,17 @@ def test_the_replay_starts_from_what_was_owned_before_its_window() -> None:
     (point,) = result.points
     assert point.purchases == 0
     assert point.esr == pytest.approx(0.4) and point.utilisation == pytest.approx(1.0)
+
+
+def test_a_live_inventory_becomes_the_holdings_owned_when_the_replay_starts() -> None:
+    """Hours from the history's start; a commitment given up before the replay's start is
+    left out, one still held then is kept."""
+    held = Commitment(RI, 4.0, START + timedelta(hours=30, minutes=20))
+    returned = Commitment(RI, 2.0, START, ended_at=START + timedelta(hours=100))
+    everything = portfolio_from([held, returned], START)
+    assert [(h.start, h.quantity) for h in everything.holdings] == [(0, 2.0), (30, 4.0)]
+    at_replay = portfolio_from([held, returned], START, active_at=START + timedelta(hours=168))
+    assert at_replay.holdings == (Holding(RI, 4.0, 30),)
 
 
 def _two_futures(t: int) -> tuple[np.ndarray, np.ndarray]:
