@@ -462,7 +462,7 @@ def calendar_months(rows: Sequence[dict[str, Any]], limit: int = 36) -> list[dic
     found = {row["period"]: row for row in rows}
     first = date.fromisoformat(rows[0]["period_start"])
     last = date.fromisoformat(rows[-1]["period_start"])
-    months = []
+    months: list[dict[str, Any]] = []
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month) and len(months) < limit:
         label = f"{year:04d}-{month:02d}"
@@ -607,8 +607,7 @@ def runs(session: Session) -> Page:
 def audit(session: Session) -> Page:
     """The audit log, newest first, and whether its hash chain holds."""
     page = Page(title="Audit log")
-    items, total = audit_service.list_entries(session, AuditFilter(), limit=LIST_LIMIT,
-                                              offset=0)
+    items, _ = audit_service.list_entries(session, AuditFilter(), limit=LIST_LIMIT, offset=0)
     verified = audit_service.verify(session)
     page.context["verified"] = verified
     page.add(Figure(name="audit_entries", label="Entries in the chain", value=verified.entries,

@@ -222,7 +222,8 @@ def _plan_error(request: Request, session: SessionDep, reader: Reader, plan_id: 
         return render(request, "error.html", {"reader": reader, "status": status,
                                               "message": message}, status_code=status)
     return render(request, "page_plan.html", {
-        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "error": message, "decided": None,
+        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "error": message,
+        "decided": None,
         "may_decide": reader.may(Permission.DECIDE_PLANS)}, status_code=status)
 
 

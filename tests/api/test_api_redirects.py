@@ -32,11 +32,14 @@ def test_a_post_keeps_its_method_through_the_redirect(client: TestClient) -> Non
 
 
 @pytest.mark.parametrize("path", ["//evil.example/", "//evil.example//", "/nothing/"])
-def test_paths_that_would_leave_the_site_or_route_nowhere_are_404(
+def test_paths_that_would_leave_the_site_or_route_nowhere_are_never_redirected(
     client: TestClient, path: str
 ) -> None:
     response = client.get(path, headers=EVIL, follow_redirects=False)
-    assert response.status_code == 404 and "location" not in response.headers
+    assert "location" not in response.headers
+    # httpx reads //evil.example/ as that host's "/": the dashboard's sign-in form since
+    # issue 20; a path that routes nowhere stays a 404.
+    assert response.status_code == (404 if path == "/nothing/" else 200)
 
 
 def test_following_the_redirect_reaches_the_resource(client: TestClient,

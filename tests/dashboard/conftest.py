@@ -21,17 +21,17 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from api_factories import build_app, make_key, make_run, store_plan  # noqa: E402
+from api_factories import build_app, make_key, make_run, store_plan
 
-from api.keys.service import revoke_key  # noqa: E402
-from api.roles import Role  # noqa: E402
-from core.db import repository  # noqa: E402
-from core.db.session import create_engine_for, migrate, session_scope  # noqa: E402
-from core.settings import sqlite_url  # noqa: E402
-from ladder.pipeline import store_usage  # noqa: E402
-from providers.focus import read_focus  # noqa: E402
-from providers.sample import SampleProvider  # noqa: E402
-from reporting import BudgetSpec, Scope, create_budget, refresh_facts  # noqa: E402
+from api.keys.service import revoke_key
+from api.roles import Role
+from core.db import repository
+from core.db.session import create_engine_for, migrate, session_scope
+from core.settings import sqlite_url
+from ladder.pipeline import store_usage
+from providers.focus import read_focus
+from providers.sample import SampleProvider
+from reporting import BudgetSpec, Scope, create_budget, refresh_facts
 
 PLAN_DETAILS = {"certified_gap": 0.036, "loss_before_cvar": 412.5, "loss_after_cvar": 301.25,
                 "cvar_alpha": 0.9,

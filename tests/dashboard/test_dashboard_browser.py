@@ -118,9 +118,12 @@ def watched(browser: Any) -> Iterator[Watched]:
             seen.blocked.append(url)
             found.abort()
 
+    def console(message: Any) -> None:
+        if message.type == "error":
+            seen.console_errors.append((message.text, message.location.get("url", "")))
+
     context.route("**/*", route)
-    page.on("console", lambda message: message.type == "error" and seen.console_errors.append(
-        (message.text, message.location.get("url", ""))))
+    page.on("console", console)
     page.on("pageerror", lambda error: seen.console_errors.append((str(error), "")))
     yield seen
     context.close()

@@ -78,7 +78,7 @@ def test_the_overview_shows_the_headline_figures_of_month_to_date(
     html = client.get("/").text
     figures = {f["data-figure"]: f for f in parse(html).figures}
 
-    assert OVERVIEW_FIGURES <= set(figures)
+    assert set(figures) >= OVERVIEW_FIGURES
     # The sample's data ends on 2024-08-31: month to date is August.
     savings = figures["realised_savings"]["data-source"]
     assert "start=2024-08-01" in savings and "end=2024-09-01" in savings
