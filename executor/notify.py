@@ -46,6 +46,7 @@ class NotificationKind(StrEnum):
     RUN_FAILED = "run_failed"
     COMMITMENT_EXPIRING = "commitment_expiring"
     UTILISATION_LOW = "utilisation_low"
+    BUDGET_THRESHOLD = "budget_threshold"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,12 @@ Weekday effects need two weeks of data, the trend four, a month-start or month-e
 two occurrences; otherwise they are left out.
 
 Intervals come from sample paths: the forecast mean plus residuals of the fit drawn in
-blocks of ``block_days`` consecutive days (so that a bad week stays a bad week), plus a
-level that wanders as the residuals' weekly means did (so that intervals widen with the
-horizon). Quantiles of the paths give daily intervals, sums of the paths intervals of
-period totals (the sum of daily quantiles is not the quantile of the sum).
+blocks of ``block_days`` consecutive days (so that a bad week stays a bad week), each block
+as likely as its last day weighs in the fit (old days are fitted loosely by a local fit and
+would widen the intervals for nothing), plus a level that wanders as the recent residuals'
+weekly means did (so that intervals widen with the horizon). Quantiles of the paths give
+daily intervals, sums of the paths intervals of period totals (the sum of daily quantiles
+is not the quantile of the sum).
 
 **Known spend**: committed spend already known (a commitment's fees scheduled for the days
 ahead) is passed as ``known``: it is taken out of the history before the fit and added back
@@ -173,7 +175,10 @@ class DailySpendForecaster:
         effective = weights.sum() ** 2 / (weights ** 2).sum()
         spare = max(effective - design.shape[1], 1.0)
         self.residuals_ = (values - design @ self.coef_) * np.sqrt(effective / spare)
-        weekly = pd.Series(self.residuals_).rolling(7).mean().to_numpy()[6::7]
+        # A local fit leaves old days poorly fitted: residuals are drawn as their days weigh.
+        self.weights_ = weights / weights.sum()
+        recent = self.residuals_[-max(round(4 * self.half_life_days), 28):]
+        weekly = pd.Series(recent[::-1]).rolling(7).mean().to_numpy()[6::7]
         self.level_step_ = float(np.std(np.diff(weekly))) / np.sqrt(7.0) if len(
             weekly) > 2 else 0.0
         return self
@@ -193,7 +198,8 @@ class DailySpendForecaster:
         residuals = self.residuals_
         block = max(1, min(self.block_days, len(residuals)))
         n_blocks = -(-days_ahead // block)
-        starts = rng.integers(0, len(residuals) - block + 1, size=(n_paths, n_blocks))
+        chances = self.weights_[block - 1:]  # a block weighs as its last day
+        starts = rng.choice(len(chances), size=(n_paths, n_blocks), p=chances / chances.sum())
         offsets = starts[:, :, None] + np.arange(block)[None, None, :]
         noise = residuals[offsets].reshape(n_paths, -1)[:, :days_ahead]
         paths = mean[None, :] + noise

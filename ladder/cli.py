@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +14,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import repository
 from core.db.session import session_scope
 from ladder import pipeline
-from ladder.commands import approvals, audit, backtest, forecast_eval, policy, providers, run, serve
+from ladder.commands import (
+    approvals,
+    audit,
+    backtest,
+    finance,
+    forecast_eval,
+    policy,
+    providers,
+    run,
+    serve,
+)
 from ladder.commands import keys as keys_commands
 from ladder.commands import reports as reports_commands
 from ladder.commands.common import (
@@ -72,6 +81,7 @@ keys_commands.register(app)
 forecast_eval.register(app)
 providers.register(app)
 reports_commands.register(app)
+finance.register(app)
 
 @app.command()
 def optimize(
@@ -119,7 +129,9 @@ def optimize(
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A FOCUS CSV or Parquet file, or a folder.")],
+    path: Annotated[str, typer.Argument(
+        help="A FOCUS CSV or Parquet file, or a folder; or a URL of object storage "
+             "(s3://bucket/prefix/, gs://, az://, abfss://) read with the SDK's credentials.")],
     provider: Annotated[str | None, typer.Option(
         help="Provider the data belongs to (sample, aws, azure, gcp): only its cloud's rows "
              "are read. Default: every cloud of the bill, each under its own name.",

@@ -160,6 +160,14 @@ def _duplicates(points: Sequence[MetricPoint], rows: Sequence[int]) -> list[str]
     return problems
 
 
+def _located(message: str, source: str, row: int | None, column: str | None) -> InvalidInput:
+    """An error naming the file in its message and the (first) row and column as fields; the
+    message itself says each row and column, so they are not repeated before it."""
+    error = InvalidInput(message, source=source)
+    error.row, error.column = row, column
+    return error
+
+
 def read_metrics_csv(path: str | Path) -> list[MetricPoint]:
     """The points of a metrics CSV (``date,metric,value[,scope]``), all validated.
 
@@ -170,15 +178,13 @@ def read_metrics_csv(path: str | Path) -> list[MetricPoint]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{source}: cannot read the metrics file ({exc})",
-                           source=source) from None
+        raise InvalidInput(f"cannot read the metrics file ({exc})", source=source) from None
     reader = csv.DictReader(io.StringIO(text))
     header = [c.strip().lower() for c in reader.fieldnames or []]
     missing = [c for c in METRIC_COLUMNS if c not in header]
     if missing:
-        raise InvalidInput(f"{source}: row 1: the header has no {missing[0]!r} column (a "
-                           "metrics file has date, metric, value and optionally scope)",
-                           source=source, row=1, column=missing[0])
+        raise _located(f"row 1: the header has no {missing[0]!r} column (a metrics file has "
+                       "date, metric, value and optionally scope)", source, 1, missing[0])
     reader.fieldnames = header
     points, rows, problems = [], [], []
     first_row: int | None = None
@@ -202,10 +208,9 @@ def read_metrics_csv(path: str | Path) -> list[MetricPoint]:
     if problems:
         shown = "; ".join(problems[:MAX_ERRORS])
         more = f" (and {len(problems) - MAX_ERRORS} more)" if len(problems) > MAX_ERRORS else ""
-        raise InvalidInput(f"{source}: {shown}{more}; nothing was stored", source=source,
-                           row=first_row, column=first_column)
+        raise _located(f"{shown}{more}; nothing was stored", source, first_row, first_column)
     if not points:
-        raise InvalidInput(f"{source}: the metrics file has no rows", source=source, row=2)
+        raise _located("row 2: the metrics file has no rows", source, 2, None)
     return points
 
 
