@@ -560,7 +560,8 @@ def _total_row(forecasts: list[GroupForecast], query: VarianceQuery, month_start
     return {"kind": "total", "name": None, "group": "all", "period": label,
             "currency": currency, "budget": None, "previous": previous, "actual": actual,
             "forecast": total_forecast, "forecast_low_80": low, "forecast_high_80": high,
-            "variance": None, "change": total_forecast - previous, "share_of_change": 1.0}
+            "variance": None, "change": total_forecast - previous,
+            "share_of_change": 1.0 if total_forecast != previous else None}
 
 
 __all__ = [

@@ -178,7 +178,9 @@ def _group_series(lines: pd.DataFrame, query: SpendForecastQuery, start: date,
     frame = pd.DataFrame({"day": kept["day"].to_numpy(), "cost": basis_cost(kept, query.basis),
                           "group": group_values(kept, query.group_by, query.scope.tag_key)})
     totals = frame.groupby("group")["cost"].sum().abs().sort_values(ascending=False)
-    groups = list(totals.index[:MAX_GROUPS]) or ["all"]
+    groups = list(totals.index[:MAX_GROUPS])
+    if not groups and query.group_by is SpendDimension.NONE:
+        groups = ["all"]  # no spend in the scope yet: a forecast of nothing, not no forecast
     return {str(group): frame[frame["group"] == group].groupby("day")["cost"].sum()
             .reindex(index, fill_value=0.0).astype(np.float64) for group in groups}
 
