@@ -9,7 +9,10 @@
   backtest (the default); ``registry`` names them;
 * ``robust``: new keys, decommissioned keys, spikes; ``calibration``: conformal
   quantiles of held-out errors; ``scenarios``: sample paths;
-* ``evaluate``: rolling-origin evaluation (pinball loss, coverage, skill).
+* ``evaluate``: rolling-origin evaluation (pinball loss, coverage, skill);
+* ``spend``: daily spend forecasts (weekday and month-end effects, 80 % and 95 %
+  intervals from sample paths, known committed spend) and their rolling-origin scores
+  against seasonal naive and run rate.
 """
 
 from forecasting.base import QUANTILES, Forecaster, history_frame, quantile_column, to_wide
