@@ -4,7 +4,11 @@
 * :mod:`executor.policy` — the versioned policy of a provider's scope;
 * :mod:`executor.guardrails` — each check of a plan against the policy, with reasons;
 * :mod:`executor.approval` — automatic approval inside the policy, approvers outside it;
-* :mod:`executor.execute` — exactly-once execution, reconciliation, dry run;
+* :mod:`executor.execute` — exactly-once execution of a plan, dry run;
+* :mod:`executor.placement` — one action placed: quote, intent, call, outcome;
+* :mod:`executor.reconcile` — unfinished actions settled with the provider;
+* :mod:`executor.recording` — statuses, inventory and audit entries, a plan's final status;
+* :mod:`executor.provider_calls` — the one retry loop of every provider call;
 * :mod:`executor.locks` — one run at a time per scope (advisory lock / lease row);
 * :mod:`executor.audit` — the hash-chained, append-only audit log;
 * :mod:`executor.notify` — webhook notifications (Slack-compatible JSON).
