@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-import reporting
 from api.audit import service as audit_service
 from api.audit.repository import AuditFilter
 from api.budgets import service as budgets_service
@@ -32,6 +31,8 @@ from core.errors import LadderError
 from dashboard.figures import Chart, Column, Figure, Kind, Page, Series, Table, source
 from dashboard.periods import PeriodLength, Window, to_date
 from reporting import DEFINITIONS, Granularity, Report, Scope
+from reporting.repository import latest_snapshots
+from reporting.snapshot import snapshot_info
 
 ESR_DEFINITION = ("Effective Savings Rate = realised savings ÷ on-demand equivalent "
                   "(DESIGN.md, Money): what the commitments saved, as a share of what the "
@@ -58,11 +59,12 @@ class DataSpan:
 
 def data_span(session: Session, provider: str | None) -> DataSpan:
     """The providers with a reporting snapshot and the last day of their data (UTC)."""
-    statuses = reporting.snapshot_status(session)
-    providers = tuple(sorted({s.snapshot.provider for s in statuses}))
+    # The snapshots themselves, not snapshot_status: that also hashes the inventory.
+    snapshots = [snapshot_info(row) for row in latest_snapshots(session)]
+    providers = tuple(sorted({snapshot.provider for snapshot in snapshots}))
     if provider not in providers:
         provider = None
-    chosen = [s.snapshot for s in statuses if provider is None or s.snapshot.provider == provider]
+    chosen = [s for s in snapshots if provider is None or s.provider == provider]
     if not chosen:
         return DataSpan(providers, provider, None, "USD")
     end = max(snapshot.end for snapshot in chosen)
@@ -131,8 +133,13 @@ def _ratio_figure(name: str, label: str, call: ReportCall, column: str,
                   definition=definition or _definition(column))
 
 
+def rows_of(report: Report | None) -> list[dict[str, Any]]:
+    """A report's rows as the API's JSON makes them (``api.reports.service.page_rows``)."""
+    return [] if report is None else reports_service.page_rows(report, 0, len(report.frame))
+
+
 def _records(call: ReportCall) -> list[dict[str, Any]]:
-    return [] if call.report is None else call.report.records()
+    return rows_of(call.report)
 
 
 def _by_period(call: ReportCall, column: str) -> dict[str, float | None]:
@@ -201,7 +208,7 @@ def _expiries(session: Session, page: Page, window: Window, provider: str | None
                     value=_total(report, "net_increase_monthly"), kind=K.MONEY, source=path,
                     field="totals.net_increase_monthly", currency=currency,
                     definition=_definition("net_increase_monthly")))
-    rows = [] if report is None else report.records()
+    rows = rows_of(report)
     page.table(Table(
         name="expiries", title="Upcoming expiries", currency=currency, source=path, rows=rows,
         columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
@@ -403,7 +410,7 @@ def commitments(session: Session) -> Page:
     try:
         waste = reports_service.period_report(session, "waste", reports_service.query(
             Period(None, None), Granularity.TOTAL, "commitment", Scope()))
-        used = {row["commitment_id"]: row["utilisation"] for row in waste.records()}
+        used = {row["commitment_id"]: row["utilisation"] for row in rows_of(waste)}
     except LadderError:
         used = {}
     rows = []
@@ -438,7 +445,7 @@ def _calendar(session: Session, page: Page) -> None:
                                                          months=None, window_days=30)
     except LadderError:
         report = None
-    rows = [] if report is None else report.records()
+    rows = rows_of(report)
     page.context["calendar"] = calendar_months(rows)
     page.table(Table(
         name="calendar", title="Expiry calendar", source=path, rows=rows,
@@ -454,14 +461,17 @@ def _calendar(session: Session, page: Page) -> None:
         empty="No commitment expires after the end of the data."))
 
 
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def calendar_months(rows: Sequence[dict[str, Any]], limit: int = 36) -> list[dict[str, Any]]:
     """Every month from the first expiry to the last (at most ``limit``), each with its row of
     the calendar report or None: the calendar grid shows the quiet months too."""
     if not rows:
         return []
     found = {row["period"]: row for row in rows}
-    first = date.fromisoformat(rows[0]["period_start"])
-    last = date.fromisoformat(rows[-1]["period_start"])
+    first, last = _as_date(rows[0]["period_start"]), _as_date(rows[-1]["period_start"])
     months: list[dict[str, Any]] = []
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month) and len(months) < limit:
