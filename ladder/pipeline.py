@@ -9,7 +9,7 @@ partial.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from providers.focus import FocusUsage
 from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
 from providers.focus.costs import read_bill_lines, read_focus_costs
 from providers.focus.reader import NoUsageFound
+from providers.focus.remote import is_remote, staged
 from providers.prices import PriceSource
 from reporting import bill_lines
 from reporting import repository as reporting_repository
@@ -214,13 +215,34 @@ def ingest(engine: Engine, path: str | Path, *, provider: str | None = None
 def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
                 ) -> tuple[IngestOutcome, ...]:
     """Read, validate and store every cloud's compute usage of a bill (:func:`read_bill`),
-    all in one transaction: one cloud's bad rows store nothing of the others."""
+    all in one transaction: one cloud's bad rows store nothing of the others.
+
+    ``path`` may be a URL of object storage (``s3://bucket/prefix/``, ``gs://``, ``az://``,
+    ``abfss://``): it is staged on disk for the read (:mod:`providers.focus.remote`), and
+    errors and the dataset's sources name the objects' URLs."""
+    if is_remote(path):
+        with staged(str(path)) as stage:
+            try:
+                return _ingest_bill(engine, stage.path, provider, rename=stage.url)
+            except InvalidInput as exc:
+                raise stage.rename(exc) from None
+    return _ingest_bill(engine, path, provider)
+
+
+def _ingest_bill(engine: Engine, path: str | Path, provider: str | None, *,
+                 rename: Callable[[str], str] | None = None) -> tuple[IngestOutcome, ...]:
+    """:func:`ingest_bill` of files on disk; ``rename`` maps a file to the name its dataset
+    records (a staged file to its URL)."""
     bills = read_bill(path, provider)
     outcomes = []
     with session_scope(engine) as session:
         for bill in bills:
             outcome, stored = store_delivery(session, bill.usage, provider=bill.provider,
                                              identity=bill.identity, lines=bill.lines)
+            if rename is not None and outcome.created:
+                dataset = repository.get_dataset(session, outcome.dataset_id)
+                assert dataset is not None
+                dataset.sources = [rename(source) for source in dataset.sources]
             if outcome.created:
                 # Reports follow the new data at once (with the commitments stored so far).
                 refresh_facts(session, bill.provider, dataset_id=outcome.dataset_id,

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -144,7 +145,8 @@ def handled() -> Iterator[None]:
     except DatabaseUnavailable as exc:
         exit_unavailable(database_error(exc) or exc)
     except LadderError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
+        # The message is text, not markup: "pip install 'ladder[gcs]'" must keep its brackets.
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(code=2) from exc
     except SQLAlchemyError as exc:
         unavailable = database_error(exc)
