@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from core.domain import Catalog, Commitment
-from core.errors import ProviderError
+from core.errors import InvalidInput, ProviderError
 
 
 @runtime_checkable
@@ -199,14 +199,26 @@ def provider_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+class UnknownProvider(InvalidInput, KeyError):
+    """A provider name no provider is registered under (a KeyError too, for callers that
+    look providers up as a mapping)."""
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ would quote the message.
+        return str(self.args[0]) if self.args else ""
+
+
 def get_provider(name: str) -> Provider:
     """Instantiate the provider registered under ``name``."""
     try:
         target = _REGISTRY[name]
-    except KeyError as exc:
-        raise KeyError(
-            f"unknown provider {name!r}; known: {', '.join(provider_names())}"
-        ) from exc
+    except KeyError:
+        from providers.bills import NO_CATALOG  # bills reads FOCUS: only on this path
+
+        why = f" ({NO_CATALOG[name]})" if name in NO_CATALOG else ""
+        raise UnknownProvider(
+            f"unknown provider {name!r}{why}; known: {', '.join(provider_names())}"
+        ) from None
     module_name, _, attribute = target.partition(":")
     factory: Callable[[], Provider] = getattr(importlib.import_module(module_name), attribute)
     return factory()

@@ -91,3 +91,18 @@ def test_optimize_plans_a_bill_offline_with_the_bundled_prices_and_says_so(
         answer = client.get(f"/v1/plans/{plan_id}", headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["details"]["prices"]["label"] == label
+
+
+def test_optimize_for_a_cloud_without_a_catalog_says_why_and_exits_cleanly(
+        offline: Settings) -> None:
+    """OCI bills are read and stored, but Ladder has no OCI catalog: optimize says so in one
+    line (exit 2), with no traceback; an unknown name lists the known ones."""
+    result = runner.invoke(app, ["optimize", "--provider", "oci"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "OCI has no commitment catalog in Ladder yet" in text
+    assert "Traceback" not in result.output
+    other = runner.invoke(app, ["optimize", "--provider", "nimbus"])
+    assert other.exit_code == 2
+    assert "unknown provider 'nimbus'; known: aws, azure, gcp, sample" in " ".join(
+        other.output.split())
