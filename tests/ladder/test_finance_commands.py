@@ -112,3 +112,20 @@ def test_forecast_eval_scores_the_spend_forecast_on_a_bill(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     for model in ("daily-regression", "seasonal-naive", "run-rate"):
         assert model in result.output
+
+
+def test_the_readmes_whole_bill_steps_show_the_non_compute_spend(
+        ladder_settings: Settings) -> None:
+    sample = Path(__file__).resolve().parents[2] / "providers" / "sample" / "data"
+    for name in ("usage.parquet", "bill.parquet"):
+        stored = runner.invoke(app, ["ingest", str(sample / name), "--provider", "sample"])
+        assert stored.exit_code == 0, stored.output
+    body = _json(["reports", "spend", "--group-by", "service_category", "--basis", "cash"])
+    forecast = runner.invoke(app, ["reports", "spend-forecast"])
+    variance = runner.invoke(app, ["reports", "variance", "--group-by", "service_category"])
+
+    rows = body["rows"]
+    assert isinstance(rows, list)
+    groups = {row["group"] for row in rows}
+    assert {"Compute", "Storage", "Databases", "Networking", "Other"} <= groups
+    assert forecast.exit_code == 0 and variance.exit_code == 0, forecast.output
