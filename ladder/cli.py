@@ -151,6 +151,7 @@ def ingest(
             f"keys, {outcome.hours} hours ({outcome.start:%Y-%m-%d %H:%M} to "
             f"{outcome.end:%Y-%m-%d %H:%M} UTC), {outcome.rows_used} of {outcome.rows_read} "
             "rows were compute usage."
+            + (f" FOCUS {', '.join(outcome.focus_versions)}." if outcome.focus_versions else "")
         )
         if outcome.provider in NO_CATALOG:
             console.print(f"[yellow]{NO_CATALOG[outcome.provider]}.[/]")

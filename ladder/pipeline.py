@@ -64,6 +64,9 @@ class IngestOutcome:
     rows_used: int
     start: datetime
     end: datetime
+    focus_versions: tuple[str, ...] = ()
+    """The FOCUS versions of the files read (``1.2``; ``1.0 (1.0r2)`` with the export's own
+    label), each once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,13 @@ def cloud_lines(lines: pd.DataFrame, provider: str) -> pd.DataFrame:
     return lines[lines["provider_name"].map(names) == cloud].reset_index(drop=True)
 
 
+def version_labels(usage: FocusUsage) -> tuple[str, ...]:
+    """Each FOCUS version of the delivery's files once, as people read it."""
+    labels = (v.version if v.declared in (None, v.version) else f"{v.version} ({v.declared})"
+              for v in usage.versions.values())
+    return tuple(dict.fromkeys(labels))
+
+
 def store_usage(session: Session, usage: FocusUsage, *, provider: str,
                 identity: str | None = None) -> IngestOutcome:
     """Store a read FOCUS delivery unless the same content is already stored (``identity``:
@@ -195,7 +205,7 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
         bill_lines.add_bill_lines(session, dataset.id, whole)
     outcome = IngestOutcome(dataset.id, created, dataset.provider, len(stored.keys),
                             dataset.hours, dataset.rows_read, dataset.rows_used, dataset.start,
-                            dataset.end)
+                            dataset.end, version_labels(usage))
     return outcome, stored
 
 

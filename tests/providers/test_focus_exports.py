@@ -147,6 +147,7 @@ def test_each_fixture_ingests_and_its_totals_equal_pandas_to_the_cent(
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert f"of {fixture.cloud}," in output
+    assert f"FOCUS {fixture.version}" in output  # the version read, said on ingest
     assert ("no commitment catalog" in output) == (fixture.cloud == "oci")
     engine = create_engine_for(ladder_settings.database_url)
     try:
