@@ -106,14 +106,13 @@ def period_report(session: Session, name: str, window: Window, granularity: Gran
     parameter). A report that cannot be made (no data, mixed currencies) is None
     with the reason.
     """
-    where = Scope(provider=provider, tag_key=tag_key)
     grouping = group_by or ("commitment" if name == "waste" else "none")
-    query = reports_service.query(Period(window.start, window.end), granularity, grouping,
-                                  where)
     path = source(f"/v1/reports/{name}", start=window.start, end=window.end,
                   granularity=granularity.value, group_by=group_by, provider=provider,
                   tag_key=tag_key)
     try:
+        query = reports_service.query(Period(window.start, window.end), granularity, grouping,
+                                      Scope(provider=provider, tag_key=tag_key))
         return ReportCall(reports_service.period_report(session, name, query), path, None)
     except LadderError as exc:
         return ReportCall(None, path, str(exc))

@@ -148,3 +148,18 @@ def test_every_table_downloads_as_csv_with_the_same_numbers(
                     assert float(value) == pytest.approx(shown, abs=0.005), (name, text, value)
                 checked += 1
     assert checked > 0, path
+
+
+def test_bad_parameters_are_said_on_the_page_not_a_server_error(
+    client: TestClient, seeded: Seeded
+) -> None:
+    sign_in(client, seeded.keys[Role.FINANCE])
+    for path in ("/?period=decade&to=not-a-day&provider=nobody",
+                 "/chargeback?group_by=tag&tag_key=" + "x" * 600,
+                 "/chargeback?group_by=nothing"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("text/html"), path
+    html = client.get("/chargeback?group_by=tag&tag_key=" + "x" * 600).text
+    assert 'class="alert"' in html and "tag_key" in html
+    assert "Month to date" in client.get("/?period=decade").text
