@@ -4,7 +4,7 @@ API itself lets the same key read."""
 from __future__ import annotations
 
 import pytest
-from conftest import Seeded, sign_in
+from dashboard_fixtures import Seeded, sign_in
 from fastapi.testclient import TestClient
 from page_parsing import parse
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Seeded, sign_in
+from dashboard_fixtures import Seeded, sign_in
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from page_parsing import parse

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import pytest
 import uvicorn
-from conftest import Seeded, add_plan
+from dashboard_fixtures import Seeded, add_plan
 from pydantic import SecretStr
 
 from api.app import create_app

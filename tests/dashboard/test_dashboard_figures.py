@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 import pytest
-from conftest import Seeded, sign_in
+from dashboard_fixtures import Seeded, sign_in
 from fastapi.testclient import TestClient
 from page_parsing import at, number_of, parse
 

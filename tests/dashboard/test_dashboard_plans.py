@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Seeded
+from dashboard_fixtures import Seeded
 from fastapi.testclient import TestClient
 from page_parsing import parse
 

@@ -1,0 +1,72 @@
+"""Helpers of the dashboard tests (importable by name, unlike a conftest): the seeded
+database's description, the sample's seeding, plans with risk figures, signing in."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+
+from api_factories import make_run, store_plan
+
+from api.roles import Role
+from core.db import repository
+from ladder.pipeline import store_usage
+from providers.focus import read_focus
+from providers.sample import SampleProvider
+from reporting import BudgetSpec, Scope, create_budget, refresh_facts
+
+PLAN_DETAILS = {"certified_gap": 0.036, "loss_before_cvar": 412.5, "loss_after_cvar": 301.25,
+                "cvar_alpha": 0.9,
+                "actions": [{"savings_median": 120.5, "savings_bad": -4.25,
+                             "expected_utilisation": 0.97},
+                            {"savings_median": 80.0, "savings_bad": 10.0,
+                             "expected_utilisation": 0.91}]}
+"""Risk figures as the forecast planner records them (``optimizer/portfolio_plan.py``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    """The seeded database: its URL and engine, a key per role, a revoked key, a plan."""
+
+    url: str
+    engine: Engine
+    keys: dict[Role, str]
+    revoked_key: str
+    plan_id: int
+
+
+def seed_sample(session: Session) -> None:
+    """Ingest the bundled sample (usage, FOCUS cost lines, catalog, inventory), build its
+    reporting facts, and store a budget and a run."""
+    provider = SampleProvider()
+    usage = read_focus(provider.usage_paths()[0])
+    store_usage(session, usage, provider="sample")
+    repository.upsert_catalog(session, "sample", provider.catalog())
+    repository.replace_inventory(session, "sample", list(provider.inventory(usage.start)))
+    refresh_facts(session, "sample")
+    create_budget(session, BudgetSpec(name="sample compute, monthly", amount=40_000.0,
+                                      scope=Scope(provider="sample")))
+    make_run(session)
+
+
+def add_plan(session: Session) -> int:
+    """A proposed plan of the sample with the planner's risk figures in its details."""
+    plan_id = store_plan(session)
+    row = repository.get_plan(session, plan_id)
+    assert row is not None
+    row.details = {**dict(row.details or {}), **PLAN_DETAILS}
+    session.flush()
+    return plan_id
+
+
+def sign_in(client: TestClient, key: str) -> None:
+    """Sign the client in with the key through the form."""
+    response = client.post("/login", data={"key": key}, follow_redirects=False)
+    assert response.status_code == 303, response.text
