@@ -76,6 +76,43 @@ class ActionKind(StrEnum):
     RETURN = "return"
 
 
+class PlanStatus(StrEnum):
+    """Where a plan stands (``executor.lifecycle`` says which transitions are allowed)."""
+
+    DRAFT = "draft"
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    PARTIALLY_EXECUTED = "partially_executed"
+    FAILED = "failed"
+
+
+class ActionStatus(StrEnum):
+    """Where an action of a plan stands (the executor moves it): ``intent`` is committed
+    before the provider is called, ``unknown`` when the call's outcome was lost,
+    ``ordered`` when the provider accepted an order not yet active."""
+
+    PENDING = "pending"
+    INTENT = "intent"
+    UNKNOWN = "unknown"
+    ORDERED = "ordered"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class CommitmentSource(StrEnum):
+    """Where a recorded commitment came from: the provider's inventory (or the bill), a
+    plan's purchase, or units given up before their term (kept for their history)."""
+
+    INVENTORY = "inventory"
+    PLAN = "plan"
+    ENDED = "ended"
+
+
 @dataclass(frozen=True, slots=True)
 class UsageKey:
     """One homogeneous stream of usage, measured in normalised units per hour.

@@ -38,7 +38,7 @@ from executor.guardrails import (
     plan_facts,
     received_offering_ids,
 )
-from executor.lifecycle import PlanStatus, transition
+from executor.lifecycle import OPEN, PlanStatus, transition
 from executor.policy import Policy, StoredPolicy, load_policy
 
 APPROVER = "approver"
@@ -258,7 +258,7 @@ def expire_stale(
     stored = load_policy(session, provider, scope)
     policy = stored.policy if stored is not None else None
     expired = []
-    for plan in repo.plans_in(session, provider, scope, ("draft", "proposed", "approved")):
+    for plan in repo.plans_in(session, provider, scope, OPEN):
         if _expire_if_stale(session, plan, policy, actor=actor, now=moment):
             expired.append(plan.id)
     return expired
@@ -271,7 +271,7 @@ def supersede(
     audit.lock_chain(session)
     plan = load_plan(session, plan_id)
     older = [p for p in repo.plans_in(session, plan.provider, plan.scope,
-                                      ("draft", "proposed", "approved")) if p.id != plan.id]
+                                      OPEN) if p.id != plan.id]
     for other in older:
         transition(session, other, PlanStatus.EXPIRED, actor=actor, now=now,
                    reason=f"superseded by plan {plan.id}")

@@ -242,5 +242,6 @@ class Executor:
     def resume(self, provider: str, scope: str, lock: RunLock) -> list[ExecutionReport]:
         """Carry on with the scope's executing plans (after a crash); their reports."""
         with session_scope(self.engine) as session:
-            plan_ids = [p.id for p in repo.plans_in(session, provider, scope, ("executing",))]
+            plan_ids = [p.id for p in repo.plans_in(session, provider, scope,
+                                                    (PlanStatus.EXECUTING,))]
         return [self.execute(plan_id, lock) for plan_id in plan_ids]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import update
@@ -26,23 +25,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db.models import PlanRow, utc_now
+from core.domain import PlanStatus
 from core.errors import Conflict
 from executor import audit
 
-
-class PlanStatus(StrEnum):
-    """Where a plan stands."""
-
-    DRAFT = "draft"
-    PROPOSED = "proposed"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    EXECUTING = "executing"
-    EXECUTED = "executed"
-    PARTIALLY_EXECUTED = "partially_executed"
-    FAILED = "failed"
-
+OPEN: tuple[PlanStatus, ...] = (PlanStatus.DRAFT, PlanStatus.PROPOSED, PlanStatus.APPROVED)
+"""The statuses of a plan not yet decided or executed: the ones that can go stale."""
 
 TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
     PlanStatus.DRAFT: frozenset({PlanStatus.PROPOSED, PlanStatus.REJECTED}),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from core.db import repository as core_repository
 from core.db.session import session_scope
+from core.domain import PlanStatus
 from core.errors import ProviderError
 from executor import repository as repo
 from executor.provider_calls import ProviderCalls
@@ -79,7 +80,8 @@ class Reconciler:
         """Give executing plans whose actions are all settled their final status."""
         finished = []
         with session_scope(self.recorder.engine) as session:
-            plan_ids = [p.id for p in repo.plans_in(session, provider, scope, ("executing",))]
+            plan_ids = [p.id for p in repo.plans_in(session, provider, scope,
+                                                    (PlanStatus.EXECUTING,))]
         for plan_id in plan_ids:
             with self.recorder.tx() as session:
                 plan = core_repository.get_plan(session, plan_id)

@@ -16,25 +16,12 @@ from sqlalchemy.orm import Session
 
 from core.db.models import ActionRow, PlanRow
 from core.db.session import session_scope
-from core.domain import ActionKind
+from core.domain import ActionKind, ActionStatus
 from executor import audit
 from executor import repository as repo
 from executor.approval import valid_until
 from executor.lifecycle import PlanStatus, transition
 from providers.base import OrderResult, OrderStatus
-
-
-class ActionStatus:
-    """Statuses of an action (strings, as stored)."""
-
-    PENDING = "pending"
-    INTENT = "intent"
-    UNKNOWN = "unknown"
-    ORDERED = "ordered"
-    DONE = "done"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
 
 FROM_ORDER = {
     OrderStatus.ACTIVE: ActionStatus.DONE,

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db.models import PlanRow, RunRow, utc_now
+from core.domain import PlanStatus
 from executor import audit
 from executor.locks import holder_alive
 
@@ -47,7 +48,7 @@ def mark_interrupted(session: Session, runs: list[RunRow], *, actor: str,
     for run in runs:
         plans = list(session.scalars(select(PlanRow).where(
             PlanRow.provider == run.provider, PlanRow.scope == run.scope,
-            PlanRow.status == "executing").order_by(PlanRow.id)))
+            PlanRow.status == PlanStatus.EXECUTING).order_by(PlanRow.id)))
         left = "".join(
             f"; it left plan {plan.id} executing: the next run of {run.provider}/{run.scope} "
             "(or `ladder plans execute`) reconciles its purchases and carries it on"

@@ -21,13 +21,13 @@ from core.db.models import (
     RunRow,
     utc_now,
 )
-from core.domain import HOUR
+from core.domain import HOUR, ActionKind, ActionStatus, PlanStatus
 from core.errors import NotFound
 from executor.guardrails import SpendToDate
 
-UNFINISHED = ("intent", "unknown", "ordered")
+UNFINISHED = (ActionStatus.INTENT, ActionStatus.UNKNOWN, ActionStatus.ORDERED)
 """Action statuses whose outcome at the provider is not settled yet."""
-SPENT = ("intent", "unknown", "ordered", "done")
+SPENT = (*UNFINISHED, ActionStatus.DONE)
 """Action statuses that spent money, or may have."""
 
 
@@ -57,9 +57,9 @@ def spend_to_date(
     month's figures only once it is done: one still to be placed may yet fail.
     """
     placed = and_(ActionRow.status.in_(SPENT), ActionRow.intent_at >= since)
-    reserved = and_(ActionRow.status == "pending",
-                    PlanRow.status.in_(("approved", "executing")))
-    returned = and_(ActionRow.kind == "return", ActionRow.status == "done")
+    reserved = and_(ActionRow.status == ActionStatus.PENDING,
+                    PlanRow.status.in_((PlanStatus.APPROVED, PlanStatus.EXECUTING)))
+    returned = and_(ActionRow.kind == ActionKind.RETURN, ActionRow.status == ActionStatus.DONE)
     hourly_change = case(
         (returned, -func.abs(ActionRow.amortized_hourly_cost)),
         (ActionRow.kind == "return", 0.0),
@@ -104,7 +104,7 @@ def pending_actions(session: Session, plan_id: int) -> list[tuple[int, str]]:
     """(position, kind) of the plan's actions still to place, by position."""
     rows = session.execute(
         select(ActionRow.position, ActionRow.kind)
-        .where(ActionRow.plan_id == plan_id, ActionRow.status == "pending")
+        .where(ActionRow.plan_id == plan_id, ActionRow.status == ActionStatus.PENDING)
         .order_by(ActionRow.position)).all()
     return [(position, kind) for position, kind in rows]
 
@@ -114,8 +114,8 @@ def claim_intent(session: Session, action_id: int, *, key: str, at: datetime) ->
     False when it is no longer pending (compare-and-set: another process claimed it)."""
     changed = session.execute(
         update(ActionRow)
-        .where(ActionRow.id == action_id, ActionRow.status == "pending")
-        .values(status="intent", idempotency_key=key, intent_at=at,
+        .where(ActionRow.id == action_id, ActionRow.status == ActionStatus.PENDING)
+        .values(status=ActionStatus.INTENT, idempotency_key=key, intent_at=at,
                 attempts=ActionRow.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
@@ -126,7 +126,7 @@ def unfinished_scopes(session: Session) -> list[tuple[str, str]]:
     """(provider, scope) of every scope with unsettled actions or executing plans."""
     stmt = (select(PlanRow.provider, PlanRow.scope)
             .outerjoin(ActionRow, ActionRow.plan_id == PlanRow.id)
-            .where(or_(ActionRow.status.in_(UNFINISHED), PlanRow.status == "executing"))
+            .where(or_(ActionRow.status.in_(UNFINISHED), PlanRow.status == PlanStatus.EXECUTING))
             .distinct().order_by(PlanRow.provider, PlanRow.scope))
     return [(provider, scope) for provider, scope in session.execute(stmt)]
 

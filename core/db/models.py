@@ -1,101 +1,39 @@
 """The tables of Ladder's database, as SQLAlchemy 2 declarative models.
 
-Every timestamp is timezone-aware UTC (``UTCDateTime``); money and quantities
-are float64 (``Double``). Constraint names follow ``NAMING_CONVENTION`` so that
-migrations can name, alter and drop them on every backend.
+They build on ``core.db.base`` (the declarative base, UTC timestamps, the naming
+convention), as ``core.db.reporting_models`` does; the status names are the enums of
+``core.domain``, so the table constraints, the executor, the API and the reports spell
+them one way.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
-    Double,
     ForeignKey,
     Index,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from core.db.base import NAMING_CONVENTION, Base, UTCDateTime, _in, utc_now
+from core.domain import ActionStatus, CommitmentSource, PlanStatus
 
-COMMITMENT_SOURCES = ("inventory", "plan", "ended")
-PLAN_STATUS_PROPOSED = "proposed"
-ACTION_STATUS_PENDING = "pending"
+COMMITMENT_SOURCES = tuple(CommitmentSource)
+PLAN_STATUS_PROPOSED = PlanStatus.PROPOSED
+ACTION_STATUS_PENDING = ActionStatus.PENDING
 DEFAULT_SCOPE = "all"
 """The scope of a plan, policy or run that covers the whole of a provider."""
-PLAN_STATUSES = (
-    "draft", "proposed", "approved", "rejected", "expired", "executing", "executed",
-    "partially_executed", "failed",
-)
-"""Every status of a plan (``executor.lifecycle`` says which transitions are allowed)."""
-ACTION_STATUSES = ("pending", "intent", "unknown", "ordered", "done", "failed", "skipped")
-"""Every status of an action (``executor.execute`` moves them)."""
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always timezone-aware UTC in Python.
-
-    Naive datetimes are refused rather than guessed at. SQLite has no time zone
-    type, so the value is stored there as naive UTC and made aware again on read.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"timestamp {value!r} must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every Ladder table."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute as is
-        datetime: UTCDateTime(),
-        float: Double(),
-        # JSON, not JSONB: PostgreSQL's JSONB reorders object keys, and the order of
-        # an offering's covers/rates is its tie-break order.
-        dict[str, Any]: JSON(),
-        dict[str, float]: JSON(),
-        list[str]: JSON(),
-    }
+PLAN_STATUSES = tuple(PlanStatus)
+"""Every status of a plan (:class:`core.domain.PlanStatus`, the one definition)."""
+ACTION_STATUSES = tuple(ActionStatus)
+"""Every status of an action (:class:`core.domain.ActionStatus`, the one definition)."""
 
 
 class DatasetRow(Base):
@@ -262,7 +200,7 @@ class CommitmentRow(Base):
 
     __table_args__ = (
         UniqueConstraint("provider", "commitment_id"),
-        CheckConstraint("source IN ('inventory', 'plan', 'ended')", name="source"),
+        CheckConstraint(_in("source", COMMITMENT_SOURCES), name="source"),
         CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
         Index("ix_commitments_provider_end_at", "provider", "end_at"),
     )
@@ -529,6 +467,7 @@ def table_names() -> list[str]:
 
 
 __all__ = [
+    "NAMING_CONVENTION",
     "ActionRow",
     "ApiKeyRow",
     "AuditEntryRow",
@@ -548,6 +487,3 @@ __all__ = [
     "UsageHour",
     "UsageKeyRow",
 ]
-
-# The reporting tables live in a module of their own; importing it puts them on Base.metadata.
-from core.db import reporting_models as reporting_models  # noqa: E402

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.models import Base, _in, utc_now
+from core.db.base import Base, _in, utc_now
 
 BUDGET_PERIODS = ("month", "quarter", "year")
 BUDGET_BASES = ("amortized", "cash")
