@@ -1,5 +1,6 @@
-"""Fixtures of the dashboard tests: a SQLite database seeded with the bundled sample, keys of
-every role, the app on it, clients signed in by role, and fresh plans to decide.
+"""Fixtures of the dashboard tests: a database seeded with the bundled sample (SQLite, and
+PostgreSQL with ``LADDER_TEST_DATABASE_URL``), keys of every role, the app on it, clients
+signed in by role, and fresh plans to decide.
 
 The database is made once per test session (ingesting the sample and building its
 reporting facts takes seconds); tests that change it decide plans of their own
@@ -9,12 +10,14 @@ reporting facts takes seconds); tests that change it decide plans of their own
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 # The API tests' factories, as pytest would put them on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
@@ -29,10 +32,25 @@ from core.db.session import create_engine_for, migrate, session_scope
 from core.settings import sqlite_url
 
 
+def _schema_url(admin: Engine, schema: str) -> str:
+    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """The sample in a SQLite database of the session, with keys of every role."""
-    url = sqlite_url(tmp_path_factory.mktemp("dashboard") / "ladder.db")
+def seeded(backend: str, request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """The sample in a database of the session (SQLite, and PostgreSQL in a schema of its own
+    when ``LADDER_TEST_DATABASE_URL`` is set), with keys of every role."""
+    schema = f"ladder_dashboard_{uuid.uuid4().hex[:12]}"
+    admin: Engine | None = None
+    if backend == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("dashboard") / "ladder.db")
+    else:
+        admin = request.getfixturevalue("postgres_admin")
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = _schema_url(admin, schema)
     migrate(url)
     engine = create_engine_for(url)
     with session_scope(engine) as session:
@@ -47,6 +65,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         revoke_key(session, found.id, actor="test")
     yield Seeded(url, engine, keys, revoked, plan_id)
     engine.dispose()
+    if admin is not None:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 @pytest.fixture(scope="session")
