@@ -9,6 +9,7 @@ the session is closed (``plan_from_row`` gives a plan's domain value).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db.frames import (
@@ -165,12 +168,12 @@ def list_datasets(
 
 @dataclass(frozen=True, slots=True)
 class _HourlyColumns:
-    """The hourly frame, validated, as plain Python lists ready for an executemany."""
+    """The hourly frame, validated, as arrays ready for a bulk load."""
 
-    hours: list[datetime]
-    usage_keys: list[str]
-    units: list[float]
-    costs: list[float]
+    hours: pd.DatetimeIndex
+    usage_keys: npt.NDArray[np.object_]
+    units: npt.NDArray[np.float64]
+    costs: npt.NDArray[np.float64]
 
 
 def _validated_hourly(
@@ -201,10 +204,10 @@ def _validated_hourly(
             value = hourly[name].iloc[row]
             raise InvalidInput(f"{name} must be {rule}, got {value}", row=row, column=name)
     return _HourlyColumns(
-        hours=list(hours.to_pydatetime()),
-        usage_keys=[str(key) for key in hourly["usage_key"]],
-        units=units.tolist(),
-        costs=costs.tolist(),
+        hours=hours,
+        usage_keys=hourly["usage_key"].astype(str).to_numpy(dtype=object),
+        units=units,
+        costs=costs,
     )
 
 
@@ -252,18 +255,124 @@ def add_dataset(
     )
     session.add(dataset)
     session.flush()
-    if columns.hours:
-        session.execute(
-            insert(USAGE_HOURS),
-            [
-                {"dataset_id": dataset.id, "usage_key_id": key_ids[key], "hour": hour,
-                 "units": units, "on_demand_cost": cost}
-                for key, hour, units, cost in zip(
-                    columns.usage_keys, columns.hours, columns.units, columns.costs, strict=True
-                )
-            ],
-        )
+    if len(columns.hours):
+        insert_usage_hours(session, dataset.id, key_ids, columns)
     return dataset
+
+
+_PG_EPOCH_US = 946_684_800_000_000
+"""PostgreSQL's timestamp epoch (2000-01-01 UTC) in microseconds after the Unix epoch."""
+
+_SQLITE_HOUR_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy's SQLite dialect writes a DATETIME (naive UTC, see ``UTCDateTime``)."""
+
+
+def insert_usage_hours(session: Session, dataset_id: int, key_ids: Mapping[str, int],
+                       columns: _HourlyColumns) -> None:
+    """Bulk-load a dataset's hourly rows in the caller's transaction.
+
+    PostgreSQL takes them as one binary ``COPY``, SQLite as one ``executemany`` on the
+    driver's cursor, in primary-key order (appends to the key's B-tree); any other database
+    goes through SQLAlchemy's multi-row insert (:func:`insert_usage_hours_generic`, which also
+    defines what the fast paths must store). Rows are the same in every case.
+    """
+    codes, names = pd.factorize(columns.usage_keys)
+    ids = np.asarray([key_ids[str(name)] for name in names], dtype=np.int64)[codes]
+    micros = columns.hours.asi8
+    order = np.lexsort((micros, ids))
+    dialect = session.get_bind().dialect
+    try:
+        if dialect.name == "postgresql":
+            _copy_hours(session, dataset_id, ids[order], micros[order], columns.units[order],
+                        columns.costs[order])
+        elif dialect.name == "sqlite":
+            _executemany_hours(session, dataset_id, ids[order], columns.hours[order],
+                               columns.units[order], columns.costs[order])
+        else:
+            insert_usage_hours_generic(session, dataset_id, key_ids, columns)
+            return
+    except dialect.loaded_dbapi.Error as exc:
+        # The driver's own error, raised as SQLAlchemy's (IntegrityError for a duplicate hour),
+        # as the same insert through SQLAlchemy would.
+        raise DBAPIError.instance("INSERT INTO usage_hours", None, exc,
+                                  dialect.loaded_dbapi.Error) from exc
+
+
+def insert_usage_hours_generic(session: Session, dataset_id: int, key_ids: Mapping[str, int],
+                               columns: _HourlyColumns) -> None:
+    """The hourly rows through SQLAlchemy's ``insert()`` (types processed row by row)."""
+    session.execute(
+        insert(USAGE_HOURS),
+        [
+            {"dataset_id": dataset_id, "usage_key_id": key_ids[str(key)], "hour": hour,
+             "units": units, "on_demand_cost": cost}
+            for key, hour, units, cost in zip(
+                columns.usage_keys, columns.hours.to_pydatetime(), columns.units.tolist(),
+                columns.costs.tolist(), strict=True)
+        ],
+    )
+
+
+def _copy_hours(session: Session, dataset_id: int, ids: npt.NDArray[np.int64],
+                micros: npt.NDArray[np.int64], units: npt.NDArray[np.float64],
+                costs: npt.NDArray[np.float64]) -> None:
+    """PostgreSQL: the rows as one ``COPY ... (FORMAT BINARY)`` built with numpy.
+
+    Each binary row is a field count then, per field, its byte length and big-endian value:
+    two int4 ids, a timestamptz (int8 microseconds after 2000-01-01) and two float8.
+    """
+    row = np.dtype([
+        ("fields", ">i2"),
+        ("dataset_len", ">i4"), ("dataset_id", ">i4"),
+        ("key_len", ">i4"), ("usage_key_id", ">i4"),
+        ("hour_len", ">i4"), ("hour", ">i8"),
+        ("units_len", ">i4"), ("units", ">f8"),
+        ("cost_len", ">i4"), ("on_demand_cost", ">f8"),
+    ])
+    rows = np.empty(len(ids), dtype=row)
+    rows["fields"] = 5
+    rows["dataset_len"], rows["key_len"], rows["hour_len"] = 4, 4, 8
+    rows["units_len"], rows["cost_len"] = 8, 8
+    rows["dataset_id"] = dataset_id
+    rows["usage_key_id"] = ids
+    rows["hour"] = micros - _PG_EPOCH_US
+    rows["units"] = units
+    rows["on_demand_cost"] = costs
+    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    trailer = (-1).to_bytes(2, "big", signed=True)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(
+        "COPY usage_hours (dataset_id, usage_key_id, hour, units, on_demand_cost) "
+        "FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.write(header)
+        step = 1 << 18  # rows per write: about 14 MiB
+        for offset in range(0, len(rows), step):
+            copy.write(rows[offset : offset + step].tobytes())
+        copy.write(trailer)
+
+
+def _executemany_hours(session: Session, dataset_id: int, ids: npt.NDArray[np.int64],
+                       hours: pd.DatetimeIndex, units: npt.NDArray[np.float64],
+                       costs: npt.NDArray[np.float64]) -> None:
+    """SQLite: the rows as one ``executemany`` on the driver's cursor, hours as SQLAlchemy
+    writes them (each distinct hour formatted once)."""
+    codes, distinct = pd.factorize(hours)
+    naive = pd.DatetimeIndex(distinct).tz_convert("UTC").tz_localize(None)
+    texts = np.asarray(naive.strftime(_SQLITE_HOUR_FORMAT), dtype=np.object_)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(
+            "INSERT INTO usage_hours (dataset_id, usage_key_id, hour, units, on_demand_cost) "
+            "VALUES (?, ?, ?, ?, ?)",
+            zip(itertools.repeat(dataset_id), ids.tolist(), texts[codes].tolist(),
+                units.tolist(), costs.tolist()),
+        )
+    finally:
+        cursor.close()
 
 
 def load_usage(

@@ -76,7 +76,7 @@ def _checks() -> tuple[RowCheck, ...]:
     checks.append(RowCheck(
         "ChargePeriodEnd", "ChargePeriodEnd_ts <= ChargePeriodStart_ts",
         "ChargePeriodEnd must be after ChargePeriodStart, got {value}",
-        "ChargePeriodStart || ' to ' || ChargePeriodEnd",
+        "CAST(ChargePeriodStart AS VARCHAR) || ' to ' || CAST(ChargePeriodEnd AS VARCHAR)",
     ))
     for column in NUMERIC:
         checks += number_checks(column, f"{column}_num")

@@ -199,13 +199,15 @@ def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules
     con.execute("SET preserve_insertion_order = true")
     con.register("vm_lookup", _lookup(rules))
     columns = (*rules.extra_columns, *extra)
+    sources = [_describe(con, file, columns,
+                         declared.of(file) if declared is not None else None)
+               for file in files]
+    native = _native_columns(sources)
     rows_read = 0
     versions: dict[str, FocusVersion] = {}
-    for i, file in enumerate(files):
-        rows, version = _load(con, i, file, columns,
-                              declared.of(file) if declared is not None else None)
-        rows_read += rows
-        versions[str(file)] = version
+    for i, source in enumerate(sources):
+        rows_read += _load(con, i, source, native)
+        versions[str(source.path)] = source.version
     _classify(con, len(files), rules)
     checks.check_rows(con, tuple(str(f) for f in files))
     return Loaded(rows_read, MappingProxyType(versions))
@@ -265,38 +267,95 @@ def _as_text(column: str | None, column_type: str) -> str:
     quoted = '"' + column.replace('"', '""') + '"'
     if column_type.startswith(("STRUCT", "MAP")) or column_type.endswith("[]"):
         quoted = f"to_json({quoted})"
-    return f"NULLIF(NULLIF(trim(CAST({quoted} AS VARCHAR)), ''), 'NULL')"
+    if column_type != "VARCHAR":
+        quoted = f"CAST({quoted} AS VARCHAR)"
+    return f"NULLIF(NULLIF(trim({quoted}), ''), 'NULL')"
 
 
-def _load(con: duckdb.DuckDBPyConnection, index: int, path: Path, extra: tuple[str, ...],
-          declared: tuple[str, Path] | None) -> tuple[int, FocusVersion]:
-    """Load one file's FOCUS columns and ``extra`` as text into ``src_<index>``; count rows
-    and tell its FOCUS version (``declared``: the label its export declares, and where)."""
+_NUMBER_TYPES = re.compile(
+    r"^(DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)$")
+_TIMESTAMP_TYPES = re.compile(r"^TIMESTAMP( WITH TIME ZONE|_S|_MS|_NS)?$")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One file to load: how DuckDB reads it, its columns' types, the file's name of each column
+    read (None when absent), and its FOCUS version."""
+
+    path: Path
+    function: str
+    kind: str
+    types: Mapping[str, str]
+    wanted: Mapping[str, str | None]
+    version: FocusVersion
+
+
+def _describe(con: duckdb.DuckDBPyConnection, path: Path, extra: tuple[str, ...],
+              declared: tuple[str, Path] | None) -> _Source:
+    """The file's columns and their types, the FOCUS columns and ``extra`` found in it, and its
+    FOCUS version (``declared``: the label its export declares, and where)."""
     source = str(path)
     if path.stat().st_size == 0:
         raise InvalidInput("the file is empty", source=source)
     function, kind = table_function(path)
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {function}", [source]).fetchall()
-        types = {str(name): str(column_type) for name, column_type, *_ in described}
-        wanted: dict[str, str | None] = dict(resolve_columns(list(types), source=source))
-        version = (normalise_declared(declared[0], source=str(declared[1])) if declared
-                   else detect_version(list(types)))
-        by_lower = {name.lstrip("\ufeff").strip().lower(): name for name in types}
-        for column in extra:
-            wanted.setdefault(column, by_lower.get(column.lower()))
-        projection = ", ".join(
-            f"{_as_text(wanted[c], types.get(wanted[c] or '', ''))} AS {c}" for c in wanted
-        )
-        con.execute(f"CREATE TEMP TABLE src_{index} AS SELECT {projection} FROM {function}",
-                    [source])
     except duckdb.Error as exc:
         raise _unreadable(exc, kind, source) from exc
+    types = {str(name): str(column_type) for name, column_type, *_ in described}
+    wanted: dict[str, str | None] = dict(resolve_columns(list(types), source=source))
+    version = (normalise_declared(declared[0], source=str(declared[1])) if declared
+               else detect_version(list(types)))
+    by_lower = {name.lstrip("\ufeff").strip().lower(): name for name in types}
+    for column in extra:
+        wanted.setdefault(column, by_lower.get(column.lower()))
+    return _Source(path, function, kind, MappingProxyType(types), MappingProxyType(wanted),
+                   version)
+
+
+def _native_columns(sources: Sequence[_Source]) -> dict[str, str]:
+    """The numeric and timestamp columns to load in DuckDB's own type instead of as text:
+    those that every file holds as a number (loaded as DOUBLE) or as a timestamp (TIMESTAMPTZ),
+    or lacks. A column that any file holds as text is loaded as text from every file, to be
+    parsed with the row-numbered checks; typed, it needs no parsing and cannot fail to parse."""
+    native: dict[str, str] = {}
+    for columns, pattern, target in ((NUMERIC, _NUMBER_TYPES, "DOUBLE"),
+                                     (TIMESTAMPS, _TIMESTAMP_TYPES, "TIMESTAMPTZ")):
+        for column in columns:
+            types = [s.types[s.wanted[column] or ""] for s in sources if s.wanted.get(column)]
+            if types and all(pattern.match(t) for t in types):
+                native[column] = target
+    return native
+
+
+def _projection(source: _Source, native: Mapping[str, str]) -> str:
+    """The SELECT list loading ``source``: each wanted column as text, or natively typed."""
+    parts = []
+    for column, name in source.wanted.items():
+        if column in native:
+            value = ("NULL" if name is None
+                     else '"' + name.replace('"', '""') + '"')
+            parts.append(f"CAST({value} AS {native[column]}) AS {column}")
+        else:
+            parts.append(f"{_as_text(name, source.types.get(name or '', ''))} AS {column}")
+    return ", ".join(parts)
+
+
+def _load(con: duckdb.DuckDBPyConnection, index: int, source: _Source,
+          native: Mapping[str, str]) -> int:
+    """Load one file's wanted columns into ``src_<index>`` (text, or natively typed for the
+    ``native`` columns) and count its rows."""
+    name = str(source.path)
+    try:
+        con.execute(f"CREATE TEMP TABLE src_{index} AS SELECT {_projection(source, native)} "
+                    f"FROM {source.function}", [name])
+    except duckdb.Error as exc:
+        raise _unreadable(exc, source.kind, name) from exc
     count = con.execute(f"SELECT count(*) FROM src_{index}").fetchone()
     rows = int(count[0]) if count else 0
     if rows == 0:
-        raise InvalidInput("the file has no data rows", source=source)
-    return rows, version
+        raise InvalidInput("the file has no data rows", source=name)
+    return rows
 
 
 def _long_line(source: str, limit: int) -> int | None:
