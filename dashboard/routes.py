@@ -160,7 +160,11 @@ def plan(plan_id: PlanId, request: Request, session: SessionDep) -> Response:
                                               "message": f"There is no plan {plan_id}."},
                       status_code=404)
     wanted = request.query_params.get("csv")
-    if wanted is not None and wanted in page.tables:
+    if wanted is not None:
+        if wanted not in page.tables:
+            return render(request, "error.html", {"reader": reader, "status": 404,
+                                                  "message": f"This page has no table "
+                                                  f"{wanted!r}."}, status_code=404)
         return render_csv(page.tables[wanted], filename=f"plan-{plan_id}-{wanted}")
     return render(request, "page_plan.html", {
         "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "decided": decided,

@@ -163,3 +163,9 @@ def test_bad_parameters_are_said_on_the_page_not_a_server_error(
     html = client.get("/chargeback?group_by=tag&tag_key=" + "x" * 600).text
     assert 'class="alert"' in html and "tag_key" in html
     assert "Month to date" in client.get("/?period=decade").text
+
+
+def test_a_table_a_page_does_not_have_is_a_404(client: TestClient, seeded: Seeded) -> None:
+    sign_in(client, seeded.keys[Role.ADMIN])
+    for path in ("/?csv=nothing", f"/plans/{seeded.plan_id}?csv=nothing", "/runs?csv=plans"):
+        assert client.get(path).status_code == 404, path
