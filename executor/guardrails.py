@@ -28,11 +28,12 @@ purchase's offering, an exchange's target); a return receives nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from core.db.models import ActionRow, OfferingRow, PlanRow
 from core.domain import ActionKind
@@ -46,6 +47,78 @@ INPUTS_KEY = "guardrail_inputs"
 commitments owned and new can cover at most) and ``expected_utilisation`` (one
 share per action, in the actions' order).
 """
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailInputs:
+    """What the planner states for the guardrails: the contract between the planner (and
+    ``ladder.facts``, which fills in what a planner left out) and :func:`plan_facts`.
+
+    ``low_forecast_hourly`` is the on-demand $/h of the low forecast of eligible usage and
+    ``low_forecast_source`` says what it is; ``committed_capacity_hourly`` the on-demand $/h
+    the commitments owned and new can cover at most; ``expected_utilisation`` one share per
+    action, in the actions' order. None (or no share) is "not stated", which the caps treat
+    as a violation: the guardrails fail closed. Stored as JSON once, under
+    ``plan.details[INPUTS_KEY]`` (:meth:`to_json`, :meth:`from_json`).
+    """
+
+    low_forecast_hourly: float | None = None
+    low_forecast_source: str = ""
+    committed_capacity_hourly: float | None = None
+    expected_utilisation: tuple[float | None, ...] | None = None
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "low_forecast_hourly", "committed_capacity_hourly", "expected_utilisation")
+    """The figures a plan must state for every cap to be judged."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The inputs as stored in ``plan.details`` (stated fields only)."""
+        out: dict[str, Any] = {}
+        if self.low_forecast_hourly is not None:
+            out["low_forecast_hourly"] = self.low_forecast_hourly
+            out["low_forecast_source"] = self.low_forecast_source
+        if self.committed_capacity_hourly is not None:
+            out["committed_capacity_hourly"] = self.committed_capacity_hourly
+        if self.expected_utilisation is not None:
+            out["expected_utilisation"] = list(self.expected_utilisation)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any] | None) -> GuardrailInputs:
+        """The inputs a plan's details hold; a figure that is absent or not a finite number
+        is not stated."""
+        raw = raw or {}
+        shares = raw.get("expected_utilisation")
+        return cls(
+            low_forecast_hourly=_float(raw.get("low_forecast_hourly")),
+            low_forecast_source=str(raw.get("low_forecast_source", "")),
+            committed_capacity_hourly=_float(raw.get("committed_capacity_hourly")),
+            expected_utilisation=None if not isinstance(shares, list | tuple)
+            else tuple(_float(v) for v in shares),
+        )
+
+    @classmethod
+    def of_plan(cls, plan: PlanRow) -> GuardrailInputs:
+        """The inputs a stored plan carries."""
+        return cls.from_json((plan.details or {}).get(INPUTS_KEY))
+
+    def missing(self) -> frozenset[str]:
+        """The figures of :attr:`FIELDS` not stated."""
+        return frozenset(name for name in self.FIELDS if getattr(self, name) is None)
+
+    def completed_by(self, other: GuardrailInputs) -> GuardrailInputs:
+        """These inputs, with what they do not state taken from ``other``."""
+        low = self.low_forecast_hourly is None
+        return GuardrailInputs(
+            low_forecast_hourly=other.low_forecast_hourly if low else self.low_forecast_hourly,
+            low_forecast_source=other.low_forecast_source if low else self.low_forecast_source,
+            committed_capacity_hourly=self.committed_capacity_hourly
+            if self.committed_capacity_hourly is not None else other.committed_capacity_hourly,
+            expected_utilisation=self.expected_utilisation
+            if self.expected_utilisation is not None else other.expected_utilisation,
+        )
+
+
 EXECUTABLE_KINDS = frozenset({ActionKind.PURCHASE.value, ActionKind.EXCHANGE.value,
                               ActionKind.RETURN.value})
 """Action kinds the executor can carry out."""
@@ -152,7 +225,14 @@ class SpendToDate:
 
 
 def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    """A stated figure as a float; None when absent or not a finite number (not stated)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def commitment_change(kind: str, amortized_hourly_cost: float, upfront_cost: float,
@@ -184,8 +264,8 @@ def received_offering_ids(plan: PlanRow) -> list[str]:
 
 def plan_facts(plan: PlanRow, offerings: Mapping[str, OfferingRow]) -> PlanFacts:
     """The facts of a stored plan; ``offerings`` maps the provider's offering ids to rows."""
-    inputs: Mapping[str, Any] = (plan.details or {}).get(INPUTS_KEY) or {}
-    utilisation = list(inputs.get("expected_utilisation") or [])
+    inputs = GuardrailInputs.of_plan(plan)
+    utilisation = list(inputs.expected_utilisation or ())
     actions = []
     for index, action in enumerate(plan.actions):
         received = _received(action)
@@ -197,17 +277,16 @@ def plan_facts(plan: PlanRow, offerings: Mapping[str, OfferingRow]) -> PlanFacts
             quantity=action.quantity, amortized_hourly=hourly, upfront=upfront,
             term_hours=offering.term_hours if offering is not None else None,
             payment_option=offering.payment_option if offering is not None else None,
-            expected_utilisation=_float(utilisation[index]) if index < len(utilisation)
-            else None,
+            expected_utilisation=utilisation[index] if index < len(utilisation) else None,
             commitment_id=action.commitment_id or "",
             target_offering_id=action.target_offering_id or "",
             target_quantity=float(action.target_quantity or 0.0),
         ))
     return PlanFacts(
         plan_id=plan.id, provider=plan.provider, scope=plan.scope, actions=tuple(actions),
-        low_forecast_hourly=_float(inputs.get("low_forecast_hourly")),
-        low_forecast_source=str(inputs.get("low_forecast_source", "")),
-        committed_capacity_hourly=_float(inputs.get("committed_capacity_hourly")),
+        low_forecast_hourly=inputs.low_forecast_hourly,
+        low_forecast_source=inputs.low_forecast_source,
+        committed_capacity_hourly=inputs.committed_capacity_hourly,
         expected_savings=float(plan.expected_savings or 0.0), window_hours=plan.window_hours,
     )
 

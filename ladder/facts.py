@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -26,7 +25,7 @@ from core.billing import apply_commitments, bill, schedule, summarize
 from core.db import repository
 from core.db.models import DatasetRow, PlanRow
 from core.domain import HOUR, Catalog, Commitment, Offering, Shape
-from executor.guardrails import INPUTS_KEY
+from executor.guardrails import GuardrailInputs
 from ladder.window import Window, usage_window
 
 LOW_QUANTILE = 0.1
@@ -54,14 +53,15 @@ def capacity_hourly(offering: Offering, quantity: float, rates: Mapping[str, flo
     return quantity * max(values, default=0.0)
 
 
-def guardrail_inputs(session: Session, plan: PlanRow) -> dict[str, Any]:
-    """The figures ``executor.guardrails`` reads, for a stored plan (empty if unknowable)."""
+def guardrail_inputs(session: Session, plan: PlanRow) -> GuardrailInputs:
+    """The figures ``executor.guardrails`` reads, for a stored plan, from the usage before its
+    decision (none stated when that is unknowable)."""
     catalog = repository.load_catalog(session, plan.provider)
     if catalog is None:
-        return {}
+        return GuardrailInputs()
     window = _window(session, plan, catalog)
     if window is None:
-        return {}
+        return GuardrailInputs()
     decision_time = plan.window_start
     hours = window.usage.shape[0]
     owned = [c for c in repository.list_commitments(session, plan.provider)
@@ -84,24 +84,22 @@ def guardrail_inputs(session: Session, plan: PlanRow) -> dict[str, Any]:
     active = [c for c in owned if c.is_active(decision_time)]
     capacity = sum(capacity_hourly(c.offering, c.quantity, rates) for c in active) + sum(
         capacity_hourly(o, q, rates) for _, o, q in bought if o is not None)
-    return {
-        "low_forecast_hourly": float(np.quantile(hourly_value, LOW_QUANTILE)),
-        "low_forecast_source": (f"10th percentile of the last {hours} hours' on-demand usage "
-                                "(lookback; no forecaster is wired in)"),
-        "committed_capacity_hourly": float(capacity),
-        "expected_utilisation": [utilisation.get(a.position) for a in plan.actions],
-    }
+    return GuardrailInputs(
+        low_forecast_hourly=float(np.quantile(hourly_value, LOW_QUANTILE)),
+        low_forecast_source=(f"10th percentile of the last {hours} hours' on-demand usage "
+                             "(lookback; no forecaster is wired in)"),
+        committed_capacity_hourly=float(capacity),
+        expected_utilisation=tuple(utilisation.get(a.position) for a in plan.actions),
+    )
 
 
-def complete_plan_inputs(session: Session, plan: PlanRow) -> dict[str, Any]:
-    """Fill in the guardrail inputs the planner did not state; what the plan now carries."""
-    stated: dict[str, Any] = dict((plan.details or {}).get(INPUTS_KEY) or {})
-    missing = {"low_forecast_hourly", "committed_capacity_hourly",
-               "expected_utilisation"} - set(stated)
-    if missing:
-        computed = guardrail_inputs(session, plan)
-        stated = {**computed, **stated}
-    return stated
+def complete_plan_inputs(session: Session, plan: PlanRow) -> GuardrailInputs:
+    """The guardrail inputs the plan states, with what the planner did not state computed
+    from the usage before its decision."""
+    stated = GuardrailInputs.of_plan(plan)
+    if not stated.missing():
+        return stated
+    return stated.completed_by(guardrail_inputs(session, plan))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from core.billing import schedule
 from core.domain import HOUR, ActionKind, Catalog, Commitment, Plan
 from core.errors import InvalidInput
 from core.settings import Settings
-from executor.guardrails import INPUTS_KEY
+from executor.guardrails import INPUTS_KEY, GuardrailInputs
 from ladder.scenarios import SCENARIO_SOURCE, default_scenarios
 from ladder.window import Window, usage_window
 from optimizer.backtest.policies import UsageHistory
@@ -223,15 +223,15 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
         **calibration,
         "scenario_source": SCENARIO_SOURCE,
         "safe_core": solved.core,
-        INPUTS_KEY: {
-            "low_forecast_hourly": float(np.quantile(hourly_value, LOW_QUANTILE)),
-            "low_forecast_source": (
+        INPUTS_KEY: GuardrailInputs(
+            low_forecast_hourly=float(np.quantile(hourly_value, LOW_QUANTILE)),
+            low_forecast_source=(
                 f"{LOW_QUANTILE:.0%} quantile of the on-demand value of "
                 f"{problem.scenarios.n_scenarios} forecast scenarios × {problem.horizon} "
                 "hours"),
-            "expected_utilisation": [a.explanation.expected_utilisation if a.explanation
-                                     else None for a in plan.actions],
-        },
+            expected_utilisation=tuple(a.explanation.expected_utilisation if a.explanation
+                                       else None for a in plan.actions),
+        ).to_json(),
     }
     return Planned(plan, solved.build_seconds, solved.solve_seconds, solved.n_variables,
                    solved.n_constraints, details, window.skipped)

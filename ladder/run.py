@@ -174,11 +174,11 @@ def _prepare_plan(engine: Engine, plan_id: int, scope: str, actor: str) -> list[
         plan = core_repository.get_plan(session, plan_id)
         assert plan is not None
         plan.scope = scope
-        inputs = facts.complete_plan_inputs(session, plan)
+        inputs = facts.complete_plan_inputs(session, plan).to_json()
         repo.merge_plan_details(session, plan, {INPUTS_KEY: inputs})
         audit.append(session, actor=actor, event="plan.created", subject=f"plan:{plan_id}",
                      reason="planned by the run",
-                     data={"guardrail_inputs": inputs, "details": plan.details})
+                     data={INPUTS_KEY: inputs, "details": plan.details})
         return supersede(session, plan_id, actor=actor)
 
 
