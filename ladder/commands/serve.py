@@ -71,8 +71,10 @@ def serve(
         signal.signal(signal.SIGINT, _stop)
         bound = _wait_started(server, thread)
         base = f"http://{host}:{bound}"
-        console.print(f"Serving the API on {base}/v1 (docs {base}/docs, health {base}/healthz); "
-                      "scheduling runs from the policies' schedules.", soft_wrap=True)
+        console.print(f"Serving the dashboard on {base}/ (sign in with a key from `ladder keys "
+                      f"create`) and the API on {base}/v1 (docs {base}/docs, health "
+                      f"{base}/healthz); scheduling runs from the policies' schedules.",
+                      soft_wrap=True)
         try:
             scheduler.serve(stop, poll_s=poll)
         finally:

@@ -123,14 +123,19 @@ def test_ladder_serve_starts_answers_and_stops_on_sigterm(ladder_settings: Setti
                                text=True)
     try:
         assert process.stdout is not None
-        url = None
+        url = dashboard = None
         for line in process.stdout:
             found = re.search(r"http://127\.0\.0\.1:\d+/healthz", line)
             if found:
                 url = found.group(0)
+                shown = re.search(r"dashboard on (http://127\.0\.0\.1:\d+/) ", line)
+                dashboard = shown.group(1) if shown else None
                 break
         assert url is not None, "serve never said where it listens"
         assert httpx.get(url, timeout=10).json()["database"] == "ok"
+        # The printed dashboard address answers with the sign-in form.
+        assert dashboard is not None, "serve never said where the dashboard is"
+        assert 'name="key"' in httpx.get(dashboard, timeout=10).text
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
