@@ -9,14 +9,18 @@ result in one transaction, so a failed read stores nothing):
 
 1. find the files (one file, or every ``*.csv``, ``*.csv.gz`` and ``*.parquet``
    under a folder);
-2. load each file's FOCUS columns (and the rules' extra columns) as text into a
-   temporary table, whose ``rowid`` keeps the file's row order, so every error
-   can name the row, and record the file's FOCUS version (declared by the export's
-   manifest or metadata, else told by its columns: ``schema.py``);
-3. type, classify and key every row in one pass (``focus_rows``), then run the
-   checks of ``checks.py`` as aggregates over it;
-4. spread each compute row evenly over the hours of its charge period, sum per
-   hour and key, and fill the hours without usage with zeros.
+2. load each file's FOCUS columns (and the rules' extra columns) into a temporary
+   table, whose ``rowid`` keeps the file's row order, so every error can name the
+   row, and record the file's FOCUS version (declared by the export's manifest or
+   metadata, else told by its columns: ``schema.py``). Text is loaded as text; the
+   number and timestamp columns that every file holds typed (Parquet) keep DuckDB's
+   own types, since they need no parsing;
+3. type every row, classify and key it (``focus_rows``: the rules run once per
+   distinct combination of the columns they read and are joined back), then run the
+   checks of ``checks.py`` (one pass asks whether any row fails; only then are the
+   failing rows found);
+4. spread each compute row evenly over the hours of its charge period and sum per
+   hour and key in DuckDB; numpy lays out the dense grid, zeros where nothing ran.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput
@@ -100,8 +105,10 @@ class NoUsageFound(InvalidInput):
 class VmRules:
     """One cloud's rules for VM usage in FOCUS, as DuckDB SQL over the loaded rows.
 
-    Every column of the file is text; ``ConsumedQuantity_num`` and the other
-    ``*_num``/``*_ts`` columns are typed. The expressions are evaluated in order:
+    Every column of the file is text, except the number and timestamp columns that every file
+    holds typed; ``ConsumedQuantity_num`` and the other ``*_num``/``*_ts`` columns are always
+    typed (use those). The rules are evaluated once per distinct combination of the columns
+    they name, so naming a column of many values (``ResourceId``) makes them slower. The expressions are evaluated in order:
 
     * ``instance_type``: what is running (a VM size, a series and resource), NULL
       when the row is not VM usage;
@@ -274,7 +281,7 @@ def _as_text(column: str | None, column_type: str) -> str:
 
 _NUMBER_TYPES = re.compile(
     r"^(DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)$")
-_TIMESTAMP_TYPES = re.compile(r"^TIMESTAMP( WITH TIME ZONE|_S|_MS|_NS)?$")
+_TIMESTAMP_TYPES = re.compile(r"^(TIMESTAMP( WITH TIME ZONE|_S|_MS|_NS)?|TIMESTAMPTZ(_NS)?)$")
 
 
 @dataclass(frozen=True)
@@ -395,7 +402,12 @@ def _unreadable(exc: duckdb.Error, kind: str, source: str) -> InvalidInput:
 
 
 def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -> None:
-    """Build ``focus_rows``: every row typed, classified and, for VM usage, keyed."""
+    """Build ``focus_rows``: every row typed, classified and, for VM usage, keyed.
+
+    The rules (regular expressions, JSON, lookups) are evaluated once per distinct combination
+    of the columns they read (a few thousand in a bill of millions of rows: the accounts,
+    regions and SKUs), and joined back to the rows.
+    """
     union = " UNION ALL ".join(
         f"SELECT {i} AS _file, rowid + 1 AS _row, * FROM src_{i}" for i in range(file_count)
     )
@@ -407,16 +419,28 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -
     lookup_columns = "".join(
         f", vm_lookup.{c} AS lookup_{c}" for c in lookup.columns if c != "instance_type"
     )
+    inputs = _rule_inputs(con, rules)
+    listed = ", ".join(inputs)
+    same = " AND ".join(f"typed.{c} IS NOT DISTINCT FROM classes.{c}" for c in inputs) or "true"
+    outputs = ", ".join(
+        f"classes.{c}" for c in (
+            "instance_type", *(f"lookup_{c}" for c in lookup.columns if c != "instance_type"),
+            "family", "factor", "is_compute", "is_used", "provider", "scope", "platform",
+            "tenancy", "region", "usage_key"))
     con.execute(f"""
         CREATE TEMP TABLE focus_rows AS
         WITH raw AS ({union}),
         typed AS (
             SELECT *, (CAST(_file AS BIGINT) << {checks.POSITION_BITS}) + _row AS _pos,
-                {casts}, {rules.instance_type} AS instance_type
+                {casts}
             FROM raw),
+        distinct_inputs AS (SELECT DISTINCT {listed or "1 AS _none"} FROM typed),
+        typed_classes AS (
+            SELECT *, {rules.instance_type} AS instance_type FROM distinct_inputs),
         joined AS (
-            SELECT typed.*{lookup_columns}
-            FROM typed LEFT JOIN vm_lookup ON vm_lookup.instance_type = typed.instance_type),
+            SELECT typed_classes.*{lookup_columns}
+            FROM typed_classes LEFT JOIN vm_lookup
+                ON vm_lookup.instance_type = typed_classes.instance_type),
         sized AS (
             SELECT *, {rules.family} AS family, {rules.factor} AS factor,
                 ({rules.is_compute}) AND instance_type IS NOT NULL AS is_compute
@@ -427,13 +451,26 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -
                 {rules.scope} AS scope,
                 {rules.platform} AS platform,
                 {rules.tenancy} AS tenancy,
-                {rules.region} AS region,
-                upper(BillingCurrency) AS currency
-            FROM sized)
-        SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{rules.service}',
+                {rules.region} AS region
+            FROM sized),
+        classes AS (
+            SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{rules.service}',
                 region, family, platform, tenancy) END AS usage_key
-        FROM keyed
+            FROM keyed)
+        SELECT typed.*, {outputs}, upper(typed.BillingCurrency) AS currency
+        FROM typed JOIN classes ON {same}
     """)
+
+
+def _rule_inputs(con: duckdb.DuckDBPyConnection, rules: VmRules) -> list[str]:
+    """The loaded columns (and typed ``*_num``/``*_ts`` columns) that the rules' SQL names."""
+    described = con.execute("DESCRIBE src_0").fetchall()
+    names = [str(row[0]) for row in described]
+    names += [f"{c}_ts" for c in TIMESTAMPS] + [f"{c}_num" for c in NUMERIC]
+    sql = " ".join((rules.instance_type, rules.is_compute, rules.family, rules.factor,
+                    rules.scope, rules.platform, rules.tenancy, rules.region, rules.provider))
+    return [n for n in names if re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])",
+                                          sql)]
 
 
 def _lookup(rules: VmRules) -> pd.DataFrame:
@@ -474,36 +511,45 @@ def _span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
 def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
     """Units and list cost per hour and key, each charge spread over its hours by overlap.
 
-    Sorted by hour then key; every key has every hour of ``[start, end)``.
+    Sorted by hour then key; every key has every hour of ``[start, end)``. DuckDB sums the
+    hours that have usage; the dense grid (zeros elsewhere) is laid out with numpy, which
+    costs a copy instead of a join and a sort of the grid.
     """
-    frame = con.execute("""
+    keys = np.asarray([str(k) for (k,) in con.execute(
+        "SELECT DISTINCT usage_key FROM focus_rows WHERE is_used ORDER BY usage_key"
+    ).fetchall()], dtype=object)
+    con.register("hourly_keys", pd.DataFrame({"usage_key": keys,
+                                              "k": np.arange(len(keys), dtype=np.int64)}))
+    first = int(pd.Timestamp(start).value // 1000)
+    summed = con.execute(f"""
         WITH spread AS (
-            SELECT usage_key, ConsumedQuantity_num * factor AS units, ListCost_num AS cost,
+            SELECT k, ConsumedQuantity_num * factor AS units, ListCost_num AS cost,
                 epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
                 unnest(range(date_trunc('hour', ChargePeriodStart_ts), ChargePeriodEnd_ts,
                              INTERVAL 1 HOUR)) AS hour
-            FROM focus_rows WHERE is_used),
+            FROM focus_rows JOIN hourly_keys USING (usage_key) WHERE is_used),
         weighted AS (
-            SELECT usage_key, hour,
+            SELECT k, epoch_us(hour) AS hour,
                 (least(e, epoch_us(hour) + 3600000000) - greatest(s, epoch_us(hour)))
                     / (e - s) AS weight, units, cost
-            FROM spread),
-        summed AS (
-            SELECT usage_key, hour, sum(units * weight) AS units,
-                sum(cost * weight) AS on_demand_cost
-            FROM weighted GROUP BY usage_key, hour),
-        grid AS (
-            SELECT usage_key, unnest(range(CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ),
-                                           INTERVAL 1 HOUR)) AS hour
-            FROM (SELECT DISTINCT usage_key FROM focus_rows WHERE is_used))
-        SELECT grid.hour, grid.usage_key, coalesce(summed.units, 0.0) AS units,
-            coalesce(summed.on_demand_cost, 0.0) AS on_demand_cost
-        FROM grid LEFT JOIN summed USING (usage_key, hour)
-        ORDER BY grid.hour, grid.usage_key
-    """, [start, end]).df()
-    frame["hour"] = frame["hour"].astype("datetime64[ns, UTC]")
-    frame["usage_key"] = frame["usage_key"].astype(str)
-    return frame.astype({"units": "float64", "on_demand_cost": "float64"})[list(HOURLY_COLUMNS)]
+            FROM spread)
+        SELECT (hour - {first}) // 3600000000 * {len(keys)} + k AS cell,
+            sum(units * weight) AS units, sum(cost * weight) AS cost
+        FROM weighted GROUP BY ALL
+    """).fetchnumpy()
+    con.unregister("hourly_keys")
+    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC").as_unit("ns")
+    cell = np.asarray(summed["cell"], dtype=np.int64)
+    units = np.zeros(len(hours) * len(keys))
+    costs = np.zeros(len(hours) * len(keys))
+    units[cell] = np.asarray(summed["units"], dtype=np.float64)
+    costs[cell] = np.asarray(summed["cost"], dtype=np.float64)
+    return pd.DataFrame({
+        "hour": hours.repeat(len(keys)),
+        "usage_key": np.tile(keys, len(hours)),
+        "units": units,
+        "on_demand_cost": costs,
+    })[list(HOURLY_COLUMNS)]
 
 
 def _keys(con: duckdb.DuckDBPyConnection, service: str) -> pd.DataFrame:
