@@ -85,6 +85,7 @@ class SpendDimension(StrEnum):
     SERVICE = "service"
     REGION = "region"
     CHARGE_CATEGORY = "charge_category"
+    BILLING_PERIOD = "billing_period"
     TAG = "tag"
 
 
@@ -95,6 +96,7 @@ DIMENSION_COLUMNS: dict[SpendDimension, str] = {
     SpendDimension.SERVICE_CATEGORY: "service_category",
     SpendDimension.SERVICE: "service_name",
     SpendDimension.REGION: "region_id",
+    SpendDimension.BILLING_PERIOD: "billing_period",
     SpendDimension.CHARGE_CATEGORY: "charge_category",
 }
 """The bill-line column each dimension (but tag) reads."""

@@ -206,6 +206,9 @@ class BillCostLineRow(Base):
     charge_class: Mapped[str | None] = mapped_column(String(64))
     tags: Mapped[str] = mapped_column(Text, default="{}")
     currency: Mapped[str] = mapped_column(String(8))
+    billing_period: Mapped[date | None] = mapped_column(Date)
+    """First day of the row's BillingPeriodStart: the invoice the line is on (null for lines
+    stored before revision 0009)."""
     list_cost: Mapped[float]
     billed_cost: Mapped[float]
     effective_cost: Mapped[float | None]

@@ -118,7 +118,8 @@ TagValueOpt = Annotated[str | None, typer.Option(help="Only this value of --tag-
 CurrencyOpt = Annotated[str | None, typer.Option(help="Only lines in this currency.")]
 GroupOpt = Annotated[SpendDimension, typer.Option(help="none, provider, billing_account, "
                                                   "account, service_category, service, "
-                                                  "region, charge_category or tag.")]
+                                                  "region, charge_category, billing_period "
+                                                  "(the invoice) or tag.")]
 
 
 @reports_app.command("spend")

@@ -34,7 +34,8 @@ COST_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the frame ``read_focus_costs`` returns."""
 
-EXTRA: tuple[str, ...] = ("Tags", "EffectiveCost", "ContractedCost", "CommitmentDiscountId")
+EXTRA: tuple[str, ...] = ("Tags", "EffectiveCost", "ContractedCost", "CommitmentDiscountId",
+                         "BillingPeriodStart")
 """FOCUS columns read here beyond those ``read_focus`` reads."""
 
 COST_CHECKS: tuple[checks.RowCheck, ...] = tuple(
@@ -171,10 +172,14 @@ def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
                 RegionId AS region_id, ServiceCategory AS service_category,
                 ServiceName AS service_name, ChargeCategory AS charge_category,
                 ChargeClass AS charge_class, coalesce(Tags, '{{}}') AS tags, currency,
+                CAST(TRY_CAST(BillingPeriodStart AS TIMESTAMPTZ) AS DATE) AS billing_period,
                 {_COST_SQL}""",
             "true", BILL_GROUPS, BILL_COSTS)
     finally:
         con.close()
+    # DuckDB's DATE arrives as datetime64: a calendar date, as ``day`` is.
+    periods = pd.to_datetime(frame["billing_period"])
+    frame["billing_period"] = periods.dt.date.astype(object).where(periods.notna(), None)
     mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
     frame["tags"] = frame["tags"].map(mapping)
     # Tags written differently may now be the same set: sum those lines together.

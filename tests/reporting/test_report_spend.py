@@ -177,3 +177,28 @@ def test_the_focus_samples_invoice_per_provider_and_billing_period(session: Sess
                                               scope=SpendScope(provider=provider)))
         assert amortised.totals()["cost"] == pytest.approx(
             round(float(rows["EffectiveCost"].sum()), 2))
+
+
+@pytest.mark.skipif(not FOCUS_SAMPLE.exists(), reason="shared FOCUS sample not present")
+def test_spend_by_billing_period_is_each_invoice_even_for_late_charges(
+        session: Session) -> None:
+    """Grouped by billing period, cash spend is Σ BilledCost per BillingPeriodStart and
+    currency for every cloud of the sample: OCI's charge of 2024-09-30, billed in October,
+    is on October's invoice, not September's."""
+    providers = store_bill(session, FOCUS_SAMPLE)
+    raw = pd.read_csv(FOCUS_SAMPLE, na_values=["NULL"], keep_default_na=False)
+    clouds = raw.ProviderName.map(cloud_of_name)
+    late = 0
+    for provider in providers:
+        rows = raw[clouds == provider]
+        late += int((rows["ChargePeriodStart"].str[:7] != rows["BillingPeriodStart"].str[:7])
+                    .sum())
+        report = spend(session, SpendQuery(basis=SpendBasis.CASH,
+                                           granularity=SpendGranularity.TOTAL,
+                                           group_by=SpendDimension.BILLING_PERIOD,
+                                           scope=SpendScope(provider=provider)))
+        got = {str(g): int(c) for g, c in zip(report.frame["group"],
+                                              cents_of(report.frame["cost"]), strict=True)}
+        expected = rows.groupby(rows["BillingPeriodStart"].str[:10])["BilledCost"].sum()
+        assert got == {period: _cents(v) for period, v in expected.items()}, provider
+    assert late > 0, "the sample holds a charge billed in a later period"
