@@ -108,7 +108,8 @@ class VmRules:
     Every column of the file is text, except the number and timestamp columns that every file
     holds typed; ``ConsumedQuantity_num`` and the other ``*_num``/``*_ts`` columns are always
     typed (use those). The rules are evaluated once per distinct combination of the columns
-    they name, so naming a column of many values (``ResourceId``) makes them slower. The expressions are evaluated in order:
+    they name, so naming a column of many values (``ResourceId``) makes them slower. The
+    expressions are evaluated in order:
 
     * ``instance_type``: what is running (a VM size, a series and resource), NULL
       when the row is not VM usage;
