@@ -40,8 +40,8 @@ from providers.focus import FocusUsage
 from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
 from providers.focus.costs import read_bill_lines, read_focus_costs
 from providers.focus.reader import NoUsageFound
-from providers.focus.remote import is_remote, staged
 from providers.prices import PriceSource
+from providers.remote import is_remote, staged
 from reporting import bill_lines
 from reporting import repository as reporting_repository
 from reporting.snapshot import refresh_facts
@@ -228,7 +228,7 @@ def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
     all in one transaction: one cloud's bad rows store nothing of the others.
 
     ``path`` may be a URL of object storage (``s3://bucket/prefix/``, ``gs://``, ``az://``,
-    ``abfss://``): it is staged on disk for the read (:mod:`providers.focus.remote`), and
+    ``abfss://``): it is staged on disk for the read (:mod:`providers.remote`), and
     errors and the dataset's sources name the objects' URLs."""
     if is_remote(path):
         with staged(str(path)) as stage:

@@ -13,7 +13,8 @@ Why staging rather than reading over the network row by row: the reader passes o
 more than once (classification, checks, costs, bill lines), a download once is cheaper than
 several remote scans, and it keeps one code path for files on disk and in a bucket.
 
-Credentials are each SDK's standard chain: S3 through boto3 (environment, profile, SSO, the
+Credentials are each SDK's standard chain: S3 through the AWS provider's downloader
+(:func:`providers.aws.usage.download_objects`, boto3's chain: environment, profile, SSO, the
 instance or container role; ``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3`` for an
 S3-compatible server); GCS and Azure through fsspec's ``gcsfs`` and ``adlfs`` (the
 ``ladder[gcs]`` and ``ladder[azure-storage]`` extras), which use Google's application
@@ -86,11 +87,11 @@ def staged(location: str) -> Iterator[Staged]:
     folder = Path(tempfile.mkdtemp(prefix="ladder-stage-"))
     try:
         if storage == "s3":
-            objects = _s3_download(location, bucket, prefix, folder)
+            objects = _s3_download(location, folder)
         else:
             objects = _fsspec_download(location, storage, bucket, prefix, folder)
         if not objects:
-            raise InvalidInput("no FOCUS files (CSV, CSV.gz or Parquet) at this location",
+            raise InvalidInput(f"no FOCUS objects (.parquet, .csv, .csv.gz) under {location}",
                                source=location)
         single = len(objects) == 1 and not location.endswith("/") \
             and next(iter(objects.values())) == location
@@ -115,38 +116,22 @@ def _target(folder: Path, prefix: str, key: str) -> Path:
     return target
 
 
-def _s3_download(location: str, bucket: str, prefix: str, folder: Path) -> dict[str, str]:
-    """Stage the S3 objects under ``prefix`` with boto3; local path → ``s3://`` URL."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+def _s3_download(location: str, folder: Path) -> dict[str, str]:
+    """Stage the S3 objects at ``location`` with the AWS provider's downloader (boto3's
+    credential chain, logged and throttle-retried calls); local path → ``s3://`` URL."""
+    from providers.aws.errors import AwsProviderError
+    from providers.aws.session import AwsClients
+    from providers.aws.usage import download_objects
 
-    # A session of its own: the chain is resolved now, not from boto3's process-wide default
-    # session, which keeps whatever credentials it found first.
-    client = boto3.session.Session().client("s3")
-    staged: dict[str, str] = {}
-    try:
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        keys = [item["Key"] for page in pages for item in page.get("Contents", [])
-                if _wanted(item["Key"])]
-        # A prefix without a slash names a folder too when nothing is exactly that key.
-        if prefix and not prefix.endswith("/") and prefix not in keys:
-            keys = [k for k in keys if k.startswith(prefix.rstrip("/") + "/")]
-        for key in sorted(keys):
-            target = _target(folder, prefix, key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, key, str(target))
-            staged[str(target)] = f"s3://{bucket}/{key}"
-    except NoCredentialsError as exc:
+    clients = AwsClients()
+    if not clients.has_credentials():
         raise InvalidInput("no AWS credentials to read it: set AWS_PROFILE, the AWS_ACCESS_KEY_ID"
                            " and AWS_SECRET_ACCESS_KEY variables, or run with a role",
-                           source=location) from exc
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise InvalidInput(f"S3 refused it: {error.get('Code', '?')} "
-                           f"({error.get('Message', exc)})", source=location) from exc
-    except BotoCoreError as exc:
-        raise InvalidInput(f"cannot reach S3: {exc}", source=location) from exc
-    return staged
+                           source=location)
+    try:
+        return download_objects(clients, location, folder)
+    except AwsProviderError as exc:
+        raise InvalidInput(f"S3 refused it: {exc}", source=location) from exc
 
 
 def _fsspec_download(location: str, storage: str, bucket: str, prefix: str,

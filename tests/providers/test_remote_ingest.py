@@ -23,7 +23,7 @@ from core.settings import Settings, get_settings
 from ladder.cli import app
 from providers.focus.reader import read_focus
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "providers/sample/data/usage.parquet"
 BUCKET = "billing-exports"
 runner = CliRunner()
@@ -131,7 +131,7 @@ def test_an_empty_prefix_and_a_missing_bucket_are_refused_clearly(
         s3: boto3.client, ladder_settings: Settings) -> None:
     empty = runner.invoke(app, ["ingest", f"s3://{BUCKET}/nothing-here/"])
     assert empty.exit_code != 0
-    assert "no FOCUS files" in empty.output and f"s3://{BUCKET}/nothing-here/" in empty.output
+    assert "no FOCUS objects" in empty.output and f"s3://{BUCKET}/nothing-here/" in empty.output
     missing = runner.invoke(app, ["ingest", "s3://no-such-bucket/focus/"])
     assert missing.exit_code != 0
     assert "NoSuchBucket" in " ".join(missing.output.split())
