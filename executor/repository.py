@@ -180,12 +180,11 @@ def record_commitments(
 
 
 def give_up_commitment(
-    session: Session, *, provider: str, commitment_id: str, at: datetime | None = None,
+    session: Session, *, provider: str, commitment_id: str, at: datetime,
     quantity: float | None = None,
 ) -> bool:
     """Take ``quantity`` units (all, when None) off an owned commitment at ``at``: an exchange
-    gave them up or a return handed it back (``at`` None: now). False when the commitment is
-    unknown.
+    gave them up or a return handed it back. False when the commitment is unknown.
 
     The units given up are not forgotten: they were owned, and billed, until ``at``, so
     they stay as a row of source ``ended`` (id ``<id>@ended-<time>``, ending at ``at``)
@@ -197,7 +196,6 @@ def give_up_commitment(
         CommitmentRow.provider == provider, CommitmentRow.commitment_id == commitment_id))
     if row is None:
         return False
-    at = at or utc_now()
     given = row.quantity if quantity is None else min(quantity, row.quantity)
     if given > 1e-9 and at > row.start_at:
         session.add(CommitmentRow(
