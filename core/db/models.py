@@ -25,15 +25,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db.base import NAMING_CONVENTION, Base, UTCDateTime, _in, utc_now
 from core.domain import ActionStatus, CommitmentSource, PlanStatus
 
-COMMITMENT_SOURCES = tuple(CommitmentSource)
-PLAN_STATUS_PROPOSED = PlanStatus.PROPOSED
-ACTION_STATUS_PENDING = ActionStatus.PENDING
 DEFAULT_SCOPE = "all"
 """The scope of a plan, policy or run that covers the whole of a provider."""
-PLAN_STATUSES = tuple(PlanStatus)
-"""Every status of a plan (:class:`core.domain.PlanStatus`, the one definition)."""
-ACTION_STATUSES = tuple(ActionStatus)
-"""Every status of an action (:class:`core.domain.ActionStatus`, the one definition)."""
 
 
 class DatasetRow(Base):
@@ -200,7 +193,7 @@ class CommitmentRow(Base):
 
     __table_args__ = (
         UniqueConstraint("provider", "commitment_id"),
-        CheckConstraint(_in("source", COMMITMENT_SOURCES), name="source"),
+        CheckConstraint(_in("source", CommitmentSource), name="source"),
         CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
         Index("ix_commitments_provider_end_at", "provider", "end_at"),
     )
@@ -214,7 +207,7 @@ class PlanRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    status: Mapped[str] = mapped_column(String(32), default=PLAN_STATUS_PROPOSED, index=True)
+    status: Mapped[str] = mapped_column(String(32), default=PlanStatus.PROPOSED, index=True)
     dataset_id: Mapped[int | None] = mapped_column(
         ForeignKey("datasets.id", ondelete="SET NULL"), index=True
     )
@@ -258,7 +251,7 @@ class PlanRow(Base):
     __table_args__ = (
         Index("ix_plans_provider_created_at", "provider", "created_at"),
         Index("ix_plans_provider_scope_status", "provider", "scope", "status"),
-        CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
+        CheckConstraint(_in("status", PlanStatus), name="status"),
     )
 
 
@@ -292,7 +285,7 @@ class ActionRow(Base):
     """Units an exchange receives of ``target_offering_id``."""
     cash_effect: Mapped[float] = mapped_column(default=0.0, server_default="0")
     """Cash paid (positive) or refunded (negative) now."""
-    status: Mapped[str] = mapped_column(String(32), default=ACTION_STATUS_PENDING, index=True)
+    status: Mapped[str] = mapped_column(String(32), default=ActionStatus.PENDING, index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     """Derived from the plan and the action; every provider call for the action carries it."""
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -308,7 +301,7 @@ class ActionRow(Base):
 
     __table_args__ = (
         UniqueConstraint("plan_id", "position"),
-        CheckConstraint(_in("status", ACTION_STATUSES), name="status"),
+        CheckConstraint(_in("status", ActionStatus), name="status"),
     )
 
 

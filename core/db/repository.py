@@ -33,7 +33,6 @@ from core.db.frames import (
     utc_hours,
 )
 from core.db.models import (
-    PLAN_STATUS_PROPOSED,
     ActionRow,
     CatalogKeyRow,
     CatalogRow,
@@ -53,6 +52,7 @@ from core.domain import (
     Offering,
     PaymentOption,
     Plan,
+    PlanStatus,
     Shape,
     UsageKey,
 )
@@ -641,7 +641,7 @@ def add_plan(
     build_seconds: float,
     solve_seconds: float,
     details: Mapping[str, Any] | None = None,
-    status: str = PLAN_STATUS_PROPOSED,
+    status: str = PlanStatus.PROPOSED,
 ) -> int:
     """Store a plan and its actions (in order); return the plan's id.
 
