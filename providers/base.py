@@ -8,11 +8,12 @@ Providers return Ladder's own types, never SDK objects.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from core.domain import Catalog, Commitment
@@ -199,6 +200,14 @@ def provider_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+NO_CATALOG: Mapping[str, str] = MappingProxyType({
+    "oci": "OCI has no commitment catalog in Ladder yet: its cost lines and compute usage are "
+           "stored for the reports, and nothing is planned or bought for OCI",
+})
+"""The clouds whose bills are stored without a provider (no catalog, no market) behind
+them, and what to tell whoever asks for one."""
+
+
 class UnknownProvider(InvalidInput, KeyError):
     """A provider name no provider is registered under (a KeyError too, for callers that
     look providers up as a mapping)."""
@@ -213,8 +222,6 @@ def get_provider(name: str) -> Provider:
     try:
         target = _REGISTRY[name]
     except KeyError:
-        from providers.bills import NO_CATALOG  # bills reads FOCUS: only on this path
-
         why = f" ({NO_CATALOG[name]})" if name in NO_CATALOG else ""
         raise UnknownProvider(
             f"unknown provider {name!r}{why}; known: {', '.join(provider_names())}"

@@ -22,6 +22,7 @@ from types import MappingProxyType
 import duckdb
 
 from core.errors import InvalidInput
+from providers.base import NO_CATALOG
 from providers.focus.reader import (
     EC2_RULES,
     FocusUsage,
@@ -47,11 +48,6 @@ PROVIDER_CLOUDS: Mapping[str, str] = MappingProxyType({
 """The cloud whose bills each of Ladder's providers reads (the sample is shaped as AWS; ``oci``
 names OCI's datasets, which no optimiser reads yet)."""
 
-NO_CATALOG: Mapping[str, str] = MappingProxyType({
-    "oci": "OCI has no commitment catalog in Ladder yet: its cost lines and compute usage are "
-           "stored for the reports, and nothing is planned or bought for OCI",
-})
-"""The clouds whose bills are stored without an optimiser behind them, and what to tell."""
 
 
 def _azure_rules() -> VmRules:
