@@ -344,7 +344,7 @@ def _exchange_problem(quoted: Quote | ProviderError, cash_effect: float) -> str:
         return f"the provider could not quote the exchange ({quoted.code or 'error'}: {quoted})"
     if not quoted.valid:
         return f"the provider says the exchange is invalid ({quoted.detail or 'invalid quote'})"
-    if quoted.upfront > cash_effect + max(PRICE_TOLERANCE_ABS, PRICE_TOLERANCE * abs(cash_effect)):
+    if quoted.upfront > cash_effect + _slack(cash_effect):
         return (f"the true-up moved: ${quoted.upfront:,.2f} due now against "
                 f"${cash_effect:,.2f} planned")
     return ""
@@ -358,10 +358,15 @@ def _price_problem(quoted: Quote | ProviderError, upfront: float, hourly: float)
         return f"the provider would not sell it ({quoted.detail or 'invalid quote'})"
     for name, asked, planned in (("upfront", quoted.upfront, upfront),
                                  ("hourly", quoted.hourly, hourly)):
-        if abs(asked - planned) > max(PRICE_TOLERANCE_ABS, PRICE_TOLERANCE * abs(planned)):
+        if abs(asked - planned) > _slack(planned):
             return (f"the price moved: {name} ${asked:,.4f} quoted against ${planned:,.4f} "
                     "planned")
     return ""
+
+
+def _slack(planned: float) -> float:
+    """How far a quoted figure may be from the planned one and still count as the same."""
+    return max(PRICE_TOLERANCE_ABS, PRICE_TOLERANCE * abs(planned))
 
 
 def quote_data(quoted: Quote | ProviderError | None) -> dict[str, object] | None:

@@ -62,12 +62,12 @@ def spend_to_date(
     returned = and_(ActionRow.kind == ActionKind.RETURN, ActionRow.status == ActionStatus.DONE)
     hourly_change = case(
         (returned, -func.abs(ActionRow.amortized_hourly_cost)),
-        (ActionRow.kind == "return", 0.0),
+        (ActionRow.kind == ActionKind.RETURN, 0.0),
         else_=ActionRow.amortized_hourly_cost)
     cash_change = case(
         (returned, -func.abs(ActionRow.cash_effect)),
-        (ActionRow.kind == "return", 0.0),
-        (ActionRow.kind == "exchange", ActionRow.cash_effect),
+        (ActionRow.kind == ActionKind.RETURN, 0.0),
+        (ActionRow.kind == ActionKind.EXCHANGE, ActionRow.cash_effect),
         else_=ActionRow.upfront_cost)
     hourly, upfront = session.execute(
         select(func.coalesce(func.sum(hourly_change), 0.0),

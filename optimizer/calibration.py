@@ -28,7 +28,8 @@ the retirement hazard's prior) would have served *this* scope best lately.
    reason to move). If none reaches the floor, the most utilised point. With fewer than
    :data:`MIN_REPLAY_DECISIONS` replay decisions, each seeing at least
    :data:`REPLAY_WARMUP_HOURS` of history, the current settings are kept and the
-   reason is given.
+   reason is given; the same when a replay's solver fails (:class:`core.errors.SolverError`,
+   a HiGHS time limit included), so that the real decision still goes ahead.
 
 The function is pure: it reads only the history handed to it (a frozen copy of the hours
 before ``t``), writes nothing, and returns a :class:`Calibration` that the plan stores
@@ -50,6 +51,7 @@ import numpy as np
 
 from core.billing import apply_commitments, summarize
 from core.domain import HOUR, Catalog, Commitment
+from core.errors import SolverError
 from optimizer.backtest.policies import Decision, UsageHistory
 from optimizer.backtest.purchases import Holding, Portfolio, Purchase
 from optimizer.ladder_policy import ForecastLadder
@@ -253,15 +255,18 @@ def calibrate(history: UsageHistory, catalog: Catalog, planner: ForecastLadder, 
     floor = current.calibration_floor
     decisions = replay_decisions(history.hours, days=current.calibration_days,
                                  cadence_hours=cadence)
+
+    def kept(reason: str) -> Calibration:
+        return Calibration(policy=current, chosen="current", calibrated=False,
+                           reason=f"{reason}: the current settings are kept",
+                           replay_start=None, replay_hours=0, decisions=len(decisions),
+                           floor=floor, seconds=time.perf_counter() - started)
+
     if len(decisions) < MIN_REPLAY_DECISIONS:
         need = REPLAY_WARMUP_HOURS + MIN_REPLAY_DECISIONS * cadence
-        return Calibration(
-            policy=current, chosen="current", calibrated=False,
-            reason=(f"history of {history.hours} h is shorter than the {need} h a replay "
+        return kept(f"history of {history.hours} h is shorter than the {need} h a replay "
                     f"needs ({REPLAY_WARMUP_HOURS} h of warm-up and {MIN_REPLAY_DECISIONS} "
-                    f"decisions every {cadence} h): the current settings are kept"),
-            replay_start=None, replay_hours=0, decisions=len(decisions), floor=floor,
-            seconds=time.perf_counter() - started)
+                    f"decisions every {cadence} h)")
     owned = owned or Portfolio()
     policies: list[tuple[GridPoint, PurchasePolicy]] = []
     for point in grid:
@@ -272,7 +277,11 @@ def calibrate(history: UsageHistory, catalog: Catalog, planner: ForecastLadder, 
     for point, policy in policies:
         replayer = replace(planner, policy=policy, menu_closes=None, solves_=0,
                            seconds_=0.0, lp_seconds_=0.0, ramp_runs_=0, last_solution_=None)
-        portfolio, bought = replay_point(history, catalog, owned, decisions, replayer)
+        try:
+            portfolio, bought = replay_point(history, catalog, owned, decisions, replayer)
+        except SolverError as error:
+            # A replay is advice: its solver failing must not stop the real decision.
+            return kept(f"the replay of {point.label!r} failed ({error})")
         esr, utilisation, coverage, savings, equivalent = score_window(
             history, catalog, portfolio, decisions[0])
         scores.append(PointScore(point.label, risk_settings(policy), esr, utilisation,

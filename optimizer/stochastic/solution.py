@@ -82,16 +82,23 @@ class StochasticSolution:
         object.__setattr__(self, "returns", MappingProxyType(dict(self.returns)))
 
 
+def planned_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
+    """C[s]: the cost of the purchases planned in scenario s alone at the LP point ``x``."""
+    columns = model.columns
+    planned = np.flatnonzero(columns.scenario >= 0)
+    costs = np.zeros(model.problem.scenarios.n_scenarios)
+    np.add.at(costs, columns.scenario[planned],
+              columns.span_cost[planned] * x[columns.buy[planned]])
+    return costs
+
+
 def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
     """Each scenario's cost at the LP point ``x``: decided commitments, owned, on-demand."""
-    columns = model.columns
     problem = model.problem
-    decided = columns.decided
+    decided = model.columns.decided
     commitment = float(model.true_cost[decided] @ x[decided]) if decided.size else 0.0
     on_demand = (problem.scenarios.usage @ problem.on_demand_rates).sum(axis=1)
-    planned = np.flatnonzero(columns.scenario >= 0)
-    np.add.at(on_demand, columns.scenario[planned],
-              columns.span_cost[planned] * x[columns.buy[planned]])
+    on_demand += planned_costs(model, x)
     coverage = model.coverage
     np.subtract.at(on_demand, coverage.scenario, coverage.value * x[coverage.column])
     return commitment + model.owned_cost + on_demand
@@ -148,8 +155,6 @@ def optimize(problem: StochasticProblem, *, time_limit_s: float = 120,
              backend: Backend = "auto") -> StochasticSolution:
     """Build and solve the stochastic LP."""
     return solve(build_model(problem, backend=backend), time_limit_s=time_limit_s)
-
-
 
 
 @dataclass(frozen=True)
@@ -222,10 +227,7 @@ def objective_at(model: StochasticModel, decided: Decided, *, on_demand: FloatAr
     x = decision_vector(model, decided)
     shared = columns.decided
     commitment = float(model.program.cost[shared] @ x[shared]) + model.owned_cost
-    planned = np.flatnonzero(columns.scenario >= 0)
-    planned_cost = np.zeros(problem.scenarios.n_scenarios)
-    np.add.at(planned_cost, columns.scenario[planned],
-              columns.span_cost[planned] * x[columns.buy[planned]])
+    planned_cost = planned_costs(model, x)
     policy = problem.policy
     weight = policy.cvar_weight
     probabilities = problem.scenarios.probabilities

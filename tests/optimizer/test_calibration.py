@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
 
 from core.domain import Commitment
+from core.errors import SolverError
+from optimizer import ladder_policy
 from optimizer.backtest.policies import UsageHistory
 from optimizer.backtest.purchases import Holding, Portfolio
 from optimizer.backtest.runner import BacktestConfig, make_policy, run_backtest
@@ -77,6 +80,35 @@ def test_short_history_keeps_the_current_settings_and_replays_nothing() -> None:
     assert "200 h is shorter than the 240 h" in result.reason
     assert result.points == () and calls == []
     assert result.to_details()["calibrated"] is False
+
+
+def test_a_replay_whose_solver_fails_keeps_the_current_settings_and_the_decision_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A HiGHS time-out in the replay's first solve: the calibration falls back with the
+    reason, as a short history does, and the decision itself is still made (10 units seen,
+    the safe core bought)."""
+    real = ladder_policy.optimize
+    calls: list[int] = []
+
+    def timing_out(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise SolverError("HiGHS did not prove an optimum for 'stochastic': Time limit "
+                              "reached (time limit 1 s)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ladder_policy, "optimize", timing_out)
+    ladder = CalibratedLadder(_ladder())
+    decision = ladder.decide(_history(np.full(288, 10.0)), Portfolio(), 288, PRICES)
+    (calibration,) = ladder.calibrations_
+    assert not calibration.calibrated and calibration.chosen == "current"
+    assert calibration.policy == ladder.ladder.policy and calibration.points == ()
+    assert "the replay of 'current' failed" in calibration.reason
+    assert "time limit 1 s" in calibration.reason
+    assert calibration.reason.endswith("the current settings are kept")
+    # After the failed replay solve, the decision's own two: the LP and its safe core.
+    assert len(calls) == 3 and decision == [("ri", pytest.approx(10.0))]
 
 
 def test_the_choice_is_the_best_esr_above_the_utilisation_floor() -> None:
