@@ -72,10 +72,6 @@ def data_span(session: Session, provider: str | None) -> DataSpan:
                     chosen[0].currency)
 
 
-def _definition(column: str) -> str | None:
-    return DEFINITIONS.get(column)
-
-
 def _row_value(report: Report | None, column: str, index: int = 0) -> float | None:
     if report is None or len(report.frame) <= index:
         return None
@@ -122,14 +118,14 @@ def _money_figure(name: str, label: str, call: ReportCall, column: str,
                   currency: str) -> Figure:
     return Figure(name=name, label=label, value=_total(call.report, column), kind=K.MONEY,
                   source=call.source, field=f"totals.{column}", currency=currency,
-                  definition=_definition(column))
+                  definition=DEFINITIONS.get(column))
 
 
 def _ratio_figure(name: str, label: str, call: ReportCall, column: str,
                   definition: str | None = None) -> Figure:
     return Figure(name=name, label=label, value=_row_value(call.report, column), kind=K.RATIO,
                   source=call.source, field=f"rows.0.{column}",
-                  definition=definition or _definition(column))
+                  definition=definition or DEFINITIONS.get(column))
 
 
 def rows_of(report: Report | None) -> list[dict[str, Any]]:
@@ -137,12 +133,29 @@ def rows_of(report: Report | None) -> list[dict[str, Any]]:
     return [] if report is None else reports_service.page_rows(report, 0, len(report.frame))
 
 
-def _records(call: ReportCall) -> list[dict[str, Any]]:
-    return rows_of(call.report)
+def _sourced(key: str, label: str, kind: Kind, at: str = "rows") -> Column:
+    """A column whose cells are figures: row ``i``'s ``key`` at ``at.i.key`` in the source."""
+    return Column(key, label, kind, field=f"{at}.{{i}}.{key}")
 
 
 def _by_period(call: ReportCall, column: str) -> dict[str, float | None]:
-    return {row["period"]: row[column] for row in _records(call)}
+    return {row["period"]: row[column] for row in rows_of(call.report)}
+
+
+def _period_page(session: Session, title: str, *, provider: str | None, length: PeriodLength,
+                 last_day: date | None, **context: Any) -> tuple[Page, DataSpan, Window | None]:
+    """A page over a period to date, the providers' data span, and the window: the period
+    ``length`` to ``last_day`` (the data's last day by default); no window, and the page
+    saying so, when there is no reporting data."""
+    span = data_span(session, provider)
+    page = Page(title=title, context={"span": span, "provider": span.provider,
+                                      "length": length, **context})
+    if span.last_day is None:
+        page.context["empty"] = NO_DATA
+        return page, span, None
+    window = to_date(length, last_day or span.last_day)
+    page.context["window"] = window
+    return page, span, window
 
 
 # --- overview ---------------------------------------------------------------------------
@@ -152,15 +165,11 @@ def overview(session: Session, *, provider: str | None, length: PeriodLength,
              last_day: date | None) -> Page:
     """Realised savings, ESR, coverage, utilisation, waste and upcoming expiries for a period
     to date, with daily charts and each commitment's cost."""
-    span = data_span(session, provider)
-    provider = span.provider
-    page = Page(title="Overview", context={"span": span, "provider": provider,
-                                           "length": length})
-    if span.last_day is None:
-        page.context["empty"] = NO_DATA
+    page, span, window = _period_page(session, "Overview", provider=provider, length=length,
+                                      last_day=last_day)
+    if window is None:
         return page
-    window = to_date(length, last_day or span.last_day)
-    page.context["window"] = window
+    provider = span.provider
     currency = span.currency
     savings = period_report(session, "savings", window, Granularity.TOTAL, provider=provider)
     coverage = period_report(session, "coverage", window, Granularity.TOTAL, provider=provider)
@@ -206,19 +215,16 @@ def _expiries(session: Session, page: Page, window: Window, provider: str | None
     page.add(Figure(name="expiring_net_increase", label="Monthly bill increase if they lapse",
                     value=_total(report, "net_increase_monthly"), kind=K.MONEY, source=path,
                     field="totals.net_increase_monthly", currency=currency,
-                    definition=_definition("net_increase_monthly")))
+                    definition=DEFINITIONS.get("net_increase_monthly")))
     rows = rows_of(report)
     page.table(Table(
         name="expiries", title="Upcoming expiries", currency=currency, source=path, rows=rows,
         columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
                  Column("expires_at", "Expires", K.DATE),
-                 Column("quantity", "Quantity", K.NUMBER, field="rows.{i}.quantity"),
-                 Column("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY,
-                        field="rows.{i}.on_demand_exposure_monthly"),
-                 Column("commitment_cost_monthly", "Commitment cost / month", K.MONEY,
-                        field="rows.{i}.commitment_cost_monthly"),
-                 Column("net_increase_monthly", "Net increase / month", K.MONEY,
-                        field="rows.{i}.net_increase_monthly")),
+                 _sourced("quantity", "Quantity", K.NUMBER),
+                 _sourced("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY),
+                 _sourced("commitment_cost_monthly", "Commitment cost / month", K.MONEY),
+                 _sourced("net_increase_monthly", "Net increase / month", K.MONEY)),
         empty=f"Nothing expires in the {EXPIRY_MONTHS} months after {window.last_day:%d %b %Y}"
               ". The commitments page shows the whole calendar."))
 
@@ -228,7 +234,7 @@ def _daily_charts(session: Session, page: Page, window: Window, provider: str | 
     savings = period_report(session, "savings", window, Granularity.DAY, provider=provider)
     coverage = period_report(session, "coverage", window, Granularity.DAY, provider=provider)
     use = period_report(session, "utilisation", window, Granularity.DAY, provider=provider)
-    rows = _records(savings)
+    rows = rows_of(savings.report)
     covered = _by_period(coverage, "coverage")
     used = _by_period(use, "utilisation")
     days = [row["period"] for row in rows]
@@ -249,13 +255,10 @@ def _daily_charts(session: Session, page: Page, window: Window, provider: str | 
     page.table(Table(
         name="daily", title="Day by day", currency=currency, source=savings.source, rows=daily,
         columns=(Column("period", "Day", K.DATE),
-                 Column("on_demand_equivalent", "On-demand equivalent", K.MONEY,
-                        field="rows.{i}.on_demand_equivalent"),
-                 Column("amortized_cost", "Amortised cost", K.MONEY,
-                        field="rows.{i}.amortized_cost"),
-                 Column("realised_savings", "Realised savings", K.MONEY,
-                        field="rows.{i}.realised_savings"),
-                 Column("esr_billing", "ESR", K.RATIO, field="rows.{i}.esr_billing"),
+                 _sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
+                 _sourced("amortized_cost", "Amortised cost", K.MONEY),
+                 _sourced("realised_savings", "Realised savings", K.MONEY),
+                 _sourced("esr_billing", "ESR", K.RATIO),
                  Column("coverage", "Coverage", K.RATIO), Column("utilisation", "Utilisation",
                                                                  K.RATIO)),
         note=f"Coverage from {coverage.source}; utilisation from {use.source}.",
@@ -263,7 +266,7 @@ def _daily_charts(session: Session, page: Page, window: Window, provider: str | 
 
 
 def _commitment_chart(page: Page, waste: ReportCall, currency: str) -> None:
-    rows = _records(waste)
+    rows = rows_of(waste.report)
     labels = [f"{row['commitment_id']} ({row['shape']})" for row in rows]
     page.charts.append(Chart(
         name="commitment_cost", title="Commitment cost by commitment and type (used / unused)",
@@ -276,10 +279,10 @@ def _commitment_chart(page: Page, waste: ReportCall, currency: str) -> None:
         source=waste.source, rows=rows,
         columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
                  Column("shape", "Type"),
-                 Column("commitment_cost", "Cost", K.MONEY, field="rows.{i}.commitment_cost"),
-                 Column("used_cost", "Used", K.MONEY, field="rows.{i}.used_cost"),
-                 Column("unused_cost", "Unused (waste)", K.MONEY, field="rows.{i}.unused_cost"),
-                 Column("utilisation", "Utilisation", K.RATIO, field="rows.{i}.utilisation")),
+                 _sourced("commitment_cost", "Cost", K.MONEY),
+                 _sourced("used_cost", "Used", K.MONEY),
+                 _sourced("unused_cost", "Unused (waste)", K.MONEY),
+                 _sourced("utilisation", "Utilisation", K.RATIO)),
         empty="No commitment was active in this period. Plans propose purchases: see Plans."))
 
 
@@ -290,13 +293,12 @@ PLAN_COLUMNS = (
     Column("id", "Plan", K.TEXT, link="/plans/{value}"),
     Column("provider", "Provider"), Column("scope", "Scope"), Column("status", "Status"),
     Column("created_at", "Created", K.DATETIME),
-    Column("expected_savings", "Expected savings", K.MONEY, field="items.{i}.expected_savings"),
-    Column("upfront_cash", "Upfront", K.MONEY, field="items.{i}.upfront_cash"),
-    Column("monthly_commitment", "Monthly commitment", K.MONEY,
-           field="items.{i}.monthly_commitment"),
-    Column("esr_before", "ESR before", K.RATIO, field="items.{i}.esr_before"),
-    Column("esr_after", "ESR after", K.RATIO, field="items.{i}.esr_after"),
-    Column("actions_count", "Actions", K.COUNT, field="items.{i}.actions_count"),
+    _sourced("expected_savings", "Expected savings", K.MONEY, "items"),
+    _sourced("upfront_cash", "Upfront", K.MONEY, "items"),
+    _sourced("monthly_commitment", "Monthly commitment", K.MONEY, "items"),
+    _sourced("esr_before", "ESR before", K.RATIO, "items"),
+    _sourced("esr_after", "ESR after", K.RATIO, "items"),
+    _sourced("actions_count", "Actions", K.COUNT, "items"),
 )
 
 
@@ -333,6 +335,8 @@ PLAN_FIGURES = (
     ("esr_before", "ESR before", K.RATIO),
     ("esr_after", "ESR after", K.RATIO),
 )
+EXPLAINED = "details.actions"
+"""Where a plan's JSON explains each action (its risk figures)."""
 PLAN_DETAILS = (
     ("certified_gap", "LP's certified gap", K.RATIO,
      "The LP's lower bound against the billed price of the plan: the plan costs at most this "
@@ -359,8 +363,9 @@ def plan(session: Session, plan_id: int) -> Page | None:
                         field=name))
     details = body["details"]
     for name, label, kind, definition in PLAN_DETAILS:
-        if _detail(details, name) is not None:
-            page.add(Figure(name=name, label=label, value=_detail(details, name), kind=kind,
+        value = _detail(details, name)
+        if value is not None:
+            page.add(Figure(name=name, label=label, value=value, kind=kind,
                             source=path, field=f"details.{name}", definition=definition))
     explained = details.get("actions") if isinstance(details.get("actions"), list) else []
     rows = []
@@ -375,18 +380,13 @@ def plan(session: Session, plan_id: int) -> Page | None:
         name="actions", title="Actions", source=path, rows=rows,
         columns=(Column("position", "#", K.COUNT), Column("kind", "Action"),
                  Column("offering_id", "Offering"),
-                 Column("quantity", "Quantity", K.NUMBER, field="actions.{i}.quantity"),
-                 Column("upfront_cost", "Upfront", K.MONEY, field="actions.{i}.upfront_cost"),
-                 Column("hourly_cost", "Recurring / hour", K.MONEY,
-                        field="actions.{i}.hourly_cost"),
-                 Column("amortized_hourly_cost", "Amortised / hour", K.MONEY,
-                        field="actions.{i}.amortized_hourly_cost"),
-                 Column("savings_median", "Expected savings (median)", K.MONEY,
-                        field="details.actions.{i}.savings_median"),
-                 Column("savings_bad", "Savings in a bad scenario", K.MONEY,
-                        field="details.actions.{i}.savings_bad"),
-                 Column("expected_utilisation", "Expected utilisation", K.RATIO,
-                        field="details.actions.{i}.expected_utilisation"),
+                 _sourced("quantity", "Quantity", K.NUMBER, "actions"),
+                 _sourced("upfront_cost", "Upfront", K.MONEY, "actions"),
+                 _sourced("hourly_cost", "Recurring / hour", K.MONEY, "actions"),
+                 _sourced("amortized_hourly_cost", "Amortised / hour", K.MONEY, "actions"),
+                 _sourced("savings_median", "Expected savings (median)", K.MONEY, EXPLAINED),
+                 _sourced("savings_bad", "Savings in a bad scenario", K.MONEY, EXPLAINED),
+                 _sourced("expected_utilisation", "Expected utilisation", K.RATIO, EXPLAINED),
                  Column("status", "Status"), Column("reason", "Why", wide=True)),
         empty="This plan buys nothing: the current portfolio is already the cheapest safe "
               "one."))
@@ -425,11 +425,10 @@ def commitments(session: Session) -> Page:
         columns=(Column("commitment_id", "Commitment"), Column("provider", "Provider"),
                  Column("kind", "Type"), Column("shape", "Shape"), Column("term", "Term"),
                  Column("payment_option", "Payment"),
-                 Column("quantity", "Quantity", K.NUMBER, field="items.{i}.quantity"),
+                 _sourced("quantity", "Quantity", K.NUMBER, "items"),
                  Column("start_at", "Start", K.DATE), Column("end_at", "End", K.DATE),
-                 Column("upfront_cost", "Upfront", K.MONEY, field="items.{i}.upfront_cost"),
-                 Column("hourly_cost", "Recurring / hour", K.MONEY,
-                        field="items.{i}.hourly_cost"),
+                 _sourced("upfront_cost", "Upfront", K.MONEY, "items"),
+                 _sourced("hourly_cost", "Recurring / hour", K.MONEY, "items"),
                  Column("utilisation", "Utilisation", K.RATIO)),
         empty="No commitments stored. `ladder optimize` reads the provider's inventory; "
               "approved plans add what they buy."))
@@ -449,14 +448,10 @@ def _calendar(session: Session, page: Page) -> None:
     page.table(Table(
         name="calendar", title="Expiry calendar", source=path, rows=rows,
         columns=(Column("period", "Month"),
-                 Column("commitments", "Commitments expiring", K.COUNT,
-                        field="rows.{i}.commitments"),
-                 Column("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY,
-                        field="rows.{i}.on_demand_exposure_monthly"),
-                 Column("commitment_cost_monthly", "Commitment cost / month", K.MONEY,
-                        field="rows.{i}.commitment_cost_monthly"),
-                 Column("net_increase_monthly", "Net increase / month", K.MONEY,
-                        field="rows.{i}.net_increase_monthly")),
+                 _sourced("commitments", "Commitments expiring", K.COUNT),
+                 _sourced("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY),
+                 _sourced("commitment_cost_monthly", "Commitment cost / month", K.MONEY),
+                 _sourced("net_increase_monthly", "Net increase / month", K.MONEY)),
         empty="No commitment expires after the end of the data."))
 
 
@@ -512,12 +507,10 @@ def budgets(session: Session) -> Page:
                  Column("actual_through", "Actual through", K.DATE),
                  Column("basis", "Basis"),
                  Column("amount", "Amount", K.MONEY, field="items.{i}.budget.amount"),
-                 Column("actual", "Actual", K.MONEY, field="items.{i}.actual"),
-                 Column("forecast", "Forecast to period end", K.MONEY,
-                        field="items.{i}.forecast"),
-                 Column("variance", "Variance", K.MONEY, field="items.{i}.variance"),
-                 Column("forecast_consumed", "Forecast ÷ amount", K.RATIO,
-                        field="items.{i}.forecast_consumed"),
+                 _sourced("actual", "Actual", K.MONEY, "items"),
+                 _sourced("forecast", "Forecast to period end", K.MONEY, "items"),
+                 _sourced("variance", "Variance", K.MONEY, "items"),
+                 _sourced("forecast_consumed", "Forecast ÷ amount", K.RATIO, "items"),
                  Column("state", "Status")),
         note="The forecast adds the run rate of the last 7 days of data for the days left "
              "in the period.",
@@ -539,20 +532,16 @@ CHARGE_GROUPS = ("account", "service", "region", "usage_key", "provider", "tag")
 def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
                last_day: date | None, group_by: str, tag_key: str | None) -> Page:
     """Commitment cost and benefit charged to each group, with the totals against the bill."""
-    span = data_span(session, provider)
-    provider = span.provider
-    page = Page(title="Chargeback", context={"span": span, "provider": provider,
-                                             "length": length, "group_by": group_by,
-                                             "tag_key": tag_key, "groups": CHARGE_GROUPS})
-    if span.last_day is None:
-        page.context["empty"] = NO_DATA
+    page, span, window = _period_page(session, "Chargeback", provider=provider, length=length,
+                                      last_day=last_day, group_by=group_by, tag_key=tag_key,
+                                      groups=CHARGE_GROUPS)
+    if window is None:
         return page
+    provider = span.provider
     if group_by == "tag" and not tag_key:
         page.context["problems"] = ["Grouping by tag needs the tag's key (for example team)."]
         group_by = "account"
         page.context["group_by"] = group_by
-    window = to_date(length, last_day or span.last_day)
-    page.context["window"] = window
     charged = period_report(session, "chargeback", window, Granularity.TOTAL,
                             provider=provider, group_by=group_by,
                             tag_key=tag_key if group_by == "tag" else None)
@@ -568,20 +557,15 @@ def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
                            currency))
     page.table(Table(
         name="chargeback", title=f"Charged by {group_by.replace('_', ' ')}", currency=currency,
-        source=charged.source, rows=_records(charged),
+        source=charged.source, rows=rows_of(charged.report),
         totals=None if charged.report is None else charged.report.totals(),
         columns=(Column("group", group_by.replace("_", " ").capitalize()),
-                 Column("on_demand_equivalent", "On-demand equivalent", K.MONEY,
-                        field="rows.{i}.on_demand_equivalent"),
-                 Column("on_demand_cost", "On-demand cost", K.MONEY,
-                        field="rows.{i}.on_demand_cost"),
-                 Column("commitment_used_cost", "Commitment used", K.MONEY,
-                        field="rows.{i}.commitment_used_cost"),
-                 Column("commitment_unused_cost", "Commitment unused", K.MONEY,
-                        field="rows.{i}.commitment_unused_cost"),
-                 Column("amortized_cost", "Charged (amortised)", K.MONEY,
-                        field="rows.{i}.amortized_cost"),
-                 Column("benefit", "Benefit", K.MONEY, field="rows.{i}.benefit")),
+                 _sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
+                 _sourced("on_demand_cost", "On-demand cost", K.MONEY),
+                 _sourced("commitment_used_cost", "Commitment used", K.MONEY),
+                 _sourced("commitment_unused_cost", "Commitment unused", K.MONEY),
+                 _sourced("amortized_cost", "Charged (amortised)", K.MONEY),
+                 _sourced("benefit", "Benefit", K.MONEY)),
         empty="Nothing to charge in this period: pick another period, or ingest newer "
               "billing data."))
     return page
@@ -625,7 +609,7 @@ def audit(session: Session) -> Page:
     rows = [item.model_dump(mode="json") for item in items]
     page.table(Table(
         name="audit", title="Entries, newest first", source=path, rows=rows,
-        columns=(Column("seq", "Seq", K.COUNT, field="items.{i}.seq"),
+        columns=(_sourced("seq", "Seq", K.COUNT, "items"),
                  Column("at", "At", K.DATETIME), Column("actor", "Actor"),
                  Column("event", "Event"), Column("subject", "Subject"),
                  Column("reason", "Reason")),

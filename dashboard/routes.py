@@ -8,7 +8,7 @@ request with ``?csv=TABLE``. Forms POST with the session's CSRF token.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
@@ -43,6 +43,7 @@ from dashboard.sessions import COOKIE_NAME
 router = APIRouter(include_in_schema=False)
 
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PLAN_TEMPLATE = "page_plan.html"
 
 
 DECISIONS = {"approved": "Plan approved.", "rejected": "Plan rejected.",
@@ -65,9 +66,13 @@ def _forbidden(request: Request, reader: Reader, permission: Permission,
 
 
 def _serve(request: Request, session: SessionDep, path: str,
-           build: Callable[[], Page | None]) -> Response:
+           build: Callable[[], Page | None], *, template: str | None = None,
+           missing: str = "No such page: it may have been removed.",
+           context: Callable[[Reader], dict[str, Any]] | None = None) -> Response:
     """A page for its reader: the sign-in form without a session, 403 without the
-    permission, the page's CSV table with ``?csv=NAME``, else the page."""
+    permission, 404 with ``missing`` when ``build`` finds nothing, the page's CSV table
+    with ``?csv=NAME``, else the page (``template``, by default the path's) with
+    what ``context`` adds for the reader."""
     reader = signed_in(request, session)
     if reader is None:
         # The front door answers 200; a deep link or a download without a session, 401.
@@ -79,8 +84,7 @@ def _serve(request: Request, session: SessionDep, path: str,
     page = build()
     if page is None:
         return render(request, "error.html", {"reader": reader, "status": 404,
-                                              "message": "No such page: it may have been "
-                                              "removed."}, status_code=404)
+                                              "message": missing}, status_code=404)
     wanted = request.query_params.get("csv")
     if wanted is not None:
         table = page.tables.get(wanted)
@@ -89,8 +93,9 @@ def _serve(request: Request, session: SessionDep, path: str,
                                                   "message": f"This page has no table "
                                                   f"{wanted!r}."}, status_code=404)
         return render_csv(table, filename=f"{page.title.lower().replace(' ', '-')}-{wanted}")
-    return render(request, "page_" + _template(path), {"reader": reader, "page": page,
-                                                        "spec": spec})
+    return render(request, template or "page_" + _template(path),
+                  {"reader": reader, "page": page, "spec": spec,
+                   **(context(reader) if context else {})})
 
 
 def _template(path: str) -> str:
@@ -124,7 +129,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
                                               "next": safe_next(form.get("next"))},
                       status_code=401)
     store = store_of(request)
-    token = store.start(key_id=caller.key_id, name=caller.name)
+    token = store.start(key_id=caller.key_id)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
     set_session_cookie(request, response, token, max_age=int(store.ttl_s))
     return response
@@ -149,26 +154,15 @@ def plans(request: Request, session: SessionDep) -> Response:
 def plan(plan_id: PlanId, request: Request, session: SessionDep) -> Response:
     """One plan, with the approve and reject forms for those who may decide."""
     decided = DECISIONS.get(request.query_params.get("decided", ""))
-    reader = signed_in(request, session)
-    if reader is None:
-        return _sign_in_form(request, status=401)
-    if not reader.may(Permission.READ):
-        return _forbidden(request, reader, Permission.READ)
-    page = pages.plan(session, plan_id)
-    if page is None:
-        return render(request, "error.html", {"reader": reader, "status": 404,
-                                              "message": f"There is no plan {plan_id}."},
-                      status_code=404)
-    wanted = request.query_params.get("csv")
-    if wanted is not None:
-        if wanted not in page.tables:
-            return render(request, "error.html", {"reader": reader, "status": 404,
-                                                  "message": f"This page has no table "
-                                                  f"{wanted!r}."}, status_code=404)
-        return render_csv(page.tables[wanted], filename=f"plan-{plan_id}-{wanted}")
-    return render(request, "page_plan.html", {
-        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "decided": decided,
-        "error": None, "may_decide": reader.may(Permission.DECIDE_PLANS)})
+    return _serve(request, session, "/plans", lambda: pages.plan(session, plan_id),
+                  template=PLAN_TEMPLATE, missing=f"There is no plan {plan_id}.",
+                  context=lambda reader: _plan_context(reader, decided=decided, error=None))
+
+
+def _plan_context(reader: Reader, *, decided: str | None, error: str | None) -> dict[str, Any]:
+    """What the plan's template needs beside the page: the outcome or error of a decision,
+    and whether the reader may decide."""
+    return {"decided": decided, "error": error, "may_decide": reader.may(Permission.DECIDE_PLANS)}
 
 
 async def _decide(request: Request, session: SessionDep, plan_id: int, action: str) -> Response:
@@ -225,10 +219,9 @@ def _plan_error(request: Request, session: SessionDep, reader: Reader, plan_id: 
     if page is None:
         return render(request, "error.html", {"reader": reader, "status": status,
                                               "message": message}, status_code=status)
-    return render(request, "page_plan.html", {
-        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"], "error": message,
-        "decided": None,
-        "may_decide": reader.may(Permission.DECIDE_PLANS)}, status_code=status)
+    return render(request, PLAN_TEMPLATE, {
+        "reader": reader, "page": page, "spec": PAGE_BY_PATH["/plans"],
+        **_plan_context(reader, decided=None, error=message)}, status_code=status)
 
 
 @router.post("/plans/{plan_id}/approve")

@@ -1,7 +1,7 @@
 """Server-side sign-in sessions: a random token in a cookie, the key's identity on the server.
 
-The cookie holds only a 256-bit random token; the key's id, holder and role, and
-the session's CSRF token, stay in this process's memory. Every request re-reads
+The cookie holds only a 256-bit random token; the key's id and the session's CSRF
+token stay in this process's memory. Every request re-reads
 the key's row (``dashboard.auth``), so a revoked key's sessions end at once and a
 changed role applies at the next page. Sessions live in one process: a server
 restarted, or a second worker, asks its users to sign in again.
@@ -24,10 +24,9 @@ MAX_SESSIONS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """Who a session belongs to: the API key's id and holder, and the session's CSRF token."""
+    """Who a session belongs to: the API key's id, and the session's CSRF token."""
 
     key_id: int
-    name: str
     csrf_token: str
     expires_at: float
 
@@ -42,10 +41,10 @@ class SessionStore:
         self._sessions: OrderedDict[str, SignedIn] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, *, key_id: int, name: str) -> str:
+    def start(self, *, key_id: int) -> str:
         """Start a session for the key; its token (the cookie's value)."""
         token = secrets.token_urlsafe(32)
-        session = SignedIn(key_id=key_id, name=name, csrf_token=secrets.token_urlsafe(32),
+        session = SignedIn(key_id=key_id, csrf_token=secrets.token_urlsafe(32),
                            expires_at=time.monotonic() + self.ttl_s)
         with self._lock:
             self._sessions[token] = session

@@ -11,16 +11,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+# The API's and the reports' test factories, as pytest would put them on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reporting"))
 
 from api_factories import make_run, store_plan
+from reporting_factories import store_sample
 
 from api.roles import Role
 from core.db import repository
-from ladder.pipeline import store_usage
-from providers.focus import read_focus
-from providers.sample import SampleProvider
-from reporting import BudgetSpec, Scope, create_budget, refresh_facts
+from reporting import BudgetSpec, Scope, create_budget
 
 PLAN_DETAILS = {"certified_gap": 0.036, "loss_before_cvar": 412.5, "loss_after_cvar": 301.25,
                 "cvar_alpha": 0.9,
@@ -45,12 +45,7 @@ class Seeded:
 def seed_sample(session: Session) -> None:
     """Ingest the bundled sample (usage, FOCUS cost lines, catalog, inventory), build its
     reporting facts, and store a budget and a run."""
-    provider = SampleProvider()
-    usage = read_focus(provider.usage_paths()[0])
-    store_usage(session, usage, provider="sample")
-    repository.upsert_catalog(session, "sample", provider.catalog())
-    repository.replace_inventory(session, "sample", list(provider.inventory(usage.start)))
-    refresh_facts(session, "sample")
+    store_sample(session)
     create_budget(session, BudgetSpec(name="sample compute, monthly", amount=40_000.0,
                                       scope=Scope(provider="sample")))
     make_run(session)

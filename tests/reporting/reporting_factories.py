@@ -37,6 +37,9 @@ from sqlalchemy.orm import Session
 
 from core.db.repository import add_dataset, replace_inventory, upsert_catalog
 from core.domain import HOUR, Catalog, Commitment, KeyPrice, Offering, PaymentOption, Shape
+from ladder.pipeline import store_usage
+from providers.focus import read_focus
+from providers.sample import SampleProvider
 from reporting.repository import add_cost_lines
 from reporting.snapshot import SnapshotInfo, refresh_facts
 
@@ -126,6 +129,17 @@ def store_hand_fixture(session: Session, *, cost_lines: bool = True) -> Snapshot
     if cost_lines:
         add_cost_lines(session, dataset.id, hand_cost_lines(), provider=PROVIDER)
     return refresh_facts(session, PROVIDER)
+
+
+def store_sample(session: Session) -> SnapshotInfo:
+    """The bundled sample ingested (usage, FOCUS cost lines, catalog, inventory) and its facts
+    built: the realistic fixture beside the hand one."""
+    provider = SampleProvider()
+    usage = read_focus(provider.usage_paths()[0])
+    store_usage(session, usage, provider="sample")
+    upsert_catalog(session, "sample", provider.catalog())
+    replace_inventory(session, "sample", list(provider.inventory(usage.start)))
+    return refresh_facts(session, "sample")
 
 
 def day_range(first: date, days: int) -> list[date]:

@@ -19,12 +19,9 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reporting_factories import store_sample
 from sqlalchemy.orm import Session
 
-from core.db import repository
-from ladder.pipeline import store_usage
-from providers.focus import read_focus
-from providers.sample import SampleProvider
 from reporting import (
     BudgetBasis,
     BudgetSpec,
@@ -38,7 +35,6 @@ from reporting import (
     commitment_showback,
     coverage,
     create_budget,
-    refresh_facts,
     savings,
     utilisation,
 )
@@ -51,12 +47,7 @@ TEAM = Scope(tag_key="team")
 @pytest.fixture
 def sample(session: Session) -> Session:
     """The sample ingested (usage, FOCUS cost lines, catalog, inventory) and its facts built."""
-    provider = SampleProvider()
-    usage = read_focus(provider.usage_paths()[0])
-    store_usage(session, usage, provider="sample")
-    repository.upsert_catalog(session, "sample", provider.catalog())
-    repository.replace_inventory(session, "sample", list(provider.inventory(usage.start)))
-    refresh_facts(session, "sample")
+    store_sample(session)
     return session
 
 

@@ -16,12 +16,10 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from reporting_factories import store_sample
 from sqlalchemy.orm import Session
 
-from core.db import repository
 from core.domain import Shape
-from ladder.pipeline import store_usage
-from providers.focus import read_focus
 from providers.sample import SampleProvider
 from reporting import (
     Dimension,
@@ -58,14 +56,7 @@ def focus_rows() -> pd.DataFrame:
 @pytest.fixture
 def sample(session: Session) -> Session:
     """The sample ingested (usage, FOCUS cost lines, catalog, inventory) and its facts built."""
-    from reporting import refresh_facts
-
-    provider = SampleProvider()
-    usage = read_focus(provider.usage_paths()[0])
-    store_usage(session, usage, provider="sample")
-    repository.upsert_catalog(session, "sample", provider.catalog())
-    repository.replace_inventory(session, "sample", list(provider.inventory(usage.start)))
-    refresh_facts(session, "sample")
+    store_sample(session)
     return session
 
 
