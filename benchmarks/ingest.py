@@ -57,7 +57,8 @@ def tiled_input(rows: int, fmt: str, folder: Path | None = None) -> Path:
     """The sample tiled over accounts to about ``rows`` rows, as one ``fmt`` file (cached)."""
     folder = folder or Path(platformdirs.user_cache_dir("ladder")) / "benchmarks"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"focus-{rows}.{fmt}"
+    # Named apart from the earlier files, which carried the helper column ``t``.
+    path = folder / f"focus-tiled-{rows}.{fmt}"
     if path.exists():
         return path
     con = duckdb.connect(":memory:")
@@ -66,24 +67,20 @@ def tiled_input(rows: int, fmt: str, folder: Path | None = None) -> Path:
         sample_rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(SAMPLE)]).fetchone()
         assert sample_rows is not None
         copies = max(1, round(rows / int(sample_rows[0])))
-        partial = path.with_name(f".{path.name}.part")
-        # Ordered by copy then the sample's own order: the same bytes on every run.
+        # Written under a hidden name and renamed, so an interrupted run leaves nothing cached.
+        partial = path.with_name(f".part-{path.name}")
+        # Ordered by copy then the sample's own order: the same bytes on every run. The
+        # helper columns (t, _n) only order the rows: they are not written.
         con.execute(f"""
             COPY (
-                SELECT * REPLACE (SubAccountId || '-t' || t AS SubAccountId,
-                                  ResourceId || '-t' || t AS ResourceId)
+                SELECT sample.* EXCLUDE (_n) REPLACE (SubAccountId || '-t' || t AS SubAccountId,
+                                                      ResourceId || '-t' || t AS ResourceId)
                 FROM range({copies}) AS copies(t),
-                     (SELECT *, row_number() OVER () AS _n FROM read_parquet('{SAMPLE}'))
+                     (SELECT *, row_number() OVER () AS _n FROM read_parquet('{SAMPLE}')) AS sample
                 ORDER BY t, _n
             ) TO '{partial}' {FORMATS[fmt]}
         """)
-        # The helper column is not FOCUS; rewrite without it.
-        final = path.with_name(f".{path.name}.final")
-        function = "read_parquet" if fmt == "parquet" else "read_csv"
-        con.execute(f"COPY (SELECT * EXCLUDE (_n) FROM {function}('{partial}')) "
-                    f"TO '{final}' {FORMATS[fmt]}")
-        partial.unlink()
-        final.rename(path)
+        partial.rename(path)
     finally:
         con.close()
     return path

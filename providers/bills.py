@@ -31,7 +31,7 @@ from providers.focus.reader import (
     read_focus,
     table_function,
 )
-from providers.focus.schema import resolve_columns
+from providers.focus.schema import ALIASES, resolve_columns
 
 CLOUD_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "aws": ("aws", "amazon", "amazon web services"),
@@ -47,7 +47,6 @@ PROVIDER_CLOUDS: Mapping[str, str] = MappingProxyType({
 })
 """The cloud whose bills each of Ladder's providers reads (the sample is shaped as AWS; ``oci``
 names OCI's datasets, which no optimiser reads yet)."""
-
 
 
 def _azure_rules() -> VmRules:
@@ -124,7 +123,7 @@ def _provider_column(con: duckdb.DuckDBPyConnection, file: Path) -> str | None:
     described = con.execute(f"DESCRIBE SELECT * FROM {table_function(file)[0]}",
                             [str(file)]).fetchall()
     names = {str(row[0]).lstrip("\ufeff").strip().lower(): str(row[0]) for row in described}
-    for wanted in ("providername", "serviceprovidername", "provider"):
+    for wanted in (c.lower() for c in ("ProviderName", *ALIASES["ProviderName"])):
         if wanted in names:
             return names[wanted].replace('"', '""')
     resolve_columns(list(names.values()), source=str(file))

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from core.catalog import catalog_to_dict
 from core.domain import Catalog, KeyPrice, Offering, PaymentOption, Shape, UsageKey
+from providers.focus.schema import FOCUS_1_0
 from providers.sample import CATALOG_FILE, INVENTORY_FILE, SAMPLE_DIR, USAGE_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -481,21 +482,9 @@ FOCUS_DECIMAL_COLUMNS = (
 FOCUS_DATETIME_COLUMNS = (
     "BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart",
 )
-# The columns of shared/data/billing/focus-sample/focus_sample.csv (its non-FOCUS row
-# number ``Id`` left out), in its order, then AWS's FOCUS extension column.
-FOCUS_COLUMNS = (
-    "AvailabilityZone", "BilledCost", "BillingAccountId", "BillingAccountName",
-    "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory",
-    "ChargeClass", "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd",
-    "ChargePeriodStart", "CommitmentDiscountCategory", "CommitmentDiscountId",
-    "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType",
-    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice",
-    "EffectiveCost", "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory",
-    "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName", "RegionId",
-    "RegionName", "ResourceId", "ResourceName", "ResourceType", "ServiceCategory",
-    "ServiceName", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
-    "x_UsageType",
-)
+# FOCUS 1.0's columns, which are those of shared/data/billing/focus-sample/focus_sample.csv
+# (its non-FOCUS row number ``Id`` left out) in its order, then AWS's FOCUS extension column.
+FOCUS_COLUMNS = (*FOCUS_1_0, "x_UsageType")
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 

@@ -38,6 +38,7 @@ from tools.build_sample import (
     BILLING_ACCOUNT_NAME,
     DEFAULT_DATA_DIR,
     FOCUS_COLUMNS,
+    FOCUS_DECIMAL_COLUMNS,
     REGION,
     REGION_NAME,
     SAMPLE_DIR,
@@ -203,19 +204,18 @@ def monthly_rows(usage: pd.DataFrame, services: pd.DataFrame,
 
 def build_bill(data_dir: Path, usage_path: Path) -> pa.Table:
     """The whole bill: the EC2 usage rows, then the other services', then the month's."""
-    usage = pq.read_table(usage_path).to_pandas()
+    usage_table = pq.read_table(usage_path).replace_schema_metadata(None)
+    usage = usage_table.to_pandas()
     shapes, credit_share = focus_shapes(data_dir)
     rows = service_rows(usage, shapes)
     services = pd.DataFrame(rows, columns=list(FOCUS_COLUMNS))
     extra = pd.DataFrame(rows + monthly_rows(usage, services, credit_share),
                          columns=list(FOCUS_COLUMNS))
-    for column in ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost",
-                   "ConsumedQuantity", "PricingQuantity", "ListUnitPrice",
-                   "ContractedUnitPrice"):
+    for column in FOCUS_DECIMAL_COLUMNS:
         extra[column] = extra[column].astype(np.float64)
     table = pa.Table.from_pandas(extra[list(FOCUS_COLUMNS)], schema=focus_schema(),
                                  preserve_index=False).replace_schema_metadata(None)
-    return pa.concat_tables([pq.read_table(usage_path).replace_schema_metadata(None), table])
+    return pa.concat_tables([usage_table, table])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

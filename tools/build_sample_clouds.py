@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tools.build_sample import (
     DEFAULT_DATA_DIR,
+    FOCUS_DATETIME_COLUMNS,
+    FOCUS_DECIMAL_COLUMNS,
+    TIMESTAMP,
     WINDOW_START,
     Rescale,
     billing_periods,
@@ -45,6 +47,7 @@ from tools.build_sample import (
     to_instances,
     whole_weeks,
     window_hours,
+    write_usage,
 )
 
 PROVIDERS_DIR = Path(__file__).resolve().parents[1] / "providers"
@@ -66,9 +69,6 @@ COLUMNS: tuple[str, ...] = (
     "ServiceCategory", "ServiceName", "SubAccountId", "SubAccountName", "Tags",
     "x_SkuDetails", "x_SkuMeterCategory", "x_SkuMeterName",
 )
-_NUMBERS = ("BilledCost", "ConsumedQuantity", "ContractedCost", "ContractedUnitPrice",
-            "EffectiveCost", "ListCost", "ListUnitPrice", "PricingQuantity")
-_TIMES = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +154,8 @@ def _table(frames: list[pd.DataFrame]) -> pa.Table:
     for name in COLUMNS:
         if name not in frame:
             frame[name] = None
-    schema = pa.schema([pa.field(n, pa.float64() if n in _NUMBERS else
-                                 pa.timestamp("us", tz="UTC") if n in _TIMES else pa.string())
+    schema = pa.schema([pa.field(n, pa.float64() if n in FOCUS_DECIMAL_COLUMNS else
+                                 TIMESTAMP if n in FOCUS_DATETIME_COLUMNS else pa.string())
                         for n in COLUMNS])
     return pa.Table.from_pandas(frame[list(COLUMNS)], schema=schema,
                                 preserve_index=False).replace_schema_metadata(None)
@@ -223,11 +223,6 @@ def gcp_usage(data_dir: Path) -> pa.Table:
     return _table(frames)
 
 
-def write(table: pa.Table, path: Path) -> None:
-    """Write a sample bill as zstd-compressed, dictionary-encoded Parquet."""
-    pq.write_table(table, path, compression="zstd", use_dictionary=True)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m tools.build_sample_clouds",
@@ -235,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args(argv)
     for table, path in ((azure_usage(args.data), AZURE_FILE), (gcp_usage(args.data), GCP_FILE)):
-        write(table, path)
+        write_usage(path, table)
         print(f"{path}: {table.num_rows:,} rows, {path.stat().st_size:,} bytes")
 
 

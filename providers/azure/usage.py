@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from providers.azure.sizes import load_sizes
+from providers.focus.compute import COVERABLE_SQL
 from providers.focus.reader import FocusUsage, VmRules, lookup_frame, read_focus
 
 SERVICE = "vm"
@@ -62,9 +63,7 @@ def azure_rules() -> VmRules:
                                             'azure machine learning', 'azure kubernetes service')
                  AND ChargeDescription ILIKE 'Virtual Machines %'))
         AND NOT regexp_matches({text}, '\\b(spot|low priority)\\b', 'i')
-        AND coalesce(lower(PricingCategory), '') <> 'dynamic'
-        AND coalesce(lower(CommitmentDiscountStatus), '') <> 'unused'
-        AND coalesce(lower(ChargeClass), '') <> 'correction'
+        AND {COVERABLE_SQL}
         AND coalesce(ConsumedQuantity_num, 0) >= 0)"""
     return VmRules(
         provider="'azure'",

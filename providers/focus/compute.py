@@ -65,6 +65,13 @@ _USAGE_TYPE = rf"(?:^|-)(?:Box|Dedicated)Usage:({_INSTANCE_TYPE})$"
 _DESCRIPTION = rf"\b({_INSTANCE_TYPE}) (?:Dedicated )?(?:Instance Hour|reserved instance applied)"
 
 
+COVERABLE_SQL = """coalesce(lower(PricingCategory), '') <> 'dynamic'
+        AND coalesce(lower(CommitmentDiscountStatus), '') <> 'unused'
+        AND coalesce(lower(ChargeClass), '') <> 'correction'"""
+"""SQL predicate of a row a commitment could cover, in every cloud's rules: not spot (dynamic
+pricing), not a commitment's unused part, not a correction (see above)."""
+
+
 def _quote(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
@@ -147,7 +154,5 @@ def is_compute_sql() -> str:
         AND lower(ServiceCategory) = 'compute'
         AND ({_in("lower(ServiceName)", EC2_SERVICE_NAMES)}
              OR coalesce(x_ServiceCode, '') = 'AmazonEC2')
-        AND coalesce(lower(PricingCategory), '') <> 'dynamic'
-        AND coalesce(lower(CommitmentDiscountStatus), '') <> 'unused'
-        AND coalesce(lower(ChargeClass), '') <> 'correction'
+        AND {COVERABLE_SQL}
         AND instance_type IS NOT NULL)"""

@@ -49,24 +49,30 @@ class Delivery:
     focus_version: str | None = None
 
 
-def manifests(root: Path) -> list[Path]:
-    """The export manifests under ``root`` (hidden folders skipped), in path order."""
-    found = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or any(p.startswith(".") for p in path.relative_to(root).parts):
-            continue
-        if path.name.lower().endswith(AWS_MANIFEST_SUFFIX):
-            found.append(path)
-    return found
+@dataclass(frozen=True, slots=True)
+class ExportFolder:
+    """A folder listed once: every file under it in path order, and the deliveries its
+    manifests describe (each manifest read once)."""
+
+    root: Path
+    files: tuple[Path, ...]
+    deliveries: tuple[Delivery, ...]
+
+    def visible(self) -> list[Path]:
+        """The files outside hidden files and folders (``.part.csv``, ``._x.csv``)."""
+        return [f for f in self.files
+                if not any(part.startswith(".") for part in f.relative_to(self.root).parts)]
 
 
-def deliveries(root: Path) -> list[Delivery]:
-    """Every delivery the manifests under ``root`` describe (unknown JSON files ignored)."""
-    out: list[Delivery] = []
-    found = manifests(root)
+def scan(root: Path) -> ExportFolder:
+    """List the folder ``root`` and read its manifests."""
+    files = tuple(sorted(p for p in root.rglob("*") if p.is_file()))
+    folder = ExportFolder(root, files, ())
+    found = [f for f in folder.visible() if f.name.lower().endswith(AWS_MANIFEST_SUFFIX)]
     if not found:
-        return out
-    files = {p.relative_to(root).parts: p for p in root.rglob("*") if p.is_file()}
+        return folder
+    by_parts = {p.relative_to(root).parts: p for p in files}
+    out: list[Delivery] = []
     for manifest in found:
         try:
             document = json.loads(manifest.read_text(encoding="utf-8-sig"))
@@ -74,12 +80,12 @@ def deliveries(root: Path) -> list[Delivery]:
             raise InvalidInput(f"cannot read the export manifest: {exc}",
                                source=str(manifest)) from exc
         if not isinstance(document, dict):
-            continue
+            continue  # unknown JSON files are ignored
         if isinstance(document.get("blobs"), list):
-            out.append(_azure_delivery(files, manifest, document))
+            out.append(_azure_delivery(by_parts, manifest, document))
         elif isinstance(document.get("dataFiles"), list):
-            out.append(_aws_delivery(files, manifest, document))
-    return out
+            out.append(_aws_delivery(by_parts, manifest, document))
+    return ExportFolder(root, files, tuple(out))
 
 
 Files = dict[tuple[str, ...], Path]
@@ -150,13 +156,12 @@ def newest(found: Sequence[Delivery]) -> list[Delivery]:
     return sorted(best.values(), key=lambda d: (d.cloud, d.period))
 
 
-def manifest_files(root: Path) -> list[Path] | None:
-    """The data files to read from the export folder ``root``: those of the newest delivery
-    of each period when it holds manifests, ``None`` when it holds none."""
-    found = deliveries(root)
-    if not found:
+def manifest_files(folder: ExportFolder) -> list[Path] | None:
+    """The data files to read from the export folder: those of the newest delivery of each
+    period when it holds manifests, ``None`` when it holds none."""
+    if not folder.deliveries:
         return None
-    return sorted({f for d in newest(found) for f in d.files})
+    return sorted({f for d in newest(folder.deliveries) for f in d.files})
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +182,13 @@ class DeclaredVersions:
 _METADATA_MAX_BYTES = 1 << 20
 
 
-def _metadata_versions(root: Path) -> list[tuple[str, Path]]:
-    """``FocusVersion`` of each FOCUS metadata document under ``root`` (hidden folders and
+def _metadata_versions(folder: ExportFolder) -> list[tuple[str, Path]]:
+    """``FocusVersion`` of each FOCUS metadata document in the folder (hidden folders and
     manifests skipped; a document is a JSON object holding the key, at its top or in the
     schema objects it lists)."""
     found = []
-    for path in sorted(root.rglob("*.json")):
-        if (any(p.startswith(".") for p in path.relative_to(root).parts)
+    for path in folder.visible():
+        if (not path.name.endswith(".json")
                 or path.name.lower().endswith(AWS_MANIFEST_SUFFIX)
                 or path.stat().st_size > _METADATA_MAX_BYTES):
             continue
@@ -209,23 +214,23 @@ def _focus_versions(value: object, depth: int = 0) -> Iterator[object]:
             yield from _focus_versions(item, depth + 1)
 
 
-def declared_versions(root: Path) -> DeclaredVersions:
-    """The FOCUS versions the manifests and metadata under the folder ``root`` declare.
+def declared_versions(folder: ExportFolder) -> DeclaredVersions:
+    """The FOCUS versions the manifests and metadata of the export folder declare.
 
     Raises InvalidInput when the folder's metadata documents declare two versions: one
     folder is one export, read with one set of columns.
     """
-    by_file = {file: (d.focus_version, d.manifest) for d in deliveries(root)
+    by_file = {file: (d.focus_version, d.manifest) for d in folder.deliveries
                if d.focus_version for file in d.files}
-    labels = _metadata_versions(root)
+    labels = _metadata_versions(folder)
     if len({label for label, _ in labels}) > 1:
         (first, first_path), (second, second_path) = labels[0], next(
             item for item in labels if item[0] != labels[0][0])
         raise InvalidInput(f"the folder's FOCUS metadata declares version {first} "
                            f"({first_path}) and {second} ({second_path}): keep one export "
-                           "per folder", source=str(root))
+                           "per folder", source=str(folder.root))
     return DeclaredVersions(by_file, labels[0] if labels else None)
 
 
-__all__ = ["DeclaredVersions", "Delivery", "declared_versions", "deliveries", "manifest_files",
-           "manifests", "newest"]
+__all__ = ["DeclaredVersions", "Delivery", "ExportFolder", "declared_versions", "manifest_files",
+           "newest", "scan"]

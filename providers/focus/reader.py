@@ -48,7 +48,13 @@ from providers.focus.compute import (
     provider_sql,
     tenancy_sql,
 )
-from providers.focus.layout import DeclaredVersions, declared_versions, manifest_files
+from providers.focus.layout import (
+    DeclaredVersions,
+    ExportFolder,
+    declared_versions,
+    manifest_files,
+    scan,
+)
 from providers.focus.schema import (
     NUMERIC,
     TIMESTAMPS,
@@ -165,9 +171,9 @@ EC2_RULES = VmRules(
 def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
     """Read a FOCUS file or folder and reduce one cloud's VM usage (EC2 by default) per key."""
     root = Path(path)
-    files = find_files(root)
+    files, folder = _find(root)
     names = tuple(str(f) for f in files)
-    declared = declared_versions(root) if root.is_dir() else None
+    declared = declared_versions(folder) if folder is not None else None
     con = duckdb.connect(":memory:")
     try:
         rows_read, versions = load_focus_rows(con, files, rules, declared=declared)
@@ -234,24 +240,27 @@ def find_files(root: Path) -> list[Path]:
     that holds the clouds' export manifests is read through them: the files of the newest
     delivery of each period (``providers.focus.layout``).
     """
+    return _find(root)[0]
+
+
+def _find(root: Path) -> tuple[list[Path], ExportFolder | None]:
+    """:func:`find_files`, and the folder as listed (None for a file), whose manifests and
+    metadata also declare the files' FOCUS versions."""
     if root.is_file():
         if not _is_focus_file(root):
             raise InvalidInput("unsupported file type: expected .csv, .csv.gz or .parquet",
                                source=str(root))
-        return [root]
+        return [root], None
     if root.is_dir():
-        listed = manifest_files(root)
+        folder = scan(root)
+        listed = manifest_files(folder)
         if listed is not None:
-            return [f for f in listed if _is_focus_file(f)]
-        files = sorted(
-            p for p in root.rglob("*")
-            if p.is_file() and _is_focus_file(p)
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        )
+            return [f for f in listed if _is_focus_file(f)], folder
+        files = [f for f in folder.visible() if _is_focus_file(f)]
         if not files:
             raise InvalidInput("no FOCUS files (*.csv, *.csv.gz, *.parquet) in this folder",
                                source=str(root))
-        return files
+        return files, folder
     raise InvalidInput("no such file or folder", source=str(root))
 
 

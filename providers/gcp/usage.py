@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from providers.focus.compute import COVERABLE_SQL
 from providers.focus.reader import FocusUsage, VmRules, read_focus
 
 SERVICE = "compute"
@@ -64,12 +65,10 @@ def gcp_rules() -> VmRules:
         END"""
     family = """split_part(instance_type, ' ', 1) || CASE split_part(instance_type, ' ', 2)
             WHEN 'core' THEN '.vcpu' WHEN 'ram' THEN '.memory' END"""
-    is_compute = """(lower(ChargeCategory) = 'usage'
+    is_compute = f"""(lower(ChargeCategory) = 'usage'
         AND (lower(ProviderName) LIKE 'google%' OR lower(ProviderName) = 'gcp')
         AND lower(ServiceName) = 'compute engine'
-        AND coalesce(lower(PricingCategory), '') <> 'dynamic'
-        AND coalesce(lower(CommitmentDiscountStatus), '') <> 'unused'
-        AND coalesce(lower(ChargeClass), '') <> 'correction')"""
+        AND {COVERABLE_SQL})"""
     return VmRules(
         provider="'gcp'",
         service=SERVICE,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from providers.focus.compute import COVERABLE_SQL
 from providers.focus.reader import FocusUsage, VmRules, read_focus
 
 SERVICE = "compute"
@@ -56,9 +57,7 @@ def oci_rules() -> VmRules:
         AND ((ends_with(instance_type, '.ocpu') AND {_in(unit, _OCPU_HOURS)})
              OR (ends_with(instance_type, '.memory') AND {_in(unit, _MEMORY_HOURS)}))
         AND NOT regexp_matches(ChargeDescription, '(?i)preemptible')
-        AND coalesce(lower(PricingCategory), '') <> 'dynamic'
-        AND coalesce(lower(CommitmentDiscountStatus), '') <> 'unused'
-        AND coalesce(lower(ChargeClass), '') <> 'correction'
+        AND {COVERABLE_SQL}
         AND coalesce(ConsumedQuantity_num, 0) >= 0)"""
     return VmRules(
         provider="'oci'",
