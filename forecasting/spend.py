@@ -45,17 +45,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from core.errors import InvalidInput
+from forecasting.base import quantile_column as quantile_name
+from forecasting.evaluate import pinball_loss
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
 """Quantile levels of a spend forecast: the 95 % and 80 % intervals and the median."""
 INTERVALS = {"80": (0.1, 0.9), "95": (0.025, 0.975)}
 MIN_HISTORY_DAYS = 14
 FloatArray = npt.NDArray[np.float64]
-
-
-def quantile_name(level: float) -> str:
-    """The column of a quantile level: ``q0.025``, ``q0.5``…"""
-    return f"q{level:g}"
 
 
 def _days(index: pd.Index) -> npt.NDArray[np.datetime64]:
@@ -80,6 +77,14 @@ def _known(known: pd.Series | None, days: npt.NDArray[np.datetime64]) -> FloatAr
         return np.zeros(len(days))
     series = pd.Series(known.to_numpy(dtype=np.float64), index=_days(known.index))
     return series.reindex(days, fill_value=0.0).to_numpy(dtype=np.float64)
+
+
+def _history(daily: pd.Series, known: pd.Series | None,
+             ) -> tuple[npt.NDArray[np.datetime64], FloatArray]:
+    """The checked history's days and its values less their ``known`` part."""
+    series = check_daily(daily)
+    days = _days(series.index)
+    return days, series.to_numpy() - _known(known, days)
 
 
 def future_days(last_day: np.datetime64, days_ahead: int) -> npt.NDArray[np.datetime64]:
@@ -149,9 +154,7 @@ class DailySpendForecaster:
 
     def fit(self, daily: pd.Series, known: pd.Series | None = None) -> DailySpendForecaster:
         """Fit on the last ``window_days`` of ``daily`` less its ``known`` part."""
-        series = check_daily(daily)
-        days = _days(series.index)
-        values = series.to_numpy() - _known(known, days)
+        days, values = _history(daily, known)
         keep = slice(max(0, len(values) - self.window_days), None)
         days, values = days[keep], values[keep]
         n = len(values)
@@ -219,9 +222,7 @@ class SeasonalNaiveSpend:
 
     def fit(self, daily: pd.Series, known: pd.Series | None = None) -> SeasonalNaiveSpend:
         """Keep the last week and the history's week-on-week changes."""
-        series = check_daily(daily)
-        days = _days(series.index)
-        values = series.to_numpy() - _known(known, days)
+        days, values = _history(daily, known)
         self.last_day_ = days[-1]
         self.last_week_ = values[-7:] if len(values) >= 7 else np.full(7, values.mean())
         changes = values[7:] - values[:-7]
@@ -251,9 +252,7 @@ class RunRateSpend:
 
     def fit(self, daily: pd.Series, known: pd.Series | None = None) -> RunRateSpend:
         """Keep the recent mean and the history's deviations from its trailing means."""
-        series = check_daily(daily)
-        days = _days(series.index)
-        values = series.to_numpy() - _known(known, days)
+        days, values = _history(daily, known)
         self.last_day_ = days[-1]
         self.rate_ = float(values[-self.days:].mean())
         trailing = pd.Series(values).rolling(self.days).mean().shift(1).to_numpy()
@@ -309,12 +308,6 @@ def forecast_spend(daily: pd.Series, days_ahead: int, *, known: pd.Series | None
 # --- evaluation ----------------------------------------------------------------------------
 
 
-def pinball(actual: FloatArray, forecast: FloatArray, level: float) -> FloatArray:
-    """The pinball (quantile) loss at ``level``, elementwise."""
-    diff = actual - forecast
-    return np.maximum(level * diff, (level - 1.0) * diff)
-
-
 def spend_origins(n_days: int, horizon: int, n_origins: int, min_history: int) -> list[int]:
     """Origins (days of history each forecast sees), evenly spread, the latest leaving
     exactly ``horizon`` days to score."""
@@ -363,13 +356,12 @@ def evaluate_spend(series: Mapping[str, pd.Series],
                 for level in LEVELS:
                     q = np.quantile(paths, level, axis=0)
                     score.setdefault(f"pinball_{quantile_name(level)}", []).append(
-                        float(pinball(actual, q, level).mean()) / scale)
+                        float(pinball_loss(actual, q, level).mean()) / scale)
+                sums, total = paths.sum(axis=1), actual.sum()
                 for label, (low, high) in INTERVALS.items():
                     lo, hi = np.quantile(paths, low, axis=0), np.quantile(paths, high, axis=0)
                     score.setdefault(f"cover{label}", []).append(
                         float(np.mean((actual >= lo) & (actual <= hi))))
-                    sums = paths.sum(axis=1)
-                    total = actual.sum()
                     inside = np.quantile(sums, low) <= total <= np.quantile(sums, high)
                     score.setdefault(f"total_cover{label}", []).append(float(inside))
                 score.setdefault("seconds", []).append(seconds)
@@ -394,7 +386,6 @@ __all__ = [
     "evaluate_spend",
     "forecast_spend",
     "future_days",
-    "pinball",
     "quantile_frame",
     "quantile_name",
     "spend_origins",

@@ -26,7 +26,6 @@ in one currency: a bill in several needs ``currency`` in the scope.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -42,12 +41,22 @@ from core.db.models import DatasetRow
 from core.db.repository import latest_dataset
 from core.errors import InvalidInput, NotFound
 from reporting.bill_lines import load_bill_lines
-from reporting.common import Freshness, Report, frozen
+from reporting.common import (
+    Freshness,
+    Granularity,
+    Report,
+    _day,
+    _enum,
+    _text,
+    frozen,
+    period_end,
+    period_label,
+    period_starts,
+)
 from reporting.definitions import UNTAGGED
 from reporting.money import ROUNDING_RULE, round_frame
 from reporting.spend_definitions import SPEND_DEFINITIONS
 
-MAX_TEXT = 512
 ALL = "all"
 PURCHASE = "Purchase"
 
@@ -108,29 +117,15 @@ SPEND_COLUMNS = ("period", "period_start", "period_end", "group", "currency", "c
                  "billed_cost", "effective_cost", "list_cost")
 SPEND_MONEY = ("cost", "billed_cost", "effective_cost", "list_cost")
 
-
-
-
-def _text(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidInput(f"{name} must be a non-empty string of at most {MAX_TEXT} "
-                           "characters", column=name)
-    return value.strip()
-
-
-def _enum(kind: type[Any], value: Any, name: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidInput(f"{name} must be one of {allowed}, got {value!r}",
-                           column=name) from None
-
-
 SCOPE_FIELDS = ("provider", "billing_account", "account", "service_category", "service",
                 "region", "charge_category", "tag_key", "tag_value", "currency")
+
+SCOPE_COLUMNS: dict[str, str] = {
+    **{dimension.value: column for dimension, column in DIMENSION_COLUMNS.items()
+       if dimension.value in SCOPE_FIELDS},
+    "currency": "currency",
+}
+"""The bill-line column each scope field (but the tag's) is matched against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +164,7 @@ class SpendScope:
     def mask(self, lines: pd.DataFrame) -> npt.NDArray[np.bool_]:
         """Which bill lines the scope keeps."""
         keep = np.ones(len(lines), dtype=bool)
-        for name, column in (("provider", "provider"), ("billing_account", "billing_account_id"),
-                             ("account", "sub_account_id"),
-                             ("service_category", "service_category"),
-                             ("service", "service_name"), ("region", "region_id"),
-                             ("charge_category", "charge_category"), ("currency", "currency")):
+        for name, column in SCOPE_COLUMNS.items():
             wanted = getattr(self, name)
             if wanted is not None:
                 keep &= (lines[column] == wanted).to_numpy()
@@ -181,16 +172,6 @@ class SpendScope:
             assert self.tag_key is not None
             keep &= (tag_values(lines["tags"], self.tag_key) == self.tag_value)
         return keep
-
-
-def _day(value: date | str | None, name: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD), got {value!r}",
-                           column=name) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,59 +318,35 @@ def group_values(lines: pd.DataFrame, query_group: SpendDimension,
 # --- periods --------------------------------------------------------------------------------
 
 
+def _calendar(granularity: SpendGranularity) -> Granularity:
+    """The reports' granularity of the same name (all but ``week``)."""
+    return Granularity(granularity.value)
+
+
 def spend_period_starts(days: npt.NDArray[np.datetime64],
                         granularity: SpendGranularity) -> npt.NDArray[np.datetime64]:
     """The first day of each day's period (``datetime64[D]``)."""
     days = days.astype("datetime64[D]")
-    if granularity is SpendGranularity.DAY:
-        return days
     if granularity is SpendGranularity.WEEK:
         # 1970-01-01 was a Thursday: day numbers + 3 are 0 on Mondays, modulo 7.
         numbers = days.astype(np.int64)
         return (numbers - (numbers + 3) % 7).astype("datetime64[D]")
-    if granularity is SpendGranularity.MONTH:
-        return days.astype("datetime64[M]").astype("datetime64[D]")
-    if granularity is SpendGranularity.QUARTER:
-        months = days.astype("datetime64[M]").astype(np.int64)
-        return (months - months % 3).astype("datetime64[M]").astype("datetime64[D]")
-    if granularity is SpendGranularity.YEAR:
-        return days.astype("datetime64[Y]").astype("datetime64[D]")
-    first = days.min() if days.size else np.datetime64("1970-01-01", "D")
-    return np.full(days.shape, first, dtype="datetime64[D]")
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    return period_starts(days, _calendar(granularity))
 
 
 def spend_period_end(start: date, granularity: SpendGranularity, window_end: date) -> date:
     """The first day after the period that starts on ``start``."""
-    if granularity is SpendGranularity.DAY:
-        return start + timedelta(days=1)
     if granularity is SpendGranularity.WEEK:
         return start + timedelta(days=7)
-    if granularity is SpendGranularity.TOTAL:
-        return window_end
-    months = {SpendGranularity.MONTH: 1, SpendGranularity.QUARTER: 3,
-              SpendGranularity.YEAR: 12}[granularity]
-    return _add_months(start, months)
+    return period_end(start, _calendar(granularity), window_end)
 
 
 def spend_period_label(start: date, granularity: SpendGranularity) -> str:
     """``2024-06-01``, ``2024-W23``, ``2024-06``, ``2024-Q3``, ``2024`` or ``total``."""
-    if granularity is SpendGranularity.DAY:
-        return start.isoformat()
     if granularity is SpendGranularity.WEEK:
         year, week, _ = start.isocalendar()
         return f"{year:04d}-W{week:02d}"
-    if granularity is SpendGranularity.MONTH:
-        return f"{start.year:04d}-{start.month:02d}"
-    if granularity is SpendGranularity.QUARTER:
-        return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
-    if granularity is SpendGranularity.YEAR:
-        return f"{start.year:04d}"
-    return "total"
+    return period_label(start, _calendar(granularity))
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -484,18 +441,19 @@ def spend_report(bill: BillLines, query: SpendQuery) -> Report:
                   money=SPEND_MONEY, freshness=bill.freshness())
 
 
-def daily_spend(lines: pd.DataFrame, basis: SpendBasis, start: date, end: date) -> pd.Series:
-    """Cost per day of ``[start, end)`` on ``basis`` (every day present, 0 if none), float64."""
-    index = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D"))
-    if not len(lines):
-        return pd.Series(np.zeros(len(index)), index=index, dtype=np.float64)
-    costs = pd.Series(basis_cost(lines, basis), index=lines["day"].to_numpy())
-    return costs.groupby(level=0).sum().reindex(index, fill_value=0.0).astype(np.float64)
-
-
-def finite_or_none(value: float) -> float | None:
-    """A float, or None when it is not finite (for JSON)."""
-    return value if math.isfinite(value) else None
+def spend_series(lines: pd.DataFrame, basis: SpendBasis, group_by: SpendDimension,
+                 tag_key: str | None = None) -> dict[str, pd.Series]:
+    """Daily spend per group of bill lines (``day`` a date or datetime64 column), each over
+    every day from the lines' first to their last (0 where none): the series a spend
+    forecast is fitted and scored on."""
+    if lines.empty:
+        return {}
+    days = np.asarray(pd.to_datetime(lines["day"]).to_numpy(), dtype="datetime64[D]")
+    frame = pd.DataFrame({"day": days, "cost": basis_cost(lines, basis),
+                          "group": group_values(lines, group_by, tag_key)})
+    index = np.arange(days.min(), days.max() + 1)
+    return {str(group): part.groupby("day")["cost"].sum().reindex(index, fill_value=0.0)
+            for group, part in frame.groupby("group", sort=True)}
 
 
 __all__ = [
@@ -512,7 +470,6 @@ __all__ = [
     "SpendScope",
     "basis_cost",
     "bill_providers",
-    "daily_spend",
     "group_values",
     "load_lines",
     "select_lines",
@@ -524,18 +481,3 @@ __all__ = [
     "spend_series",
     "tag_values",
 ]
-
-
-def spend_series(lines: pd.DataFrame, basis: SpendBasis, group_by: SpendDimension,
-                 tag_key: str | None = None) -> dict[str, pd.Series]:
-    """Daily spend per group of bill lines (``day`` a date or datetime64 column), each over
-    every day from the lines' first to their last (0 where none): the series a spend
-    forecast is fitted and scored on."""
-    if lines.empty:
-        return {}
-    days = np.asarray(pd.to_datetime(lines["day"]).to_numpy(), dtype="datetime64[D]")
-    frame = pd.DataFrame({"day": days, "cost": basis_cost(lines, basis),
-                          "group": group_values(lines, group_by, tag_key)})
-    index = np.arange(days.min(), days.max() + 1)
-    return {str(group): part.groupby("day")["cost"].sum().reindex(index, fill_value=0.0)
-            for group, part in frame.groupby("group", sort=True)}

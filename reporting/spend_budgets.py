@@ -31,7 +31,6 @@ change (forecasts of groups are means, which add up).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from core.db.reporting_models import SpendBudgetRow
 from core.errors import Conflict, InvalidInput, NotFound
+from reporting.budgets import MAX_THRESHOLDS, ThresholdState, _thresholds
 from reporting.common import Report, frozen
 from reporting.money import cents, round_cents
 from reporting.spend import (
@@ -66,25 +66,7 @@ from reporting.spend_forecast import (
     horizon_period,
 )
 
-MAX_THRESHOLDS = 10
 OTHER = "(other)"
-
-
-def _thresholds(values: Sequence[float]) -> tuple[float, ...]:
-    cleaned = []
-    for value in values:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"thresholds must be numbers, got {value!r}",
-                               column="thresholds") from None
-        if not math.isfinite(number) or not 0 < number <= 10:
-            raise InvalidInput(f"each threshold is a share of the amount in (0, 10], got "
-                               f"{value!r}", column="thresholds")
-        cleaned.append(number)
-    if len(cleaned) > MAX_THRESHOLDS:
-        raise InvalidInput(f"at most {MAX_THRESHOLDS} thresholds", column="thresholds")
-    return tuple(sorted(set(cleaned)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,21 +226,6 @@ def delete_spend_budget(session: Session, budget_id: int) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class SpendThreshold:
-    """One alert share of a budget and whether actual or forecast spend reached it."""
-
-    threshold: float
-    amount: float
-    reached: bool
-    forecast_reached: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {"threshold": self.threshold, "amount": self.amount, "reached": self.reached,
-                "forecast_reached": self.forecast_reached}
-
-
-@dataclass(frozen=True, slots=True)
 class SpendBudgetStatus:
     """Where a spend budget stands in the period containing ``as_of`` (money in cents)."""
 
@@ -280,7 +247,7 @@ class SpendBudgetStatus:
     burn_rate: float | None
     required_daily_rate: float | None
     run_out_date: date | None
-    thresholds: tuple[SpendThreshold, ...]
+    thresholds: tuple[ThresholdState, ...]
     state: str
     currency: str
     problem: str | None = None
@@ -357,7 +324,7 @@ def spend_budget_status(session: Session, budget: SpendBudget | int, *,
     forecast = quantiles[0.5]
     amount = spec.amount
     elapsed = (as_of - period_start).days
-    thresholds = tuple(SpendThreshold(t, _money(t * amount), actual >= t * amount,
+    thresholds = tuple(ThresholdState(t, _money(t * amount), actual >= t * amount,
                                       forecast >= t * amount) for t in spec.thresholds)
     if (amount > 0 and actual >= amount) or (amount == 0 and actual > 0):
         state = "over_budget"
@@ -405,6 +372,12 @@ VARIANCE_MONEY = ("budget", "previous", "actual", "forecast", "forecast_low_80",
                   "forecast_high_80", "variance", "change")
 
 
+MOVER_DIMENSIONS = tuple(d for d in SpendDimension
+                         if d not in (SpendDimension.NONE, SpendDimension.BILLING_PERIOD))
+"""What movers may be told by: not ``none``, nor ``billing_period`` (each month is its own
+invoice, so every group would be new or gone)."""
+
+
 @dataclass(frozen=True, slots=True)
 class VarianceQuery:
     """The monthly variance report's parameters: the scope and basis of the total and its
@@ -421,9 +394,9 @@ class VarianceQuery:
         checked = _SpendQuery(basis=self.basis, group_by=self.group_by, scope=self.scope)
         object.__setattr__(self, "basis", checked.basis)
         object.__setattr__(self, "group_by", checked.group_by)
-        if checked.group_by is SpendDimension.NONE:
-            raise InvalidInput("the movers need a dimension (service, account, tag…)",
-                               column="group_by")
+        if checked.group_by not in MOVER_DIMENSIONS:
+            raise InvalidInput("the movers need a dimension (service, account, tag…) other "
+                               "than the invoice's month", column="group_by")
         if not 1 <= int(self.top) <= 100:
             raise InvalidInput("top must be 1 to 100", column="top")
 
@@ -565,11 +538,12 @@ def _total_row(forecasts: list[GroupForecast], query: VarianceQuery, month_start
 
 
 __all__ = [
+    "MAX_THRESHOLDS",
+    "MOVER_DIMENSIONS",
     "VARIANCE_COLUMNS",
     "SpendBudget",
     "SpendBudgetSpec",
     "SpendBudgetStatus",
-    "SpendThreshold",
     "VarianceQuery",
     "check_spend_currency",
     "count_spend_budgets",

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from core.db.repository import list_commitments
 from core.errors import InvalidInput
 from forecasting.spend import DailySpendForecaster, SpendForecast, forecast_spend
-from reporting.common import Report, frozen
+from reporting.common import Granularity, Report, frozen, period_label, period_of
 from reporting.money import cents
 from reporting.spend import (
     BillLines,
@@ -58,16 +58,6 @@ class ForecastHorizon(StrEnum):
     FISCAL_YEAR = "fiscal_year"
 
 
-def _month_start(day: date, months_back: int = 0) -> date:
-    index = day.year * 12 + day.month - 1 - months_back
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def horizon_period(day: date, horizon: ForecastHorizon,
                    fiscal_year_start_month: int = 1) -> tuple[date, date, str]:
     """The period of ``horizon`` containing ``day``: start, end (exclusive), label.
@@ -75,18 +65,16 @@ def horizon_period(day: date, horizon: ForecastHorizon,
     A fiscal year starting in month m is labelled by the calendar year it ends in
     (``FY2025`` runs from 2024-04-01 with m = 4); with m = 1 it is the calendar year.
     """
-    if horizon is ForecastHorizon.MONTH:
-        start = _month_start(day)
-        return start, _add_months(start, 1), f"{start.year:04d}-{start.month:02d}"
-    if horizon is ForecastHorizon.QUARTER:
-        start = _month_start(day, (day.month - 1) % 3)
-        return start, _add_months(start, 3), f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+    if horizon is not ForecastHorizon.FISCAL_YEAR:
+        granularity = Granularity(horizon.value)
+        start, end = period_of(day, granularity)
+        return start, end, period_label(start, granularity)
     if not 1 <= fiscal_year_start_month <= 12:
         raise InvalidInput("the fiscal year's start month must be 1 to 12",
                            column="fiscal_year_start_month")
     year = day.year if day.month >= fiscal_year_start_month else day.year - 1
     start = date(year, fiscal_year_start_month, 1)
-    end = _add_months(start, 12)
+    end = date(year + 1, fiscal_year_start_month, 1)
     label = f"FY{end.year:04d}" if fiscal_year_start_month > 1 else f"{start.year:04d}"
     return start, end, label
 

@@ -19,23 +19,17 @@ from api.reports.routes import REPORT_RESPONSES, RenderingDep, _describe
 from api.reports.schemas import ReportRead
 from api.spend_budgets.schemas import SpendBudgetStatusRead
 from reporting.spend import SpendBasis, SpendDimension, SpendGranularity, SpendScope
+from reporting.spend_budgets import MOVER_DIMENSIONS
 from reporting.spend_forecast import ForecastHorizon
 from reporting.unit_cost import METRIC_SCOPE_PATTERN
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 
-class MoverDimension(StrEnum):
-    """What a variance report's movers are told by (any spend dimension but none)."""
-
-    PROVIDER = "provider"
-    BILLING_ACCOUNT = "billing_account"
-    ACCOUNT = "account"
-    SERVICE_CATEGORY = "service_category"
-    SERVICE = "service"
-    REGION = "region"
-    CHARGE_CATEGORY = "charge_category"
-    TAG = "tag"
+MoverDimension = StrEnum("MoverDimension",  # type: ignore[misc]
+                         {dimension.name: dimension.value for dimension in MOVER_DIMENSIONS})
+"""What a variance report's movers are told by (``reporting.spend_budgets``' rule)."""
+DEFAULT_MOVER = MoverDimension(SpendDimension.SERVICE)
 
 BILL_RESPONSES = {**REPORT_RESPONSES, 404: {
     "description": "No bill stored yet (ingest a FOCUS bill: `ladder ingest PATH`), or no "
@@ -143,7 +137,8 @@ def spend_forecast(session: SessionDep, _caller: FinanceReader, settings: Settin
 def variance(session: SessionDep, _caller: FinanceReader, where: SpendScopeDep,
              how: RenderingDep, as_of: AsOfQuery = None,
              group_by: Annotated[MoverDimension, Query(
-                 description="What the movers are told by.")] = MoverDimension.SERVICE,
+                 description="What the movers are told by.")
+             ] = DEFAULT_MOVER,
              top: Annotated[int, Query(ge=1, le=100, description="Movers shown; the rest "
                                        "are summed in (other).")] = 10,
              basis: BasisQuery = SpendBasis.AMORTIZED) -> Response:

@@ -4,21 +4,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
+from api.budgets.schemas import TAG_RULE, Amount, Currency, Threshold, ThresholdRead
 from api.params import Filter, JsonBody, ProviderFilter, ShortFilter
 from reporting.spend import SpendBasis
 from reporting.spend_budgets import MAX_THRESHOLDS
 from reporting.spend_definitions import FINANCE_DEFINITIONS
 from reporting.spend_forecast import ForecastHorizon
-
-Amount = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False,
-                                description="The budget for one period, in its currency.")]
-Threshold = Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-TAG_RULE = "tag_key and tag_value go together: both or neither."
 
 
 class SpendBudgetCreate(JsonBody):
@@ -68,15 +62,6 @@ class SpendBudgetRead(BaseModel):
     updated_at: datetime
 
 
-class SpendThresholdRead(BaseModel):
-    """One alert threshold and whether actual or forecast spend reached it."""
-
-    threshold: float
-    amount: float
-    reached: bool
-    forecast_reached: bool
-
-
 class SpendBudgetStatusRead(BaseModel):
     """Where a spend budget stands in the period containing as_of (money in cents)."""
 
@@ -100,7 +85,7 @@ class SpendBudgetStatusRead(BaseModel):
     required_daily_rate: float | None = Field(
         description=FINANCE_DEFINITIONS["required_daily_rate"])
     run_out_date: date | None = Field(description=FINANCE_DEFINITIONS["run_out_date"])
-    thresholds: list[SpendThresholdRead]
+    thresholds: list[ThresholdRead]
     state: str = Field(description="over_budget, forecast_over, warning, ok, or unavailable "
                        "(problem says why).")
     currency: str

@@ -10,7 +10,7 @@ threshold.
 from __future__ import annotations
 
 import json
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +33,14 @@ from ladder.commands.common import (
     handled,
     settings_for,
 )
-from ladder.commands.reports import OutputFormat, print_report
+from ladder.commands.reports import (
+    DayOption,
+    FormatOption,
+    OutputFormat,
+    ProviderFilter,
+    _day,
+    print_report,
+)
 from reporting.common import Report
 from reporting.spend import (
     SpendBasis,
@@ -70,20 +77,8 @@ metrics_app = typer.Typer(help="Business metrics (unit economics).", no_args_is_
 spend_budgets_app = typer.Typer(help="Budgets on the whole bill or a part of it.",
                                 no_args_is_help=True)
 
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 BasisOption = Annotated[SpendBasis, typer.Option(
     help="cash (Σ BilledCost: purchases when billed) or amortized (Σ EffectiveCost).")]
-DayOption = Annotated[str | None, typer.Option(help="A UTC day, YYYY-MM-DD.")]
-Text = Annotated[str | None, typer.Option()]
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{name} must be a day, YYYY-MM-DD (got {value!r})") from None
 
 
 def _scope(provider: str | None, account: str | None, service: str | None,
@@ -95,18 +90,17 @@ def _scope(provider: str | None, account: str | None, service: str | None,
                       currency=currency)
 
 
-def _run(database_url: str | None, make: object) -> Report:
+def _run(database_url: str | None, make: Callable[[Session, int], Report]) -> Report:
+    """The report ``make`` builds from a session and the fiscal year's first month."""
     settings = settings_for(database_url)
     with handled():
         engine = engine_for(settings)
         with session_scope(engine) as session:
-            assert callable(make)
-            found: Report = make(session, settings.fiscal_year_start_month)
+            found = make(session, settings.fiscal_year_start_month)
         engine.dispose()
     return found
 
 
-ProviderOpt = Annotated[str | None, typer.Option("--provider", help="Only this provider.")]
 AccountOpt = Annotated[str | None, typer.Option(help="Only this FOCUS SubAccountId.")]
 ServiceOpt = Annotated[str | None, typer.Option(help="Only this FOCUS ServiceName.")]
 CategoryOpt = Annotated[str | None, typer.Option(help="Only this FOCUS ServiceCategory.")]
@@ -128,7 +122,7 @@ def spend_command(
     granularity: Annotated[SpendGranularity, typer.Option(
         help="day, week, month, quarter, year or total.")] = SpendGranularity.MONTH,
     group_by: GroupOpt = SpendDimension.NONE, basis: BasisOption = SpendBasis.AMORTIZED,
-    provider: ProviderOpt = None, account: AccountOpt = None, service: ServiceOpt = None,
+    provider: ProviderFilter = None, account: AccountOpt = None, service: ServiceOpt = None,
     service_category: CategoryOpt = None, region: RegionOpt = None,
     charge_category: ChargeOpt = None, tag_key: TagKeyOpt = None, tag_value: TagValueOpt = None,
     currency: CurrencyOpt = None, output: FormatOption = OutputFormat.TABLE,
@@ -149,7 +143,7 @@ def spend_forecast_command(
     as_of: DayOption = None, daily: Annotated[bool, typer.Option(
         help="One row per day instead of per horizon.")] = False,
     group_by: GroupOpt = SpendDimension.NONE, basis: BasisOption = SpendBasis.AMORTIZED,
-    provider: ProviderOpt = None, account: AccountOpt = None, service: ServiceOpt = None,
+    provider: ProviderFilter = None, account: AccountOpt = None, service: ServiceOpt = None,
     service_category: CategoryOpt = None, region: RegionOpt = None,
     charge_category: ChargeOpt = None, tag_key: TagKeyOpt = None, tag_value: TagValueOpt = None,
     currency: CurrencyOpt = None, output: FormatOption = OutputFormat.TABLE,
@@ -176,7 +170,7 @@ def variance_command(
         help="What the movers are told by (service, account, tag…).")] = SpendDimension.SERVICE,
     top: Annotated[int, typer.Option(min=1, max=100, help="Movers shown.")] = 10,
     basis: BasisOption = SpendBasis.AMORTIZED,
-    provider: ProviderOpt = None, account: AccountOpt = None, service: ServiceOpt = None,
+    provider: ProviderFilter = None, account: AccountOpt = None, service: ServiceOpt = None,
     service_category: CategoryOpt = None, region: RegionOpt = None,
     charge_category: ChargeOpt = None, tag_key: TagKeyOpt = None, tag_value: TagValueOpt = None,
     currency: CurrencyOpt = None, output: FormatOption = OutputFormat.TABLE,
@@ -270,7 +264,7 @@ def spend_budgets_create(
         help="month, quarter or fiscal_year.")] = ForecastHorizon.MONTH,
     basis: BasisOption = SpendBasis.AMORTIZED,
     currency: Annotated[str, typer.Option(help="The bill's currency.")] = "USD",
-    provider: ProviderOpt = None, account: AccountOpt = None, service: ServiceOpt = None,
+    provider: ProviderFilter = None, account: AccountOpt = None, service: ServiceOpt = None,
     service_category: CategoryOpt = None, region: RegionOpt = None,
     charge_category: ChargeOpt = None, tag_key: TagKeyOpt = None, tag_value: TagValueOpt = None,
     threshold: Annotated[list[float] | None, typer.Option(

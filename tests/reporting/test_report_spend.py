@@ -6,6 +6,7 @@ The cash basis is Σ BilledCost per billing period (the invoice), the amortised 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -202,3 +203,12 @@ def test_spend_by_billing_period_is_each_invoice_even_for_late_charges(
         expected = rows.groupby(rows["BillingPeriodStart"].str[:10])["BilledCost"].sum()
         assert got == {period: _cents(v) for period, v in expected.items()}, provider
     assert late > 0, "the sample holds a charge billed in a later period"
+
+
+def test_a_query_takes_a_utc_midnight_as_its_day() -> None:
+    query = SpendQuery(start=datetime(2024, 6, 1, tzinfo=UTC), end=date(2024, 7, 1))
+    assert query.start == date(2024, 6, 1) and type(query.start) is date
+    assert query.to_dict()["start"] == "2024-06-01"
+    with pytest.raises(InvalidInput) as caught:
+        SpendQuery(start=datetime(2024, 6, 1, 12, tzinfo=UTC))
+    assert caught.value.column == "start"

@@ -97,6 +97,15 @@ def test_a_budget_spec_names_its_bad_field() -> None:
     assert caught.value.column == "tag_key"
 
 
+@pytest.mark.parametrize("dimension", [SpendDimension.NONE, SpendDimension.BILLING_PERIOD])
+def test_variance_movers_need_a_dimension_other_than_the_invoice(
+        dimension: SpendDimension) -> None:
+    """Movers by billing period would all be new or gone: each month is its own invoice."""
+    with pytest.raises(InvalidInput) as caught:
+        VarianceQuery(group_by=dimension)
+    assert caught.value.column == "group_by"
+
+
 def test_the_variance_report_explains_the_change_by_its_movers(
         session: Session, bill: pd.DataFrame) -> None:
     create_spend_budget(session, SpendBudgetSpec(name="all", amount=700.0,
