@@ -27,7 +27,7 @@ Repository functions ``flush``, never ``commit``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -112,35 +112,49 @@ class BudgetSpec:
     currency: str = "USD"
 
     def __post_init__(self) -> None:
-        name = self.name.strip() if isinstance(self.name, str) else ""
-        if not name or len(name) > 128:
-            raise InvalidInput("name must be 1 to 128 characters", column="name")
-        object.__setattr__(self, "name", name)
+        check_budget_spec(self, {"period": BudgetPeriod, "basis": BudgetBasis},
+                          scope_rule=_commitment_budget_scope)
+
+
+def _commitment_budget_scope(scope: Scope) -> None:
+    if scope.service is not None or scope.usage_key is not None:
+        raise InvalidInput("a budget's scope is a provider, an account and a tag",
+                           column="scope")
+
+
+def check_budget_spec(spec: Any, kinds: Mapping[str, type[StrEnum]], *,
+                      scope_rule: Callable[[Any], None] | None = None) -> None:
+    """Check and normalise a frozen budget spec in place, naming the first bad field: its
+    ``name`` (1–128 characters), ``amount`` (a finite number ≥ 0), each field of ``kinds``
+    (a member of its enum), ``scope`` (``scope_rule``, then tag key and value both or
+    neither), ``thresholds`` and ``currency`` (ISO 4217). Commitment budgets and spend
+    budgets (:mod:`reporting.spend_budgets`) hold the same rules."""
+    name = spec.name.strip() if isinstance(spec.name, str) else ""
+    if not name or len(name) > 128:
+        raise InvalidInput("name must be 1 to 128 characters", column="name")
+    object.__setattr__(spec, "name", name)
+    try:
+        amount = float(spec.amount)
+    except (TypeError, ValueError):
+        raise InvalidInput("amount must be a number", column="amount") from None
+    if not math.isfinite(amount) or amount < 0 or amount > 1e15:
+        raise InvalidInput("amount must be a finite number >= 0", column="amount")
+    object.__setattr__(spec, "amount", amount)
+    for name_, kind in kinds.items():
         try:
-            amount = float(self.amount)
-        except (TypeError, ValueError):
-            raise InvalidInput("amount must be a number", column="amount") from None
-        if not math.isfinite(amount) or amount < 0 or amount > 1e15:
-            raise InvalidInput("amount must be a finite number >= 0", column="amount")
-        object.__setattr__(self, "amount", amount)
-        for name_, kind in (("period", BudgetPeriod), ("basis", BudgetBasis)):
-            try:
-                object.__setattr__(self, name_, kind(getattr(self, name_)))
-            except ValueError:
-                allowed = ", ".join(m.value for m in kind)
-                raise InvalidInput(f"{name_} must be one of {allowed}", column=name_) from None
-        scope = self.scope
-        if scope.service is not None or scope.usage_key is not None:
-            raise InvalidInput("a budget's scope is a provider, an account and a tag",
-                               column="scope")
-        if (scope.tag_key is None) != (scope.tag_value is None):
-            raise InvalidInput("a budget's tag needs both tag_key and tag_value",
-                               column="tag_key")
-        object.__setattr__(self, "thresholds", _thresholds(self.thresholds))
-        currency = self.currency.upper() if isinstance(self.currency, str) else ""
-        if len(currency) != 3 or not currency.isalpha():
-            raise InvalidInput("currency must be a 3-letter ISO 4217 code", column="currency")
-        object.__setattr__(self, "currency", currency)
+            object.__setattr__(spec, name_, kind(getattr(spec, name_)))
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise InvalidInput(f"{name_} must be one of {allowed}", column=name_) from None
+    if scope_rule is not None:
+        scope_rule(spec.scope)
+    if (spec.scope.tag_key is None) != (spec.scope.tag_value is None):
+        raise InvalidInput("a budget's tag needs both tag_key and tag_value", column="tag_key")
+    object.__setattr__(spec, "thresholds", _thresholds(spec.thresholds))
+    currency = spec.currency.upper() if isinstance(spec.currency, str) else ""
+    if len(currency) != 3 or not currency.isalpha():
+        raise InvalidInput("currency must be a 3-letter ISO 4217 code", column="currency")
+    object.__setattr__(spec, "currency", currency)
 
 
 @dataclass(frozen=True, slots=True)

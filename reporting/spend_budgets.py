@@ -30,7 +30,6 @@ change (forecasts of groups are means, which add up).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -42,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from core.db.reporting_models import SpendBudgetRow
 from core.errors import Conflict, InvalidInput, NotFound
-from reporting.budgets import MAX_THRESHOLDS, ThresholdState, _thresholds
+from reporting.budgets import MAX_THRESHOLDS, ThresholdState, check_budget_spec
 from reporting.common import Report, frozen
 from reporting.money import cents, round_cents
 from reporting.spend import (
@@ -82,31 +81,7 @@ class SpendBudgetSpec:
     currency: str = "USD"
 
     def __post_init__(self) -> None:
-        name = self.name.strip() if isinstance(self.name, str) else ""
-        if not name or len(name) > 128:
-            raise InvalidInput("name must be 1 to 128 characters", column="name")
-        object.__setattr__(self, "name", name)
-        try:
-            amount = float(self.amount)
-        except (TypeError, ValueError):
-            raise InvalidInput("amount must be a number", column="amount") from None
-        if not math.isfinite(amount) or amount < 0 or amount > 1e15:
-            raise InvalidInput("amount must be a finite number >= 0", column="amount")
-        object.__setattr__(self, "amount", amount)
-        for name_, kind in (("period", ForecastHorizon), ("basis", SpendBasis)):
-            try:
-                object.__setattr__(self, name_, kind(getattr(self, name_)))
-            except ValueError:
-                allowed = ", ".join(m.value for m in kind)
-                raise InvalidInput(f"{name_} must be one of {allowed}", column=name_) from None
-        if (self.scope.tag_key is None) != (self.scope.tag_value is None):
-            raise InvalidInput("a budget's tag needs both tag_key and tag_value",
-                               column="tag_key")
-        object.__setattr__(self, "thresholds", _thresholds(self.thresholds))
-        currency = self.currency.upper() if isinstance(self.currency, str) else ""
-        if len(currency) != 3 or not currency.isalpha():
-            raise InvalidInput("currency must be a 3-letter ISO 4217 code", column="currency")
-        object.__setattr__(self, "currency", currency)
+        check_budget_spec(self, {"period": ForecastHorizon, "basis": SpendBasis})
 
 
 @dataclass(frozen=True, slots=True)
