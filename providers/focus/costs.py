@@ -154,8 +154,6 @@ def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
     return merged[list(COST_COLUMNS)]
 
 
-
-
 def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """Every row of the FOCUS files, compute or not, summed per UTC day and the columns
     finance groups by (``BILL_COLUMNS``; tags canonical JSON). A row is spread over the days

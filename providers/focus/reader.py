@@ -193,7 +193,7 @@ def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
             start=start,
             end=end,
             skipped=MappingProxyType(skipped),
-            versions=MappingProxyType(dict(versions)),
+            versions=versions,
         )
     finally:
         con.close()
