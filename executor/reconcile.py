@@ -71,7 +71,8 @@ class Reconciler:
             if found is None:
                 unresolved.append(key)
                 continue
-            outcome = self.recorder.settle_action(action_id, status, found, event="reconcile")
+            outcome = str(self.recorder.settle_action(action_id, status, found,
+                                                      event="reconcile"))
             settled[outcome] = settled.get(outcome, 0) + 1
         finished = self.finish_plans(provider, scope)
         return ReconcileReport(len(actions), settled, tuple(unresolved), tuple(finished))

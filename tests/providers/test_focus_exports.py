@@ -96,6 +96,8 @@ def test_every_cloud_has_a_fixture_of_every_version() -> None:
     assert {"csv", "csv.gz", "parquet"} <= {s.removeprefix("snappy.") for s in suffixes}
 
 
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"the builder reads the shared FOCUS samples "
+                    f"({SHARED}), not beside this checkout")
 def test_the_committed_fixtures_are_what_the_builder_writes(tmp_path: Path) -> None:
     build_all(tmp_path)
     committed = sorted(p.relative_to(OUT) for p in OUT.rglob("*")
