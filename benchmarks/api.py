@@ -27,11 +27,12 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import httpx
-from sqlalchemy import make_url, select, text
+from sqlalchemy import make_url, select
 
 from api.keys.service import create_key
 from api.roles import Role
 from benchmarks.reporting_data import START, generate_reporting_data
+from benchmarks.schemas import create_schema, drop_schema, in_schema
 from core.db.models import DatasetRow
 from core.db.session import create_engine_for, migrate, session_scope
 from reporting import list_budgets
@@ -46,18 +47,9 @@ Request = Callable[[int], str]
 """The path of a scenario's request number n (a scenario may vary its parameters with n)."""
 
 
-def _schema_url(url: str, schema: str) -> str:
-    with_path = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return with_path.render_as_string(hide_password=False)
-
-
 def _prepare(url: str, provider: str, *, keys: int, days: int, reuse: bool) -> tuple[int, str]:
     """Data in the benchmark's schema (generated unless reused); the budget id and a key."""
-    admin = create_engine_for(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
-    admin.dispose()
-    schema_url = _schema_url(url, SCHEMA)
+    schema_url = create_schema(url, SCHEMA, fresh=False)
     migrate(schema_url)
     engine = create_engine_for(schema_url)
     try:
@@ -84,13 +76,6 @@ def _prepare(url: str, provider: str, *, keys: int, days: int, reuse: bool) -> t
         engine.dispose()
 
 
-def _drop(url: str) -> None:
-    admin = create_engine_for(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-    admin.dispose()
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -99,7 +84,7 @@ def _free_port() -> int:
 
 
 def _serve(url: str, port: int, *, workers: int = 1) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LADDER_DATABASE_URL": _schema_url(url, SCHEMA),
+    env = {**os.environ, "LADDER_DATABASE_URL": in_schema(url, SCHEMA),
            "LADDER_API_KEY_PEPPER": PEPPER}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
@@ -230,7 +215,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         if args.drop:
-            _drop(args.url)
+            drop_schema(args.url, SCHEMA)
     print(f"{args.clients} concurrent clients × {args.requests} requests per scenario, "
           f"uvicorn ({args.workers} worker(s)) on loopback, PostgreSQL; {args.keys} keys × "
           f"{args.days} days; {os.cpu_count()} cores, load average "

@@ -54,10 +54,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 
 from api.keys.service import create_key
 from api.roles import Role
+from benchmarks.schemas import create_schema, drop_schema
 from core.db.session import create_engine_for, migrate, session_scope
 from core.settings import Settings, sqlite_url
 from executor.policy import Policy, save_policy
@@ -72,11 +73,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def _schema_url(url: str) -> str:
-    with_path = make_url(url).update_query_dict({"options": f"-csearch_path={SCHEMA}"})
-    return with_path.render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +91,7 @@ def prepare(url: str | None, data_dir: Path, clients: int) -> Deployment:
     if url is None:
         url = sqlite_url(data_dir / "ladder.db")
     else:
-        admin = create_engine_for(url)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-            connection.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
-        admin.dispose()
-        url = _schema_url(url)
+        url = create_schema(url, SCHEMA, fresh=True)
     migrate(url)
     pepper = secrets.token_urlsafe(32)
     settings = Settings(database_url=url, data_dir=data_dir, planner="lookback",
@@ -334,10 +325,7 @@ def main() -> None:
             server.wait(timeout=60)
         errors = report(tally, wall)
         if args.url is not None:
-            admin = create_engine_for(args.url)
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-            admin.dispose()
+            drop_schema(args.url, SCHEMA)
     raise SystemExit(1 if errors else 0)
 
 
