@@ -6,10 +6,11 @@ Functions here ``flush`` and never ``commit``: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from core.db.models import (
@@ -231,17 +232,52 @@ def get_run(session: Session, run_id: int) -> RunRow | None:
     return session.get(RunRow, run_id)
 
 
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs a list asks for; None leaves a dimension open."""
+
+    provider: str | None = None
+    scope: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    started_from: datetime | None = None
+    started_before: datetime | None = None
+
+    def clauses(self) -> list[Any]:
+        """The WHERE clauses of the filter."""
+        pairs = ((RunRow.provider, self.provider), (RunRow.scope, self.scope),
+                 (RunRow.status, self.status), (RunRow.trigger, self.trigger))
+        clauses: list[Any] = [column == value for column, value in pairs if value is not None]
+        if self.started_from is not None:
+            clauses.append(RunRow.started_at >= self.started_from)
+        if self.started_before is not None:
+            clauses.append(RunRow.started_at < self.started_before)
+        return clauses
+
+
+def select_runs(where: RunFilter) -> Select[Any]:
+    """The query of the runs matching ``where``, the newest first (ties by id).
+
+    The one query behind every list of runs: ``list_runs`` below, ``running_run``
+    and the API's pages (``api.runs.repository``) all run it.
+    """
+    return (select(RunRow).where(*where.clauses())
+            .order_by(RunRow.started_at.desc(), RunRow.id.desc()))
+
+
 def list_runs(
     session: Session, *, provider: str | None = None, scope: str | None = None,
     limit: int = 20, offset: int = 0,
 ) -> list[RunRow]:
     """Runs, the newest first."""
-    stmt = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc())
-    if provider is not None:
-        stmt = stmt.where(RunRow.provider == provider)
-    if scope is not None:
-        stmt = stmt.where(RunRow.scope == scope)
+    stmt = select_runs(RunFilter(provider=provider, scope=scope))
     return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def running_run(session: Session, provider: str, scope: str) -> RunRow | None:
+    """The scope's run still marked running, if any (the newest)."""
+    return session.scalar(select_runs(
+        RunFilter(provider=provider, scope=scope, status="running")).limit(1))
 
 
 def interrupted_runs(session: Session, provider: str, scope: str, *, but: int) -> list[RunRow]:
@@ -272,6 +308,7 @@ def list_notifications(session: Session, *, limit: int = 50) -> list[Notificatio
 __all__ = [
     "SPENT",
     "UNFINISHED",
+    "RunFilter",
     "add_run",
     "get_notification",
     "get_run",
@@ -284,6 +321,8 @@ __all__ = [
     "offerings_by_id",
     "plans_in",
     "record_commitments",
+    "running_run",
+    "select_runs",
     "spend_to_date",
     "unfinished_actions",
     "unfinished_scopes",

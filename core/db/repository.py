@@ -20,7 +20,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Select, Table, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
@@ -570,17 +570,47 @@ def replace_inventory(
     session.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class CommitmentFilter:
+    """Which commitments a list asks for; None leaves a dimension open."""
+
+    provider: str | None = None
+    source: str | None = None
+    shape: str | None = None
+    offering_id: str | None = None
+    active_at: datetime | None = None
+    ending_before: datetime | None = None
+
+    def clauses(self) -> list[Any]:
+        """The WHERE clauses of the filter (on commitments joined to their offerings)."""
+        pairs = ((CommitmentRow.provider, self.provider), (CommitmentRow.source, self.source),
+                 (OfferingRow.shape, self.shape), (OfferingRow.offering_id, self.offering_id))
+        clauses: list[Any] = [column == value for column, value in pairs if value is not None]
+        if self.active_at is not None:
+            clauses += [CommitmentRow.start_at <= self.active_at,
+                        CommitmentRow.end_at > self.active_at]
+        if self.ending_before is not None:
+            clauses.append(CommitmentRow.end_at <= self.ending_before)
+        return clauses
+
+
+def select_commitments(where: CommitmentFilter, *, by_end: bool = False) -> Select[Any]:
+    """The query of the commitments matching ``where``, by start (or by end when ``by_end``).
+
+    The one query behind every list of owned commitments: the domain list below
+    and the API's pages (``api.commitments.repository``) both run it.
+    """
+    order = CommitmentRow.end_at if by_end else CommitmentRow.start_at
+    return (select(CommitmentRow).join(CommitmentRow.offering)
+            .where(*where.clauses()).order_by(order, CommitmentRow.id))
+
+
 def list_commitments(
     session: Session, provider: str, active_at: datetime | None = None
 ) -> list[Commitment]:
     """The provider's commitments (all, or those active at ``active_at``), by start."""
-    stmt = (
-        select(CommitmentRow)
-        .where(CommitmentRow.provider == provider)
-        .order_by(CommitmentRow.start_at, CommitmentRow.id)
-    )
-    if active_at is not None:
-        stmt = stmt.where(CommitmentRow.start_at <= active_at, CommitmentRow.end_at > active_at)
+    rows = session.scalars(select_commitments(
+        CommitmentFilter(provider=provider, active_at=active_at)))
     return [
         Commitment(
             offering=_offering_from_row(row.offering),
@@ -589,7 +619,7 @@ def list_commitments(
             commitment_id=row.commitment_id or "",
             ended_at=row.end_at if row.source == "ended" else None,
         )
-        for row in session.scalars(stmt)
+        for row in rows
     ]
 
 
@@ -673,6 +703,39 @@ def get_plan(session: Session, plan_id: int) -> PlanRow | None:
     return session.get(PlanRow, plan_id, options=[selectinload(PlanRow.actions)])
 
 
+@dataclass(frozen=True, slots=True)
+class PlanFilter:
+    """Which plans a list asks for; None leaves a dimension open."""
+
+    provider: str | None = None
+    scope: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+    def clauses(self) -> list[Any]:
+        """The WHERE clauses of the filter."""
+        pairs = ((PlanRow.provider, self.provider), (PlanRow.scope, self.scope),
+                 (PlanRow.status, self.status))
+        clauses: list[Any] = [column == value for column, value in pairs if value is not None]
+        if self.created_from is not None:
+            clauses.append(PlanRow.created_at >= self.created_from)
+        if self.created_before is not None:
+            clauses.append(PlanRow.created_at < self.created_before)
+        return clauses
+
+
+def select_plans(where: PlanFilter) -> Select[Any]:
+    """The query of the plans matching ``where``, the newest first (ties by id), actions loaded.
+
+    The one query behind every list of plans: ``list_plans`` below and the API's
+    pages (``api.plans.repository``) both run it.
+    """
+    return (select(PlanRow).where(*where.clauses())
+            .options(selectinload(PlanRow.actions))
+            .order_by(PlanRow.created_at.desc(), PlanRow.id.desc()))
+
+
 def list_plans(
     session: Session,
     *,
@@ -682,23 +745,12 @@ def list_plans(
     offset: int = 0,
 ) -> list[PlanRow]:
     """Plans, the newest first (ties by id), their actions loaded."""
-    stmt = (
-        select(PlanRow)
-        .options(selectinload(PlanRow.actions))
-        .order_by(PlanRow.created_at.desc(), PlanRow.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    if provider is not None:
-        stmt = stmt.where(PlanRow.provider == provider)
-    if status is not None:
-        stmt = stmt.where(PlanRow.status == status)
-    return list(session.scalars(stmt))
+    stmt = select_plans(PlanFilter(provider=provider, status=status))
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 
 def count_plans(session: Session, *, provider: str | None = None) -> int:
     """How many plans are stored (for the provider), for pagination."""
-    stmt = select(func.count()).select_from(PlanRow)
-    if provider is not None:
-        stmt = stmt.where(PlanRow.provider == provider)
+    stmt = select(func.count()).select_from(PlanRow).where(
+        *PlanFilter(provider=provider).clauses())
     return int(session.scalar(stmt) or 0)
