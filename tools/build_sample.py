@@ -180,8 +180,9 @@ WORLDCUP_FILE = "usage/worldcup98/worldcup98_requests_hourly.csv"
 
 
 @dataclass(frozen=True, slots=True)
-class OwnedCommitment:
-    """A commitment bought before the history window."""
+class InventoryEntry:
+    """A commitment of the sample account bought before the history window: an entry of
+    ``inventory.json`` (not the optimizer's ``OwnedCommitment``, an input of its LP)."""
 
     commitment_id: str
     offering_id: str
@@ -189,17 +190,17 @@ class OwnedCommitment:
     start: datetime
 
 
-INVENTORY: tuple[OwnedCommitment, ...] = (
+INVENTORY: tuple[InventoryEntry, ...] = (
     # Expires inside the window (2024-08-15): the optimizer has to decide what replaces it.
-    OwnedCommitment("sample-ri-m4-2021-08", f"ri-std-3y-au/{REGION}/m4/linux", 256.0,
+    InventoryEntry("sample-ri-m4-2021-08", f"ri-std-3y-au/{REGION}/m4/linux", 256.0,
                     datetime(2021, 8, 16, tzinfo=UTC)),
     # Convertible c4 RI until 2025-01: idle once c4 is decommissioned, a candidate to exchange.
-    OwnedCommitment("sample-ri-c4-2022-01", f"ri-conv-3y-pu/{REGION}/c4/linux", 192.0,
+    InventoryEntry("sample-ri-c4-2022-01", f"ri-conv-3y-pu/{REGION}/c4/linux", 192.0,
                     datetime(2022, 1, 10, tzinfo=UTC)),
     # Expires shortly after the window (2024-09-30).
-    OwnedCommitment("sample-ri-r4-2023-10", f"ri-std-1y-nu/{REGION}/r4/linux", 128.0,
+    InventoryEntry("sample-ri-r4-2023-10", f"ri-std-1y-nu/{REGION}/r4/linux", 128.0,
                     datetime(2023, 10, 1, tzinfo=UTC)),
-    OwnedCommitment("sample-sp-compute-2024-03", "sp-compute-1y-nu", 4.0,
+    InventoryEntry("sample-sp-compute-2024-03", "sp-compute-1y-nu", 4.0,
                     datetime(2024, 3, 15, tzinfo=UTC)),
 )
 
