@@ -26,6 +26,8 @@ class Kind(StrEnum):
 
     TEXT = "text"
     MONEY = "money"
+    PRICE = "price"
+    """Money per unit (a unit cost): more decimals than an amount."""
     RATIO = "ratio"
     NUMBER = "number"
     COUNT = "count"
@@ -147,6 +149,9 @@ class Series:
     values: Sequence[float | None]
     kind: Kind = Kind.MONEY
     axis: str = "y"
+    band: bool = False
+    """Drawn as the shaded area between the series before it and this one (an interval's
+    upper end after its lower end), both left out of the legend."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +173,22 @@ class Chart:
         """The chart for ``dashboard.js``: plain JSON, no code."""
         return {"name": self.name, "type": self.type, "labels": list(self.labels),
                 "currency": self.currency, "stacked": self.stacked,
-                "series": [{"label": s.label, "kind": str(s.kind), "axis": s.axis,
+                "series": [{"label": s.label, "kind": str(s.kind), "axis": s.axis, "band": s.band,
                             "values": [v if v is not None and math.isfinite(v) else None
                                        for v in s.values]} for s in self.series]}
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A field of a page's GET form: a select of ``choices`` (value, text) when there are
+    some, else an input of ``type``; ``value`` is what the request asked for."""
+
+    name: str
+    label: str
+    value: str
+    choices: tuple[tuple[str, str], ...] = ()
+    type: str = "text"
+    placeholder: str = ""
 
 
 @dataclass(slots=True)

@@ -11,6 +11,8 @@ from dashboard.figures import Kind
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 DASH = "—"
+PRICE_DECIMALS = 4
+"""Decimals of a unit cost: a cent per request would read as $0.00."""
 
 
 def _finite(value: Any) -> bool:
@@ -18,12 +20,12 @@ def _finite(value: Any) -> bool:
         value)
 
 
-def money(value: Any, currency: str = "USD") -> str:
+def money(value: Any, currency: str = "USD", decimals: int = 2) -> str:
     """``$12,345.67``, ``−$5.00``; another currency ``12,345.67 CHF``; unknown ``—``."""
     if not _finite(value):
         return DASH
     sign = "−" if value < 0 else ""
-    digits = f"{abs(value):,.2f}"
+    digits = f"{abs(value):,.{decimals}f}"
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}"
 
@@ -70,6 +72,8 @@ def show(value: Any, kind: Kind | str, currency: str = "USD") -> str:
     kind = Kind(kind)
     if kind is Kind.MONEY:
         return money(value, currency)
+    if kind is Kind.PRICE:
+        return money(value, currency, PRICE_DECIMALS)
     if kind is Kind.RATIO:
         return ratio(value)
     if kind in (Kind.NUMBER, Kind.COUNT):
@@ -81,7 +85,7 @@ def show(value: Any, kind: Kind | str, currency: str = "USD") -> str:
     return DASH if value is None or value == "" else str(value)
 
 
-NUMERIC = frozenset({Kind.MONEY, Kind.RATIO, Kind.NUMBER, Kind.COUNT})
+NUMERIC = frozenset({Kind.MONEY, Kind.PRICE, Kind.RATIO, Kind.NUMBER, Kind.COUNT})
 """Kinds that are right-aligned."""
 
 

@@ -26,6 +26,10 @@ PAGES = (
     PageSpec("/commitments", "Commitments", Permission.READ),
     PageSpec("/budgets", "Budgets", Permission.READ_FINANCE),
     PageSpec("/chargeback", "Chargeback", Permission.READ_FINANCE),
+    PageSpec("/spend", "Spend", Permission.READ_FINANCE),
+    PageSpec("/spend-forecast", "Forecast", Permission.READ_FINANCE),
+    PageSpec("/variance", "Variance", Permission.READ_FINANCE),
+    PageSpec("/unit-cost", "Unit cost", Permission.READ_FINANCE),
     PageSpec("/runs", "Runs", Permission.READ),
     PageSpec("/audit", "Audit", Permission.READ_AUDIT),
 )

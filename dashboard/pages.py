@@ -133,7 +133,7 @@ def rows_of(report: Report | None) -> list[dict[str, Any]]:
     return [] if report is None else reports_service.page_rows(report, 0, len(report.frame))
 
 
-def _sourced(key: str, label: str, kind: Kind, at: str = "rows") -> Column:
+def sourced(key: str, label: str, kind: Kind, at: str = "rows") -> Column:
     """A column whose cells are figures: row ``i``'s ``key`` at ``at.i.key`` in the source."""
     return Column(key, label, kind, field=f"{at}.{{i}}.{key}")
 
@@ -142,16 +142,18 @@ def _by_period(call: ReportCall, column: str) -> dict[str, float | None]:
     return {row["period"]: row[column] for row in rows_of(call.report)}
 
 
-def _period_page(session: Session, title: str, *, provider: str | None, length: PeriodLength,
-                 last_day: date | None, **context: Any) -> tuple[Page, DataSpan, Window | None]:
+def period_page(session: Session, title: str, *, provider: str | None, length: PeriodLength,
+                last_day: date | None, span: DataSpan | None = None, empty: str = NO_DATA,
+                **context: Any) -> tuple[Page, DataSpan, Window | None]:
     """A page over a period to date, the providers' data span, and the window: the period
     ``length`` to ``last_day`` (the data's last day by default); no window, and the page
-    saying so, when there is no reporting data."""
-    span = data_span(session, provider)
+    saying ``empty``, when there is no data. The span is the reporting snapshots' unless
+    one is given (the whole bill's pages give the bill's)."""
+    span = span or data_span(session, provider)
     page = Page(title=title, context={"span": span, "provider": span.provider,
                                       "length": length, **context})
     if span.last_day is None:
-        page.context["empty"] = NO_DATA
+        page.context["empty"] = empty
         return page, span, None
     window = to_date(length, last_day or span.last_day)
     page.context["window"] = window
@@ -165,8 +167,8 @@ def overview(session: Session, *, provider: str | None, length: PeriodLength,
              last_day: date | None) -> Page:
     """Realised savings, ESR, coverage, utilisation, waste and upcoming expiries for a period
     to date, with daily charts and each commitment's cost."""
-    page, span, window = _period_page(session, "Overview", provider=provider, length=length,
-                                      last_day=last_day)
+    page, span, window = period_page(session, "Overview", provider=provider, length=length,
+                                     last_day=last_day)
     if window is None:
         return page
     provider = span.provider
@@ -221,10 +223,10 @@ def _expiries(session: Session, page: Page, window: Window, provider: str | None
         name="expiries", title="Upcoming expiries", currency=currency, source=path, rows=rows,
         columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
                  Column("expires_at", "Expires", K.DATE),
-                 _sourced("quantity", "Quantity", K.NUMBER),
-                 _sourced("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY),
-                 _sourced("commitment_cost_monthly", "Commitment cost / month", K.MONEY),
-                 _sourced("net_increase_monthly", "Net increase / month", K.MONEY)),
+                 sourced("quantity", "Quantity", K.NUMBER),
+                 sourced("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY),
+                 sourced("commitment_cost_monthly", "Commitment cost / month", K.MONEY),
+                 sourced("net_increase_monthly", "Net increase / month", K.MONEY)),
         empty=f"Nothing expires in the {EXPIRY_MONTHS} months after {window.last_day:%d %b %Y}"
               ". The commitments page shows the whole calendar."))
 
@@ -255,10 +257,10 @@ def _daily_charts(session: Session, page: Page, window: Window, provider: str | 
     page.table(Table(
         name="daily", title="Day by day", currency=currency, source=savings.source, rows=daily,
         columns=(Column("period", "Day", K.DATE),
-                 _sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
-                 _sourced("amortized_cost", "Amortised cost", K.MONEY),
-                 _sourced("realised_savings", "Realised savings", K.MONEY),
-                 _sourced("esr_billing", "ESR", K.RATIO),
+                 sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
+                 sourced("amortized_cost", "Amortised cost", K.MONEY),
+                 sourced("realised_savings", "Realised savings", K.MONEY),
+                 sourced("esr_billing", "ESR", K.RATIO),
                  Column("coverage", "Coverage", K.RATIO), Column("utilisation", "Utilisation",
                                                                  K.RATIO)),
         note=f"Coverage from {coverage.source}; utilisation from {use.source}.",
@@ -279,10 +281,10 @@ def _commitment_chart(page: Page, waste: ReportCall, currency: str) -> None:
         source=waste.source, rows=rows,
         columns=(Column("commitment_id", "Commitment"), Column("offering_id", "Offering"),
                  Column("shape", "Type"),
-                 _sourced("commitment_cost", "Cost", K.MONEY),
-                 _sourced("used_cost", "Used", K.MONEY),
-                 _sourced("unused_cost", "Unused (waste)", K.MONEY),
-                 _sourced("utilisation", "Utilisation", K.RATIO)),
+                 sourced("commitment_cost", "Cost", K.MONEY),
+                 sourced("used_cost", "Used", K.MONEY),
+                 sourced("unused_cost", "Unused (waste)", K.MONEY),
+                 sourced("utilisation", "Utilisation", K.RATIO)),
         empty="No commitment was active in this period. Plans propose purchases: see Plans."))
 
 
@@ -293,12 +295,12 @@ PLAN_COLUMNS = (
     Column("id", "Plan", K.TEXT, link="/plans/{value}"),
     Column("provider", "Provider"), Column("scope", "Scope"), Column("status", "Status"),
     Column("created_at", "Created", K.DATETIME),
-    _sourced("expected_savings", "Expected savings", K.MONEY, "items"),
-    _sourced("upfront_cash", "Upfront", K.MONEY, "items"),
-    _sourced("monthly_commitment", "Monthly commitment", K.MONEY, "items"),
-    _sourced("esr_before", "ESR before", K.RATIO, "items"),
-    _sourced("esr_after", "ESR after", K.RATIO, "items"),
-    _sourced("actions_count", "Actions", K.COUNT, "items"),
+    sourced("expected_savings", "Expected savings", K.MONEY, "items"),
+    sourced("upfront_cash", "Upfront", K.MONEY, "items"),
+    sourced("monthly_commitment", "Monthly commitment", K.MONEY, "items"),
+    sourced("esr_before", "ESR before", K.RATIO, "items"),
+    sourced("esr_after", "ESR after", K.RATIO, "items"),
+    sourced("actions_count", "Actions", K.COUNT, "items"),
 )
 
 
@@ -380,13 +382,13 @@ def plan(session: Session, plan_id: int) -> Page | None:
         name="actions", title="Actions", source=path, rows=rows,
         columns=(Column("position", "#", K.COUNT), Column("kind", "Action"),
                  Column("offering_id", "Offering"),
-                 _sourced("quantity", "Quantity", K.NUMBER, "actions"),
-                 _sourced("upfront_cost", "Upfront", K.MONEY, "actions"),
-                 _sourced("hourly_cost", "Recurring / hour", K.MONEY, "actions"),
-                 _sourced("amortized_hourly_cost", "Amortised / hour", K.MONEY, "actions"),
-                 _sourced("savings_median", "Expected savings (median)", K.MONEY, EXPLAINED),
-                 _sourced("savings_bad", "Savings in a bad scenario", K.MONEY, EXPLAINED),
-                 _sourced("expected_utilisation", "Expected utilisation", K.RATIO, EXPLAINED),
+                 sourced("quantity", "Quantity", K.NUMBER, "actions"),
+                 sourced("upfront_cost", "Upfront", K.MONEY, "actions"),
+                 sourced("hourly_cost", "Recurring / hour", K.MONEY, "actions"),
+                 sourced("amortized_hourly_cost", "Amortised / hour", K.MONEY, "actions"),
+                 sourced("savings_median", "Expected savings (median)", K.MONEY, EXPLAINED),
+                 sourced("savings_bad", "Savings in a bad scenario", K.MONEY, EXPLAINED),
+                 sourced("expected_utilisation", "Expected utilisation", K.RATIO, EXPLAINED),
                  Column("status", "Status"), Column("reason", "Why", wide=True)),
         empty="This plan buys nothing: the current portfolio is already the cheapest safe "
               "one."))
@@ -425,10 +427,10 @@ def commitments(session: Session) -> Page:
         columns=(Column("commitment_id", "Commitment"), Column("provider", "Provider"),
                  Column("kind", "Type"), Column("shape", "Shape"), Column("term", "Term"),
                  Column("payment_option", "Payment"),
-                 _sourced("quantity", "Quantity", K.NUMBER, "items"),
+                 sourced("quantity", "Quantity", K.NUMBER, "items"),
                  Column("start_at", "Start", K.DATE), Column("end_at", "End", K.DATE),
-                 _sourced("upfront_cost", "Upfront", K.MONEY, "items"),
-                 _sourced("hourly_cost", "Recurring / hour", K.MONEY, "items"),
+                 sourced("upfront_cost", "Upfront", K.MONEY, "items"),
+                 sourced("hourly_cost", "Recurring / hour", K.MONEY, "items"),
                  Column("utilisation", "Utilisation", K.RATIO)),
         empty="No commitments stored. `ladder optimize` reads the provider's inventory; "
               "approved plans add what they buy."))
@@ -448,10 +450,10 @@ def _calendar(session: Session, page: Page) -> None:
     page.table(Table(
         name="calendar", title="Expiry calendar", source=path, rows=rows,
         columns=(Column("period", "Month"),
-                 _sourced("commitments", "Commitments expiring", K.COUNT),
-                 _sourced("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY),
-                 _sourced("commitment_cost_monthly", "Commitment cost / month", K.MONEY),
-                 _sourced("net_increase_monthly", "Net increase / month", K.MONEY)),
+                 sourced("commitments", "Commitments expiring", K.COUNT),
+                 sourced("on_demand_exposure_monthly", "On-demand exposure / month", K.MONEY),
+                 sourced("commitment_cost_monthly", "Commitment cost / month", K.MONEY),
+                 sourced("net_increase_monthly", "Net increase / month", K.MONEY)),
         empty="No commitment expires after the end of the data."))
 
 
@@ -507,10 +509,10 @@ def budgets(session: Session) -> Page:
                  Column("actual_through", "Actual through", K.DATE),
                  Column("basis", "Basis"),
                  Column("amount", "Amount", K.MONEY, field="items.{i}.budget.amount"),
-                 _sourced("actual", "Actual", K.MONEY, "items"),
-                 _sourced("forecast", "Forecast to period end", K.MONEY, "items"),
-                 _sourced("variance", "Variance", K.MONEY, "items"),
-                 _sourced("forecast_consumed", "Forecast ÷ amount", K.RATIO, "items"),
+                 sourced("actual", "Actual", K.MONEY, "items"),
+                 sourced("forecast", "Forecast to period end", K.MONEY, "items"),
+                 sourced("variance", "Variance", K.MONEY, "items"),
+                 sourced("forecast_consumed", "Forecast ÷ amount", K.RATIO, "items"),
                  Column("state", "Status")),
         note="The forecast adds the run rate of the last 7 days of data for the days left "
              "in the period.",
@@ -532,9 +534,9 @@ CHARGE_GROUPS = ("account", "service", "region", "usage_key", "provider", "tag")
 def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
                last_day: date | None, group_by: str, tag_key: str | None) -> Page:
     """Commitment cost and benefit charged to each group, with the totals against the bill."""
-    page, span, window = _period_page(session, "Chargeback", provider=provider, length=length,
-                                      last_day=last_day, group_by=group_by, tag_key=tag_key,
-                                      groups=CHARGE_GROUPS)
+    page, span, window = period_page(session, "Chargeback", provider=provider, length=length,
+                                     last_day=last_day, group_by=group_by, tag_key=tag_key,
+                                     groups=CHARGE_GROUPS)
     if window is None:
         return page
     provider = span.provider
@@ -560,12 +562,12 @@ def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
         source=charged.source, rows=rows_of(charged.report),
         totals=None if charged.report is None else charged.report.totals(),
         columns=(Column("group", group_by.replace("_", " ").capitalize()),
-                 _sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
-                 _sourced("on_demand_cost", "On-demand cost", K.MONEY),
-                 _sourced("commitment_used_cost", "Commitment used", K.MONEY),
-                 _sourced("commitment_unused_cost", "Commitment unused", K.MONEY),
-                 _sourced("amortized_cost", "Charged (amortised)", K.MONEY),
-                 _sourced("benefit", "Benefit", K.MONEY)),
+                 sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
+                 sourced("on_demand_cost", "On-demand cost", K.MONEY),
+                 sourced("commitment_used_cost", "Commitment used", K.MONEY),
+                 sourced("commitment_unused_cost", "Commitment unused", K.MONEY),
+                 sourced("amortized_cost", "Charged (amortised)", K.MONEY),
+                 sourced("benefit", "Benefit", K.MONEY)),
         empty="Nothing to charge in this period: pick another period, or ingest newer "
               "billing data."))
     return page
@@ -609,7 +611,7 @@ def audit(session: Session) -> Page:
     rows = [item.model_dump(mode="json") for item in items]
     page.table(Table(
         name="audit", title="Entries, newest first", source=path, rows=rows,
-        columns=(_sourced("seq", "Seq", K.COUNT, "items"),
+        columns=(sourced("seq", "Seq", K.COUNT, "items"),
                  Column("at", "At", K.DATETIME), Column("actor", "Actor"),
                  Column("event", "Event"), Column("subject", "Subject"),
                  Column("reason", "Reason")),

@@ -21,7 +21,7 @@ from api.plans import service as plans_service
 from api.plans.schemas import PlanApprove, PlanReject
 from api.roles import Permission, roles_with
 from core.errors import LadderError
-from dashboard import pages
+from dashboard import bill_pages, pages
 from dashboard.auth import (
     BadForm,
     Reader,
@@ -270,3 +270,56 @@ def runs(request: Request, session: SessionDep) -> Response:
 def audit(request: Request, session: SessionDep) -> Response:
     """The audit log."""
     return _serve(request, session, "/audit", lambda: pages.audit(session))
+
+
+@router.get("/spend")
+def spend(request: Request, session: SessionDep) -> Response:
+    """Spend on the whole bill by a dimension, for a period to date, on a basis."""
+    return _serve(request, session, "/spend", lambda: bill_pages.spend(
+        session, provider=_query(request, "provider"),
+        length=parse_length(_query(request, "period")),
+        last_day=parse_day(_query(request, "to")),
+        group_by=bill_pages.pick(_query(request, "group_by"), bill_pages.SPEND_GROUPS,
+                                 "service_category"),
+        tag_key=_query(request, "tag_key"), basis=_basis(request)))
+
+
+def _basis(request: Request) -> str:
+    return bill_pages.pick(_query(request, "basis"), ("amortized", "cash"), "amortized")
+
+
+@router.get("/spend-forecast")
+def spend_forecast(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The spend forecast to the end of the month, quarter and fiscal year."""
+    return _serve(request, session, "/spend-forecast", lambda: bill_pages.spend_forecast(
+        session, provider=_query(request, "provider"), basis=_basis(request),
+        group_by=bill_pages.pick(_query(request, "group_by"),
+                                 ("none", *bill_pages.SPEND_GROUPS), "none"),
+        tag_key=_query(request, "tag_key"), as_of=parse_day(_query(request, "as_of")),
+        horizon=bill_pages.pick(_query(request, "horizon"), tuple(bill_pages.HORIZON_NAMES),
+                                "month"),
+        fiscal_year_start_month=settings.fiscal_year_start_month))
+
+
+@router.get("/variance")
+def variance(request: Request, session: SessionDep) -> Response:
+    """The month's variance: budgets, actual, forecast and the top movers."""
+    return _serve(request, session, "/variance", lambda: bill_pages.variance(
+        session, provider=_query(request, "provider"), basis=_basis(request),
+        group_by=bill_pages.pick(_query(request, "group_by"), bill_pages.MOVER_GROUPS,
+                                 "service"),
+        tag_key=_query(request, "tag_key"),
+        top=int(bill_pages.pick(_query(request, "top"), ("5", "10", "20"), "10")),
+        as_of=parse_day(_query(request, "as_of"))))
+
+
+@router.get("/unit-cost")
+def unit_cost(request: Request, session: SessionDep) -> Response:
+    """Cost per unit of a business metric, its trend and the share commitments saved."""
+    return _serve(request, session, "/unit-cost", lambda: bill_pages.unit_cost(
+        session, metric=_query(request, "metric"), scope=request.query_params.get("scope"),
+        granularity=bill_pages.pick(_query(request, "granularity"), bill_pages.GRANULARITIES,
+                                    "month"),
+        per=float(bill_pages.pick(_query(request, "per"),
+                                  tuple(value for value, _ in bill_pages.PER_CHOICES), "1")),
+        basis=_basis(request)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -16,11 +17,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reporting"))
 
 from api_factories import make_run, store_plan
+from bill_factories import store_bill
 from reporting_factories import store_sample
 
 from api.roles import Role
 from core.db import repository
 from reporting import BudgetSpec, Scope, create_budget
+from reporting.spend import SpendScope
+from reporting.spend_budgets import SpendBudgetSpec, create_spend_budget
+from reporting.unit_cost import metric_point, store_metrics
+
+SAMPLE_BILL = (Path(__file__).resolve().parents[2] / "providers" / "sample" / "data"
+               / "bill.parquet")
+"""The sample's whole bill (its EC2 usage and the rest: storage, database, network, …)."""
+SAMPLE_DAYS = [date(2024, 6, 1) + timedelta(days=n) for n in range(92)]
+"""The sample's days (June to August 2024)."""
 
 PLAN_DETAILS = {"certified_gap": 0.036, "loss_before_cvar": 412.5, "loss_after_cvar": 301.25,
                 "cvar_alpha": 0.9,
@@ -43,11 +54,20 @@ class Seeded:
 
 
 def seed_sample(session: Session) -> None:
-    """Ingest the bundled sample (usage, FOCUS cost lines, catalog, inventory), build its
-    reporting facts, and store a budget and a run."""
+    """Ingest the bundled sample (usage, FOCUS cost lines, catalog, inventory) and its whole
+    bill, build its reporting facts, and store a budget, a monthly spend budget, business
+    metrics (requests on the whole bill, GB stored by the storage services) and a run."""
     store_sample(session)
+    store_bill(session, SAMPLE_BILL, provider="sample")
     create_budget(session, BudgetSpec(name="sample compute, monthly", amount=40_000.0,
                                       scope=Scope(provider="sample")))
+    create_spend_budget(session, SpendBudgetSpec(name="sample bill, monthly", amount=45_000.0,
+                                                 scope=SpendScope(provider="sample")))
+    store_metrics(session, [
+        *(metric_point(day, "requests", 2_000_000 + 25_000 * n + 300_000 * (day.weekday() < 5))
+          for n, day in enumerate(SAMPLE_DAYS)),
+        *(metric_point(day, "gb_stored", 40_000 + 150 * n, "service_category=Storage")
+          for n, day in enumerate(SAMPLE_DAYS))], source="dashboard tests")
     make_run(session)
 
 

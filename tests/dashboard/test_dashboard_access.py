@@ -14,7 +14,9 @@ from dashboard.navigation import PAGES
 API_OF_PAGE = {
     "/": "/v1/reports/savings", "/plans": "/v1/plans", "/commitments": "/v1/commitments",
     "/budgets": "/v1/reports/budgets", "/chargeback": "/v1/reports/chargeback",
-    "/runs": "/v1/runs", "/audit": "/v1/audit",
+    "/runs": "/v1/runs", "/audit": "/v1/audit", "/spend": "/v1/reports/spend",
+    "/spend-forecast": "/v1/reports/spend-forecast", "/variance": "/v1/reports/variance",
+    "/unit-cost": "/v1/reports/unit-cost?metric=requests",
 }
 """The ``/v1`` route whose figures each page shows."""
 
@@ -46,8 +48,21 @@ def test_the_navigation_links_only_the_pages_the_role_may_open(
         assert (spec.path in links) == (spec.permission in GRANTS[role]), (role, spec.path)
 
 
-def test_a_forbidden_page_s_tables_do_not_download(client: TestClient, seeded: Seeded) -> None:
+@pytest.mark.parametrize("path", ["/budgets?csv=budgets", "/spend?csv=by_group",
+                                  "/spend-forecast?csv=forecast", "/variance?csv=movers",
+                                  "/unit-cost?csv=unit_cost"])
+def test_a_forbidden_page_s_tables_do_not_download(client: TestClient, seeded: Seeded,
+                                                   path: str) -> None:
     sign_in(client, seeded.keys[Role.VIEWER])
-    response = client.get("/budgets?csv=budgets")
+    response = client.get(path)
     assert response.status_code == 403
     assert not response.headers["content-type"].startswith("text/csv")
+    assert "finance" in response.text and "admin" in response.text
+
+
+@pytest.mark.parametrize("path", ["/spend", "/spend-forecast", "/variance", "/unit-cost",
+                                  "/spend?csv=by_group"])
+def test_the_whole_bill_s_pages_ask_for_a_session_first(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 401
+    assert 'name="key"' in response.text and "data-figure" not in response.text

@@ -18,7 +18,15 @@ from api.roles import Role
 PAGES = ("/", "/?period=quarter", "/?period=year", "/?period=month&to=2024-07-15",
          "/?provider=sample&period=year", "/plans", "/commitments", "/budgets", "/chargeback",
          "/chargeback?group_by=service&period=quarter",
-         "/chargeback?group_by=tag&tag_key=team&period=year", "/runs", "/audit")
+         "/chargeback?group_by=tag&tag_key=team&period=year", "/runs", "/audit",
+         "/spend", "/spend?period=quarter&group_by=service&basis=cash",
+         "/spend?period=year&group_by=charge_category&provider=sample",
+         "/spend?period=year&group_by=tag&tag_key=team", "/spend-forecast",
+         "/spend-forecast?group_by=service_category&horizon=fiscal_year&basis=cash",
+         "/spend-forecast?as_of=2024-08-15&horizon=quarter", "/variance",
+         "/variance?group_by=service_category&as_of=2024-08-20&top=5", "/unit-cost",
+         "/unit-cost?metric=requests&granularity=week&per=1000",
+         "/unit-cost?metric=gb_stored&scope=service_category%3DStorage&granularity=day")
 OVERVIEW_FIGURES = {"realised_savings", "esr", "coverage", "utilisation", "waste",
                     "expiring_commitments", "expiring_net_increase"}
 
