@@ -35,8 +35,7 @@ _METER_FROM_DESCRIPTION = r"^Virtual Machines [^-]*? - (.+) - [^-]+$"
 
 
 def _json_text(column: str, key: str) -> str:
-    return (f"CASE WHEN json_valid({column}) "
-            f"THEN json_extract_string({column}, '$.{key}') END")
+    return f"ladder_json({column}, '$.{key}')"
 
 
 def _meter() -> str:
@@ -49,8 +48,8 @@ def azure_rules() -> VmRules:
     sizes = load_sizes()
     lookup = lookup_frame({sku: (size.family, size.ratio) for sku, size in sizes.items()})
     meter = _meter()
-    from_meter = (f"'Standard_' || regexp_replace(trim(list_last(string_split({meter}, '/'))), "
-                  "'\\s+', '_', 'g')")
+    from_meter = (f"'Standard_' || ladder_replace_all(trim(regexp_extract({meter}, "
+                  "'([^/]*)$', 1)), '\\s+', '_')")
     service_type = (f"coalesce({_json_text('SkuPriceDetails', 'ServiceType')}, "
                     f"{_json_text('x_SkuDetails', 'ServiceType')})")
     text = f"concat_ws(' ', x_SkuMeterSubcategory, {meter}, ChargeDescription)"
@@ -62,7 +61,7 @@ def azure_rules() -> VmRules:
                  AND lower(ServiceName) IN ('virtual machines', 'virtual machine scale sets',
                                             'azure machine learning', 'azure kubernetes service')
                  AND ChargeDescription ILIKE 'Virtual Machines %'))
-        AND NOT regexp_matches({text}, '\\b(spot|low priority)\\b', 'i')
+        AND NOT ladder_re({text}, '(?i)\\b(spot|low priority)\\b')
         AND {COVERABLE_SQL}
         AND coalesce(ConsumedQuantity_num, 0) >= 0)"""
     return VmRules(

@@ -1,5 +1,9 @@
 """Row-level validation of FOCUS data, run as a few DuckDB aggregates.
 
+The checks' predicates are SQL that DuckDB and Spark SQL both run (``portable.py``'s
+``ladder_*`` helpers); on Spark they name the column and value of a failing row
+(``providers.focus.spark``), here also its file and row.
+
 Each check is a SQL predicate over the loaded rows (table ``focus_rows``, one row
 per FOCUS row with ``_pos`` = file index · 2⁴⁰ + 1-based data row). One query
 finds the first failing row of every check; the earliest of them is reported,
@@ -54,7 +58,7 @@ def number_checks(column: str, number: str) -> list[RowCheck]:
     return [
         RowCheck(column, f"{column} IS NOT NULL AND {number} IS NULL",
                  f"{column} {{value!r}} is not a number", column),
-        RowCheck(column, f"NOT isfinite({number})",
+        RowCheck(column, f"NOT ladder_finite({number})",
                  f"{column} {{value!r}} is not a finite number", column),
         RowCheck(column, f"abs({number}) > {bound:.0e}",
                  f"{column} {{value}} is implausibly large: one row may carry at most "
@@ -76,12 +80,13 @@ def _checks() -> tuple[RowCheck, ...]:
     checks.append(RowCheck(
         "ChargePeriodEnd", "ChargePeriodEnd_ts <= ChargePeriodStart_ts",
         "ChargePeriodEnd must be after ChargePeriodStart, got {value}",
-        "CAST(ChargePeriodStart AS VARCHAR) || ' to ' || CAST(ChargePeriodEnd AS VARCHAR)",
+        "CAST(ChargePeriodStart AS STRING) || ' to ' || CAST(ChargePeriodEnd AS STRING)",
     ))
     for column in NUMERIC:
         checks += number_checks(column, f"{column}_num")
     checks.append(RowCheck(
-        "SkuPriceDetails", "SkuPriceDetails IS NOT NULL AND NOT json_valid(SkuPriceDetails)",
+        "SkuPriceDetails",
+        "SkuPriceDetails IS NOT NULL AND NOT ladder_json_valid(SkuPriceDetails)",
         "SkuPriceDetails {value!r} is not valid JSON", "SkuPriceDetails",
     ))
     on_usage = "is_used AND "
@@ -135,7 +140,7 @@ def check_rows(
         shown = check.shown or "NULL"
         parts.append(
             f"min(_pos) FILTER (WHERE {check.failing}) AS p{i}, "
-            f"arg_min(CAST({shown} AS VARCHAR), _pos) FILTER (WHERE {check.failing}) AS v{i}"
+            f"min_by(CAST({shown} AS STRING), _pos) FILTER (WHERE {check.failing}) AS v{i}"
         )
     result = con.execute(f"SELECT {', '.join(parts)} FROM focus_rows").fetchone()
     assert result is not None

@@ -1,7 +1,8 @@
 """Which FOCUS rows are compute instance usage, and what usage key and units they carry.
 
-Everything here renders to DuckDB SQL over the loaded rows (all columns VARCHAR,
-named as in FOCUS), so that classification runs vectorised inside DuckDB.
+Everything here renders to SQL over the loaded rows (text columns named as in FOCUS) that
+DuckDB and Spark SQL both run (``portable.py``: the ``ladder_*`` helpers), so that
+classification runs vectorised inside either engine.
 
 A row is EC2 instance usage when it is a ``Usage`` charge of the EC2 service in
 the ``Compute`` category, counted in hours, and an instance type can be read
@@ -84,10 +85,7 @@ def _in(expression: str, values: tuple[str, ...]) -> str:
 
 def _sku_details(key: str) -> str:
     """SQL for one key of the SkuPriceDetails JSON (NULL when the JSON is absent or invalid)."""
-    return (
-        "CASE WHEN json_valid(SkuPriceDetails) "
-        f"THEN json_extract_string(SkuPriceDetails, '$.{key}') END"
-    )
+    return f"ladder_json(SkuPriceDetails, '$.{key}')"
 
 
 def instance_type_sql() -> str:
@@ -96,7 +94,7 @@ def instance_type_sql() -> str:
     return f"""CASE
         WHEN x_UsageType IS NOT NULL
             THEN NULLIF(regexp_extract(x_UsageType, {_quote(_USAGE_TYPE)}, 1), '')
-        WHEN regexp_full_match(lower({sku_type}), {_quote(_INSTANCE_TYPE)})
+        WHEN ladder_re_full(lower({sku_type}), {_quote(_INSTANCE_TYPE)})
             THEN lower({sku_type})
         ELSE NULLIF(regexp_extract(ChargeDescription, {_quote(_DESCRIPTION)}, 1), '')
     END"""
@@ -108,8 +106,8 @@ def normalisation_factor_sql(size: str) -> str:
         f"WHEN {_quote(name)} THEN {factor}" for name, factor in NORMALISATION_FACTORS.items()
     )
     return f"""CASE {size} {named}
-        ELSE CASE WHEN regexp_full_match({size}, '[1-9][0-9]*xlarge')
-            THEN 8.0 * CAST(regexp_extract({size}, '^([0-9]+)', 1) AS DOUBLE) END
+        ELSE CASE WHEN ladder_re_full({size}, '[1-9][0-9]*xlarge')
+            THEN 8.0 * TRY_CAST(regexp_extract({size}, '^([0-9]+)', 1) AS DOUBLE) END
     END"""
 
 
@@ -121,14 +119,14 @@ def platform_sql() -> str:
     text = f"concat_ws(' ', {_sku_details('OperatingSystem')}, ChargeDescription)"
     base = f"""CASE
             WHEN {text} ILIKE '%windows%' THEN 'windows'
-            WHEN regexp_matches({text}, 'RHEL|Red Hat', 'i') THEN 'rhel'
+            WHEN ladder_re({text}, '(?i)RHEL|Red Hat') THEN 'rhel'
             WHEN {text} ILIKE '%suse%' THEN 'suse'
             ELSE 'linux' END"""
     sql_edition = f"""CASE
-            WHEN NOT regexp_matches({text}, '\\bSQL\\b', 'i') THEN ''
-            WHEN regexp_matches({text}, 'SQL (Server )?(Std|Standard)', 'i') THEN '_sql_std'
-            WHEN regexp_matches({text}, 'SQL (Server )?(Ent|Enterprise)', 'i') THEN '_sql_ent'
-            WHEN regexp_matches({text}, 'SQL (Server )?Web', 'i') THEN '_sql_web'
+            WHEN NOT ladder_re({text}, '(?i)\\bSQL\\b') THEN ''
+            WHEN ladder_re({text}, '(?i)SQL (Server )?(Std|Standard)') THEN '_sql_std'
+            WHEN ladder_re({text}, '(?i)SQL (Server )?(Ent|Enterprise)') THEN '_sql_ent'
+            WHEN ladder_re({text}, '(?i)SQL (Server )?Web') THEN '_sql_web'
             ELSE '' END"""
     return f"""CASE x_Operation {by_operation}
         ELSE ({base}) || ({sql_edition}) END"""
@@ -136,7 +134,7 @@ def platform_sql() -> str:
 
 def tenancy_sql() -> str:
     """SQL for the tenancy: dedicated when the usage type or the description says so."""
-    return """CASE WHEN regexp_matches(x_UsageType, '(?:^|-)DedicatedUsage:')
+    return """CASE WHEN ladder_re(x_UsageType, '(?:^|-)DedicatedUsage:')
             OR ChargeDescription ILIKE '%dedicated%' THEN 'dedicated' ELSE 'shared' END"""
 
 
@@ -144,7 +142,7 @@ def provider_sql() -> str:
     """SQL for the provider part of a usage key: 'aws' for Amazon, else the lowercased name."""
     return """CASE WHEN lower(ProviderName) IN ('aws', 'amazon', 'amazon web services')
             OR lower(ProviderName) LIKE 'amazon web services%' THEN 'aws'
-        ELSE regexp_replace(lower(trim(ProviderName)), '[^a-z0-9]+', '-', 'g') END"""
+        ELSE ladder_replace_all(lower(trim(ProviderName)), '[^a-z0-9]+', '-') END"""
 
 
 def is_compute_sql() -> str:

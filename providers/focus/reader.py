@@ -29,7 +29,7 @@ import gzip
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput
-from providers.focus import checks
+from providers.focus import checks, portable
 from providers.focus.compute import (
     instance_type_sql,
     is_compute_sql,
@@ -211,6 +211,8 @@ def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules
     # Naive timestamps are UTC in FOCUS; and rowid must follow the file's row order.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
+    for statement in portable.prelude("duckdb"):
+        con.execute(statement)
     con.register("vm_lookup", _lookup(rules))
     columns = (*rules.extra_columns, *extra)
     sources = [_describe(con, file, columns,
@@ -414,62 +416,21 @@ def _unreadable(exc: duckdb.Error, kind: str, source: str) -> InvalidInput:
 def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -> None:
     """Build ``focus_rows``: every row typed, classified and, for VM usage, keyed.
 
-    The rules (regular expressions, JSON, lookups) are evaluated once per distinct combination
-    of the columns they read (a few thousand in a bill of millions of rows: the accounts,
-    regions and SKUs), and joined back to the rows.
+    The loaded files are the view ``focus_raw`` (``_file``, the 1-based ``_row`` of the
+    file's row order, the columns); :func:`providers.focus.portable.classify_sql` does the
+    rest, in the SQL Spark runs too: the rules (regular expressions, JSON, lookups) are
+    evaluated once per distinct combination of the columns they read (a few thousand in a
+    bill of millions of rows: the accounts, regions and SKUs), and joined back to the rows.
     """
     union = " UNION ALL ".join(
         f"SELECT {i} AS _file, rowid + 1 AS _row, * FROM src_{i}" for i in range(file_count)
     )
-    casts = ", ".join(
-        [f"TRY_CAST({c} AS TIMESTAMPTZ) AS {c}_ts" for c in TIMESTAMPS]
-        + [f"TRY_CAST({c} AS DOUBLE) AS {c}_num" for c in NUMERIC]
-    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW focus_raw AS {union}")
     lookup = _lookup(rules)
-    lookup_columns = "".join(
-        f", vm_lookup.{c} AS lookup_{c}" for c in lookup.columns if c != "instance_type"
-    )
+    lookup_columns = [c for c in lookup.columns if c != "instance_type"]
     inputs = _rule_inputs(con, rules)
-    listed = ", ".join(inputs)
-    same = " AND ".join(f"typed.{c} IS NOT DISTINCT FROM classes.{c}" for c in inputs) or "true"
-    outputs = ", ".join(
-        f"classes.{c}" for c in (
-            "instance_type", *(f"lookup_{c}" for c in lookup.columns if c != "instance_type"),
-            "family", "factor", "is_compute", "is_used", "provider", "scope", "platform",
-            "tenancy", "region", "usage_key"))
-    con.execute(f"""
-        CREATE TEMP TABLE focus_rows AS
-        WITH raw AS ({union}),
-        typed AS (
-            SELECT *, (CAST(_file AS BIGINT) << {checks.POSITION_BITS}) + _row AS _pos,
-                {casts}
-            FROM raw),
-        distinct_inputs AS (SELECT DISTINCT {listed or "1 AS _none"} FROM typed),
-        typed_classes AS (
-            SELECT *, {rules.instance_type} AS instance_type FROM distinct_inputs),
-        joined AS (
-            SELECT typed_classes.*{lookup_columns}
-            FROM typed_classes LEFT JOIN vm_lookup
-                ON vm_lookup.instance_type = typed_classes.instance_type),
-        sized AS (
-            SELECT *, {rules.family} AS family, {rules.factor} AS factor,
-                ({rules.is_compute}) AND instance_type IS NOT NULL AS is_compute
-            FROM joined),
-        keyed AS (
-            SELECT *, is_compute AND factor IS NOT NULL AND family IS NOT NULL AS is_used,
-                {rules.provider} AS provider,
-                {rules.scope} AS scope,
-                {rules.platform} AS platform,
-                {rules.tenancy} AS tenancy,
-                {rules.region} AS region
-            FROM sized),
-        classes AS (
-            SELECT *, CASE WHEN is_used THEN concat_ws('/', provider, scope, '{rules.service}',
-                region, family, platform, tenancy) END AS usage_key
-            FROM keyed)
-        SELECT typed.*, {outputs}, upper(typed.BillingCurrency) AS currency
-        FROM typed JOIN classes ON {same}
-    """)
+    con.execute("CREATE TEMP TABLE focus_rows AS "
+                + portable.classify_sql(rules, inputs, lookup_columns))
 
 
 def _rule_inputs(con: duckdb.DuckDBPyConnection, rules: VmRules) -> list[str]:
@@ -477,8 +438,7 @@ def _rule_inputs(con: duckdb.DuckDBPyConnection, rules: VmRules) -> list[str]:
     described = con.execute("DESCRIBE src_0").fetchall()
     names = [str(row[0]) for row in described]
     names += [f"{c}_ts" for c in TIMESTAMPS] + [f"{c}_num" for c in NUMERIC]
-    sql = " ".join((rules.instance_type, rules.is_compute, rules.family, rules.factor,
-                    rules.scope, rules.platform, rules.tenancy, rules.region, rules.provider))
+    sql = portable.rule_sql(rules)
     return [n for n in names if re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])",
                                           sql)]
 
@@ -492,12 +452,9 @@ def _lookup(rules: VmRules) -> pd.DataFrame:
 
 def _counts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
     """Rows used, and VM rows skipped per instance type (a size without a known factor)."""
-    used = con.execute("SELECT count(*) FROM focus_rows WHERE is_used").fetchone()
-    skipped = con.execute("""
-        SELECT instance_type, count(*) FROM focus_rows
-        WHERE is_compute AND NOT is_used GROUP BY instance_type ORDER BY instance_type
-    """).fetchall()
-    return (int(used[0]) if used else 0), {str(t): int(n) for t, n in skipped}
+    counted = con.execute(portable.COUNTS_SQL).fetchone()
+    skipped = con.execute(portable.SKIPPED_SQL).fetchall()
+    return (int(counted[1]) if counted else 0), {str(t): int(n) for t, n in skipped}
 
 
 def _span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
@@ -506,24 +463,32 @@ def _span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime]:
     The span covers every usage charge of those providers, not only the compute
     ones: hours of the file where no instance ran are real zeros for the forecast.
     """
-    row = con.execute("""
-        SELECT date_trunc('hour', min(ChargePeriodStart_ts)),
-               date_trunc('hour', max(ChargePeriodEnd_ts) - INTERVAL 1 MICROSECOND)
-                   + INTERVAL 1 HOUR
-        FROM focus_rows
-        WHERE lower(ChargeCategory) = 'usage'
-          AND ProviderName IN (SELECT ProviderName FROM focus_rows WHERE is_used)
-    """).fetchone()
+    row = con.execute(portable.SPAN_SQL).fetchone()
     assert row is not None
-    return row[0].astimezone(UTC), row[1].astimezone(UTC)
+    return from_epoch_us(int(row[0])), from_epoch_us(int(row[1]))
+
+
+def from_epoch_us(value: int) -> datetime:
+    """The UTC datetime of epoch microseconds (the SQL's unit of time)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+def _offsets(con: duckdb.DuckDBPyConnection, unit_us: int, where: str) -> None:
+    """``ladder_offsets``: 0 … the most ``unit_us`` periods a row matching ``where`` spans
+    − 1, the table the portable SQL spreads rows over their hours or days with."""
+    row = con.execute(portable.offsets_needed_sql(unit_us, where)).fetchone()
+    count = int(row[0]) if row and row[0] is not None else 1
+    con.execute("CREATE OR REPLACE TEMP TABLE ladder_offsets AS "
+                "SELECT range AS n FROM range(?)", [max(count, 1)])
 
 
 def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
     """Units and list cost per hour and key, each charge spread over its hours by overlap.
 
     Sorted by hour then key; every key has every hour of ``[start, end)``. DuckDB sums the
-    hours that have usage; the dense grid (zeros elsewhere) is laid out with numpy, which
-    costs a copy instead of a join and a sort of the grid.
+    hours that have usage (``portable.HOURLY_SQL``, the SQL Spark runs too); the dense grid
+    (zeros elsewhere) is laid out with numpy, which costs a copy instead of a join and a sort
+    of the grid.
     """
     keys = np.asarray([str(k) for (k,) in con.execute(
         "SELECT DISTINCT usage_key FROM focus_rows WHERE is_used ORDER BY usage_key"
@@ -531,21 +496,11 @@ def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> p
     con.register("hourly_keys", pd.DataFrame({"usage_key": keys,
                                               "k": np.arange(len(keys), dtype=np.int64)}))
     first = int(pd.Timestamp(start).value // 1000)
+    _offsets(con, portable.HOUR_US, "is_used")
     summed = con.execute(f"""
-        WITH spread AS (
-            SELECT k, ConsumedQuantity_num * factor AS units, ListCost_num AS cost,
-                epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
-                unnest(range(date_trunc('hour', ChargePeriodStart_ts), ChargePeriodEnd_ts,
-                             INTERVAL 1 HOUR)) AS hour
-            FROM focus_rows JOIN hourly_keys USING (usage_key) WHERE is_used),
-        weighted AS (
-            SELECT k, epoch_us(hour) AS hour,
-                (least(e, epoch_us(hour) + 3600000000) - greatest(s, epoch_us(hour)))
-                    / (e - s) AS weight, units, cost
-            FROM spread)
-        SELECT (hour - {first}) // 3600000000 * {len(keys)} + k AS cell,
-            sum(units * weight) AS units, sum(cost * weight) AS cost
-        FROM weighted GROUP BY ALL
+        SELECT (hour_us - {first}) // {portable.HOUR_US} * {len(keys)} + k AS cell,
+            units, on_demand_cost AS cost
+        FROM ({portable.HOURLY_SQL}) AS hourly JOIN hourly_keys USING (usage_key)
     """).fetchnumpy()
     con.unregister("hourly_keys")
     hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC").as_unit("ns")
@@ -568,17 +523,7 @@ def _keys(con: duckdb.DuckDBPyConnection, service: str) -> pd.DataFrame:
     The rate is Σ list cost / Σ normalised units; a key whose rows all have zero
     quantity falls back to the list unit price per normalised unit.
     """
-    frame = con.execute(f"""
-        SELECT usage_key, any_value(provider) AS provider,
-            min(BillingAccountId) AS billing_account, any_value(scope) AS scope,
-            '{service}' AS service, any_value(region) AS region,
-            any_value(family) AS family, any_value(platform) AS platform,
-            any_value(tenancy) AS tenancy,
-            coalesce(sum(ListCost_num) / nullif(sum(ConsumedQuantity_num * factor), 0),
-                     avg(ListUnitPrice_num / factor)) AS on_demand_rate
-        FROM focus_rows WHERE is_used
-        GROUP BY usage_key ORDER BY usage_key
-    """).df()
+    frame = con.execute(f"{portable.keys_sql(service)} ORDER BY usage_key").df()
     return frame.astype({"on_demand_rate": "float64"})[list(KEY_COLUMNS)]
 
 

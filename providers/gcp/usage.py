@@ -51,17 +51,17 @@ def gcp_rules() -> VmRules:
             WHEN {kind} = 'Memory-optimized' THEN 'm1'
             WHEN {kind} IN ('Predefined', 'Custom') THEN 'n1'
         END"""
-    instance_type = f"""CASE WHEN regexp_full_match(ChargeDescription, '{_SKU}')
-            AND NOT regexp_matches(ChargeDescription, '{_EXCLUDED}')
+    instance_type = f"""CASE WHEN ladder_re_full(ChargeDescription, '{_SKU}')
+            AND NOT ladder_re(ChargeDescription, '{_EXCLUDED}')
         THEN {series} || ' ' || {resource} END"""
     unit = "lower(trim(ConsumedUnit))"
     factor = f"""CASE
-            WHEN ends_with(instance_type, ' core') AND {_in(unit, _CORE_HOURS)} THEN 1.0
-            WHEN ends_with(instance_type, ' core') AND {unit} IN ('seconds', 's')
-                THEN 1.0 / 3600
-            WHEN ends_with(instance_type, ' ram') AND {_in(unit, _RAM_HOURS)} THEN 1.0
-            WHEN ends_with(instance_type, ' ram') AND {unit} IN ('byte-seconds', 'by.s')
-                THEN 1.0 / (3600 * {_GIB})
+            WHEN instance_type LIKE '% core' AND {_in(unit, _CORE_HOURS)} THEN 1.0
+            WHEN instance_type LIKE '% core' AND {unit} IN ('seconds', 's')
+                THEN 1.0E0 / 3600
+            WHEN instance_type LIKE '% ram' AND {_in(unit, _RAM_HOURS)} THEN 1.0
+            WHEN instance_type LIKE '% ram' AND {unit} IN ('byte-seconds', 'by.s')
+                THEN 1.0E0 / (3600 * {_GIB:.1f}E0)
         END"""
     family = """split_part(instance_type, ' ', 1) || CASE split_part(instance_type, ' ', 2)
             WHEN 'core' THEN '.vcpu' WHEN 'ram' THEN '.memory' END"""

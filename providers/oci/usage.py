@@ -48,15 +48,15 @@ def oci_rules() -> VmRules:
             WHEN {named} = 'Memory' OR ({named} = '' AND {_in(unit, _MEMORY_HOURS)})
                 THEN 'memory'
         END"""
-    instance_type = f"""CASE WHEN regexp_full_match(ChargeDescription, '{_SHAPE}')
+    instance_type = f"""CASE WHEN ladder_re_full(ChargeDescription, '{_SHAPE}')
         THEN lower(replace(replace({shape_class}, ' ', '-'), '/', '')) || '-'
             || lower({series}) || '.' || {resource} END"""
     is_compute = f"""(lower(ChargeCategory) = 'usage'
         AND {_in("lower(trim(ProviderName))", NAMES)}
         AND (upper(ServiceName) = 'COMPUTE' OR lower(ServiceCategory) = 'compute')
-        AND ((ends_with(instance_type, '.ocpu') AND {_in(unit, _OCPU_HOURS)})
-             OR (ends_with(instance_type, '.memory') AND {_in(unit, _MEMORY_HOURS)}))
-        AND NOT regexp_matches(ChargeDescription, '(?i)preemptible')
+        AND ((instance_type LIKE '%.ocpu' AND {_in(unit, _OCPU_HOURS)})
+             OR (instance_type LIKE '%.memory' AND {_in(unit, _MEMORY_HOURS)}))
+        AND NOT ladder_re(ChargeDescription, '(?i)preemptible')
         AND {COVERABLE_SQL}
         AND coalesce(ConsumedQuantity_num, 0) >= 0)"""
     return VmRules(
