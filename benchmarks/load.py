@@ -61,7 +61,7 @@ from api.roles import Role
 from benchmarks.schemas import create_schema, drop_schema
 from core.db.session import create_engine_for, migrate, session_scope
 from core.settings import Settings, sqlite_url
-from executor.policy import Policy, save_policy
+from executor.policy import ScopePolicy, save_policy
 from ladder import pipeline
 
 SCHEMA = "ladder_bench_load"
@@ -102,7 +102,7 @@ def prepare(url: str | None, data_dir: Path, clients: int) -> Deployment:
         plan_id = pipeline.optimize(engine, settings, provider_name=PROVIDER).plan_id
         print(f"stored the sample and a plan in {time.perf_counter() - began:.0f} s")
         with session_scope(engine) as session:
-            save_policy(session, PROVIDER, "all", Policy(max_run_upfront=1e5, schedule=None),
+            save_policy(session, PROVIDER, "all", ScopePolicy(max_run_upfront=1e5, schedule=None),
                         actor="benchmark", reason="load benchmark")
             keys = tuple(create_key(session, name=f"load-{n}", role=Role.ADMIN, pepper=pepper,
                                     actor="benchmark").key for n in range(clients))

@@ -20,7 +20,7 @@ from executor.approval import Actor, Decision, approve, decide, reject, review
 from executor.execute import ExecutionReport, Executor, ReconcileReport, RetryPolicy
 from executor.lifecycle import PlanStatus
 from executor.locks import LockLost, ScopeLocked, run_lock
-from executor.policy import BlackoutWindow, Policy, StoredPolicy, load_policy, save_policy
+from executor.policy import BlackoutWindow, ScopePolicy, StoredPolicy, load_policy, save_policy
 
 __all__ = [
     "Actor",
@@ -30,10 +30,10 @@ __all__ = [
     "Executor",
     "LockLost",
     "PlanStatus",
-    "Policy",
     "ReconcileReport",
     "RetryPolicy",
     "ScopeLocked",
+    "ScopePolicy",
     "StoredPolicy",
     "approve",
     "decide",

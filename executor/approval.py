@@ -39,7 +39,7 @@ from executor.guardrails import (
     received_offering_ids,
 )
 from executor.lifecycle import OPEN, PlanStatus, transition
-from executor.policy import Policy, StoredPolicy, load_policy
+from executor.policy import ScopePolicy, StoredPolicy, load_policy
 
 APPROVER = "approver"
 """The role a person needs to approve or reject plans."""
@@ -95,11 +95,11 @@ def load_plan(session: Session, plan_id: int) -> PlanRow:
     return plan
 
 
-def valid_until(plan: PlanRow, policy: Policy | None) -> datetime:
+def valid_until(plan: PlanRow, policy: ScopePolicy | None) -> datetime:
     """When the plan stops being executable (its own stamp, else the policy's validity)."""
     if plan.valid_until is not None:
         return plan.valid_until
-    hours = (policy or Policy()).plan_validity_hours
+    hours = (policy or ScopePolicy()).plan_validity_hours
     return plan.created_at + timedelta(hours=hours)
 
 
@@ -136,7 +136,7 @@ def _judge_live(session: Session, plan: PlanRow, *, actor: str,
     return stored, judge(session, plan, stored, now)
 
 
-def _expire_if_stale(session: Session, plan: PlanRow, policy: Policy | None, *, actor: str,
+def _expire_if_stale(session: Session, plan: PlanRow, policy: ScopePolicy | None, *, actor: str,
                      now: datetime) -> bool:
     until = valid_until(plan, policy)
     if now < until:

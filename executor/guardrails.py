@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from core.db.models import ActionRow, OfferingRow, PlanRow
 from core.domain import ActionKind
-from executor.policy import Policy
+from executor.policy import ScopePolicy
 
 INPUTS_KEY = "guardrail_inputs"
 """Key of ``plan.details`` holding what the planner states for the guardrails:
@@ -301,10 +301,10 @@ def _term(hours: int) -> str:
 
 # --- the checks, one function each ---------------------------------------------------------
 
-Check = Callable[[Policy, PlanFacts, SpendToDate, datetime], list[Violation]]
+Check = Callable[[ScopePolicy, PlanFacts, SpendToDate, datetime], list[Violation]]
 
 
-def check_kill_switch(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_kill_switch(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                       now: datetime) -> list[Violation]:
     """The kill switch stops every purchase of the scope."""
     if not policy.kill_switch:
@@ -314,7 +314,7 @@ def check_kill_switch(policy: Policy, facts: PlanFacts, month: SpendToDate,
                       "bought until it is turned off")]
 
 
-def check_blackout(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_blackout(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                    now: datetime) -> list[Violation]:
     """Nothing is bought inside a blackout window."""
     window = policy.blackout_at(now)
@@ -340,7 +340,7 @@ def _malformed(a: ActionFacts) -> str:
     return ""
 
 
-def check_action_kinds(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_action_kinds(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                        now: datetime) -> list[Violation]:
     """Only actions the executor can carry out, stated completely, may be approved."""
     found = []
@@ -356,7 +356,7 @@ def check_action_kinds(policy: Policy, facts: PlanFacts, month: SpendToDate,
     return found
 
 
-def check_allowed(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_allowed(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                   now: datetime) -> list[Violation]:
     """Offerings, terms and payment options received must be in the policy's allowed lists."""
     found: list[Violation] = []
@@ -389,7 +389,7 @@ def check_allowed(policy: Policy, facts: PlanFacts, month: SpendToDate,
     return found
 
 
-def check_run_caps(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_run_caps(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                    now: datetime) -> list[Violation]:
     """New commitment and upfront cash of this plan stay under the per-run caps."""
     found = []
@@ -405,7 +405,7 @@ def check_run_caps(policy: Policy, facts: PlanFacts, month: SpendToDate,
     return found
 
 
-def check_month_caps(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_month_caps(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                      now: datetime) -> list[Violation]:
     """This plan and the month's other commitments stay under the monthly caps."""
     found = []
@@ -425,7 +425,7 @@ def check_month_caps(policy: Policy, facts: PlanFacts, month: SpendToDate,
     return found
 
 
-def check_low_forecast_share(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_low_forecast_share(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                              now: datetime) -> list[Violation]:
     """The portfolio may cover at most a share of the low forecast."""
     cap = policy.max_low_forecast_share
@@ -446,7 +446,7 @@ def check_low_forecast_share(policy: Policy, facts: PlanFacts, month: SpendToDat
                       f"the policy allows {cap:.0%}")]
 
 
-def check_utilisation(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_utilisation(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                       now: datetime) -> list[Violation]:
     """Each new commitment's expected utilisation stays at or above the floor."""
     floor = policy.min_utilisation
@@ -467,7 +467,7 @@ def check_utilisation(policy: Policy, facts: PlanFacts, month: SpendToDate,
     return found
 
 
-def check_savings(policy: Policy, facts: PlanFacts, month: SpendToDate,
+def check_savings(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
                   now: datetime) -> list[Violation]:
     """A plan that costs more over its window than doing nothing waits for a person.
 
@@ -494,7 +494,7 @@ CHECKS: tuple[Check, ...] = (
 
 
 def evaluate(
-    policy: Policy, facts: PlanFacts, *, month: SpendToDate, now: datetime,
+    policy: ScopePolicy, facts: PlanFacts, *, month: SpendToDate, now: datetime,
     checks: Sequence[Check] = CHECKS,
 ) -> list[Violation]:
     """Every violation of ``policy`` by the plan, in the order of ``checks``."""

@@ -181,7 +181,7 @@ class BlackoutWindow(BaseModel):
         return f"{when}{f' ({self.reason})' if self.reason else ''}"
 
 
-class Policy(BaseModel):
+class ScopePolicy(BaseModel):
     """What a scope allows Ladder to buy without a person, and when it may buy at all."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -252,16 +252,16 @@ class StoredPolicy:
     provider: str
     scope: str
     version: int
-    policy: Policy
+    policy: ScopePolicy
     created_at: datetime
     created_by: str
     reason: str
 
 
-def parse_policy(body: dict[str, Any]) -> Policy:
+def parse_policy(body: dict[str, Any]) -> ScopePolicy:
     """Validate a policy's fields, with an error naming the first wrong field."""
     try:
-        return Policy.model_validate(body)
+        return ScopePolicy.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "policy"
@@ -274,7 +274,7 @@ def _stored(row: PolicyRow) -> StoredPolicy:
     body = {name: None if isinstance(value, float) and not math.isfinite(value) else value
             for name, value in row.body.items()}
     return StoredPolicy(row.provider, row.scope, row.version,
-                        Policy.model_validate(body, context=STORED),
+                        ScopePolicy.model_validate(body, context=STORED),
                         row.created_at, row.created_by, row.reason)
 
 
@@ -311,7 +311,7 @@ def list_policies(session: Session) -> list[StoredPolicy]:
 
 
 def save_policy(
-    session: Session, provider: str, scope: str, policy: Policy, *, actor: str, reason: str,
+    session: Session, provider: str, scope: str, policy: ScopePolicy, *, actor: str, reason: str,
     min_schedule_interval: timedelta | None = None,
 ) -> StoredPolicy:
     """Store ``policy`` as the scope's next version and audit the change.

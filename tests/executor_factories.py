@@ -27,12 +27,12 @@ from executor import audit
 from executor import repository as executor_repository
 from executor.guardrails import INPUTS_KEY
 from executor.locks import _ADVISORY_KEY
-from executor.policy import Policy, save_policy
+from executor.policy import ScopePolicy, save_policy
 from providers.sample.market import SampleMarket
 
 PROVIDER = "sample"
 SCOPE = "all"
-GENEROUS = Policy(max_run_hourly=1000.0, max_run_upfront=1e7, max_month_hourly=1e4,
+GENEROUS = ScopePolicy(max_run_hourly=1000.0, max_run_upfront=1e7, max_month_hourly=1e4,
                   max_month_upfront=1e8)
 """A policy every test plan is inside."""
 
@@ -85,7 +85,7 @@ def store_plan(
                                build_seconds=0.0, solve_seconds=0.0, details=details)
 
 
-def set_policy(session: Session, policy: Policy = GENEROUS, *, actor: str = "alice") -> None:
+def set_policy(session: Session, policy: ScopePolicy = GENEROUS, *, actor: str = "alice") -> None:
     """Store ``policy`` for the test scope."""
     save_policy(session, PROVIDER, SCOPE, policy, actor=actor, reason="test policy")
 

@@ -1,6 +1,6 @@
 """Schemas of policies: ``PolicyRead`` out, ``PolicyUpdate`` in.
 
-The policy's own fields are ``executor.policy.Policy``: the API validates a new
+The policy's own fields are ``executor.policy.ScopePolicy``: the API validates a new
 policy exactly as the executor will read it.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.params import JsonBody, Text
-from executor.policy import Policy
+from executor.policy import ScopePolicy
 
 
 class PolicyRead(BaseModel):
@@ -22,7 +22,7 @@ class PolicyRead(BaseModel):
     provider: str
     scope: str
     version: int
-    policy: Policy
+    policy: ScopePolicy
     created_at: datetime
     created_by: str
     reason: str
@@ -31,5 +31,5 @@ class PolicyRead(BaseModel):
 class PolicyUpdate(JsonBody):
     """A new version of a scope's policy, and why it changes."""
 
-    policy: Policy
+    policy: ScopePolicy
     reason: Text = Field(min_length=1, description="Why the policy changes (audited).")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from api.keys.service import Caller
 from api.policy.schemas import PolicyRead
 from executor import policy as policies
-from executor.policy import Policy
+from executor.policy import ScopePolicy
 
 
 def list_policies(session: Session) -> list[PolicyRead]:
@@ -30,8 +30,8 @@ def policy_history(session: Session, provider: str, scope: str) -> list[PolicyRe
 
 
 def update_policy(
-    session: Session, provider: str, scope: str, policy: Policy, *, reason: str, caller: Caller,
-    min_schedule_interval: timedelta,
+    session: Session, provider: str, scope: str, policy: ScopePolicy, *, reason: str,
+    caller: Caller, min_schedule_interval: timedelta,
 ) -> PolicyRead:
     """Store ``policy`` as the scope's next version, as the caller, and audit it."""
     stored = policies.save_policy(session, provider, scope, policy, actor=caller.name,

@@ -318,7 +318,7 @@ class PolicyRow(Base):
     scope: Mapped[str] = mapped_column(String(128))
     version: Mapped[int]
     body: Mapped[dict[str, Any]]
-    """The policy's fields (``executor.policy.Policy``) as JSON."""
+    """The policy's fields (``executor.policy.ScopePolicy``) as JSON."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -13,7 +13,7 @@ from core.db.models import DEFAULT_SCOPE
 from core.db.session import session_scope
 from core.errors import InvalidInput, NotFound
 from executor.policy import (
-    Policy,
+    ScopePolicy,
     StoredPolicy,
     load_policy,
     parse_policy,
@@ -80,7 +80,7 @@ def show(
         if stored is None:
             console.print(f"No policy for {name}/{scope}: nothing is approved automatically. "
                           "Every field and its default:")
-            console.print(json.dumps(Policy().model_dump(mode="json"), indent=1))
+            console.print(json.dumps(ScopePolicy().model_dump(mode="json"), indent=1))
             return
         console.print(_describe(stored))
 
@@ -144,7 +144,7 @@ def kill_switch(
             if current is None and state == "off":
                 raise NotFound(f"no policy for {name}/{scope}: there is no kill switch to "
                                "turn off")
-            base = current.policy if current is not None else Policy(auto_approve=False)
+            base = current.policy if current is not None else ScopePolicy(auto_approve=False)
             stored = save_policy(session, name, scope,
                                  base.model_copy(update={"kill_switch": state == "on"}),
                                  actor=actor_name(actor),

@@ -25,7 +25,7 @@ from core.db.models import RunRow, utc_now
 from core.domain import Commitment
 from core.settings import Settings
 from executor import repository as executor_repository
-from executor.policy import Policy, save_policy
+from executor.policy import ScopePolicy, save_policy
 
 PROBLEM = "application/problem+json"
 PEPPER = "pepper-of-the-tests"
@@ -138,7 +138,7 @@ def make_policy(
     session: Session, *, provider: str = "sample", scope: str = "all", **fields: Any
 ) -> None:
     """Store a policy for the scope."""
-    save_policy(session, provider, scope, Policy(**fields), actor="test", reason="test policy")
+    save_policy(session, provider, scope, ScopePolicy(**fields), actor="test", reason="test policy")
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:

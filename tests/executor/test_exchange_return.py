@@ -24,7 +24,7 @@ from executor.execute import ExecutionReport, Executor, RetryPolicy, UnresolvedI
 from executor.guardrails import INPUTS_KEY
 from executor.lifecycle import PlanStatus, transition
 from executor.locks import run_lock
-from executor.policy import Policy
+from executor.policy import ScopePolicy
 from providers.base import PurchaseRequest
 from providers.sample import SampleProvider
 from providers.sample.market import SAMPLE_ACCOUNT_NOW, FaultKind, SampleMarket
@@ -90,7 +90,7 @@ def purchase_action(catalog: Catalog, offering_id: str, quantity: float) -> Acti
 
 
 def _store(engine: Engine, provider: SampleProvider, actions: Sequence[Action], *,
-           policy: Policy = GENEROUS) -> tuple[int, bool]:
+           policy: ScopePolicy = GENEROUS) -> tuple[int, bool]:
     """Store the catalog, the account's inventory, the policy and a plan; (id, approved)."""
     hourly = sum(a.amortized_hourly_cost for a in actions)
     plan = Plan(actions=tuple(actions), window_start=SAMPLE_ACCOUNT_NOW, window_hours=720,

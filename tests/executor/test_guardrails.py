@@ -27,7 +27,7 @@ from executor.approval import (
 )
 from executor.policy import (
     BlackoutWindow,
-    Policy,
+    ScopePolicy,
     load_policy,
     parse_policy,
     policy_history,
@@ -329,7 +329,7 @@ def test_recurring_blackout_covers_its_hours_after_each_start() -> None:
     assert window.active_at(start + timedelta(hours=71, minutes=59))
     assert not window.active_at(start + timedelta(hours=72))
     assert not window.active_at(start - timedelta(minutes=1))
-    assert Policy(blackouts=(window,)).blackout_at(start) == window
+    assert ScopePolicy(blackouts=(window,)).blackout_at(start) == window
 
 
 def test_default_buys_are_what_the_reasons_above_quote() -> None:

@@ -20,7 +20,7 @@ from core.errors import InvalidInput
 from core.settings import Settings
 from executor.policy import (
     MAX_MONEY,
-    Policy,
+    ScopePolicy,
     load_policy,
     parse_policy,
     save_policy,
@@ -177,5 +177,5 @@ def _words(text: str) -> str:
 
 
 def test_policy_dump_is_plain_json() -> None:
-    body = Policy(max_run_upfront=MAX_MONEY).model_dump(mode="json")
+    body = ScopePolicy(max_run_upfront=MAX_MONEY).model_dump(mode="json")
     assert json.loads(json.dumps(body, allow_nan=False))["max_run_upfront"] == MAX_MONEY

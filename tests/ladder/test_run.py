@@ -19,7 +19,7 @@ from core.db.session import create_engine_for, session_scope
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
 from executor.locks import holder_alive, run_lock
-from executor.policy import Policy, save_policy
+from executor.policy import ScopePolicy, save_policy
 from ladder.cli import app
 from ladder.run import run_once
 from optimizer import ladder_policy, risk
@@ -55,7 +55,7 @@ def _execute(settings: Settings) -> Settings:
     return settings.model_copy(update={"execute_providers": "sample"})
 
 
-def _policy(engine: Engine, policy: Policy = GENEROUS) -> None:
+def _policy(engine: Engine, policy: ScopePolicy = GENEROUS) -> None:
     with session_scope(engine) as session:
         save_policy(session, "sample", "all", policy, actor="alice", reason="test")
 
