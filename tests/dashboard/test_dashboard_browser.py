@@ -295,3 +295,88 @@ def test_an_approver_s_post_without_the_csrf_token_is_refused(
     assert _status(server, seeded, watched, plan_id) == "proposed"
     watched.refused(f"{server}/plans/{plan_id}/approve")
     watched.assert_clean()
+
+
+BILL_PAGES = ("/spend?period=quarter", "/spend-forecast", "/variance?as_of=2024-08-20",
+              "/unit-cost?metric=requests&per=1000")
+"""The whole bill's pages, each with its charts."""
+
+
+def _served(watched: Watched, server: str, key: str, figure: Any) -> Any:
+    """The ``/v1`` JSON at the figure's ``data-source`` and ``data-field``."""
+    response = watched.page.request.get(server + str(figure.get_attribute("data-source")),
+                                        headers={"X-API-Key": key})
+    assert response.ok, figure.get_attribute("data-source")
+    value: Any = response.json()
+    for part in str(figure.get_attribute("data-field")).split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+@pytest.mark.parametrize("path", BILL_PAGES)
+def test_the_whole_bill_s_pages_draw_their_charts_and_match_the_api(
+    watched: Watched, server: str, seeded: Seeded, path: str
+) -> None:
+    key = seeded.keys[Role.FINANCE]
+    _sign_in(watched, server, key)
+    response = watched.page.goto(server + path)
+    assert response is not None and response.status == 200
+    watched.page.wait_for_load_state("networkidle")
+
+    drawn = watched.page.evaluate(
+        "Array.from(document.querySelectorAll('canvas')).map(c => !!Chart.getChart(c))")
+    assert drawn and all(drawn), (path, drawn)
+    cards = watched.page.locator(".card [data-figure]")
+    assert cards.count() > 0
+    for index in range(cards.count()):
+        figure = cards.nth(index)
+        assert figure.is_visible()
+        raw = figure.get_attribute("data-value")
+        served = _served(watched, server, key, figure)
+        assert (float(str(raw)) == served) if raw else served is None, (path, raw, served)
+    watched.assert_clean()
+
+
+def test_the_forecast_chart_shades_its_intervals(
+    watched: Watched, server: str, seeded: Seeded
+) -> None:
+    _sign_in(watched, server, seeded.keys[Role.FINANCE])
+    watched.page.goto(server + "/spend-forecast")
+    watched.page.wait_for_load_state("networkidle")
+
+    fills = watched.page.evaluate(
+        "Chart.getChart(document.getElementById('chart-forecast_daily'))"
+        ".data.datasets.map(d => [d.label, d.fill])")
+    legend = watched.page.evaluate(
+        "Chart.getChart(document.getElementById('chart-forecast_daily'))"
+        ".legend.legendItems.map(i => i.text)")
+    assert dict(fills)["95 % high"] == "-1" and dict(fills)["80 % high"] == "-1"
+    assert legend == ["Actual", "Forecast (median)"]
+    watched.assert_clean()
+
+
+def test_the_spend_form_regroups_and_its_csv_equals_the_table(
+    watched: Watched, server: str, seeded: Seeded
+) -> None:
+    _sign_in(watched, server, seeded.keys[Role.ADMIN])
+    watched.page.goto(server + "/spend")
+    watched.page.select_option("select[name=group_by]", "service")
+    watched.page.select_option("select[name=basis]", "cash")
+    watched.page.click("form.period button[type=submit]")
+    watched.page.wait_for_load_state("networkidle")
+    assert "group_by=service" in watched.page.url and "basis=cash" in watched.page.url
+    assert watched.page.locator("#table-by_group h2").inner_text() == "Spend by service"
+
+    cells = watched.page.eval_on_selector_all(
+        "table[data-table=by_group] tbody tr",
+        "rows => rows.map(r => Array.from(r.cells).map(c => c.dataset.value))")
+    with watched.page.expect_download() as download:
+        watched.page.click("a[data-csv=by_group]")
+    rows = list(csv.reader(io.StringIO(
+        Path(download.value.path()).read_text(encoding="utf-8"))))[1:]
+    assert cells and len(rows) == len(cells)
+    for csv_row, html_row in zip(rows, cells, strict=True):
+        assert csv_row[0] == html_row[0]
+        for value, raw_value in zip(csv_row[1:], html_row[1:], strict=True):
+            assert float(value) == pytest.approx(float(raw_value), abs=0.005)
+    watched.assert_clean()
