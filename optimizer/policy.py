@@ -1,7 +1,7 @@
 """The purchase policy: the risk appetite, caps and choices a person sets for the optimizer.
 
 :class:`PurchasePolicy` is the brief's ``Policy`` value. It is named apart from
-:class:`optimizer.backtest.Policy`, the protocol of the replay policies (``none``,
+:class:`optimizer.backtest.BacktestStrategy`, the protocol of the replay policies (``none``,
 ``lookback``, ``ladder``, ``oracle``), which is a different thing: a replay
 policy *uses* a purchase policy.
 """

@@ -3,13 +3,14 @@
 * :mod:`~optimizer.backtest.trace` reads and validates usage trace CSVs;
 * :mod:`~optimizer.backtest.purchases` holds purchases, the portfolio and the purchase log;
 * :mod:`~optimizer.backtest.schedule` says when decisions are taken and what may be bought;
-* :mod:`~optimizer.backtest.policies` the policies (``none``, ``lookback``, ``ladder``,
-  ``oracle``) behind one interface;
+* :mod:`~optimizer.backtest.policies` the backtest strategies, BENCHMARK.md's "policies"
+  (``none``, ``lookback``, ``ladder``, ``oracle``), behind one protocol,
+  :class:`~optimizer.backtest.policies.BacktestStrategy`;
 * :mod:`~optimizer.backtest.oracle` the hindsight LP;
 * :mod:`~optimizer.backtest.runner` the replay and the score.
 """
 
-from optimizer.backtest.policies import Policy, UsageHistory
+from optimizer.backtest.policies import BacktestStrategy, UsageHistory
 from optimizer.backtest.purchases import (
     Portfolio,
     Purchase,
@@ -32,7 +33,7 @@ __all__ = [
     "POLICY_NAMES",
     "BacktestConfig",
     "BacktestResult",
-    "Policy",
+    "BacktestStrategy",
     "Portfolio",
     "Purchase",
     "Score",

@@ -1,6 +1,9 @@
-"""Policies: what to buy at a decision hour, seeing only the usage before it.
+"""Backtest strategies: what to buy at a decision hour, seeing only the usage before it.
 
-A policy is any object with a ``name`` and a ``decide`` method (:class:`Policy`).
+A strategy (BENCHMARK.md's and the CLI's ``--policy``) is any object with a
+``name`` and a ``decide`` method (:class:`BacktestStrategy`). It is not the
+optimizer's risk settings nor a scope's policy of the executor: a strategy such
+as ``ladder`` *uses* the optimizer's settings.
 The runner calls ``decide`` at every decision hour ``d`` with
 
 * ``history``: a read-only *copy* of the usage of hours ``[0, d)`` (:class:`UsageHistory`),
@@ -87,8 +90,8 @@ class UsageHistory:
         return self.units[max(self.hours - hours, 0):]
 
 
-class Policy(Protocol):
-    """Decides purchases at a decision hour from the past only."""
+class BacktestStrategy(Protocol):
+    """A backtest strategy: decides purchases at a decision hour from the past only."""
 
     name: str
 

@@ -32,10 +32,10 @@ from core.errors import InvalidInput, PolicyViolation
 from optimizer.backtest.oracle import solve_oracle
 from optimizer.backtest.policies import (
     DEFAULT_LOOKBACK_HOURS,
+    BacktestStrategy,
     Lookback,
     NoCommitments,
     Oracle,
-    Policy,
     Reporting,
     UsageHistory,
 )
@@ -205,8 +205,9 @@ def _checked(decision: Sequence[tuple[str, float]], menu: Catalog, hour: int,
 
 
 def run_backtest(
-    trace: UsageTrace, catalog: Catalog, policy: Policy, config: BacktestConfig | None = None,
-    *, catalog_source: str = "the catalog", started: float | None = None,
+    trace: UsageTrace, catalog: Catalog, policy: BacktestStrategy,
+    config: BacktestConfig | None = None, *, catalog_source: str = "the catalog",
+    started: float | None = None,
 ) -> BacktestResult:
     """Replay ``trace`` with ``policy`` and score it.
 
@@ -247,7 +248,7 @@ def run_backtest(
 def make_policy(name: str, trace: UsageTrace, catalog: Catalog,
                 config: BacktestConfig | None = None, *,
                 catalog_source: str = "the catalog",
-                scenarios: ScenarioSource | None = None) -> Policy:
+                scenarios: ScenarioSource | None = None) -> BacktestStrategy:
     """Build a named policy; the oracle solves its LP on the whole trace here.
 
     ``ladder`` is :class:`~optimizer.ladder_policy.ForecastLadder` on ``scenarios``,
