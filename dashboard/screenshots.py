@@ -15,7 +15,9 @@ from pathlib import Path
 SHOTS = (("overview", "/"), ("overview-quarter", "/?period=quarter"), ("plans", "/plans"),
          ("commitments", "/commitments"), ("budgets", "/budgets"),
          ("chargeback", "/chargeback?period=quarter"), ("runs", "/runs"), ("audit", "/audit"),
-         ("sign-in", None))
+         ("spend", "/spend?period=quarter"), ("spend-forecast", "/spend-forecast"),
+         ("variance", "/variance?as_of=2024-08-20"),
+         ("unit-cost", "/unit-cost?metric=requests&per=1000"), ("sign-in", None))
 """(file name, path); the sign-in form is shot signed out."""
 
 
