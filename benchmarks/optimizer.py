@@ -41,8 +41,8 @@ if __package__ in (None, ""):
 
 from core.domain import Offering, PaymentOption, Shape
 from optimizer.ladder_policy import LADDER_POLICY
-from optimizer.policy import PurchasePolicy
 from optimizer.portfolio_plan import make_portfolio_plan
+from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
     ScenarioSet,
     StochasticProblem,
@@ -120,7 +120,7 @@ def scale_instance(seed: int = 0) -> StochasticProblem:
         noise = 1 + 0.08 * rng.standard_normal((HORIZON, n_keys))
         scenarios.append(np.maximum(np.round(base * shape * trend * level * noise), 0.0))
     decline = np.where(declining, DECLINE, 0.0)
-    policy = PurchasePolicy(cvar_weight=0.2, cost_of_capital=0.05, representative_hours=168,
+    policy = RiskSettings(cvar_weight=0.2, cost_of_capital=0.05, representative_hours=168,
                             waste_weight=LADDER_POLICY.waste_weight)
     return StochasticProblem(ScenarioSet(np.stack(scenarios), tuple(key_ids)), np.array(rates),
                              tuple(offerings), policy=policy, decline=decline)
@@ -193,7 +193,7 @@ def run_suite(n_hours: int, every: int, *, risk_neutral: bool = False) -> list[s
              "difference / expected cost |",
              "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     worst = 0.0
-    policy = (PurchasePolicy(representative_hours=n_hours) if risk_neutral
+    policy = (RiskSettings(representative_hours=n_hours) if risk_neutral
               else replace(LADDER_POLICY, representative_hours=n_hours))
     for case in suite_cases(HERE):
         catalog = load_catalog(case.catalog)

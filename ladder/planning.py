@@ -51,8 +51,8 @@ from optimizer.ladder_policy import (
 )
 from optimizer.lp import PurchaseProblem, optimize_purchases
 from optimizer.plan import make_plan
-from optimizer.policy import PurchasePolicy
 from optimizer.portfolio_plan import PortfolioPlan, make_portfolio_plan
+from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import StochasticProblem, build_model, owned_from, solve
 
 StepReporter = Callable[[str], AbstractContextManager[object]]
@@ -96,8 +96,8 @@ def _common_details(window: Window, decision_time: datetime, owned: int,
     }
 
 
-def run_policy(settings: Settings) -> PurchasePolicy:
-    """The purchase policy of an autonomous run: the ladder's (measured on the backtest
+def run_policy(settings: Settings) -> RiskSettings:
+    """The risk settings of an autonomous run: the ladder's (measured on the backtest
     suite), at the settings' cost of capital, with exchanges of convertible
     commitments and returns of recent Savings Plans allowed unless ``LADDER_EXCHANGES``
     is false (the executor carries them out, under the same guardrails as purchases),
@@ -115,7 +115,7 @@ def run_policy(settings: Settings) -> PurchasePolicy:
 
 
 def calibrate_run(window: Window, catalog: Catalog, inventory: Sequence[Commitment],
-                  policy: PurchasePolicy, settings: Settings) -> Calibration:
+                  policy: RiskSettings, settings: Settings) -> Calibration:
     """Self-calibration of a live run (:func:`optimizer.calibration.calibrate`): the scope's
     last ``calibration_days`` replayed with the run's own planner (its scenario source,
     scenario count, horizon and seed) from the inventory held before them, on the

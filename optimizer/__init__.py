@@ -6,11 +6,11 @@
   planned later purchases, exchanges, returns; CVaR of the loss; term-aware prices);
 * ``representative``: representative hours (k-means, peaks and troughs kept);
 * ``risk``: the decline learned from history, the term multiplier, CVaR;
-* ``policy``: :class:`~optimizer.policy.PurchasePolicy`, the risk appetite and caps;
+* ``risk_settings``: :class:`~optimizer.risk_settings.RiskSettings`, the risk appetite and caps;
 * ``portfolio_plan``: plans from the stochastic LP, billed per scenario, explained and
   certified;
-* ``ladder_policy``: the forecast-driven, laddered policy of the backtest;
-* ``backtest``: the replay of history with a policy.
+* ``ladder_policy``: the forecast-driven, laddered strategy of the backtest and its settings;
+* ``backtest``: the replay of history with a strategy.
 
 Importing this package imports nothing heavy; ``optimizer.lp`` brings in PuLP and
 highspy when it is imported.

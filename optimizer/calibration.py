@@ -55,7 +55,7 @@ from core.errors import SolverError
 from optimizer.backtest.policies import Decision, UsageHistory
 from optimizer.backtest.purchases import Holding, Portfolio, Purchase
 from optimizer.ladder_policy import ForecastLadder
-from optimizer.policy import PurchasePolicy
+from optimizer.risk_settings import RiskSettings
 
 REPLAY_WARMUP_HOURS = 168
 """The history every replay decision sees at least: a week, the backtest's warm-up (the
@@ -77,7 +77,7 @@ class GridPoint:
     label: str
     overrides: tuple[tuple[str, object], ...] = ()
 
-    def apply(self, policy: PurchasePolicy) -> PurchasePolicy:
+    def apply(self, policy: RiskSettings) -> RiskSettings:
         """``policy`` with this point's overrides (and calibration off: no replay in a
         replay)."""
         overrides: dict[str, Any] = dict(self.overrides)
@@ -122,7 +122,7 @@ class Calibration:
     """The outcome: the policy to decide with, which point it is, why, and the replay's
     figures (empty when it fell back)."""
 
-    policy: PurchasePolicy
+    policy: RiskSettings
     chosen: str
     calibrated: bool
     reason: str
@@ -153,7 +153,7 @@ class Calibration:
         }
 
 
-def risk_settings(policy: PurchasePolicy) -> dict[str, float | int]:
+def risk_settings(policy: RiskSettings) -> dict[str, float | int]:
     """The policy's values of the fields a calibration may move."""
     return {name: getattr(policy, name) for name in RISK_FIELDS}
 
@@ -268,7 +268,7 @@ def calibrate(history: UsageHistory, catalog: Catalog, planner: ForecastLadder, 
                     f"needs ({REPLAY_WARMUP_HOURS} h of warm-up and {MIN_REPLAY_DECISIONS} "
                     f"decisions every {cadence} h)")
     owned = owned or Portfolio()
-    policies: list[tuple[GridPoint, PurchasePolicy]] = []
+    policies: list[tuple[GridPoint, RiskSettings]] = []
     for point in grid:
         applied = point.apply(current)
         if all(applied != p for _, p in policies):

@@ -8,7 +8,7 @@ At each decision :class:`ForecastLadder` (the backtest's ``ladder`` policy)
    (:func:`optimizer.risk.decline_rates`);
 3. builds the stochastic LP (:mod:`optimizer.stochastic`) with the commitments
    owned and their expiries, the menu's offerings and the
-   :class:`~optimizer.policy.PurchasePolicy`, and solves it;
+   :class:`~optimizer.risk_settings.RiskSettings`, and solves it;
 4. buys the policy's ``tranche_fraction`` of the LP's purchases, but never less than
    the *safe core*: what the same LP buys when it weighs (almost) only the worst tenth
    of the scenarios (CVaR weight 0.95), the part of the increment every scenario uses.
@@ -33,7 +33,6 @@ import numpy.typing as npt
 
 from core.domain import Catalog, Offering
 from optimizer.plan import round_down
-from optimizer.policy import PurchasePolicy
 from optimizer.risk import (
     Ramp,
     RetirementHazard,
@@ -42,6 +41,7 @@ from optimizer.risk import (
     pooled_declines,
     retirement_hazard,
 )
+from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
     OwnedCommitment,
     ScenarioSet,
@@ -120,7 +120,7 @@ def blended_scenarios(forecast: ScenarioSource, *, replay_share: float = 0.5,
 SAFE_CORE_WEIGHT = 0.95
 """CVaR weight of the LP that sizes the safe core (the worst tenth of the scenarios)."""
 
-LADDER_POLICY = PurchasePolicy(cvar_weight=0.8, cvar_alpha=0.9, representative_hours=240,
+LADDER_POLICY = RiskSettings(cvar_weight=0.8, cvar_alpha=0.9, representative_hours=240,
                                tranche_fraction=0.5, waste_weight=1.5, switching_cost=0.02)
 """The ladder's default: mostly CVaR of the loss at 90% (waste in the worst tenth of the
 scenarios); half the increment per run beyond the safe core; 240 representative hours, so
@@ -196,7 +196,7 @@ def retirement_scenarios(paths: FloatArray, weights: FloatArray, hazard: Retirem
 def forecast_problem(
     units: FloatArray, key_ids: tuple[str, ...], start: datetime,
     owned: tuple[OwnedCommitment, ...], catalog: Catalog, *, scenarios: ScenarioSource,
-    policy: PurchasePolicy = LADDER_POLICY, n_scenarios: int = 8,
+    policy: RiskSettings = LADDER_POLICY, n_scenarios: int = 8,
     max_horizon_hours: int = MAX_HORIZON_HOURS, seed: int = 0,
     last_purchase: Mapping[str, int] | None = None, ramp: Ramp | None = None,
 ) -> StochasticProblem | None:
@@ -246,7 +246,7 @@ def forecast_problem(
     )
 
 
-def scope_ramp(units: FloatArray, policy: PurchasePolicy) -> Ramp | None:
+def scope_ramp(units: FloatArray, policy: RiskSettings) -> Ramp | None:
     """The ramps in the history ``units`` (``None`` when the policy does not look for them)."""
     if policy.ramp_days <= 0:
         return None
@@ -288,7 +288,7 @@ class ForecastLadder:
     """
 
     scenarios: ScenarioSource
-    policy: PurchasePolicy = LADDER_POLICY
+    policy: RiskSettings = LADDER_POLICY
     n_scenarios: int = 8
     max_horizon_hours: int = MAX_HORIZON_HOURS
     time_limit_s: float = 60.0

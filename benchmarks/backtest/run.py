@@ -18,7 +18,7 @@ distance to lookback when lookback ran. The ladder's forecast paths are random d
 one run's figure on a long trace can sit a point or two from another's.
 
 ``--set waste_weight=2 tranche_fraction=1`` runs the ladder at other settings of its
-purchase policy; ``--jobs 2`` runs traces in parallel processes; ``--json FILE`` writes
+risk settings; ``--jobs 2`` runs traces in parallel processes; ``--json FILE`` writes
 every score (per suite, trace and policy) for later analysis (``benchmarks.backtest.loso``
 chooses settings on some sources and scores them on the others). Under the table, the
 issue-17 targets per policy: ESR / oracle median and mean, the worst trace's ESR, mean
@@ -47,7 +47,7 @@ from optimizer.backtest.runner import POLICY_NAMES, BacktestConfig, Score, backt
 from optimizer.backtest.trace import read_trace
 from optimizer.ladder_policy import LADDER_POLICY
 from optimizer.linear_model import stdout_to_stderr
-from optimizer.policy import PurchasePolicy
+from optimizer.risk_settings import RiskSettings
 
 HERE = Path(__file__).resolve().parent
 DEV = HERE.parents[2] / "shared" / "benchmark"
@@ -124,10 +124,10 @@ def _run_quietly(case: Case, config: BacktestConfig, policies: tuple[str, ...],
         return run_case(case, config, policies, seeds)
 
 
-def policy_settings(assignments: Sequence[str], base: PurchasePolicy) -> PurchasePolicy:
+def policy_settings(assignments: Sequence[str], base: RiskSettings) -> RiskSettings:
     """``base`` with ``name=value`` assignments of its numeric and true/false fields
     (``--set``)."""
-    known = {f.name: f for f in fields(PurchasePolicy)}
+    known = {f.name: f for f in fields(RiskSettings)}
     changes: dict[str, Any] = {}
     for assignment in assignments:
         name, sep, text = assignment.partition("=")

@@ -43,7 +43,7 @@ from optimizer.backtest.purchases import Portfolio, Purchase
 from optimizer.backtest.schedule import buyable, decision_hours, last_purchase_hour, market
 from optimizer.backtest.trace import UsageTrace
 from optimizer.ladder_policy import LADDER_POLICY, ForecastLadder, ScenarioSource
-from optimizer.policy import PurchasePolicy
+from optimizer.risk_settings import RiskSettings
 
 PolicyName = Literal["none", "lookback", "ladder", "oracle"]
 POLICY_NAMES: tuple[PolicyName, ...] = ("none", "lookback", "ladder", "oracle")
@@ -58,7 +58,7 @@ class BacktestConfig:
 
     ``allowed`` are offering ids (``None``: every offering of the catalog).
     ``lookback_hours`` is the lookback policy's window; ``ladder_policy`` the ladder's
-    purchase policy (``None``: its own, :data:`optimizer.ladder_policy.LADDER_POLICY`);
+    risk settings (``None``: its own, :data:`optimizer.ladder_policy.LADDER_POLICY`);
     ``ladder_seed`` the seed of its scenario draws, so a run can be repeated on other
     draws to see their spread; ``ladder_common_draws``: every decision draws with that
     seed, as a live run does (off: with the seed plus its hour, independent draws).
@@ -69,7 +69,7 @@ class BacktestConfig:
     lookback_hours: int = DEFAULT_LOOKBACK_HOURS
     allowed: tuple[str, ...] | None = None
     oracle_time_limit_s: float = 600.0
-    ladder_policy: PurchasePolicy | None = None
+    ladder_policy: RiskSettings | None = None
     ladder_seed: int = 0
     ladder_common_draws: bool = False
 

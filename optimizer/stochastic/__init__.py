@@ -2,7 +2,7 @@
 
 :func:`build_model` turns a :class:`StochasticProblem` (scenarios of usage over
 the horizon, the candidates, the commitments owned with their expiries, a
-:class:`~optimizer.policy.PurchasePolicy`) into a linear program; :func:`solve`
+:class:`~optimizer.risk_settings.RiskSettings`) into a linear program; :func:`solve`
 solves it with HiGHS (arrays through highspy for large models, PuLP for small
 readable ones) and returns a frozen :class:`StochasticSolution`;
 :func:`optimize` does both. What it buys, exchanges and returns now is the same in

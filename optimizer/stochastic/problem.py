@@ -11,9 +11,9 @@ import numpy.typing as npt
 
 from core.domain import HOUR, Commitment, Offering
 from core.errors import InvalidInput
-from optimizer.policy import PurchasePolicy
 from optimizer.pricing import amortized_with_capital
 from optimizer.risk import offering_decline, term_multiplier
+from optimizer.risk_settings import RiskSettings
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -116,7 +116,7 @@ class StochasticProblem:
     on_demand_rates: FloatArray
     candidates: tuple[Offering, ...]
     owned: tuple[OwnedCommitment, ...] = ()
-    policy: PurchasePolicy = field(default_factory=PurchasePolicy)
+    policy: RiskSettings = field(default_factory=RiskSettings)
     decline: FloatArray | None = None
     recent_usage: FloatArray | None = None
     pool_decline: Mapping[str, float] | None = None

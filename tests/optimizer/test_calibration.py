@@ -27,7 +27,7 @@ from optimizer.calibration import (
     replay_decisions,
 )
 from optimizer.ladder_policy import ForecastLadder, ScenarioSource, replay_scenarios
-from optimizer.policy import PurchasePolicy
+from optimizer.risk_settings import RiskSettings
 from tests.optimizer.backtest_factories import M5, catalog, trace, unit
 
 START = datetime(2024, 1, 1)
@@ -44,7 +44,7 @@ def last_days(history: np.ndarray, key_ids: tuple[str, ...], start: datetime, ho
 
 
 def _ladder(source: ScenarioSource = last_days, **policy: object) -> ForecastLadder:
-    settings = replace(PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5),
+    settings = replace(RiskSettings(cvar_weight=0.0, tranche_fraction=0.5),
                        calibration_days=5, **policy)  # type: ignore[arg-type]
     return ForecastLadder(scenarios=source, policy=settings, n_scenarios=2,
                           max_horizon_hours=48)
@@ -248,7 +248,7 @@ def test_the_backtest_ladder_decides_with_the_chosen_settings_and_reports_them()
 
 def test_calibration_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="calibration_floor"):
-        PurchasePolicy(calibration_floor=1.5)
+        RiskSettings(calibration_floor=1.5)
     with pytest.raises(ValueError, match="calibration_days"):
-        PurchasePolicy(calibration_days=-1)
-    assert PurchasePolicy().calibration_days == 0  # off by default until measured
+        RiskSettings(calibration_days=-1)
+    assert RiskSettings().calibration_days == 0  # off by default until measured

@@ -16,7 +16,7 @@ from optimizer.ladder_policy import (
     blended_scenarios,
     replay_scenarios,
 )
-from optimizer.policy import PurchasePolicy
+from optimizer.risk_settings import RiskSettings
 
 
 def test_replays_hold_the_last_week_in_day_rotations() -> None:
@@ -37,7 +37,7 @@ def test_blended_scenarios_put_forecasts_and_replays_side_by_side() -> None:
     assert (paths[:6] == 7.0).all() and (paths[6:] == 3.0).all()
 
 
-def _run(policy: PurchasePolicy, level: float = 10.0, *, safe_core: bool = True,
+def _run(policy: RiskSettings, level: float = 10.0, *, safe_core: bool = True,
          menu_closes: Callable[[Offering], int] | None = None) -> list[tuple[int, str, float]]:
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
     usage = trace(np.full((24 * 8, 1), level))
@@ -52,7 +52,7 @@ def _run(policy: PurchasePolicy, level: float = 10.0, *, safe_core: bool = True,
 def test_steady_usage_is_covered_once_and_renewed_at_expiry() -> None:
     """10 units/h, a 48 h RI: buy 10 at hour 24; at hour 48 the LP plans the renewal at the
     expiry (hour 72) instead of buying overlapping coverage; renew at 72, 120, …"""
-    purchases = _run(PurchasePolicy(cvar_weight=0.0))
+    purchases = _run(RiskSettings(cvar_weight=0.0))
     assert purchases[0] == (24, "ri", pytest.approx(10.0))
     hours = [h for h, _, _ in purchases]
     assert 48 not in hours
@@ -62,7 +62,7 @@ def test_steady_usage_is_covered_once_and_renewed_at_expiry() -> None:
 
 def test_a_tranche_fraction_buys_part_of_the_gap_on_each_run() -> None:
     """With half the gap per run: 5 at hour 24, then half the remaining gap at hour 48, …"""
-    half = PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5)
+    half = RiskSettings(cvar_weight=0.0, tranche_fraction=0.5)
     purchases = _run(half, safe_core=False)
     assert purchases[0] == (24, "ri", pytest.approx(5.0))
     assert purchases[1][0] == 48 and purchases[1][2] == pytest.approx(2.5, rel=0.05)
@@ -71,7 +71,7 @@ def test_a_tranche_fraction_buys_part_of_the_gap_on_each_run() -> None:
 def test_the_safe_core_is_bought_whole_whatever_the_tranche() -> None:
     """Usage certain at 10 units: every scenario uses all 10, so the core is the whole
     increment and the tranche rule leaves nothing for later."""
-    purchases = _run(PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5))
+    purchases = _run(RiskSettings(cvar_weight=0.0, tranche_fraction=0.5))
     assert purchases[0] == (24, "ri", pytest.approx(10.0))
 
 
@@ -84,7 +84,7 @@ def test_the_last_run_that_can_buy_an_offering_buys_it_whole() -> None:
     while hour + 48 ≤ 192, so hour 144 is the last run that can buy it. Told where the menu
     ends, the ladder buys the whole gap there; not told, it leaves half of it for a run
     that cannot buy."""
-    half = PurchasePolicy(cvar_weight=0.0, tranche_fraction=0.5)
+    half = RiskSettings(cvar_weight=0.0, tranche_fraction=0.5)
     told = _run(half, safe_core=False, menu_closes=lambda o: 24 * 8 - o.term_hours)
     blind = _run(half, safe_core=False)
     assert _active(told, 144) == pytest.approx(10.0)
@@ -116,7 +116,7 @@ def test_common_draws_give_every_decision_the_same_seed(common: bool) -> None:
         return level(history, key_ids, start, horizon, n, seed)
 
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
-    ladder = ForecastLadder(policy=PurchasePolicy(cvar_weight=0.0), scenarios=recording,
+    ladder = ForecastLadder(policy=RiskSettings(cvar_weight=0.0), scenarios=recording,
                             n_scenarios=2, max_horizon_hours=48, seed=5, common_draws=common)
     run_backtest(trace(np.full((24 * 6, 1), 10.0)), prices, ladder,
                  BacktestConfig(cadence_hours=24, warmup_hours=24))

@@ -11,8 +11,8 @@ from lp_factories import daily_usage, grid, spend, unit
 
 from core.billing import bill, summarize
 from core.domain import ActionKind, Commitment
-from optimizer.policy import PurchasePolicy
 from optimizer.portfolio_plan import make_portfolio_plan
+from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
     OwnedCommitment,
     ScenarioSet,
@@ -25,7 +25,7 @@ from optimizer.stochastic import (
 A = "aws/1/ec2/us-east-1/m4/linux/shared"
 B = "aws/1/ec2/us-east-1/c5/linux/shared"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
-NEUTRAL = PurchasePolicy(cvar_weight=0.0)
+NEUTRAL = RiskSettings(cvar_weight=0.0)
 
 
 def plan_for(problem: StochasticProblem):  # type: ignore[no-untyped-def]
@@ -46,7 +46,7 @@ def test_purchases_are_rounded_down_and_the_tranche_rule_applies() -> None:
     assert [a.quantity for a in whole.plan.actions] == [10.0]
 
     half = plan_for(StochasticProblem(constant(10.6), np.array([1.0]), (ri,),
-                                      policy=PurchasePolicy(cvar_weight=0.0,
+                                      policy=RiskSettings(cvar_weight=0.0,
                                                             tranche_fraction=0.5)))
     assert [a.quantity for a in half.plan.actions] == [5.0]
 
@@ -81,7 +81,7 @@ def test_bad_scenario_savings_are_below_the_median() -> None:
     assert why.expected_utilisation < 1.0
 
 
-def idle_plan_and_convertible(policy: PurchasePolicy) -> StochasticProblem:
+def idle_plan_and_convertible(policy: RiskSettings) -> StochasticProblem:
     """Key A's usage stopped, B runs 10 units/h: a $5/h Savings Plan of A bought a day ago
     (upfront $100 a unit, term 200 h) and 5 convertible RIs of A ($0.60/h) are owned; the
     candidate is a convertible RI of B at $0.30/h."""
@@ -129,7 +129,7 @@ def test_plan_reconciles_with_the_billing_engine_on_the_same_portfolio() -> None
     owned_commitment = Commitment(g.offerings[0], 30.0, NOW - timedelta(hours=8700))
     problem = StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, candidates,
                                 owned=owned_from([owned_commitment], NOW),
-                                policy=PurchasePolicy(representative_hours=48))
+                                policy=RiskSettings(representative_hours=48))
     result = plan_for(problem)
     plan = result.plan
     assert any(a.kind is ActionKind.PURCHASE for a in plan.actions)
@@ -161,7 +161,7 @@ def test_the_certificate_bounds_the_plan_from_below() -> None:
     usage = np.stack([daily_usage(len(g.key_ids), 168, seed=s) * 10 for s in range(3)])
     candidates = tuple(o for o in g.offerings if o.term_hours == 8760)
     problem = StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, candidates,
-                                policy=PurchasePolicy(representative_hours=72))
+                                policy=RiskSettings(representative_hours=72))
     certificate = plan_for(problem).certificate
     assert certificate.lower_bound <= certificate.plan_price * (1 + 1e-9)
     assert 0.0 <= certificate.gap < 0.01
@@ -173,8 +173,8 @@ def test_the_certificate_holds_with_the_waste_term() -> None:
     g = grid(accounts=1, families=("m4", "c5"))
     usage = np.stack([daily_usage(len(g.key_ids), 168, seed=s) * 10 for s in range(3)])
     candidates = tuple(o for o in g.offerings if o.term_hours == 8760)
-    plain = PurchasePolicy(representative_hours=None)
-    averse = PurchasePolicy(representative_hours=None, waste_weight=1.0)
+    plain = RiskSettings(representative_hours=None)
+    averse = RiskSettings(representative_hours=None, waste_weight=1.0)
     results = {}
     for policy in (plain, averse):
         problem = StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, candidates,
@@ -201,7 +201,7 @@ def test_the_certificate_is_for_the_lp_solution_and_the_tranche_is_priced_beside
     candidates = tuple(o for o in g.offerings if o.term_hours == 8760)
     results = {}
     for fraction in (1.0, 0.5):
-        policy = PurchasePolicy(representative_hours=72, tranche_fraction=fraction)
+        policy = RiskSettings(representative_hours=72, tranche_fraction=fraction)
         problem = StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, candidates,
                                     policy=policy)
         results[fraction] = plan_for(problem)
@@ -218,7 +218,7 @@ def test_the_certificate_carries_the_switching_hurdle_and_the_billed_costs_do_no
     """The case above with a 2% switching cost and waste aversion: the return and the
     exchange still pay (they save far more than 2%), the bound stays below the price, and
     the LP's scenario costs are what the billing engine charges, without the hurdle."""
-    policy = PurchasePolicy(cvar_weight=0.0, switching_cost=0.02, waste_weight=0.5,
+    policy = RiskSettings(cvar_weight=0.0, switching_cost=0.02, waste_weight=0.5,
                             representative_hours=None)
     model = build_model(idle_plan_and_convertible(policy))
     solution = solve(model)

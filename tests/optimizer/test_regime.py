@@ -15,8 +15,8 @@ from optimizer.ladder_policy import (
     ramp_scenarios,
     retirement_scenarios,
 )
-from optimizer.policy import PurchasePolicy
 from optimizer.risk import RetirementHazard, detect_ramp, retirement_hazard
+from optimizer.risk_settings import RiskSettings
 
 DAY = 24
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -48,7 +48,7 @@ def test_the_hazard_prior_must_be_finite() -> None:
     with pytest.raises(ValueError, match="prior"):
         retirement_hazard(np.ones((48, 1)), prior_events=float("inf"), prior_hours=1.0)
     with pytest.raises(ValueError, match="hazard_prior_hours"):
-        PurchasePolicy(hazard_prior_hours=-1.0)
+        RiskSettings(hazard_prior_hours=-1.0)
 
 
 def test_a_linear_ramp_is_detected_with_its_slope() -> None:
@@ -121,9 +121,9 @@ def test_the_problem_carries_the_hazard_in_its_scenarios_and_its_price() -> None
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=96)])
     history = np.full((8 * DAY, 1), 10.0)
     plain = forecast_problem(history, (M5,), START, (), prices, scenarios=flat_source(10.0),
-                             policy=PurchasePolicy(), n_scenarios=4, max_horizon_hours=48)
+                             policy=RiskSettings(), n_scenarios=4, max_horizon_hours=48)
     hedged = forecast_problem(history, (M5,), START, (), prices, scenarios=flat_source(10.0),
-                              policy=PurchasePolicy(retirement_scenarios=2), n_scenarios=4,
+                              policy=RiskSettings(retirement_scenarios=2), n_scenarios=4,
                               max_horizon_hours=48)
     assert plain is not None and hedged is not None
     assert plain.scenarios.n_scenarios == 4 and plain.hazard == 0.0
@@ -134,7 +134,7 @@ def test_the_problem_carries_the_hazard_in_its_scenarios_and_its_price() -> None
     assert hedged.price(offering, 96) > plain.price(offering, 96)
 
 
-def _ramp_purchases(policy: PurchasePolicy) -> list[tuple[int, float]]:
+def _ramp_purchases(policy: RiskSettings) -> list[tuple[int, float]]:
     """A key ramping 1 unit per hour from hour 24, a 48 h RI, flat-at-zero forecasts (a
     forecaster that has not seen the ramp): what each run buys."""
     prices = catalog([unit("ri", {M5: 1.0}, hourly=0.6, term_hours=48)])
@@ -148,9 +148,9 @@ def _ramp_purchases(policy: PurchasePolicy) -> list[tuple[int, float]]:
 
 
 def test_a_ramp_is_bought_although_the_forecast_has_not_seen_it() -> None:
-    policy = PurchasePolicy(cvar_weight=0.8, tranche_fraction=0.5)
+    policy = RiskSettings(cvar_weight=0.8, tranche_fraction=0.5)
     assert _ramp_purchases(policy) == []
-    ramped = _ramp_purchases(PurchasePolicy(cvar_weight=0.8, tranche_fraction=0.5,
+    ramped = _ramp_purchases(RiskSettings(cvar_weight=0.8, tranche_fraction=0.5,
                                             ramp_days=7))
     assert ramped and ramped[0][0] == 24 * 8
     # At once, at least the floor of the last day (hours 168–191 ran 144–167 units).

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from lp_factories import daily_usage, grid
 
-from optimizer.policy import PurchasePolicy
 from optimizer.representative import representative_hours, segment_bounds
+from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import OwnedCommitment, ScenarioSet, StochasticProblem, optimize
 
 
@@ -57,7 +57,7 @@ def _problem(representative: int | None, *, seed: int = 0) -> StochasticProblem:
     usage = np.stack([daily_usage(n_keys, 336, seed=seed + s) for s in range(3)])
     # Owned commitments expiring inside the horizon cut it into segments.
     owned = (OwnedCommitment(g.offerings[1], 50.0, hours_left=100, age_hours=1000),)
-    policy = PurchasePolicy(cvar_weight=0.2, representative_hours=representative)
+    policy = RiskSettings(cvar_weight=0.2, representative_hours=representative)
     short = tuple(o for o in g.offerings if o.term_hours == 8760)
     return StochasticProblem(ScenarioSet(usage, g.key_ids), g.rates, short, owned=owned,
                              policy=policy)

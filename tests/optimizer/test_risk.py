@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from backtest_factories import spend, unit
 
-from optimizer.policy import PurchasePolicy
 from optimizer.risk import (
     cvar,
     decline_rates,
@@ -16,6 +15,7 @@ from optimizer.risk import (
     retained,
     term_multiplier,
 )
+from optimizer.risk_settings import RiskSettings
 
 
 def test_decline_rate_of_an_exponential_decay_is_recovered() -> None:
@@ -98,9 +98,9 @@ def test_cvar_is_the_mean_of_the_worst_tail() -> None:
 
 def test_policy_validates_and_filters() -> None:
     with pytest.raises(ValueError, match="tranche_fraction"):
-        PurchasePolicy(tranche_fraction=0.0)
+        RiskSettings(tranche_fraction=0.0)
     with pytest.raises(ValueError, match="cvar_alpha"):
-        PurchasePolicy(cvar_alpha=1.0)
-    cautious = PurchasePolicy.from_appetite("cautious", tranche_fraction=0.5)
-    assert cautious.cvar_weight > PurchasePolicy.from_appetite("bold").cvar_weight
+        RiskSettings(cvar_alpha=1.0)
+    cautious = RiskSettings.from_appetite("cautious", tranche_fraction=0.5)
+    assert cautious.cvar_weight > RiskSettings.from_appetite("bold").cvar_weight
     assert cautious.tranche_fraction == 0.5

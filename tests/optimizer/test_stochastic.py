@@ -9,7 +9,7 @@ from lp_factories import spend, unit
 from core.domain import PaymentOption
 from core.errors import InvalidInput, SolverError
 from optimizer.linear_model import LinearModelBuilder, solve_highs, to_highs
-from optimizer.policy import PurchasePolicy
+from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
     Decided,
     OwnedCommitment,
@@ -25,7 +25,7 @@ from optimizer.stochastic import (
 A = "aws/1/ec2/us-east-1/m4/linux/shared"
 B = "aws/1/ec2/us-east-1/c5/linux/shared"
 B_WEST = "aws/1/ec2/us-west-2/c5/linux/shared"
-NEUTRAL = PurchasePolicy(cvar_weight=0.0)
+NEUTRAL = RiskSettings(cvar_weight=0.0)
 
 
 def flat(levels: list[float], hours: int = 24, keys: int = 1) -> ScenarioSet:
@@ -35,7 +35,7 @@ def flat(levels: list[float], hours: int = 24, keys: int = 1) -> ScenarioSet:
 
 
 def problem(scenarios: ScenarioSet, *offerings: object, rates: tuple[float, ...] = (1.0,),
-            policy: PurchasePolicy = NEUTRAL, **extra: object) -> StochasticProblem:
+            policy: RiskSettings = NEUTRAL, **extra: object) -> StochasticProblem:
     """A problem with on-demand ``rates`` per key and the offerings as candidates."""
     return StochasticProblem(scenarios, np.array(rates), tuple(offerings),  # type: ignore[arg-type]
                              policy=policy, **extra)  # type: ignore[arg-type]
@@ -59,7 +59,7 @@ def test_tiny_model_counts_and_names() -> None:
 
 
 def test_cvar_adds_eta_xi_and_one_tail_row_per_scenario() -> None:
-    policy = PurchasePolicy(cvar_weight=0.5)
+    policy = RiskSettings(cvar_weight=0.5)
     model = build_model(problem(flat([10, 6, 3], hours=4), unit("ri", {A: 1.0}, hourly=0.6),
                                 policy=policy))
     assert model.program.family("xi").size == 3
@@ -116,7 +116,7 @@ def test_cvar_of_the_loss_sizes_for_the_scenario_where_usage_falls() -> None:
     assert neutral.expected_cost == pytest.approx(111.2)
 
     cautious = optimize(problem(flat([10, 6, 2]), sp,
-                                policy=PurchasePolicy(cvar_weight=1.0, cvar_alpha=2 / 3)))
+                                policy=RiskSettings(cvar_weight=1.0, cvar_alpha=2 / 3)))
     assert dict(cautious.quantities) == pytest.approx({"sp": 1.1})
     assert cautious.objective == pytest.approx(122.4)
     assert cautious.expected_cost == pytest.approx(122.4)
@@ -157,7 +157,7 @@ def test_upfront_versus_no_upfront_at_a_cost_of_capital() -> None:
     no_upfront = unit("ri-nu", {A: 1.0}, hourly=0.62, term_hours=term)
     all_upfront = unit("ri-au", {A: 1.0}, upfront=0.60 * term, term_hours=term)
     for rate, chosen in ((0.0, "ri-au"), (0.05, "ri-au"), (0.10, "ri-nu")):
-        policy = PurchasePolicy(cvar_weight=0.0, cost_of_capital=rate)
+        policy = RiskSettings(cvar_weight=0.0, cost_of_capital=rate)
         solution = optimize(problem(flat([10]), no_upfront, all_upfront, policy=policy))
         assert dict(solution.quantities) == pytest.approx({chosen: 10.0}), rate
 
@@ -168,7 +168,7 @@ def test_a_term_shorter_than_the_horizon_counts_only_for_its_term() -> None:
     planning ahead). Planning ahead, the LP also plans 10 units at hour 10, active 10-19:
     60 + 60 + 4 h · 10 on demand = 160."""
     ri = unit("ri", {A: 1.0}, hourly=0.6, term_hours=10)
-    myopic = optimize(problem(flat([10]), ri, policy=PurchasePolicy(cvar_weight=0.0,
+    myopic = optimize(problem(flat([10]), ri, policy=RiskSettings(cvar_weight=0.0,
                                                                     plan_ahead=False)))
     assert dict(myopic.quantities) == pytest.approx({"ri": 10.0})
     assert myopic.objective == pytest.approx(200.0)
@@ -186,7 +186,7 @@ def test_an_owned_commitment_counts_only_until_it_expires() -> None:
     h = 6, 18 > 14.4, 10 units now. Planning ahead, the LP sees that a purchase at the
     expiry pays 0.60 for every hour it saves 1: nothing now, 10 units planned at hour h."""
     ri = unit("ri", {A: 1.0}, hourly=0.6, term_hours=8760)
-    myopic = PurchasePolicy(cvar_weight=0.0, plan_ahead=False)
+    myopic = RiskSettings(cvar_weight=0.0, plan_ahead=False)
     for left, bought in ((12, 0.0), (6, 10.0)):
         owned = (OwnedCommitment(ri, 10.0, hours_left=left, age_hours=1000),)
         solution = optimize(problem(flat([10]), ri, owned=owned, policy=myopic))
@@ -265,7 +265,7 @@ def test_a_switching_cost_keeps_a_commitment_that_a_near_equal_one_would_replace
     cheaper = spend("sp2", {A: 0.495})
     for cost, returned, bought, objective in ((0.0, {0: 5.0}, {"sp2": 4.95}, 237.6),
                                               (0.02, {}, {}, 240.0)):
-        policy = PurchasePolicy(cvar_weight=0.0, switching_cost=cost)
+        policy = RiskSettings(cvar_weight=0.0, switching_cost=cost)
         solution = optimize(problem(flat([10], hours=48), cheaper, owned=owned, policy=policy))
         assert dict(solution.returns) == pytest.approx(returned), cost
         assert dict(solution.quantities) == pytest.approx(bought), cost
@@ -280,10 +280,10 @@ def test_a_utilisation_floor_keeps_commitment_below_the_troughs_it_would_waste()
     usage = np.array([10.0] * 8 + [5.0] * 2)[None, :, None]
     scenarios = ScenarioSet(usage, (A,))
     ri = unit("ri", {A: 1.0}, hourly=0.5)
-    neutral = optimize(problem(scenarios, ri, policy=PurchasePolicy(cvar_weight=0.0,
+    neutral = optimize(problem(scenarios, ri, policy=RiskSettings(cvar_weight=0.0,
                                                                     representative_hours=None)))
     assert dict(neutral.quantities) == pytest.approx({"ri": 10.0})
-    floored = optimize(problem(scenarios, ri, policy=PurchasePolicy(
+    floored = optimize(problem(scenarios, ri, policy=RiskSettings(
         cvar_weight=0.0, representative_hours=None, min_utilisation=0.95)))
     assert dict(floored.quantities) == pytest.approx({"ri": 10 / 1.5})
 
@@ -298,7 +298,7 @@ def test_waste_aversion_raises_the_usage_a_unit_must_have_to_be_bought() -> None
     scenarios = ScenarioSet(usage, (A,))
     ri = unit("ri", {A: 1.0}, hourly=0.6)
     for weight, bought in ((0.0, 10.0), (1.0, 5.0), (0.5, 10.0)):
-        policy = PurchasePolicy(cvar_weight=0.0, representative_hours=None, waste_weight=weight)
+        policy = RiskSettings(cvar_weight=0.0, representative_hours=None, waste_weight=weight)
         solution = optimize(problem(scenarios, ri, policy=policy))
         assert dict(solution.quantities) == pytest.approx({"ri": bought}), weight
         # Scenario costs are what is billed, without the waste term: 10 units cost 60 and
@@ -311,7 +311,7 @@ def test_the_waste_term_is_the_idle_commitment_valued_at_the_pattern_price() -> 
     worth 9 at $0.60: 69 in the objective; 5 units are billed 65 and leave nothing idle."""
     usage = np.array([10.0] * 7 + [5.0] * 3)[None, :, None]
     ri = unit("ri", {A: 1.0}, hourly=0.6)
-    policy = PurchasePolicy(cvar_weight=0.0, representative_hours=None, waste_weight=1.0)
+    policy = RiskSettings(cvar_weight=0.0, representative_hours=None, waste_weight=1.0)
     solution = optimize(problem(ScenarioSet(usage, (A,)), ri, policy=policy))
     assert solution.objective == pytest.approx(65.0)
     forced = optimize(problem(ScenarioSet(usage, (A,)), ri, policy=policy,
@@ -324,20 +324,20 @@ def test_the_waste_term_is_the_idle_commitment_valued_at_the_pattern_price() -> 
 
 def test_a_negative_waste_weight_or_a_whole_switching_cost_is_refused() -> None:
     with pytest.raises(ValueError, match="waste_weight"):
-        PurchasePolicy(waste_weight=-0.1)
+        RiskSettings(waste_weight=-0.1)
     with pytest.raises(ValueError, match="switching_cost"):
-        PurchasePolicy(switching_cost=1.0)
+        RiskSettings(switching_cost=1.0)
 
 
 def test_caps_limit_new_hourly_commitment() -> None:
     """Without a cap the LP buys $5.50/h; a cap of $2/h amortised binds."""
-    policy = PurchasePolicy(cvar_weight=0.0, max_new_hourly=2.0)
+    policy = RiskSettings(cvar_weight=0.0, max_new_hourly=2.0)
     solution = optimize(problem(flat([10]), spend("sp", {A: 0.55}), policy=policy))
     assert dict(solution.quantities) == pytest.approx({"sp": 2.0})
 
 
 def test_disallowed_offerings_are_not_bought() -> None:
-    policy = PurchasePolicy(cvar_weight=0.0, allowed_payment_options=(PaymentOption.NO_UPFRONT,))
+    policy = RiskSettings(cvar_weight=0.0, allowed_payment_options=(PaymentOption.NO_UPFRONT,))
     all_upfront = unit("ri-au", {A: 1.0}, upfront=0.5 * 8760, term_hours=8760)
     all_upfront = type(all_upfront)(**{**{f: getattr(all_upfront, f) for f in (
         "offering_id", "shape", "term_hours", "upfront", "hourly", "order", "covers")},
@@ -353,7 +353,7 @@ def test_disallowed_offerings_are_not_bought() -> None:
 def test_an_unreachable_cvar_bound_is_an_infeasible_lp_and_a_solver_error() -> None:
     """10 units/h at $1 over 24 h: the best plan saves 24 · 10 · 0.45 = 108 against
     on-demand, so a bound asking to save $200 even in the bad scenarios cannot be met."""
-    policy = PurchasePolicy(cvar_weight=0.0, cvar_bound=-200.0)
+    policy = RiskSettings(cvar_weight=0.0, cvar_bound=-200.0)
     with pytest.raises(SolverError, match="Infeasible"):
         optimize(problem(flat([10]), spend("sp", {A: 0.55}), policy=policy))
 
@@ -385,7 +385,7 @@ def test_pulp_and_highs_routes_agree() -> None:
     usage = rng.uniform(0, 20, (3, 30, 2))
     offerings = (unit("ri", {A: 1.0}, hourly=0.6, term_hours=20), spend("sp", {A: 0.6, B: 0.7}))
     p = problem(ScenarioSet(usage, (A, B)), *offerings, rates=(1.0, 1.0),
-                policy=PurchasePolicy(cvar_weight=0.3))
+                policy=RiskSettings(cvar_weight=0.3))
     pulp_solution = solve(build_model(p, backend="pulp"))
     highs_solution = solve(build_model(p, backend="highs"))
     assert pulp_solution.objective == pytest.approx(highs_solution.objective, rel=1e-7)
@@ -396,7 +396,7 @@ def test_lp_scenario_costs_reproduce_its_objective() -> None:
     rng = np.random.default_rng(4)
     usage = rng.uniform(0, 20, (5, 30, 2))
     offerings = (unit("ri", {A: 1.0}, hourly=0.6), spend("sp", {A: 0.6, B: 0.7}))
-    policy = PurchasePolicy(cvar_weight=0.4, cvar_alpha=0.8)
+    policy = RiskSettings(cvar_weight=0.4, cvar_alpha=0.8)
     solution = optimize(problem(ScenarioSet(usage, (A, B)), *offerings, rates=(1.0, 1.0),
                                 policy=policy))
     equivalent = float(solution.scenario_equivalents.mean())

@@ -1,9 +1,11 @@
-"""The purchase policy: the risk appetite, caps and choices a person sets for the optimizer.
+"""The optimizer's risk settings: the risk appetite, caps and choices a person sets for it.
 
-:class:`PurchasePolicy` is the brief's ``Policy`` value. It is named apart from
-:class:`optimizer.backtest.BacktestStrategy`, the protocol of the replay policies (``none``,
-``lookback``, ``ladder``, ``oracle``), which is a different thing: a replay
-policy *uses* a purchase policy.
+:class:`RiskSettings` (the brief's purchase ``Policy``; ``PurchasePolicy`` before) is
+named apart from the two other things Ladder calls a policy: a scope's
+:class:`executor.policy.ScopePolicy` (the limits inside which the executor buys
+without a person) and :class:`optimizer.backtest.BacktestStrategy`, the protocol
+of the replayed strategies (``none``, ``lookback``, ``ladder``, ``oracle``). A
+strategy such as ``ladder`` *uses* risk settings.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _APPETITES: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class PurchasePolicy:
+class RiskSettings:
     """What the optimizer may buy and how much risk it takes.
 
     * ``cvar_alpha``, ``cvar_weight``: the objective is
@@ -154,7 +156,7 @@ class PurchasePolicy:
             raise ValueError(f"invalid policy value(s): {', '.join(bad)}")
 
     @classmethod
-    def from_appetite(cls, appetite: RiskAppetite, **overrides: object) -> PurchasePolicy:
+    def from_appetite(cls, appetite: RiskAppetite, **overrides: object) -> RiskSettings:
         """A policy from a named risk appetite (cautious, balanced, bold), with overrides."""
         if appetite not in _APPETITES:
             raise ValueError(f"unknown risk appetite {appetite!r}: choose one of "
