@@ -144,7 +144,7 @@ def run_one(path: Path, backend: str, url: str) -> dict[str, Any]:
     timers.wrap(bills, "read_focus", "read_reduce")
     timers.wrap(pipeline, "read_bill", "read_bill")
     timers.wrap(repository, "add_dataset", "store")
-    timers.wrap(pipeline, "read_focus_costs", "cost_lines_read")
+    timers.wrap(pipeline, "read_focus_periods", "cost_lines_read")
     timers.wrap(pipeline, "refresh_facts", "refresh_facts")
     with database(backend, url) as target:
         engine = create_engine_for(target)

@@ -1,34 +1,53 @@
 """A provider's billing history across deliveries: monthly exports that add up.
 
-The clouds deliver FOCUS a month (or a month to date) at a time and restate months as the
-bill settles. Each ingest stores a dataset that holds the provider's *whole* history as of
-that ingest, so every consumer can keep reading the latest dataset:
+The clouds deliver FOCUS a billing period (a month, or a month to date) at a time and
+restate periods as the bill settles. Each ingest stores a dataset that holds the provider's
+*whole* history as of that ingest, so every consumer can keep reading the latest dataset.
 
-* the new delivery wins on the hours it covers, ``[start, end)`` of its usage charges: a
-  restated or re-delivered month replaces that month, a month-to-date file replaces the
-  days it holds again;
-* the previous dataset's hours outside that span are kept: a new month appends, two
-  half-month files add up to the month, in either order;
+The rule: **a delivery replaces, within each billing period it holds, the days of that
+period it spans; everything else is kept.** What a delivery *covers* (:func:`coverage`) is,
+for each billing period of its rows, the UTC days from the first to the last day its rows
+of that period are charged on (every row of the cloud's bill, compute or not; the days in
+between count even where no row falls, so a restatement that drops a day's rows drops
+them). Every stored product of an ingest follows it, matched by (billing period, UTC day):
+the hourly compute usage (kept per period in ``usage_period_hours``; the dataset's dense
+hours are their sum), the daily cost lines and the whole-bill lines. So:
+
+* a new month appends (its period is not stored yet);
+* a re-delivered or restated month replaces that month's days, with the rows it has now
+  (rows the restatement dropped disappear), and nothing of the other months, even on days
+  they share (a late charge of October's invoice dated 30 September leaves September's own
+  lines of that day alone);
+* two half-month files of one period add up, in either order (each spans its own days);
 * the same content twice is found by its hash and changes nothing (``ladder.pipeline``).
 
-Hourly usage merges by the hour. The daily cost lines merge by the UTC day: a delivery
-that starts or ends inside a day replaces that whole day's lines (FOCUS deliveries start
-and end on day boundaries; a file cut mid-day would lose the old part of that day). The
-merged hours are dense over the merged span (zero where no delivery had usage), as the
-reader's are.
+A row's billing period is the first day of its ``BillingPeriodStart``. A file without that
+column (and data stored before revision 0010, whose hours and cost lines carry none) falls
+back to the **calendar month (UTC) of each hour or day** a row is spread over: such a file
+replaces the days it spans in the months it touches.
+
+The one thing the rule cannot tell apart: a restatement that now spans fewer days than the
+month held before (its last days have no row at all) keeps the old rows of those days, as a
+half-month file keeps the other half. Month-to-date deliveries only ever grow, so this
+takes a restatement that dropped whole days at its edge. A file cut out of a month must not
+hold a row whose charge period reaches into the other part (a monthly fee spread over the
+month): its span would cover the other part too.
+
+The merged hours are dense over the merged span (zero where no delivery had usage), as the
+reader's are; the span is the union of the stored and the new one.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import repository
+from core.db import periods, repository
 from core.db.frames import HOUR_DTYPE, KEY_COLUMNS
 from core.db.models import DatasetRow, UsageKeyRow
 from core.errors import InvalidInput
@@ -36,40 +55,109 @@ from providers.focus import FocusUsage
 from reporting import bill_lines
 from reporting import repository as reporting_repository
 
-
-def covered_days(start: datetime, end: datetime) -> set[date]:
-    """The UTC days that the hours ``[start, end)`` touch."""
-    last = (end - timedelta(microseconds=1)).date()
-    days, day = set(), start.date()
-    while day <= last:
-        days.add(day)
-        day += timedelta(days=1)
-    return days
+Coverage = pd.DataFrame
+"""What a delivery covers: one row per billing period (``billing_period``, a ``date``) with
+the first and last UTC day (``first``, ``last``, dates) its rows of that period start on."""
 
 
-def merged_usage(session: Session, usage: FocusUsage, previous: DatasetRow | None,
-                 *, source: str) -> FocusUsage:
-    """``usage`` with the hours of the ``previous`` dataset that it does not cover."""
+def month_of(days: pd.Series) -> pd.Series:
+    """The first day of each date's calendar month (the fallback billing period)."""
+    stamps = pd.to_datetime(pd.Series(days, dtype=object))
+    return stamps.dt.to_period("M").dt.start_time.dt.date.astype(object)
+
+
+def _stated(frame: pd.DataFrame, column: str, fallback: pd.Series) -> pd.Series:
+    """``frame[column]`` where it is set (and the frame has it), ``fallback`` elsewhere."""
+    if column not in frame.columns:
+        return fallback.astype(object)
+    return frame[column].astype(object).where(frame[column].notna(), fallback)
+
+
+def anchors(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each line's (billing period, charge start day): what decides whether a delivery
+    replaces it. A line stored without a start day (before revision 0010) starts on its
+    ``day``; one without a billing period counts in its start day's calendar month."""
+    if frame.empty:
+        empty = pd.Series([], dtype=object, index=frame.index)
+        return empty, empty
+    start = _stated(frame, "charge_start_day", pd.Series(frame["day"], dtype=object))
+    period = _stated(frame, "billing_period", month_of(start).set_axis(frame.index))
+    return period, start
+
+
+def coverage(lines: pd.DataFrame) -> Coverage:
+    """What a delivery whose bill lines are ``lines`` covers: per billing period, the first
+    and last day its rows start on."""
+    period, start = anchors(lines)
+    frame = pd.DataFrame({"billing_period": period, "start": start})
+    spans = frame.groupby("billing_period", sort=True)["start"].agg(["min", "max"])
+    return pd.DataFrame({"billing_period": list(spans.index), "first": list(spans["min"]),
+                         "last": list(spans["max"])})
+
+
+def covered(covers: Coverage, period: pd.Series, start: pd.Series) -> np.ndarray:
+    """Whether each (billing period, charge start day) lies in what a delivery covers."""
+    if covers.empty or period.empty:
+        return np.zeros(len(period), dtype=bool)
+    first = dict(zip(covers["billing_period"], covers["first"], strict=True))
+    last = dict(zip(covers["billing_period"], covers["last"], strict=True))
+    days = pd.to_datetime(pd.Series(start, dtype=object).to_numpy())
+    lows = pd.to_datetime(period.map(first).to_numpy())
+    highs = pd.to_datetime(period.map(last).to_numpy())
+    # A period the delivery does not hold maps to NaT, which no day lies between.
+    return np.asarray((days >= lows) & (days <= highs), dtype=bool)
+
+
+def describe(covers: Coverage) -> str:
+    """The covered days of each period, as people read them (``2024-09: 09-16..09-30``)."""
+    return "; ".join(f"{p:%Y-%m}: {f:%m-%d}..{last:%m-%d}" for p, f, last in
+                     zip(covers["billing_period"], covers["first"], covers["last"],
+                         strict=True))
+
+
+def stored_period_hours(session: Session, dataset: DatasetRow) -> pd.DataFrame:
+    """A dataset's usage per billing period; a dataset stored with none (before revision
+    0010) has each hour start on its own day, in that day's calendar month."""
+    hours = periods.load_period_hours(session, dataset.id)
+    if hours is not None:
+        return hours
+    dense = repository.load_usage(session, dataset.id)
+    dense = dense[(dense["units"] != 0) | (dense["on_demand_cost"] != 0)]
+    days = pd.Series(pd.DatetimeIndex(dense["hour"]).date, index=dense.index, dtype=object)
+    return dense.assign(billing_period=month_of(days).set_axis(dense.index),
+                        charge_start_day=days)[list(periods.PERIOD_HOUR_COLUMNS)]
+
+
+def merged_usage(session: Session, usage: FocusUsage, new_hours: pd.DataFrame,
+                 previous: DatasetRow | None, covers: Coverage, *, source: str,
+                 ) -> tuple[FocusUsage, pd.DataFrame]:
+    """``usage`` with the ``previous`` dataset's usage outside what the delivery covers.
+
+    ``new_hours``: the delivery's usage per billing period (``PERIOD_HOUR_COLUMNS``).
+    Returns the merged dense usage and the merged usage per period, to store."""
     if previous is None:
-        return usage
+        return usage, new_hours
     if previous.currency != usage.currency:
         raise InvalidInput(f"the provider's stored history (dataset {previous.id}) is in "
                            f"{previous.currency}, this delivery in {usage.currency}: one "
                            "provider's bills are in one currency", source=source,
                            column="BillingCurrency")
-    old = repository.load_usage(session, previous.id)
-    hours = old["hour"]
-    kept = old[(hours < pd.Timestamp(usage.start)) | (hours >= pd.Timestamp(usage.end))]
+    old = stored_period_hours(session, previous)
+    kept = old[~covered(covers, old["billing_period"], old["charge_start_day"])]
+    by_period = pd.concat([kept, new_hours], ignore_index=True)
     start, end = min(previous.start, usage.start), max(previous.end, usage.end)
-    hourly = _dense(pd.concat([kept, usage.hourly], ignore_index=True), start, end)
-    return replace(usage, hourly=hourly, keys=_keys(session, usage.keys, hourly), start=start,
-                   end=end)
+    hourly = _dense(by_period, sorted(set(usage.keys["usage_key"].astype(str))
+                                      | set(by_period["usage_key"].astype(str))), start, end)
+    merged = replace(usage, hourly=hourly, keys=_keys(session, usage.keys, hourly),
+                     start=start, end=end)
+    return merged, by_period
 
 
-def _dense(hourly: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
-    """Every key at every hour of ``[start, end)`` (zero where nothing was stored)."""
+def _dense(hourly: pd.DataFrame, keys: list[str], start: datetime, end: datetime,
+           ) -> pd.DataFrame:
+    """Every key at every hour of ``[start, end)`` (zero where nothing was stored), the
+    periods' usage summed."""
     hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC").as_unit("us")
-    keys = sorted(hourly["usage_key"].astype(str).unique())
     grid = pd.MultiIndex.from_product([hours, keys], names=["hour", "usage_key"])
     frame = hourly.assign(hour=pd.DatetimeIndex(hourly["hour"]).tz_convert("UTC").as_unit("us"),
                           usage_key=hourly["usage_key"].astype(str))
@@ -93,9 +181,9 @@ def _keys(session: Session, new: pd.DataFrame, hourly: pd.DataFrame) -> pd.DataF
 
 
 def merged_cost_lines(session: Session, lines: pd.DataFrame, previous: DatasetRow | None,
-                      start: datetime, end: datetime) -> pd.DataFrame:
-    """The new delivery's daily cost ``lines`` and the ``previous`` dataset's lines on the
-    days the delivery does not touch."""
+                      covers: Coverage) -> pd.DataFrame:
+    """The new delivery's daily cost ``lines`` and the ``previous`` dataset's lines outside
+    what the delivery covers."""
     if previous is None:
         return lines
     old = reporting_repository.load_cost_lines(session, previous.id)
@@ -104,23 +192,33 @@ def merged_cost_lines(session: Session, lines: pd.DataFrame, previous: DatasetRo
     names = dict(session.execute(
         select(UsageKeyRow.id, UsageKeyRow.usage_key)
         .where(UsageKeyRow.id.in_([int(i) for i in old["usage_key_id"].unique()]))).all())
-    days = covered_days(start, end)
-    old = old[~old["day"].isin(days)]
+    old = old[~covered(covers, *anchors(old))]
     old = old.assign(usage_key=old["usage_key_id"].map(names)).drop(columns="usage_key_id")
     return pd.concat([old[list(lines.columns)], lines], ignore_index=True)
 
 
 def merged_bill_lines(session: Session, lines: pd.DataFrame, previous: DatasetRow | None,
-                      start: datetime, end: datetime) -> pd.DataFrame:
-    """The new delivery's bill ``lines`` and the ``previous`` dataset's on the days the
-    delivery does not touch (the days of its usage charges' span)."""
+                      covers: Coverage) -> pd.DataFrame:
+    """The new delivery's bill ``lines`` and the ``previous`` dataset's outside what the
+    delivery covers."""
     if previous is None:
         return lines
     old = bill_lines.load_bill_lines(session, previous.id)
     if old.empty:
         return lines
-    old = old[~old["day"].isin(covered_days(start, end))]
+    old = old[~covered(covers, *anchors(old))]
     return pd.concat([old, lines], ignore_index=True)
 
 
-__all__ = ["covered_days", "merged_bill_lines", "merged_cost_lines", "merged_usage"]
+__all__ = [
+    "Coverage",
+    "anchors",
+    "coverage",
+    "covered",
+    "describe",
+    "merged_bill_lines",
+    "merged_cost_lines",
+    "merged_usage",
+    "month_of",
+    "stored_period_hours",
+]

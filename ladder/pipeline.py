@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.db import repository
+from core.db import periods, repository
 from core.db.session import session_scope
 from core.domain import Catalog, Commitment, Plan
 from core.errors import Conflict, InvalidInput
@@ -38,7 +38,7 @@ from providers.bills import (
 )
 from providers.focus import FocusUsage
 from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
-from providers.focus.costs import read_bill_lines, read_focus_costs
+from providers.focus.costs import read_bill_lines, read_focus_periods
 from providers.focus.reader import NoUsageFound
 from providers.prices import PriceSource
 from providers.remote import is_remote, staged
@@ -169,10 +169,10 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
                    identity: str | None = None, lines: pd.DataFrame | None = None,
                    ) -> tuple[IngestOutcome, FocusUsage]:
     """Store a read FOCUS delivery as the provider's new dataset, merged with the history it
-    does not cover (:mod:`ladder.history`: the delivery wins on its hours), unless the same
-    content is already stored. ``lines``: the delivery's bill lines of the provider's cloud
-    (read from its files when omitted). Returns what was stored and the dataset's whole
-    usage."""
+    does not cover (:mod:`ladder.history`: the delivery replaces, in each billing period it
+    holds, the days it spans), unless the same content is already stored. ``lines``: the
+    delivery's bill lines of the provider's cloud (read from its files when omitted).
+    Returns what was stored and the dataset's whole usage."""
     sha = identity or content_sha256(usage.files)
     dataset = repository.find_dataset_by_sha(session, sha)
     if dataset is not None and dataset.provider != provider:
@@ -184,12 +184,17 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
     stored = usage
     if dataset is None:
         previous = repository.latest_dataset(session, provider)
-        source = ", ".join(usage.files)
-        stored = history.merged_usage(session, usage, previous, source=source)
+        if lines is None:
+            lines = cloud_lines(read_bill_lines(usage.files), provider)
+        # Every product below replaces exactly what the delivery covers, and keeps the rest.
+        covers = history.coverage(lines)
         rules = cloud_rules(PROVIDER_CLOUDS.get(provider, provider))
-        # What the hourly usage drops (tags, billed, effective and contracted cost), for reports.
-        cost_lines = history.merged_cost_lines(session, read_focus_costs(usage.files, rules),
-                                               previous, usage.start, usage.end)
+        # The hours per billing period, and what the hourly usage drops (tags, billed,
+        # effective and contracted cost), for reports.
+        read = read_focus_periods(usage.files, rules)
+        stored, by_period = history.merged_usage(session, usage, read.hours, previous, covers,
+                                                 source=", ".join(usage.files))
+        cost_lines = history.merged_cost_lines(session, read.costs, previous, covers)
         sources = [*(previous.sources if previous is not None else []), *usage.files]
         dataset = repository.add_dataset(
             session, provider=provider, sources=list(dict.fromkeys(sources)), sha256=sha,
@@ -197,12 +202,11 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
             rows_read=usage.rows_read, rows_used=usage.rows_used,
             keys=stored.keys, hourly=stored.hourly,
         )
+        periods.add_period_hours(session, dataset.id, by_period)
         reporting_repository.add_cost_lines(session, dataset.id, cost_lines, provider=provider)
         # Every row of the bill, compute or not, for spend, chargeback and budgets.
-        if lines is None:
-            lines = cloud_lines(read_bill_lines(usage.files), provider)
-        whole = history.merged_bill_lines(session, lines, previous, usage.start, usage.end)
-        bill_lines.add_bill_lines(session, dataset.id, whole)
+        bill_lines.add_bill_lines(session, dataset.id,
+                                  history.merged_bill_lines(session, lines, previous, covers))
     outcome = IngestOutcome(dataset.id, created, dataset.provider, len(stored.keys),
                             dataset.hours, dataset.rows_read, dataset.rows_used, dataset.start,
                             dataset.end, version_labels(usage))

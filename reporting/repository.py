@@ -36,7 +36,9 @@ COST_LINE_COLUMNS = (
     "day", "usage_key", "tags", "commitment_discount_id", "units", "list_cost", "billed_cost",
     "effective_cost", "contracted_cost",
 )
-"""Columns of the cost-line frame ``add_cost_lines`` takes (``providers.focus.costs``)."""
+"""Columns of the cost-line frame ``add_cost_lines`` takes (``providers.focus.costs``); it
+may also hold ``billing_period`` (the invoice's first day) and ``charge_start_day`` (the UTC
+day the rows' charge periods start on), each null when unknown."""
 
 _BATCH = 5000
 
@@ -149,6 +151,9 @@ def add_cost_lines(session: Session, dataset_id: int, lines: pd.DataFrame, *,
         "billed_cost": lines["billed_cost"].astype(np.float64),
         "effective_cost": lines["effective_cost"].astype(np.float64),
         "contracted_cost": lines["contracted_cost"].astype(np.float64),
+        **{column: (lines[column].astype(object).where(lines[column].notna(), None)
+                    if column in lines.columns else None)
+           for column in ("billing_period", "charge_start_day")},
     })
     written = bulk_insert(session, _table(FocusCostLineRow), frame)
     session.flush()
@@ -156,17 +161,21 @@ def add_cost_lines(session: Session, dataset_id: int, lines: pd.DataFrame, *,
 
 
 def load_cost_lines(session: Session, dataset_id: int) -> pd.DataFrame:
-    """A dataset's cost lines with ``usage_key_id`` (not the key's string), ``day`` as date."""
+    """A dataset's cost lines with ``usage_key_id`` (not the key's string), ``day`` as date,
+    the ``billing_period`` each is on and the ``charge_start_day`` of its rows (dates or
+    None)."""
     table = _table(FocusCostLineRow)
     stmt = select(table.c.day, table.c.usage_key_id, table.c.tags,
                   table.c.commitment_discount_id, table.c.units, table.c.list_cost,
-                  table.c.billed_cost, table.c.effective_cost, table.c.contracted_cost).where(
+                  table.c.billed_cost, table.c.effective_cost, table.c.contracted_cost,
+                  table.c.billing_period, table.c.charge_start_day).where(
         table.c.dataset_id == dataset_id)
     rows = session.execute(stmt).all()
     columns = ["day", "usage_key_id", "tags", "commitment_discount_id", "units", "list_cost",
-               "billed_cost", "effective_cost", "contracted_cost"]
+               "billed_cost", "effective_cost", "contracted_cost", "billing_period",
+               "charge_start_day"]
     frame = pd.DataFrame(rows, columns=columns)
-    for column in columns[4:]:
+    for column in columns[4:9]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
     return frame
 

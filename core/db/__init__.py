@@ -4,9 +4,10 @@ SQLite is the embedded default and PostgreSQL the production database; the same
 models, migrations and queries serve both.
 """
 
-# Both table modules, so that Base.metadata holds every table whichever one a caller imports
-# (they share core.db.base; neither imports the other).
+# Every table module, so that Base.metadata holds every table whichever one a caller imports
+# (they share core.db.base; none imports another).
 from core.db import models as models
+from core.db import period_models as period_models
 from core.db import reporting_models as reporting_models
 from core.db.session import create_engine_for, migrate, session_scope
 

@@ -30,10 +30,13 @@ HOUR_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 BILL_GROUPS = (
     "provider_name", "billing_account_id", "sub_account_id", "region_id", "service_category",
     "service_name", "charge_category", "charge_class", "tags", "currency", "billing_period",
+    "charge_start_day",
 )
 """What a bill line is summed by, beside its day. ``billing_period`` is the first day of the
 row's ``BillingPeriodStart``: the invoice it is on, which a charge of the month's last days
-or a late one need not share with its day."""
+or a late one need not share with its day. ``charge_start_day`` is the UTC day of the row's
+``ChargePeriodStart``: which delivery's days the row belongs to when a row spread over
+several days is replaced (``ladder.history``)."""
 BILL_COSTS = ("list_cost", "billed_cost", "effective_cost", "contracted_cost")
 """The costs a bill line sums."""
 BILL_COLUMNS = ("day", *BILL_GROUPS, *BILL_COSTS)

@@ -50,6 +50,11 @@ class FocusCostLineRow(Base):
     billed_cost: Mapped[float]
     effective_cost: Mapped[float | None]
     contracted_cost: Mapped[float | None]
+    billing_period: Mapped[date | None] = mapped_column(Date)
+    """First day of the rows' BillingPeriodStart: the invoice the line is on (null for a file
+    without that column, and for lines stored before revision 0010)."""
+    charge_start_day: Mapped[date | None] = mapped_column(Date)
+    """UTC day of the rows' ChargePeriodStart (null for lines stored before revision 0010)."""
 
     __table_args__ = (Index("ix_focus_cost_lines_dataset_id_day", "dataset_id", "day"),)
 
@@ -209,6 +214,9 @@ class BillCostLineRow(Base):
     billing_period: Mapped[date | None] = mapped_column(Date)
     """First day of the row's BillingPeriodStart: the invoice the line is on (null for lines
     stored before revision 0009)."""
+    charge_start_day: Mapped[date | None] = mapped_column(Date)
+    """UTC day of the rows' ChargePeriodStart: the delivery days a line spread over several
+    days belongs to (null for lines stored before revision 0010)."""
     list_cost: Mapped[float]
     billed_cost: Mapped[float]
     effective_cost: Mapped[float | None]

@@ -18,21 +18,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from core.db.frames import BILL_COLUMNS, BILL_COSTS, BILL_GROUPS
+from core.db.periods import PERIOD_HOUR_COLUMNS
 from core.errors import InvalidInput
 from providers.focus import checks
 from providers.focus.reader import EC2_RULES, VmRules, find_files, load_focus_rows
 
 COST_COLUMNS: tuple[str, ...] = (
-    "day", "usage_key", "tags", "commitment_discount_id", "units", "list_cost", "billed_cost",
-    "effective_cost", "contracted_cost",
+    "day", "usage_key", "tags", "commitment_discount_id", "billing_period", "charge_start_day",
+    "units", "list_cost", "billed_cost", "effective_cost", "contracted_cost",
 )
 """Columns of the frame ``read_focus_costs`` returns."""
+
+PERIOD_SQL = "CAST(TRY_CAST(BillingPeriodStart AS TIMESTAMPTZ) AS DATE)"
+"""A row's billing period: the first day of its ``BillingPeriodStart`` (NULL without one)."""
+START_DAY_SQL = "CAST(ChargePeriodStart_ts AS DATE)"
+"""The UTC day a row's charge period starts on (the connection is in UTC)."""
 
 EXTRA: tuple[str, ...] = ("Tags", "EffectiveCost", "ContractedCost", "CommitmentDiscountId",
                          "BillingPeriodStart")
@@ -52,7 +59,8 @@ def read_focus_costs(path: str | Path | Sequence[str | Path],
 
     Returns the columns ``COST_COLUMNS``: ``day`` (``datetime.date``, UTC),
     ``usage_key``, ``tags`` (canonical JSON), ``commitment_discount_id`` (None
-    when absent), ``units`` (normalised unit-hours), and the four costs summed.
+    when absent), ``billing_period`` (the first day of ``BillingPeriodStart``, None when
+    absent), ``units`` (normalised unit-hours), and the four costs summed.
     """
     files = _files(path)
     con = duckdb.connect(":memory:")
@@ -63,6 +71,68 @@ def read_focus_costs(path: str | Path | Sequence[str | Path],
     finally:
         con.close()
     return _canonical_tags(frame)
+
+
+@dataclass(frozen=True, eq=False)
+class FocusPeriods:
+    """The compute side of FOCUS files by billing period, for an ingest that replaces
+    whole periods (``ladder.history``).
+
+    A row's period is its ``BillingPeriodStart``'s first day. ``costs`` are the daily cost
+    lines (``COST_COLUMNS``, ``billing_period`` as read: None without the column); ``hours``
+    the hourly compute usage per period, charge start day and key (``PERIOD_HOUR_COLUMNS``,
+    sparse, spread over hours as ``read_focus`` spreads it: their sum per hour and key is
+    its ``hourly``), a row without a period counted in its ``ChargePeriodStart``'s calendar
+    month (UTC).
+    """
+
+    costs: pd.DataFrame
+    hours: pd.DataFrame
+
+
+def read_focus_periods(path: str | Path | Sequence[str | Path],
+                       rules: VmRules = EC2_RULES) -> FocusPeriods:
+    """:class:`FocusPeriods` of a file, folder or file list, from one load of its rows."""
+    files = _files(path)
+    con = duckdb.connect(":memory:")
+    try:
+        load_focus_rows(con, files, rules, EXTRA)
+        checks.check_rows(con, tuple(str(f) for f in files), checks=COST_CHECKS)
+        costs = _canonical_tags(_daily(con))
+        hours = _period_hours(con)
+    finally:
+        con.close()
+    return FocusPeriods(costs, hours)
+
+
+def _period_hours(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Units and list cost of the compute rows per billing period, charge start day, hour
+    and key, each row spread over its hours by overlap (hours without usage have no row)."""
+    frame = con.execute(f"""
+        WITH spread AS (
+            SELECT coalesce({PERIOD_SQL},
+                            CAST(date_trunc('month', ChargePeriodStart_ts) AS DATE))
+                    AS billing_period,
+                {START_DAY_SQL} AS charge_start_day, usage_key,
+                ConsumedQuantity_num * factor AS units, ListCost_num AS cost,
+                epoch_us(ChargePeriodStart_ts) AS s, epoch_us(ChargePeriodEnd_ts) AS e,
+                unnest(range(date_trunc('hour', ChargePeriodStart_ts), ChargePeriodEnd_ts,
+                             INTERVAL 1 HOUR)) AS hour
+            FROM focus_rows WHERE is_used),
+        weighted AS (
+            SELECT billing_period, charge_start_day, usage_key, hour,
+                (least(e, epoch_us(hour) + 3600000000) - greatest(s, epoch_us(hour)))
+                    / (e - s) AS weight, units, cost
+            FROM spread)
+        SELECT billing_period, charge_start_day, hour, usage_key,
+            sum(units * weight) AS units, sum(cost * weight) AS on_demand_cost
+        FROM weighted GROUP BY ALL ORDER BY billing_period, charge_start_day, hour, usage_key
+    """).df()
+    for column in ("billing_period", "charge_start_day"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    frame["hour"] = pd.DatetimeIndex(frame["hour"]).tz_convert("UTC").as_unit("us")
+    frame["usage_key"] = frame["usage_key"].astype(str)
+    return frame[list(PERIOD_HOUR_COLUMNS)]
 
 
 def _files(path: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -117,8 +187,19 @@ def _daily(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return _by_day(
         con, f"""usage_key, coalesce(Tags, '{{}}') AS tags,
             CommitmentDiscountId AS commitment_discount_id,
+            {PERIOD_SQL} AS billing_period, {START_DAY_SQL} AS charge_start_day,
             ConsumedQuantity_num * factor AS units, {_COST_SQL}""",
-        "is_used", ("usage_key", "tags", "commitment_discount_id"), ("units", *BILL_COSTS))
+        "is_used", ("usage_key", "tags", "commitment_discount_id", "billing_period",
+                    "charge_start_day"),
+        ("units", *BILL_COSTS))
+
+
+def _as_dates(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """DuckDB's DATE arrives as datetime64: make the columns calendar dates (None for NULL),
+    as ``day`` is."""
+    for column in columns:
+        stamps = pd.to_datetime(frame[column])
+        frame[column] = stamps.dt.date.astype(object).where(stamps.notna(), None)
 
 
 def _canonical(tags: str) -> str:
@@ -138,7 +219,9 @@ def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
     mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
     frame["tags"] = frame["tags"].map(mapping)
     frame["commitment_discount_id"] = frame["commitment_discount_id"].astype(object)
-    keys = ["day", "usage_key", "tags", "commitment_discount_id"]
+    _as_dates(frame, ("billing_period", "charge_start_day"))
+    keys = ["day", "usage_key", "tags", "commitment_discount_id", "billing_period",
+            "charge_start_day"]
     merged = (
         frame.groupby(keys, sort=True, dropna=False)
         .agg(units=("units", "sum"), list_cost=("list_cost", "sum"),
@@ -147,9 +230,8 @@ def _canonical_tags(frame: pd.DataFrame) -> pd.DataFrame:
              contracted_cost=("contracted_cost", lambda s: s.sum(min_count=1)))
         .reset_index()
     )
-    merged["commitment_discount_id"] = merged["commitment_discount_id"].astype(object).where(
-        merged["commitment_discount_id"].notna(), None
-    )
+    for column in ("commitment_discount_id", "billing_period", "charge_start_day"):
+        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
     merged["usage_key"] = merged["usage_key"].astype(str)
     return merged[list(COST_COLUMNS)]
 
@@ -170,14 +252,12 @@ def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
                 RegionId AS region_id, ServiceCategory AS service_category,
                 ServiceName AS service_name, ChargeCategory AS charge_category,
                 ChargeClass AS charge_class, coalesce(Tags, '{{}}') AS tags, currency,
-                CAST(TRY_CAST(BillingPeriodStart AS TIMESTAMPTZ) AS DATE) AS billing_period,
+                {PERIOD_SQL} AS billing_period, {START_DAY_SQL} AS charge_start_day,
                 {_COST_SQL}""",
             "true", BILL_GROUPS, BILL_COSTS)
     finally:
         con.close()
-    # DuckDB's DATE arrives as datetime64: a calendar date, as ``day`` is.
-    periods = pd.to_datetime(frame["billing_period"])
-    frame["billing_period"] = periods.dt.date.astype(object).where(periods.notna(), None)
+    _as_dates(frame, ("billing_period", "charge_start_day"))
     mapping = {raw: _canonical(raw) for raw in frame["tags"].unique()}
     frame["tags"] = frame["tags"].map(mapping)
     # Tags written differently may now be the same set: sum those lines together.
@@ -193,4 +273,5 @@ def read_bill_lines(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     return merged[list(BILL_COLUMNS)]
 
 
-__all__ = ["BILL_COLUMNS", "COST_COLUMNS", "read_bill_lines", "read_focus_costs"]
+__all__ = ["BILL_COLUMNS", "COST_COLUMNS", "PERIOD_HOUR_COLUMNS", "FocusPeriods",
+           "read_bill_lines", "read_focus_costs", "read_focus_periods"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,6 @@ from core.db import repository
 from core.db.reporting_models import BillCostLineRow, FocusCostLineRow
 from core.db.session import create_engine_for, session_scope
 from core.errors import InvalidInput
-from ladder.history import covered_days
 from ladder.pipeline import ingest
 
 HOURS = 24 * 4
@@ -106,11 +104,6 @@ def test_a_delivery_in_another_currency_is_refused_and_stores_nothing(
                provider="aws")
     assert refused.value.column == "BillingCurrency"
     assert totals(db_engine) == before
-
-
-def test_covered_days_are_the_utc_days_an_hour_span_touches() -> None:
-    days = covered_days(datetime(2025, 1, 1, 22, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC))
-    assert sorted(d.day for d in days) == [1, 2]
 
 
 def test_the_whole_bill_adds_up_over_deliveries(db_engine: Engine, tmp_path: Path) -> None:
