@@ -9,17 +9,19 @@ Ladder reduces a FOCUS export in three steps, all SQL text built here once:
    :func:`keys_sql` gives each key its parts and on-demand rate, :func:`span_sql` the hours
    the export covers;
 3. :func:`daily_sql` spreads rows over UTC days instead, for the daily cost lines of the
-   reports (:data:`COST_SQL` for the compute rows, :data:`BILL_LINE_SQL` for every row).
+   reports (:func:`cost_line_sql` for the compute rows, :func:`bill_line_sql` for every
+   row).
 
 The text uses only what both engines share — ``CASE``, ``coalesce``, ``regexp_extract``,
 ``split_part``, ``concat_ws``, ``ILIKE``, ``min_by``, ``any_value``, ``FILTER``, arithmetic on
-epoch microseconds — and a few helper functions named ``ladder_*`` that each engine defines
-before the run (:func:`prelude`: DuckDB macros, Spark temporary SQL functions), for what the
-two spell differently (a regular-expression test, a JSON field, epoch microseconds, a
-timestamp parse). Spreading over hours joins a small table ``ladder_offsets`` (``n`` = 0 …
-the most hours a charge spans − 1) instead of exploding an array, since the engines' array
-generators differ; the join is an inequality on a table of a handful of rows, which DuckDB
-runs as a nested loop and Spark as a broadcast nested-loop join.
+epoch microseconds — and a few helper functions named ``ladder_*`` for what the two spell
+differently (a regular-expression test, a JSON field, epoch microseconds, a timestamp parse):
+DuckDB defines them as macros (:func:`prelude`), and for Spark :func:`expand` writes each
+call out as Spark's own expression (Spark 4's SQL functions are not usable here, see there).
+Spreading over hours joins a small table ``ladder_offsets`` (``n`` = 0 … the most hours a
+charge spans − 1) instead of exploding an array, since the engines' array generators differ;
+the join is an inequality on a table of a handful of rows, which DuckDB runs as a nested loop
+and Spark as a broadcast nested-loop join.
 
 Two settings make the text mean the same on both: time zone UTC, and Spark's
 ``spark.sql.parser.escapedStringLiterals=true`` so that a backslash in a regular expression
@@ -29,6 +31,7 @@ BigQuery with their own helper definitions (``providers/focus/README.md``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -52,7 +55,7 @@ SPARK_CONF: dict[str, str] = {
 }
 """The Spark settings the SQL needs (UTC; a backslash in a literal is a backslash)."""
 
-# name: (Spark parameter list, return type, DuckDB body, Spark body)
+# name: (parameters with their Spark SQL types, return type, DuckDB body, Spark body)
 HELPERS: dict[str, tuple[str, str, str, str]] = {
     "ladder_re": ("s STRING, p STRING", "BOOLEAN",
                   "regexp_matches(s, p)", "regexp_like(s, p)"),
@@ -75,14 +78,69 @@ HELPERS: dict[str, tuple[str, str, str, str]] = {
 
 
 def prelude(engine: str) -> list[str]:
-    """The statements defining the helper functions on ``engine`` (run once per session)."""
+    """The statements defining the helper functions as DuckDB macros (once per connection)."""
     if engine == "duckdb":
         return [f"CREATE OR REPLACE TEMP MACRO {name}({_names(params)}) AS {duck}"
                 for name, (params, _, duck, _) in HELPERS.items()]
-    if engine == "spark":
-        return [f"CREATE OR REPLACE TEMPORARY FUNCTION {name}({params}) RETURNS {kind} "
-                f"RETURN {spark}" for name, (params, kind, _, spark) in HELPERS.items()]
-    raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    raise ValueError(f"no prelude for {engine!r}: Spark runs the expanded SQL (expand)")
+
+
+_CALL = re.compile(r"\bladder_[a-z_]+\(")
+
+
+def _arguments(sql: str, start: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose ``(`` is at ``start``, and the index after
+    its ``)``; quoted text (``'…'``, ``''`` inside) is skipped."""
+    depth, i, begin, found = 0, start, start + 1, []
+    while i < len(sql):
+        char = sql[i]
+        if char == "'":
+            i += 1
+            while i < len(sql) and not (sql[i] == "'" and sql[i + 1:i + 2] != "'"):
+                i += 2 if sql[i] == "'" else 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                found.append(sql[begin:i].strip())
+                return found, i + 1
+        elif char == "," and depth == 1:
+            found.append(sql[begin:i].strip())
+            begin = i + 1
+        i += 1
+    raise ValueError(f"unbalanced call in SQL at {start}: {sql[start:start + 60]!r}")
+
+
+def expand(sql: str, engine: str) -> str:
+    """``sql`` with each ``ladder_*`` helper call replaced by the engine's expression.
+
+    Spark runs the expanded text: its optimiser loses track of a column computed by a SQL
+    function in a query that joins the rows back to their distinct classes, and a SQL function
+    cannot feed a generator; DuckDB runs the macros of :func:`prelude` (the same
+    expressions). The result for ``trino``/``bigquery`` needs their own bodies (README).
+    """
+    column = {"duckdb": 2, "spark": 3}[engine]
+    while (match := _CALL.search(sql)) is not None:
+        name = match.group(0)[:-1]
+        if name not in HELPERS:
+            raise ValueError(f"unknown helper {name} in the SQL")
+        params = [part.split()[0] for part in HELPERS[name][0].split(",")]
+        args, end = _arguments(sql, match.end() - 1)
+        if len(args) != len(params):
+            raise ValueError(f"{name} takes {len(params)} arguments, got {len(args)}")
+        values = dict(zip(params, args, strict=True))
+        body = _substitute(str(HELPERS[name][column]), values)
+        sql = f"{sql[:match.start()]}({body}){sql[end:]}"
+    return sql
+
+
+def _substitute(body: str, values: dict[str, str]) -> str:
+    """``body`` with each parameter name replaced by its argument, parenthesised."""
+    def argument(match: re.Match[str]) -> str:
+        return f"({values[match.group(1)]})"
+
+    return re.sub(r"\b(" + "|".join(values) + r")\b", argument, body)
 
 
 def _names(params: str) -> str:
@@ -238,28 +296,57 @@ _COSTS = """coalesce(ListCost_num, 0.0) AS list_cost,
     TRY_CAST(EffectiveCost AS DOUBLE) AS effective_cost,
     TRY_CAST(ContractedCost AS DOUBLE) AS contracted_cost"""
 
-COST_GROUPS: tuple[str, ...] = ("usage_key", "tags", "commitment_discount_id",
-                                "billing_period")
-"""The groups of the daily cost lines of compute usage (besides the day)."""
+START_DAY_SQL = "CAST(ChargePeriodStart_ts AS DATE)"
+"""The UTC day a row's charge period starts on (both engines run in UTC)."""
+
+COST_LINE_COLUMNS: dict[str, str] = {
+    "usage_key": "usage_key",
+    "tags": "coalesce(Tags, '{}')",
+    "commitment_discount_id": "CommitmentDiscountId",
+    "billing_period": PERIOD_SQL,
+    "charge_start_day": START_DAY_SQL,
+}
+"""What each group of a daily cost line of compute usage is of a row (``Tags`` raw: the
+canonical JSON is made after)."""
 COST_SUMS: tuple[str, ...] = ("units", "list_cost", "billed_cost", "effective_cost",
                               "contracted_cost")
-COST_SQL = f"""usage_key, coalesce(Tags, '{{}}') AS tags,
-    CommitmentDiscountId AS commitment_discount_id, {PERIOD_SQL} AS billing_period,
-    ConsumedQuantity_num * factor AS units, {_COSTS}"""
-"""What a compute row gives its daily cost line (``Tags`` raw: canonical JSON is made after)."""
 
-BILL_GROUPS: tuple[str, ...] = (
-    "provider_name", "billing_account_id", "sub_account_id", "region_id", "service_category",
-    "service_name", "charge_category", "charge_class", "tags", "currency", "billing_period")
-"""The groups of the daily bill lines of every row (``core.db.frames.BILL_GROUPS``)."""
+
+def cost_line_sql(groups: Sequence[str]) -> str:
+    """What a compute row gives its daily cost line: ``groups`` (of
+    :data:`COST_LINE_COLUMNS`), its normalised units and the four costs."""
+    return ", ".join([f"{_column(COST_LINE_COLUMNS, g)} AS {g}" for g in groups]
+                     + ["ConsumedQuantity_num * factor AS units", _COSTS])
+
+
+def _column(columns: dict[str, str], name: str) -> str:
+    if name not in columns:
+        raise ValueError(f"no SQL for the line group {name!r}")
+    return columns[name]
+
+
+BILL_LINE_COLUMNS: dict[str, str] = {
+    "provider_name": "coalesce(ProviderName, '')",
+    "billing_account_id": "BillingAccountId",
+    "sub_account_id": "SubAccountId",
+    "region_id": "RegionId",
+    "service_category": "ServiceCategory",
+    "service_name": "ServiceName",
+    "charge_category": "ChargeCategory",
+    "charge_class": "ChargeClass",
+    "tags": "coalesce(Tags, '{}')",
+    "currency": "currency",
+    "billing_period": PERIOD_SQL,
+    "charge_start_day": START_DAY_SQL,
+}
+"""What each group of a daily bill line (``core.db.frames.BILL_GROUPS``) is of a row."""
 BILL_SUMS: tuple[str, ...] = ("list_cost", "billed_cost", "effective_cost", "contracted_cost")
-BILL_LINE_SQL = f"""coalesce(ProviderName, '') AS provider_name,
-    BillingAccountId AS billing_account_id, SubAccountId AS sub_account_id,
-    RegionId AS region_id, ServiceCategory AS service_category,
-    ServiceName AS service_name, ChargeCategory AS charge_category,
-    ChargeClass AS charge_class, coalesce(Tags, '{{}}') AS tags, currency,
-    {PERIOD_SQL} AS billing_period, {_COSTS}"""
-"""What any row gives its daily bill line."""
+
+
+def bill_line_sql(groups: Sequence[str]) -> str:
+    """What any row gives its daily bill line: ``groups`` (of :data:`BILL_LINE_COLUMNS`)
+    and the four costs."""
+    return ", ".join([f"{_column(BILL_LINE_COLUMNS, g)} AS {g}" for g in groups] + [_COSTS])
 
 
 def daily_sql(columns: str, where: str, groups: Sequence[str], sums: Sequence[str]) -> str:
@@ -275,8 +362,27 @@ def daily_sql(columns: str, where: str, groups: Sequence[str], sums: Sequence[st
 
 
 __all__ = [
-    "BILL_GROUPS", "BILL_LINE_SQL", "BILL_SUMS", "COST_GROUPS", "COST_SQL", "COST_SUMS",
-    "COUNTS_SQL", "DAY_US", "ENGINES", "HELPERS", "HOURLY_SQL", "HOUR_US", "SKIPPED_SQL",
-    "SPAN_SQL", "SPARK_CONF", "classify_sql", "daily_sql", "keys_sql", "offsets_needed_sql",
-    "prelude", "rule_sql",
+    "BILL_LINE_COLUMNS",
+    "BILL_SUMS",
+    "COST_LINE_COLUMNS",
+    "COST_SUMS",
+    "COUNTS_SQL",
+    "DAY_US",
+    "ENGINES",
+    "HELPERS",
+    "HOURLY_SQL",
+    "HOUR_US",
+    "SKIPPED_SQL",
+    "SPAN_SQL",
+    "SPARK_CONF",
+    "START_DAY_SQL",
+    "bill_line_sql",
+    "classify_sql",
+    "cost_line_sql",
+    "daily_sql",
+    "expand",
+    "keys_sql",
+    "offsets_needed_sql",
+    "prelude",
+    "rule_sql",
 ]
