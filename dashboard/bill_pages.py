@@ -15,11 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.metrics import service as metrics_service
 from api.params import Period
 from api.reports import finance_service
+from core.db.reporting_models import BillCostLineRow
+from core.db.repository import latest_dataset
 from core.errors import LadderError
 from dashboard.figures import Chart, Column, Control, Figure, Kind, Page, Series, Table, source
 from dashboard.pages import DataSpan, ReportCall, period_page, rows_of, sourced
@@ -31,7 +34,6 @@ from reporting.spend import (
     SpendGranularity,
     SpendScope,
     bill_providers,
-    load_lines,
 )
 from reporting.spend_budgets import MOVER_DIMENSIONS
 from reporting.spend_forecast import ForecastHorizon
@@ -72,19 +74,27 @@ def _named(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def bill_span(session: Session, provider: str | None) -> DataSpan:
-    """The providers with a stored bill and the last day of their bill lines (``provider``'s
-    only when it has a bill); no last day without a bill."""
+    """The providers with a stored dataset and the last day of the bill lines of their latest
+    datasets, those the reports read (``provider``'s only when it has one); no last day
+    without bill lines.
+
+    One aggregate query per provider, not the lines themselves: every report of the page
+    reads them again.
+    """
     providers = tuple(bill_providers(session))
     if provider not in providers:
         provider = None
-    try:
-        lines = load_lines(session, provider)
-    except LadderError:
-        return DataSpan(providers, provider, None, "USD")
-    end = lines.end_day
-    currencies = sorted(lines.frame["currency"].dropna().unique())
-    return DataSpan(providers, provider, None if end is None else end - timedelta(days=1),
-                    str(currencies[0]) if currencies else "USD")
+    last: date | None = None
+    currency = "USD"
+    for name in [provider] if provider is not None else providers:
+        dataset = latest_dataset(session, name)
+        if dataset is None:
+            continue
+        day = session.scalar(select(func.max(BillCostLineRow.day))
+                             .where(BillCostLineRow.dataset_id == dataset.id))
+        if day is not None and (last is None or day > last):
+            last, currency = day, dataset.currency
+    return DataSpan(providers, provider, last, currency)
 
 
 def bill_call(path: str, build: Callable[[], Report], **params: Any) -> ReportCall:
