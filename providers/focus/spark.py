@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -421,15 +421,28 @@ def bill_lines(daily: pd.DataFrame) -> pd.DataFrame:
     return merged[list(BILL_COLUMNS)]
 
 
-@dataclass(frozen=True, eq=False)
-class SparkBill:
-    """What ``ladder ingest --engine spark`` stores of one cloud (``ladder.pipeline``)."""
+def write_aggregate(result: SparkUsage, lines: pd.DataFrame, out: Path) -> list[Path]:
+    """Write one cloud's aggregates under ``out`` as Parquet (``hourly``, ``keys``,
+    ``costs``, ``bill_lines``) with ``summary.json`` (rows, span, currency, versions)."""
+    import json
 
-    cloud: str
-    usage: FocusUsage
-    costs: pd.DataFrame
-    lines: pd.DataFrame = field(repr=False)
+    out.mkdir(parents=True, exist_ok=True)
+    usage = result.usage
+    frames = {"hourly": usage.hourly, "keys": usage.keys, "costs": result.costs,
+              "bill_lines": lines}
+    written = []
+    for name, frame in frames.items():
+        path = out / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        written.append(path)
+    summary = {"source": list(usage.files), "currency": usage.currency,
+               "rows_read": usage.rows_read, "rows_used": usage.rows_used,
+               "start": usage.start.isoformat(), "end": usage.end.isoformat(),
+               "skipped": dict(usage.skipped),
+               "versions": {name: str(v) for name, v in usage.versions.items()}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return [*written, out / "summary.json"]
 
 
-__all__ = ["DEFAULT_MASTER", "SparkBill", "SparkReduction", "SparkUsage", "bill_lines",
-           "cost_lines", "dense_hourly", "spark_session"]
+__all__ = ["DEFAULT_MASTER", "SparkReduction", "SparkUsage", "bill_lines", "cost_lines",
+           "dense_hourly", "spark_session", "write_aggregate"]

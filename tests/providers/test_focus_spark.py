@@ -131,7 +131,8 @@ def test_a_charge_over_several_hours_and_days_is_spread_alike(spark: Any,
 ])
 def test_bad_input_fails_on_spark_naming_the_file_and_column(
         spark: Any, tmp_path: Path, column: str, value: str, expected: str) -> None:
-    rows = [aws_row(hour=0), aws_row(hour=1), aws_row(hour=2, **{column: value})]
+    bad: dict[str, Any] = {column: value}
+    rows = [aws_row(hour=0), aws_row(hour=1), aws_row(hour=2, **bad)]
     path = write(tmp_path / "bad.csv", rows)
     with pytest.raises(InvalidInput) as duck:
         read_focus(path)
