@@ -31,7 +31,7 @@ from optimizer.lp import (
     build_model,
     solve,
 )
-from optimizer.plan import make_plan
+from optimizer.lp_plan import make_plan
 from providers.focus import read_focus
 from providers.sample import SampleProvider
 

@@ -41,7 +41,6 @@ if __package__ in (None, ""):
 
 from core.domain import Offering, PaymentOption, Shape
 from optimizer.ladder_policy import LADDER_POLICY
-from optimizer.portfolio_plan import make_portfolio_plan
 from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
     ScenarioSet,
@@ -49,6 +48,7 @@ from optimizer.stochastic import (
     build_model,
     solve,
 )
+from optimizer.stochastic_plan import make_portfolio_plan
 
 HORIZON = 672
 FAMILIES = ("m5", "c5", "r5", "t3", "m6i", "c6i", "r6i", "i3", "d3", "x2")

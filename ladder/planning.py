@@ -50,10 +50,10 @@ from optimizer.ladder_policy import (
     solve_safe_core,
 )
 from optimizer.lp import PurchaseProblem, optimize_purchases
-from optimizer.plan import make_plan
-from optimizer.portfolio_plan import PortfolioPlan, make_portfolio_plan
+from optimizer.lp_plan import make_plan
 from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import StochasticProblem, build_model, owned_from, solve
+from optimizer.stochastic_plan import PortfolioPlan, make_portfolio_plan
 
 StepReporter = Callable[[str], AbstractContextManager[object]]
 """Called with a step's label; returns a context manager that spans the step."""

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.domain import Catalog, Offering
-from optimizer.plan import round_down
+from optimizer.lp_plan import round_down
 from optimizer.risk import (
     Ramp,
     RetirementHazard,

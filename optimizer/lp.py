@@ -5,7 +5,7 @@ decision is judged on, the candidates, the commitments already owned) into a
 linear program, :func:`solve` solves it with HiGHS and returns a frozen
 :class:`PurchaseSolution`, :func:`optimize_purchases` does both. The LP allocates
 coverage optimally, which relaxes the clouds' greedy application order, so every
-plan is re-priced by the billing engine (:func:`optimizer.plan.make_plan`).
+plan is re-priced by the billing engine (:func:`optimizer.lp_plan.make_plan`).
 
 Every new commitment is taken to be active for the whole window: the window is a
 sample of the hours the commitment will face (for a lookback policy, the past N

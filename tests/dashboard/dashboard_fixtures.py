@@ -39,7 +39,7 @@ PLAN_DETAILS = {"certified_gap": 0.036, "loss_before_cvar": 412.5, "loss_after_c
                              "expected_utilisation": 0.97},
                             {"savings_median": 80.0, "savings_bad": 10.0,
                              "expected_utilisation": 0.91}]}
-"""Risk figures as the forecast planner records them (``optimizer/portfolio_plan.py``)."""
+"""Risk figures as the forecast planner records them (``optimizer/stochastic_plan.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

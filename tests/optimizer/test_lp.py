@@ -18,7 +18,7 @@ from optimizer.lp import (
     optimize_purchases,
     solve,
 )
-from optimizer.plan import make_plan
+from optimizer.lp_plan import make_plan
 from optimizer.reduction import prune_candidates
 
 K = "aws/1/ec2/us-east-1/m4/linux/shared"

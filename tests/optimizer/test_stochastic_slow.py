@@ -18,8 +18,8 @@ from optimizer.backtest.purchases import Portfolio
 from optimizer.backtest.schedule import buyable, market
 from optimizer.backtest.trace import read_trace
 from optimizer.ladder_policy import ForecastLadder
-from optimizer.portfolio_plan import make_portfolio_plan
 from optimizer.stochastic import build_model, optimize, solve
+from optimizer.stochastic_plan import make_portfolio_plan
 
 SUITE = Path(__file__).resolve().parents[2] / "benchmarks" / "backtest"
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ Steps, each stated so that a reviewer can redo it:
 
 1. **Decision.** The LP's purchases are scaled by the policy's ``tranche_fraction``
    (laddering: only that share of the increment is bought on this run) and rounded
-   *down* to what can be bought (:func:`optimizer.plan.round_down`); returns are
+   *down* to what can be bought (:func:`optimizer.lp_plan.round_down`); returns are
    all or nothing (a Savings Plan is returned whole: it is returned when the LP
    returns at least half of it); exchanges give up whole units and receive the
    whole units that keep the new worth at least the old.
@@ -45,7 +45,7 @@ from core.domain import (
     Plan,
     Shape,
 )
-from optimizer.plan import round_down
+from optimizer.lp_plan import round_down
 from optimizer.risk import cvar
 from optimizer.stochastic import (
     Decided,

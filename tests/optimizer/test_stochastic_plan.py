@@ -11,7 +11,6 @@ from lp_factories import daily_usage, grid, spend, unit
 
 from core.billing import bill, summarize
 from core.domain import ActionKind, Commitment
-from optimizer.portfolio_plan import make_portfolio_plan
 from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
     OwnedCommitment,
@@ -21,6 +20,7 @@ from optimizer.stochastic import (
     owned_from,
     solve,
 )
+from optimizer.stochastic_plan import make_portfolio_plan
 
 A = "aws/1/ec2/us-east-1/m4/linux/shared"
 B = "aws/1/ec2/us-east-1/c5/linux/shared"

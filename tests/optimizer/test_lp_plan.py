@@ -10,7 +10,7 @@ from lp_factories import spend, unit
 
 from core.domain import HOURS_PER_MONTH, ActionKind
 from optimizer.lp import PurchaseProblem, PurchaseSolution, optimize_purchases
-from optimizer.plan import make_plan, round_down
+from optimizer.lp_plan import make_plan, round_down
 
 K = "aws/1/ec2/us-east-1/m4/linux/shared"
 K2 = "aws/1/ec2/us-east-1/c5/linux/shared"
