@@ -45,9 +45,8 @@ HISTORY_DAYS = 60
 """Days of actual spend the forecast's chart shows before the first day forecast."""
 MAX_STACKED = 10
 """Groups the daily spend chart stacks; with more, it charts the total."""
-NO_BILL = ("No bill stored yet. Ingest a FOCUS bill with `ladder ingest PATH` (the bundled "
-           "sample's whole bill: `ladder ingest providers/sample/data/bill.parquet "
-           "--provider sample`), then reload this page.")
+NO_BILL = ("No bill stored yet. Ingest a FOCUS bill with `ladder ingest PATH` (on the bundled "
+           "sample, `ladder optimize` stores its whole bill), then reload this page.")
 NO_METRICS = ("No business metrics yet. Load daily values with `ladder metrics ingest "
               "FILE.csv` (columns date,metric,value and an optional scope such as "
               "tag:team=web) or POST /v1/metrics with a finance key, then reload this page.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -39,8 +40,9 @@ from ladder.commands.common import (
     provider_name_option,
     settings_for,
 )
-from ladder.render import plan_table, plans_table
+from ladder.render import bill_line, plan_table, plans_table
 from providers.bills import NO_CATALOG
+from reporting.spend import SpendDimension, SpendGranularity, SpendQuery, SpendScope, spend
 
 
 class LadderApp(typer.Typer):
@@ -118,6 +120,9 @@ def optimize(
         record = repository.get_plan(session, outcome.plan_id)
         assert record is not None
         console.print(plan_table(record))
+        console.print(bill_line(spend(session, SpendQuery(
+            granularity=SpendGranularity.TOTAL, group_by=SpendDimension.SERVICE_CATEGORY,
+            scope=SpendScope(provider=record.provider)))))
     console.print(
         f"LP: {outcome.n_variables} variables, {outcome.n_constraints} constraints; "
         f"built in {outcome.build_seconds:.2f} s, solved in {outcome.solve_seconds:.2f} s."
@@ -125,6 +130,13 @@ def optimize(
     if outcome.skipped_keys:
         console.print(f"[yellow]{len(outcome.skipped_keys)} usage keys have no price in the "
                       "catalog and were left on demand.[/]")
+
+
+class Reducer(StrEnum):
+    """Where ``ladder ingest`` reduces the export (``--engine``)."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
 
 
 @app.command()
@@ -137,13 +149,22 @@ def ingest(
              "are read. Default: every cloud of the bill, each under its own name.",
         callback=provider_name_option)] = None,
     database_url: DatabaseOption = None,
+    reducer: Annotated[Reducer, typer.Option(
+        "--engine",
+        help="Where the export is reduced to hourly usage per key: duckdb (here) or spark "
+             "(pip install 'ladder[spark]'; PATH may then be a table of Spark's catalog or "
+             "an s3a:// URL, and only the aggregates come back).")] = Reducer.DUCKDB,
+    spark_master: Annotated[str | None, typer.Option(
+        help="Spark master URL for --engine spark (default local[2]).")] = None,
 ) -> None:
     """Validate a FOCUS export and store its hourly compute usage (all or nothing)."""
     settings = settings_for(database_url)
     with handled():
         engine = engine_for(settings)
         with console.status("Reading and storing FOCUS usage"):
-            outcomes = pipeline.ingest_bill(engine, path, provider=provider)
+            outcomes = pipeline.ingest_bill(engine, path, provider=provider,
+                                            reducer=reducer.value,
+                                            spark_master=spark_master)
     for outcome in outcomes:
         verb = "Stored" if outcome.created else "Already stored"
         console.print(

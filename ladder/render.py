@@ -13,6 +13,7 @@ from rich.text import Text
 
 from core.db.models import PlanRow
 from executor.execute import ActionOutcome
+from reporting.common import Report
 from reporting.money import round_cents
 
 
@@ -20,6 +21,27 @@ def _money(value: float) -> str:
     """Dollars to the cent by the reports' one rounding rule (half-up), so the same amount
     reads the same here and in the payment schedule."""
     return f"${round_cents(value) / 100:,.2f}" if math.isfinite(value) else "?"
+
+
+def bill_line(report: Report) -> str:
+    """The whole bill behind a plan in one line: its total and its largest service categories.
+
+    ``report`` is the provider's spend report over all its data, amortised, grouped by
+    service category with one total period (``ladder reports spend --granularity total
+    --group-by service_category`` prints the same rows), so the line shows that the
+    optimizer plans on the compute part of a bill whose other parts the reports cover.
+    """
+    rows = report.frame
+    if rows.empty:
+        return "Whole bill: no cost lines stored (ingest a FOCUS bill with `ladder ingest`)."
+    total = float(rows["cost"].sum())
+    first, end = rows["period_start"].iloc[0], rows["period_end"].iloc[0]
+    shares = ", ".join(f"{group} {cost / total:.0%}" if total else str(group)
+                       for group, cost in zip(rows["group"][:4], rows["cost"][:4], strict=True))
+    more = f", {len(rows) - 4} more" if len(rows) > 4 else ""
+    return (f"Whole bill from {first} until {end} (amortised, {report.currency}): "
+            f"{_money(total)[1:]} — {shares}{more}; by service, tag and month in "
+            "`ladder reports spend`.")
 
 
 def plans_table(plans: Sequence[PlanRow]) -> Table:

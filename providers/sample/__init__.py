@@ -27,6 +27,7 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "data"
 
 CATALOG_FILE = "catalog.json"
 USAGE_FILE = "usage.parquet"
+BILL_FILE = "bill.parquet"
 INVENTORY_FILE = "inventory.json"
 
 
@@ -43,6 +44,12 @@ def catalog_path(data_dir: Path | None = None) -> Path:
 def usage_path(data_dir: Path | None = None) -> Path:
     """Path of the bundled FOCUS usage history (Parquet)."""
     return (data_dir or SAMPLE_DIR) / USAGE_FILE
+
+
+def bill_path(data_dir: Path | None = None) -> Path:
+    """Path of the bundled whole bill (Parquet): every row of the usage history, and the
+    storage, database, network, support, tax and credit rows of the rest of an AWS bill."""
+    return (data_dir or SAMPLE_DIR) / BILL_FILE
 
 
 def inventory_path(data_dir: Path | None = None) -> Path:
@@ -120,8 +127,12 @@ class SampleProvider:
                                                      self.catalog()))
 
     def usage_paths(self) -> Sequence[Path]:
-        """The bundled FOCUS Parquet file."""
-        return [usage_path(self.data_dir)]
+        """The bundled whole bill: its EC2 rows are the usage the optimizer plans on, and
+        the rest of it the cost lines of spend, chargeback and budgets, so that the quick
+        start's reports cover the whole bill. A data folder without one (a custom sample
+        written before the bill existed) gives its usage file alone."""
+        whole = bill_path(self.data_dir)
+        return [whole if whole.exists() else usage_path(self.data_dir)]
 
     def catalog(self) -> Catalog:
         """The bundled catalog, read once per provider."""
@@ -150,6 +161,7 @@ __all__ = [
     "SAMPLE_DIR",
     "SampleMarket",
     "SampleProvider",
+    "bill_path",
     "catalog_path",
     "inventory_path",
     "load_inventory",

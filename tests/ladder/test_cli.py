@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pipeline_backend import ON_SQLITE_ONLY
 from pydantic import TypeAdapter, ValidationError
@@ -21,7 +22,7 @@ from core.settings import Settings, get_settings
 from ladder.cli import app
 from ladder.scenarios import default_scenarios
 from ladder.window import usage_window
-from providers.sample import SampleProvider
+from providers.sample import SampleProvider, bill_path
 
 runner = CliRunner()
 SAMPLE_USAGE = Path(__file__).resolve().parents[2] / "providers" / "sample" / "data" \
@@ -145,6 +146,25 @@ def test_optimize_twice_reuses_the_dataset(ladder_settings: Settings,
     assert runner.invoke(app, ["optimize"]).exit_code == 0
     assert _count(ladder_settings, DatasetRow) == 1
     assert _count(ladder_settings, PlanRow) == 2
+
+
+@ON_SQLITE_ONLY
+def test_optimize_stores_and_shows_the_whole_bill(ladder_settings: Settings,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quick start plans on the bill's compute and prints the whole of it, whose total
+    is the sum of the file's EffectiveCost (recomputed here with pandas alone)."""
+    monkeypatch.setenv("LADDER_LOOKBACK_HOURS", "336")
+    result = runner.invoke(app, ["optimize"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_parquet(bill_path())
+    cost = rows["EffectiveCost"].astype(float)
+    total = f"{cost.sum():,.2f}"
+    share = f"Compute {cost[rows['ServiceCategory'] == 'Compute'].sum() / cost.sum():.0%}"
+    printed = " ".join(result.output.split())
+    assert f"Whole bill from 2024-06-01 until 2024-09-01 (amortised, USD): {total}" in printed
+    assert share in printed
+    spend = runner.invoke(app, ["reports", "spend", "--granularity", "total"])
+    assert spend.exit_code == 0 and f"cost {total}" in " ".join(spend.output.split())
 
 
 @ON_SQLITE_ONLY

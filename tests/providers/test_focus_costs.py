@@ -14,13 +14,13 @@ from test_focus import ACCOUNT, make_other_row, make_row, write_focus
 from core.errors import InvalidInput
 from providers.focus import read_focus
 from providers.focus.costs import COST_COLUMNS, read_focus_costs
-from providers.sample import SampleProvider
+from providers.sample import usage_path
 
 KEY = f"aws/{ACCOUNT}/ec2/us-east-1/m5/linux/shared"
 
 
 def test_sample_lines_equal_pandas_over_the_focus_rows() -> None:
-    path = SampleProvider().usage_paths()[0]
+    path = usage_path()
     lines = read_focus_costs(path)
     assert list(lines.columns) == list(COST_COLUMNS)
     rows = pd.read_parquet(path)
@@ -36,7 +36,7 @@ def test_sample_lines_equal_pandas_over_the_focus_rows() -> None:
 
 
 def test_units_per_key_and_day_equal_the_hourly_reader() -> None:
-    path = SampleProvider().usage_paths()[0]
+    path = usage_path()
     hourly = read_focus(path).hourly
     hourly["day"] = hourly["hour"].dt.date
     expected = hourly.groupby(["day", "usage_key"])["units"].sum()

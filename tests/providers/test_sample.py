@@ -23,7 +23,13 @@ import setuptools
 import providers.sample as sample
 from core.domain import Catalog, Offering, PaymentOption, Shape, UsageKey
 from providers.base import Provider, get_provider
-from providers.sample import SampleProvider, catalog_path, inventory_path, usage_path
+from providers.sample import (
+    SampleProvider,
+    bill_path,
+    catalog_path,
+    inventory_path,
+    usage_path,
+)
 from tools import build_sample as sample_build
 
 SHARED_DATA = sample_build.DEFAULT_DATA_DIR
@@ -441,7 +447,23 @@ def test_sample_provider_satisfies_the_protocol_and_is_registered() -> None:
     assert isinstance(provider, SampleProvider)
     assert isinstance(provider, Provider)
     assert provider.name == "sample"
-    assert list(provider.usage_paths()) == [usage_path()]
+    assert list(provider.usage_paths()) == [bill_path()]
+
+
+def test_the_sample_plans_on_its_whole_bill_whose_compute_rows_are_the_usage_file() -> None:
+    """The bill the quick start reads holds the usage file's rows unchanged, and more."""
+    bill, usage = pd.read_parquet(bill_path()), pd.read_parquet(usage_path())
+    ec2 = bill[bill["x_UsageType"].str.contains("BoxUsage", na=False)]
+    keys = ["ChargePeriodStart", "SubAccountId", "x_UsageType", "ConsumedQuantity"]
+    assert len(bill) > len(usage)
+    pd.testing.assert_frame_equal(
+        ec2[keys].sort_values(keys).reset_index(drop=True),
+        usage[keys].sort_values(keys).reset_index(drop=True))
+
+
+def test_a_data_folder_without_a_bill_plans_on_its_usage_file(tmp_path: Path) -> None:
+    (tmp_path / "usage.parquet").write_bytes(usage_path().read_bytes())
+    assert list(SampleProvider(data_dir=tmp_path).usage_paths()) == [tmp_path / "usage.parquet"]
 
 
 def test_paths_resolve_from_the_module_not_the_working_directory(

@@ -39,7 +39,7 @@ from core.db.repository import add_dataset, replace_inventory, upsert_catalog
 from core.domain import HOUR, Catalog, Commitment, KeyPrice, Offering, PaymentOption, Shape
 from ladder.pipeline import store_usage
 from providers.focus import read_focus
-from providers.sample import SampleProvider
+from providers.sample import SampleProvider, usage_path
 from reporting.repository import add_cost_lines
 from reporting.snapshot import SnapshotInfo, refresh_facts
 
@@ -135,7 +135,7 @@ def store_sample(session: Session) -> SnapshotInfo:
     """The bundled sample ingested (usage, FOCUS cost lines, catalog, inventory) and its facts
     built: the realistic fixture beside the hand one."""
     provider = SampleProvider()
-    usage = read_focus(provider.usage_paths()[0])
+    usage = read_focus(usage_path())
     store_usage(session, usage, provider="sample")
     upsert_catalog(session, "sample", provider.catalog())
     replace_inventory(session, "sample", list(provider.inventory(usage.start)))

@@ -10,14 +10,14 @@ from core.db.reporting_models import FocusCostLineRow, ReportSnapshotRow
 from core.db.repository import replace_inventory
 from core.db.session import create_engine_for, session_scope
 from ladder.pipeline import ingest
-from providers.sample import SampleProvider
+from providers.sample import usage_path
 from reporting import ReportQuery, Scope, refresh_facts, savings, snapshot_status
 
 
 def test_ingest_stores_cost_lines_and_refreshes_the_facts(db_url: str) -> None:
     engine = create_engine_for(db_url)
     try:
-        outcome = ingest(engine, SampleProvider().usage_paths()[0], provider="sample")
+        outcome = ingest(engine, usage_path(), provider="sample")
         with session_scope(engine) as session:
             lines = session.scalar(select(func.count()).select_from(FocusCostLineRow))
             assert lines == 949

@@ -20,7 +20,7 @@ from reporting_factories import store_sample
 from sqlalchemy.orm import Session
 
 from core.domain import Shape
-from providers.sample import SampleProvider
+from providers.sample import SampleProvider, usage_path
 from reporting import (
     Dimension,
     Granularity,
@@ -42,7 +42,7 @@ SCOPE = Scope(provider="sample")
 @cache
 def focus_rows() -> pd.DataFrame:
     """The sample's FOCUS rows with their usage key, units, month and team, by pandas alone."""
-    rows = pd.read_parquet(SampleProvider().usage_paths()[0])
+    rows = pd.read_parquet(usage_path())
     parts = rows["x_UsageType"].str.extract(r"BoxUsage:(\w+)\.(\w+)")
     rows["units"] = rows["ConsumedQuantity"] * parts[1].map(SIZES)
     rows["usage_key"] = ("aws/" + rows["SubAccountId"] + "/ec2/us-east-1/" + parts[0]
