@@ -38,7 +38,7 @@ from providers.bills import (
 )
 from providers.focus import FocusUsage
 from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
-from providers.focus.costs import read_bill_lines, read_focus_periods
+from providers.focus.costs import FocusPeriods, read_bill_lines, read_focus_periods
 from providers.focus.reader import NoUsageFound
 from providers.prices import PriceSource
 from providers.remote import is_remote, staged
@@ -103,6 +103,9 @@ class BillUsage:
     usage: FocusUsage
     identity: str
     lines: pd.DataFrame
+    periods: FocusPeriods | None = None
+    """The hours per billing period and cost lines when already reduced (on Spark); None:
+    read from the usage's files."""
 
 
 def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
@@ -141,6 +144,25 @@ def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
     return bills
 
 
+def read_bill_spark(source: str, provider: str | None, master: str | None = None
+                    ) -> list[BillUsage]:
+    """:func:`read_bill` reduced on Spark (:func:`providers.spark_job.reduce_bill`); a
+    dataset's identity is the hash of its aggregates (the source may be a table, not
+    files), with the cloud's name."""
+    from providers.spark_job import reduce_bill
+
+    read, whole = reduce_bill(source, provider, master)
+    bills = []
+    for cloud, result in read:
+        lines = cloud_lines(whole, provider or cloud)
+        digest = hashlib.sha256(f"spark:{cloud}".encode())
+        for frame in (result.usage.hourly, result.costs, lines):
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        bills.append(BillUsage(provider or cloud, cloud, result.usage, digest.hexdigest(),
+                               lines, result.periods))
+    return bills
+
+
 def cloud_lines(lines: pd.DataFrame, provider: str) -> pd.DataFrame:
     """The bill lines that belong to the provider's cloud (all of them for a provider tied
     to no cloud Ladder knows)."""
@@ -167,12 +189,14 @@ def store_usage(session: Session, usage: FocusUsage, *, provider: str,
 
 def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
                    identity: str | None = None, lines: pd.DataFrame | None = None,
+                   reduced: FocusPeriods | None = None,
                    ) -> tuple[IngestOutcome, FocusUsage]:
     """Store a read FOCUS delivery as the provider's new dataset, merged with the history it
     does not cover (:mod:`ladder.history`: the delivery replaces, in each billing period it
     holds, the days it spans), unless the same content is already stored. ``lines``: the
-    delivery's bill lines of the provider's cloud (read from its files when omitted).
-    Returns what was stored and the dataset's whole usage."""
+    delivery's bill lines of the provider's cloud, ``reduced`` its hours per billing period
+    and cost lines (each read from its files when omitted). Returns what was stored and the
+    dataset's whole usage."""
     sha = identity or content_sha256(usage.files)
     dataset = repository.find_dataset_by_sha(session, sha)
     if dataset is not None and dataset.provider != provider:
@@ -191,7 +215,7 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
         rules = cloud_rules(PROVIDER_CLOUDS.get(provider, provider))
         # The hours per billing period, and what the hourly usage drops (tags, billed,
         # effective and contracted cost), for reports.
-        read = read_focus_periods(usage.files, rules)
+        read = reduced if reduced is not None else read_focus_periods(usage.files, rules)
         stored, by_period = history.merged_usage(session, usage, read.hours, previous, covers,
                                                  source=", ".join(usage.files))
         cost_lines = history.merged_cost_lines(session, read.costs, previous, covers)
@@ -226,14 +250,21 @@ def ingest(engine: Engine, path: str | Path, *, provider: str | None = None
     return outcomes[0]
 
 
-def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None
+def ingest_bill(engine: Engine, path: str | Path, *, provider: str | None = None,
+                reducer: str = "duckdb", spark_master: str | None = None,
                 ) -> tuple[IngestOutcome, ...]:
     """Read, validate and store every cloud's compute usage of a bill (:func:`read_bill`),
     all in one transaction: one cloud's bad rows store nothing of the others.
 
     ``path`` may be a URL of object storage (``s3://bucket/prefix/``, ``gs://``, ``az://``,
     ``abfss://``): it is staged on disk for the read (:mod:`providers.remote`), and
-    errors and the dataset's sources name the objects' URLs."""
+    errors and the dataset's sources name the objects' URLs.
+
+    ``reducer="spark"`` reduces the export on Spark instead (``spark_master``; local mode by
+    default): ``path`` is then anything Spark reads — a file or folder, an ``s3a://`` …
+    URL, a table of its catalog — and only the aggregates come back to be stored."""
+    if reducer == "spark":
+        return _store_bills(engine, read_bill_spark(str(path), provider, spark_master))
     if is_remote(path):
         with staged(str(path)) as stage:
             try:
@@ -247,12 +278,18 @@ def _ingest_bill(engine: Engine, path: str | Path, provider: str | None, *,
                  rename: Callable[[str], str] | None = None) -> tuple[IngestOutcome, ...]:
     """:func:`ingest_bill` of files on disk; ``rename`` maps a file to the name its dataset
     records (a staged file to its URL)."""
-    bills = read_bill(path, provider)
+    return _store_bills(engine, read_bill(path, provider), rename=rename)
+
+
+def _store_bills(engine: Engine, bills: Sequence[BillUsage], *,
+                 rename: Callable[[str], str] | None = None) -> tuple[IngestOutcome, ...]:
+    """Store each cloud's read bill in one transaction (:func:`store_delivery`)."""
     outcomes = []
     with session_scope(engine) as session:
         for bill in bills:
             outcome, stored = store_delivery(session, bill.usage, provider=bill.provider,
-                                             identity=bill.identity, lines=bill.lines)
+                                             identity=bill.identity, lines=bill.lines,
+                                             reduced=bill.periods)
             if rename is not None and outcome.created:
                 dataset = repository.get_dataset(session, outcome.dataset_id)
                 assert dataset is not None

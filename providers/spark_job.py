@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from core.errors import InvalidInput
-from providers.bills import cloud_rules
-from providers.focus.spark import SparkReduction, spark_session, write_aggregate
+from providers.bills import choose_clouds, cloud_of_name, cloud_rules
+from providers.focus.reader import NoUsageFound
+from providers.focus.spark import SparkReduction, SparkUsage, spark_session, write_aggregate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +60,35 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{usage.end:%Y-%m-%d %H:%M} UTC; reduced on Spark in "
           f"{time.perf_counter() - started:.1f} s; wrote {', '.join(str(p) for p in written)}")
     return 0
+
+
+def reduce_bill(source: str, provider: str | None, master: str | None = None
+                ) -> tuple[list[tuple[str, SparkUsage]], pd.DataFrame]:
+    """Each cloud's reduction of the export ``source`` on Spark, and the whole bill's daily
+    lines: the clouds ``read_bill`` reads (``choose_clouds``: the provider's, else every cloud
+    of the bill Ladder has rules for, skipping one without VM usage unless none has any)."""
+    reduction = SparkReduction(spark_session(master), source)
+    try:
+        found: dict[str, int] = {}
+        for name, rows in reduction.providers().items():
+            cloud = cloud_of_name(name)
+            found[cloud] = found.get(cloud, 0) + rows
+        clouds = choose_clouds(found, provider, source=source)
+        read: list[tuple[str, SparkUsage]] = []
+        first_missing: NoUsageFound | None = None
+        for cloud in clouds:
+            try:
+                read.append((cloud, reduction.usage(cloud_rules(cloud))))
+            except NoUsageFound as exc:
+                if provider is not None or len(clouds) == 1:
+                    raise
+                first_missing = first_missing or exc
+        if not read:
+            assert first_missing is not None
+            raise first_missing
+        return read, reduction.bill_lines()
+    finally:
+        reduction.close()
 
 
 if __name__ == "__main__":

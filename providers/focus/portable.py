@@ -263,14 +263,24 @@ def _spread_sql(columns: str, where: str, unit_us: int) -> str:
         FROM spread"""
 
 
-HOURLY_SQL = f"""
-    SELECT period_us AS hour_us, usage_key, sum(units * w) AS units,
+def hourly_sql(groups: dict[str, str] | None = None) -> str:
+    """Units and list cost per hour (``hour_us``, epoch µs), usage key and ``groups`` (name:
+    SQL of a row) of the compute rows, each spread over the hours of its charge period by
+    overlap; hours without usage have no row."""
+    extra = "".join(f"{sql} AS {name}, " for name, sql in (groups or {}).items())
+    listed = "".join(f", {name}" for name in groups or {})
+    spread = _spread_sql(f"{extra}usage_key, ConsumedQuantity_num * factor AS units, "
+                         "ListCost_num AS cost", "is_used", HOUR_US)
+    return f"""
+    SELECT period_us AS hour_us{listed}, usage_key, sum(units * w) AS units,
         sum(cost * w) AS on_demand_cost
-    FROM ({_spread_sql("usage_key, ConsumedQuantity_num * factor AS units, "
-                       "ListCost_num AS cost", "is_used", HOUR_US)}) AS weighted
-    GROUP BY period_us, usage_key"""
-"""Units and list cost per hour (epoch µs) and usage key of the compute rows, each spread over
-the hours of its charge period by overlap; hours without usage have no row."""
+    FROM ({spread}) AS weighted
+    GROUP BY period_us{listed}, usage_key"""
+
+
+HOURLY_SQL = hourly_sql()
+"""Units and list cost per hour (epoch µs) and usage key of the compute rows (the
+reduction ``read_focus`` stores)."""
 
 
 def keys_sql(service: str) -> str:
@@ -298,6 +308,14 @@ _COSTS = """coalesce(ListCost_num, 0.0) AS list_cost,
 
 START_DAY_SQL = "CAST(ChargePeriodStart_ts AS DATE)"
 """The UTC day a row's charge period starts on (both engines run in UTC)."""
+
+PERIOD_HOUR_GROUPS: dict[str, str] = {
+    "billing_period": f"coalesce({PERIOD_SQL}, CAST(date_trunc('month', ChargePeriodStart_ts) "
+                      "AS DATE))",
+    "charge_start_day": START_DAY_SQL,
+}
+"""The groups of the hourly usage kept per billing period (``costs.read_focus_periods``): a
+row without ``BillingPeriodStart`` counts in its ``ChargePeriodStart``'s calendar month."""
 
 COST_LINE_COLUMNS: dict[str, str] = {
     "usage_key": "usage_key",

@@ -31,7 +31,13 @@ import pandas as pd
 
 from core.errors import InvalidInput
 from providers.focus import checks, portable
-from providers.focus.costs import COST_CHECKS, EXTRA, _canonical
+from providers.focus.costs import (
+    COST_CHECKS,
+    EXTRA,
+    PERIOD_HOUR_COLUMNS,
+    FocusPeriods,
+    _canonical,
+)
 from providers.focus.reader import (
     HOURLY_COLUMNS,
     KEY_COLUMNS,
@@ -95,10 +101,12 @@ def spark_session(master: str | None = None, *, partitions: int = 4) -> SparkSes
 @dataclass(frozen=True, eq=False)
 class SparkUsage:
     """One cloud's reduction on Spark: the usage as ``read_focus`` gives it (dense hourly),
-    and its daily cost lines (``read_focus_costs``' columns)."""
+    its daily cost lines (``read_focus_costs``' columns) and its hours per billing period
+    (``read_focus_periods``: ``periods.costs`` is ``costs``)."""
 
     usage: FocusUsage
     costs: pd.DataFrame
+    periods: FocusPeriods
 
 
 _NUMBER = re.compile(r"^(double|float|decimal(\(\d+,\s*\d+\))?|(tiny|small|big)?int|bigint|"
@@ -297,6 +305,7 @@ class SparkReduction:
             {"on_demand_rate": "float64"})[list(KEY_COLUMNS)]
         self._offsets(portable.HOUR_US, "is_used")
         sparse = self._sql(portable.HOURLY_SQL).toPandas()
+        by_period = self._sql(portable.hourly_sql(portable.PERIOD_HOUR_GROUPS)).toPandas()
         hourly = dense_hourly(sparse, [str(k) for k in keys["usage_key"]], start, end)
         self._offsets(portable.DAY_US, "is_used")
         groups = cost_groups()
@@ -305,7 +314,8 @@ class SparkReduction:
         usage = FocusUsage(hourly=hourly, keys=keys, files=self.files, currency=currency,
                            rows_read=rows_read, rows_used=rows_used, start=start, end=end,
                            skipped=MappingProxyType(skipped), versions=self.versions)
-        return SparkUsage(usage, cost_lines(daily))
+        costs = cost_lines(daily)
+        return SparkUsage(usage, costs, FocusPeriods(costs, period_hours(by_period)))
 
     def _currency(self) -> str:
         """The one billing currency of the compute usage rows; InvalidInput if they mix."""
@@ -367,6 +377,20 @@ def dense_hourly(sparse: pd.DataFrame, keys: Sequence[str], start: Any, end: Any
         "units": units,
         "on_demand_cost": costs,
     })[list(HOURLY_COLUMNS)]
+
+
+def period_hours(sparse: pd.DataFrame) -> pd.DataFrame:
+    """``costs.read_focus_periods``' hours (``PERIOD_HOUR_COLUMNS``, sorted) from the rows of
+    ``portable.hourly_sql(portable.PERIOD_HOUR_GROUPS)``."""
+    frame = sparse.copy()
+    for column in ("billing_period", "charge_start_day"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    frame["hour"] = pd.to_datetime(frame.pop("hour_us"), unit="us", utc=True).astype(
+        "datetime64[us, UTC]")
+    frame["usage_key"] = frame["usage_key"].astype(str)
+    frame = frame.sort_values(["billing_period", "charge_start_day", "hour", "usage_key"],
+                              ignore_index=True)
+    return frame[list(PERIOD_HOUR_COLUMNS)]
 
 
 def _days(frame: pd.DataFrame) -> pd.DataFrame:
@@ -445,4 +469,4 @@ def write_aggregate(result: SparkUsage, lines: pd.DataFrame, out: Path) -> list[
 
 
 __all__ = ["DEFAULT_MASTER", "SparkReduction", "SparkUsage", "bill_lines", "cost_lines",
-           "dense_hourly", "spark_session", "write_aggregate"]
+           "dense_hourly", "period_hours", "spark_session", "write_aggregate"]

@@ -20,7 +20,7 @@ from focus_factories import aws_row, write
 
 from core.errors import InvalidInput
 from providers.azure.usage import azure_rules
-from providers.focus.costs import read_bill_lines, read_focus_costs
+from providers.focus.costs import read_bill_lines, read_focus_costs, read_focus_periods
 from providers.focus.reader import EC2_RULES, NoUsageFound, VmRules, read_focus
 from providers.gcp.usage import gcp_rules
 from providers.oci.usage import oci_rules
@@ -92,6 +92,9 @@ def _assert_same_as_duckdb(spark: Any, path: Path, rules: VmRules) -> None:
     _assert_frames_equal(usage.hourly, duck.hourly, _money)
     _assert_frames_equal(usage.keys, duck.keys, lambda _: 1e-9)
     _assert_frames_equal(result.costs, read_focus_costs(path, rules), _money)
+    periods = read_focus_periods(path, rules)
+    _assert_frames_equal(result.periods.hours, periods.hours, _money)
+    assert result.periods.hours["hour"].dtype == periods.hours["hour"].dtype
     _assert_frames_equal(lines, read_bill_lines(path), _money)
 
 
@@ -182,3 +185,35 @@ def test_a_catalog_table_is_read_like_a_file(spark: Any) -> None:
     result, _ = _spark(spark, "focus_export", EC2_RULES)
     duck = read_focus(SAMPLE)
     _assert_frames_equal(result.usage.hourly, duck.hourly, _money)
+
+
+def test_ingest_on_spark_stores_what_ingest_on_duckdb_stores(spark: Any,
+                                                            tmp_path: Path) -> None:
+    from core.db import repository
+    from core.db.session import create_engine_for, migrate, session_scope
+    from core.settings import sqlite_url
+    from ladder import pipeline
+    from reporting.bill_lines import load_bill_lines
+    from reporting.repository import load_cost_lines
+
+    stored = []
+    for reducer in ("duckdb", "spark"):
+        url = sqlite_url(tmp_path / f"{reducer}.db")
+        migrate(url)
+        engine = create_engine_for(url)
+        try:
+            outcome = pipeline.ingest(engine, SAMPLE, provider="aws") if reducer == "duckdb" \
+                else pipeline.ingest_bill(engine, SAMPLE, provider="aws", reducer="spark")[0]
+            with session_scope(engine) as session:
+                stored.append((outcome, repository.load_usage(session, outcome.dataset_id),
+                               load_cost_lines(session, outcome.dataset_id),
+                               load_bill_lines(session, outcome.dataset_id)))
+        finally:
+            engine.dispose()
+    (duck, *duck_frames), (on_spark, *spark_frames) = stored
+    assert (on_spark.keys, on_spark.hours, on_spark.rows_used, on_spark.start) == (
+        duck.keys, duck.hours, duck.rows_used, duck.start)
+    for got, expected in zip(spark_frames, duck_frames, strict=True):
+        _assert_frames_equal(got.drop(columns=["id", "dataset_id"], errors="ignore"),
+                             expected.drop(columns=["id", "dataset_id"], errors="ignore"),
+                             _money)
