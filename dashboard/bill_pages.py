@@ -25,7 +25,7 @@ from core.db.reporting_models import BillCostLineRow
 from core.db.repository import latest_dataset
 from core.errors import LadderError
 from dashboard.figures import Chart, Column, Control, Figure, Kind, Page, Series, Table, source
-from dashboard.pages import DataSpan, ReportCall, period_page, rows_of, sourced
+from dashboard.pages import ALL_ROWS, DataSpan, ReportCall, period_page, rows_of, sourced
 from dashboard.periods import PeriodLength
 from reporting import DEFINITIONS, Report
 from reporting.spend import (
@@ -39,8 +39,6 @@ from reporting.spend_budgets import MOVER_DIMENSIONS
 from reporting.spend_forecast import ForecastHorizon
 
 K = Kind
-ALL_ROWS = 10_000
-"""The reports' largest page: a daily table asks for all its rows."""
 HISTORY_DAYS = 60
 """Days of actual spend the forecast's chart shows before the first day forecast."""
 MAX_STACKED = 10

@@ -25,6 +25,7 @@ from api.params import Period
 from api.plans import service as plans_service
 from api.plans.repository import PlanFilter
 from api.reports import service as reports_service
+from api.reports.routes import MAX_ROWS as MAX_REPORT_ROWS
 from api.runs import service as runs_service
 from api.runs.repository import RunFilter
 from core.errors import LadderError
@@ -39,6 +40,10 @@ ESR_DEFINITION = ("Effective Savings Rate = realised savings ÷ on-demand equiva
                   "usage would have cost at on-demand prices.")
 LIST_LIMIT = 500
 """Rows a list page shows (the API's largest page)."""
+ALL_ROWS = MAX_REPORT_ROWS
+"""The reports' largest page: every report source names it, so that a table's row ``i`` is
+``rows.i`` of its source however many rows (days, commitments) the report has; the API's
+default page (100 rows) would end a year-to-date day-by-day table at its 100th day."""
 EXPIRY_MONTHS = 3
 """The overview's upcoming expiries: within this many months after the period."""
 NO_DATA = ("No reporting data yet. Load usage with `ladder ingest FILE` (or run "
@@ -105,7 +110,7 @@ def period_report(session: Session, name: str, window: Window, granularity: Gran
     grouping = group_by or ("commitment" if name == "waste" else "none")
     path = source(f"/v1/reports/{name}", start=window.start, end=window.end,
                   granularity=granularity.value, group_by=group_by, provider=provider,
-                  tag_key=tag_key)
+                  tag_key=tag_key, limit=ALL_ROWS)
     try:
         query = reports_service.query(Period(window.start, window.end), granularity, grouping,
                                       Scope(provider=provider, tag_key=tag_key))
@@ -203,7 +208,7 @@ def overview(session: Session, *, provider: str | None, length: PeriodLength,
 def _expiries(session: Session, page: Page, window: Window, provider: str | None,
               currency: str) -> None:
     path = source("/v1/reports/expirations", provider=provider, as_of=window.end,
-                  months=EXPIRY_MONTHS)
+                  months=EXPIRY_MONTHS, limit=ALL_ROWS)
     try:
         report: Report | None = reports_service.expirations(
             session, provider=provider, as_of=window.end, months=EXPIRY_MONTHS, window_days=30)
@@ -407,7 +412,7 @@ def commitments(session: Session) -> Page:
     inventory = source("/v1/commitments", limit=LIST_LIMIT)
     page.add(Figure(name="commitments", label="Commitments stored", value=total, kind=K.COUNT,
                     source=inventory, field="total"))
-    waste_path = source("/v1/reports/waste", granularity="total")
+    waste_path = source("/v1/reports/waste", granularity="total", limit=ALL_ROWS)
     try:
         waste = reports_service.period_report(session, "waste", reports_service.query(
             Period(None, None), Granularity.TOTAL, "commitment", Scope()))
@@ -439,7 +444,7 @@ def commitments(session: Session) -> Page:
 
 
 def _calendar(session: Session, page: Page) -> None:
-    path = source("/v1/reports/calendar")
+    path = source("/v1/reports/calendar", limit=ALL_ROWS)
     try:
         report: Report | None = reports_service.calendar(session, provider=None, as_of=None,
                                                          months=None, window_days=30)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 
 @dataclass
 class ParsedTable:
@@ -104,3 +106,32 @@ def number_of(text: str) -> float:
     cleaned = (text.replace("−", "-").replace("$", "").replace(",", "").replace("%", "")
                .replace("€", "").replace("£", "").strip())
     return float(cleaned)
+
+
+def same_value(shown: str, served: Any) -> bool:
+    """Whether a figure's ``data-value`` is exactly the served JSON value."""
+    if served is None:
+        return shown == ""
+    if isinstance(served, bool) or not isinstance(served, int | float):
+        return shown == str(served)
+    return float(shown) == float(served)
+
+
+def check_figures(client: TestClient, key: str, path: str) -> int:
+    """Every figure of the page at ``path`` equals the ``/v1`` JSON its ``data-source`` serves
+    at its ``data-field`` (asked with the API key ``key``); how many figures there were."""
+    html = client.get(path)
+    assert html.status_code == 200, (path, html.text[:500])
+    figures = parse(html.text).figures
+    documents: dict[str, Any] = {}
+    for figure in figures:
+        source = figure["data-source"]
+        assert source.startswith("/v1/"), figure
+        if source not in documents:
+            response = client.get(source, headers={"X-API-Key": key})
+            assert response.status_code == 200, (source, response.text[:300])
+            documents[source] = response.json()
+        served = at(documents[source], figure["data-field"])
+        assert same_value(figure["data-value"], served), (path, figure, served)
+        assert source in figure["title"] and figure["data-field"] in figure["title"]
+    return len(figures)
