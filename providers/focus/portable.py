@@ -17,7 +17,7 @@ The text uses only what both engines share — ``CASE``, ``coalesce``, ``regexp_
 epoch microseconds — and a few helper functions named ``ladder_*`` for what the two spell
 differently (a regular-expression test, a JSON field, epoch microseconds, a timestamp parse):
 DuckDB defines them as macros (:func:`prelude`), and for Spark :func:`expand` writes each
-call out as Spark's own expression (Spark 4's SQL functions are not usable here, see there).
+call out as Spark's own expression (Spark 4's SQL functions are refused in a generator).
 Spreading over hours joins a small table ``ladder_offsets`` (``n`` = 0 … the most hours a
 charge spans − 1) instead of exploding an array, since the engines' array generators differ;
 the join is an inequality on a table of a handful of rows, which DuckDB runs as a nested loop
@@ -115,10 +115,9 @@ def _arguments(sql: str, start: int) -> tuple[list[str], int]:
 def expand(sql: str, engine: str) -> str:
     """``sql`` with each ``ladder_*`` helper call replaced by the engine's expression.
 
-    Spark runs the expanded text: its optimiser loses track of a column computed by a SQL
-    function in a query that joins the rows back to their distinct classes, and a SQL function
-    cannot feed a generator; DuckDB runs the macros of :func:`prelude` (the same
-    expressions). The result for ``trino``/``bigquery`` needs their own bodies (README).
+    Spark runs the expanded text (Spark 4's SQL functions cannot be used inside a generator);
+    DuckDB runs the macros of :func:`prelude` (the same expressions). Trino and BigQuery need
+    their own spellings (``providers/focus/README.md``).
     """
     column = {"duckdb": 2, "spark": 3}[engine]
     while (match := _CALL.search(sql)) is not None:
