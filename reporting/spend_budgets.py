@@ -498,8 +498,12 @@ def _total_row(forecasts: list[GroupForecast], query: VarianceQuery, month_start
     actual = sum(float(item.history[item.history.index >= np.datetime64(month_start, "D")]
                        .sum()) for item in forecasts)
     if days_left and forecasts:
-        # Paths of different groups drawn independently: their sum's spread is narrower
-        # than a joint model's would be when the groups move together.
+        # The groups' paths share their random draws (each model's seed is the same, and
+        # their histories cover the same days), so path n of every group resamples the
+        # same blocks of days: a joint block bootstrap of the residuals, which keeps the
+        # groups' co-movement (checked against a forecast of the total itself in
+        # tests/reporting/test_report_spend_budgets.py). The level wander is drawn alike
+        # for every group, so for groups that vary independently this spread errs wide.
         sums = sum(item.forecast.paths[:, :days_left].sum(axis=1) for item in forecasts)
         low, high = actual + float(np.quantile(sums, 0.1)), actual + float(
             np.quantile(sums, 0.9))

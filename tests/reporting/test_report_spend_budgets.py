@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from bill_factories import long_bill_rows, store_bill, write_bill
+from bill_factories import ec2, long_bill_rows, row, store_bill, write_bill
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput
@@ -22,7 +23,7 @@ from reporting.spend_budgets import (
     spend_variance,
     update_spend_budget,
 )
-from reporting.spend_forecast import ForecastHorizon
+from reporting.spend_forecast import ForecastHorizon, SpendForecastQuery, spend_forecast
 
 
 @pytest.fixture
@@ -124,3 +125,35 @@ def test_the_variance_report_explains_the_change_by_its_movers(
     assert movers["change"].sum() == pytest.approx(total["change"], abs=0.05)
     assert list(movers["group"])[-1] == "(other)"
     assert movers["share_of_change"].sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_variance_total_s_interval_sees_groups_that_move_together(
+        tmp_path: Path, session: Session) -> None:
+    """Storage and network of one workload in lockstep: each day both are 20 × the same
+    noisy multiplier. The total's 80 % interval must be as wide as a forecast of the total
+    itself: group paths summed as if independent would give about 1/√2 of it."""
+    rng = np.random.default_rng(7)
+    first = datetime(2024, 5, 1, tzinfo=UTC)
+    rows = []
+    for offset in range(70):
+        day = first + timedelta(days=offset)
+        rows.append(ec2(day))  # the compute usage every stored bill needs
+        cost = round(20.0 * max(0.2, 1.0 + 0.3 * rng.standard_normal()), 2)
+        for category, service in (("Storage", "Amazon Simple Storage Service"),
+                                  ("Networking", "Amazon Virtual Private Cloud")):
+            rows.append(row(day, day + timedelta(days=1), billed=cost,
+                            service_category=category, service=service))
+    store_bill(session, write_bill(tmp_path / "bill.csv", rows))
+    as_of = date(2024, 7, 1)
+
+    variance = spend_variance(session, VarianceQuery(basis=SpendBasis.CASH, as_of=as_of,
+                                                     group_by=SpendDimension.SERVICE))
+    total = variance.frame[variance.frame.kind == "total"].iloc[0]
+    whole = spend_forecast(session, SpendForecastQuery(
+        basis=SpendBasis.CASH, as_of=as_of, horizons=(ForecastHorizon.MONTH,))).frame.iloc[0]
+
+    width = total["forecast_high_80"] - total["forecast_low_80"]
+    joint = whole["forecast_high_80"] - whole["forecast_low_80"]
+    assert joint > 0
+    assert width == pytest.approx(joint, rel=0.15)
+    assert total["forecast_low_80"] < total["forecast"] < total["forecast_high_80"]
