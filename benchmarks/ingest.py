@@ -24,12 +24,16 @@ Run::
     python -m benchmarks.ingest --rows 3000000 --formats parquet,csv,csv.gz \\
         --backend sqlite --backend postgresql
 
-``--url`` names the PostgreSQL server (default: ``LADDER_TEST_DATABASE_URL``).
+``--url`` names the PostgreSQL server (default: ``LADDER_TEST_DATABASE_URL``). With pyspark
+installed (``--spark yes|no|auto``) each format is also reduced on Spark in local mode on two
+cores and, in the same process, on DuckDB to the same aggregates (``run_spark``): hourly usage
+per key, daily cost lines, hours per billing period and bill lines, nothing stored.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -161,6 +165,34 @@ def run_one(path: Path, backend: str, url: str) -> dict[str, Any]:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def run_spark(path: Path) -> dict[str, Any]:
+    """The same reduction on Spark in local mode (two cores) and on DuckDB, in this process:
+    hourly usage per key, the daily cost lines and hours per billing period, and the bill
+    lines — everything ``ladder ingest --engine spark`` brings back, nothing stored. The
+    Spark session's start (the JVM) is timed apart."""
+    from providers.focus.costs import read_bill_lines, read_focus_periods
+    from providers.focus.reader import EC2_RULES, read_focus
+    from providers.focus.spark import SparkReduction, spark_session
+
+    began = time.perf_counter()
+    read_focus(path)
+    read_focus_periods(path, EC2_RULES)
+    read_bill_lines(path)
+    duckdb_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    session = spark_session("local[2]", partitions=4)
+    start_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    reduction = SparkReduction(session, str(path))
+    result = reduction.usage(EC2_RULES)
+    reduction.bill_lines()
+    reduction.close()
+    spark_seconds = time.perf_counter() - began
+    session.stop()
+    return {"rows_read": result.usage.rows_read, "duckdb": duckdb_seconds,
+            "spark_start": start_seconds, "spark": spark_seconds}
+
+
 def _cpu_seconds() -> float:
     """User and system CPU time of this process and its threads (the load-independent cost)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -186,10 +218,17 @@ def main() -> None:
                         help="comma-separated: parquet, csv, csv.gz")
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
     parser.add_argument("--url", default=os.environ.get("LADDER_TEST_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument("--spark", choices=("auto", "yes", "no"), default="auto",
+                        help="also time the reduction on Spark in local mode (auto: when "
+                             "pyspark is installed)")
     parser.add_argument("--one", nargs=2, metavar=("PATH", "BACKEND"), help=argparse.SUPPRESS)
+    parser.add_argument("--spark-one", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(Path(args.one[0]), args.one[1], args.url)))
+        return
+    if args.spark_one:
+        print(json.dumps(run_spark(Path(args.spark_one))))
         return
     backends = args.backend or ["sqlite"]
     print(f"load average before: {os.getloadavg()[0]:.1f} (1 min), "
@@ -208,6 +247,22 @@ def main() -> None:
             print("    steps: " + ", ".join(f"{k} {v:.1f} s"
                                               for k, v in result["seconds"].items()),
                   flush=True)
+    spark = args.spark == "yes" or (
+        args.spark == "auto" and importlib.util.find_spec("pyspark") is not None)
+    if spark:
+        print("| format | FOCUS rows | Spark local[2] (session start apart) | DuckDB, same "
+              "aggregates |")
+        print("|---|---|---|---|", flush=True)
+        for fmt in args.formats.split(","):
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.ingest", "--spark-one",
+                 str(tiled_input(args.rows, fmt))],
+                check=True, capture_output=True, text=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            rows = result["rows_read"]
+            print(f"| {fmt} | {rows:,} | {result['spark']:.1f} s ({rows / result['spark']:,.0f}"
+                  f"/s; start {result['spark_start']:.1f} s) | {result['duckdb']:.1f} s "
+                  f"({rows / result['duckdb']:,.0f}/s) |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f} (1 min)")
 
 
