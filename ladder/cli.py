@@ -173,6 +173,8 @@ def ingest(
             f"{outcome.end:%Y-%m-%d %H:%M} UTC), {outcome.rows_used} of {outcome.rows_read} "
             "rows were compute usage."
             + (f" FOCUS {', '.join(outcome.focus_versions)}." if outcome.focus_versions else "")
+            + (f" It replaces, per billing period, what was stored of the days its rows start "
+               f"on: {'; '.join(outcome.covered)}." if outcome.covered else "")
         )
         if outcome.provider in NO_CATALOG:
             console.print(f"[yellow]{NO_CATALOG[outcome.provider]}.[/]")

@@ -108,11 +108,11 @@ def covered(covers: Coverage, period: pd.Series, start: pd.Series) -> np.ndarray
     return np.asarray((days >= lows) & (days <= highs), dtype=bool)
 
 
-def describe(covers: Coverage) -> str:
-    """The covered days of each period, as people read them (``2024-09: 09-16..09-30``)."""
-    return "; ".join(f"{p:%Y-%m}: {f:%m-%d}..{last:%m-%d}" for p, f, last in
-                     zip(covers["billing_period"], covers["first"], covers["last"],
-                         strict=True))
+def describe(covers: Coverage) -> tuple[str, ...]:
+    """What a delivery covers, per billing period, as people read it
+    (``2024-07: 06-30..07-31``)."""
+    return tuple(f"{p:%Y-%m}: {first:%m-%d}..{last:%m-%d}" for p, first, last in
+                 zip(covers["billing_period"], covers["first"], covers["last"], strict=True))
 
 
 def stored_period_hours(session: Session, dataset: DatasetRow) -> pd.DataFrame:

@@ -67,6 +67,10 @@ class IngestOutcome:
     focus_versions: tuple[str, ...] = ()
     """The FOCUS versions of the files read (``1.2``; ``1.0 (1.0r2)`` with the export's own
     label), each once."""
+    covered: tuple[str, ...] = ()
+    """What the delivery replaced of the stored history, per billing period: the days its
+    rows start on (``2024-07: 07-01..07-31``, :func:`ladder.history.describe`); empty for
+    content already stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,12 +210,14 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
                        f"provider: ingest it with --provider {dataset.provider}")
     created = dataset is None
     stored = usage
+    covered: tuple[str, ...] = ()
     if dataset is None:
         previous = repository.latest_dataset(session, provider)
         if lines is None:
             lines = cloud_lines(read_bill_lines(usage.files), provider)
         # Every product below replaces exactly what the delivery covers, and keeps the rest.
         covers = history.coverage(lines)
+        covered = history.describe(covers)
         rules = cloud_rules(PROVIDER_CLOUDS.get(provider, provider))
         # The hours per billing period, and what the hourly usage drops (tags, billed,
         # effective and contracted cost), for reports.
@@ -233,7 +239,7 @@ def store_delivery(session: Session, usage: FocusUsage, *, provider: str,
                                   history.merged_bill_lines(session, lines, previous, covers))
     outcome = IngestOutcome(dataset.id, created, dataset.provider, len(stored.keys),
                             dataset.hours, dataset.rows_read, dataset.rows_used, dataset.start,
-                            dataset.end, version_labels(usage))
+                            dataset.end, version_labels(usage), covered)
     return outcome, stored
 
 

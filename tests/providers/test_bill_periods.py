@@ -204,7 +204,10 @@ def test_a_restated_month_replaces_that_month_only(db_engine: Engine, tmp_path: 
     for column in ("ListCost", "BilledCost", "EffectiveCost", "ContractedCost"):
         restated.loc[dearer, column] = restated.loc[dearer, column] * 1.1
     assert len(restated) < len(july)
-    ingest(db_engine, write(tmp_path / "july-restated.parquet", restated), provider="aws")
+    outcome = ingest(db_engine, write(tmp_path / "july-restated.parquet", restated),
+                     provider="aws")
+    days = charge_start(restated)
+    assert outcome.covered == (f"{JULY}: {days.min():%m-%d}..{days.max():%m-%d}",)
     after = figures(db_engine)
     assert_reports(after, pd.concat([june, restated]))
     assert after["lines_billed"][JUNE] == before["lines_billed"][JUNE]  # type: ignore[index]
