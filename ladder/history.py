@@ -4,34 +4,38 @@ The clouds deliver FOCUS a billing period (a month, or a month to date) at a tim
 restate periods as the bill settles. Each ingest stores a dataset that holds the provider's
 *whole* history as of that ingest, so every consumer can keep reading the latest dataset.
 
-The rule: **a delivery replaces, within each billing period it holds, the days of that
-period it spans; everything else is kept.** What a delivery *covers* (:func:`coverage`) is,
-for each billing period of its rows, the UTC days from the first to the last day its rows
-of that period are charged on (every row of the cloud's bill, compute or not; the days in
-between count even where no row falls, so a restatement that drops a day's rows drops
-them). Every stored product of an ingest follows it, matched by (billing period, UTC day):
-the hourly compute usage (kept per period in ``usage_period_hours``; the dataset's dense
-hours are their sum), the daily cost lines and the whole-bill lines. So:
+The rule: **a delivery replaces, within each billing period it holds, the rows of that
+period that start on the days it spans; everything else is kept.** What a delivery
+*covers* (:func:`coverage`) is, for each billing period of its rows, the UTC days from the
+first to the last ``ChargePeriodStart`` of its rows of that period (every row of the
+cloud's bill, compute or not; the days in between count even where no row starts, so a
+restatement that drops a day's rows drops them). Every stored product of an ingest follows
+it, matched by (billing period, charge start day): the hourly compute usage (kept per
+period and start day in ``usage_period_hours``; the dataset's dense hours are their sum),
+the daily cost lines and the whole-bill lines (each keeps ``billing_period`` and
+``charge_start_day``). A row spread over several days (a monthly fee, a tax over the
+month) belongs, all of it, to the delivery holding the day it starts on. So:
 
 * a new month appends (its period is not stored yet);
-* a re-delivered or restated month replaces that month's days, with the rows it has now
-  (rows the restatement dropped disappear), and nothing of the other months, even on days
-  they share (a late charge of October's invoice dated 30 September leaves September's own
-  lines of that day alone);
-* two half-month files of one period add up, in either order (each spans its own days);
+* a re-delivered or restated month replaces that month, with the rows it has now (rows the
+  restatement dropped disappear), and nothing of the other months, even on days they
+  share (a late charge of October's invoice dated 30 September leaves September's own rows
+  of that day alone);
+* two half-month files of one period, cut by ``ChargePeriodStart``, add up in either order
+  (each spans its own start days; the month's tax row goes with the half it starts in);
 * the same content twice is found by its hash and changes nothing (``ladder.pipeline``).
 
-A row's billing period is the first day of its ``BillingPeriodStart``. A file without that
-column (and data stored before revision 0010, whose hours and cost lines carry none) falls
-back to the **calendar month (UTC) of each hour or day** a row is spread over: such a file
-replaces the days it spans in the months it touches.
+A row's billing period is the first day of its ``BillingPeriodStart``. A row without one
+falls back to the **calendar month (UTC) of its ChargePeriodStart**: such a file replaces
+the start days it spans in the months it touches. Data stored before revision 0010 has no
+start days and no period hours: each line or hour counts as starting on its own day, in the
+billing period it records or else that day's month.
 
 The one thing the rule cannot tell apart: a restatement that now spans fewer days than the
-month held before (its last days have no row at all) keeps the old rows of those days, as a
-half-month file keeps the other half. Month-to-date deliveries only ever grow, so this
-takes a restatement that dropped whole days at its edge. A file cut out of a month must not
-hold a row whose charge period reaches into the other part (a monthly fee spread over the
-month): its span would cover the other part too.
+month held before (its first or last days have no row at all) keeps the old rows of those
+days, as a half-month file keeps the other half. Month-to-date deliveries only ever grow,
+and every day of a month has usage rows in practice, so this takes a restatement that
+dropped whole days at its edge.
 
 The merged hours are dense over the merged span (zero where no delivery had usage), as the
 reader's are; the span is the union of the stored and the new one.
