@@ -152,7 +152,7 @@ def ingest(
     reducer: Annotated[Reducer, typer.Option(
         "--engine",
         help="Where the export is reduced to hourly usage per key: duckdb (here) or spark "
-             "(pip install 'ladder[spark]'; PATH may then be a table of Spark's catalog or "
+             "(pip install 'ladder\\[spark]'; PATH may then be a table of Spark's catalog or "
              "an s3a:// URL, and only the aggregates come back).")] = Reducer.DUCKDB,
     spark_master: Annotated[str | None, typer.Option(
         help="Spark master URL for --engine spark (default local[2]).")] = None,
