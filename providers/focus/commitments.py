@@ -85,7 +85,7 @@ class BillCommitment:
         default_factory=lambda: MappingProxyType({}))
 
     @property
-    def amortised_hourly(self) -> float:
+    def amortized_hourly(self) -> float:
         """Its amortised price per hour billed: what it cost used or not, over its hours."""
         return (self.used_effective + self.unused_effective) / self.hours if self.hours else 0.0
 
@@ -271,7 +271,7 @@ def match_commitment(bill: BillCommitment, catalog: Catalog) -> Commitment | Unm
         return Unmatched(bill.commitment_id,
                          f"its effective rates ({seen}) are {distance:.1%} from the nearest "
                          f"offering, {offering.offering_id} (tolerance {RATE_TOLERANCE:.0%})")
-    quantity = bill.amortised_hourly / offering.amortized_hourly
+    quantity = bill.amortized_hourly / offering.amortized_hourly
     if quantity <= 0:
         return Unmatched(bill.commitment_id, "its EffectiveCost sums to zero: no quantity")
     start = bill.purchase_start or bill.first_hour
