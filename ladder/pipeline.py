@@ -35,11 +35,11 @@ from providers.bills import (
     cloud_rules,
     clouds_in,
     read_cloud_usage,
+    read_each_cloud,
 )
 from providers.focus import FocusUsage
 from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
 from providers.focus.costs import FocusPeriods, read_bill_lines, read_focus_periods
-from providers.focus.reader import NoUsageFound
 from providers.prices import PriceSource
 from providers.remote import is_remote, staged
 from reporting import bill_lines
@@ -124,18 +124,7 @@ def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
     """
     found = clouds_in(path)
     clouds = choose_clouds(found, provider, source=str(path))
-    read: list[tuple[str, FocusUsage]] = []
-    first_missing: NoUsageFound | None = None
-    for cloud in clouds:
-        try:
-            read.append((cloud, read_cloud_usage(path, cloud)))
-        except NoUsageFound as exc:
-            if provider is not None or len(clouds) == 1:
-                raise
-            first_missing = first_missing or exc
-    if not read:
-        assert first_missing is not None
-        raise first_missing
+    read = read_each_cloud(clouds, provider, lambda cloud: read_cloud_usage(path, cloud))
     files = read[0][1].files
     content = content_sha256(files)
     whole = read_bill_lines(files)

@@ -15,9 +15,10 @@ that cloud's rows and refuses a file that holds none of them, naming what it hol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 import duckdb
 
@@ -26,6 +27,7 @@ from providers.base import NO_CATALOG
 from providers.focus.reader import (
     EC2_RULES,
     FocusUsage,
+    NoUsageFound,
     VmRules,
     find_files,
     read_focus,
@@ -47,6 +49,10 @@ PROVIDER_CLOUDS: Mapping[str, str] = MappingProxyType({
 })
 """The cloud whose bills each of Ladder's providers reads (the sample is shaped as AWS; ``oci``
 names OCI's datasets, which no optimiser reads yet)."""
+
+
+U = TypeVar("U")
+"""What a cloud's read gives (DuckDB's ``FocusUsage``, Spark's ``SparkUsage``)."""
 
 
 def _azure_rules() -> VmRules:
@@ -159,6 +165,27 @@ def choose_clouds(found: Mapping[str, int], provider: str | None, *,
     return [cloud]
 
 
+def read_each_cloud(clouds: Sequence[str], provider: str | None,
+                    read: Callable[[str], U]) -> list[tuple[str, U]]:
+    """``read(cloud)`` of each of ``clouds`` (:func:`choose_clouds`'s), skipping a cloud with
+    no VM usage unless a provider was named, or it is the only cloud, or none has any (then
+    the first cloud's :class:`NoUsageFound` is raised): a bill of several clouds may hold
+    compute on some of them only."""
+    found: list[tuple[str, U]] = []
+    first_missing: NoUsageFound | None = None
+    for cloud in clouds:
+        try:
+            found.append((cloud, read(cloud)))
+        except NoUsageFound as exc:
+            if provider is not None or len(clouds) == 1:
+                raise
+            first_missing = first_missing or exc
+    if not found:
+        assert first_missing is not None
+        raise first_missing
+    return found
+
+
 def read_cloud_usage(path: str | Path, cloud: str) -> FocusUsage:
     """The compute usage of ``cloud`` in the FOCUS file or folder ``path``."""
     try:
@@ -175,4 +202,4 @@ def cloud_rules(cloud: str) -> VmRules:
 
 
 __all__ = ["CLOUD_NAMES", "NO_CATALOG", "PROVIDER_CLOUDS", "USAGE_READERS", "choose_clouds",
-           "cloud_of_name", "cloud_rules", "clouds_in", "read_cloud_usage"]
+           "cloud_of_name", "cloud_rules", "clouds_in", "read_cloud_usage", "read_each_cloud"]

@@ -19,8 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import InvalidInput
-from providers.bills import choose_clouds, cloud_of_name, cloud_rules
-from providers.focus.reader import NoUsageFound
+from providers.bills import choose_clouds, cloud_of_name, cloud_rules, read_each_cloud
 from providers.focus.spark import SparkReduction, SparkUsage, spark_session, write_aggregate
 
 
@@ -74,18 +73,8 @@ def reduce_bill(source: str, provider: str | None, master: str | None = None
             cloud = cloud_of_name(name)
             found[cloud] = found.get(cloud, 0) + rows
         clouds = choose_clouds(found, provider, source=source)
-        read: list[tuple[str, SparkUsage]] = []
-        first_missing: NoUsageFound | None = None
-        for cloud in clouds:
-            try:
-                read.append((cloud, reduction.usage(cloud_rules(cloud))))
-            except NoUsageFound as exc:
-                if provider is not None or len(clouds) == 1:
-                    raise
-                first_missing = first_missing or exc
-        if not read:
-            assert first_missing is not None
-            raise first_missing
+        read = read_each_cloud(clouds, provider,
+                               lambda cloud: reduction.usage(cloud_rules(cloud)))
         return read, reduction.bill_lines()
     finally:
         reduction.close()
