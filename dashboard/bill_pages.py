@@ -155,6 +155,17 @@ SPEND_COLUMNS = (sourced("cost", "Spend", K.MONEY),
                  sourced("list_cost", "At list prices", K.MONEY))
 
 
+
+def _grouping(group_by: str, tag_key: str | None, fallback: SpendDimension,
+              doing: str) -> tuple[SpendDimension, str | None, list[str]]:
+    """The dimension a page groups by, the tag key it reads (only when grouping by tag) and
+    what to tell the user: a tag without its key falls back to ``fallback``, saying so."""
+    if group_by == SpendDimension.TAG and not tag_key:
+        return fallback, None, [f"{doing} by tag needs the tag's key (for example team)."]
+    dimension = SpendDimension(group_by)
+    return dimension, tag_key if dimension is SpendDimension.TAG else None, []
+
+
 def spend(session: Session, *, provider: str | None, length: PeriodLength,
           last_day: date | None, group_by: str, tag_key: str | None, basis: str) -> Page:
     """Spend on the whole bill for a period to date, by a chosen dimension, on the cash or
@@ -166,13 +177,10 @@ def spend(session: Session, *, provider: str | None, length: PeriodLength,
         group_label="Group by", basis=basis, bases=BASES, rule=BASIS_RULE)
     if window is None:
         return page
-    problems = []
-    if group_by == SpendDimension.TAG and not tag_key:
-        problems.append("Grouping by tag needs the tag's key (for example team).")
-        group_by = SpendDimension.SERVICE_CATEGORY.value
-        page.context["group_by"] = group_by
-    dimension, chosen = SpendDimension(group_by), SpendBasis(basis)
-    key = tag_key if dimension is SpendDimension.TAG else None
+    dimension, key, problems = _grouping(group_by, tag_key, SpendDimension.SERVICE_CATEGORY,
+                                         "Grouping")
+    page.context["group_by"] = dimension.value
+    chosen = SpendBasis(basis)
     by_group = _spend_call(session, window.start, window.end, SpendGranularity.TOTAL,
                            dimension, chosen, provider=span.provider, tag_key=key)
     groups = [row["group"] for row in rows_of(by_group.report)]
@@ -271,12 +279,8 @@ def spend_forecast(session: Session, *, provider: str | None, basis: str, group_
     if span.last_day is None:
         page.context["empty"] = NO_BILL
         return page
-    problems = []
-    if group_by == SpendDimension.TAG and not tag_key:
-        problems.append("Forecasting per tag needs the tag's key (for example team).")
-        group_by = SpendDimension.NONE.value
-    dimension, chosen = SpendDimension(group_by), SpendBasis(basis)
-    key = tag_key if dimension is SpendDimension.TAG else None
+    dimension, key, problems = _grouping(group_by, tag_key, SpendDimension.NONE, "Forecasting")
+    chosen = SpendBasis(basis)
 
     def forecast(group: SpendDimension, horizon: ForecastHorizon | None,
                  detail: finance_service.ForecastDetail, limit: int | None) -> ReportCall:
@@ -382,12 +386,9 @@ def variance(session: Session, *, provider: str | None, basis: str, group_by: st
     if span.last_day is None:
         page.context["empty"] = NO_BILL
         return page
-    problems = []
-    if group_by == SpendDimension.TAG and not tag_key:
-        problems.append("Movers by tag need the tag's key (for example team).")
-        group_by = SpendDimension.SERVICE.value
-    dimension, chosen = SpendDimension(group_by), SpendBasis(basis)
-    key = tag_key if dimension is SpendDimension.TAG else None
+    dimension, key, problems = _grouping(group_by, tag_key, SpendDimension.SERVICE,
+                                         "Telling movers")
+    chosen = SpendBasis(basis)
     params = {"basis": chosen.value, "group_by": dimension.value, "top": top, "as_of": as_of,
               "provider": span.provider, "tag_key": key}
     call = bill_call("/v1/reports/variance", lambda: finance_service.variance(
