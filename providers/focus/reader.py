@@ -473,7 +473,7 @@ def from_epoch_us(value: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
 
-def _offsets(con: duckdb.DuckDBPyConnection, unit_us: int, where: str) -> None:
+def offsets(con: duckdb.DuckDBPyConnection, unit_us: int, where: str) -> None:
     """``ladder_offsets``: 0 … the most ``unit_us`` periods a row matching ``where`` spans
     − 1, the table the portable SQL spreads rows over their hours or days with."""
     row = con.execute(portable.offsets_needed_sql(unit_us, where)).fetchone()
@@ -496,7 +496,7 @@ def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> p
     con.register("hourly_keys", pd.DataFrame({"usage_key": keys,
                                               "k": np.arange(len(keys), dtype=np.int64)}))
     first = int(pd.Timestamp(start).value // 1000)
-    _offsets(con, portable.HOUR_US, "is_used")
+    offsets(con, portable.HOUR_US, "is_used")
     summed = con.execute(f"""
         SELECT (hour_us - {first}) // {portable.HOUR_US} * {len(keys)} + k AS cell,
             units, on_demand_cost AS cost

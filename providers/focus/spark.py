@@ -34,9 +34,11 @@ from providers.focus import checks, portable
 from providers.focus.costs import (
     COST_CHECKS,
     EXTRA,
-    PERIOD_HOUR_COLUMNS,
     FocusPeriods,
-    _canonical,
+    bill_lines,
+    cost_groups,
+    cost_lines,
+    period_hours,
 )
 from providers.focus.reader import (
     HOURLY_COLUMNS,
@@ -377,72 +379,6 @@ def dense_hourly(sparse: pd.DataFrame, keys: Sequence[str], start: Any, end: Any
         "units": units,
         "on_demand_cost": costs,
     })[list(HOURLY_COLUMNS)]
-
-
-def period_hours(sparse: pd.DataFrame) -> pd.DataFrame:
-    """``costs.read_focus_periods``' hours (``PERIOD_HOUR_COLUMNS``, sorted) from the rows of
-    ``portable.hourly_sql(portable.PERIOD_HOUR_GROUPS)``."""
-    frame = sparse.copy()
-    for column in ("billing_period", "charge_start_day"):
-        frame[column] = pd.to_datetime(frame[column]).dt.date
-    frame["hour"] = pd.to_datetime(frame.pop("hour_us"), unit="us", utc=True).astype(
-        "datetime64[us, UTC]")
-    frame["usage_key"] = frame["usage_key"].astype(str)
-    frame = frame.sort_values(["billing_period", "charge_start_day", "hour", "usage_key"],
-                              ignore_index=True)
-    return frame[list(PERIOD_HOUR_COLUMNS)]
-
-
-def _days(frame: pd.DataFrame) -> pd.DataFrame:
-    """``day_us`` → ``day`` (a ``datetime.date``), ``billing_period`` as dates or None."""
-    frame = frame.copy()
-    frame.insert(0, "day", pd.to_datetime(frame.pop("day_us"), unit="us").dt.date)
-    for column in ("billing_period", "charge_start_day"):
-        if column in frame:
-            dates = pd.to_datetime(frame[column])
-            frame[column] = dates.dt.date.astype(object).where(dates.notna(), None)
-    frame["tags"] = frame["tags"].map({raw: _canonical(raw) for raw in frame["tags"].unique()})
-    return frame
-
-
-def _merge(frame: pd.DataFrame, groups: Sequence[str], sums: Sequence[str],
-           nullable: Sequence[str]) -> pd.DataFrame:
-    """Sum the lines that canonical tags made identical; ``nullable`` sums stay NULL when
-    every part is (FOCUS ESR then reads as unknown)."""
-    aggregations: dict[str, Any] = {
-        c: (c, (lambda s: s.sum(min_count=1)) if c in nullable else "sum") for c in sums}
-    merged = (frame.groupby(["day", *groups], sort=True, dropna=False)
-              .agg(**aggregations).reset_index())
-    for column in groups:
-        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
-    return merged
-
-
-def cost_groups() -> tuple[str, ...]:
-    """The groups of ``costs.read_focus_costs``' lines besides the day (its columns less the
-    day and the sums)."""
-    from providers.focus.costs import COST_COLUMNS
-
-    return tuple(c for c in COST_COLUMNS if c != "day" and c not in portable.COST_SUMS)
-
-
-def cost_lines(daily: pd.DataFrame) -> pd.DataFrame:
-    """The daily cost lines of ``costs.read_focus_costs`` from ``portable.cost_line_sql``."""
-    from providers.focus.costs import COST_COLUMNS
-
-    merged = _merge(_days(daily), cost_groups(), portable.COST_SUMS,
-                    ("effective_cost", "contracted_cost"))
-    merged["usage_key"] = merged["usage_key"].astype(str)
-    return merged[list(COST_COLUMNS)]
-
-
-def bill_lines(daily: pd.DataFrame) -> pd.DataFrame:
-    """The daily bill lines of ``costs.read_bill_lines`` from ``portable.BILL_LINE_SQL``."""
-    from core.db.frames import BILL_COLUMNS, BILL_GROUPS
-
-    merged = _merge(_days(daily), BILL_GROUPS, portable.BILL_SUMS,
-                    ("effective_cost", "contracted_cost"))
-    return merged[list(BILL_COLUMNS)]
 
 
 def write_aggregate(result: SparkUsage, lines: pd.DataFrame, out: Path) -> list[Path]:
