@@ -7,17 +7,16 @@ elsewhere.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, select
 from sqlalchemy.orm import Session
 
+from core.db.bulk import bulk_insert, usage_key_ids
 from core.db.models import ActionRow, CommitmentRow, DatasetRow, PlanRow, UsageKeyRow
 from core.db.reporting_models import (
     BudgetRow,
@@ -45,77 +44,6 @@ _BATCH = 5000
 
 def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
-
-
-def _copy_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _text_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates and timestamps as ISO text, each distinct value formatted once (fast CSV)."""
-    out = frame
-    for column in frame.columns:
-        values = frame[column]
-        timestamps = isinstance(values.dtype, pd.DatetimeTZDtype) or (
-            values.dtype == object and len(values) and isinstance(values.iloc[0], date))
-        if not timestamps:
-            continue
-        codes, uniques = pd.factorize(values)
-        text = np.array([_copy_value(value) for value in uniques] + [None], dtype=object)
-        out = out.assign(**{column: text[codes]})  # code -1 (missing) picks the None
-    return out
-
-
-def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
-    """Insert every row of ``frame`` (columns named as the table's) into ``table``.
-
-    On PostgreSQL the rows go through ``COPY … FROM STDIN`` (CSV), an order of
-    magnitude faster than INSERTs for the hundreds of thousands of daily facts
-    of a year; elsewhere through batched Core ``executemany``. Returns the rows written.
-    """
-    if frame.empty:
-        return 0
-    columns = list(frame.columns)
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        buffer = io.StringIO()
-        frame = _text_timestamps(frame)
-        frame.to_csv(buffer, index=False, header=False, na_rep="\\N", lineterminator="\n",
-                     quoting=csv.QUOTE_MINIMAL)
-        names = ", ".join(f'"{c}"' for c in columns)
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-            f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')'
-        ) as copy:
-            copy.write(buffer.getvalue())
-        return len(frame)
-    records = [
-        {column: _copy_value(value) if not isinstance(value, date | datetime) else value
-         for column, value in zip(columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
-    for index in range(0, len(records), _BATCH):
-        session.execute(insert(table), records[index:index + _BATCH])
-    return len(frame)
-
-
-def usage_key_ids(session: Session, usage_keys: Sequence[str]) -> dict[str, int]:
-    """Row ids of known usage keys (unknown ones are left out)."""
-    ids: dict[str, int] = {}
-    names = list(dict.fromkeys(usage_keys))
-    for index in range(0, len(names), 500):
-        stmt = select(UsageKeyRow.usage_key, UsageKeyRow.id).where(
-            UsageKeyRow.usage_key.in_(names[index:index + 500]))
-        ids.update((name, key_id) for name, key_id in session.execute(stmt))
-    return ids
 
 
 # --- FOCUS cost lines -------------------------------------------------------------------

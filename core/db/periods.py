@@ -11,9 +11,10 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from core.db.bulk import bulk_insert, usage_key_ids
 from core.db.frames import HOUR_DTYPE, require_columns, utc_hours
 from core.db.models import UsageKeyRow
 from core.db.period_models import UsagePeriodHour
@@ -26,22 +27,6 @@ PERIOD_HOUR_COLUMNS = ("billing_period", "charge_start_day", "hour", "usage_key"
 hour and key."""
 
 _TABLE = cast(Table, UsagePeriodHour.__table__)
-_BATCH = 5000
-_IN_CHUNK = 500
-
-
-def _key_ids(session: Session, names: list[str]) -> dict[str, int]:
-    """Row ids of the named usage keys (every one must be stored already)."""
-    ids: dict[str, int] = {}
-    for index in range(0, len(names), _IN_CHUNK):
-        stmt = select(UsageKeyRow.usage_key, UsageKeyRow.id).where(
-            UsageKeyRow.usage_key.in_(names[index:index + _IN_CHUNK]))
-        ids.update((str(name), int(key_id)) for name, key_id in session.execute(stmt))
-    missing = [name for name in names if name not in ids]
-    if missing:
-        raise InvalidInput(f"period hours name usage keys not stored: {missing[:5]}",
-                           column="usage_key")
-    return ids
 
 
 def add_period_hours(session: Session, dataset_id: int, hours: pd.DataFrame) -> int:
@@ -52,20 +37,23 @@ def add_period_hours(session: Session, dataset_id: int, hours: pd.DataFrame) -> 
     if used.empty:
         return 0
     names = [str(k) for k in used["usage_key"].unique()]
-    ids = _key_ids(session, names)
-    stamps = utc_hours(used["hour"]).to_pydatetime()
-    records = [
-        {"dataset_id": dataset_id, "billing_period": period, "charge_start_day": day,
-         "usage_key_id": ids[str(key)], "hour": hour, "units": units, "on_demand_cost": cost}
-        for period, day, key, hour, units, cost in zip(
-            used["billing_period"], used["charge_start_day"], used["usage_key"], stamps,
-            used["units"].astype(np.float64).tolist(),
-            used["on_demand_cost"].astype(np.float64).tolist(), strict=True)
-    ]
-    for index in range(0, len(records), _BATCH):
-        session.execute(insert(_TABLE), records[index:index + _BATCH])
+    ids = usage_key_ids(session, names)
+    missing = [name for name in names if name not in ids]
+    if missing:
+        raise InvalidInput(f"period hours name usage keys not stored: {missing[:5]}",
+                           column="usage_key")
+    frame = pd.DataFrame({
+        "dataset_id": dataset_id,
+        "billing_period": used["billing_period"].to_numpy(),
+        "charge_start_day": used["charge_start_day"].to_numpy(),
+        "usage_key_id": used["usage_key"].astype(str).map(ids).to_numpy(dtype=np.int64),
+        "hour": utc_hours(used["hour"]),
+        "units": used["units"].to_numpy(dtype=np.float64),
+        "on_demand_cost": used["on_demand_cost"].to_numpy(dtype=np.float64),
+    })
+    written = bulk_insert(session, _TABLE, frame)
     session.flush()
-    return len(records)
+    return written
 
 
 def load_period_hours(session: Session, dataset_id: int) -> pd.DataFrame | None:
