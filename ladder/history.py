@@ -44,7 +44,6 @@ reader's are; the span is the union of the stored and the new one.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -52,10 +51,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import periods, repository
-from core.db.frames import HOUR_DTYPE, KEY_COLUMNS
+from core.db.frames import KEY_COLUMNS
 from core.db.models import DatasetRow, UsageKeyRow
 from core.errors import InvalidInput
 from providers.focus import FocusUsage
+from providers.focus.reader import dense_hourly
 from reporting import bill_lines
 from reporting import repository as reporting_repository
 
@@ -150,26 +150,13 @@ def merged_usage(session: Session, usage: FocusUsage, new_hours: pd.DataFrame,
     kept = old[~covered(covers, old["billing_period"], old["charge_start_day"])]
     by_period = pd.concat([kept, new_hours], ignore_index=True)
     start, end = min(previous.start, usage.start), max(previous.end, usage.end)
-    hourly = _dense(by_period, sorted(set(usage.keys["usage_key"].astype(str))
-                                      | set(by_period["usage_key"].astype(str))), start, end)
+    keys = sorted(set(usage.keys["usage_key"].astype(str))
+                  | set(by_period["usage_key"].astype(str)))
+    micros = pd.DatetimeIndex(by_period["hour"]).tz_convert("UTC").as_unit("us").asi8
+    hourly = dense_hourly(by_period.assign(hour_us=micros), keys, start, end)
     merged = replace(usage, hourly=hourly, keys=_keys(session, usage.keys, hourly),
                      start=start, end=end)
     return merged, by_period
-
-
-def _dense(hourly: pd.DataFrame, keys: list[str], start: datetime, end: datetime,
-           ) -> pd.DataFrame:
-    """Every key at every hour of ``[start, end)`` (zero where nothing was stored), the
-    periods' usage summed."""
-    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC").as_unit("us")
-    grid = pd.MultiIndex.from_product([hours, keys], names=["hour", "usage_key"])
-    frame = hourly.assign(hour=pd.DatetimeIndex(hourly["hour"]).tz_convert("UTC").as_unit("us"),
-                          usage_key=hourly["usage_key"].astype(str))
-    summed = frame.groupby(["hour", "usage_key"])[["units", "on_demand_cost"]].sum()
-    dense = summed.reindex(grid, fill_value=0.0).reset_index()
-    dense["hour"] = dense["hour"].astype(HOUR_DTYPE)
-    dense["usage_key"] = dense["usage_key"].astype("str")
-    return dense.astype({"units": np.float64, "on_demand_cost": np.float64})
 
 
 def _keys(session: Session, new: pd.DataFrame, hourly: pd.DataFrame) -> pd.DataFrame:

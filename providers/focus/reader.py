@@ -482,6 +482,30 @@ def offsets(con: duckdb.DuckDBPyConnection, unit_us: int, where: str) -> None:
                 "SELECT range AS n FROM range(?)", [max(count, 1)])
 
 
+def dense_hourly(sparse: pd.DataFrame, keys: Sequence[str], start: datetime, end: datetime
+                 ) -> pd.DataFrame:
+    """``read_focus``' dense hourly frame (every key, every hour of ``[start, end)``, zeros
+    where nothing ran) from sparse rows (``hour_us`` epoch microseconds, ``usage_key``,
+    ``units``, ``on_demand_cost``: those of ``portable.HOURLY_SQL``); rows of one hour and
+    key are summed."""
+    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC").as_unit("ns")
+    index = pd.Index(list(keys))
+    first = int(pd.Timestamp(start).value // 1000)
+    k = index.get_indexer(pd.Index(sparse["usage_key"].astype(str)))
+    cell = (np.asarray(sparse["hour_us"], dtype=np.int64) - first) // portable.HOUR_US \
+        * len(index) + k
+    units = np.zeros(len(hours) * len(index))
+    costs = np.zeros(len(hours) * len(index))
+    np.add.at(units, cell, np.asarray(sparse["units"], dtype=np.float64))
+    np.add.at(costs, cell, np.asarray(sparse["on_demand_cost"], dtype=np.float64))
+    return pd.DataFrame({
+        "hour": hours.repeat(len(index)),
+        "usage_key": np.tile(np.asarray(index, dtype=object), len(hours)),
+        "units": units,
+        "on_demand_cost": costs,
+    })[list(HOURLY_COLUMNS)]
+
+
 def _hourly(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
     """Units and list cost per hour and key, each charge spread over its hours by overlap.
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput
@@ -41,11 +40,11 @@ from providers.focus.costs import (
     period_hours,
 )
 from providers.focus.reader import (
-    HOURLY_COLUMNS,
     KEY_COLUMNS,
     FocusUsage,
     NoUsageFound,
     VmRules,
+    dense_hourly,
     find_files,
     from_epoch_us,
 )
@@ -359,28 +358,6 @@ def local_name(path: str | None) -> str | None:
     return path
 
 
-def dense_hourly(sparse: pd.DataFrame, keys: Sequence[str], start: Any, end: Any
-                 ) -> pd.DataFrame:
-    """``read_focus``' dense hourly frame (every key, every hour of ``[start, end)``, zeros
-    where nothing ran) from the sparse ``portable.HOURLY_SQL`` rows."""
-    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC").as_unit("ns")
-    index = pd.Index(list(keys))
-    first = int(pd.Timestamp(start).value // 1000)
-    k = index.get_indexer(pd.Index(sparse["usage_key"].astype(str)))
-    cell = (np.asarray(sparse["hour_us"], dtype=np.int64) - first) // portable.HOUR_US \
-        * len(index) + k
-    units = np.zeros(len(hours) * len(index))
-    costs = np.zeros(len(hours) * len(index))
-    np.add.at(units, cell, np.asarray(sparse["units"], dtype=np.float64))
-    np.add.at(costs, cell, np.asarray(sparse["on_demand_cost"], dtype=np.float64))
-    return pd.DataFrame({
-        "hour": hours.repeat(len(index)),
-        "usage_key": np.tile(np.asarray(index, dtype=object), len(hours)),
-        "units": units,
-        "on_demand_cost": costs,
-    })[list(HOURLY_COLUMNS)]
-
-
 def write_aggregate(result: SparkUsage, lines: pd.DataFrame, out: Path) -> list[Path]:
     """Write one cloud's aggregates under ``out`` as Parquet (``hourly``, ``keys``,
     ``costs``, ``bill_lines``) with ``summary.json`` (rows, span, currency, versions)."""
@@ -404,5 +381,4 @@ def write_aggregate(result: SparkUsage, lines: pd.DataFrame, out: Path) -> list[
     return [*written, out / "summary.json"]
 
 
-__all__ = ["DEFAULT_MASTER", "SparkReduction", "SparkUsage", "bill_lines", "cost_lines",
-           "dense_hourly", "period_hours", "spark_session", "write_aggregate"]
+__all__ = ["DEFAULT_MASTER", "SparkReduction", "SparkUsage", "spark_session", "write_aggregate"]
