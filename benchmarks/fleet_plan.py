@@ -30,15 +30,13 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.forecast import synthetic_fleet
-from core.domain import Catalog, KeyPrice, Offering, PaymentOption, Shape
+from benchmarks.optimizer import REGIONS, YEAR, unit_offering
+from core.domain import Catalog, KeyPrice, Offering
 from core.errors import SolverError
 from core.settings import Settings
 from ladder.planning import forecast_plan
 
-YEAR = 8760
 FAMILIES = 20
-REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1",
-           "ap-northeast-1", "sa-east-1", "ca-central-1", "eu-north-1")
 TARGET_S = 600.0
 START = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -71,16 +69,11 @@ def fleet_catalog(keys: list[str], seed: int = 0) -> Catalog:
     for i, (pool, members) in enumerate(sorted(by_pool.items())):
         family, region = pool
         od = rate[pool]
-        offerings.append(Offering(
-            f"ri-std-1y-nu/{region}/{family}", Shape.UNIT, term_hours=YEAR, upfront=0.0,
-            hourly=od * 0.62, order=0, covers=dict.fromkeys(members, 1.0),
-            payment_option=PaymentOption.NO_UPFRONT, kind="standard_ri"))
+        offerings.append(unit_offering(f"ri-std-1y-nu/{region}/{family}", members, od * 0.62,
+                                       YEAR, 0.0, "standard_ri", 0))
         if i % 2 == 0:
-            offerings.append(Offering(
-                f"ri-conv-3y-pu/{region}/{family}", Shape.UNIT, term_hours=3 * YEAR,
-                upfront=od * 0.48 * 0.5 * 3 * YEAR, hourly=od * 0.48 * 0.5, order=1,
-                covers=dict.fromkeys(members, 1.0),
-                payment_option=PaymentOption.PARTIAL_UPFRONT, kind="convertible_ri"))
+            offerings.append(unit_offering(f"ri-conv-3y-pu/{region}/{family}", members,
+                                           od * 0.48, 3 * YEAR, 0.5, "convertible_ri", 1))
         if i % 5 == 0:
             offerings.append(Offering.spend(
                 f"sp-ec2-1y-nu/{region}/{family}", term_hours=YEAR, upfront_fraction=0.0,

@@ -60,8 +60,9 @@ DECLINE = 4e-5
 """Per hour, on a fifth of the pools: about 30% a year."""
 
 
-def _unit(offering_id: str, keys: Sequence[str], price: float, term: int, upfront_share: float,
-          kind: str, order: int) -> Offering:
+def unit_offering(offering_id: str, keys: Sequence[str], price: float, term: int,
+                  upfront_share: float, kind: str, order: int) -> Offering:
+    """A unit offering of ``keys`` at ``price`` an hour, ``upfront_share`` of it paid up front."""
     payment = (PaymentOption.NO_UPFRONT if upfront_share == 0 else
                PaymentOption.ALL_UPFRONT if upfront_share == 1 else PaymentOption.PARTIAL_UPFRONT)
     return Offering(offering_id, Shape.UNIT, term_hours=term,
@@ -87,10 +88,10 @@ def scale_instance(seed: int = 0) -> StochasticProblem:
     offerings: list[Offering] = []
     for i, pool in enumerate(pools[:20]):
         od = pool_rate[pool]
-        offerings.append(_unit(f"ri-std-1y-nu/{pool[1]}/{pool[0]}", pool_keys[pool],
+        offerings.append(unit_offering(f"ri-std-1y-nu/{pool[1]}/{pool[0]}", pool_keys[pool],
                                od * 0.62, YEAR, 0.0, "standard_ri", 0))
         if i < 10:
-            offerings.append(_unit(f"ri-conv-3y-pu/{pool[1]}/{pool[0]}", pool_keys[pool],
+            offerings.append(unit_offering(f"ri-conv-3y-pu/{pool[1]}/{pool[0]}", pool_keys[pool],
                                    od * 0.48, 3 * YEAR, 0.5, "convertible_ri", 1))
         if i < 4:
             offerings.append(Offering.spend(
