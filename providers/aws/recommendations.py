@@ -13,7 +13,8 @@ Each Cost Explorer request is billed by AWS (USD 0.01 at the time of writing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import product
 from typing import Any
 
 import pandas as pd
@@ -81,6 +82,25 @@ def _region(text: str | None) -> str | None:
     return text if is_region_code(text) else REGION_BY_LOCATION.get(text)
 
 
+def _every_page_rows(
+    clients: AwsClients,
+    operation: str,
+    requests: Iterable[dict[str, Any]],
+    rows_of: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    *,
+    input_token: str | None = None,
+    output_token: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows (``rows_of`` each page) of every page of Cost Explorer's ``operation``,
+    for each request in turn (one per combination of term, payment and kind asked for)."""
+    rows: list[dict[str, Any]] = []
+    for request in requests:
+        for page in clients.pages("ce", operation, input_token=input_token,
+                                  output_token=output_token, **request):
+            rows.extend(rows_of(page))
+    return rows
+
+
 def savings_plans_recommendations(
     clients: AwsClients,
     *,
@@ -91,17 +111,11 @@ def savings_plans_recommendations(
     account_scope: str = "PAYER",
 ) -> pd.DataFrame:
     """Cost Explorer's Savings Plans recommendations, one row per recommended plan."""
-    rows: list[dict[str, Any]] = []
-    for plan_type in plan_types:
-        for term in terms:
-            for payment in payment_options:
-                for page in clients.pages(
-                    "ce", "get_savings_plans_purchase_recommendation",
-                    input_token="NextPageToken", output_token="NextPageToken",
-                    SavingsPlansType=plan_type, TermInYears=term, PaymentOption=payment,
-                    LookbackPeriodInDays=lookback, AccountScope=account_scope,
-                ):
-                    rows.extend(_sp_rows(page))
+    requests = ({"SavingsPlansType": plan_type, "TermInYears": term, "PaymentOption": payment,
+                 "LookbackPeriodInDays": lookback, "AccountScope": account_scope}
+                for plan_type, term, payment in product(plan_types, terms, payment_options))
+    rows = _every_page_rows(clients, "get_savings_plans_purchase_recommendation", requests,
+                            _sp_rows, input_token="NextPageToken", output_token="NextPageToken")
     return pd.DataFrame(rows, columns=list(SP_RECOMMENDATION_COLUMNS))
 
 
@@ -154,17 +168,13 @@ def reservation_recommendations(
     account_scope: str = "PAYER",
 ) -> pd.DataFrame:
     """Cost Explorer's EC2 Reserved Instance recommendations, one row per instance type."""
-    rows: list[dict[str, Any]] = []
-    for offering_class in offering_classes:
-        for term in terms:
-            for payment in payment_options:
-                for page in clients.pages(
-                    "ce", "get_reservation_purchase_recommendation", Service=RI_SERVICE,
-                    AccountScope=account_scope, LookbackPeriodInDays=lookback,
-                    TermInYears=term, PaymentOption=payment,
-                    ServiceSpecification={"EC2Specification": {"OfferingClass": offering_class}},
-                ):
-                    rows.extend(_ri_rows(page))
+    requests = ({"Service": RI_SERVICE, "AccountScope": account_scope,
+                 "LookbackPeriodInDays": lookback, "TermInYears": term, "PaymentOption": payment,
+                 "ServiceSpecification": {"EC2Specification": {"OfferingClass": offering_class}}}
+                for offering_class, term, payment in product(offering_classes, terms,
+                                                             payment_options))
+    rows = _every_page_rows(clients, "get_reservation_purchase_recommendation", requests,
+                            _ri_rows)
     return pd.DataFrame(rows, columns=list(RI_RECOMMENDATION_COLUMNS))
 
 
