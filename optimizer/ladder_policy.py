@@ -23,7 +23,7 @@ forecast-based sources, and the default one, are composed in :mod:`ladder.scenar
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from core.domain import Catalog, Offering
+from core.domain import Catalog, Offering, PaymentOption
 from optimizer.lp_plan import round_down
 from optimizer.risk import (
     Ramp,
     RetirementHazard,
     decline_rates,
     detect_ramp,
+    held_level,
     pooled_declines,
     retirement_hazard,
 )
@@ -253,6 +254,59 @@ def scope_ramp(units: FloatArray, policy: RiskSettings) -> Ramp | None:
     return detect_ramp(units, days=policy.ramp_days)
 
 
+def young_menu(candidates: Sequence[Offering]) -> tuple[Offering, ...]:
+    """The offerings young usage may be bought in: the shortest term's no-upfront ones (all
+    of that term's when it sells none without upfront). They are the cheapest to be wrong
+    in: the shortest commitment, and no cash paid for hours that may never be used."""
+    shortest = min(o.term_hours for o in candidates)
+    short = tuple(o for o in candidates if o.term_hours == shortest)
+    bare = tuple(o for o in short if o.payment_option is PaymentOption.NO_UPFRONT)
+    return bare or short
+
+
+def young_split(problem: StochasticProblem, held: FloatArray,
+                ramp: Ramp | None) -> StochasticProblem | None:
+    """The problem of the *established* usage, or ``None`` when there is no young usage to
+    keep off the long terms.
+
+    A ramping key ``k`` (``ramp.rising``) splits at its held level ``b[k]``
+    (:func:`optimizer.risk.held_level`): its scenarios are capped,
+
+        u_base[s, h, k] = min(u[s, h, k], b[k]),
+
+    the other keys keep theirs. The capped problem keeps the whole menu, so the established
+    part of a key is bought as it would be without a ramp (its coverage of a level ``c`` pays
+    iff ``P(u ≥ c)`` is high enough, and for ``c ≤ b`` capping leaves that chance as it is);
+    the rest, ``u − u_base``, is the young increment, which :func:`young_increment` prices on
+    :func:`young_menu` only. ``None`` when no key ramps above its held level, or when every
+    candidate is on the young menu already (one LP decides the same).
+    """
+    if ramp is None or not ramp.rising.any():
+        return None
+    usage = problem.scenarios.usage
+    cap = np.where(ramp.rising, np.asarray(held, dtype=np.float64), np.inf)
+    if not (usage > cap[None, None, :]).any():
+        return None
+    if len(young_menu(problem.candidates)) == len(problem.candidates):
+        return None
+    capped = ScenarioSet(np.minimum(usage, cap[None, None, :]), problem.key_ids,
+                         problem.scenarios.probabilities)
+    return replace(problem, scenarios=capped)
+
+
+def young_increment(problem: StochasticProblem,
+                    established: Mapping[str, float]) -> StochasticProblem:
+    """The problem of the young increment: the whole scenarios, what the established
+    problem bought already owned (whole terms ahead), and only :func:`young_menu` to buy."""
+    position = {o.offering_id: o for o in problem.candidates}
+    bought = tuple(OwnedCommitment(offering=position[offering_id], quantity=quantity,
+                                   hours_left=position[offering_id].term_hours,
+                                   commitment_id=f"{offering_id}@established")
+                   for offering_id, quantity in sorted(established.items()) if quantity > 0)
+    return replace(problem, candidates=young_menu(problem.candidates),
+                   owned=(*problem.owned, *bought))
+
+
 def solve_safe_core(problem: StochasticProblem, *, time_limit_s: float) -> StochasticSolution:
     """The *safe core*: what the same LP buys when it weighs (almost) only the worst tenth
     of the scenarios, the part of the increment every scenario uses.
@@ -302,6 +356,7 @@ class ForecastLadder:
     seconds_: float = 0.0
     lp_seconds_: float = 0.0
     ramp_runs_: int = 0
+    young_runs_: int = 0
     last_solution_: StochasticSolution | None = None
 
     def problem_at(self, history: UsageHistory, owned: Portfolio, hour: int,
@@ -339,22 +394,19 @@ class ForecastLadder:
         problem = self.problem_at(history, owned, hour, catalog, ramp)
         if problem is None:
             return []
-        solution = optimize(problem, time_limit_s=self.time_limit_s, backend="highs")
-        self.last_solution_ = solution
-        self.solves_ += 1
-        self.lp_seconds_ += solution.build_seconds + solution.solve_seconds
-        core: dict[str, float] = {}
-        if self.policy.tranche_fraction < 1.0 and self.safe_core and solution.quantities:
-            safe = solve_safe_core(problem, time_limit_s=self.time_limit_s)
-            self.lp_seconds_ += safe.build_seconds + safe.solve_seconds
-            core = dict(safe.quantities)
-        position = {o.offering_id: o for o in problem.candidates}
         # A ramp is no time to ladder: usage is already above what is owned, and every run
         # that waits pays on-demand for it. Its scenarios already hedge the stop.
         whole = ramp is not None and bool(ramp.rising.any())
         self.ramp_runs_ += int(whole)
+        quantities = self._solve(problem, np.asarray(history.units), ramp)
+        core: dict[str, float] = {}
+        if self.policy.tranche_fraction < 1.0 and self.safe_core and quantities and not whole:
+            safe = solve_safe_core(problem, time_limit_s=self.time_limit_s)
+            self.lp_seconds_ += safe.build_seconds + safe.solve_seconds
+            core = dict(safe.quantities)
+        position = {o.offering_id: o for o in problem.candidates}
         bought = []
-        for offering_id, quantity in sorted(solution.quantities.items()):
+        for offering_id, quantity in sorted(quantities.items()):
             amount = quantity if whole or self.leaves_menu(problem, offering_id) else \
                 self.policy.tranche(quantity, core.get(offering_id, 0.0))
             if self.round_quantities:
@@ -364,12 +416,36 @@ class ForecastLadder:
         self.seconds_ += time.perf_counter() - started
         return bought
 
+    def _solve(self, problem: StochasticProblem, units: FloatArray,
+               ramp: Ramp | None) -> dict[str, float]:
+        """The LP's purchases now: one LP, or with the policy's ``young_days`` and young usage
+        (:func:`young_split`) the established usage's LP on the whole menu, then the young
+        increment's on the young menu, their purchases added."""
+        split = None if self.policy.young_days <= 0 else \
+            young_split(problem, held_level(units, self.policy.young_days), ramp)
+        if split is None:
+            return self._optimize(problem)
+        self.young_runs_ += 1
+        established = self._optimize(split)
+        young = self._optimize(young_increment(problem, established))
+        return {offering_id: established.get(offering_id, 0.0) + young.get(offering_id, 0.0)
+                for offering_id in sorted(established.keys() | young.keys())}
+
+    def _optimize(self, problem: StochasticProblem) -> dict[str, float]:
+        """One LP solved (counted and timed): its purchases now."""
+        solution = optimize(problem, time_limit_s=self.time_limit_s, backend="highs")
+        self.last_solution_ = solution
+        self.solves_ += 1
+        self.lp_seconds_ += solution.build_seconds + solution.solve_seconds
+        return dict(solution.quantities)
+
     def details(self) -> dict[str, float | int | str]:
         """Solves, time in the LP and in all (forecasts included), the policy's risk figures."""
         return {"lp_solves": self.solves_, "lp_seconds": self.lp_seconds_,
                 "policy_seconds": self.seconds_, "scenarios": self.n_scenarios,
                 "cvar_weight": self.policy.cvar_weight,
-                "tranche_fraction": self.policy.tranche_fraction, "ramp_runs": self.ramp_runs_}
+                "tranche_fraction": self.policy.tranche_fraction, "ramp_runs": self.ramp_runs_,
+                "young_runs": self.young_runs_}
 
 
 def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:
@@ -384,4 +460,5 @@ def owned_at(portfolio: Portfolio, hour: int) -> tuple[OwnedCommitment, ...]:
 
 __all__ = ["LADDER_POLICY", "ForecastLadder", "ScenarioSource", "blended_scenarios",
            "forecast_problem", "owned_at", "ramp_scenarios", "replay_index", "replay_scenarios",
-           "retirement_scenarios", "scope_ramp", "solve_safe_core"]
+           "retirement_scenarios", "scope_ramp", "solve_safe_core", "young_increment",
+           "young_menu", "young_split"]

@@ -299,3 +299,22 @@ def detect_ramp(history: FloatArray, *, days: int, significance: float = RAMP_SI
         trials += int(seen.sum())
         successes += int((seen & (all_days[end] > all_days[end - 1])).sum())
     return Ramp(rising, slope, (1 + successes) / (2 + trials))
+
+
+# **Young usage.** Usage a key has held for ``a`` hours has shown that it lives at least that
+# long, and no more: a level reached by a ramp this week may be gone next week (a lifecycle
+# that ramps, runs and retires), while the level held all along has outlived every week of
+# the window. So a ramping key's usage splits at its *held level*, the lowest daily mean of
+# the last ``days`` whole days: below it the usage is established, above it young.
+
+
+def held_level(history: FloatArray, days: int) -> FloatArray:
+    """``(K,)`` the level each key of ``history`` (hours × keys) has held for ``days`` days:
+    the lowest of its last ``days`` whole daily means (of all whole days when fewer; 0 with
+    no whole day, when no usage is established yet)."""
+    history = np.asarray(history, dtype=np.float64)
+    if days < 1:
+        raise ValueError("held_level needs days >= 1")
+    if history.shape[0] < DAY:
+        return np.zeros(history.shape[1])
+    return daily_means(history, days).min(axis=0)

@@ -80,6 +80,11 @@ class RiskSettings:
       level held (the ramp stops now) or the ramp continued for at most ``ramp_cap_hours``,
       weighted by how often ramps went on in the history, and the run buys the LP's whole
       increment instead of a tranche.
+    * ``young_days`` (with ``ramp_days``): a ramping key's usage above the lowest daily mean
+      of its last this many days (the level it has held that long,
+      :func:`optimizer.risk.held_level`) is young, of unknown life: the run buys that
+      increment only in the shortest term's no-upfront offerings, while the held level keeps
+      the whole menu (:func:`optimizer.ladder_policy.young_split`; 0: the whole menu for all).
     * ``calibration_days``: before each decision replay the scope's last this many days
       over a small grid of the risk settings above and decide with the best
       (:mod:`optimizer.calibration`; 0: never, the default until measured);
@@ -115,6 +120,7 @@ class RiskSettings:
     retirement_scenarios: int = 0
     ramp_days: int = 0
     ramp_cap_hours: int = 168
+    young_days: int = 0
     calibration_days: int = 0
     calibration_floor: float = 0.95
     calibration_hold_hours: int = 24
@@ -137,6 +143,7 @@ class RiskSettings:
             "retirement_scenarios": self.retirement_scenarios >= 0,
             "ramp_days": self.ramp_days == 0 or self.ramp_days >= 3,
             "ramp_cap_hours": self.ramp_cap_hours >= 0,
+            "young_days": self.young_days >= 0,
             "calibration_days": self.calibration_days >= 0,
             "calibration_floor": 0.0 <= self.calibration_floor <= 1.0,
             "calibration_hold_hours": self.calibration_hold_hours >= 1,
