@@ -17,6 +17,11 @@ the spread: per trace the mean, lowest and highest ESR and utilisation, and the 
 distance to lookback when lookback ran. The ladder's forecast paths are random draws, so
 one run's figure on a long trace can sit a point or two from another's.
 
+``--merge FILE`` (an earlier ``--json`` of the same suite) adds the scores of the policies
+not run now to the tables: ``--policies ladder --merge results-….json`` scores a new ladder
+setting against the stored lookback and oracle without running them again (the written
+``--json`` holds only what ran, and names the merged file).
+
 ``--set waste_weight=2 tranche_fraction=1`` runs the ladder at other settings of its
 risk settings; ``--jobs 2`` runs traces in parallel processes; ``--json FILE`` writes
 every score (per suite, trace and policy) for later analysis (``benchmarks.backtest.loso``
@@ -146,6 +151,29 @@ def policy_settings(assignments: Sequence[str], base: RiskSettings) -> RiskSetti
         else:
             changes[name] = int(text) if isinstance(current, int) else float(text)
     return replace(base, **changes)
+
+
+def stored_scores(path: Path, title: str) -> dict[str, dict[str, Score]]:
+    """Per trace, every policy's score in section ``title`` of a ``--json`` file (empty when
+    the file has no such section)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    section = data.get(title, {})
+    return {trace: {policy: Score(**values) for policy, values in run["scores"].items()}
+            for trace, run in section.items()}
+
+
+def merge_stored(results: dict[str, tuple[int, int, dict[str, Score]]],
+                 stored: dict[str, dict[str, Score]]) -> list[str]:
+    """Add to ``results`` the stored scores of the policies not run now (a policy run now
+    keeps its own score); the traces the stored file lacks, named for the caller."""
+    missing = []
+    for trace, (_, _, scores) in results.items():
+        if trace not in stored:
+            missing.append(trace)
+            continue
+        for policy, score in stored[trace].items():
+            scores.setdefault(policy, score)
+    return missing
 
 
 def target_lines(results: dict[str, tuple[int, int, dict[str, Score]]]) -> list[str]:
@@ -322,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="the ladder's purchase-policy settings, e.g. tranche_fraction=1")
     parser.add_argument("--jobs", type=int, default=1, help="traces run in parallel")
     parser.add_argument("--json", type=Path, help="write every score to this file")
+    parser.add_argument("--merge", type=Path, metavar="FILE",
+                        help="an earlier --json of the same suite: its scores of the policies "
+                             "not run now join the tables (not the written --json)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds of the ladder's scenario draws: one run per seed, and "
                              "their spread (default: 0)")
@@ -358,13 +389,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                                             "warmup_hours": config.warmup_hours,
                                             "lookback_hours": config.lookback_hours,
                                             "set": list(args.set), "seeds": args.seeds,
-                                            "waste_weight": args.waste_weight}}
+                                            "waste_weight": args.waste_weight,
+                                            "common_draws": args.common_draws,
+                                            "merged": None if args.merge is None
+                                            else str(args.merge)}}
     for title, cases in groups:
         chosen = [c for c in cases if not args.only or c.name in args.only]
         results = run_cases(chosen, config, args.policies, args.seeds[1:], jobs=args.jobs)
         if not results:
             continue
         stored[title] = scores_json(results)
+        if args.merge is not None:
+            missing = merge_stored(results, stored_scores(args.merge, title))
+            if missing:
+                print(f"(not in {args.merge}: {', '.join(missing)})")
         print(f"### {title}\n")
         print("\n".join(table(results)))
         print()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +89,23 @@ def test_the_ladder_seed_reaches_the_policy() -> None:
                         BacktestConfig(ladder_seed=7), scenarios=default_scenarios())
     assert isinstance(built, ForecastLadder)
     assert built.seed == 7
+
+
+def test_merged_scores_join_the_tables_but_not_the_json(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A run of one policy compares with another's stored scores: the stored lookback row is
+    printed and counted against, the new file holds only what ran and names the merged one."""
+    stored, new = tmp_path / "stored.json", tmp_path / "new.json"
+    main(["--policies", "lookback", "--only", "nab-steady", "--lookback-hours", "48",
+          "--json", str(stored)])
+    lookback_row = _cells(capsys.readouterr().out, "| nab-steady | 1 | 337 | lookback |")
+    main(["--policies", "none", "--only", "nab-steady", "--merge", str(stored),
+          "--json", str(new)])
+    output = capsys.readouterr().out
+    assert _cells(output, "| nab-steady | 1 | 337 | lookback |") == lookback_row
+    # "none" saves nothing, so it is behind lookback by its whole ESR on the one trace.
+    none_targets = _cells(output, "| none | 1 |")
+    assert none_targets[-1] == "1" and none_targets[-2].endswith("(nab-steady)")
+    written = json.loads(new.read_text())
+    assert set(written["Suite"]["nab-steady"]["scores"]) == {"none"}
+    assert written["config"]["merged"] == str(stored)
