@@ -26,6 +26,7 @@ from api.plans import service as plans_service
 from api.plans.repository import PlanFilter
 from api.reports import service as reports_service
 from api.reports.routes import MAX_ROWS as MAX_REPORT_ROWS
+from api.reports.service import ExpiryWindow
 from api.runs import service as runs_service
 from api.runs.repository import RunFilter
 from core.errors import LadderError
@@ -211,7 +212,7 @@ def _expiries(session: Session, page: Page, window: Window, provider: str | None
                   months=EXPIRY_MONTHS, limit=ALL_ROWS)
     try:
         report: Report | None = reports_service.expirations(
-            session, provider=provider, as_of=window.end, months=EXPIRY_MONTHS, window_days=30)
+            session, ExpiryWindow(provider=provider, as_of=window.end, months=EXPIRY_MONTHS))
     except LadderError:
         report = None
     page.add(Figure(name="expiring_commitments",
@@ -446,8 +447,7 @@ def commitments(session: Session) -> Page:
 def _calendar(session: Session, page: Page) -> None:
     path = source("/v1/reports/calendar", limit=ALL_ROWS)
     try:
-        report: Report | None = reports_service.calendar(session, provider=None, as_of=None,
-                                                         months=None, window_days=30)
+        report: Report | None = reports_service.calendar(session, ExpiryWindow())
     except LadderError:
         report = None
     rows = rows_of(report)

@@ -28,7 +28,7 @@ from api.params import (
 )
 from api.reports import service
 from api.reports.schemas import ChargeGroup, CommitmentGroup, ReportFormat, ReportRead, UsageGroup
-from api.reports.service import Rendering
+from api.reports.service import ExpiryWindow, Rendering
 from reporting import DEFINITIONS, Dimension, Granularity, Scope
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -108,6 +108,16 @@ MonthsQuery = Annotated[int | None, Query(ge=1, le=600,
                                           "months.")]
 WindowQuery = Annotated[int, Query(ge=1, le=366, description="Days of recent usage that "
                                    "measure the on-demand exposure.")]
+
+
+async def expiry_window(provider: ProviderQuery = None, as_of: AsOfQuery = None,
+                        months: MonthsQuery = None, window_days: WindowQuery = 30,
+                        ) -> ExpiryWindow:
+    """The commitment ends the expiry reports (expirations, calendar) look at."""
+    return ExpiryWindow(provider=provider, as_of=as_of, months=months, window_days=window_days)
+
+
+ExpiryWindowDep = Annotated[ExpiryWindow, Depends(expiry_window)]
 
 
 def _period_report(session: Session, name: str, period: PeriodDep, granularity: Granularity,
@@ -225,12 +235,9 @@ def payment_schedule(session: SessionDep, _caller: FinanceReader, how: Rendering
                                   ("on_demand_exposure_monthly", "commitment_cost_monthly",
                                    "net_increase_monthly")))
 def expirations(session: SessionDep, _caller: Reader, how: RenderingDep,
-                provider: ProviderQuery = None, as_of: AsOfQuery = None,
-                months: MonthsQuery = None, window_days: WindowQuery = 30,
-                ) -> Response:
+                window: ExpiryWindowDep) -> Response:
     """Commitments expiring."""
-    return service.render(service.expirations(session, provider=provider, as_of=as_of,
-                                              months=months, window_days=window_days), how)
+    return service.render(service.expirations(session, window), how)
 
 
 @router.get("/calendar", response_model=ReportRead, responses=REPORT_RESPONSES,
@@ -240,12 +247,9 @@ def expirations(session: SessionDep, _caller: Reader, how: RenderingDep,
                                   ("commitments", "on_demand_exposure_monthly",
                                    "net_increase_monthly")))
 def calendar(session: SessionDep, _caller: Reader, how: RenderingDep,
-             provider: ProviderQuery = None, as_of: AsOfQuery = None,
-             months: MonthsQuery = None, window_days: WindowQuery = 30,
-             ) -> Response:
+             window: ExpiryWindowDep) -> Response:
     """Commitment calendar."""
-    return service.render(service.calendar(session, provider=provider, as_of=as_of,
-                                           months=months, window_days=window_days), how)
+    return service.render(service.calendar(session, window), how)
 
 
 @router.get("/budgets", responses={404: REPORT_RESPONSES[404]}, summary="Status of every budget")

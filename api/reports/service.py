@@ -124,15 +124,27 @@ def payment_schedule(session: Session, *, provider: str | None, as_of: date | No
     return reporting.payment_schedule(session, provider=provider, as_of=as_of_instant(as_of))
 
 
-def expirations(session: Session, *, provider: str | None, as_of: date | None,
-                months: int | None, window_days: int) -> Report:
+@dataclass(frozen=True, slots=True)
+class ExpiryWindow:
+    """Which commitment ends an expiry report looks at: of ``provider`` (None: all), from
+    ``as_of`` (None: the end of the data) for ``months`` (None: all), their on-demand
+    exposure measured on the last ``window_days`` days of usage."""
+
+    provider: str | None = None
+    as_of: date | None = None
+    months: int | None = None
+    window_days: int = 30
+
+
+def expirations(session: Session, window: ExpiryWindow) -> Report:
     """Each commitment expiring, and the on-demand exposure it adds."""
-    return reporting.expirations(session, provider=provider, as_of=as_of_instant(as_of),
-                                 months=months, window_days=window_days)
+    return reporting.expirations(session, provider=window.provider,
+                                 as_of=as_of_instant(window.as_of), months=window.months,
+                                 window_days=window.window_days)
 
 
-def calendar(session: Session, *, provider: str | None, as_of: date | None,
-             months: int | None, window_days: int) -> Report:
+def calendar(session: Session, window: ExpiryWindow) -> Report:
     """Expirations per month and the exposure they add."""
-    return reporting.commitment_calendar(session, provider=provider, as_of=as_of_instant(as_of),
-                                         months=months, window_days=window_days)
+    return reporting.commitment_calendar(session, provider=window.provider,
+                                         as_of=as_of_instant(window.as_of),
+                                         months=window.months, window_days=window.window_days)
