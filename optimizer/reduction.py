@@ -242,3 +242,83 @@ def collapse_hours(rows: FloatArray) -> HourGroups:
     order = np.argsort(rank)
     return HourGroups(first[order].astype(np.intp), count[order].astype(np.float64),
                       rank[group.reshape(-1)].astype(np.intp))
+
+
+POOL_RTOL = 1e-9
+"""Relative difference below which two keys' dollars per unit of capacity count as equal."""
+
+
+@dataclass(frozen=True, eq=False)
+class PooledCoverage:
+    """Patterns whose coverage the LP holds per *class* of keys, not per key.
+
+    Class ``c`` is the merged keys ``keys[c]`` of pattern ``pattern[c]`` that save the same
+    on-demand dollars per pattern unit of capacity, ``value[c]``; ``pooled[P]`` says whether
+    pattern ``P``'s coverage is pooled; ``class_of[j]`` is the class holding key ``j``
+    (``-1``: none; a key is in at most one pooled pattern).
+    """
+
+    pattern: IntArray
+    keys: tuple[IntArray, ...]
+    value: FloatArray
+    pooled: npt.NDArray[np.bool_]
+    class_of: IntArray
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return int(self.pattern.size)
+
+    @classmethod
+    def none(cls, n_patterns: int, n_keys: int) -> PooledCoverage:
+        """No pattern pooled: every coverage per key."""
+        return cls(np.zeros(0, dtype=np.intp), (), np.zeros(0),
+                   np.zeros(n_patterns, dtype=bool), np.full(n_keys, -1, dtype=np.intp))
+
+
+def pool_coverage(weights: FloatArray, rates: FloatArray) -> PooledCoverage:
+    """Which patterns' coverage pools by class of keys (``weights`` is (P, J) ``â``, ``rates``
+    (J,) the on-demand rates of the merged keys).
+
+    **Pooled coverage.** Covering one unit of key ``j`` with pattern ``P`` saves ``r[j]`` and
+    uses ``â[P,j]`` of its capacity: ``ρ[j] = r[j] / â[P,j]`` dollars per unit of capacity. A
+    Savings Plan whose rates are a fixed share of on-demand (AWS's Compute Savings Plans,
+    for one) has the same ``ρ`` on every key it covers. Then which of those keys its
+    capacity covers changes nothing the LP counts (the dollars covered, the capacity used,
+    the waste term's idle value, the utilisation floor are all sums of ``â y``), so the LP
+    can hold one variable ``z = Σ_{j∈c} â[P,j] y[P,j]`` per class ``c`` of keys with equal
+    ``ρ``, and hour and scenario, instead of one per key, with one row for the usage the
+    other patterns leave (``Q`` ranges over the patterns not pooled):
+
+        z[c] + Σ_{j∈c} â[P,j] Σ_Q y[Q,j] ≤ Σ_{j∈c} â[P,j] ū[j]
+
+    Exact: for any ``y[Q,·]`` within each key's usage, a ``z[c]`` within this row splits
+    into ``y[P,j] = z[c] (ū[j] − Σ_Q y[Q,j]) / Σ_{j∈c} (ū[j] − Σ_Q y[Q,j])``, within each
+    key's usage, at the same dollars and capacity. Patterns are pooled widest first; one
+    that shares a key with a pattern already pooled, or whose classes are no fewer than its
+    keys (nothing to gain), is not.
+    """
+    n_patterns, n_keys = weights.shape
+    pooled = np.zeros(n_patterns, dtype=bool)
+    class_of = np.full(n_keys, -1, dtype=np.intp)
+    patterns: list[int] = []
+    members: list[IntArray] = []
+    values: list[float] = []
+    for p in np.argsort(-(weights > 0).sum(axis=1), kind="stable").tolist():
+        keys = np.flatnonzero(weights[p] > 0)
+        if keys.size < 2 or np.any(class_of[keys] >= 0):
+            continue
+        ratio = rates[keys] / weights[p, keys]
+        order = np.argsort(ratio, kind="stable")
+        steps = np.flatnonzero(np.diff(ratio[order]) > POOL_RTOL * ratio[order][1:]) + 1
+        classes = np.split(keys[order], steps)
+        if len(classes) >= keys.size:
+            continue
+        pooled[p] = True
+        for members_c in classes:
+            class_of[members_c] = len(patterns)
+            patterns.append(p)
+            members.append(np.sort(members_c).astype(np.intp))
+            values.append(float(np.mean(rates[members_c] / weights[p, members_c])))
+    return PooledCoverage(np.array(patterns, dtype=np.intp), tuple(members),
+                          np.array(values, dtype=np.float64), pooled, class_of)

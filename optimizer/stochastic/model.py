@@ -20,7 +20,7 @@ from optimizer.linear_model import (
     PulpModel,
     to_solver,
 )
-from optimizer.reduction import KeyGroups
+from optimizer.reduction import KeyGroups, PooledCoverage, pool_coverage
 from optimizer.representative import RepresentativeHours
 from optimizer.stochastic import layout as reductions
 from optimizer.stochastic.layout import Layout
@@ -169,6 +169,7 @@ class StochasticModel:
     idle_values: Mapping[str, float]  # κ p̂ per own unit-hour used, by offering id (waste term)
     build_seconds: float
     exact: bool                  # every hour kept: the full hourly model
+    pooled: PooledCoverage       # the patterns whose coverage is held per class of keys
 
     @property
     def n_variables(self) -> int:
@@ -263,8 +264,12 @@ def add_exchange_variables(
 
 @dataclass(frozen=True, eq=False)
 class Coverage:
-    """The y columns: scenario, representative hour g, pattern and merged key of each, and
-    ``value`` = w[g] r[j], the on-demand dollars one unit of it saves over the horizon."""
+    """The y columns: scenario, representative hour g, pattern and merged key of each,
+    ``value`` = w[g] r[j], the on-demand dollars one unit of it saves over the horizon, and
+    ``use`` = â[P,j], the pattern capacity one unit of it takes. A pooled column z (one per
+    class of keys: :func:`optimizer.reduction.pool_coverage`) has ``key`` -1, its class in
+    ``klass`` (-1 for the others), ``value`` = w[g] ρ[c] and ``use`` 1: it is in capacity
+    units already."""
 
     column: IntArray
     scenario: IntArray
@@ -272,6 +277,8 @@ class Coverage:
     pattern: IntArray
     key: IntArray
     value: FloatArray
+    use: FloatArray
+    klass: IntArray
 
 
 def _pattern_active(layout: Layout, problem: StochasticProblem, columns: Columns,
@@ -293,45 +300,105 @@ def _pattern_active(layout: Layout, problem: StochasticProblem, columns: Columns
     return can
 
 
+def pooled_room(layout: Layout, pooled: PooledCoverage) -> FloatArray:
+    """(C, S, G) Σ_{j∈c} â[P,j] ū[s,g,j]: the capacity class c's usage could take."""
+    usage = layout.rep.usage
+    room = np.zeros((pooled.n_classes, *usage.shape[:2]))
+    for c, keys in enumerate(pooled.keys):
+        room[c] = usage[:, :, keys] @ layout.weights[int(pooled.pattern[c]), keys]
+    return room
+
+
 def add_coverage_variables(builder: LinearModelBuilder, layout: Layout,
-                           can: npt.NDArray[np.bool_],
-                           probabilities: FloatArray, risk_weight: float) -> Coverage:
-    """y[s,g,P,j] ∈ [0, ū] where key j has usage and pattern P can have capacity."""
+                           can: npt.NDArray[np.bool_], probabilities: FloatArray,
+                           risk_weight: float, pooled: PooledCoverage) -> Coverage:
+    """y[s,g,P,j] ∈ [0, ū] where key j has usage and pattern P can have capacity; for a pooled
+    pattern, z[s,g,c] ∈ [0, Σ_{j∈c} â[P,j] ū[s,g,j]] per class c of its keys instead."""
     rep = layout.rep
     parts = []
-    for p in range(layout.weights.shape[0]):
+    for p in np.flatnonzero(~pooled.pooled).tolist():
         keys = np.flatnonzero(layout.weights[p] > 0)
         live = can[rep.segment, p]  # (G,)
         si, gi, ji = np.nonzero((rep.usage[:, :, keys] > 0) & live[None, :, None])
         parts.append((si, gi, np.full(si.size, p, dtype=np.intp), keys[ji]))
-    if not parts or sum(part[0].size for part in parts) == 0:
-        empty = np.zeros(0, dtype=np.intp)
-        return Coverage(empty, empty, empty, empty, empty, np.zeros(0))
-    s, g, pat, j = (np.concatenate([part[i] for part in parts]).astype(np.intp)
-                    for i in range(4))
+    empty = np.zeros(0, dtype=np.intp)
+    s, g, pat, j = (np.concatenate([part[i] for part in parts]).astype(np.intp) if parts
+                    else empty for i in range(4))
     value = rep.weight[g] * layout.rates[j]
     column = builder.add_variables("coverage", (s, rep.hour[g], pat, layout.key_groups.first[j]),
                                    cost=-(1.0 - risk_weight) * probabilities[s] * value,
                                    upper=rep.usage[s, g, j])
-    return Coverage(column, s, g, pat, j, value)
+    coverage = Coverage(column, s, g, pat, j, value, layout.weights[pat, j],
+                        np.full(s.size, -1, dtype=np.intp))
+    if pooled.n_classes == 0:
+        return coverage
+    pooled_parts = []
+    room = pooled_room(layout, pooled)
+    for c in range(pooled.n_classes):
+        p = int(pooled.pattern[c])
+        si, gi = np.nonzero((room[c] > 0) & can[rep.segment, p][None, :])
+        pooled_parts.append((si, gi, np.full(si.size, c, dtype=np.intp), room[c, si, gi]))
+    ps, pg, pc, upper = (np.concatenate([part[i] for part in pooled_parts])
+                         for i in range(4))
+    ps, pg, pc = ps.astype(np.intp), pg.astype(np.intp), pc.astype(np.intp)
+    pp = pooled.pattern[pc]
+    first_key = np.array([int(k[0]) for k in pooled.keys], dtype=np.intp)[pc]
+    pooled_value = rep.weight[pg] * pooled.value[pc]
+    pooled_column = builder.add_variables(
+        "pooled_coverage", (ps, rep.hour[pg], pp, layout.key_groups.first[first_key]),
+        cost=-(1.0 - risk_weight) * probabilities[ps] * pooled_value, upper=upper)
+    return Coverage(
+        np.concatenate([coverage.column, pooled_column]), np.concatenate([s, ps]),
+        np.concatenate([g, pg]), np.concatenate([pat, pp]),
+        np.concatenate([j, np.full(ps.size, -1, dtype=np.intp)]),
+        np.concatenate([value, pooled_value]), np.concatenate([coverage.use, np.ones(ps.size)]),
+        np.concatenate([coverage.klass, pc]))
 
 
-def add_usage_constraints(builder: LinearModelBuilder, layout: Layout,
-                          coverage: Coverage) -> None:
-    """Σ_P y[s,g,P,j] ≤ ū[s,g,j] for the keys two or more patterns cover."""
-    shared = np.flatnonzero((layout.weights > 0).sum(axis=0) > 1)
-    mine = np.flatnonzero(np.isin(coverage.key, shared))
-    if mine.size == 0:
-        return
+def add_usage_constraints(builder: LinearModelBuilder, layout: Layout, coverage: Coverage,
+                          pooled: PooledCoverage) -> None:
+    """Σ_P y[s,g,P,j] ≤ ū[s,g,j] for the keys two or more patterns not pooled cover; and per
+    pooled column z[s,g,c], z + Σ_{j∈c} â[P,j] Σ_Q y[s,g,Q,j] ≤ Σ_{j∈c} â[P,j] ū[s,g,j]
+    (:func:`optimizer.reduction.pool_coverage`)."""
     rep = layout.rep
     n_keys, n_hours = layout.rates.size, rep.n_hours
-    cell, row = np.unique((coverage.scenario[mine] * n_hours + coverage.hour[mine]) * n_keys
-                          + coverage.key[mine], return_inverse=True)
-    rest, j = np.divmod(cell, n_keys)
-    s, g = np.divmod(rest, n_hours)
-    builder.add_constraints("usage", (s, rep.hour[g], layout.key_groups.first[j]),
-                            row=row.reshape(-1), column=coverage.column[mine], coefficient=1.0,
-                            upper=rep.usage[s, g, j])
+    per_key = layout.weights[~pooled.pooled] > 0
+    shared = np.flatnonzero(per_key.sum(axis=0) > 1)
+    mine = np.flatnonzero(np.isin(coverage.key, shared))
+    if mine.size:
+        cell, row = np.unique((coverage.scenario[mine] * n_hours + coverage.hour[mine])
+                              * n_keys + coverage.key[mine], return_inverse=True)
+        rest, j = np.divmod(cell, n_keys)
+        s, g = np.divmod(rest, n_hours)
+        builder.add_constraints("usage", (s, rep.hour[g], layout.key_groups.first[j]),
+                                row=row.reshape(-1), column=coverage.column[mine],
+                                coefficient=1.0, upper=rep.usage[s, g, j])
+    z = np.flatnonzero(coverage.klass >= 0)
+    if z.size == 0:
+        return
+    n_classes = pooled.n_classes
+    cells = (coverage.scenario[z] * n_hours + coverage.hour[z]) * n_classes + coverage.klass[z]
+    order = np.argsort(cells)
+    cells = cells[order]
+    # The per-key columns of the keys of a pooled class, where that class has a z column.
+    others = np.flatnonzero(coverage.key >= 0)
+    others = others[pooled.class_of[coverage.key[others]] >= 0]
+    klass = pooled.class_of[coverage.key[others]]
+    their = (coverage.scenario[others] * n_hours + coverage.hour[others]) * n_classes + klass
+    at = np.minimum(np.searchsorted(cells, their), cells.size - 1)
+    found = cells[at] == their
+    others, klass, at = others[found], klass[found], at[found]
+    p = pooled.pattern[klass]
+    rows = np.concatenate([np.arange(z.size), at])
+    columns = np.concatenate([coverage.column[z][order], coverage.column[others]])
+    weights = np.concatenate([np.ones(z.size), layout.weights[p, coverage.key[others]]])
+    c = coverage.klass[z][order]
+    upper = pooled_room(layout, pooled)[c, coverage.scenario[z][order], coverage.hour[z][order]]
+    builder.add_constraints(
+        "pooled_usage", (coverage.scenario[z][order], rep.hour[coverage.hour[z][order]],
+                         pooled.pattern[c],
+                         layout.key_groups.first[[int(pooled.keys[k][0]) for k in c.tolist()]]),
+        row=rows, column=columns, coefficient=weights, upper=upper)
 
 
 def add_capacity_constraints(
@@ -350,7 +417,7 @@ def add_capacity_constraints(
     segment_start = layout.bounds[rep.segment[hour]]
     rows = [row.reshape(-1)]
     cols = [coverage.column]
-    coefs = [layout.weights[coverage.pattern, coverage.key]]
+    coefs = [coverage.use]
     n_cand = len(problem.candidates)
 
     def attach(column: int, offering_index: int, sign: float, hours_active: int,
@@ -445,6 +512,12 @@ def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
                                 coefficient=upfront, upper=policy.max_upfront)
 
 
+POOL_THRESHOLD = 200_000
+"""Models that would hold more coverage columns than this pool them
+(:func:`optimizer.reduction.pool_coverage`); smaller ones keep one per key, as measured
+on the backtest suite and the scale benchmark (500 keys: 141,855 variables)."""
+
+
 UTILISATION_PENALTY = 10.0
 """A shortfall below the utilisation floor costs this many times the commitment's price."""
 
@@ -486,7 +559,7 @@ def add_utilisation_floor(builder: LinearModelBuilder, layout: Layout, coverage:
         column=np.concatenate([coverage.column[on_cov], columns.buy[on_buy], slack]),
         coefficient=np.concatenate([
             probabilities[coverage.scenario[on_cov]] * rep.weight[coverage.hour[on_cov]]
-            * layout.weights[coverage.pattern[on_cov], coverage.key[on_cov]],
+            * coverage.use[on_cov],
             -floor * (columns.end - columns.start)[on_buy] / scale[on_buy]
             * np.where(columns.scenario[on_buy] >= 0,
                        probabilities[np.maximum(columns.scenario[on_buy], 0)], 1.0),
@@ -567,7 +640,7 @@ def add_policy_terms(program: LinearProgram, problem: StochasticProblem, layout:
         rep = layout.rep
         cost[coverage.column] -= (weight * probabilities[coverage.scenario]
                                   * rep.weight[coverage.hour] * idle_prices[coverage.pattern]
-                                  * layout.weights[coverage.pattern, coverage.key])
+                                  * coverage.use)
     return replace(program, cost=cost)
 
 
@@ -586,8 +659,26 @@ def _idle_unit_values(problem: StochasticProblem, layout: Layout,
     return values
 
 
-def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> StochasticModel:
-    """Build the stochastic LP (pure: no solving). ``backend="auto"`` picks by size."""
+def per_key_coverage(layout: Layout, can: npt.NDArray[np.bool_]) -> int:
+    """How many coverage columns the model holds with no pattern pooled."""
+    rep = layout.rep
+    count = 0
+    for p in range(layout.weights.shape[0]):
+        keys = np.flatnonzero(layout.weights[p] > 0)
+        live = can[rep.segment, p]
+        count += int(np.count_nonzero(rep.usage[:, live][:, :, keys] > 0))
+    return count
+
+
+def build_model(problem: StochasticProblem, *, backend: Backend = "auto",
+                pool: bool | None = None) -> StochasticModel:
+    """Build the stochastic LP (pure: no solving). ``backend="auto"`` picks by size.
+
+    ``pool``: hold the coverage of the patterns :func:`optimizer.reduction.pool_coverage`
+    pools per class of keys rather than per key (exact; ``None``: when the model would
+    otherwise hold more than :data:`POOL_THRESHOLD` coverage columns, so that small models
+    are built as they always were).
+    """
     started = time.perf_counter()
     horizon = problem.horizon
     policy = problem.policy
@@ -620,8 +711,13 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
     columns = Columns(buy, buy_offering, buy_start, buy_end, buy_scenario, span_cost, ret,
                       returnable, give, receive, pair_owned, pair_target, eta, xi)
     can = _pattern_active(layout, problem, columns, pair_target, pair_owned)
-    coverage = add_coverage_variables(builder, layout, can, probabilities, risk_weight)
-    add_usage_constraints(builder, layout, coverage)
+    n_patterns, n_keys = layout.weights.shape
+    if pool is None:
+        pool = per_key_coverage(layout, can) > POOL_THRESHOLD
+    pooled = pool_coverage(layout.weights, layout.rates) if pool else \
+        PooledCoverage.none(n_patterns, n_keys)
+    coverage = add_coverage_variables(builder, layout, can, probabilities, risk_weight, pooled)
+    add_usage_constraints(builder, layout, coverage, pooled)
     add_capacity_constraints(builder, layout, coverage, columns, problem)
     add_tail_constraints(builder, layout, coverage, columns)
     add_exchange_constraints(builder, problem, columns)
@@ -646,7 +742,7 @@ def build_model(problem: StochasticProblem, *, backend: Backend = "auto") -> Sto
         key_groups=layout.key_groups, prices=prices, active=active, owned_prices=owned_prices,
         owned_cost=owned_cost, true_cost=true_cost, idle_values=MappingProxyType(idle_values),
         build_seconds=time.perf_counter() - started,
-        exact=layout.rep.n_hours == horizon,
+        exact=layout.rep.n_hours == horizon, pooled=pooled,
     )
 
 
