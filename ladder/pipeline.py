@@ -33,13 +33,13 @@ from providers.bills import (
     choose_clouds,
     cloud_of_name,
     cloud_rules,
-    clouds_in,
-    read_cloud_usage,
     read_each_cloud,
+    rule_columns,
 )
 from providers.focus import FocusUsage
 from providers.focus.commitments import match_commitments, read_bill_commitments, reconcile
 from providers.focus.costs import FocusPeriods, read_bill_lines, read_focus_periods
+from providers.focus.reduction import DuckLimits, FocusReduction
 from providers.prices import PriceSource
 from providers.remote import is_remote, staged
 from reporting import bill_lines
@@ -112,28 +112,37 @@ class BillUsage:
     read from the usage's files."""
 
 
-def read_bill(path: str | Path, provider: str | None) -> list[BillUsage]:
+def read_bill(path: str | Path, provider: str | None, *, limits: DuckLimits | None = None
+              ) -> list[BillUsage]:
     """The compute usage of each cloud of the bill at ``path`` that is to be stored.
 
     With ``provider`` only that provider's cloud is read (``sample`` reads AWS rules); without
     it every cloud of the bill that Ladder has rules for, each under its own name (``aws``,
     ``azure``, ``gcp``), skipping a cloud with no VM usage unless none has any. A dataset's
     identity is its files' content hash, and for a bill of several clouds the hash with the
-    cloud's name (each cloud's part is its own dataset). The files are hashed and their
-    whole bill read once, whatever the number of clouds.
+    cloud's name (each cloud's part is its own dataset).
+
+    The files are loaded into DuckDB once (:class:`~providers.focus.reduction.FocusReduction`,
+    bounded by ``limits``): the clouds' row counts, each cloud's hourly usage, cost lines and
+    hours per billing period, and the whole bill's daily lines are queries over that load;
+    the content hash streams the files' bytes once more.
     """
-    found = clouds_in(path)
-    clouds = choose_clouds(found, provider, source=str(path))
-    read = read_each_cloud(clouds, provider, lambda cloud: read_cloud_usage(path, cloud))
-    files = read[0][1].files
-    content = content_sha256(files)
-    whole = read_bill_lines(files)
+    with FocusReduction(path, rule_columns(), limits=limits) as reduction:
+        found: dict[str, int] = {}
+        for name, rows in reduction.providers().items():
+            found[cloud_of_name(name)] = found.get(cloud_of_name(name), 0) + rows
+        found = dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+        clouds = choose_clouds(found, provider, source=str(path))
+        read = read_each_cloud(clouds, provider,
+                               lambda cloud: reduction.usage(cloud_rules(cloud)))
+        whole = reduction.bill_lines()
+    content = content_sha256(reduction.files)
     bills = []
-    for cloud, usage in read:
+    for cloud, reduced in read:
         identity = content if len(found) == 1 else \
             hashlib.sha256(f"{content}:{cloud}".encode()).hexdigest()
-        bills.append(BillUsage(provider or cloud, cloud, usage, identity,
-                               cloud_lines(whole, provider or cloud)))
+        bills.append(BillUsage(provider or cloud, cloud, reduced.usage, identity,
+                               cloud_lines(whole, provider or cloud), reduced.periods))
     return bills
 
 
@@ -346,7 +355,8 @@ def optimize(
     with session_scope(engine) as session:
         with step("Storing usage, catalog and inventory"):
             stored, focus = store_delivery(session, focus, provider=provider.name,
-                                           identity=bill.identity, lines=bill.lines)
+                                           identity=bill.identity, lines=bill.lines,
+                                           reduced=bill.periods)
             latest = repository.latest_dataset(session, provider.name)
             if latest is not None and latest.id != stored.dataset_id:
                 # Content stored before and merged into a later dataset since: plan on the

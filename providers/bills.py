@@ -196,10 +196,18 @@ def read_cloud_usage(path: str | Path, cloud: str) -> FocusUsage:
     return read_focus(path, rules())
 
 
+def rule_columns() -> tuple[str, ...]:
+    """The columns beyond FOCUS's own that some cloud's rules read (Azure's meters, OCI's
+    region name): loaded once for every cloud of a bill (``FocusReduction``)."""
+    return tuple(dict.fromkeys(c for rules in USAGE_READERS.values()
+                               for c in rules().extra_columns))
+
+
 def cloud_rules(cloud: str) -> VmRules:
     """The rules of ``cloud``'s compute usage (``aws`` for a cloud Ladder has none for)."""
     return USAGE_READERS.get(cloud, USAGE_READERS["aws"])()
 
 
 __all__ = ["CLOUD_NAMES", "NO_CATALOG", "PROVIDER_CLOUDS", "USAGE_READERS", "choose_clouds",
-           "cloud_of_name", "cloud_rules", "clouds_in", "read_cloud_usage", "read_each_cloud"]
+           "cloud_of_name", "cloud_rules", "clouds_in", "read_cloud_usage", "read_each_cloud",
+           "rule_columns"]

@@ -171,32 +171,38 @@ EC2_RULES = VmRules(
 def read_focus(path: str | Path, rules: VmRules = EC2_RULES) -> FocusUsage:
     """Read a FOCUS file or folder and reduce one cloud's VM usage (EC2 by default) per key."""
     root = Path(path)
-    files, folder = _find(root)
-    names = tuple(str(f) for f in files)
+    files, folder = find_export(root)
     declared = declared_versions(folder) if folder is not None else None
     con = duckdb.connect(":memory:")
     try:
-        rows_read, versions = load_focus_rows(con, files, rules, declared=declared)
-        rows_used, skipped = _counts(con)
-        if rows_used == 0:
-            raise NoUsageFound(rules.none_found, source=str(root))
-        currency = checks.check_one_currency(con, names)
-        checks.check_no_overlap(con, names)
-        start, end = _span(con)
-        return FocusUsage(
-            hourly=_hourly(con, start, end),
-            keys=_keys(con, rules.service),
-            files=names,
-            currency=currency,
-            rows_read=rows_read,
-            rows_used=rows_used,
-            start=start,
-            end=end,
-            skipped=MappingProxyType(skipped),
-            versions=versions,
-        )
+        loaded = load_focus_rows(con, files, rules, declared=declared)
+        return reduce_usage(con, tuple(str(f) for f in files), rules, loaded, source=str(root))
     finally:
         con.close()
+
+
+def reduce_usage(con: duckdb.DuckDBPyConnection, names: tuple[str, ...], rules: VmRules,
+                 loaded: Loaded, *, source: str) -> FocusUsage:
+    """The :class:`FocusUsage` of the rows ``focus_rows`` holds (classified by ``rules``,
+    checked): counts, the currency and overlap checks, the span, hourly usage and keys."""
+    rows_used, skipped = _counts(con)
+    if rows_used == 0:
+        raise NoUsageFound(rules.none_found, source=source)
+    currency = checks.check_one_currency(con, names)
+    checks.check_no_overlap(con, names)
+    start, end = _span(con)
+    return FocusUsage(
+        hourly=_hourly(con, start, end),
+        keys=_keys(con, rules.service),
+        files=names,
+        currency=currency,
+        rows_read=loaded.rows,
+        rows_used=rows_used,
+        start=start,
+        end=end,
+        skipped=MappingProxyType(skipped),
+        versions=loaded.versions,
+    )
 
 
 def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules: VmRules,
@@ -208,14 +214,22 @@ def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules
     the export folder's manifests and metadata declare. Returns the rows read and each file's
     FOCUS version.
     """
+    loaded = load_files(con, files, (*rules.extra_columns, *extra), declared=declared)
+    classify_rows(con, files, rules)
+    return loaded
+
+
+def load_files(con: duckdb.DuckDBPyConnection, files: Sequence[Path], columns: Sequence[str],
+               *, declared: DeclaredVersions | None = None) -> Loaded:
+    """Load each file's FOCUS columns and ``columns`` (NULL where a file lacks one) into
+    ``src_<i>`` and the view ``focus_raw`` over them, once for every reduction that follows
+    (:func:`classify_rows` with each cloud's rules)."""
     # Naive timestamps are UTC in FOCUS; and rowid must follow the file's row order.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
     for statement in portable.prelude("duckdb"):
         con.execute(statement)
-    con.register("vm_lookup", _lookup(rules))
-    columns = (*rules.extra_columns, *extra)
-    sources = [_describe(con, file, columns,
+    sources = [_describe(con, file, tuple(dict.fromkeys(columns)),
                          declared.of(file) if declared is not None else None)
                for file in files]
     native = _native_columns(sources)
@@ -224,9 +238,19 @@ def load_focus_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules
     for i, source in enumerate(sources):
         rows_read += _load(con, i, source, native)
         versions[str(source.path)] = source.version
-    _classify(con, len(files), rules)
-    checks.check_rows(con, tuple(str(f) for f in files))
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS _file, rowid + 1 AS _row, * FROM src_{i}" for i in range(len(files))
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW focus_raw AS {union}")
     return Loaded(rows_read, MappingProxyType(versions))
+
+
+def classify_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Path], rules: VmRules) -> None:
+    """(Re)build ``focus_rows`` from the loaded ``focus_raw`` with ``rules`` and check every
+    row (``checks.CHECKS``)."""
+    con.register("vm_lookup", _lookup(rules))
+    _classify(con, rules)
+    checks.check_rows(con, tuple(str(f) for f in files))
 
 
 def _is_focus_file(path: Path) -> bool:
@@ -242,10 +266,10 @@ def find_files(root: Path) -> list[Path]:
     that holds the clouds' export manifests is read through them: the files of the newest
     delivery of each period (``providers.focus.layout``).
     """
-    return _find(root)[0]
+    return find_export(root)[0]
 
 
-def _find(root: Path) -> tuple[list[Path], ExportFolder | None]:
+def find_export(root: Path) -> tuple[list[Path], ExportFolder | None]:
     """:func:`find_files`, and the folder as listed (None for a file), whose manifests and
     metadata also declare the files' FOCUS versions."""
     if root.is_file():
@@ -413,7 +437,7 @@ def _unreadable(exc: duckdb.Error, kind: str, source: str) -> InvalidInput:
     return InvalidInput(f"cannot read the file as {kind}: {detail}", source=source)
 
 
-def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -> None:
+def _classify(con: duckdb.DuckDBPyConnection, rules: VmRules) -> None:
     """Build ``focus_rows``: every row typed, classified and, for VM usage, keyed.
 
     The loaded files are the view ``focus_raw`` (``_file``, the 1-based ``_row`` of the
@@ -422,14 +446,10 @@ def _classify(con: duckdb.DuckDBPyConnection, file_count: int, rules: VmRules) -
     evaluated once per distinct combination of the columns they read (a few thousand in a
     bill of millions of rows: the accounts, regions and SKUs), and joined back to the rows.
     """
-    union = " UNION ALL ".join(
-        f"SELECT {i} AS _file, rowid + 1 AS _row, * FROM src_{i}" for i in range(file_count)
-    )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW focus_raw AS {union}")
     lookup = _lookup(rules)
     lookup_columns = [c for c in lookup.columns if c != "instance_type"]
     inputs = _rule_inputs(con, rules)
-    con.execute("CREATE TEMP TABLE focus_rows AS "
+    con.execute("CREATE OR REPLACE TEMP TABLE focus_rows AS "
                 + portable.classify_sql(rules, inputs, lookup_columns))
 
 
