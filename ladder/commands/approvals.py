@@ -6,15 +6,17 @@ name given with ``--as`` (or the login name) must be in ``LADDER_APPROVERS``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.markup import escape
+from sqlalchemy.orm import Session
 
 from core.db.session import session_scope
 from core.errors import Forbidden, NotFound
 from core.settings import Settings
-from executor.approval import APPROVER, Actor, decide, load_plan, reject
+from executor.approval import APPROVER, Actor, Decision, decide, load_plan, reject
 from executor.execute import Executor
 from executor.locks import run_lock
 from ladder.commands.common import (
@@ -41,6 +43,24 @@ def _approver(settings: Settings, given: str | None) -> Actor:
     return Actor(name, frozenset({APPROVER}))
 
 
+def _as_approver(plan_id: int, given: str | None, database_url: str | None,
+                 act: Callable[[Session, Actor], Decision]) -> None:
+    """Run ``act`` (an approval or a rejection) as the approver named ``given``, print
+    where the plan stands and the limits accepted; a refused approval raises once its
+    audit entry is committed."""
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
+        person = _approver(settings, given)
+        with session_scope(engine) as session:
+            decision = act(session, person)
+        if decision.refused:
+            raise decision.refusal()
+    console.print(f"Plan {plan_id} is {decision.status}.")
+    for reason in decision.reasons:
+        console.print(escape(f"  accepted: {reason}"))
+
+
 def approve_plan(
     plan_id: PlanIdArgument,
     note: Annotated[str, typer.Option("--note", help="Why it is approved (audited).")] = "",
@@ -48,17 +68,8 @@ def approve_plan(
     database_url: DatabaseOption = None,
 ) -> None:
     """Approve a proposed plan, accepting the limits it goes beyond (never the rules)."""
-    settings = settings_for(database_url)
-    with handled():
-        engine = engine_for(settings)
-        person = _approver(settings, actor)
-        with session_scope(engine) as session:
-            decision = decide(session, plan_id, actor=person, note=note)
-        if decision.refused:  # raised once the refusal's audit entry is committed
-            raise decision.refusal()
-    console.print(f"Plan {plan_id} is {decision.status}.")
-    for reason in decision.reasons:
-        console.print(escape(f"  accepted: {reason}"))
+    _as_approver(plan_id, actor, database_url,
+                 lambda session, person: decide(session, plan_id, actor=person, note=note))
 
 
 def reject_plan(
@@ -68,13 +79,8 @@ def reject_plan(
     database_url: DatabaseOption = None,
 ) -> None:
     """Reject a plan that is not executing yet."""
-    settings = settings_for(database_url)
-    with handled():
-        engine = engine_for(settings)
-        person = _approver(settings, actor)
-        with session_scope(engine) as session:
-            decision = reject(session, plan_id, actor=person, reason=reason)
-    console.print(f"Plan {plan_id} is {decision.status}.")
+    _as_approver(plan_id, actor, database_url,
+                 lambda session, person: reject(session, plan_id, actor=person, reason=reason))
 
 
 def execute_plan(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 from core.db.models import DEFAULT_SCOPE
 from core.db.session import session_scope
 from core.errors import InvalidInput, NotFound
+from core.settings import Settings
 from executor.policy import (
     ScopePolicy,
     StoredPolicy,
@@ -64,6 +68,19 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+@contextmanager
+def _scope_session(database_url: str | None, provider: str | None,
+                   ) -> Iterator[tuple[Settings, str, Session]]:
+    """The settings, the provider's name and a session (committed on leaving) for a
+    command on a scope's policy; Ladder's errors inside become a one-line message."""
+    settings = settings_for(database_url)
+    with handled():
+        engine = engine_for(settings)
+        name = provider_name(settings, provider)
+        with session_scope(engine) as session:
+            yield settings, name, session
+
+
 @policy_app.command("show")
 def show(
     provider: ProviderOption = None,
@@ -71,18 +88,14 @@ def show(
     database_url: DatabaseOption = None,
 ) -> None:
     """The policy in force for the scope."""
-    settings = settings_for(database_url)
-    with handled():
-        engine = engine_for(settings)
-        name = provider_name(settings, provider)
-        with session_scope(engine) as session:
-            stored = load_policy(session, name, scope)
-        if stored is None:
-            console.print(f"No policy for {name}/{scope}: nothing is approved automatically. "
-                          "Every field and its default:")
-            console.print(json.dumps(ScopePolicy().model_dump(mode="json"), indent=1))
-            return
-        console.print(_describe(stored))
+    with _scope_session(database_url, provider) as (_, name, session):
+        stored = load_policy(session, name, scope)
+    if stored is None:
+        console.print(f"No policy for {name}/{scope}: nothing is approved automatically. "
+                      "Every field and its default:")
+        console.print(json.dumps(ScopePolicy().model_dump(mode="json"), indent=1))
+        return
+    console.print(_describe(stored))
 
 
 @policy_app.command("set")
@@ -103,23 +116,18 @@ def set_policy(
     Example: ``ladder policy set --set max_run_hourly=5 --set 'allowed_terms_hours=[8760]'
     --set 'schedule="0 6 * * 1"' --reason "weekly, one-year terms only"``.
     """
-    settings = settings_for(database_url)
-    with handled():
-        engine = engine_for(settings)
-        name = provider_name(settings, provider)
-        with session_scope(engine) as session:
-            current = load_policy(session, name, scope)
-            if file is not None:
-                body = json.loads(file.read_text(encoding="utf-8"))
-                if not isinstance(body, dict):
-                    raise InvalidInput("the policy file must hold a JSON object",
-                                       source=str(file))
-            else:
-                body = current.policy.model_dump(mode="json") if current else {}
-            policy = parse_policy({**body, **_assignments(assignments or [])})
-            stored = save_policy(session, name, scope, policy, actor=actor_name(actor),
-                                 reason=reason, min_schedule_interval=timedelta(
-                                     seconds=settings.min_schedule_interval_s))
+    with _scope_session(database_url, provider) as (settings, name, session):
+        current = load_policy(session, name, scope)
+        if file is not None:
+            body = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(body, dict):
+                raise InvalidInput("the policy file must hold a JSON object", source=str(file))
+        else:
+            body = current.policy.model_dump(mode="json") if current else {}
+        policy = parse_policy({**body, **_assignments(assignments or [])})
+        stored = save_policy(session, name, scope, policy, actor=actor_name(actor),
+                             reason=reason, min_schedule_interval=timedelta(
+                                 seconds=settings.min_schedule_interval_s))
     console.print(_describe(stored))
 
 
@@ -135,20 +143,15 @@ def kill_switch(
     """Turn the scope's kill switch on (nothing is bought) or off."""
     if state not in ("on", "off"):
         raise typer.BadParameter("say on or off", param_hint="STATE")
-    settings = settings_for(database_url)
-    with handled():
-        engine = engine_for(settings)
-        name = provider_name(settings, provider)
-        with session_scope(engine) as session:
-            current = load_policy(session, name, scope)
-            if current is None and state == "off":
-                raise NotFound(f"no policy for {name}/{scope}: there is no kill switch to "
-                               "turn off")
-            base = current.policy if current is not None else ScopePolicy(auto_approve=False)
-            stored = save_policy(session, name, scope,
-                                 base.model_copy(update={"kill_switch": state == "on"}),
-                                 actor=actor_name(actor),
-                                 reason=reason or f"kill switch {state}")
+    with _scope_session(database_url, provider) as (_, name, session):
+        current = load_policy(session, name, scope)
+        if current is None and state == "off":
+            raise NotFound(f"no policy for {name}/{scope}: there is no kill switch to "
+                           "turn off")
+        base = current.policy if current is not None else ScopePolicy(auto_approve=False)
+        stored = save_policy(session, name, scope,
+                             base.model_copy(update={"kill_switch": state == "on"}),
+                             actor=actor_name(actor), reason=reason or f"kill switch {state}")
     console.print(f"Kill switch of {name}/{scope} is {state} (policy version {stored.version}).")
 
 
@@ -159,12 +162,8 @@ def history(
     database_url: DatabaseOption = None,
 ) -> None:
     """Every version of the scope's policy, newest first."""
-    settings = settings_for(database_url)
-    with handled():
-        engine = engine_for(settings)
-        name = provider_name(settings, provider)
-        with session_scope(engine) as session:
-            versions = policy_history(session, name, scope)
+    with _scope_session(database_url, provider) as (_, name, session):
+        versions = policy_history(session, name, scope)
     if not versions:
         console.print(f"No policy for {name}/{scope}.")
     for stored in versions:
