@@ -258,6 +258,30 @@ def count_budgets(session: Session, *, provider: str | None = None) -> int:
     return repository.count_budget_rows(session, provider=provider)
 
 
+def replace_stored(session: Session, row: Any, spec: Any, *, kind: str,
+                   by_name: Callable[[Session, str], Any], check: Callable[[Session, Any], None],
+                   write: Callable[[Any, Any], None]) -> None:
+    """Write ``spec`` over a stored budget ``row`` (of either kind: ``kind`` names it in the
+    Conflict raised when another budget has the name; ``check`` refuses a bad currency)."""
+    other = by_name(session, spec.name)
+    if other is not None and other.id != row.id:
+        raise Conflict(f"a {kind} named {spec.name!r} already exists")
+    check(session, spec)
+    write(row, spec)
+    session.flush()
+
+
+def delete_stored(session: Session, row_type: type[Any], row_id: int) -> bool:
+    """Delete the stored row of ``row_type`` (a budget of either kind); False when it did
+    not exist."""
+    row = session.get(row_type, row_id)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
 def update_budget(session: Session, budget_id: int, spec: BudgetSpec) -> Budget | None:
     """Replace a budget's fields with ``spec``; None when it does not exist.
 
@@ -266,23 +290,14 @@ def update_budget(session: Session, budget_id: int, spec: BudgetSpec) -> Budget 
     row = session.get(BudgetRow, budget_id)
     if row is None:
         return None
-    other = repository.budget_by_name(session, spec.name)
-    if other is not None and other.id != budget_id:
-        raise Conflict(f"a budget named {spec.name!r} already exists")
-    check_currency(session, spec)
-    _write(row, spec)
-    session.flush()
+    replace_stored(session, row, spec, kind="budget", by_name=repository.budget_by_name,
+                   check=check_currency, write=_write)
     return _budget(row)
 
 
 def delete_budget(session: Session, budget_id: int) -> bool:
     """Delete a budget; False when it did not exist."""
-    row = session.get(BudgetRow, budget_id)
-    if row is None:
-        return False
-    session.delete(row)
-    session.flush()
-    return True
+    return delete_stored(session, BudgetRow, budget_id)
 
 
 # --- status -----------------------------------------------------------------------------

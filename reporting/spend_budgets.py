@@ -41,7 +41,13 @@ from sqlalchemy.orm import Session
 
 from core.db.reporting_models import SpendBudgetRow
 from core.errors import Conflict, InvalidInput, NotFound
-from reporting.budgets import MAX_THRESHOLDS, ThresholdState, check_budget_spec
+from reporting.budgets import (
+    MAX_THRESHOLDS,
+    ThresholdState,
+    check_budget_spec,
+    delete_stored,
+    replace_stored,
+)
 from reporting.common import Report, frozen
 from reporting.money import cents, round_cents
 from reporting.spend import (
@@ -178,23 +184,14 @@ def update_spend_budget(session: Session, budget_id: int, spec: SpendBudgetSpec,
     row = session.get(SpendBudgetRow, budget_id)
     if row is None:
         return None
-    other = _by_name(session, spec.name)
-    if other is not None and other.id != budget_id:
-        raise Conflict(f"a spend budget named {spec.name!r} already exists")
-    check_spend_currency(session, spec)
-    _write(row, spec)
-    session.flush()
+    replace_stored(session, row, spec, kind="spend budget", by_name=_by_name,
+                   check=check_spend_currency, write=_write)
     return _budget(row)
 
 
 def delete_spend_budget(session: Session, budget_id: int) -> bool:
     """Delete a spend budget; False when it did not exist."""
-    row = session.get(SpendBudgetRow, budget_id)
-    if row is None:
-        return False
-    session.delete(row)
-    session.flush()
-    return True
+    return delete_stored(session, SpendBudgetRow, budget_id)
 
 
 # --- status ---------------------------------------------------------------------------------
