@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,7 @@ from core.errors import InvalidInput
 from optimizer.linear_model import Backend, solve_program
 from optimizer.pricing import QUANTITY_TOLERANCE
 from optimizer.risk import cvar
+from optimizer.stochastic import decomposition
 from optimizer.stochastic.model import StochasticModel, build_model
 from optimizer.stochastic.problem import StochasticProblem
 
@@ -58,6 +60,11 @@ class StochasticSolution:
     with representative hours it is a lower bound on the full hourly model's optimum.
     ``scenario_costs`` are each scenario's cost under the LP's own allocation of
     coverage.
+
+    ``method`` says how the LP was solved: ``"whole"``, or ``"decomposed"`` scenario by
+    scenario (:mod:`optimizer.stochastic.decomposition`), when ``objective`` is the
+    decomposition's lower bound on the LP's optimum and ``upper`` the LP's objective at the
+    point returned (solved whole, both are the optimum).
     """
 
     quantities: Mapping[str, float]
@@ -76,6 +83,8 @@ class StochasticSolution:
     n_constraints: int
     n_hours: int
     exact: bool
+    method: str = "whole"
+    upper: float = float("nan")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantities", MappingProxyType(dict(self.quantities)))
@@ -104,13 +113,47 @@ def scenario_costs(model: StochasticModel, x: FloatArray) -> FloatArray:
     return commitment + model.owned_cost + on_demand
 
 
-def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSolution:
-    """Solve a built model; raise :class:`core.errors.SolverError` unless HiGHS proves optimal."""
+Method = Literal["auto", "whole", "decomposed"]
+
+
+def solve(model: StochasticModel, *, time_limit_s: float = 120,
+          method: Method = "auto") -> StochasticSolution:
+    """Solve a built model; raise :class:`core.errors.SolverError` unless HiGHS proves optimal.
+
+    ``method``: ``"whole"`` gives the LP to HiGHS as one; ``"decomposed"`` solves it scenario
+    by scenario (:mod:`optimizer.stochastic.decomposition`: its objective is then the
+    decomposition's lower bound, its point the best one found, within ``TOLERANCE`` of it
+    unless the time ran out); ``"auto"`` decomposes models of more than ``DECOMPOSE_ROWS``
+    rows that decompose, and solves the others whole.
+    """
+    split = None
+    if method != "whole" and (method == "decomposed"
+                              or model.n_constraints > decomposition.DECOMPOSE_ROWS):
+        split = decomposition.split_by_scenario(model)
+        if split is None and method == "decomposed":
+            raise InvalidInput("this model does not decompose by scenario (a utilisation "
+                               "floor or a CVaR bound holds every scenario's columns)")
+    if split is None:
+        solved = solve_program(model.program, model.solver_model, time_limit_s=time_limit_s)
+        return _solution(model, solved.x, objective=solved.objective, status=solved.status,
+                         seconds=solved.seconds)
+    found = decomposition.solve_decomposed(model, split, time_limit_s=time_limit_s)
+    status = (f"Optimal within {found.gap:.3%} (scenario decomposition, {found.iterations} "
+              "iterations)" if found.converged else
+              f"Time limit: within {found.gap:.3%} (scenario decomposition, "
+              f"{found.iterations} iterations)")
+    return _solution(model, found.x, objective=found.lower, status=status,
+                     seconds=found.seconds, method="decomposed", upper=found.upper)
+
+
+def _solution(model: StochasticModel, point: FloatArray, *, objective: float, status: str,
+              seconds: float, method: str = "whole",
+              upper: float | None = None) -> StochasticSolution:
+    """The solution at the LP point ``point`` whose objective (or lower bound) is given."""
     program = model.program
-    solved = solve_program(program, model.solver_model, time_limit_s=time_limit_s)
-    x = np.maximum(solved.x, 0.0) if solved.x.size else np.zeros(0)
-    if model.columns.eta >= 0 and solved.x.size:
-        x[model.columns.eta] = solved.x[model.columns.eta]  # η is free
+    x = np.maximum(point, 0.0) if point.size else np.zeros(0)
+    if model.columns.eta >= 0 and point.size:
+        x[model.columns.eta] = point[model.columns.eta]  # η is free
     problem = model.problem
     columns = model.columns
     quantities: dict[str, float] = {}
@@ -140,21 +183,23 @@ def solve(model: StochasticModel, *, time_limit_s: float = 120) -> StochasticSol
     probabilities = problem.scenarios.probabilities
     return StochasticSolution(
         quantities=quantities, returns=returns, exchanges=exchanges, planned=tuple(planned),
-        objective=solved.objective,
+        objective=objective,
         expected_cost=float(probabilities @ costs),
         cvar_loss=cvar(costs - equivalents, probabilities, problem.policy.cvar_alpha),
-        scenario_costs=costs, scenario_equivalents=equivalents, status=solved.status,
+        scenario_costs=costs, scenario_equivalents=equivalents, status=status,
         build_seconds=model.build_seconds,
-        solve_seconds=solved.seconds, n_variables=program.n_variables,
+        solve_seconds=seconds, n_variables=program.n_variables,
         n_constraints=program.n_constraints, n_hours=model.representative.n_hours,
-        exact=model.exact,
+        exact=model.exact, method=method,
+        upper=objective if upper is None else upper,
     )
 
 
 def optimize(problem: StochasticProblem, *, time_limit_s: float = 120,
-             backend: Backend = "auto") -> StochasticSolution:
+             backend: Backend = "auto", method: Method = "auto") -> StochasticSolution:
     """Build and solve the stochastic LP."""
-    return solve(build_model(problem, backend=backend), time_limit_s=time_limit_s)
+    return solve(build_model(problem, backend=backend), time_limit_s=time_limit_s,
+                 method=method)
 
 
 @dataclass(frozen=True)

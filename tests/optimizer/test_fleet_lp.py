@@ -14,10 +14,12 @@ from optimizer.stochastic import (
     ScenarioSet,
     StochasticProblem,
     build_model,
+    decomposition,
     scenario_costs,
     solve,
 )
 from optimizer.stochastic import model as stochastic_model
+from optimizer.stochastic.decomposition import TOLERANCE
 
 LADDER_LIKE = RiskSettings(cvar_weight=0.8, cvar_alpha=0.9, representative_hours=48,
                            waste_weight=1.5, switching_cost=0.02)
@@ -113,3 +115,31 @@ def test_models_pool_above_the_threshold_only(monkeypatch: pytest.MonkeyPatch) -
     assert build_model(problem).pooled.n_classes == 0
     monkeypatch.setattr(stochastic_model, "POOL_THRESHOLD", count - 1)
     assert build_model(problem).pooled.n_classes > 0
+
+
+def test_the_decomposition_brackets_the_whole_lps_optimum() -> None:
+    """Scenario by scenario (Benders): the lower bound is at most the whole LP's optimum, the
+    point's cost at least it and within the stated gap of the bound; the bound is the
+    solution's objective (what the certificate compares with)."""
+    model = build_model(fleet(pools=20, owned_sp=20.0))
+    whole = solve(model, method="whole")
+    split = solve(model, method="decomposed")
+    assert split.method == "decomposed" and whole.method == "whole"
+    assert split.objective <= whole.objective * (1 + 1e-9)
+    assert split.upper >= whole.objective * (1 - 1e-9)
+    assert (split.upper - split.objective) / abs(split.upper) <= TOLERANCE
+    assert split.objective == pytest.approx(whole.objective, rel=TOLERANCE)
+
+
+def test_the_solver_decomposes_above_the_row_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``method="auto"`` solves whole up to DECOMPOSE_ROWS rows and by scenario above; a
+    utilisation floor (a row over every scenario) keeps it whole."""
+    model = build_model(fleet())
+    monkeypatch.setattr(decomposition, "DECOMPOSE_ROWS", model.n_constraints)
+    assert solve(model).method == "whole"
+    monkeypatch.setattr(decomposition, "DECOMPOSE_ROWS", model.n_constraints - 1)
+    assert solve(model).method == "decomposed"
+    floor = build_model(fleet(policy=RiskSettings(cvar_weight=0.5, min_utilisation=0.9,
+                                                  representative_hours=30)))
+    assert decomposition.split_by_scenario(floor) is None
+    assert solve(floor).method == "whole"
