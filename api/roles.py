@@ -28,7 +28,7 @@ class Permission(StrEnum):
     """Plans, runs, commitments, policies, and the savings/ESR, coverage, utilisation and
     calendar reports."""
     READ_FINANCE = "read_finance"
-    """Amortisation and chargeback reports, budgets and their status."""
+    """Amortization and chargeback reports, budgets and their status."""
     WRITE_BUDGETS = "write_budgets"
     """Create, update and delete budgets."""
     WRITE_METRICS = "write_metrics"

@@ -15,7 +15,7 @@ engine loops over (commitment, eligible key) pairs and is vectorised over hours:
 a year of hours × 300 keys × 50 commitments is a few thousand numpy operations
 on 8,760-element vectors (``benchmarks/billing.py`` prints the time).
 
-Everything else (coverage, utilisation, ESR, amortised cost, waste) is computed
+Everything else (coverage, utilisation, ESR, amortized cost, waste) is computed
 from the one :class:`BillingResult` by :func:`summarize`.
 """
 
@@ -79,7 +79,7 @@ class BillingResult:
 
     @property
     def amortized_rates(self) -> FloatArray:
-        """Amortised cost per unit-hour of each commitment column."""
+        """Amortized cost per unit-hour of each commitment column."""
         return np.array([o.amortized_hourly for o in self.offerings], dtype=np.float64)
 
 
@@ -212,7 +212,7 @@ class CommitmentSummary:
 
     @property
     def waste(self) -> float:
-        """Amortised cost of the part of the commitment that covered nothing."""
+        """Amortized cost of the part of the commitment that covered nothing."""
         return self.commitment_cost - self.used_cost
 
     @property
@@ -226,8 +226,8 @@ class BillingSummary:
     """The KPIs of DESIGN.md ("Money") over a window, all derived from one BillingResult.
 
     * on-demand equivalent = Σ usage × on-demand rate;
-    * amortised cost (``total_cost``) = commitment cost + on-demand cost;
-    * realised savings = on-demand equivalent − amortised cost; ESR = savings ÷ equivalent;
+    * amortized cost (``total_cost``) = commitment cost + on-demand cost;
+    * realised savings = on-demand equivalent − amortized cost; ESR = savings ÷ equivalent;
     * coverage = covered on-demand dollars ÷ on-demand equivalent;
     * utilisation = used commitment dollars ÷ commitment dollars; waste = the unused dollars.
     """
@@ -240,7 +240,7 @@ class BillingSummary:
 
     @property
     def total_cost(self) -> float:
-        """Amortised cost: commitments (used or not) plus on-demand remainder."""
+        """Amortized cost: commitments (used or not) plus on-demand remainder."""
         return self.commitment_cost + self.on_demand_cost
 
     @property

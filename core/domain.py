@@ -186,12 +186,12 @@ class Offering:
 
     @property
     def amortized_hourly(self) -> float:
-        """Amortised cost of one unit per hour: upfront spread over the term plus hourly."""
+        """Amortized cost of one unit per hour: upfront spread over the term plus hourly."""
         return self.upfront / self.term_hours + self.hourly
 
     @property
     def upfront_fraction(self) -> float:
-        """Share of the amortised price paid up front."""
+        """Share of the amortized price paid up front."""
         total = self.upfront + self.hourly * self.term_hours
         return self.upfront / total if total > 0 else 0.0
 
@@ -341,8 +341,8 @@ class Action:
 class Plan:
     """What the optimizer proposes: actions and the numbers that justify them.
 
-    Costs are over the evaluation window (``window_hours``) at amortised prices;
-    ``monthly_commitment`` is new amortised commitment per 730-hour month.
+    Costs are over the evaluation window (``window_hours``) at amortized prices;
+    ``monthly_commitment`` is new amortized commitment per 730-hour month.
     """
 
     actions: tuple[Action, ...]

@@ -48,10 +48,10 @@ NO_BILL = ("No bill stored yet. Ingest a FOCUS bill with `ladder ingest PATH` (o
 NO_METRICS = ("No business metrics yet. Load daily values with `ladder metrics ingest "
               "FILE.csv` (columns date,metric,value and an optional scope such as "
               "tag:team=web) or POST /v1/metrics with a finance key, then reload this page.")
-BASES = (("amortized", "Amortised (Σ EffectiveCost)"), ("cash", "Cash (Σ BilledCost)"))
+BASES = (("amortized", "Amortized (Σ EffectiveCost)"), ("cash", "Cash (Σ BilledCost)"))
 BASIS_RULE = ("Cash basis = Σ FOCUS BilledCost: a commitment's purchase counts on the day it "
-              "is billed. Amortised basis = Σ FOCUS EffectiveCost: the purchase counts 0 and "
-              "its cost is spread over the usage it covers. A purchase and its amortisation "
+              "is billed. Amortized basis = Σ FOCUS EffectiveCost: the purchase counts 0 and "
+              "its cost is spread over the usage it covers. A purchase and its amortization "
               "are never both counted.")
 SPEND_GROUPS = tuple(d.value for d in SpendDimension if d is not SpendDimension.NONE)
 MOVER_GROUPS = tuple(d.value for d in MOVER_DIMENSIONS)
@@ -151,7 +151,7 @@ def _spend_call(session: Session, start: date, end: date, granularity: SpendGran
 
 SPEND_COLUMNS = (sourced("cost", "Spend", K.MONEY),
                  sourced("billed_cost", "Billed (cash)", K.MONEY),
-                 sourced("effective_cost", "Effective (amortised)", K.MONEY),
+                 sourced("effective_cost", "Effective (amortized)", K.MONEY),
                  sourced("list_cost", "At list prices", K.MONEY))
 
 
@@ -169,7 +169,7 @@ def _grouping(group_by: str, tag_key: str | None, fallback: SpendDimension,
 def spend(session: Session, *, provider: str | None, length: PeriodLength,
           last_day: date | None, group_by: str, tag_key: str | None, basis: str) -> Page:
     """Spend on the whole bill for a period to date, by a chosen dimension, on the cash or
-    amortised basis, with the daily spend charted."""
+    amortized basis, with the daily spend charted."""
     span = bill_span(session, provider)
     page, span, window = period_page(
         session, "Spend", provider=provider, length=length, last_day=last_day, span=span,
@@ -193,11 +193,11 @@ def spend(session: Session, *, provider: str | None, length: PeriodLength,
     if by_group.report is not None:
         page.context["freshness"] = by_group.report.fresh_fields()
     currency = _currency(by_group, span)
-    basis_name = "amortised" if chosen is SpendBasis.AMORTIZED else "cash"
+    basis_name = "amortized" if chosen is SpendBasis.AMORTIZED else "cash"
     page.add(_total("spend_total", f"Spend ({basis_name} basis)", by_group, "cost", currency))
     page.add(_total("billed_total", "Billed (cash basis, Σ BilledCost)", by_group,
                     "billed_cost", currency))
-    page.add(_total("effective_total", "Effective (amortised, Σ EffectiveCost)", by_group,
+    page.add(_total("effective_total", "Effective (amortized, Σ EffectiveCost)", by_group,
                     "effective_cost", currency))
     page.add(_total("list_total", "At list prices (Σ ListCost)", by_group, "list_cost",
                     currency))

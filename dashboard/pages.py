@@ -198,7 +198,7 @@ def overview(session: Session, *, provider: str | None, length: PeriodLength,
                            currency))
     page.add(_money_figure("on_demand_equivalent", "On-demand equivalent", savings,
                            "on_demand_equivalent", currency))
-    page.add(_money_figure("amortized_cost", "Amortised cost", savings, "amortized_cost",
+    page.add(_money_figure("amortized_cost", "Amortized cost", savings, "amortized_cost",
                            currency))
     _expiries(session, page, window, provider, currency)
     _daily_charts(session, page, window, provider, currency)
@@ -264,7 +264,7 @@ def _daily_charts(session: Session, page: Page, window: Window, provider: str | 
         name="daily", title="Day by day", currency=currency, source=savings.source, rows=daily,
         columns=(Column("period", "Day", K.DATE),
                  sourced("on_demand_equivalent", "On-demand equivalent", K.MONEY),
-                 sourced("amortized_cost", "Amortised cost", K.MONEY),
+                 sourced("amortized_cost", "Amortized cost", K.MONEY),
                  sourced("realised_savings", "Realised savings", K.MONEY),
                  sourced("esr_billing", "ESR", K.RATIO),
                  Column("coverage", "Coverage", K.RATIO), Column("utilisation", "Utilisation",
@@ -337,8 +337,8 @@ PLAN_FIGURES = (
     ("expected_savings", "Expected savings over the window", K.MONEY),
     ("upfront_cash", "Upfront cost", K.MONEY),
     ("monthly_commitment", "Monthly commitment", K.MONEY),
-    ("cost_before", "Amortised cost without the plan", K.MONEY),
-    ("cost_after", "Amortised cost with the plan", K.MONEY),
+    ("cost_before", "Amortized cost without the plan", K.MONEY),
+    ("cost_after", "Amortized cost with the plan", K.MONEY),
     ("on_demand_equivalent", "On-demand equivalent", K.MONEY),
     ("esr_before", "ESR before", K.RATIO),
     ("esr_after", "ESR after", K.RATIO),
@@ -350,7 +350,7 @@ PLAN_DETAILS = (
      "The LP's lower bound against the billed price of the plan: the plan costs at most this "
      "much more than the best plan the model admits."),
     ("loss_before_cvar", "Bad-scenario cost over on-demand, without the plan (CVaR)", K.MONEY,
-     "Conditional value at risk of (amortised cost − on-demand equivalent) over the forecast "
+     "Conditional value at risk of (amortized cost − on-demand equivalent) over the forecast "
      "scenarios without the plan: negative means it still saves in the bad scenarios."),
     ("loss_after_cvar", "Bad-scenario cost over on-demand, with the plan (CVaR)", K.MONEY,
      "The same with the plan: lower is safer."),
@@ -391,7 +391,7 @@ def plan(session: Session, plan_id: int) -> Page | None:
                  sourced("quantity", "Quantity", K.NUMBER, "actions"),
                  sourced("upfront_cost", "Upfront", K.MONEY, "actions"),
                  sourced("hourly_cost", "Recurring / hour", K.MONEY, "actions"),
-                 sourced("amortized_hourly_cost", "Amortised / hour", K.MONEY, "actions"),
+                 sourced("amortized_hourly_cost", "Amortized / hour", K.MONEY, "actions"),
                  sourced("savings_median", "Expected savings (median)", K.MONEY, EXPLAINED),
                  sourced("savings_bad", "Savings in a bad scenario", K.MONEY, EXPLAINED),
                  sourced("expected_utilisation", "Expected utilisation", K.RATIO, EXPLAINED),
@@ -558,7 +558,7 @@ def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
     currency = charged.report.currency if charged.report is not None else span.currency
     page.add(_money_figure("chargeback_total", "Charged in all", charged, "amortized_cost",
                            currency))
-    page.add(_money_figure("bill_total", "The bill (amortised cost)", bill, "amortized_cost",
+    page.add(_money_figure("bill_total", "The bill (amortized cost)", bill, "amortized_cost",
                            currency))
     page.add(_money_figure("benefit_total", "Benefit of commitments", charged, "benefit",
                            currency))
@@ -571,7 +571,7 @@ def chargeback(session: Session, *, provider: str | None, length: PeriodLength,
                  sourced("on_demand_cost", "On-demand cost", K.MONEY),
                  sourced("commitment_used_cost", "Commitment used", K.MONEY),
                  sourced("commitment_unused_cost", "Commitment unused", K.MONEY),
-                 sourced("amortized_cost", "Charged (amortised)", K.MONEY),
+                 sourced("amortized_cost", "Charged (amortized)", K.MONEY),
                  sourced("benefit", "Benefit", K.MONEY)),
         empty="Nothing to charge in this period: pick another period, or ingest newer "
               "billing data."))

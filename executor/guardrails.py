@@ -19,9 +19,9 @@ utilisation come from the planner, in ``plan.details["guardrail_inputs"]``
 the guardrails fail closed.
 
 Exchanges and returns count in the caps by what they change (:class:`ActionFacts`):
-an exchange adds the difference in amortised commitment between what it receives
+an exchange adds the difference in amortized commitment between what it receives
 and what it gives up, and its cash effect (the true-up paid now); a return
-removes the returned commitment's amortised cost and refunds its cash effect.
+removes the returned commitment's amortized cost and refunds its cash effect.
 The allowed offerings, terms and payment options apply to what is received (a
 purchase's offering, an exchange's target); a return receives nothing.
 """
@@ -150,8 +150,8 @@ class Violation:
 class ActionFacts:
     """What the guardrails know of one action.
 
-    ``amortized_hourly`` is the change in amortised commitment ($/h) and
-    ``upfront`` the cash paid now ($): a purchase's amortised cost and upfront; an
+    ``amortized_hourly`` is the change in amortized commitment ($/h) and
+    ``upfront`` the cash paid now ($): a purchase's amortized cost and upfront; an
     exchange's difference and true-up (its ``cash_effect``); a return's, negative.
     ``term_hours`` and ``payment_option`` are those of the offering received.
     """
@@ -206,7 +206,7 @@ class PlanFacts:
 
     @property
     def new_hourly(self) -> float:
-        """New commitment, amortised $/h."""
+        """New commitment, amortized $/h."""
         return sum(a.amortized_hourly for a in self.actions)
 
     @property
@@ -237,11 +237,11 @@ def _float(value: Any) -> float | None:
 
 def commitment_change(kind: str, amortized_hourly_cost: float, upfront_cost: float,
                       cash_effect: float) -> tuple[float, float]:
-    """(amortised $/h added, cash $ paid now) by an action, as the caps count them.
+    """(amortized $/h added, cash $ paid now) by an action, as the caps count them.
 
-    A purchase adds its amortised cost and pays its upfront; an exchange adds the
+    A purchase adds its amortized cost and pays its upfront; an exchange adds the
     difference it states and pays its cash effect (the true-up); a return removes
-    its amortised cost and refunds its cash effect, whatever their stated signs.
+    its amortized cost and refunds its cash effect, whatever their stated signs.
     """
     if kind == ActionKind.RETURN:
         return -abs(amortized_hourly_cost), -abs(cash_effect)
@@ -395,7 +395,7 @@ def check_run_caps(policy: ScopePolicy, facts: PlanFacts, month: SpendToDate,
     found = []
     if policy.max_run_hourly is not None and facts.new_hourly > policy.max_run_hourly + _SLACK:
         found.append(Violation("max_run_hourly", Severity.LIMIT,
-                               f"new commitment of {_money(facts.new_hourly)}/h amortised exceeds "
+                               f"new commitment of {_money(facts.new_hourly)}/h amortized exceeds "
                                f"the per-run cap of {_money(policy.max_run_hourly)}/h"))
     if policy.max_run_upfront is not None and \
             facts.new_upfront > policy.max_run_upfront + _SLACK:

@@ -6,7 +6,7 @@ stored policy nothing is approved automatically: every plan waits for an
 approver.
 
 Caps left as ``None`` do not apply. Money is in dollars: new commitment in
-amortised dollars per hour (upfront spread over the term plus the hourly fee),
+amortized dollars per hour (upfront spread over the term plus the hourly fee),
 cash in dollars paid up front.
 """
 
@@ -191,11 +191,11 @@ class ScopePolicy(BaseModel):
     kill_switch: bool = False
     """Stop: nothing is bought for this scope, approved or not, until it is turned off."""
     max_run_hourly: Money | None = None
-    """New commitment per plan, amortised $/h."""
+    """New commitment per plan, amortized $/h."""
     max_run_upfront: Money | None = None
     """Upfront cash per plan, $."""
     max_month_hourly: Money | None = None
-    """New commitment per calendar month (UTC), amortised $/h, this plan included."""
+    """New commitment per calendar month (UTC), amortized $/h, this plan included."""
     max_month_upfront: Money | None = None
     """Upfront cash per calendar month (UTC), $, this plan included."""
     max_low_forecast_share: float | None = Field(default=None, gt=0, le=MAX_RATIO,

@@ -26,7 +26,7 @@ def _money(value: float) -> str:
 def bill_line(report: Report) -> str:
     """The whole bill behind a plan in one line: its total and its largest service categories.
 
-    ``report`` is the provider's spend report over all its data, amortised, grouped by
+    ``report`` is the provider's spend report over all its data, amortized, grouped by
     service category with one total period (``ladder reports spend --granularity total
     --group-by service_category`` prints the same rows), so the line shows that the
     optimizer plans on the compute part of a bill whose other parts the reports cover.
@@ -39,7 +39,7 @@ def bill_line(report: Report) -> str:
     shares = ", ".join(f"{group} {cost / total:.0%}" if total else str(group)
                        for group, cost in zip(rows["group"][:4], rows["cost"][:4], strict=True))
     more = f", {len(rows) - 4} more" if len(rows) > 4 else ""
-    return (f"Whole bill from {first} until {end} (amortised, {report.currency}): "
+    return (f"Whole bill from {first} until {end} (amortized, {report.currency}): "
             f"{_money(total)[1:]} — {shares}{more}; by service, tag and month in "
             "`ladder reports spend`.")
 
@@ -123,7 +123,7 @@ def plan_table(plan: PlanRow) -> Group:
         f"cost {_money(plan.cost_before)} now → {_money(plan.cost_after)} with this plan; ",
         ("saves " + _money(plan.expected_savings), "bold green"),
         f". ESR {plan.esr_before:.1%} → {plan.esr_after:.1%}.\n",
-        f"Upfront cash {_money(plan.upfront_cash)}; new amortised commitment "
+        f"Upfront cash {_money(plan.upfront_cash)}; new amortized commitment "
         f"{_money(plan.monthly_commitment)} per month.",
         price_line(plan),
         inventory_line(plan),

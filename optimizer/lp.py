@@ -118,7 +118,7 @@ class PurchaseSolution:
     """The solved LP: quantities to buy now and the LP's own figures.
 
     ``objective`` is the LP's cost over the window: new commitments at their
-    amortised price with the cost of capital, plus the on-demand remainder under
+    amortized price with the cost of capital, plus the on-demand remainder under
     the LP's optimal allocation of coverage. Owned commitments are sunk and not in it.
     """
 

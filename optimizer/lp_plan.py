@@ -12,7 +12,7 @@ commits more than the LP chose:
 
 The plan's costs are billed over the window: ``cost_before`` with the owned
 commitments only, ``cost_after`` with the owned and the new ones, both at
-amortised prices (without the LP's charge for the cost of capital).
+amortized prices (without the LP's charge for the cost of capital).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _reason(
     rates = problem.on_demand_rates[block.key_index]
     weights = np.array([offering.covers[k] if offering.shape is Shape.UNIT else offering.rates[k]
                         for k in keys], dtype=np.float64)
-    # Amortised price of covering one unit-hour of each key when fully used.
+    # Amortized price of covering one unit-hour of each key when fully used.
     unit_price = (offering.amortized_hourly / weights if offering.shape is Shape.UNIT
                   else offering.amortized_hourly * weights)
     covered: FloatArray = block.units.sum(axis=0)
@@ -126,7 +126,7 @@ def _reason(
     full = float(np.mean(billed.used[:, column] >= quantity * (1 - 1e-9))) if quantity else 0.0
     hours = problem.hours
     net = float(covered @ rates) - quantity * offering.amortized_hourly * hours
-    prices = (f"amortised ${float(share @ unit_price):.4f}/unit-h vs on-demand "
+    prices = (f"amortized ${float(share @ unit_price):.4f}/unit-h vs on-demand "
               f"${float(share @ rates):.4f}; net saving ${net:,.2f} over the {hours}-hour window")
     if offering.shape is Shape.UNIT:
         return (f"covers {quantity:g} units of {_scope(keys)}, fully used in {full:.0%} of hours; "

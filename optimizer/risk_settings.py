@@ -40,7 +40,7 @@ class RiskSettings:
     * ``decline_aversion`` multiplies the term-aware penalty learned from the
       history (:mod:`optimizer.risk`): 0 ignores the risk that usage falls after
       the horizon, 1 prices the learned decline as it is.
-    * ``max_new_hourly``: new amortised commitment per run, dollars per hour;
+    * ``max_new_hourly``: new amortized commitment per run, dollars per hour;
       ``max_upfront``: upfront cash per run, dollars.
     * ``allowed_offerings`` (ids), ``allowed_terms`` (hours), ``allowed_payment_options``,
       ``allowed_kinds`` (``offering.kind``): ``None`` allows all.

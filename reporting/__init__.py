@@ -8,18 +8,18 @@ commit):
 
 * facts: ``refresh_facts`` (after ingest / inventory changes), ``snapshot_status``;
 * reports (a :class:`Report` each): ``savings``, ``coverage``, ``utilisation``,
-  ``waste``, ``amortisation``, ``payment_schedule``, ``chargeback``,
+  ``waste``, ``amortization``, ``payment_schedule``, ``chargeback``,
   ``commitment_showback``, ``expirations``, ``commitment_calendar``;
 * budgets: ``create_budget``, ``get_budget``, ``list_budgets``, ``count_budgets``,
   ``update_budget``, ``delete_budget``, ``budget_status``, ``budget_statuses``;
 * the whole bill (every FOCUS row, ``bill_cost_lines``), in modules of their own:
-  ``reporting.spend`` (spend, cash and amortised basis), ``reporting.spend_forecast``
+  ``reporting.spend`` (spend, cash and amortized basis), ``reporting.spend_forecast``
   (to the end of month, quarter, fiscal year), ``reporting.spend_budgets`` (spend
   budgets, the monthly variance report), ``reporting.unit_cost`` (business metrics,
   cost per unit).
 """
 
-from reporting.amortisation import amortisation, payment_schedule
+from reporting.amortization import amortization, payment_schedule
 from reporting.budgets import (
     Budget,
     BudgetBasis,
@@ -65,7 +65,7 @@ __all__ = [
     "SnapshotStatus",
     "SpendForecaster",
     "ThresholdState",
-    "amortisation",
+    "amortization",
     "budget_status",
     "budget_statuses",
     "chargeback",

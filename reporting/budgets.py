@@ -3,12 +3,12 @@
 A budget is an amount per calendar period (month, quarter, year) for a scope
 (a provider, an account, a tag value; None = any) on one basis:
 
-* ``amortized``: on-demand cost + commitment cost amortised (used and the
+* ``amortized``: on-demand cost + commitment cost amortized (used and the
   allocated unused part), as in the chargeback;
 * ``cash``: on-demand cost + commitment fees when billed (recurring fees hour by
   hour, upfront fees on the day the commitment starts). In a scope narrower than
   a provider, a commitment's fees of a day are charged in proportion to the
-  scope's share of that commitment's amortised cost that day.
+  scope's share of that commitment's amortized cost that day.
 
 Status (``budget_status``), for the period containing ``as_of``:
 
@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from core.db.reporting_models import BudgetRow
 from core.errors import Conflict, InvalidInput, NotFound
 from reporting import dense, repository
-from reporting.amortisation import commitment_cash_days
+from reporting.amortization import commitment_cash_days
 from reporting.common import (
     Dimension,
     Freshness,
@@ -68,7 +68,7 @@ class BudgetPeriod(StrEnum):
 
 
 class BudgetBasis(StrEnum):
-    """Amortised or cash cost (``amortised`` is accepted for ``amortized``)."""
+    """Amortized or cash cost (``amortised`` is accepted for ``amortized``)."""
 
     AMORTIZED = "amortized"
     CASH = "cash"
@@ -355,7 +355,7 @@ class ThresholdState:
 
 STATUS_DEFINITIONS: dict[str, str] = {
     "actual": "Cost in the budget's scope and basis from the period's first day to as_of "
-              "(exclusive): amortized = on-demand + amortised commitment cost (used and "
+              "(exclusive): amortized = on-demand + amortized commitment cost (used and "
               "allocated unused); cash = on-demand + commitment fees when billed.",
     "forecast": "actual + the forecaster's projection over the days from as_of to the "
                 "period's end (run_rate_Nd: mean daily cost of the last N days of data × "

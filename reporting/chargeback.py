@@ -1,17 +1,17 @@
 """Chargeback and showback: who the bill's cost and the commitments' benefit belong to.
 
-Every dollar of the amortised bill is charged to the usage it served:
+Every dollar of the amortized bill is charged to the usage it served:
 
 * on-demand cost to the key that ran it;
 * each commitment's used cost to the keys it covered, as the engine applied it
-  (covered units × the commitment consumed per unit × its amortised rate), so
+  (covered units × the commitment consumed per unit × its amortized rate), so
   each key pays in proportion to the benefit it received from that commitment;
 * each commitment's unused cost by ``definitions.UNUSED_RULE`` (eligible usage),
   the rest to ``(unallocated)``;
 * keys to accounts, services, … by their attributes, and to tags by
   ``definitions.TAG_RULE``.
 
-The rows of a period add up to the period's bill (amortised cost) to the cent:
+The rows of a period add up to the period's bill (amortized cost) to the cent:
 amounts are rounded half-up once per period and shared by largest remainder
 (``reporting.money``). ``commitment_showback`` splits each commitment alone:
 its rows (per group) add up to the commitment's own cost in the period, and the
@@ -53,7 +53,7 @@ def _check(query: ReportQuery) -> None:
 
 
 def chargeback(session: Session, query: ReportQuery | None = None) -> Report:
-    """The amortised bill per period charged to ``query.group_by`` (default: account)."""
+    """The amortized bill per period charged to ``query.group_by`` (default: account)."""
     query = query or ReportQuery(group_by=Dimension.ACCOUNT)
     _check(query)
     data = load_report_data(session, query.scope.provider)

@@ -47,15 +47,15 @@ _DEFINITIONS: dict[str, str] = {
     "covered_on_demand": "On-demand equivalent of the usage that commitments covered "
                          "(billing engine: covered units × the hour's on-demand price).",
     "on_demand_cost": "Cost of the usage no commitment covered, at on-demand prices.",
-    "commitment_cost": "Amortised cost of the commitments charged to the row: upfront fees "
+    "commitment_cost": "Amortized cost of the commitments charged to the row: upfront fees "
                        "spread evenly over the term plus recurring fees, for the used part "
                        "and the allocated unused part.",
-    "commitment_used_cost": "Amortised cost of the part of the commitments that covered the "
-                            "row's usage (covered units × the commitment's amortised rate per "
+    "commitment_used_cost": "Amortized cost of the part of the commitments that covered the "
+                            "row's usage (covered units × the commitment's amortized rate per "
                             "unit consumed).",
-    "commitment_unused_cost": "Amortised cost of unused commitment charged to the row by the "
+    "commitment_unused_cost": "Amortized cost of unused commitment charged to the row by the "
                               "unused-commitment rule.",
-    "amortized_cost": "Amortised cost: on_demand_cost + commitment_cost.",
+    "amortized_cost": "Amortized cost: on_demand_cost + commitment_cost.",
     "realised_savings": "Realised savings = on_demand_equivalent − amortized_cost.",
     "esr_billing": "Effective Savings Rate from the billing engine: realised_savings ÷ "
                    "on_demand_equivalent (null when there is no usage).",
@@ -75,15 +75,15 @@ _DEFINITIONS: dict[str, str] = {
     "quantity_hours": "Σ over hours of the commitment's active quantity (normalised units for "
                       "unit commitments, committed dollars for spend commitments).",
     "used_quantity_hours": "The part of quantity_hours that covered usage.",
-    "used_cost": "Amortised cost of the used part of the commitment.",
-    "unused_cost": "Waste: amortised cost of the commitment paid for and not used "
+    "used_cost": "Amortized cost of the used part of the commitment.",
+    "unused_cost": "Waste: amortized cost of the commitment paid for and not used "
                    "(commitment_cost − used_cost).",
     "unallocated_cost": "The part of unused_cost incurred in hours when none of the "
                         "commitment's eligible keys had usage.",
     "utilisation": "Utilisation = used_cost ÷ commitment_cost (1 when nothing was paid).",
     "covered_units": "Normalised unit-hours of usage the commitment covered.",
-    # amortisation
-    "commitment_amortized_cost": "Commitment cost on the amortised basis: quantity × "
+    # amortization
+    "commitment_amortized_cost": "Commitment cost on the amortized basis: quantity × "
                                  "(upfront ÷ term hours + hourly) for every active hour.",
     "upfront_paid": "Upfront fees paid in the period: quantity × upfront, on the day the "
                     "commitment starts; for a commitment received in an exchange, the "
@@ -92,13 +92,13 @@ _DEFINITIONS: dict[str, str] = {
                       "active hour.",
     "cash_cost": "Cost on the cash basis: on_demand_cost + upfront_paid + recurring_paid.",
     "cash_minus_amortized": "cash_cost − amortized_cost: positive when cash went out ahead "
-                            "of the amortised cost (an upfront payment), negative after.",
+                            "of the amortized cost (an upfront payment), negative after.",
     "upfront_due": "Upfront fee of a commitment starting in the month (future purchases); "
                    "for a commitment received in an exchange, the exchange's true-up.",
     "recurring_due": "Recurring fees of the commitment's active hours in the month from "
                      "as_of on.",
     "cash_due": "upfront_due + recurring_due.",
-    "amortized_due": "Amortised cost of the commitment's active hours in the month from "
+    "amortized_due": "Amortized cost of the commitment's active hours in the month from "
                      "as_of on.",
     # chargeback
     "benefit": "Savings the row received: on_demand_equivalent − amortized_cost, where the "
@@ -115,7 +115,7 @@ _DEFINITIONS: dict[str, str] = {
                                  "it expired unreplaced: covered on-demand equivalent ÷ active "
                                  "hours over the window ('observed').",
     "on_demand_exposure_monthly": "on_demand_exposure_hourly × 730 hours.",
-    "commitment_cost_monthly": "The commitment's amortised cost per 730-hour month, which "
+    "commitment_cost_monthly": "The commitment's amortized cost per 730-hour month, which "
                                "stops when it expires.",
     "net_increase_monthly": "on_demand_exposure_monthly − commitment_cost_monthly: how much "
                             "the monthly bill grows if it expires and usage stays the same.",

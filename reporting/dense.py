@@ -1,7 +1,7 @@
 """Reports straight from the snapshot's dense cubes: numpy from the slice to the rounded rows.
 
 Savings, coverage and chargeback grouped by a key dimension (or none), and the
-amortised daily cost of a budget, are sums of the (day × key) cube
+amortized daily cost of a budget, are sums of the (day × key) cube
 (``selection.key_matrix``) plus the unallocated commitment cost of the window.
 Here they stay (period × group) matrices until one frame is made for the
 ``Report``, instead of a frame per step (``key_rows`` → ``concat`` → ``summed``
@@ -219,7 +219,7 @@ def key_cells(data: ReportData, session: Session, query: ReportQuery,
 
 def daily_amortized(data: ReportData, session: Session, query: ReportQuery,
                     index: np.ndarray) -> pd.Series:
-    """Amortised cost per day of ``index`` (``query``: day × none), as ``budgets.daily_cost``."""
+    """Amortized cost per day of ``index`` (``query``: day × none), as ``budgets.daily_cost``."""
     figures = ("on_demand_cost", "commitment_used_cost", "commitment_unused_cost")
     found = key_cells(data, session, query, figures)
     # Σ of the three figures of a row, left to right (DataFrame.sum(axis=1)).

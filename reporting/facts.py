@@ -10,7 +10,7 @@ rates, as the optimizer sees them); dollars are then priced at each hour's own
 on-demand price from FOCUS (``on_demand_cost ÷ units`` of that hour and key), so
 that the on-demand equivalent is exactly the FOCUS ListCost of the usage.
 
-Per hour ``h``, key ``k`` and commitment ``c`` (amortised rate ``a_c`` per unit):
+Per hour ``h``, key ``k`` and commitment ``c`` (amortized rate ``a_c`` per unit):
 
 * covered units ``x[h,k,c]`` and on-demand units come from the engine;
 * ``used_cost[h,k,c] = x[h,k,c] · w[k,c] · a_c`` where ``w`` is the commitment

@@ -9,7 +9,7 @@ tag, each row is charged its used commitment and its share of unused
 commitment (``definitions.UNUSED_RULE``); unused cost with no eligible usage is
 an ``(unallocated)`` row, so the rows of a period add up to the period's bill.
 Grouped by commitment, each row is the usage the commitment covered:
-on-demand equivalent = covered usage, cost = the commitment's amortised cost.
+on-demand equivalent = covered usage, cost = the commitment's amortized cost.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ or a tag's value), on one of two bases:
   purchase row has an EffectiveCost of 0 (FOCUS 1.0: a purchase meant to cover future
   charges), and its cost is spread over the usage it covers (and its unused rows).
 
-So a commitment's purchase and its amortisation are never counted twice: the purchase is
-on the cash basis only, its amortisation on the amortised basis only. A line whose rows
-carry no EffectiveCost counts its BilledCost on the amortised basis, except a Purchase
+So a commitment's purchase and its amortization are never counted twice: the purchase is
+on the cash basis only, its amortization on the amortized basis only. A line whose rows
+carry no EffectiveCost counts its BilledCost on the amortized basis, except a Purchase
 (counted on the cash basis only, as above).
 
 Money is float64 inside and rounded once, at the edge (``reporting.money``): each period's
@@ -62,7 +62,7 @@ PURCHASE = "Purchase"
 
 
 class SpendBasis(StrEnum):
-    """Cash (Σ BilledCost) or amortised (Σ EffectiveCost); ``amortised`` is accepted."""
+    """Cash (Σ BilledCost) or amortized (Σ EffectiveCost); ``amortised`` is accepted."""
 
     CASH = "cash"
     AMORTIZED = "amortized"
@@ -278,7 +278,7 @@ def load_lines(session: Session, provider: str | None = None) -> BillLines:
 
 
 def basis_cost(lines: pd.DataFrame, basis: SpendBasis) -> npt.NDArray[np.float64]:
-    """Each line's cost on ``basis`` (the module's rule: cash BilledCost, amortised
+    """Each line's cost on ``basis`` (the module's rule: cash BilledCost, amortized
     EffectiveCost; without EffectiveCost, BilledCost but for a Purchase)."""
     billed = lines["billed_cost"].to_numpy(dtype=np.float64)
     if basis is SpendBasis.CASH:
@@ -409,16 +409,16 @@ def _with_periods(frame: pd.DataFrame, granularity: SpendGranularity,
 
 
 SPEND_NOTES = (
-    "Cash basis: Σ FOCUS BilledCost (a commitment's purchase counts when billed). Amortised "
+    "Cash basis: Σ FOCUS BilledCost (a commitment's purchase counts when billed). Amortized "
     "basis: Σ FOCUS EffectiveCost (a purchase counts 0, its cost spread over the usage it "
-    "covers). A commitment's purchase and its amortisation are never both counted.",
+    "covers). A commitment's purchase and its amortization are never both counted.",
     "Every FOCUS row of the bill counts: compute, storage, database, network, support, "
     "purchases, credits (negative), taxes.",
 )
 
 
 def spend(session: Session, query: SpendQuery | None = None) -> Report:
-    """Spend on the whole bill per period and group, on the cash or amortised basis."""
+    """Spend on the whole bill per period and group, on the cash or amortized basis."""
     query = query or SpendQuery()
     bill = load_lines(session, query.scope.provider)
     return spend_report(bill, query)

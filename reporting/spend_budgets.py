@@ -2,7 +2,7 @@
 
 A **spend budget** is an amount per period (``month``, ``quarter``, ``fiscal_year``) for a
 part of the bill (a ``SpendScope``: provider, billing account, account, service category,
-service, region, charge category, tag) on the cash or amortised basis (the rule of
+service, region, charge category, tag) on the cash or amortized basis (the rule of
 ``reporting.spend``). Its status, for the period containing ``as_of`` (the first day not
 yet billed; default: the end of the bill):
 

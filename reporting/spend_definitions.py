@@ -10,11 +10,11 @@ SPEND_DEFINITIONS: dict[str, str] = {
     "cost": "Spend on the report's basis: cash = Σ FOCUS BilledCost (purchases of "
             "commitments counted when billed); amortized = Σ FOCUS EffectiveCost (purchases "
             "count 0, their cost spread over the usage they cover). A commitment's purchase "
-            "and its amortisation are never both counted.",
+            "and its amortization are never both counted.",
     "billed_cost": "Σ FOCUS BilledCost of every row of the bill in the row's period and group "
                    "(the invoice's figure).",
     "effective_cost": "Σ FOCUS EffectiveCost of every row of the bill in the row's period and "
-                      "group (amortised cost; null when the rows do not carry it).",
+                      "group (amortized cost; null when the rows do not carry it).",
     "list_cost": "Σ FOCUS ListCost of every row of the bill in the row's period and group "
                  "(the cost at public list prices).",
     "currency": "The FOCUS BillingCurrency of the row's figures.",
@@ -51,7 +51,7 @@ FORECAST_DEFINITIONS: dict[str, str] = {
     "days_remaining": "Days of the period from as_of to its end (forecast).",
     "actual": "Spend in the scope and basis from the period's first day to as_of (exclusive).",
     "known_spend": "Committed spend already known over the days forecast: the stored "
-                   "commitments' cost (amortised, or their fees when billed on the cash "
+                   "commitments' cost (amortized, or their fees when billed on the cash "
                    "basis), counted as known, not forecast; 0 on a scope narrower than a "
                    "provider.",
     "forecast": "actual + the median forecast of the days left (for a day: that day's "

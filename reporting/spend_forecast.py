@@ -9,8 +9,8 @@ to date plus the forecast median of the days left; its intervals are the 80 % an
 intervals of the period's total (quantiles of the sum of the sample paths).
 
 **Known spend**: on a scope no narrower than a provider (and its currency), the stored
-commitments' cost over the days left is known, not forecast: their amortised cost
-(quantity × (upfront ÷ term + hourly) per active hour) on the amortised basis, their
+commitments' cost over the days left is known, not forecast: their amortized cost
+(quantity × (upfront ÷ term + hourly) per active hour) on the amortized basis, their
 recurring fees per active hour plus an upfront fee on the day one starts on the cash
 basis. It is taken out of the history (the same commitments' cost on past days) before
 the fit and added back with no uncertainty. A narrower scope forecasts everything.

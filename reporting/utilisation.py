@@ -2,7 +2,7 @@
 
 * coverage = covered on-demand dollars ÷ on-demand equivalent, per period and key
   dimension or tag (DESIGN.md, Money);
-* utilisation = used ÷ paid commitment dollars (amortised), per period, overall,
+* utilisation = used ÷ paid commitment dollars (amortized), per period, overall,
   per provider or per commitment; waste = the unused dollars.
 """
 

@@ -24,7 +24,7 @@ STALE = FRESHNESS_DEFINITIONS["stale"]
 
 
 class BudgetCreate(JsonBody):
-    """A budget: an amount per period for a scope, on the amortised or the cash basis."""
+    """A budget: an amount per period for a scope, on the amortized or the cash basis."""
 
     name: BudgetName = Field(description="Unique.")
     amount: Amount

@@ -58,13 +58,13 @@ class PlanSummary(BaseModel):
     window_hours: int
     on_demand_equivalent: float = Field(description="Usage at on-demand prices over the "
                                         "window, $.")
-    cost_before: float = Field(description="Amortised cost over the window without the plan, $.")
-    cost_after: float = Field(description="Amortised cost over the window with the plan, $.")
+    cost_before: float = Field(description="Amortized cost over the window without the plan, $.")
+    cost_after: float = Field(description="Amortized cost over the window with the plan, $.")
     expected_savings: float = Field(description="cost_before − cost_after, $.")
     esr_before: float
     esr_after: float
     upfront_cash: float
-    monthly_commitment: float = Field(description="New amortised commitment per 730-hour "
+    monthly_commitment: float = Field(description="New amortized commitment per 730-hour "
                                       "month, $.")
     approved_by: str | None
     approved_at: datetime | None

@@ -75,7 +75,7 @@ SpendScopeDep = Annotated[SpendScope, Depends(spend_scope)]
 BasisQuery = Annotated[SpendBasis, Query(
     description="cash: Σ FOCUS BilledCost (purchases when billed); amortized: Σ FOCUS "
     "EffectiveCost (purchases 0, their cost spread over the usage they cover). A "
-    "commitment's purchase and its amortisation are never both counted.")]
+    "commitment's purchase and its amortization are never both counted.")]
 AsOfQuery = Annotated[IsoDate | None, Query(
     description="First day forecast (UTC; default: the end of the bill).")]
 
@@ -85,8 +85,8 @@ AsOfQuery = Annotated[IsoDate | None, Query(
             description=_describe(
                 "Every FOCUS row of the bill (compute, storage, database, network, support, "
                 "purchases, credits, taxes) per period and group. Cash basis = Σ BilledCost, "
-                "amortised basis = Σ EffectiveCost: a commitment's purchase counts on the "
-                "cash basis only, its amortisation on the amortised basis only.",
+                "amortized basis = Σ EffectiveCost: a commitment's purchase counts on the "
+                "cash basis only, its amortization on the amortized basis only.",
                 ("cost", "billed_cost", "effective_cost", "list_cost")))
 def spend(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
           where: SpendScopeDep, how: RenderingDep,

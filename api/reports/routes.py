@@ -1,4 +1,4 @@
-"""Routes of ``/v1/reports``: savings and ESR, coverage, utilisation, waste, amortisation,
+"""Routes of ``/v1/reports``: savings and ESR, coverage, utilisation, waste, amortization,
 payment schedule, chargeback, showback, expirations, calendar, budgets.
 
 Every report answers JSON (rows paginated with ``limit``/``offset``) or, with
@@ -174,22 +174,34 @@ def waste(session: SessionDep, _caller: Reader, period: PeriodDep, where: Provid
     return _period_report(session, "waste", period, granularity, "commitment", where, how)
 
 
-@router.get("/amortisation", response_model=ReportRead, responses=REPORT_RESPONSES,
-            summary="Amortised against cash cost",
-            description=_describe("Cost on the amortised basis against the cash basis "
-                                  "(upfront and recurring fees when billed), per period.",
-                                  ("amortized_cost", "cash_cost", "cash_minus_amortized")))
-def amortisation(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
+AMORTIZATION_ROUTE: dict[str, Any] = dict(
+    response_model=ReportRead, responses=REPORT_RESPONSES,
+    summary="Amortized against cash cost",
+    description=_describe("Cost on the amortized basis against the cash basis "
+                          "(upfront and recurring fees when billed), per period.",
+                          ("amortized_cost", "cash_cost", "cash_minus_amortized")))
+
+
+@router.get("/amortization", **AMORTIZATION_ROUTE)
+def amortization(session: SessionDep, _caller: FinanceReader, period: PeriodDep,
                  where: ProviderScope, how: RenderingDep,
                  granularity: GranularityQuery = Granularity.MONTH,
                  group_by: CommitmentGroup = CommitmentGroup.NONE) -> Response:
-    """Amortised against cash cost."""
-    return _period_report(session, "amortisation", period, granularity, group_by, where, how)
+    """Amortized against cash cost."""
+    return _period_report(session, "amortization", period, granularity, group_by, where, how)
+
+
+router.add_api_route("/amortisation", amortization, methods=["GET"], deprecated=True,
+                     operation_id="amortisation_deprecated",
+                     **{**AMORTIZATION_ROUTE,
+                        "summary": "Amortized against cash cost (deprecated spelling)",
+                        "description": "Deprecated: the same report as `/v1/reports/"
+                        "amortization`, under its former spelling."})
 
 
 @router.get("/chargeback", response_model=ReportRead, responses=REPORT_RESPONSES,
             summary="Chargeback",
-            description=_describe("The amortised bill charged to who used it: commitments' "
+            description=_describe("The amortized bill charged to who used it: commitments' "
                                   "cost and benefit allocated in proportion to the benefit "
                                   "each group received; totals reconcile to the bill.",
                                   ("amortized_cost", "commitment_used_cost",
@@ -217,7 +229,7 @@ def showback(session: SessionDep, _caller: FinanceReader, period: PeriodDep, whe
 @router.get("/payment-schedule", response_model=ReportRead, responses=REPORT_RESPONSES,
             summary="Future commitment payments",
             description=_describe("Cash due per month and commitment until every commitment "
-                                  "ends, against its amortised cost.",
+                                  "ends, against its amortized cost.",
                                   ("upfront_due", "recurring_due", "cash_due",
                                    "amortized_due")))
 def payment_schedule(session: SessionDep, _caller: FinanceReader, how: RenderingDep,

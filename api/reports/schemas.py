@@ -34,7 +34,7 @@ class UsageGroup(StrEnum):
 
 
 class CommitmentGroup(StrEnum):
-    """Groupings of commitment figures (utilisation, amortisation)."""
+    """Groupings of commitment figures (utilisation, amortization)."""
 
     NONE = "none"
     PROVIDER = "provider"

@@ -107,7 +107,7 @@ REPORTS: dict[str, QueryReport] = {
     "coverage": reporting.coverage,
     "utilisation": reporting.utilisation,
     "waste": reporting.waste,
-    "amortisation": reporting.amortisation,
+    "amortization": reporting.amortization,
     "chargeback": reporting.chargeback,
     "showback": reporting.commitment_showback,
 }

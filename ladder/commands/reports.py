@@ -55,7 +55,9 @@ class ReportName(StrEnum):
     COVERAGE = "coverage"
     UTILISATION = "utilisation"
     WASTE = "waste"
+    AMORTIZATION = "amortization"
     AMORTISATION = "amortisation"
+    """Deprecated spelling of ``amortization``: still answers, with a warning."""
     CHARGEBACK = "chargeback"
     SHOWBACK = "showback"
     PAYMENT_SCHEDULE = "payment-schedule"
@@ -76,7 +78,7 @@ _PERIOD_REPORTS = {
     ReportName.COVERAGE: reporting.coverage,
     ReportName.UTILISATION: reporting.utilisation,
     ReportName.WASTE: reporting.waste,
-    ReportName.AMORTISATION: reporting.amortisation,
+    ReportName.AMORTIZATION: reporting.amortization,
     ReportName.CHARGEBACK: reporting.chargeback,
     ReportName.SHOWBACK: reporting.commitment_showback,
 }
@@ -163,6 +165,10 @@ def report(
     database_url: DatabaseOption = None,
 ) -> None:
     """Print a finance report, with through when its data runs (and whether it is stale)."""
+    if name is ReportName.AMORTISATION:
+        errors.print("[bold yellow]deprecated:[/] `ladder report amortisation` is "
+                     "`ladder report amortization`; the old name will go")
+        name = ReportName.AMORTIZATION
     settings = settings_for(database_url)
     with handled():
         engine = engine_for(settings)

@@ -56,7 +56,7 @@ oracle's size and time")."""
 # The hindsight LP
 # ----------------
 # Data: the scored window W = [w, H) (w = warm-up); usage u[h,k] ≥ 0 of key k, on-demand
-# rate r[k]; allowed offerings o with term T[o], amortised price p[o] = upfront/T[o] + hourly
+# rate r[k]; allowed offerings o with term T[o], amortized price p[o] = upfront/T[o] + hourly
 # per unit-hour, eligible keys E[o] and capacity per unit of coverage a[o,k] (1 / covers[k]
 # for a unit offering, rates[k] for a spend one); decision hours D = {w, w + c, w + 2c, …}
 # (c = cadence) and, per offering, D[o] = {d ∈ D : d + T[o] ≤ H}.
@@ -283,7 +283,7 @@ def prune_dominated(offerings: Sequence[Offering], key_ids: Sequence[str]) -> tu
 
     Offering ``a`` dominates ``b`` when they have the same term, ``a`` covers every key
     ``b`` covers, and ``p[a] · λ ≤ p[b]`` with ``λ = max_k a[a,k] / a[b,k]`` over ``b``'s
-    keys (``p`` amortised price, ``a`` capacity per unit of coverage). Replacing each
+    keys (``p`` amortized price, ``a`` capacity per unit of coverage). Replacing each
     tranche ``x[b,d]`` by ``λ · x[b,d]`` more of ``a`` at the same hour keeps every
     coverage feasible (``a[a,k] · y ≤ λ · a[b,k] · y``) over the same hours, at no more
     cost, so the LP's optimum is unchanged. Among offerings that dominate each other

@@ -177,7 +177,7 @@ class Lookback(_WindowLP):
     At each decision it solves the foundation LP on the usage of the last
     ``lookback_hours`` hours, with the commitments active at the decision hour
     held constant over those hours, and buys the LP's new quantities (for each
-    coverage pattern the cheapest allowed offering, at amortised prices).
+    coverage pattern the cheapest allowed offering, at amortized prices).
     """
 
     name = "lookback"

@@ -9,7 +9,7 @@ whole term (``P1Y``/``P3Y``) and the savings plan price per hour, each with its 
 
 Rules (applied by :func:`derive`, checked by the tests against the shared files):
 
-* **amortised EA export** (finops-toolkit ``EA_AmortizedCost_Small.csv``), VM usage rows:
+* **amortized EA export** (finops-toolkit ``EA_AmortizedCost_Small.csv``), VM usage rows:
   on demand = ``UnitPrice`` (the pay-as-you-go price of the meter); a row covered by a
   reservation (``PricingModel`` Reservation, ``Term`` in months) gives the reservation's
   term price of that size = ``EffectivePrice`` × hours of the term, rounded to the cent; a
@@ -99,15 +99,15 @@ def _vm_usage(row: dict[str, str]) -> bool:
 def derive(shared: Path = SHARED_DIR) -> list[VmPrice]:
     """The snapshot's rows from the shared billing files (see the module's rules)."""
     table: dict[tuple[str, str], VmPrice] = {}
-    amortised = f"{TOOLKIT}/EA_AmortizedCost_Small.csv"
-    for row in _read(shared / amortised):
+    amortized = f"{TOOLKIT}/EA_AmortizedCost_Small.csv"
+    for row in _read(shared / amortized):
         if not _vm_usage(row):
             continue
         info = json.loads(row["AdditionalInfo"] or "{}")
         entry = _entry(table, row["ResourceLocation"], str(info["ServiceType"]))
         day = _us_date(row["Date"])
         entry.on_demand_hourly, entry.on_demand_as_of = float(row["UnitPrice"]), day
-        entry.sources.add(amortised)
+        entry.sources.add(amortized)
         if row["PricingModel"] == "Reservation":
             term = TERM_BY_MONTHS[int(float(row["Term"]))]
             entry.reservation[term] = round(float(row["EffectivePrice"]) * TERM_HOURS[term], 2)

@@ -18,7 +18,7 @@ provider's bundled one).
 * ``exchange`` gives up units of owned, active **convertible** unit commitments
   (``convertible`` in the offering's kind, or an ``ri-conv`` id) for units of a
   convertible offering covering the same region. The value of what is given up
-  and of what is received is their amortised cost per hour over the hours the
+  and of what is received is their amortized cost per hour over the hours the
   given commitment has left; the new must be worth at least the old, and the
   difference is the true-up paid now (the quote's ``upfront``; its ``hourly`` is
   the change in hourly fees). The units received start at the account's clock

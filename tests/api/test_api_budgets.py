@@ -146,7 +146,7 @@ def test_status_gives_actual_forecast_variance_and_thresholds(
                       headers=headers[Role.FINANCE]).json()
 
     assert body["period"] == "2025-02" and body["as_of"] == "2025-02-02"
-    assert body["actual"] == 25.92  # Feb 1: $1.08/h amortised × 24
+    assert body["actual"] == 25.92  # Feb 1: $1.08/h amortized × 24
     assert body["variance"] == pytest.approx(body["forecast"] - 100.0)
     assert [t["threshold"] for t in body["thresholds"]] == [0.5, 0.9]
     assert body["state"] in ("warning", "forecast_over", "over_budget")

@@ -65,7 +65,7 @@ def test_one_budget_that_cannot_be_reported_on_leaves_the_others_report(
     assert response.status_code == 200, response.text
     items = {item["budget"]["name"]: item for item in response.json()["items"]}
     assert set(items) == {"compute", "in euros", "no data"}
-    assert items["compute"]["actual"] == 25.92  # Feb 1: $1.08/h amortised × 24
+    assert items["compute"]["actual"] == 25.92  # Feb 1: $1.08/h amortized × 24
     assert items["compute"]["state"] != "unavailable" and items["compute"]["problem"] is None
     for name, words in (("in euros", ("EUR", "USD")), ("no data", ("aws",))):
         assert items[name]["state"] == "unavailable", items[name]
@@ -127,7 +127,7 @@ def test_a_commitment_received_in_an_exchange_shows_the_true_up_it_paid(
     by_id = {item["commitment_id"]: item for item in listed}
     assert by_id["exch-c5"]["upfront_cost"] == 3.21  # not 2 × $100 list
     assert by_id["ri-c5-future"]["upfront_cost"] == 500.0  # bought: 5 × $100
-    # The amortised rate stays the received offering's (the value given up carries over).
+    # The amortized rate stays the received offering's (the value given up carries over).
     assert by_id["exch-c5"]["amortized_hourly_cost"] == pytest.approx(
         2 * RI_C5.amortized_hourly)
 

@@ -20,7 +20,7 @@ from api.roles import Role
 
 Headers = dict[Role, dict[str, str]]
 
-PERIOD_REPORTS = ("savings", "coverage", "utilisation", "waste", "amortisation", "chargeback",
+PERIOD_REPORTS = ("savings", "coverage", "utilisation", "waste", "amortization", "chargeback",
                   "showback")
 LOOKAHEAD_REPORTS = ("payment-schedule", "expirations", "calendar")
 
@@ -71,6 +71,23 @@ def test_each_lookahead_report_of_a_provider_without_commitments_is_empty(
     assert body["rows"] == [] and body["total_rows"] == 0
 
 
+def test_the_former_spelling_amortisation_answers_the_same_and_is_deprecated(
+    client: TestClient, hand: None, headers: Headers
+) -> None:
+    finance = headers[Role.FINANCE]
+    query = "?granularity=day&group_by=commitment"
+
+    american = client.get(f"/v1/reports/amortization{query}", headers=finance)
+    british = client.get(f"/v1/reports/amortisation{query}", headers=finance)
+    paths = client.get("/openapi.json").json()["paths"]
+
+    assert american.status_code == british.status_code == 200
+    assert british.json() == american.json() and american.json()["rows"]
+    assert paths["/v1/reports/amortisation"]["get"]["deprecated"] is True
+    assert not paths["/v1/reports/amortization"]["get"].get("deprecated")
+    assert client.get("/v1/reports/amortisation", headers=headers[Role.VIEWER]).status_code == 403
+
+
 # --- GET /v1/reports/savings ------------------------------------------------------------------
 
 
@@ -79,7 +96,7 @@ def test_savings_per_day_are_the_hand_computed_figures(client: TestClient, hand:
     response = client.get("/v1/reports/savings?granularity=day", headers=headers[Role.VIEWER])
 
     rows = response.json()["rows"]
-    # Jan 31: $1.80/h on demand, $1.28/h amortised; Feb 1: $1.40/h and $1.08/h.
+    # Jan 31: $1.80/h on demand, $1.28/h amortized; Feb 1: $1.40/h and $1.08/h.
     assert [(r["period"], r["on_demand_equivalent"], r["amortized_cost"],
              r["realised_savings"]) for r in rows] == [
         ("2025-01-31", 43.2, 30.72, 12.48), ("2025-02-01", 33.6, 25.92, 7.68)]
@@ -153,7 +170,7 @@ def test_report_parameters_are_validated(client: TestClient, hand: None,
 # --- the finance reports --------------------------------------------------------------------
 
 
-def test_chargeback_reconciles_to_the_amortised_bill(client: TestClient, hand: None,
+def test_chargeback_reconciles_to_the_amortized_bill(client: TestClient, hand: None,
                                                      headers: Headers) -> None:
     finance = headers[Role.FINANCE]
 
@@ -186,7 +203,7 @@ def test_budget_report_lists_every_budget_status(client: TestClient, hand: None,
 
     assert body["total"] == 1
     assert body["items"][0]["budget"]["name"] == "hand"
-    assert body["items"][0]["actual"] == 25.92  # Feb 1, amortised
+    assert body["items"][0]["actual"] == 25.92  # Feb 1, amortized
     assert_problem(client.get("/v1/reports/budgets?as_of=tomorrow",
                               headers=headers[Role.FINANCE]), 422)
 

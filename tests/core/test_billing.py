@@ -94,7 +94,7 @@ def test_commitment_expires_at_term_end() -> None:
 
 
 def test_utilisation_and_waste_are_cost_weighted() -> None:
-    """RI of 10 units, $0.5/h amortised ($0.2/h + $30 upfront over 100 h); usage 10, 4, 0.
+    """RI of 10 units, $0.5/h amortized ($0.2/h + $30 upfront over 100 h); usage 10, 4, 0.
 
     Paid 3 × 10 × 0.5 = $15; used (10 + 4 + 0) × 0.5 = $7; waste $8; utilisation 7/15.
     ESR: equivalent $14, cost $15 + $0 on-demand → savings −$1.

@@ -69,13 +69,13 @@ def test_the_basis_picks_billed_or_effective_cost(finance: TestClient, basis: st
     assert figures["spend_total"]["data-value"] == figures[same_as]["data-value"]
 
 
-def test_the_bills_purchase_makes_cash_and_amortised_differ_over_the_year(
+def test_the_bills_purchase_makes_cash_and_amortized_differ_over_the_year(
     finance: TestClient,
 ) -> None:
     cash = _figures(finance, "/spend?period=year&basis=cash&group_by=charge_category")
-    amortised = _figures(finance, "/spend?period=year&group_by=charge_category")
+    amortized = _figures(finance, "/spend?period=year&group_by=charge_category")
     assert cash["spend_total"]["data-value"] == cash["billed_total"]["data-value"]
-    assert amortised["spend_total"]["data-value"] == amortised["effective_total"]["data-value"]
+    assert amortized["spend_total"]["data-value"] == amortized["effective_total"]["data-value"]
     assert float(cash["spend_total"]["data-value"]) > 0
 
 

@@ -461,7 +461,7 @@ def test_a_return_makes_room_under_the_cap_and_its_failure_stops_the_purchase(
     engine: Engine, db_url: str, provider: SampleProvider, market: SampleMarket
 ) -> None:
     catalog = provider.catalog()
-    buy = purchase_action(catalog, SP, 5.0)  # $5/h amortised
+    buy = purchase_action(catalog, SP, 5.0)  # $5/h amortized
     old = "sample-sp-compute-2024-03"  # $4/h, past its return window: the return will fail
     give_back = return_action(catalog, old, "sp-compute-1y-nu", 4.0)
     policy = GENEROUS.model_copy(update={"max_run_hourly": 2.0})

@@ -161,7 +161,7 @@ def test_optimize_stores_and_shows_the_whole_bill(ladder_settings: Settings,
     total = f"{cost.sum():,.2f}"
     share = f"Compute {cost[rows['ServiceCategory'] == 'Compute'].sum() / cost.sum():.0%}"
     printed = " ".join(result.output.split())
-    assert f"Whole bill from 2024-06-01 until 2024-09-01 (amortised, USD): {total}" in printed
+    assert f"Whole bill from 2024-06-01 until 2024-09-01 (amortized, USD): {total}" in printed
     assert share in printed
     spend = runner.invoke(app, ["reports", "spend", "--granularity", "total"])
     assert spend.exit_code == 0 and f"cost {total}" in " ".join(spend.output.split())

@@ -114,7 +114,7 @@ def test_what_a_run_bought_starts_at_the_run_and_reports_say_their_data_is_older
         newest = max(c.start_at for c in session.scalars(select(CommitmentRow)))
     assert starts and all(began <= s <= ended for s in starts)
 
-    for name in ("savings", "chargeback", "showback", "payment-schedule", "amortisation",
+    for name in ("savings", "chargeback", "showback", "payment-schedule", "amortization",
                  "calendar"):
         shown = runner.invoke(app, ["report", name, "--format", "json"])
         assert shown.exit_code == 0, shown.output
@@ -124,6 +124,13 @@ def test_what_a_run_bought_starts_at_the_run_and_reports_say_their_data_is_older
         assert pd.Timestamp(body["newest_commitment_start"]) == pd.Timestamp(newest), name
         [warning] = body["warnings"]
         assert "2024-09-01 00:00 UTC" in warning and f"{newest:%Y-%m-%d %H:%M}" in warning
+
+    # The former spelling still answers, the same report, and says it is deprecated.
+    american = runner.invoke(app, ["report", "amortization", "--format", "json"])
+    british = runner.invoke(app, ["report", "amortisation", "--format", "json"])
+    assert british.exit_code == 0, british.output
+    assert json.loads(british.stdout) == json.loads(american.stdout)
+    assert "deprecated" in british.stderr and "deprecated" not in american.stderr
 
     table = runner.invoke(app, ["report", "savings"])
     assert table.exit_code == 0, table.output

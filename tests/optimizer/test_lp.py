@@ -122,7 +122,7 @@ def test_pruning_keeps_a_narrow_offering_cheaper_on_its_key() -> None:
 
 
 def test_cost_of_capital_changes_the_cheapest_of_a_pattern() -> None:
-    """All upfront at $0.5/h amortised vs no upfront at $0.52/h, one-year term. At 10% a year,
+    """All upfront at $0.5/h amortized vs no upfront at $0.52/h, one-year term. At 10% a year,
     the upfront costs 0.5 x (1 + 0.10 x 1 / 2) = 0.525 per hour > 0.52: no upfront wins."""
     all_upfront = unit("au", {K: 1.0}, upfront=0.5 * 8760)
     no_upfront = unit("nu", {K: 1.0}, hourly=0.52)
@@ -199,7 +199,7 @@ def test_owned_commitment_counts_only_while_active() -> None:
 
 
 def test_cost_of_capital_flips_all_upfront_to_no_upfront() -> None:
-    """Usage 10 in each of 4 hours, on-demand 1.0. All upfront: $0.5/h amortised; no upfront:
+    """Usage 10 in each of 4 hours, on-demand 1.0. All upfront: $0.5/h amortized; no upfront:
     $0.52/h. Without cost of capital buy 10 all upfront (cost 10 x 0.5 x 4 = 20); at 10% a
     year the upfront one costs 0.525/h and 10 no upfront are bought (10 x 0.52 x 4 = 20.8)."""
     candidates = (unit("au", {K: 1.0}, upfront=0.5 * 8760), unit("nu", {K: 1.0}, hourly=0.52))

@@ -53,7 +53,7 @@ def test_plan_reprices_the_rounded_purchase_with_the_billing_engine() -> None:
     assert plan.monthly_commitment == pytest.approx(2.4 * HOURS_PER_MONTH)
     assert plan.solver_status == "Optimal"
     assert action.reason.startswith("covers 4 units of m4, fully used in 100% of hours; "
-                                    "amortised $0.6000/unit-h vs on-demand $1.0000")
+                                    "amortized $0.6000/unit-h vs on-demand $1.0000")
 
 
 def test_owned_commitments_are_billed_before_and_after() -> None:

@@ -5,7 +5,7 @@ The fixture is the sample's whole bill (``providers/sample/data/bill.parquet``, 
 test ingests one after the other. Every figure is compared with one ingest of all the files
 and with the raw rows summed with plain pandas: spend (BilledCost and EffectiveCost per
 billing period), chargeback by the ``team`` tag, the hourly compute usage (hours, units,
-on-demand cost) and the amortised compute cost.
+on-demand cost) and the amortized compute cost.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from core.db.session import create_engine_for, migrate, session_scope
 from core.errors import InvalidInput
 from ladder import history, pipeline
 from ladder.pipeline import ingest
-from reporting import Dimension, ReportQuery, Scope, amortisation, bill_lines, chargeback
+from reporting import Dimension, ReportQuery, Scope, amortization, bill_lines, chargeback
 from reporting.spend import (
     SpendBasis,
     SpendDimension,
@@ -105,13 +105,13 @@ def figures(engine: Engine) -> dict[str, object]:
         cash = spend(session, SpendQuery(basis=SpendBasis.CASH,
                                          granularity=SpendGranularity.TOTAL,
                                          group_by=SpendDimension.BILLING_PERIOD)).frame
-        amortised = spend(session, monthly).frame
+        amortized = spend(session, monthly).frame
         teams = spend(session, SpendQuery(granularity=SpendGranularity.TOTAL,
                                           group_by=SpendDimension.TAG,
                                           scope=SpendScope(tag_key="team"))).frame
         charged = chargeback(session, ReportQuery(group_by=Dimension.TAG,
                                                   scope=Scope(tag_key="team"))).frame
-        amortised_compute = amortisation(session, ReportQuery()).frame
+        amortized_compute = amortization(session, ReportQuery()).frame
         used = usage[usage["units"] > 0]
         lines = bill_lines.load_bill_lines(session, latest.id)
         by_period = lines.groupby(lines["billing_period"].astype(str).str[:7])["billed_cost"]
@@ -120,13 +120,13 @@ def figures(engine: Engine) -> dict[str, object]:
             "billed": {str(p)[:7]: round(float(c), 2)
                        for p, c in zip(cash["group"], cash["cost"], strict=True)},
             "effective": {str(p)[:7]: round(float(c), 2)
-                          for p, c in zip(amortised["group"], amortised["cost"], strict=True)},
+                          for p, c in zip(amortized["group"], amortized["cost"], strict=True)},
             "by_team": {str(g): round(float(c), 2)
                         for g, c in zip(teams["group"], teams["cost"], strict=True)},
             "compute_list": round(float(usage["on_demand_cost"].sum()), 2),
             "compute_by_team": charged.groupby("group")["amortized_cost"].sum().round(2)
             .to_dict(),
-            "amortised_compute": round(float(amortised_compute["amortized_cost"].sum()), 2),
+            "amortized_compute": round(float(amortized_compute["amortized_cost"].sum()), 2),
             "usage_hours": int(used["hour"].nunique()),
             "usage_start": latest.start,
             "units": round(float(usage["units"].sum()), 6),
@@ -135,7 +135,7 @@ def figures(engine: Engine) -> dict[str, object]:
 
 
 def assert_reports(found: dict[str, object], rows: pd.DataFrame) -> None:
-    """Ladder's figures are the raw rows' (money to the cent; chargeback and the amortised
+    """Ladder's figures are the raw rows' (money to the cent; chargeback and the amortized
     compute cost within a cent per group, as they round per period and group)."""
     want = expected(rows)
     # Reports round each group so that the groups add up to the rounded total: a group may be
@@ -144,7 +144,7 @@ def assert_reports(found: dict[str, object], rows: pd.DataFrame) -> None:
         assert found[name] == pytest.approx(want[name], abs=0.011), name
     assert found["compute_list"] == pytest.approx(want["compute_list"], abs=0.005)
     assert found["compute_by_team"] == pytest.approx(want["compute_by_team"], abs=0.011)
-    assert found["amortised_compute"] == pytest.approx(want["compute_list"], abs=0.02)
+    assert found["amortized_compute"] == pytest.approx(want["compute_list"], abs=0.02)
     assert found["usage_hours"] == want["usage_hours"]
     assert found["usage_start"] == want["usage_start"]
 

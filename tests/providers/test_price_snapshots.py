@@ -90,8 +90,8 @@ def test_azure_snapshot_is_what_its_rules_derive_from_the_shared_billing_files()
 @needs_shared
 def test_azure_snapshot_prices_recomputed_from_the_raw_rows() -> None:
     bundled = pd.read_csv(AZURE_SNAPSHOT).set_index(["region", "arm_sku"])
-    amortised = pd.read_csv(TOOLKIT / "EA_AmortizedCost_Small.csv", encoding="utf-8-sig")
-    vms = amortised[amortised["MeterCategory"] == "Virtual Machines"]
+    amortized = pd.read_csv(TOOLKIT / "EA_AmortizedCost_Small.csv", encoding="utf-8-sig")
+    vms = amortized[amortized["MeterCategory"] == "Virtual Machines"]
     reserved = vms[vms["PricingModel"] == "Reservation"].iloc[0]
     assert json.loads(reserved["AdditionalInfo"])["ServiceType"] == "Standard_DS2_v2"
     assert bundled.loc[("eastus", "Standard_DS2_v2"), "on_demand_hourly"] == \

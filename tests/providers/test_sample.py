@@ -280,7 +280,7 @@ def test_catalog_rates_equal_the_grid_prices_per_normalised_unit(
 # --- the derivation checked against the AWS calculator answer key ------------------------
 
 
-def test_calculator_amortised_rate_reproduces_its_effective_rate(
+def test_calculator_amortized_rate_reproduces_its_effective_rate(
         calculator: list[CalculatorRow]) -> None:
     checked = 0
     for row in calculator:

@@ -1,7 +1,7 @@
 """A small whole bill in FOCUS, over two billing periods, for the spend tests.
 
 Two AWS accounts; EC2 usage on demand and covered by an upfront Savings Plan (billed 0,
-amortised at its effective cost), the Savings Plan's purchase (billed once, EffectiveCost
+amortized at its effective cost), the Savings Plan's purchase (billed once, EffectiveCost
 0 as FOCUS 1.0 says), S3 storage every day, a month's support fee, a tax, a credit and a
 database charge, tagged by team. Amounts are chosen so that no total ends in half a cent.
 """

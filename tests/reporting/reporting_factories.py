@@ -21,10 +21,10 @@ Commitments (all active over the 48 hours):
 
 Per hour, Jan 31: on-demand equivalent 0.6 + 0.4 + 0.8 = $1.80; ri-m5 covers 6 (K1)
 + 2 (K2) = $0.80 od for $0.48; sp covers K3 = $0.80 od for $0.50; K2's other 2
-units on demand: $0.20; ri-r5 unused $0.10. Amortised $1.28/h, $30.72 a day.
+units on demand: $0.20; ri-r5 unused $0.10. Amortized $1.28/h, $30.72 a day.
 Feb 1: od equivalent $1.40; ri-m5 covers K1's 6 ($0.60 od), 2 units unused
 ($0.12/h) allocated to K1 (the only eligible usage); sp as before; ri-r5 $0.10.
-Amortised $1.08/h, $25.92 a day.
+Amortized $1.08/h, $25.92 a day.
 """
 
 from __future__ import annotations

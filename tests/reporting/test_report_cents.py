@@ -3,7 +3,7 @@
 Money is rounded once, at the edge, by one rule (``reporting.money.cents``:
 half-up): each period's figure is its unrounded sum rounded, and its rows share
 those cents by largest remainder. So chargeback by account, by region or by tag,
-savings, amortisation, showback, coverage, utilisation and budgets show the same
+savings, amortization, showback, coverage, utilisation and budgets show the same
 figure for the same period. The expected figures are recomputed here from the
 snapshot's stored daily facts with plain pandas and ``decimal``'s ROUND_HALF_UP,
 not with ``reporting.money``.
@@ -29,7 +29,7 @@ from reporting import (
     Granularity,
     ReportQuery,
     Scope,
-    amortisation,
+    amortization,
     budget_status,
     chargeback,
     commitment_showback,
@@ -77,7 +77,7 @@ def test_every_report_of_a_period_shows_the_same_cents(sample: Session,
                                          "amortized_cost"),
         "savings": _per_period(savings(sample, query()), "amortized_cost"),
         "savings by account": _per_period(savings(sample, query(D.ACCOUNT)), "amortized_cost"),
-        "amortisation": _per_period(amortisation(sample, query()), "amortized_cost"),
+        "amortization": _per_period(amortization(sample, query()), "amortized_cost"),
     }
     showback = commitment_showback(sample, query(D.ACCOUNT))
     benefit = {
@@ -99,10 +99,10 @@ def test_every_report_of_a_period_shows_the_same_cents(sample: Session,
         "showback": _per_period(showback, "commitment_cost"),
         "utilisation": _per_period(utilisation(sample, query()), "commitment_cost"),
         "savings": _per_period(savings(sample, query()), "commitment_cost"),
-        "amortisation": _per_period(amortisation(sample, query()),
+        "amortization": _per_period(amortization(sample, query()),
                                     "commitment_amortized_cost"),
     }
-    for figure, by_report in (("amortised bill", bill), ("benefit", benefit),
+    for figure, by_report in (("amortized bill", bill), ("benefit", benefit),
                               ("covered on-demand", covered),
                               ("commitment cost", commitment_cost)):
         table = pd.DataFrame(by_report)
@@ -176,7 +176,7 @@ def test_a_budgets_actual_is_the_months_bill_of_the_reports(sample: Session,
     window = ReportQuery(start=date(2024, 8, 1), end=date(2024, 8, 20),
                          granularity=G.MONTH, scope=Scope(provider="sample"))
     column = "amortized_cost" if basis is BudgetBasis.AMORTIZED else "cash_cost"
-    report = amortisation(sample, window)
+    report = amortization(sample, window)
     assert status.actual == float(report.frame[column].sum())
     if basis is BudgetBasis.AMORTIZED:
         charged = chargeback(sample, ReportQuery(start=window.start, end=window.end,

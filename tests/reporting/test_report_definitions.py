@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import reporting
-from reporting.amortisation import AMORTISATION_COLUMNS, SCHEDULE_COLUMNS
+from reporting.amortization import AMORTIZATION_COLUMNS, SCHEDULE_COLUMNS
 from reporting.budgets import STATUS_DEFINITIONS
 from reporting.calendar import CALENDAR_COLUMNS, EXPIRATION_COLUMNS
 from reporting.chargeback import CHARGEBACK_COLUMNS, SHOWBACK_COLUMNS
@@ -23,7 +23,7 @@ UNDEFINED = {"provider", "commitment_id", "offering_id", "shape", "start_at",
 
 @pytest.mark.parametrize("columns", [
     SAVINGS_COLUMNS, COVERAGE_COLUMNS, UTILISATION_COLUMNS, WASTE_COLUMNS,
-    AMORTISATION_COLUMNS, SCHEDULE_COLUMNS, CHARGEBACK_COLUMNS, SHOWBACK_COLUMNS,
+    AMORTIZATION_COLUMNS, SCHEDULE_COLUMNS, CHARGEBACK_COLUMNS, SHOWBACK_COLUMNS,
     EXPIRATION_COLUMNS, CALENDAR_COLUMNS,
 ], ids=lambda columns: columns[3] if len(columns) > 3 else columns[0])
 def test_every_figure_has_a_definition(columns: tuple[str, ...]) -> None:

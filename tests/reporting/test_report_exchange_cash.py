@@ -1,4 +1,4 @@
-"""The cash of an exchange is its true-up (issue 18, point 6): in the amortisation report's
+"""The cash of an exchange is its true-up (issue 18, point 6): in the amortization report's
 ``upfront_paid`` and ``cash_cost``, and in a cash budget, a commitment received in an exchange
 costs what the exchange paid, not the received offering's list upfront."""
 
@@ -21,7 +21,7 @@ from reporting import (
     Granularity,
     ReportQuery,
     Scope,
-    amortisation,
+    amortization,
     budget_status,
     create_budget,
     payment_schedule,
@@ -53,8 +53,8 @@ def exchanged(session: Session) -> Session:
     return session
 
 
-def test_amortisation_pays_an_exchange_its_true_up(exchanged: Session) -> None:
-    report = amortisation(exchanged, ReportQuery(granularity=Granularity.MONTH))
+def test_amortization_pays_an_exchange_its_true_up(exchanged: Session) -> None:
+    report = amortization(exchanged, ReportQuery(granularity=Granularity.MONTH))
     frame = report.frame.set_index("period")
     list_upfront = RECEIVED.quantity * RI_C5.upfront
     assert list_upfront == 200.0
@@ -71,7 +71,7 @@ def test_a_cash_budget_counts_the_true_up(exchanged: Session) -> None:
                                                  scope=Scope(provider=PROVIDER)))
     status = budget_status(exchanged, budget, as_of=date(2025, 2, 2))
     assert status is not None and status.period == "2025-02"
-    feb = amortisation(exchanged, ReportQuery(start=date(2025, 2, 1), end=date(2025, 2, 2),
+    feb = amortization(exchanged, ReportQuery(start=date(2025, 2, 1), end=date(2025, 2, 2),
                                               granularity=Granularity.MONTH)).frame
     assert status.actual == float(feb["cash_cost"].sum())
     assert float(feb["upfront_paid"].sum()) == TRUE_UP

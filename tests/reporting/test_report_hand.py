@@ -24,7 +24,7 @@ from reporting import (
     Granularity,
     ReportQuery,
     Scope,
-    amortisation,
+    amortization,
     budget_status,
     chargeback,
     commitment_calendar,
@@ -177,14 +177,14 @@ def test_commitment_showback_splits_each_commitment_by_the_benefit_received(
     assert cents_of(frame.loc[frame["commitment"] == "ri-m5", "commitment_cost"]).sum() == 2304
 
 
-def test_amortised_and_cash_basis(hand: Session) -> None:
-    rows = _rows(amortisation(hand, ReportQuery(granularity=G.DAY, scope=SCOPE)))
+def test_amortized_and_cash_basis(hand: Session) -> None:
+    rows = _rows(amortization(hand, ReportQuery(granularity=G.DAY, scope=SCOPE)))
     jan = rows["2025-01-31|all"]
     assert jan["amortized_cost"] == 30.72
     # Cash: 4.80 od + RIs' hourly fees 11.52 + 2.40, + the SP's hourly half ($0.25/h) 6.00.
     assert jan["cash_cost"] == 24.72
     assert jan["cash_minus_amortized"] == -6.0
-    per = _rows(amortisation(hand, ReportQuery(granularity=G.TOTAL, group_by=D.COMMITMENT,
+    per = _rows(amortization(hand, ReportQuery(granularity=G.TOTAL, group_by=D.COMMITMENT,
                                                scope=SCOPE)))
     assert per["total|sp"]["recurring_paid"] == 12.0
     assert per["total|(on-demand)"]["on_demand_cost"] == 4.8
@@ -242,18 +242,18 @@ def test_budget_status_math(hand: Session) -> None:
         "2025-01", 30.72, 30.72, "warning")
 
 
-def test_budget_status_of_an_account_on_cash_and_amortised_bases(hand: Session) -> None:
+def test_budget_status_of_an_account_on_cash_and_amortized_bases(hand: Session) -> None:
     scope = Scope(provider=PROVIDER, account="acct-a")
     cash = create_budget(hand, BudgetSpec(name="a cash", amount=50.0, scope=scope,
                                           basis=BudgetBasis.CASH, period=BudgetPeriod.QUARTER))
-    amortised = create_budget(hand, BudgetSpec(name="a amortised", amount=50.0, scope=scope,
+    amortized = create_budget(hand, BudgetSpec(name="a amortized", amount=50.0, scope=scope,
                                                basis=BudgetBasis.AMORTIZED,
                                                period=BudgetPeriod.QUARTER))
     cash_status = budget_status(hand, cash, as_of=date(2025, 2, 2))
-    amortised_status = budget_status(hand, amortised, as_of=date(2025, 2, 2))
-    assert cash_status is not None and amortised_status is not None
+    amortized_status = budget_status(hand, amortized, as_of=date(2025, 2, 2))
+    assert cash_status is not None and amortized_status is not None
     # Quarter Q1 from Jan 1: Jan 31 + Feb 1. ri-m5's fees follow acct-a's share (0.75, 1).
-    assert amortised_status.actual == pytest.approx(8.64 + 11.52)
+    assert amortized_status.actual == pytest.approx(8.64 + 11.52)
     assert cash_status.actual == pytest.approx(0.75 * 11.52 + 11.52)
     assert cash_status.period == "2025-Q1"
 

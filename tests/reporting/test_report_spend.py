@@ -1,6 +1,6 @@
 """Spend on the whole bill: totals recomputed with plain pandas from the raw FOCUS rows.
 
-The cash basis is Σ BilledCost per billing period (the invoice), the amortised basis
+The cash basis is Σ BilledCost per billing period (the invoice), the amortized basis
 Σ EffectiveCost; a commitment's purchase counts on the cash basis only.
 """
 
@@ -56,7 +56,7 @@ def test_cash_spend_per_month_is_the_billed_cost_of_each_billing_period(
     assert report.currency == "USD"
 
 
-def test_amortised_spend_is_the_effective_cost_and_counts_no_purchase(
+def test_amortized_spend_is_the_effective_cost_and_counts_no_purchase(
         session: Session, bill: pd.DataFrame) -> None:
     report = spend(session, SpendQuery(basis=SpendBasis.AMORTIZED,
                                        granularity=SpendGranularity.TOTAL))
@@ -66,7 +66,7 @@ def test_amortised_spend_is_the_effective_cost_and_counts_no_purchase(
     purchase = bill.loc[bill.ChargeCategory == "Purchase", "BilledCost"].sum()
     covered = bill.loc[bill.CommitmentDiscountId.notna() & (bill.ChargeCategory == "Usage"),
                        "EffectiveCost"].sum()
-    # The purchase is cash only; its amortisation (the covered usage) amortised only.
+    # The purchase is cash only; its amortization (the covered usage) amortized only.
     assert cash.totals()["cost"] - report.totals()["cost"] == pytest.approx(
         round(purchase - covered, 2))
     assert purchase > 0 and covered > 0
@@ -173,10 +173,10 @@ def test_the_focus_samples_invoice_per_provider_and_billing_period(session: Sess
         expected = rows.groupby([month, rows["BillingCurrency"]])["BilledCost"].sum()
         assert {(p, report.currency): c for p, c in _by_period(report.frame).items()} == {
             key: _cents(v) for key, v in expected.items()}
-        amortised = spend(session, SpendQuery(basis=SpendBasis.AMORTIZED,
+        amortized = spend(session, SpendQuery(basis=SpendBasis.AMORTIZED,
                                               granularity=SpendGranularity.TOTAL,
                                               scope=SpendScope(provider=provider)))
-        assert amortised.totals()["cost"] == pytest.approx(
+        assert amortized.totals()["cost"] == pytest.approx(
             round(float(rows["EffectiveCost"].sum()), 2))
 
 

@@ -1,6 +1,6 @@
-"""Amortised against cash basis, and the schedule of future commitment payments.
+"""Amortized against cash basis, and the schedule of future commitment payments.
 
-* amortised basis: each commitment costs ``quantity × (upfront ÷ term hours +
+* amortized basis: each commitment costs ``quantity × (upfront ÷ term hours +
   hourly)`` in every active hour, plus the on-demand cost;
 * cash basis: the upfront fee when it is paid (the day the commitment starts),
   recurring fees for the hours they are billed, plus the on-demand cost. The
@@ -8,7 +8,7 @@
   the cash it paid — not the received offering's list upfront (the value of
   what was given up paid the rest, earlier);
 * the schedule lists, month by month from ``as_of`` until every commitment has
-  ended, what each commitment will still cost in cash and amortised.
+  ended, what each commitment will still cost in cash and amortized.
 """
 
 from __future__ import annotations
@@ -50,14 +50,14 @@ from reporting.selection import (
 from reporting.snapshot import ReportData, load_report_data, snapshot_info
 
 ON_DEMAND = "(on-demand)"
-"""The group of on-demand cost when amortisation is grouped by commitment."""
+"""The group of on-demand cost when amortization is grouped by commitment."""
 
-AMORTISATION_COLUMNS = (
+AMORTIZATION_COLUMNS = (
     "period", "period_start", "period_end", "group", "hours", "on_demand_cost",
     "commitment_amortized_cost", "amortized_cost", "upfront_paid", "recurring_paid",
     "cash_cost", "cash_minus_amortized",
 )
-AMORTISATION_MONEY = AMORTISATION_COLUMNS[5:]
+AMORTIZATION_MONEY = AMORTIZATION_COLUMNS[5:]
 
 SCHEDULE_COLUMNS = (
     "period", "period_start", "period_end", "provider", "commitment_id", "offering_id",
@@ -68,7 +68,7 @@ SCHEDULE_MONEY = ("upfront_due", "recurring_due", "cash_due", "amortized_due")
 
 
 def commitment_cash_days(data: ReportData, query: ReportQuery) -> pd.DataFrame:
-    """Per (day, commitment ``ref``) in the window: amortised, recurring and upfront dollars."""
+    """Per (day, commitment ``ref``) in the window: amortized, recurring and upfront dollars."""
     bounds = window(data, query)
     days = data.commitment_days
     mask = in_window(days["day"].to_numpy(), bounds)
@@ -102,21 +102,21 @@ def commitment_cash_days(data: ReportData, query: ReportQuery) -> pd.DataFrame:
     return concat([recurring, upfronts])
 
 
-def amortisation(session: Session, query: ReportQuery | None = None) -> Report:
-    """Amortised against cash cost per period: overall, per provider or per commitment."""
+def amortization(session: Session, query: ReportQuery | None = None) -> Report:
+    """Amortized against cash cost per period: overall, per provider or per commitment."""
     query = query or ReportQuery()
     if query.scope.narrowed or query.scope.tag_key is not None:
-        raise InvalidInput("amortisation is reported per provider: narrow it by provider only",
+        raise InvalidInput("amortization is reported per provider: narrow it by provider only",
                            column="scope")
     if query.group_by not in (Dimension.NONE, Dimension.PROVIDER, Dimension.COMMITMENT):
-        raise InvalidInput("amortisation groups by none, provider or commitment",
+        raise InvalidInput("amortization groups by none, provider or commitment",
                            column="group_by")
     data = load_report_data(session, query.scope.provider)
-    return with_freshness(data.memo(("amortisation", query),
-                                    lambda: _amortisation(data, session, query)).copy(), session)
+    return with_freshness(data.memo(("amortization", query),
+                                    lambda: _amortization(data, session, query)).copy(), session)
 
 
-def _amortisation(data: ReportData, session: Session, query: ReportQuery) -> Report:
+def _amortization(data: ReportData, session: Session, query: ReportQuery) -> Report:
     bounds = window(data, query)
     cash = commitment_cash_days(data, query)
     period = period_keys(cash["day"].to_numpy(), query.granularity, bounds)
@@ -140,7 +140,7 @@ def _amortisation(data: ReportData, session: Session, query: ReportQuery) -> Rep
     frame["cash_cost"] = frame["on_demand_cost"] + frame["upfront_paid"] \
         + frame["recurring_paid"]
     frame["cash_minus_amortized"] = frame["cash_cost"] - frame["amortized_cost"]
-    return finish("amortisation", frame, AMORTISATION_COLUMNS, money=AMORTISATION_MONEY,
+    return finish("amortization", frame, AMORTIZATION_COLUMNS, money=AMORTIZATION_MONEY,
                   data=data, query=query)
 
 
@@ -153,7 +153,7 @@ def _month_start(moment: datetime) -> date:
 
 def schedule_rows(commitments: Sequence[tuple[str, Commitment]], as_of: datetime, *,
                   exchanged: Mapping[tuple[str, str], float] | None = None) -> pd.DataFrame:
-    """Per (month, commitment): cash and amortised cost still to come from ``as_of`` on.
+    """Per (month, commitment): cash and amortized cost still to come from ``as_of`` on.
 
     ``exchanged`` gives the cash paid for commitments received in an exchange (its
     true-up, ``repository.exchange_cash``), their upfront due instead of the list one.
@@ -226,5 +226,5 @@ def payment_schedule(session: Session, *, provider: str | None = None,
     ), session, names)
 
 
-__all__ = ["AMORTISATION_COLUMNS", "ON_DEMAND", "SCHEDULE_COLUMNS", "amortisation",
+__all__ = ["AMORTIZATION_COLUMNS", "ON_DEMAND", "SCHEDULE_COLUMNS", "amortization",
            "commitment_cash_days", "payment_schedule", "schedule_rows"]
