@@ -15,7 +15,7 @@ the retirement hazard's prior) would have served *this* scope best lately.
    before it) and buys what the replayed planner buys.
 2. **Truncated-term scoring.** The billing engine (:func:`core.billing.apply_commitments`)
    charges the replay's portfolio over the window's hours only: a commitment bought in
-   the replay pays its amortised hourly cost for the hours from its purchase to ``t`` and
+   the replay pays its amortized hourly cost for the hours from its purchase to ``t`` and
    nothing after. Why: the hours after ``t`` are the future, which the replay must not
    read; charging a whole term against usage it cannot see would need a forecast of that
    usage, which is what the replay is there to check. Every grid point is charged by the

@@ -12,7 +12,7 @@ Steps, each stated so that a reviewer can redo it:
    the portfolio before the plan (owned commitments until they expire) and after
    it (minus returned and exchanged units, plus received and bought ones, each
    active for its term within the horizon). The plan's costs are the expectation
-   over the scenarios of those bills, at amortised prices.
+   over the scenarios of those bills, at amortized prices.
 3. **Why.** Each action carries an :class:`~core.domain.ActionExplanation`. A
    purchase's savings in a scenario are the on-demand dollars it covered minus
    what it cost (its share of the bill: the purchases' shares add up to the

@@ -6,7 +6,7 @@ Run: ``python -m benchmarks.backtest.stability [--suite FOLDER] [--seeds 5] [--d
 For every trace of the suite and ``days`` decision hours a day apart after the warm-up,
 the ladder's LP is solved on the history before the hour, with nothing owned (so two
 decisions differ only by the data and the draws), once per seed. The figure of a decision
-is the hourly value it commits (Σ quantity × amortised hourly price of each offering). Two
+is the hourly value it commits (Σ quantity × amortized hourly price of each offering). Two
 figures per trace and draw mode:
 
 - **seed spread**: at one hour, the standard deviation of that value over the seeds, over

@@ -166,7 +166,7 @@ class ReportAllocationRow(Base):
 
 
 class BudgetRow(Base):
-    """A budget: an amount per period for a scope, on the amortised or the cash basis."""
+    """A budget: an amount per period for a scope, on the amortized or the cash basis."""
 
     __tablename__ = "budgets"
 

@@ -70,7 +70,7 @@ IntArray = npt.NDArray[np.intp]
 #              the commitment cost decided now and planned;
 #   V[s]     = Σ_g w[g] Σ_j r[j] ū[s,g,j], scenario s's on-demand equivalent (a constant);
 #   cov[s]   = Σ_g w[g] Σ_{P,j} r[j] y[s,g,P,j], the on-demand dollars covered in s;
-#   cost[s]  = K + C + V[s] − cov[s]   (K: the owned commitments' amortised cost, sunk);
+#   cost[s]  = K + C + V[s] − cov[s]   (K: the owned commitments' amortized cost, sunk);
 #   loss[s]  = cost[s] − V[s] = K + C − cov[s], what the portfolio loses against on-demand.
 #
 # The bad outcome of a commitment is waste when usage falls, so risk is measured on the
@@ -84,7 +84,7 @@ IntArray = npt.NDArray[np.intp]
 #              ξ[s] + η + cov[s] ≥ 0                                                (tail)
 #              a[c] ε[c,d] − a[d] ζ[c,d] ≤ 0      (value: the new worth at least the old)
 #              Σ_d ε[c,d] ≤ q[c]                                              (exchangeable)
-#              Σ_o amortised[o] x[o,t] ≤ max_new_hourly,  Σ_o U[o] x[o,t] ≤ max_upfront
+#              Σ_o amortized[o] x[o,t] ≤ max_new_hourly,  Σ_o U[o] x[o,t] ≤ max_upfront
 #                                                                          (caps, per epoch t)
 #              C + η + Σ_s π[s] ξ[s] / (1 − α) ≤ cvar_bound − K                  (risk bound)
 #              Σ_s π Σ_g w Σ_j â[P,j] y[s,g,P,j] − u Σ_{(o,t)∈P} (end − start) x[o,t]/s[o]
@@ -107,7 +107,7 @@ IntArray = npt.NDArray[np.intp]
 # hindsight optimum: benchmarks/README.md, "The waste weight"), so the term trades a little
 # expected ESR for much less waste.
 #
-# with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortised price of
+# with Q[e,P] = Σ_{owned c ∈ P active in e} q[c] / s[c] and a[c] the amortized price of
 # c's offering per unit-hour (AWS values an exchange at the remaining commitment; both
 # sides share the expiry, so hours cancel). λ = cvar_weight, α = cvar_alpha; since K + C is
 # the same in every scenario, CVaR_α(loss) = K + C + CVaR_α(−cov), whence the tail rows.
@@ -164,7 +164,7 @@ class StochasticModel:
     prices: FloatArray           # (n_candidates,) risk-adjusted price per unit-hour
     active: IntArray             # (n_candidates,) hours active within the horizon
     owned_prices: FloatArray     # (n_owned,) risk-adjusted price per unit-hour
-    owned_cost: float            # amortised cost of the owned commitments over the horizon
+    owned_cost: float            # amortized cost of the owned commitments over the horizon
     true_cost: FloatArray        # the objective's coefficients as billed (no policy terms)
     idle_values: Mapping[str, float]  # κ p̂ per own unit-hour used, by offering id (waste term)
     build_seconds: float
@@ -491,7 +491,7 @@ def add_exchange_constraints(builder: LinearModelBuilder, problem: StochasticPro
 
 def add_cap_constraints(builder: LinearModelBuilder, problem: StochasticProblem,
                         columns: Columns) -> None:
-    """The policy's caps on new amortised $/h and on upfront cash, per run (per epoch)."""
+    """The policy's caps on new amortized $/h and on upfront cash, per run (per epoch)."""
     policy = problem.policy
     kept = columns.kept
     if kept.size == 0:

@@ -3,8 +3,8 @@
 A FOCUS row that a commitment discount touched names it (``CommitmentDiscountId``, with its
 ``CommitmentDiscountType``, ``CommitmentDiscountCategory`` and, from FOCUS 1.0 on,
 ``CommitmentDiscountStatus``): usage it covered (status ``Used``: ``BilledCost`` 0 or
-reduced, ``EffectiveCost`` the commitment's amortised rate times the quantity), the part of
-it no usage took in an hour (status ``Unused``: ``EffectiveCost`` the amortised price of the
+reduced, ``EffectiveCost`` the commitment's amortized rate times the quantity), the part of
+it no usage took in an hour (status ``Unused``: ``EffectiveCost`` the amortized price of the
 idle part), and its purchase or recurring fee (``ChargeCategory`` ``Purchase``: the cash, in
 ``BilledCost``, with ``EffectiveCost`` 0 so that nothing is counted twice). RIs and Savings
 Plans of AWS, Azure reservations and savings plans and GCP committed use discounts all bill
@@ -14,16 +14,16 @@ This module sums those rows per commitment (:func:`read_bill_commitments`) and t
 into an owned :class:`~core.domain.Commitment` of the catalog (:func:`match_commitments`):
 
 - **Which offering.** The bill does not name a term or a payment option, but its prices do:
-  on the usage a commitment covered, ``EffectiveCost / units`` is the offering's amortised
+  on the usage a commitment covered, ``EffectiveCost / units`` is the offering's amortized
   rate for that usage key, and each (type, term, payment) of the catalog has its own. The
   offering whose rates on the covered keys are nearest, weighted by the units covered, is
   taken if it is within :data:`RATE_TOLERANCE` (relative); otherwise the commitment is
   reported as unmatched, with the rate the bill showed, and left out of the inventory
   rather than guessed.
-- **How much.** Every hour of its life a commitment costs its amortised price, used or
-  not, so ``(EffectiveCost used + EffectiveCost unused) / hours billed`` is its amortised
-  price per hour and, divided by the offering's amortised price of one unit, its quantity.
-  Amortised over the hours the bill holds, the inventory then costs what the bill's
+- **How much.** Every hour of its life a commitment costs its amortized price, used or
+  not, so ``(EffectiveCost used + EffectiveCost unused) / hours billed`` is its amortized
+  price per hour and, divided by the offering's amortized price of one unit, its quantity.
+  Amortized over the hours the bill holds, the inventory then costs what the bill's
   ``EffectiveCost`` says, to rounding.
 - **Since when.** A one-time purchase row (an upfront payment) dates it exactly (its charge
   period's start; a recurring fee does not, it is billed every hour); otherwise the
@@ -54,7 +54,7 @@ COLUMNS: tuple[str, ...] = (
 
 RATE_TOLERANCE = 0.02
 """How far (relative, unit-weighted) the bill's effective rates may be from an offering's
-amortised rates for the commitment to be taken as that offering. Prices of one offering
+amortized rates for the commitment to be taken as that offering. Prices of one offering
 differ between the catalog and the bill by rounding and by small list-price moves; the
 nearest other term or payment option of the same type is 5 % or more away in every catalog
 Ladder ships."""
@@ -86,7 +86,7 @@ class BillCommitment:
 
     @property
     def amortized_hourly(self) -> float:
-        """Its amortised price per hour billed: what it cost used or not, over its hours."""
+        """Its amortized price per hour billed: what it cost used or not, over its hours."""
         return (self.used_effective + self.unused_effective) / self.hours if self.hours else 0.0
 
     def effective_rates(self) -> dict[str, float]:
@@ -223,10 +223,10 @@ def _utc(value: datetime) -> datetime:
 
 
 def offering_rates(offering: Offering) -> dict[str, float]:
-    """The amortised price per unit of usage the offering charges on each key it covers.
+    """The amortized price per unit of usage the offering charges on each key it covers.
 
     A spend unit is one committed dollar an hour used at ``rates[key]`` dollars per unit
-    of usage; a unit offering covers ``covers[key]`` units of usage for its amortised
+    of usage; a unit offering covers ``covers[key]`` units of usage for its amortized
     price per unit.
     """
     if offering.shape is Shape.SPEND:
@@ -320,12 +320,12 @@ def commitment_key(commitment_id: str) -> str:
 def reconcile(api: Sequence[Commitment], bill: BillInventory
               ) -> tuple[tuple[Commitment, ...], tuple[str, ...]]:
     """The inventory: the cloud API's commitments, with those only the bill shows added;
-    and a line for each commitment both know whose amortised price an hour differs.
+    and a line for each commitment both know whose amortized price an hour differs.
 
     The API is the record of what a commitment is (offering, quantity, start, term), since
     it is current to the minute while a bill averages a month; where only the bill knows one
     (no credentials, or a commitment of another account of the billing family), the bill's
-    is used. What was charged is the bill's in every report (amortised cost is the file's
+    is used. What was charged is the bill's in every report (amortized cost is the file's
     EffectiveCost); a disagreement is listed so that a reviewer sees it, not silently fixed.
     """
     from_bill = {commitment_key(c.commitment_id): c for c in bill.commitments}
@@ -337,7 +337,7 @@ def reconcile(api: Sequence[Commitment], bill: BillInventory
         if seen is not None and not _same_price(seen, commitment):
             differ.append(
                 f"{commitment.commitment_id}: the API lists "
-                f"{_hourly(commitment):.4f}/h amortised, the bill charged {_hourly(seen):.4f}/h")
+                f"{_hourly(commitment):.4f}/h amortized, the bill charged {_hourly(seen):.4f}/h")
         merged.append(commitment)
     merged.extend(from_bill.values())
     return tuple(sorted(merged, key=lambda c: (c.start, c.commitment_id))), tuple(differ)
@@ -348,7 +348,7 @@ def _hourly(commitment: Commitment) -> float:
 
 
 def _same_price(bill: Commitment, api: Commitment) -> bool:
-    """Whether the two charge the same amortised price an hour, within a cent a day."""
+    """Whether the two charge the same amortized price an hour, within a cent a day."""
     return abs(_hourly(bill) - _hourly(api)) <= 0.01 / 24
 
 

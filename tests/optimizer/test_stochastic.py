@@ -151,7 +151,7 @@ def test_a_pooled_decline_overrides_the_keys_own_rates() -> None:
 
 
 def test_upfront_versus_no_upfront_at_a_cost_of_capital() -> None:
-    """A 1-year RI at $0.62/h no upfront, or all upfront at $0.60/h amortised. Interest on
+    """A 1-year RI at $0.62/h no upfront, or all upfront at $0.60/h amortized. Interest on
     half the upfront on average: 0.60 · (1 + i/2) per hour, above 0.62 once i > 6.7%."""
     term = 8760
     no_upfront = unit("ri-nu", {A: 1.0}, hourly=0.62, term_hours=term)
@@ -330,7 +330,7 @@ def test_a_negative_waste_weight_or_a_whole_switching_cost_is_refused() -> None:
 
 
 def test_caps_limit_new_hourly_commitment() -> None:
-    """Without a cap the LP buys $5.50/h; a cap of $2/h amortised binds."""
+    """Without a cap the LP buys $5.50/h; a cap of $2/h amortized binds."""
     policy = RiskSettings(cvar_weight=0.0, max_new_hourly=2.0)
     solution = optimize(problem(flat([10]), spend("sp", {A: 0.55}), policy=policy))
     assert dict(solution.quantities) == pytest.approx({"sp": 2.0})

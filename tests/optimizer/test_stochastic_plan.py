@@ -52,7 +52,7 @@ def test_purchases_are_rounded_down_and_the_tranche_rule_applies() -> None:
 
 
 def test_a_purchase_explains_its_coverage_utilisation_break_even_and_savings() -> None:
-    """10 units/h at $1; an all-upfront RI at $0.60/h amortised over a 1,000 h term
+    """10 units/h at $1; an all-upfront RI at $0.60/h amortized over a 1,000 h term
     (upfront $600 a unit). Over the 24 h horizon: covers 10 units/h, fully used, saves
     (1 - 0.60) · 10 · 24 = $96 in every scenario; it repays its $600 upfront at $1/h
     of on-demand avoided per unit: after 600 hours."""

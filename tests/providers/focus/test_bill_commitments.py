@@ -2,7 +2,7 @@
 
 The bills here are the bundled sample's real-shaped FOCUS rows with part of one key's usage
 covered by a commitment, written as a FOCUS export writes it: covered usage (``Used``,
-``BilledCost`` 0, ``EffectiveCost`` at the offering's amortised rate), the idle part
+``BilledCost`` 0, ``EffectiveCost`` at the offering's amortized rate), the idle part
 (``Unused``) and its fees (``Purchase``). The offering the rows are priced at comes from the
 provider's own offline catalog; the reader is not told which one it is.
 """
@@ -35,7 +35,7 @@ from providers.focus.commitments import (
     reconcile,
 )
 from providers.focus.reader import load_focus_rows
-from reporting.amortisation import amortisation
+from reporting.amortization import amortization
 from reporting.common import Dimension, ReportQuery, Scope
 
 REPO = Path(__file__).resolve().parents[3]
@@ -243,7 +243,7 @@ def test_reconcile_keeps_the_apis_record_adds_the_bills_and_lists_disagreements(
 
 def test_optimize_plans_with_the_bills_commitments_and_reports_their_effective_cost(
         aws_offline: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No credentials: the bill's RI is the inventory, the plan says so, and the amortised
+    """No credentials: the bill's RI is the inventory, the plan says so, and the amortized
     cost the reports give it over the bill equals the file's EffectiveCost, to the cent."""
     offering = _offering(_catalog(), "ri-conv-1y-nu")
     frame = _covered_bill(offering)
@@ -262,7 +262,7 @@ def test_optimize_plans_with_the_bills_commitments_and_reports_their_effective_c
         (owned,) = repository.list_commitments(session, "aws")
         assert (owned.commitment_id, owned.offering.offering_id) == (ARN, offering.offering_id)
         assert owned.quantity == pytest.approx(QUANTITY)
-        report = amortisation(session, ReportQuery(
+        report = amortization(session, ReportQuery(
             start=date(2024, 8, 30), end=date(2024, 9, 1), group_by=Dimension.COMMITMENT,
             scope=Scope(provider="aws")))
         rows = report.frame
