@@ -2,8 +2,9 @@
 
 ``bulk_insert`` writes a frame whose columns are named as a table's: a PostgreSQL
 ``COPY … FROM STDIN`` (CSV) on PostgreSQL, an order of magnitude faster than INSERTs for
-hundreds of thousands of rows, and batched Core ``executemany`` elsewhere. Functions
-``flush`` at most, never ``commit``.
+hundreds of thousands of rows, one ``executemany`` on the driver's cursor on SQLite (each
+distinct value of a column bound once through the column's type), and batched Core
+``executemany`` elsewhere. Functions ``flush`` at most, never ``commit``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table, insert, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.db.models import UsageKeyRow
@@ -72,7 +75,9 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
 
     On PostgreSQL the rows go through ``COPY … FROM STDIN`` (CSV), an order of
     magnitude faster than INSERTs for the hundreds of thousands of daily facts
-    of a year; elsewhere through batched Core ``executemany``. Returns the rows written.
+    of a year; on SQLite through one ``executemany`` on the driver's cursor
+    (:func:`_sqlite_executemany`); elsewhere through batched Core ``executemany``, which
+    defines what the fast paths store. Returns the rows written.
     """
     if frame.empty:
         return 0
@@ -90,11 +95,60 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
         ) as copy:
             copy.write(buffer.getvalue())
         return len(frame)
+    if connection.dialect.name == "sqlite":
+        _sqlite_executemany(session, table, frame)
+        return len(frame)
+    core_executemany(session, table, frame)
+    return len(frame)
+
+
+def core_executemany(session: Session, table: Table, frame: pd.DataFrame) -> None:
+    """The frame's rows through SQLAlchemy's ``insert()`` in batches (types processed row by
+    row): what every fast path must store."""
+    columns = list(frame.columns)
     values = [_bind_values(frame[column]) for column in columns]
     records = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
     for index in range(0, len(records), _BATCH):
         session.execute(insert(table), records[index:index + _BATCH])
-    return len(frame)
+
+
+def _driver_values(values: pd.Series, column_type: Any, dialect: Dialect) -> list[Any]:
+    """A column as the driver binds it: :func:`_bind_values` passed through the column type's
+    bind processing (``UTCDateTime``, dates, JSON) as a Core insert would, each distinct
+    value once when the values can be told apart (timestamps, dates, text)."""
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return _bind_values(values)
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:  # unhashable values (JSON documents): each processed on its own
+        return [None if value is None else process(value) for value in _bind_values(values)]
+    distinct = _bind_values(pd.Series(uniques, dtype=values.dtype))
+    processed = np.array([None if value is None else process(value) for value in distinct]
+                         + [None], dtype=object)
+    return processed[codes].tolist()  # code -1 (missing) picks the None
+
+
+def _sqlite_executemany(session: Session, table: Table, frame: pd.DataFrame) -> None:
+    """SQLite: the frame's rows as one ``executemany`` on the driver's cursor, in the
+    caller's transaction; a driver error is raised as SQLAlchemy's (``IntegrityError`` for a
+    duplicate key), as the same insert through SQLAlchemy would."""
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = list(frame.columns)
+    values = [_driver_values(frame[name], table.c[name].type, dialect) for name in columns]
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(statement, zip(*values, strict=True))
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def usage_key_ids(session: Session, usage_keys: Sequence[str]) -> dict[str, int]:
@@ -108,4 +162,4 @@ def usage_key_ids(session: Session, usage_keys: Sequence[str]) -> dict[str, int]
     return ids
 
 
-__all__ = ["bulk_insert", "usage_key_ids"]
+__all__ = ["bulk_insert", "core_executemany", "usage_key_ids"]
