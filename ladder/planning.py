@@ -96,39 +96,39 @@ def _common_details(window: Window, decision_time: datetime, owned: int,
     }
 
 
-def run_policy(settings: Settings) -> RiskSettings:
+def run_risk_settings(settings: Settings) -> RiskSettings:
     """The risk settings of an autonomous run: the ladder's (measured on the backtest
     suite), at the settings' cost of capital, with exchanges of convertible
     commitments and returns of recent Savings Plans allowed unless ``LADDER_EXCHANGES``
     is false (the executor carries them out, under the same guardrails as purchases),
     and the ladder's waste weight and representative hours unless ``LADDER_WASTE_WEIGHT``
     or ``LADDER_REPRESENTATIVE_HOURS`` set others."""
-    policy = replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
-                     exchanges=settings.exchanges, returns=settings.exchanges)
+    risk = replace(LADDER_POLICY, cost_of_capital=settings.cost_of_capital,
+                   exchanges=settings.exchanges, returns=settings.exchanges)
     if settings.waste_weight is not None:
-        policy = replace(policy, waste_weight=settings.waste_weight)
+        risk = replace(risk, waste_weight=settings.waste_weight)
     if settings.representative_hours is not None:
-        policy = replace(policy, representative_hours=settings.representative_hours)
+        risk = replace(risk, representative_hours=settings.representative_hours)
     if settings.calibration_days:
-        policy = replace(policy, calibration_days=settings.calibration_days)
-    return policy
+        risk = replace(risk, calibration_days=settings.calibration_days)
+    return risk
 
 
 def calibrate_run(window: Window, catalog: Catalog, inventory: Sequence[Commitment],
-                  policy: RiskSettings, settings: Settings) -> Calibration:
+                  risk: RiskSettings, settings: Settings) -> Calibration:
     """Self-calibration of a live run (:func:`optimizer.calibration.calibrate`): the scope's
     last ``calibration_days`` replayed with the run's own planner (its scenario source,
     scenario count, horizon and seed) from the inventory held before them, on the
     window's history only; purchases only, as in a backtest."""
     history = UsageHistory.before(window.usage, window.usage.shape[0], start=window.start,
                                   key_ids=window.keys)
-    planner = ForecastLadder(scenarios=default_scenarios(), policy=policy,
+    planner = ForecastLadder(scenarios=default_scenarios(), policy=risk,
                              n_scenarios=settings.scenarios,
                              max_horizon_hours=settings.horizon_hours,
                              time_limit_s=settings.solver_time_limit_s, seed=0,
                              common_draws=True)
-    decisions = replay_decisions(history.hours, days=policy.calibration_days,
-                                 cadence_hours=policy.cadence_hours or 24)
+    decisions = replay_decisions(history.hours, days=risk.calibration_days,
+                                 cadence_hours=risk.cadence_hours or 24)
     replay_start = window.start + (decisions[0] if decisions else history.hours) * HOUR
     owned = portfolio_from(inventory, window.start, active_at=replay_start)
     return calibrate(history, catalog, planner, owned=owned, grid=CALIBRATION_GRID)
@@ -177,19 +177,19 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
     """
     window = _history(usage, catalog, settings.lookback_hours)
     owned = owned_from(inventory, decision_time)
-    policy = run_policy(settings)
+    risk = run_risk_settings(settings)
     calibration: dict[str, Any] = {}
-    if policy.calibration_days > 0:
-        with step(f"Calibrating: replaying the last {policy.calibration_days} days over "
+    if risk.calibration_days > 0:
+        with step(f"Calibrating: replaying the last {risk.calibration_days} days over "
                   f"{len(CALIBRATION_GRID)} risk settings"):
-            calibrated = calibrate_run(window, catalog, inventory, policy, settings)
-        policy = calibrated.policy
+            calibrated = calibrate_run(window, catalog, inventory, risk, settings)
+        risk = calibrated.policy
         calibration = {"calibration": calibrated.to_details()}
     with step(f"Forecasting {settings.scenarios} scenarios × {settings.horizon_hours} hours "
               f"for {len(window.keys)} keys"):
         problem = forecast_problem(
             window.usage, window.keys, window.start, owned, catalog,
-            scenarios=default_scenarios(), policy=policy, n_scenarios=settings.scenarios,
+            scenarios=default_scenarios(), policy=risk, n_scenarios=settings.scenarios,
             max_horizon_hours=settings.horizon_hours, seed=0)
     if problem is None:
         raise InvalidInput("the provider's catalog has no offering the policy allows: "
@@ -200,7 +200,7 @@ def forecast_plan(usage: pd.DataFrame, catalog: Catalog, inventory: Sequence[Com
         fallback: dict[str, Any] = {}
         plan = solved.result.plan
         if _changes_owned(plan) and plan.expected_savings < 0:
-            purchases_only = replace(problem, policy=replace(policy, exchanges=False,
+            purchases_only = replace(problem, policy=replace(risk, exchanges=False,
                                                              returns=False))
             alternative = _solve(purchases_only, settings, decision_time)
             fallback = {"replaced_plan": {
@@ -287,4 +287,4 @@ PLANNERS = {"forecast": forecast_plan, "lookback": lookback_plan}
 
 
 __all__ = ["PLANNERS", "Planned", "calibrate_run", "forecast_plan", "lookback_plan",
-           "lookback_problem", "run_policy"]
+           "lookback_problem", "run_risk_settings"]

@@ -15,7 +15,7 @@ from core.db.models import PlanRow
 from core.db.session import create_engine_for, session_scope
 from core.settings import Settings, get_settings
 from ladder.cli import app
-from ladder.planning import run_policy
+from ladder.planning import run_risk_settings
 from ladder.render import calibration_lines
 from optimizer.calibration import GridPoint
 
@@ -23,8 +23,8 @@ runner = CliRunner()
 
 
 def test_the_run_policy_calibrates_only_when_the_setting_says_so(tmp_path: Path) -> None:
-    assert run_policy(Settings(data_dir=tmp_path)).calibration_days == 0
-    assert run_policy(Settings(data_dir=tmp_path, calibration_days=7)).calibration_days == 7
+    assert run_risk_settings(Settings(data_dir=tmp_path)).calibration_days == 0
+    assert run_risk_settings(Settings(data_dir=tmp_path, calibration_days=7)).calibration_days == 7
     with pytest.raises(ValueError, match="calibration_days"):
         Settings(data_dir=tmp_path, calibration_days=-1)
 
