@@ -153,6 +153,10 @@ def main() -> None:
     print(f"  LP: {planned.n_variables:,} variables, {planned.n_constraints:,} constraints; "
           f"built in {planned.build_seconds:.1f} s, solved in {planned.solve_seconds:.1f} s "
           "(main LP and safe core)")
+    details = planned.plan.details
+    print(f"  LP solved {details['lp_method']} ({planned.plan.solver_status}): bound "
+          f"${details['lower_bound']:,.0f}, LP point ${details['lp_upper']:,.0f}; billed plan "
+          f"${details['plan_price']:,.0f}: certified gap {details['certified_gap']:.3%}")
     print(f"  plan: {len(planned.plan.actions)} actions, expected savings "
           f"${planned.plan.expected_savings:,.0f} over the horizon")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024

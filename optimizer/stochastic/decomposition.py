@@ -50,9 +50,6 @@ from optimizer.stochastic.model import StochasticModel
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-DECOMPOSE_ROWS = 50_000
-"""Models with more rows than this are solved scenario by scenario (when they decompose);
-smaller ones whole, as they always were (the scale benchmark's has 14,792)."""
 TOLERANCE = 1e-4
 """Stop when the upper and lower bounds are within this share of the upper one."""
 MAX_ITERATIONS = 500
@@ -154,6 +151,19 @@ def _run(highs: highspy.Highs, what: str, seconds_left: float) -> None:
                           f"{highs.modelStatusToString(status)}")
 
 
+def _run_master(master: highspy.Highs, seconds_left: float) -> bool:
+    """Solve the master; once more from scratch when HiGHS reports no optimum (its cuts'
+    coefficients span many orders of magnitude). ``False`` when that fails too."""
+    for attempt in range(2):
+        if attempt:
+            master.clearSolver()
+        master.setOptionValue("time_limit", max(seconds_left, 1.0))
+        master.run()
+        if master.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            return True
+    return False
+
+
 @dataclass(eq=False)
 class _Scenario:
     """One scenario's LP, its rows' bounds before the shared columns move them, and B_s."""
@@ -240,7 +250,11 @@ def solve_decomposed(model: StochasticModel, split: Split, *, time_limit_s: floa
         if left <= 0 and best is not None:
             break
         iterations += 1
-        _run(master, f"the master of {program.name!r}", left)
+        if not _run_master(master, left):
+            if best is None:
+                raise SolverError(f"HiGHS did not prove an optimum for the master of "
+                                  f"{program.name!r}")
+            break  # the master's numerics failed: keep the bounds proved so far
         point = np.asarray(master.getSolution().col_value, dtype=np.float64)
         lower = max(lower, float(master.getInfo().objective_function_value) + program.offset)
         x = point[:shared.size]

@@ -120,17 +120,17 @@ def solve(model: StochasticModel, *, time_limit_s: float = 120,
           method: Method = "auto") -> StochasticSolution:
     """Solve a built model; raise :class:`core.errors.SolverError` unless HiGHS proves optimal.
 
-    ``method``: ``"whole"`` gives the LP to HiGHS as one; ``"decomposed"`` solves it scenario
-    by scenario (:mod:`optimizer.stochastic.decomposition`: its objective is then the
-    decomposition's lower bound, its point the best one found, within ``TOLERANCE`` of it
-    unless the time ran out); ``"auto"`` decomposes models of more than ``DECOMPOSE_ROWS``
-    rows that decompose, and solves the others whole.
+    ``method``: ``"whole"`` (or ``"auto"``) gives the LP to HiGHS as one; ``"decomposed"``
+    solves it scenario by scenario (:mod:`optimizer.stochastic.decomposition`: its objective
+    is then the decomposition's lower bound, its point the best one found, within
+    ``TOLERANCE`` of it unless the time ran out). ``"auto"`` does not decompose yet: on the
+    1,000-key fleet (``python -m benchmarks.fleet_plan``) the decomposition priced no point
+    in 120 s, where the whole pooled LP solved in 169 s.
     """
     split = None
-    if method != "whole" and (method == "decomposed"
-                              or model.n_constraints > decomposition.DECOMPOSE_ROWS):
+    if method == "decomposed":
         split = decomposition.split_by_scenario(model)
-        if split is None and method == "decomposed":
+        if split is None:
             raise InvalidInput("this model does not decompose by scenario (a utilisation "
                                "floor or a CVaR bound holds every scenario's columns)")
     if split is None:

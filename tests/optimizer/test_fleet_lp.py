@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from lp_factories import spend, unit
 
+from core.errors import InvalidInput
 from optimizer.reduction import pool_coverage
 from optimizer.risk_settings import RiskSettings
 from optimizer.stochastic import (
@@ -131,15 +132,14 @@ def test_the_decomposition_brackets_the_whole_lps_optimum() -> None:
     assert split.objective == pytest.approx(whole.objective, rel=TOLERANCE)
 
 
-def test_the_solver_decomposes_above_the_row_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``method="auto"`` solves whole up to DECOMPOSE_ROWS rows and by scenario above; a
-    utilisation floor (a row over every scenario) keeps it whole."""
+def test_the_solver_decomposes_only_when_asked() -> None:
+    """``method="auto"`` solves whole; a utilisation floor (a row over every scenario) makes
+    the LP indecomposable, and asking to decompose it is refused."""
     model = build_model(fleet())
-    monkeypatch.setattr(decomposition, "DECOMPOSE_ROWS", model.n_constraints)
     assert solve(model).method == "whole"
-    monkeypatch.setattr(decomposition, "DECOMPOSE_ROWS", model.n_constraints - 1)
-    assert solve(model).method == "decomposed"
+    assert decomposition.split_by_scenario(model) is not None
     floor = build_model(fleet(policy=RiskSettings(cvar_weight=0.5, min_utilisation=0.9,
                                                   representative_hours=30)))
     assert decomposition.split_by_scenario(floor) is None
-    assert solve(floor).method == "whole"
+    with pytest.raises(InvalidInput):
+        solve(floor, method="decomposed")
