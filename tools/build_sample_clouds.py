@@ -72,6 +72,23 @@ COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class Shape:
+    """How a workload's hourly VM count is made: the real series ``source`` rescaled to
+    ``scale`` VMs (``rescale``), tagged with its ``application``."""
+
+    source: str
+    scale: int
+    rescale: Rescale
+    application: str
+
+    def counts(self, data_dir: Path) -> np.ndarray:
+        """Hourly VM counts over the sample window (the AWS sample's rule)."""
+        series = load_series(data_dir, self.source)
+        values = tile_whole_weeks(series, WINDOW_START, len(window_hours()))
+        return to_instances(values, whole_weeks(series), self.scale, self.rescale)
+
+
+@dataclass(frozen=True, slots=True)
 class AzureWorkload:
     """VMs of one size in one region, shaped by one real series."""
 
@@ -80,20 +97,19 @@ class AzureWorkload:
     region_name: str
     series_name: str
     meter: str
-    source: str
-    scale: int
-    rescale: Rescale
-    application: str
+    shape: Shape
 
 
 AZURE_WORKLOADS: tuple[AzureWorkload, ...] = (
     AzureWorkload("Standard_DS2_v2", "eastus", "US East", "Dv2/DSv2 Series", "D2 v2/DS2 v2",
-                  "dc:dc_azure_v2_2019_assigned_mem", 12, Rescale.CEIL_MEDIAN, "aks-agents"),
+                  Shape("dc:dc_azure_v2_2019_assigned_mem", 12, Rescale.CEIL_MEDIAN,
+                        "aks-agents")),
     AzureWorkload("Standard_B2s", "eastus", "US East", "BS Series", "B2s",
-                  "nab:nab_elb_request_count_8c0756", 20, Rescale.CEIL_MEDIAN, "web-frontend"),
+                  Shape("nab:nab_elb_request_count_8c0756", 20, Rescale.CEIL_MEDIAN,
+                        "web-frontend")),
     AzureWorkload("Standard_D11_v2", "eastus2", "US East 2", "Dv2/DSv2 Series",
-                  "D11 v2/DS11 v2", "nab:nab_ec2_cpu_utilization_825cc2", 8,
-                  Rescale.CEIL_MEDIAN, "cache"),
+                  "D11 v2/DS11 v2",
+                  Shape("nab:nab_ec2_cpu_utilization_825cc2", 8, Rescale.CEIL_MEDIAN, "cache")),
 )
 
 
@@ -106,25 +122,15 @@ class GcpWorkload:
     memory_gib: float
     region: str
     sku_prefix: str
-    source: str
-    scale: int
-    rescale: Rescale
-    application: str
+    shape: Shape
 
 
 GCP_WORKLOADS: tuple[GcpWorkload, ...] = (
     GcpWorkload("n2-standard-4", 4, 16.0, "us-central1", "N2 Instance",
-                "dc:dc_google_2019_cpu_util", 10, Rescale.CEIL_MEDIAN, "api"),
+                Shape("dc:dc_google_2019_cpu_util", 10, Rescale.CEIL_MEDIAN, "api")),
     GcpWorkload("e2-standard-8", 8, 32.0, "us-central1", "E2 Instance",
-                "dc:dc_google_2019_assigned_mem", 6, Rescale.CEIL_MEDIAN, "batch"),
+                Shape("dc:dc_google_2019_assigned_mem", 6, Rescale.CEIL_MEDIAN, "batch")),
 )
-
-
-def counts(source: str, scale: int, rescale: Rescale, data_dir: Path) -> np.ndarray:
-    """Hourly VM counts over the sample window from a real series (the AWS sample's rule)."""
-    series = load_series(data_dir, source)
-    values = tile_whole_weeks(series, WINDOW_START, len(window_hours()))
-    return to_instances(values, whole_weeks(series), scale, rescale)
 
 
 def _frame(constant: dict[str, Any], quantity: np.ndarray, price: float,
@@ -184,11 +190,11 @@ def azure_usage(data_dir: Path) -> pa.Table:
             "ServiceName": "Virtual Machines",
             "SubAccountId": f"/subscriptions/{AZURE_SUBSCRIPTION}",
             "SubAccountName": "sample-production",
-            "Tags": json.dumps({"application": w.application, "team": "platform"}),
+            "Tags": json.dumps({"application": w.shape.application, "team": "platform"}),
             "x_SkuDetails": json.dumps({"ServiceType": w.arm_sku}),
             "x_SkuMeterCategory": "Virtual Machines", "x_SkuMeterName": w.meter,
         }
-        frames.append(_frame(constant, counts(w.source, w.scale, w.rescale, data_dir).astype(
+        frames.append(_frame(constant, w.shape.counts(data_dir).astype(
             float), price, hours))
     return _table(frames)
 
@@ -202,7 +208,7 @@ def gcp_usage(data_dir: Path) -> pa.Table:
     frames = []
     for w in GCP_WORKLOADS:
         series = w.machine_type.split("-")[0]
-        vms = counts(w.source, w.scale, w.rescale, data_dir).astype(float)
+        vms = w.shape.counts(data_dir).astype(float)
         for resource, word, per_vm, unit in (("vcpu", "Core", w.vcpus, "hour"),
                                               ("memory", "Ram", w.memory_gib, "gibibyte hour")):
             constant = {
@@ -215,7 +221,7 @@ def gcp_usage(data_dir: Path) -> pa.Table:
                 "RegionId": w.region, "RegionName": "Iowa", "ResourceType": "Compute Engine",
                 "ServiceCategory": "Compute", "ServiceName": "Compute Engine",
                 "SubAccountId": GCP_PROJECT, "SubAccountName": GCP_PROJECT,
-                "Tags": json.dumps({"application": w.application, "team": "data",
+                "Tags": json.dumps({"application": w.shape.application, "team": "data",
                                     "machine_type": w.machine_type}),
             }
             frames.append(_frame(constant, vms * per_vm,
