@@ -12,9 +12,12 @@ empty database (a SQLite file in a temporary folder, or a PostgreSQL schema of i
 at the end), so that the peak resident memory (``getrusage``) is that run's alone. The steps
 are timed by wrapping the pipeline's functions:
 
-* read + reduce: ``read_focus`` (FOCUS rows → hourly usage per key, checks included);
-* bill: the rest of ``read_bill`` (content hash, the bill's daily lines);
-* store: ``add_dataset`` (usage keys and the dense hourly rows);
+* read + reduce: ``read_bill`` (one DuckDB load of the files, ``FocusReduction``: the
+  clouds' row counts, each cloud's hourly usage per key, cost lines and hours per billing
+  period, the bill's daily lines, checks included; and the content hash), timed also by
+  part (``load``, ``usage``, ``bill_lines``, ``hash``);
+* store: ``add_dataset`` (usage keys and the dense hourly rows), and apart the hours per
+  billing period (``add_period_hours``);
 * end to end: the whole ``ingest`` call, commit included (cost lines, bill lines and the
   reporting snapshot besides).
 
@@ -139,16 +142,19 @@ def database(backend: str, url: str) -> Iterator[str]:
 
 def run_one(path: Path, backend: str, url: str) -> dict[str, Any]:
     """Ingest ``path`` into an empty database; the steps' seconds and the peak memory."""
-    from core.db import repository
+    from core.db import periods, repository
     from core.db.session import create_engine_for
     from ladder import pipeline
-    from providers import bills
+    from providers.focus.reduction import FocusReduction
 
     timers = Timers()
-    timers.wrap(bills, "read_focus", "read_reduce")
-    timers.wrap(pipeline, "read_bill", "read_bill")
+    timers.wrap(pipeline, "read_bill", "read_reduce")
+    timers.wrap(FocusReduction, "__init__", "load")
+    timers.wrap(FocusReduction, "usage", "usage")
+    timers.wrap(FocusReduction, "bill_lines", "bill_lines")
+    timers.wrap(pipeline, "content_sha256", "hash")
     timers.wrap(repository, "add_dataset", "store")
-    timers.wrap(pipeline, "read_focus_periods", "cost_lines_read")
+    timers.wrap(periods, "add_period_hours", "add_period_hours")
     timers.wrap(pipeline, "refresh_facts", "refresh_facts")
     with database(backend, url) as target:
         engine = create_engine_for(target)
@@ -231,7 +237,7 @@ def main() -> None:
         print(json.dumps(run_spark(Path(args.spark_one))))
         return
     backends = args.backend or ["sqlite"]
-    print(f"load average before: {os.getloadavg()[0]:.1f} (1 min), "
+    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), "
           f"{os.cpu_count()} cores", flush=True)
     print("| format | database | FOCUS rows | read + reduce | store (add_dataset) "
           "| end to end | CPU | peak RSS |")
@@ -263,7 +269,7 @@ def main() -> None:
             print(f"| {fmt} | {rows:,} | {result['spark']:.1f} s ({rows / result['spark']:,.0f}"
                   f"/s; start {result['spark_start']:.1f} s) | {result['duckdb']:.1f} s "
                   f"({rows / result['duckdb']:,.0f}/s) |", flush=True)
-    print(f"load average after: {os.getloadavg()[0]:.1f} (1 min)")
+    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
 
 
 if __name__ == "__main__":
