@@ -1,7 +1,7 @@
 """Forecast and plan a large fleet through the run's own planner: stage times for N keys.
 
 Issue 22 asks for 10,000 usage keys forecast and planned in under 10 minutes on 2 cores.
-This drives ``ladder.planning.forecast_plan`` (the autonomous run's planner: window,
+This drives ``ladder.planners.forecast_plan`` (the autonomous run's planner: window,
 scenarios from the default forecaster, the stochastic LP and its safe core, rounding,
 re-pricing, explanations) on a synthetic fleet and prints how long each stage took::
 
@@ -34,7 +34,7 @@ from benchmarks.optimizer import REGIONS, YEAR, unit_offering
 from core.domain import Catalog, KeyPrice, Offering
 from core.errors import SolverError
 from core.settings import Settings
-from ladder.planning import forecast_plan
+from ladder.planners import forecast_plan
 
 FAMILIES = 20
 TARGET_S = 600.0
