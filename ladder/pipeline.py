@@ -1,7 +1,7 @@
 """The end-to-end run: ingest usage, read prices and inventory, plan, store the plan.
 
 This is composition only: each step belongs to its package (providers read,
-core stores and bills, :mod:`ladder.planning` forecasts and optimises). Every
+core stores and bills, :mod:`ladder.planners` forecasts and optimises). Every
 step that writes runs inside one transaction, so a failed run stores nothing
 partial.
 """
@@ -25,7 +25,7 @@ from core.domain import Catalog, Commitment, Plan
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings
 from ladder import history
-from ladder.planning import PLANNERS, StepReporter
+from ladder.planners import PLANNERS, StepReporter
 from providers.base import Provider, get_provider
 from providers.bills import (
     CLOUD_NAMES,

@@ -8,7 +8,7 @@ One run of one scope at a time (the scope's run lock), in this order:
 3. **plan**: the planner ingests usage, prices and inventory, forecasts and
    optimises, and stores a plan (:func:`store_plan`: the settings' planner,
    forecast scenarios and the risk-aware stochastic LP by default,
-   :mod:`ladder.planning`; tests plug their own in as ``planner=``);
+   :mod:`ladder.planners`; tests plug their own in as ``planner=``);
 4. **review** the plan against the scope's policy: approved automatically
    inside it, else held for an approver (and a notification says so);
 5. **execute** it once (a dry run unless the provider is in
@@ -49,7 +49,7 @@ from executor.locks import RunLock, ScopeLocked, kept_alive, run_lock
 from executor.policy import StoredPolicy, load_policy
 from executor.recovery import mark_interrupted
 from ladder import facts, pipeline
-from ladder.planning import StepReporter
+from ladder.planners import StepReporter
 from providers.base import Market, Provider, get_provider
 
 log = logging.getLogger("ladder.run")

@@ -15,7 +15,7 @@ from core.db.models import PlanRow
 from core.db.session import create_engine_for, session_scope
 from core.settings import Settings, get_settings
 from ladder.cli import app
-from ladder.planning import run_risk_settings
+from ladder.planners import run_risk_settings
 from ladder.render import calibration_lines
 from optimizer.calibration import GridPoint
 
@@ -38,7 +38,7 @@ def test_optimize_stores_the_calibration_and_plans_show_prints_it(
                         "LADDER_HORIZON_HOURS": "48", "LADDER_SCENARIOS": "2",
                         "LADDER_EXCHANGES": "false"}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr("ladder.planning.CALIBRATION_GRID", (
+    monkeypatch.setattr("ladder.planners.CALIBRATION_GRID", (
         GridPoint("current"), GridPoint("bold", (("waste_weight", 0.5),
                                                  ("tranche_fraction", 1.0)))))
     get_settings.cache_clear()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from ladder.planning import run_risk_settings
+from ladder.planners import run_risk_settings
 from optimizer.ladder_policy import LADDER_POLICY
 
 
